@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * The command line: argv → options → sync → exit code. A thin layer over `sync()`: it owns only
+ * what a process owns — argv, stdout/stderr, signals and the exit code.
+ */
+import { EnvironmentError, UsageError } from "../errors.js";
+import { createJsonLogger } from "../log/json.js";
+import { Redactor, secretsOfUrl } from "../log/redact.js";
+import { packageVersion } from "../options.js";
+import { EXIT } from "../report.js";
+import { type CliOptions, parseCommandLine } from "./args.js";
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
+
+class Interrupted extends Error {
+  readonly signal: string;
+  constructor(signal: string) {
+    super(`interrupted by ${signal}`);
+    this.signal = signal;
+  }
+}
+
+function write(stream: NodeJS.WriteStream): (line: string) => void {
+  return (line) => {
+    stream.write(line);
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const version = packageVersion();
+  const { newRunId, readSourceList, sync } = await import("../sync.js");
+  const runId = process.env.RUN_ID || newRunId();
+  const redactor = new Redactor();
+  const loggerFor = (options: CliOptions) =>
+    createJsonLogger({
+      runId,
+      version,
+      pid: process.pid,
+      minLevel: options.quiet ? "warning" : (options.logLevel ?? "info"),
+      sinks: { out: write(process.stdout), err: write(process.stderr) },
+      allToErr: options.json ?? false,
+      redactor,
+    });
+
+  let options: CliOptions;
+  try {
+    options = parseCommandLine(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      loggerFor({}).emit("error", error.kind, { argument: error.argument, reason: error.message });
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  if (options.help) {
+    const { renderHelp } = await import("./help.js");
+    process.stdout.write(renderHelp(version));
+    return EXIT.ok;
+  }
+  if (options.version) {
+    process.stdout.write(`${version}\n`);
+    return EXIT.ok;
+  }
+
+  const logger = loggerFor(options);
+  for (const header of options.header ?? [])
+    redactor.add(header.slice(header.indexOf(":") + 1).trim());
+
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(SIGNAL_EXIT[signal] ?? EXIT.sigterm);
+    logger.emit("warning", "interrupted", { signal });
+    controller.abort(new Interrupted(signal));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    if (options.inputFile !== undefined) {
+      const listed = await readSourceList(options.inputFile).catch((error: unknown) => {
+        throw new UsageError(
+          "--input-file",
+          `--input-file cannot be read: ${(error as Error).message}`,
+        );
+      });
+      options = { ...options, sources: [...(options.sources ?? []), ...listed] };
+      delete options.inputFile;
+    }
+    for (const source of [options.sourceUrl, ...(options.sources ?? [])]) {
+      if (source !== undefined) redactor.add(...secretsOfUrl(source));
+    }
+    const report = await sync({
+      ...options,
+      runId,
+      logger,
+      signal: controller.signal,
+      delayScale: delayScale(),
+    });
+    if (options.json) process.stdout.write(`${redactor.scrub(JSON.stringify(report, null, 2))}\n`);
+    return report.exit_code;
+  } catch (error) {
+    if (error instanceof Interrupted) return SIGNAL_EXIT[error.signal] ?? EXIT.sigterm;
+    if (error instanceof UsageError) {
+      logger.emit("error", error.kind, { argument: error.argument, reason: error.message });
+      return EXIT.usage;
+    }
+    if (error instanceof EnvironmentError) {
+      logger.emit("error", "environment unfit", { check: error.check, reason: error.message });
+      return EXIT.environment;
+    }
+    throw error;
+  }
+}
+
+/**
+ * `RESILIENT_SYNC_DELAY_SCALE` multiplies every backoff and Retry-After delay. It exists for
+ * tests (0.001 turns a 16 s backoff into 16 ms); it is not an option users should need.
+ */
+function delayScale(): number {
+  const raw = process.env.RESILIENT_SYNC_DELAY_SCALE;
+  const value = raw === undefined ? 1 : Number(raw);
+  return Number.isFinite(value) && value >= 0 ? value : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `${JSON.stringify({ level: "error", message: "internal error", reason: String((error as Error)?.stack ?? error) })}\n`,
+    );
+    process.exit(EXIT.transfer);
+  },
+);

@@ -1,0 +1,365 @@
+/**
+ * One source/destination pair, end to end: lock, circuit admission, idempotency check, the
+ * transfer under the retry policy, verification, atomic commit, marker — and one result.
+ */
+import { stat } from "node:fs/promises";
+import type { Clock } from "./clock.js";
+import { SyncError } from "./errors.js";
+import type { Logger } from "./log/events.js";
+import type { PlannedPair, ResolvedOptions } from "./options.js";
+import { backoffDelayMs } from "./policies/backoff.js";
+import { withRetry } from "./policies/retry.js";
+import type { SourceResult } from "./report.js";
+import type { Source } from "./sources/source.js";
+import type { Circuits } from "./state/circuits.js";
+import { type Marker, pairKey, type StateStore } from "./state/store.js";
+import { commitPart, partPathFor, prepareDestination } from "./transfer/commit.js";
+import { hashFile } from "./transfer/digest.js";
+import { type AttemptContext, attemptTransfer, forgetPart } from "./transfer/transfer.js";
+
+export interface JobContext {
+  options: ResolvedOptions;
+  store: StateStore;
+  circuits: Circuits;
+  clock: Clock;
+  logger: Logger;
+  random: () => number;
+  sourceFor(pair: PlannedPair): Source;
+  /** Aborts on the caller's signal or the run's deadline. */
+  signal: AbortSignal;
+  /** True when `signal` fired because the run's deadline passed (not a user abort). */
+  deadlinePassed(): boolean;
+  onBytes?: (pair: PlannedPair, chunk: number, received: number, total: number | undefined) => void;
+}
+
+/** Syncs one pair. Resolves to its result; rejects only when the caller aborts. */
+export async function syncPair(pair: PlannedPair, context: JobContext): Promise<SourceResult> {
+  const started = context.clock.monotonic();
+  const algorithm = pair.expected?.algorithm ?? context.options.algorithm;
+  const names = { source: pair.source.display, destination: pair.destination };
+  const result = (fields: Partial<SourceResult> & Pick<SourceResult, "status">): SourceResult => ({
+    ...names,
+    checksum: null,
+    algorithm,
+    bytes: 0,
+    attempts: 0,
+    duration_ms: Math.round(context.clock.monotonic() - started),
+    error: null,
+    ...fields,
+  });
+  const failed = (error: SyncError, extra: Partial<SourceResult> = {}): SourceResult =>
+    result({ status: "failed", error: { code: error.code, message: error.message }, ...extra });
+
+  const key = pairKey(pair.source.href, pair.destination);
+  const lock = await takeLock(key, pair, context);
+  if (!lock) {
+    context.logger.emit("info", "another synchronization is in progress", { ...names, lock: key });
+    const marker = await context.store.readMarker(key);
+    const checksum = (await markerStillDescribes(marker, pair, algorithm))
+      ? (marker?.checksum ?? null)
+      : null;
+    return result({ status: "skipped", checksum });
+  }
+  try {
+    const admission = await context.circuits.admit(pair.source.origin, pair.source.display);
+    if (admission.decision === "reject") {
+      const seconds = Math.ceil(admission.retryInMs / 1000);
+      const error = new SyncError(
+        "circuit_open",
+        `circuit breaker open for ${pair.source.origin}; retry in ${seconds} s`,
+      );
+      return failed(error, { checksum: await currentChecksum(key, pair, algorithm, context) });
+    }
+    const outcome = await transferAndCommit(
+      pair,
+      key,
+      algorithm,
+      admission.decision === "probe",
+      context,
+    );
+    if (outcome.error) {
+      if (outcome.error.retryable)
+        await context.circuits.failed(pair.source.origin, pair.source.display);
+      return failed(outcome.error, {
+        attempts: outcome.attempts,
+        bytes: outcome.bytes,
+        checksum: await currentChecksum(key, pair, algorithm, context),
+      });
+    }
+    await context.circuits.succeeded(pair.source.origin, pair.source.display);
+    return result({
+      status: outcome.status,
+      checksum: outcome.checksum,
+      bytes: outcome.bytes,
+      attempts: outcome.attempts,
+    });
+  } catch (error) {
+    if (context.signal.aborted && context.deadlinePassed()) {
+      const reason = context.signal.reason as SyncError;
+      context.logger.emit("error", "synchronization failed", {
+        ...names,
+        error_code: reason.code,
+        reason: reason.message,
+      });
+      return failed(reason, {
+        checksum: await currentChecksum(key, pair, algorithm, context).catch(() => null),
+      });
+    }
+    throw error;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function takeLock(key: string, pair: PlannedPair, context: JobContext) {
+  const immediate = await context.store.acquireLock(key, { waitMs: 0, signal: context.signal });
+  if (immediate || context.options.waitLockMs <= 0) return immediate;
+  context.logger.emit("info", "waiting for lock", {
+    source: pair.source.display,
+    destination: pair.destination,
+    lock: key,
+    wait_seconds: context.options.waitLockMs / 1000,
+  });
+  return context.store.acquireLock(key, {
+    waitMs: context.options.waitLockMs,
+    signal: context.signal,
+  });
+}
+
+type Outcome =
+  | {
+      error: undefined;
+      status: "synced" | "unchanged";
+      checksum: string;
+      bytes: number;
+      attempts: number;
+    }
+  | { error: SyncError; attempts: number; bytes: number };
+
+async function transferAndCommit(
+  pair: PlannedPair,
+  key: string,
+  algorithm: AttemptContext["algorithm"],
+  probe: boolean,
+  context: JobContext,
+): Promise<Outcome> {
+  const { options, logger, store } = context;
+  const names = { source: pair.source.display, destination: pair.destination };
+  try {
+    await prepareDestination(pair.destination);
+  } catch (error) {
+    return { error: error as SyncError, attempts: 0, bytes: 0 };
+  }
+
+  const marker = await store.readMarker(key);
+  const intact = await markerStillDescribes(marker, pair, algorithm);
+  const expectedMatchesMarker = !pair.expected || pair.expected.hex === marker?.checksum;
+  const unchangedIf =
+    !options.force && intact && expectedMatchesMarker ? marker?.validators : undefined;
+
+  const attemptContext: AttemptContext = {
+    source: context.sourceFor(pair),
+    sourceId: pair.source.href,
+    store,
+    stateKey: key,
+    partPath: partPathFor(pair.destination),
+    algorithm,
+    signal: context.signal,
+    ...(context.onBytes ? { onBytes: (c, r, t) => context.onBytes?.(pair, c, r, t) } : {}),
+  };
+  if (options.force) await forgetPart(attemptContext);
+
+  const maxAttempts = probe ? 1 : options.maxAttempts;
+  let bytes = 0;
+  const attemptStarted = { at: 0 };
+  const outcome = await withRetry(
+    async (attempt) => {
+      const partSize = (await stat(attemptContext.partPath).catch(() => undefined))?.size ?? 0;
+      logger.emit("info", "attempting download", {
+        ...names,
+        attempt,
+        max_attempts: maxAttempts,
+        resume_from: partSize,
+      });
+      attemptStarted.at = context.clock.monotonic();
+      return attemptTransfer(
+        {
+          ...attemptContext,
+          onBytes: (chunk, received, total) => {
+            // Counts what arrived even in attempts that fail: it was transferred in this run.
+            bytes += chunk;
+            attemptContext.onBytes?.(chunk, received, total);
+          },
+        },
+        unchangedIf,
+      );
+    },
+    {
+      maxAttempts,
+      isRetryable: (error) => error instanceof SyncError && error.retryable,
+      delayMs: (attempt, error) => {
+        const retryAfter = error instanceof SyncError ? error.retryAfterMs : undefined;
+        return Math.round(
+          (retryAfter ?? backoffDelayMs(attempt, context.random)) * options.delayScale,
+        );
+      },
+      sleep: (ms, signal) => context.clock.sleep(ms, signal),
+      signal: context.signal,
+      onFailure: ({ attempt, error, delayMs }) => {
+        const failure = asSyncError(error);
+        logger.emit("warning", "download failed", {
+          ...names,
+          attempt,
+          error_code: failure.code,
+          reason: failure.message,
+          retryable: failure.retryable,
+          ...(failure.status === undefined ? {} : { status: failure.status }),
+        });
+        if (delayMs !== undefined) {
+          logger.emit("info", "sleeping before retry", {
+            ...names,
+            attempt,
+            next_attempt: attempt + 1,
+            delay_ms: delayMs,
+            retry_after_ms: failure.retryAfterMs ?? null,
+          });
+        }
+      },
+    },
+  );
+
+  if (!outcome.ok) {
+    const failure = asSyncError(outcome.error);
+    if (failure.code === "write_error") await forgetPart(attemptContext).catch(() => {});
+    const fields = {
+      ...names,
+      error_code: failure.code,
+      reason: failure.message,
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+    };
+    if (outcome.exhausted)
+      logger.emit("error", "exhausted retries", { ...fields, attempts: outcome.attempts });
+    else logger.emit("error", "synchronization failed", fields);
+    return { error: failure, attempts: outcome.attempts, bytes };
+  }
+
+  const attempts = outcome.attempts;
+  const fetched = outcome.value;
+  if (fetched.kind === "not-modified") {
+    logger.emit("info", "destination already up-to-date", {
+      ...names,
+      checksum: marker?.checksum ?? null,
+      reason: "source not modified",
+    });
+    return {
+      error: undefined,
+      status: "unchanged",
+      checksum: marker?.checksum ?? "",
+      bytes: 0,
+      attempts,
+    };
+  }
+
+  logger.emit("info", "download successful", {
+    ...names,
+    attempt: attempts,
+    bytes: fetched.received,
+    duration_ms: Math.round(context.clock.monotonic() - attemptStarted.at),
+    resumed_from: fetched.resumedFrom,
+  });
+
+  if (pair.expected && pair.expected.hex !== fetched.checksum) {
+    logger.emit("error", "checksum mismatch", {
+      ...names,
+      algorithm,
+      expected: pair.expected.hex,
+      actual: fetched.checksum,
+    });
+    await forgetPart(attemptContext);
+    const error = new SyncError(
+      "checksum_mismatch",
+      `${algorithm} of ${pair.source.display} is ${fetched.checksum}, expected ${pair.expected.hex}`,
+    );
+    return { error, attempts, bytes };
+  }
+
+  const record = (info: { size: number; mtimeMs: number; ino: number }): Marker => ({
+    source: pair.source.href,
+    destination: pair.destination,
+    validators: fetched.validators,
+    algorithm,
+    checksum: fetched.checksum,
+    destinationSize: info.size,
+    destinationMtimeMs: info.mtimeMs,
+    destinationIno: info.ino,
+    syncedAt: new Date(context.clock.now()).toISOString(),
+  });
+
+  // Same bytes as the intact destination (a server without validators, or --force): leave it be.
+  if (intact && marker?.checksum === fetched.checksum) {
+    await forgetPart(attemptContext);
+    const info = await stat(pair.destination);
+    await store.writeMarker(key, record(info));
+    logger.emit("info", "destination already up-to-date", {
+      ...names,
+      checksum: fetched.checksum,
+      reason: "content unchanged",
+    });
+    return { error: undefined, status: "unchanged", checksum: fetched.checksum, bytes, attempts };
+  }
+
+  try {
+    await commitPart(attemptContext.partPath, pair.destination);
+  } catch (error) {
+    await forgetPart(attemptContext).catch(() => {});
+    return { error: error as SyncError, attempts, bytes };
+  }
+  await store.deletePartial(key);
+  const info = await stat(pair.destination);
+  await store.writeMarker(key, record(info));
+  logger.emit("info", "updated destination", {
+    ...names,
+    checksum: fetched.checksum,
+    algorithm,
+    bytes: fetched.size,
+  });
+  return { error: undefined, status: "synced", checksum: fetched.checksum, bytes, attempts };
+}
+
+function asSyncError(error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  return new SyncError("network", error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}
+
+/** Whether the marker still describes the destination on disk (not edited, replaced or deleted by hand). */
+async function markerStillDescribes(
+  marker: Marker | undefined,
+  pair: PlannedPair,
+  algorithm: string,
+): Promise<boolean> {
+  if (!marker || marker.source !== pair.source.href || marker.algorithm !== algorithm) return false;
+  const info = await stat(pair.destination).catch(() => undefined);
+  return (
+    info !== undefined &&
+    info.isFile() &&
+    info.size === marker.destinationSize &&
+    info.mtimeMs === marker.destinationMtimeMs &&
+    info.ino === marker.destinationIno
+  );
+}
+
+/** The destination's digest after a failed run: the marker's when it still holds, else computed; null when absent. */
+async function currentChecksum(
+  key: string,
+  pair: PlannedPair,
+  algorithm: AttemptContext["algorithm"],
+  context: JobContext,
+): Promise<string | null> {
+  const marker = await context.store.readMarker(key);
+  if (marker && (await markerStillDescribes(marker, pair, algorithm))) return marker.checksum;
+  const info = await stat(pair.destination).catch(() => undefined);
+  if (!info?.isFile()) return null;
+  return hashFile(pair.destination, algorithm).catch(() => null);
+}

@@ -1,0 +1,110 @@
+/**
+ * Typed log events: every message the tool emits, with the fields it carries. Messages marked
+ * "stable" keep their wording (SPEC section 4): scripts grep them.
+ */
+
+export type Level = "debug" | "info" | "warning" | "error";
+
+export const LEVELS: readonly Level[] = ["debug", "info", "warning", "error"];
+
+interface SourceFields {
+  source: string;
+  destination: string;
+}
+
+export interface FailureFields {
+  error_code: string;
+  reason: string;
+  status?: number;
+}
+
+export interface EventFields {
+  /** stable */
+  "validated environment": { node: string; lock_dir: string; platform: string };
+  /** stable */
+  "attempting download": SourceFields & {
+    attempt: number;
+    max_attempts: number;
+    resume_from: number;
+  };
+  /** stable */
+  "download successful": SourceFields & {
+    attempt: number;
+    bytes: number;
+    duration_ms: number;
+    resumed_from: number;
+  };
+  /** stable */
+  "download failed": SourceFields & FailureFields & { attempt: number; retryable: boolean };
+  /** stable */
+  "sleeping before retry": SourceFields & {
+    attempt: number;
+    next_attempt: number;
+    delay_ms: number;
+    retry_after_ms: number | null;
+  };
+  /** stable */
+  "exhausted retries": SourceFields & FailureFields & { attempts: number };
+  /** stable */
+  "circuit breaker open": {
+    source: string;
+    origin: string;
+    seconds_until_retry: number;
+    consecutive_failures: number;
+  };
+  /** stable */
+  "circuit breaker reset": { source: string; origin: string };
+  /** stable */
+  "another synchronization is in progress": SourceFields & { lock: string };
+  /** stable */
+  "destination already up-to-date": SourceFields & { checksum: string | null; reason: string };
+  /** stable */
+  "updated destination": SourceFields & { checksum: string; algorithm: string; bytes: number };
+  /** stable */
+  "synchronization complete": {
+    exit_code: number;
+    duration_ms: number;
+    total: number;
+    synced: number;
+    unchanged: number;
+    skipped: number;
+    failed: number;
+    bytes: number;
+  };
+  /** stable */
+  "checksum mismatch": SourceFields & { algorithm: string; expected: string; actual: string };
+  /** stable */
+  "unknown argument": { argument: string; reason: string };
+  "invalid argument": { argument: string; reason: string };
+  "environment unfit": { check: string; reason: string };
+  "circuit breaker half-open": { source: string; origin: string };
+  "circuit breaker opened": {
+    source: string;
+    origin: string;
+    consecutive_failures: number;
+    open_seconds: number;
+  };
+  "waiting for lock": SourceFields & { lock: string; wait_seconds: number };
+  "removed stale lock": { lock: string; holder_pid: number | null; reason: string };
+  "ignored unreadable state": { file: string; reason: string };
+  "discarded partial download": SourceFields & { bytes: number; reason: string };
+  "synchronization failed": SourceFields & FailureFields;
+  interrupted: { signal: string };
+}
+
+export type Message = keyof EventFields;
+
+/** A structured event on its way to the subscribers (the JSON-lines writer, a test, …). */
+export interface LogEvent<M extends Message = Message> {
+  level: Level;
+  message: M;
+  fields: EventFields[M];
+}
+
+/** The sink every layer writes to. Formatting is the subscriber's job, never the emitter's. */
+export interface Logger {
+  emit<M extends Message>(level: Level, message: M, fields: EventFields[M]): void;
+}
+
+/** A logger that drops everything: the library's default. */
+export const silentLogger: Logger = { emit: () => {} };

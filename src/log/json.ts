@@ -1,0 +1,83 @@
+import { type EventFields, LEVELS, type Level, type Logger, type Message } from "./events.js";
+import type { Redactor } from "./redact.js";
+
+/** Where lines go: `debug`/`info` to `out`, `warning`/`error` to `err` (SPEC section 4). */
+export interface LineSinks {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export interface JsonLoggerOptions {
+  runId: string;
+  version: string;
+  pid: number;
+  minLevel: Level;
+  sinks: LineSinks;
+  /** With `--json`, stdout carries the results document, so every log line goes to `err`. */
+  allToErr: boolean;
+  redactor: Redactor;
+  /** Epoch milliseconds with sub-millisecond precision. */
+  now?: () => number;
+}
+
+const preciseNow = (): number => performance.timeOrigin + performance.now();
+
+/** UTC ISO 8601 with microseconds: `2026-11-29T06:15:04.123456Z`. */
+export function isoTimestampMicros(epochMs: number): string {
+  const wholeMs = Math.floor(epochMs);
+  const micros = Math.min(999, Math.floor((epochMs - wholeMs) * 1000));
+  const iso = new Date(wholeMs).toISOString(); // …ss.mmmZ
+  return `${iso.slice(0, -1)}${String(micros).padStart(3, "0")}Z`;
+}
+
+/** One log line: the fixed keys in SPEC order, then the event's own fields. */
+export function formatLine(
+  event: { level: Level; message: string; fields: object },
+  context: { runId: string; version: string; pid: number; timestamp: string },
+): string {
+  const record: Record<string, unknown> = {
+    ts: context.timestamp,
+    level: event.level,
+    message: event.message,
+    script: "resilient-sync",
+    run_id: context.runId,
+    pid: context.pid,
+    version: context.version,
+  };
+  for (const [key, value] of Object.entries(event.fields)) {
+    if (value !== undefined && !(key in record)) record[key] = value;
+  }
+  return JSON.stringify(record);
+}
+
+/** The JSON-lines subscriber: filters by level, formats, scrubs secrets, writes. */
+export function createJsonLogger(options: JsonLoggerOptions): Logger {
+  const threshold = LEVELS.indexOf(options.minLevel);
+  const now = options.now ?? preciseNow;
+  return {
+    emit<M extends Message>(level: Level, message: M, fields: EventFields[M]): void {
+      if (LEVELS.indexOf(level) < threshold) return;
+      const line = formatLine(
+        { level, message, fields },
+        {
+          runId: options.runId,
+          version: options.version,
+          pid: options.pid,
+          timestamp: isoTimestampMicros(now()),
+        },
+      );
+      const scrubbed = options.redactor.scrub(line);
+      const toErr = options.allToErr || level === "warning" || level === "error";
+      (toErr ? options.sinks.err : options.sinks.out)(`${scrubbed}\n`);
+    },
+  };
+}
+
+/** Sends every event to each of the loggers, in order. */
+export function fanOut(...loggers: Logger[]): Logger {
+  return {
+    emit(level, message, fields) {
+      for (const logger of loggers) logger.emit(level, message, fields);
+    },
+  };
+}

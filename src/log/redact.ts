@@ -1,0 +1,117 @@
+/**
+ * Keeps secrets out of logs, results and error messages: URL userinfo, credential-like query
+ * parameters, and any value registered as secret (header values).
+ */
+
+export const REDACTED = "***";
+
+const CREDENTIAL_PARAMETER =
+  /^(?:token|access[-_]?token|refresh[-_]?token|id[-_]?token|auth|authorization|api[-_]?key|apikey|key|secret|client[-_]?secret|sig|signature|password|passwd|pwd|session|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$/i;
+
+/** Whether a query parameter name looks like it carries a credential. */
+export function isCredentialParameter(name: string): boolean {
+  return CREDENTIAL_PARAMETER.test(name);
+}
+
+/**
+ * The URL with its userinfo and credential-like query values replaced by `***`. Anything that is
+ * not a parseable URL (a local path) comes back unchanged.
+ */
+export function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (url.protocol === "file:") return text;
+  const userinfo = url.username || url.password ? `${REDACTED}@` : "";
+  const query = redactQuery(url.search);
+  return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}${url.hash}`;
+}
+
+function redactQuery(search: string): string {
+  if (search.length <= 1) return search;
+  const parts = search
+    .slice(1)
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      if (eq < 0) return pair;
+      let name = pair.slice(0, eq);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, " "));
+      } catch {
+        // keep the raw name
+      }
+      return isCredentialParameter(name) ? `${pair.slice(0, eq)}=${REDACTED}` : pair;
+    });
+  return `?${parts.join("&")}`;
+}
+
+/** The secrets a URL carries (userinfo, credential-like query values), raw and decoded. */
+export function secretsOfUrl(text: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return [];
+  }
+  const secrets = [url.username, url.password];
+  for (const [name, value] of url.searchParams) {
+    if (isCredentialParameter(name)) secrets.push(value);
+  }
+  for (const pair of url.search.slice(1).split("&")) {
+    const eq = pair.indexOf("=");
+    if (eq >= 0 && secrets.includes(safeDecode(pair.slice(eq + 1))))
+      secrets.push(pair.slice(eq + 1));
+  }
+  return withDecoded(secrets);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "));
+  } catch {
+    return text;
+  }
+}
+
+function withDecoded(values: string[]): string[] {
+  const out = new Set<string>();
+  for (const value of values) {
+    if (!value) continue;
+    out.add(value);
+    out.add(safeDecode(value));
+  }
+  return [...out];
+}
+
+/**
+ * Secrets to scrub from every output line, as a last line of defence behind structural
+ * redaction: if a library puts a header value or URL into an error message, it still never
+ * reaches the user's logs.
+ */
+export class Redactor {
+  readonly #secrets: string[] = [];
+
+  /** Registers values that must never be printed. Very short values are ignored: scrubbing "a" would mangle every line. */
+  add(...values: string[]): void {
+    for (const value of values) {
+      if (value.length >= 3 && !this.#secrets.includes(value)) this.#secrets.push(value);
+    }
+    // Longest first, so a secret that contains another is replaced whole.
+    this.#secrets.sort((a, b) => b.length - a.length);
+  }
+
+  /** The text with every registered secret, raw or as it appears inside a JSON string, replaced. */
+  scrub(text: string): string {
+    let out = text;
+    for (const secret of this.#secrets) {
+      out = out.split(secret).join(REDACTED);
+      const jsonForm = JSON.stringify(secret).slice(1, -1);
+      if (jsonForm !== secret) out = out.split(jsonForm).join(REDACTED);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,497 @@
+/**
+ * The option table — the one source of truth for CLI flags, `--help`, README's option table and
+ * the library's option types — and `normalizeOptions`, which validates user input once, at the
+ * edge, into the finished `ResolvedOptions` every other layer reads.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Clock } from "./clock.js";
+import { UsageError } from "./errors.js";
+import type { Level, Logger } from "./log/events.js";
+import { parseSourceLocation, type SourceLocation } from "./sources/location.js";
+import {
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  parseChecksumArgument,
+} from "./transfer/digest.js";
+
+export type OptionKind = "string" | "path" | "url" | "boolean" | "count" | "seconds" | "choice";
+
+export interface OptionSpec {
+  /** Long flag without dashes: `source-url`. */
+  flag: string;
+  short?: string;
+  /** camelCase key in `SyncOptions` / CLI options. */
+  key: string;
+  kind: OptionKind;
+  multiple?: boolean;
+  /** Placeholder shown in help: `URL`, `SEC`, … */
+  value?: string;
+  /** The default as shown to users. */
+  defaultText?: string;
+  /** Smallest accepted number (`count`, `seconds`). */
+  min?: number;
+  /** `seconds` that must be strictly positive. */
+  positive?: boolean;
+  choices?: readonly string[];
+  help: string;
+  group: "Single pair" | "Many sources" | "Beyond both" | "General";
+}
+
+export const OPTION_TABLE: readonly OptionSpec[] = [
+  {
+    flag: "source-url",
+    key: "sourceUrl",
+    kind: "url",
+    value: "URL",
+    defaultText: "file://<root>/sample.csv",
+    help: "source: http(s) URL, file URL, or path",
+    group: "Single pair",
+  },
+  {
+    flag: "destination",
+    key: "destination",
+    kind: "path",
+    value: "PATH",
+    defaultText: "<root>/reports/resilient-sync/sample.csv",
+    help: "destination file (its folders are created)",
+    group: "Single pair",
+  },
+  {
+    flag: "lock-dir",
+    key: "lockDir",
+    kind: "path",
+    value: "DIR",
+    defaultText: "<root>/reports/resilient-sync/.locks",
+    help: "state: locks, markers, partial downloads, circuit state",
+    group: "Single pair",
+  },
+  {
+    flag: "max-retries",
+    key: "maxRetries",
+    kind: "count",
+    min: 1,
+    value: "N",
+    defaultText: "5",
+    help: "attempts in total per transfer (N ≥ 1)",
+    group: "Single pair",
+  },
+  {
+    flag: "timeout",
+    key: "timeout",
+    kind: "seconds",
+    positive: true,
+    value: "SEC",
+    defaultText: "30",
+    help: "connect, response-headers and stall timeout of one attempt (no byte for SEC aborts it); never cuts a transfer that keeps progressing",
+    group: "Single pair",
+  },
+  {
+    flag: "circuit-ttl",
+    key: "circuitTtl",
+    kind: "seconds",
+    value: "SEC",
+    defaultText: "300",
+    help: "how long an opened circuit refuses work",
+    group: "Single pair",
+  },
+  {
+    flag: "artifact-root",
+    key: "artifactRoot",
+    kind: "path",
+    value: "DIR",
+    defaultText: "<root>/reports/resilient-sync",
+    help: "where positional SOURCEs land: DIR/<name>",
+    group: "Many sources",
+  },
+  {
+    flag: "max-workers",
+    key: "maxWorkers",
+    kind: "count",
+    min: 1,
+    value: "N",
+    defaultText: "4",
+    help: "transfers in flight at once",
+    group: "Many sources",
+  },
+  {
+    flag: "checksum",
+    key: "checksum",
+    kind: "string",
+    multiple: true,
+    value: "[SOURCE=][ALGO:]HEX",
+    help: "expected digest of a source (repeatable); a bare HEX applies to the single source",
+    group: "Many sources",
+  },
+  {
+    flag: "checksum-algorithm",
+    key: "checksumAlgorithm",
+    kind: "choice",
+    choices: CHECKSUM_ALGORITHMS,
+    value: "ALGO",
+    defaultText: "sha256",
+    help: "digest computed while streaming: sha256, sha512, sha1, md5",
+    group: "Many sources",
+  },
+  {
+    flag: "json",
+    key: "json",
+    kind: "boolean",
+    defaultText: "off",
+    help: "write the results document to stdout; logs all go to stderr",
+    group: "Many sources",
+  },
+  {
+    flag: "input-file",
+    short: "i",
+    key: "inputFile",
+    kind: "path",
+    value: "FILE",
+    help: "read sources from FILE, one a line (- = stdin); blank lines and # comments skipped",
+    group: "Beyond both",
+  },
+  {
+    flag: "force",
+    key: "force",
+    kind: "boolean",
+    defaultText: "off",
+    help: "ignore markers and validators; fetch and verify anew (still atomic)",
+    group: "Beyond both",
+  },
+  {
+    flag: "wait-lock",
+    key: "waitLock",
+    kind: "seconds",
+    value: "SEC",
+    defaultText: "0",
+    help: "wait up to SEC for a busy lock instead of skipping",
+    group: "Beyond both",
+  },
+  {
+    flag: "deadline",
+    key: "deadline",
+    kind: "seconds",
+    positive: true,
+    value: "SEC",
+    defaultText: "none",
+    help: "bound the whole run; unfinished work fails as deadline",
+    group: "Beyond both",
+  },
+  {
+    flag: "circuit-threshold",
+    key: "circuitThreshold",
+    kind: "count",
+    min: 1,
+    value: "N",
+    defaultText: "1",
+    help: "consecutive failed transfers to one origin that open its circuit",
+    group: "Beyond both",
+  },
+  {
+    flag: "header",
+    key: "header",
+    kind: "string",
+    multiple: true,
+    value: '"Name: value"',
+    help: "extra request header (repeatable); values are never logged",
+    group: "Beyond both",
+  },
+  {
+    flag: "log-level",
+    key: "logLevel",
+    kind: "choice",
+    choices: ["debug", "info", "warning", "error"],
+    value: "LEVEL",
+    defaultText: "info",
+    help: "debug, info, warning, error",
+    group: "Beyond both",
+  },
+  {
+    flag: "quiet",
+    key: "quiet",
+    kind: "boolean",
+    defaultText: "off",
+    help: "only warnings and errors",
+    group: "Beyond both",
+  },
+  {
+    flag: "help",
+    short: "h",
+    key: "help",
+    kind: "boolean",
+    help: "show this help and exit",
+    group: "General",
+  },
+  {
+    flag: "version",
+    key: "version",
+    kind: "boolean",
+    help: "print the version and exit",
+    group: "General",
+  },
+];
+
+/** Options of `sync()`: the command line's, camelCase, plus what only a library caller can pass. */
+export interface SyncOptions {
+  /** Sources (URLs, file URLs, paths); each lands at `artifactRoot/<name>`. */
+  sources?: string[];
+  /** The single source of single-pair mode (lands at `destination`). */
+  sourceUrl?: string;
+  destination?: string;
+  lockDir?: string;
+  maxRetries?: number;
+  /** Seconds. */
+  timeout?: number;
+  /** Seconds. */
+  circuitTtl?: number;
+  artifactRoot?: string;
+  maxWorkers?: number;
+  /** `HEX`, `ALGO:HEX`, `SOURCE=HEX` or `SOURCE=ALGO:HEX`, as on the command line. */
+  checksum?: string[];
+  checksumAlgorithm?: ChecksumAlgorithm;
+  /** A file of sources, one a line; `-` reads standard input. */
+  inputFile?: string;
+  force?: boolean;
+  /** Seconds. */
+  waitLock?: number;
+  /** Seconds. */
+  deadline?: number;
+  circuitThreshold?: number;
+  /** `Name: value` strings. */
+  header?: string[];
+  /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
+  signal?: AbortSignal;
+  /** Receives every log event; silent by default. */
+  logger?: Logger;
+  /** Time source; tests pass a fake one. */
+  clock?: Clock;
+  /** Multiplies every backoff and Retry-After delay (tests use a small value). Default 1. */
+  delayScale?: number;
+  /** `[0, 1)` random source for backoff jitter. */
+  random?: () => number;
+  /** The project root (`<root>` in defaults). Default: `$REPO_ROOT`, else the package's folder. */
+  root?: string;
+}
+
+/** One source/destination pair, validated. */
+export interface PlannedPair {
+  source: SourceLocation;
+  destination: string;
+  expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
+}
+
+export interface ResolvedOptions {
+  pairs: PlannedPair[];
+  lockDir: string;
+  maxAttempts: number;
+  timeoutMs: number;
+  circuitTtlMs: number;
+  circuitThreshold: number;
+  maxWorkers: number;
+  algorithm: ChecksumAlgorithm;
+  force: boolean;
+  waitLockMs: number;
+  deadlineMs: number | undefined;
+  headers: Record<string, string>;
+  delayScale: number;
+}
+
+/** The folder holding resilient-sync's package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i += 1) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error("resilient-sync: cannot find its package.json");
+}
+
+/** The package version, read once per call from package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function specOf(key: string): OptionSpec {
+  const spec = OPTION_TABLE.find((candidate) => candidate.key === key);
+  if (!spec) throw new Error(`no option ${key}`);
+  return spec;
+}
+
+function flagOf(key: string): string {
+  return `--${specOf(key).flag}`;
+}
+
+function checkNumber(key: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const spec = specOf(key);
+  const flag = flagOf(key);
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new UsageError(flag, `${flag} must be a number, got ${JSON.stringify(value)}`);
+  }
+  if (spec.kind === "count" && !Number.isSafeInteger(value)) {
+    throw new UsageError(flag, `${flag} must be a whole number, got ${value}`);
+  }
+  if (spec.min !== undefined && value < spec.min) {
+    throw new UsageError(flag, `${flag} must be at least ${spec.min}, got ${value}`);
+  }
+  if (value < 0 || (spec.positive && value === 0)) {
+    throw new UsageError(
+      flag,
+      `${flag} must be ${spec.positive ? "above" : "at least"} 0, got ${value}`,
+    );
+  }
+  // Beyond a year a number of seconds is a typo, and timers overflow past 2^31 ms anyway.
+  if (spec.kind === "seconds" && value > 31_536_000) {
+    throw new UsageError(flag, `${flag} must be at most 31536000 seconds (a year), got ${value}`);
+  }
+  if (spec.kind === "count" && value > 1_000_000) {
+    throw new UsageError(flag, `${flag} must be at most 1000000, got ${value}`);
+  }
+  return value;
+}
+
+/** Parses `Name: value` headers; refuses malformed names and CR/LF injection. */
+function parseHeaders(values: string[] | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const raw of values ?? []) {
+    const colon = raw.indexOf(":");
+    const name = colon > 0 ? raw.slice(0, colon).trim() : "";
+    const value = colon > 0 ? raw.slice(colon + 1).trim() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
+      // The value may be a secret: name only the header's name.
+      throw new UsageError(
+        "--header",
+        `--header must be "Name: value", got a malformed header${name ? ` named ${name}` : ""}`,
+      );
+    }
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
+/**
+ * Validates and completes `SyncOptions`: every default filled, every path absolute, every source
+ * parsed, every checksum matched to its source. Throws `UsageError` naming the argument.
+ * `extraSources` are sources already read by the caller (the CLI's `--input-file`).
+ */
+export function normalizeOptions(
+  options: SyncOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedOptions {
+  const root = resolve(options.root ?? env.REPO_ROOT ?? packageRoot());
+  const reportsDir = join(root, "reports", "resilient-sync");
+
+  const algorithm = options.checksumAlgorithm ?? "sha256";
+  if (!CHECKSUM_ALGORITHMS.includes(algorithm)) {
+    throw new UsageError(
+      "--checksum-algorithm",
+      `--checksum-algorithm must be one of ${CHECKSUM_ALGORITHMS.join(", ")}, got ${JSON.stringify(algorithm)}`,
+    );
+  }
+
+  const positional = options.sources ?? [];
+  const singlePair =
+    options.sourceUrl !== undefined || options.destination !== undefined || positional.length === 0;
+  if (options.sourceUrl !== undefined && positional.length > 0) {
+    throw new UsageError(
+      "--source-url",
+      "--source-url names the single source; give it or SOURCE arguments, not both",
+    );
+  }
+  if (options.destination !== undefined && positional.length > 1) {
+    throw new UsageError(
+      "--destination",
+      "--destination takes one source; use --artifact-root for many",
+    );
+  }
+
+  const artifactRoot = resolve(options.artifactRoot ?? reportsDir);
+  const pairs: Array<{ source: SourceLocation; destination: string }> = [];
+  if (singlePair) {
+    const raw = options.sourceUrl ?? positional[0] ?? join(root, "sample.csv");
+    const argument = options.sourceUrl !== undefined ? "--source-url" : "SOURCE";
+    pairs.push({
+      source: parseSourceLocation(raw, argument),
+      destination: resolve(options.destination ?? join(reportsDir, "sample.csv")),
+    });
+  } else {
+    for (const raw of positional) {
+      const source = parseSourceLocation(raw, "SOURCE");
+      pairs.push({ source, destination: join(artifactRoot, source.name) });
+    }
+  }
+
+  const seen = new Map<string, string>();
+  for (const pair of pairs) {
+    const other = seen.get(pair.destination);
+    if (other !== undefined) {
+      throw new UsageError(
+        "SOURCE",
+        `two sources map to one destination ${pair.destination}: ${other} and ${pair.source.display}`,
+      );
+    }
+    seen.set(pair.destination, pair.source.display);
+  }
+
+  const expected = matchChecksums(options.checksum ?? [], pairs, algorithm, singlePair);
+
+  return {
+    pairs: pairs.map((pair, index) => ({ ...pair, expected: expected[index] })),
+    lockDir: resolve(options.lockDir ?? join(reportsDir, ".locks")),
+    maxAttempts: checkNumber("maxRetries", options.maxRetries, 5),
+    timeoutMs: checkNumber("timeout", options.timeout, 30) * 1000,
+    circuitTtlMs: checkNumber("circuitTtl", options.circuitTtl, 300) * 1000,
+    circuitThreshold: checkNumber("circuitThreshold", options.circuitThreshold, 1),
+    maxWorkers: checkNumber("maxWorkers", options.maxWorkers, 4),
+    algorithm,
+    force: options.force ?? false,
+    waitLockMs: checkNumber("waitLock", options.waitLock, 0) * 1000,
+    deadlineMs:
+      options.deadline === undefined
+        ? undefined
+        : checkNumber("deadline", options.deadline, 0) * 1000,
+    headers: parseHeaders(options.header),
+    delayScale: options.delayScale ?? 1,
+  };
+}
+
+function matchChecksums(
+  values: string[],
+  pairs: Array<{ source: SourceLocation }>,
+  algorithm: ChecksumAlgorithm,
+  singlePair: boolean,
+): Array<{ algorithm: ChecksumAlgorithm; hex: string } | undefined> {
+  const expected: Array<{ algorithm: ChecksumAlgorithm; hex: string } | undefined> = pairs.map(
+    () => undefined,
+  );
+  for (const value of values) {
+    const parsed = parseChecksumArgument(value, algorithm);
+    let index: number;
+    if (parsed.source === undefined) {
+      if (!singlePair) {
+        throw new UsageError(
+          "--checksum",
+          "--checksum needs SOURCE=HEX when there are many sources",
+        );
+      }
+      index = 0;
+    } else {
+      const wanted = parsed.source;
+      index = pairs.findIndex((pair) => pair.source.raw === wanted || pair.source.href === wanted);
+      if (index < 0) {
+        throw new UsageError(
+          "--checksum",
+          `--checksum names a source that is not being synced: ${wanted}`,
+        );
+      }
+    }
+    expected[index] = { algorithm: parsed.algorithm, hex: parsed.hex };
+  }
+  return expected;
+}
+
+export type { ChecksumAlgorithm, Level };

@@ -1,0 +1,288 @@
+/**
+ * http(s) sources over undici: one connection pool (Agent) per run with keep-alive, conditional
+ * requests, ranged resume guarded by `If-Range`, redirects followed by hand so that only
+ * http(s) → http(s) is allowed, and every failure classified (status, error code, retryable).
+ */
+import type { Readable } from "node:stream";
+import type { Agent, Dispatcher } from "undici";
+import { errorCodeOf, SyncError } from "../errors.js";
+import { redactUrl } from "../log/redact.js";
+import { parseRetryAfter } from "../policies/backoff.js";
+import type { OpenRequest, OpenResult, Source, Validators } from "./source.js";
+
+export const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const RETRYABLE_STATUSES = new Set([408, 425, 429]);
+/** Headers that must not follow a redirect to another origin (as curl does without --location-trusted). */
+const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
+
+export interface HttpClientOptions {
+  /** Connect, response-headers and body-stall timeout of one request. */
+  timeoutMs: number;
+  /** Extra request headers, lower-case names. */
+  headers: Record<string, string>;
+  userAgent: string;
+  now: () => number;
+}
+
+/** One run's HTTP client: creates sources that share its connection pool. Close it when done. */
+export class HttpClient {
+  readonly #agent: Agent;
+  readonly #request: typeof import("undici").request;
+  readonly #options: HttpClientOptions;
+
+  private constructor(undici: typeof import("undici"), options: HttpClientOptions) {
+    this.#options = options;
+    this.#request = undici.request;
+    this.#agent = new undici.Agent({
+      connect: { timeout: options.timeoutMs },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      keepAliveTimeout: 10_000,
+      connections: 16,
+    });
+  }
+
+  /** Loads undici lazily: runs without an http source (and `--version`) never pay for it. */
+  static async create(options: HttpClientOptions): Promise<HttpClient> {
+    return new HttpClient(await import("undici"), options);
+  }
+
+  source(url: string): Source {
+    return new HttpSource(url, this);
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.destroy();
+  }
+
+  /** One GET, redirects followed; returns the final response with its body unread. */
+  async get(
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<{ response: Dispatcher.ResponseData; url: URL }> {
+    let current = new URL(url);
+    let sent: Record<string, string> = {
+      ...this.#options.headers,
+      ...headers,
+      "user-agent": this.#options.userAgent,
+    };
+    for (let hop = 0; ; hop += 1) {
+      const response = await this.#request(current, {
+        method: "GET",
+        headers: sent,
+        dispatcher: this.#agent,
+        signal,
+        headersTimeout: this.#options.timeoutMs,
+        bodyTimeout: this.#options.timeoutMs,
+      });
+      const location = response.headers.location;
+      if (!REDIRECT_STATUSES.has(response.statusCode) || typeof location !== "string") {
+        return { response, url: current };
+      }
+      await discard(response.body);
+      if (hop >= MAX_REDIRECTS) {
+        throw new SyncError(
+          "http_error",
+          `more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`,
+          {
+            status: response.statusCode,
+          },
+        );
+      }
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new SyncError(
+          "http_error",
+          `redirect to a malformed location from ${redactUrl(current.href)}`,
+          {
+            status: response.statusCode,
+          },
+        );
+      }
+      if (next.protocol !== "http:" && next.protocol !== "https:") {
+        throw new SyncError(
+          "http_error",
+          `refused redirect to ${next.protocol.slice(0, -1)}: only http(s) to http(s) is followed (from ${redactUrl(current.href)})`,
+          { status: response.statusCode },
+        );
+      }
+      if (next.origin !== current.origin) {
+        sent = Object.fromEntries(
+          Object.entries(sent).filter(([name]) => !CREDENTIAL_HEADERS.includes(name)),
+        );
+      }
+      current = next;
+    }
+  }
+
+  now(): number {
+    return this.#options.now();
+  }
+}
+
+class HttpSource implements Source {
+  readonly #url: string;
+  readonly #client: HttpClient;
+
+  constructor(url: string, client: HttpClient) {
+    this.#url = url;
+    this.#client = client;
+  }
+
+  async open(request: OpenRequest): Promise<OpenResult> {
+    const headers: Record<string, string> = { "accept-encoding": "identity" };
+    const unchanged = request.unchangedIf;
+    if (unchanged?.etag) headers["if-none-match"] = unchanged.etag;
+    if (unchanged?.lastModified) headers["if-modified-since"] = unchanged.lastModified;
+    const resumeValidator = request.resumeIf?.etag ?? request.resumeIf?.lastModified;
+    const ranged = request.offset > 0 && resumeValidator !== undefined;
+    if (ranged) {
+      headers.range = `bytes=${request.offset}-`;
+      headers["if-range"] = resumeValidator;
+    }
+
+    let response: Dispatcher.ResponseData;
+    try {
+      ({ response } = await this.#client.get(this.#url, headers, request.signal));
+    } catch (error) {
+      throw this.describeError(error);
+    }
+    const status = response.statusCode;
+    const validators = validatorsOf(response.headers);
+    const length = numberHeader(response.headers["content-length"]);
+
+    if (status === 200) {
+      return { kind: "body", body: response.body, offset: 0, length, validators };
+    }
+    if (status === 206 && ranged) {
+      const range = parseContentRange(response.headers["content-range"]);
+      if (
+        !range ||
+        range.start !== request.offset ||
+        (length !== undefined && length !== range.end - range.start + 1)
+      ) {
+        await discard(response.body);
+        throw new SyncError(
+          "http_error",
+          `${this.#display()}: 206 with a Content-Range that does not match the request`,
+          {
+            status,
+            retryable: true,
+            discardPartial: true,
+          },
+        );
+      }
+      return {
+        kind: "body",
+        body: response.body,
+        offset: range.start,
+        length: range.end - range.start + 1,
+        validators: { ...validators, ...(range.total === undefined ? {} : { size: range.total }) },
+      };
+    }
+    await discard(response.body);
+    if (status === 304 && unchanged) return { kind: "not-modified" };
+    if (status === 416 && ranged) {
+      throw new SyncError(
+        "http_error",
+        `${this.#display()}: range not satisfiable; restarting from zero`,
+        {
+          status,
+          retryable: true,
+          discardPartial: true,
+        },
+      );
+    }
+    throw this.#statusError(status, response.headers);
+  }
+
+  #statusError(status: number, headers: Dispatcher.ResponseData["headers"]): SyncError {
+    const where = this.#display();
+    if (status === 404 || status === 410) {
+      return new SyncError("not_found", `${where}: HTTP ${status}`, { status });
+    }
+    const retryable = status >= 500 || RETRYABLE_STATUSES.has(status);
+    const retryAfter = headers["retry-after"];
+    const retryAfterMs = retryable
+      ? parseRetryAfter(typeof retryAfter === "string" ? retryAfter : undefined, this.#client.now())
+      : undefined;
+    return new SyncError("http_error", `${where}: HTTP ${status}`, {
+      status,
+      retryable,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+
+  describeError(error: unknown): SyncError {
+    if (error instanceof SyncError) return error;
+    const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
+    const where = this.#display();
+    if (
+      code === "UND_ERR_CONNECT_TIMEOUT" ||
+      code === "UND_ERR_HEADERS_TIMEOUT" ||
+      code === "UND_ERR_BODY_TIMEOUT"
+    ) {
+      return new SyncError("timeout", `${where}: ${timeoutWhat(code)} (${code})`, {
+        cause: error,
+        retryable: true,
+      });
+    }
+    if (code === "UND_ERR_INVALID_ARG" || code === "ERR_INVALID_URL") {
+      return new SyncError("invalid_source", `${where}: ${code}`, { cause: error });
+    }
+    return new SyncError("network", `${where}: ${code}`, { cause: error, retryable: true });
+  }
+
+  #display(): string {
+    return redactUrl(this.#url);
+  }
+}
+
+function timeoutWhat(code: string): string {
+  if (code === "UND_ERR_CONNECT_TIMEOUT") return "connect timed out";
+  if (code === "UND_ERR_HEADERS_TIMEOUT") return "no response headers in time";
+  return "transfer stalled";
+}
+
+async function discard(
+  body: Readable & { dump?: (opts?: { limit: number }) => Promise<void> },
+): Promise<void> {
+  try {
+    if (body.dump) await body.dump({ limit: 64 * 1024 });
+    else body.destroy();
+  } catch {
+    // The response is being thrown away: its errors do not matter.
+  }
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function numberHeader(value: string | string[] | undefined): number | undefined {
+  const text = header(value);
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+}
+
+function validatorsOf(headers: Dispatcher.ResponseData["headers"]): Validators {
+  const etag = header(headers.etag);
+  const lastModified = header(headers["last-modified"]);
+  return { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
+}
+
+/** `bytes START-END/TOTAL` (TOTAL may be `*`); undefined when malformed. */
+export function parseContentRange(
+  value: string | string[] | undefined,
+): { start: number; end: number; total: number | undefined } | undefined {
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(value)?.trim() ?? "");
+  if (!match) return undefined;
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  const total = match[3] === "*" ? undefined : Number(match[3]);
+  if (end < start || (total !== undefined && end >= total)) return undefined;
+  return { start, end, total };
+}

@@ -1,0 +1,105 @@
+import { basename, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { UsageError } from "../errors.js";
+import { redactUrl } from "../log/redact.js";
+
+/** Where a source lives, parsed and validated once at the edge. */
+export interface SourceLocation {
+  /** As the user wrote it (may hold secrets: never log it). */
+  raw: string;
+  kind: "http" | "file";
+  /** The URL for http(s); the absolute path for local files. */
+  href: string;
+  /** Safe to log: secrets redacted. */
+  display: string;
+  /** Circuit breaker key: `scheme://host:port` for http(s), the file URL for local files. */
+  origin: string;
+  /** File name for `--artifact-root/<name>`, taken from the URL path or file name. */
+  name: string;
+}
+
+const URL_LIKE = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
+const DEFAULT_PORT: Record<string, string> = { "http:": "80", "https:": "443" };
+
+/**
+ * Parses one source: an http(s) URL, a file URL or a path. Throws `UsageError` naming
+ * `argument` for a malformed URL, an unsupported scheme or a name that could escape its folder.
+ */
+export function parseSourceLocation(raw: string, argument: string): SourceLocation {
+  if (raw.trim() === "") throw new UsageError(argument, `${argument} is empty`);
+  if (!URL_LIKE.test(raw) && !raw.startsWith("file:"))
+    return localFile(resolve(raw), raw, argument);
+
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(argument, `${argument} is not a valid URL: ${redactUrl(raw)}`);
+  }
+  if (url.protocol === "file:") {
+    if (url.host !== "" && url.host !== "localhost") {
+      throw new UsageError(argument, `${argument}: file URLs must be local, got host ${url.host}`);
+    }
+    let path: string;
+    try {
+      path = fileURLToPath(url);
+    } catch {
+      throw new UsageError(argument, `${argument} is not a valid file URL: ${raw}`);
+    }
+    return localFile(path, raw, argument);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(
+      argument,
+      `${argument} has unsupported scheme ${url.protocol.slice(0, -1)} (http, https, file or a path)`,
+    );
+  }
+  if (url.hostname === "")
+    throw new UsageError(argument, `${argument} has no host: ${redactUrl(raw)}`);
+  return {
+    raw,
+    kind: "http",
+    href: url.href,
+    display: redactUrl(url.href),
+    origin: `${url.protocol}//${url.hostname}:${url.port || DEFAULT_PORT[url.protocol]}`,
+    name: nameFromUrlPath(url.pathname, argument),
+  };
+}
+
+function localFile(path: string, raw: string, argument: string): SourceLocation {
+  const name = basename(path);
+  if (name === "" || name === "." || name === "..") {
+    throw new UsageError(argument, `${argument} does not name a file: ${raw}`);
+  }
+  return { raw, kind: "file", href: path, display: path, origin: `file://${path}`, name };
+}
+
+/**
+ * The last path segment, percent-decoded, refused when it could escape the artifact root
+ * (`..`, encoded separators, control characters) or is empty.
+ */
+export function nameFromUrlPath(pathname: string, argument: string): string {
+  const segment = pathname.slice(pathname.lastIndexOf("/") + 1);
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    throw new UsageError(argument, `${argument} has a malformed percent-encoding in its file name`);
+  }
+  if (name === "" || name === "." || name === ".." || hasUnsafeCharacter(name)) {
+    throw new UsageError(
+      argument,
+      `${argument} does not end in a usable file name (got ${JSON.stringify(name)}); use --destination`,
+    );
+  }
+  return name;
+}
+
+/** Separators and control characters: a name holding one could escape or corrupt its folder. */
+function hasUnsafeCharacter(name: string): boolean {
+  for (const char of name) {
+    const code = char.charCodeAt(0);
+    if (char === "/" || char === "\\" || code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}

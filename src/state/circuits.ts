@@ -1,0 +1,83 @@
+/**
+ * The circuit breakers of one run: the pure state machine of `policies/breaker.ts`, read from and
+ * written back to the state store around every decision, so that workers and concurrent runs
+ * share one view per origin and it holds across runs.
+ */
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log/events.js";
+import { admit, recordFailure, recordSuccess } from "../policies/breaker.js";
+import type { StateStore } from "./store.js";
+
+export type CircuitAdmission =
+  | { decision: "allow" | "probe" }
+  | { decision: "reject"; retryInMs: number; failures: number };
+
+export class Circuits {
+  readonly #store: StateStore;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #ttlMs: number;
+  readonly #threshold: number;
+
+  constructor(
+    store: StateStore,
+    clock: Clock,
+    logger: Logger,
+    policy: { ttlMs: number; threshold: number },
+  ) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#ttlMs = policy.ttlMs;
+    this.#threshold = policy.threshold;
+  }
+
+  /** May a transfer to `origin` start now? Logs `circuit breaker open` when it may not. */
+  async admit(origin: string, source: string): Promise<CircuitAdmission> {
+    const current = await this.#store.readCircuit(origin);
+    const admission = admit(current, this.#clock.now(), this.#ttlMs);
+    if (admission.decision === "reject") {
+      this.#logger.emit("error", "circuit breaker open", {
+        source,
+        origin,
+        seconds_until_retry: Math.ceil(admission.retryInMs / 1000),
+        consecutive_failures: current.failures,
+      });
+      return { decision: "reject", retryInMs: admission.retryInMs, failures: current.failures };
+    }
+    if (admission.next !== current) await this.#store.writeCircuit(origin, admission.next);
+    if (admission.decision === "probe") {
+      this.#logger.emit("info", "circuit breaker half-open", { source, origin });
+    }
+    return { decision: admission.decision };
+  }
+
+  async succeeded(origin: string, source: string): Promise<void> {
+    const current = await this.#store.readCircuit(origin);
+    const { next, reset } = recordSuccess(current);
+    if (!reset) return;
+    await this.#store.writeCircuit(origin, next);
+    if (current.state !== "closed")
+      this.#logger.emit("info", "circuit breaker reset", { source, origin });
+  }
+
+  /** Counts a transfer that failed for a transient reason; may open the circuit. */
+  async failed(origin: string, source: string): Promise<void> {
+    const current = await this.#store.readCircuit(origin);
+    const { next, opened } = recordFailure(
+      current,
+      this.#clock.now(),
+      this.#threshold,
+      this.#ttlMs,
+    );
+    await this.#store.writeCircuit(origin, next);
+    if (opened) {
+      this.#logger.emit("error", "circuit breaker opened", {
+        source,
+        origin,
+        consecutive_failures: next.failures,
+        open_seconds: this.#ttlMs / 1000,
+      });
+    }
+  }
+}

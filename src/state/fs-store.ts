@@ -1,0 +1,295 @@
+/**
+ * `StateStore` on the local filesystem: one folder (the lock dir) holding `<key>.lock`,
+ * `<key>.marker.json`, `<key>.partial.json` and `circuit-<hash>.json`. Every write is
+ * write-temp-then-rename, so a crash leaves the old record or the new one, never half of one.
+ *
+ * Locks are files created atomically with `link()` (content and existence appear together) and
+ * name their holder: pid, host and the process's start time. A lock whose holder is gone (killed
+ * with SIGKILL) is taken over at once; the start time catches a pid reused by another process.
+ * Liveness can only be checked on the same host: this store is for one machine.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Clock } from "../clock.js";
+import { errorCodeOf } from "../errors.js";
+import type { Logger } from "../log/events.js";
+import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
+import type { AcquireOptions, Lock, Marker, PartialRecord, StateStore } from "./store.js";
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  /** Process start time in clock ticks since boot (Linux `/proc/<pid>/stat` field 22). */
+  start: string | null;
+  token: string;
+  created_at: string;
+}
+
+/** A lock-break marker older than this belonged to a process killed mid-takeover. */
+const STALE_BREAK_MS = 2000;
+const POLL_MIN_MS = 25;
+const POLL_MAX_MS = 250;
+
+export class FsStateStore implements StateStore {
+  readonly dir: string;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #host = hostname();
+  readonly #ownStart = processStartTime(process.pid);
+
+  constructor(dir: string, clock: Clock, logger: Logger) {
+    this.dir = dir;
+    this.#clock = clock;
+    this.#logger = logger;
+  }
+
+  async acquireLock(name: string, options: AcquireOptions): Promise<Lock | undefined> {
+    const path = join(this.dir, `${name}.lock`);
+    const giveUpAt = this.#clock.monotonic() + options.waitMs;
+    let pause = POLL_MIN_MS;
+    for (;;) {
+      const lock = await this.#tryLock(path, name);
+      if (lock) return lock;
+      const remaining = giveUpAt - this.#clock.monotonic();
+      if (remaining <= 0) return undefined;
+      await this.#clock.sleep(Math.min(pause, remaining), options.signal);
+      pause = Math.min(pause * 2, POLL_MAX_MS);
+    }
+  }
+
+  async #tryLock(path: string, name: string): Promise<Lock | undefined> {
+    const owner: LockOwner = {
+      pid: process.pid,
+      host: this.#host,
+      start: this.#ownStart,
+      token: randomUUID(),
+      created_at: new Date(this.#clock.now()).toISOString(),
+    };
+    const text = JSON.stringify(owner);
+    // A few rounds: a stale lock removed in one round is free in the next.
+    for (let round = 0; round < 3; round += 1) {
+      if (await this.#createExclusive(path, text)) {
+        return { name, release: () => this.#release(path, owner.token) };
+      }
+      const held = await readText(path);
+      if (held === undefined) continue; // released meanwhile
+      const verdict = this.#holderState(held);
+      if (verdict.alive) return undefined;
+      await this.#breakStale(path, held, verdict);
+    }
+    return undefined;
+  }
+
+  /** Creates `path` with `text` atomically; false when it exists. */
+  async #createExclusive(path: string, text: string): Promise<boolean> {
+    const temp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+    await writeFile(temp, text);
+    try {
+      await link(temp, path);
+      return true;
+    } catch (error) {
+      if (errorCodeOf(error) === "EEXIST") return false;
+      throw error;
+    } finally {
+      await unlink(temp).catch(() => {});
+    }
+  }
+
+  #holderState(text: string): { alive: boolean; pid: number | null; reason: string } {
+    let owner: Partial<LockOwner>;
+    try {
+      owner = JSON.parse(text) as Partial<LockOwner>;
+    } catch {
+      return { alive: false, pid: null, reason: "unreadable lock file" };
+    }
+    if (typeof owner.pid !== "number" || typeof owner.host !== "string") {
+      return { alive: false, pid: null, reason: "foreign lock file" };
+    }
+    if (owner.host !== this.#host)
+      return { alive: true, pid: owner.pid, reason: "held on another host" };
+    if (!processExists(owner.pid))
+      return { alive: false, pid: owner.pid, reason: "holder process is gone" };
+    const start = processStartTime(owner.pid);
+    if (owner.start && start && owner.start !== start) {
+      return { alive: false, pid: owner.pid, reason: "holder pid was reused by another process" };
+    }
+    return { alive: true, pid: owner.pid, reason: "held" };
+  }
+
+  /**
+   * Removes a stale lock without racing another taker: only the holder of `<lock>.break` may
+   * remove it, and only if it still holds the very content judged stale.
+   */
+  async #breakStale(
+    path: string,
+    staleText: string,
+    verdict: { pid: number | null; reason: string },
+  ) {
+    const breakPath = `${path}.break`;
+    if (!(await this.#createExclusive(breakPath, String(process.pid)))) {
+      const info = await stat(breakPath).catch(() => undefined);
+      if (info && this.#clock.now() - info.mtimeMs > STALE_BREAK_MS)
+        await unlink(breakPath).catch(() => {});
+      return;
+    }
+    try {
+      if ((await readText(path)) === staleText) {
+        await unlink(path);
+        this.#logger.emit("warning", "removed stale lock", {
+          lock: path,
+          holder_pid: verdict.pid,
+          reason: verdict.reason,
+        });
+      }
+    } finally {
+      await unlink(breakPath).catch(() => {});
+    }
+  }
+
+  async #release(path: string, token: string): Promise<void> {
+    try {
+      const held = await readText(path);
+      if (held !== undefined && (JSON.parse(held) as LockOwner).token === token) await unlink(path);
+    } catch {
+      // Never throws: a lock we cannot remove is one the next run will find stale.
+    }
+  }
+
+  readMarker(key: string): Promise<Marker | undefined> {
+    return this.#readRecord(join(this.dir, `${key}.marker.json`), isMarker);
+  }
+
+  writeMarker(key: string, marker: Marker): Promise<void> {
+    return writeAtomically(join(this.dir, `${key}.marker.json`), JSON.stringify(marker));
+  }
+
+  readPartial(key: string): Promise<PartialRecord | undefined> {
+    return this.#readRecord(join(this.dir, `${key}.partial.json`), isPartialRecord);
+  }
+
+  writePartial(key: string, record: PartialRecord): Promise<void> {
+    return writeAtomically(join(this.dir, `${key}.partial.json`), JSON.stringify(record));
+  }
+
+  async deletePartial(key: string): Promise<void> {
+    await unlink(join(this.dir, `${key}.partial.json`)).catch((error: unknown) => {
+      if (errorCodeOf(error) !== "ENOENT") throw error;
+    });
+  }
+
+  async readCircuit(origin: string): Promise<CircuitState> {
+    const state = await this.#readRecord(
+      this.#circuitPath(origin),
+      (value) => circuitFromJSON(value) !== undefined,
+    );
+    return state ? (circuitFromJSON(state) ?? CLOSED) : CLOSED;
+  }
+
+  writeCircuit(origin: string, state: CircuitState): Promise<void> {
+    return writeAtomically(this.#circuitPath(origin), JSON.stringify({ origin, ...state }));
+  }
+
+  #circuitPath(origin: string): string {
+    return join(
+      this.dir,
+      `circuit-${createHash("sha256").update(origin).digest("hex").slice(0, 32)}.json`,
+    );
+  }
+
+  /** Reads a JSON record; a missing one is `undefined`, a damaged one is a warning and `undefined`. */
+  async #readRecord<T>(path: string, valid: (value: unknown) => boolean): Promise<T | undefined> {
+    let text: string | undefined;
+    try {
+      text = await readText(path);
+    } catch (error) {
+      this.#warnUnreadable(path, errorCodeOf(error) ?? String(error));
+      return undefined;
+    }
+    if (text === undefined) return undefined;
+    try {
+      const value: unknown = JSON.parse(text);
+      if (valid(value)) return value as T;
+      this.#warnUnreadable(path, "unexpected content");
+    } catch {
+      this.#warnUnreadable(path, text.length === 0 ? "empty file" : "not JSON");
+    }
+    return undefined;
+  }
+
+  #warnUnreadable(path: string, reason: string): void {
+    this.#logger.emit("warning", "ignored unreadable state", { file: path, reason });
+  }
+
+  /** Creates the lock dir; throws when it cannot be created or written. */
+  async ensureWritable(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const probe = join(this.dir, `.probe-${process.pid}-${randomUUID().slice(0, 8)}`);
+    await writeFile(probe, "");
+    await unlink(probe);
+  }
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if (errorCodeOf(error) === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCodeOf(error) === "EPERM";
+  }
+}
+
+/** A process's start time (Linux), to tell a live holder from a reused pid; null elsewhere. */
+function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 2 (comm) may hold spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function isMarker(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    typeof m.source === "string" &&
+    typeof m.checksum === "string" &&
+    typeof m.algorithm === "string" &&
+    typeof m.destinationSize === "number" &&
+    typeof m.destinationMtimeMs === "number" &&
+    typeof m.destinationIno === "number" &&
+    typeof m.validators === "object" &&
+    m.validators !== null
+  );
+}
+
+function isPartialRecord(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const p = value as Record<string, unknown>;
+  return typeof p.source === "string" && typeof p.validators === "object" && p.validators !== null;
+}

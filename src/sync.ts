@@ -1,0 +1,155 @@
+/**
+ * `sync(options)`: validate the options, check the environment, turn sources into pairs, run
+ * them through a pool of workers, and summarise one report. Never exits the process.
+ */
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { type Clock, systemClock } from "./clock.js";
+import { validateEnvironment } from "./environment.js";
+import { SyncError } from "./errors.js";
+import { type JobContext, syncPair } from "./job.js";
+import { type Logger, silentLogger } from "./log/events.js";
+import { normalizeOptions, type PlannedPair, packageVersion, type SyncOptions } from "./options.js";
+import { exitCodeFor, type Report, type SourceResult, summarize } from "./report.js";
+import { FileSource } from "./sources/file.js";
+import { HttpClient } from "./sources/http.js";
+import { Circuits } from "./state/circuits.js";
+import { FsStateStore } from "./state/fs-store.js";
+
+export interface RunOptions extends SyncOptions {
+  /** 32 lowercase hex characters identifying the run in logs and the report. */
+  runId?: string;
+}
+
+/** Reads sources from a file (or stdin for `-`), one a line; blank lines and `#` comments skipped. */
+export async function readSourceList(path: string): Promise<string[]> {
+  const text = path === "-" ? await readStdin() : await readFile(path, "utf8");
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function newRunId(): string {
+  return randomBytes(16).toString("hex");
+}
+
+/**
+ * Syncs every source to its destination and resolves to the results document (SPEC section 5).
+ * Rejects with `UsageError` for invalid options, `EnvironmentError` for an unfit machine, and the
+ * signal's reason when `options.signal` aborts (after releasing locks; no partial destination).
+ */
+export async function sync(options: RunOptions = {}): Promise<Report> {
+  const clock: Clock = options.clock ?? systemClock;
+  const logger: Logger = options.logger ?? silentLogger;
+  const startedAt = clock.now();
+  const started = clock.monotonic();
+  const runId = options.runId ?? newRunId();
+  const version = packageVersion();
+
+  const listed = options.inputFile === undefined ? [] : await readSourceList(options.inputFile);
+  const resolved = normalizeOptions({
+    ...options,
+    sources: [...(options.sources ?? []), ...listed],
+  });
+
+  const store = new FsStateStore(resolved.lockDir, clock, logger);
+  await validateEnvironment(store, logger);
+
+  const deadline = new AbortController();
+  const signals = [deadline.signal, ...(options.signal ? [options.signal] : [])];
+  const signal = AbortSignal.any(signals);
+  const deadlineMs = resolved.deadlineMs;
+  const deadlineTimer =
+    deadlineMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          deadline.abort(
+            new SyncError("deadline", `run deadline of ${deadlineMs / 1000} s passed`),
+          );
+        }, deadlineMs);
+
+  const http = resolved.pairs.some((pair) => pair.source.kind === "http")
+    ? await HttpClient.create({
+        timeoutMs: resolved.timeoutMs,
+        headers: resolved.headers,
+        userAgent: `resilient-sync/${version}`,
+        now: () => clock.now(),
+      })
+    : undefined;
+
+  const context: JobContext = {
+    options: resolved,
+    store,
+    circuits: new Circuits(store, clock, logger, {
+      ttlMs: resolved.circuitTtlMs,
+      threshold: resolved.circuitThreshold,
+    }),
+    clock,
+    logger,
+    random: options.random ?? Math.random,
+    sourceFor: (pair: PlannedPair) =>
+      pair.source.kind === "http" && http
+        ? http.source(pair.source.href)
+        : new FileSource(pair.source.href),
+    signal,
+    deadlinePassed: () => deadline.signal.aborted,
+  };
+
+  let results: SourceResult[];
+  try {
+    results = await runPool(resolved.pairs, resolved.maxWorkers, (pair) => syncPair(pair, context));
+  } finally {
+    clearTimeout(deadlineTimer);
+    await http?.close();
+  }
+
+  const summary = summarize(results);
+  const exitCode = exitCodeFor(results);
+  const durationMs = Math.round(clock.monotonic() - started);
+  logger.emit(exitCode === 0 ? "info" : "error", "synchronization complete", {
+    exit_code: exitCode,
+    duration_ms: durationMs,
+    ...summary,
+  });
+  return {
+    run_id: runId,
+    version,
+    started_at: new Date(startedAt).toISOString(),
+    finished_at: new Date(clock.now()).toISOString(),
+    duration_ms: durationMs,
+    exit_code: exitCode,
+    summary,
+    results,
+  };
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; results keep the items' order. */
+async function runPool<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  // allSettled: on abort every worker must finish its cleanup (locks) before the run rejects.
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
+  const rejected = settled.find((outcome) => outcome.status === "rejected");
+  if (rejected) throw rejected.reason;
+  return results;
+}

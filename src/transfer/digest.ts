@@ -1,0 +1,97 @@
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { UsageError } from "../errors.js";
+
+export const CHECKSUM_ALGORITHMS = ["sha256", "sha512", "sha1", "md5"] as const;
+export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
+
+const HEX_LENGTH: Record<ChecksumAlgorithm, number> = {
+  sha256: 64,
+  sha512: 128,
+  sha1: 40,
+  md5: 32,
+};
+
+export function isChecksumAlgorithm(value: string): value is ChecksumAlgorithm {
+  return (CHECKSUM_ALGORITHMS as readonly string[]).includes(value);
+}
+
+export function newHash(algorithm: ChecksumAlgorithm): Hash {
+  return createHash(algorithm);
+}
+
+/** Validates a hex digest for `algorithm`; returns it lower-cased. */
+export function parseHexDigest(
+  hex: string,
+  algorithm: ChecksumAlgorithm,
+  argument: string,
+): string {
+  const want = HEX_LENGTH[algorithm];
+  if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== want) {
+    throw new UsageError(
+      argument,
+      `${argument}: not a ${algorithm} digest (${want} hex digits expected): ${JSON.stringify(hex)}`,
+    );
+  }
+  return hex.toLowerCase();
+}
+
+/**
+ * Parses `--checksum`: `HEX`, `ALGO:HEX`, `SOURCE=HEX` or `SOURCE=ALGO:HEX`. The source is split
+ * at the last `=`, since URLs may hold `=` in their query but a digest never does.
+ */
+export function parseChecksumArgument(
+  value: string,
+  defaultAlgorithm: ChecksumAlgorithm,
+): { source: string | undefined; algorithm: ChecksumAlgorithm; hex: string } {
+  const eq = value.lastIndexOf("=");
+  const source = eq >= 0 ? value.slice(0, eq) : undefined;
+  let digest = eq >= 0 ? value.slice(eq + 1) : value;
+  if (source === "") throw new UsageError("--checksum", "--checksum: empty SOURCE before '='");
+  let algorithm = defaultAlgorithm;
+  const colon = digest.indexOf(":");
+  if (colon >= 0) {
+    const name = digest.slice(0, colon).toLowerCase();
+    if (!isChecksumAlgorithm(name)) {
+      throw new UsageError(
+        "--checksum",
+        `--checksum: unknown algorithm ${JSON.stringify(name)} (${CHECKSUM_ALGORITHMS.join(", ")})`,
+      );
+    }
+    algorithm = name;
+    digest = digest.slice(colon + 1);
+  }
+  return { source, algorithm, hex: parseHexDigest(digest, algorithm, "--checksum") };
+}
+
+/** Feeds a file's bytes `[0, end)` into `hash` (used to prime a digest before resuming). */
+export async function hashFileInto(
+  hash: Hash,
+  path: string,
+  end?: number,
+  signal?: AbortSignal,
+): Promise<number> {
+  let bytes = 0;
+  if (end === 0) return 0;
+  const stream = createReadStream(path, {
+    highWaterMark: 1 << 20,
+    ...(end === undefined ? {} : { end: end - 1 }),
+    ...(signal ? { signal } : {}),
+  });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return bytes;
+}
+
+/** The digest of a whole file, hex. */
+export async function hashFile(
+  path: string,
+  algorithm: ChecksumAlgorithm,
+  signal?: AbortSignal,
+): Promise<string> {
+  const hash = newHash(algorithm);
+  await hashFileInto(hash, path, undefined, signal);
+  return hash.digest("hex");
+}
