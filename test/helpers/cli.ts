@@ -1,0 +1,111 @@
+/** Runs the real CLI as a child process and collects its exit, output and parsed log lines. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+
+export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+export interface LogLine {
+  ts: string;
+  level: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Every JSON log line, from both streams, in arrival order per stream (stdout first). */
+  logs: LogLine[];
+  stdoutLogs: LogLine[];
+  stderrLogs: LogLine[];
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  input?: string;
+}
+
+function parseLines(text: string): LogLine[] {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("{") && line.includes('"message"'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as LogLine];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** A running CLI: wait for a log message, signal it, await its end. */
+export class CliProcess {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly done: Promise<CliResult>;
+
+  constructor(args: string[], options: RunOptions = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, RESILIENT_SYNC_DELAY_SCALE: "0.001", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      this.stdout += chunk;
+      this.child.emit("output");
+    });
+    this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      this.stderr += chunk;
+      this.child.emit("output");
+    });
+    this.child.stdin?.end(options.input ?? "");
+    const child = this.child;
+    this.done = (async () => {
+      const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+      const stdoutLogs = parseLines(this.stdout);
+      const stderrLogs = parseLines(this.stderr);
+      return {
+        code,
+        signal,
+        stdout: this.stdout,
+        stderr: this.stderr,
+        logs: [...stdoutLogs, ...stderrLogs],
+        stdoutLogs,
+        stderrLogs,
+      };
+    })();
+  }
+
+  logs(): LogLine[] {
+    return [...parseLines(this.stdout), ...parseLines(this.stderr)];
+  }
+
+  /** Resolves when a log line with `message` has been printed. */
+  async waitForLog(message: string, timeoutMs = 10_000): Promise<LogLine> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    for (;;) {
+      const line = this.logs().find((l) => l.message === message);
+      if (line) return line;
+      if (this.child.exitCode !== null)
+        throw new Error(`exited before logging ${message}: ${this.stderr}`);
+      await once(this.child, "output", { signal });
+    }
+  }
+}
+
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return new CliProcess(args, options).done;
+}
+
+export function messages(result: CliResult): string[] {
+  return result.logs.map((line) => line.message);
+}
+
+export function findLog(result: CliResult, message: string): LogLine | undefined {
+  return result.logs.find((line) => line.message === message);
+}

@@ -1,0 +1,273 @@
+/**
+ * A real HTTP server on 127.0.0.1 for tests, scripted per request: each route serves a body with
+ * ETag/Last-Modified/Range/304 support, and a script of faults consumed one per request (reset
+ * mid-body, stall, short body, status codes, redirects, slow drip, hold until released). It
+ * records every request and the body bytes it sent, and emits events tests can wait for.
+ */
+import { createHash } from "node:crypto";
+import { EventEmitter, once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type Step =
+  | { kind: "ok" }
+  | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: "reset"; afterBytes: number }
+  | { kind: "stall"; afterBytes: number }
+  | { kind: "short"; bytes: number }
+  | { kind: "redirect"; location: string; status?: number }
+  | { kind: "drip"; chunkBytes: number; intervalMs: number }
+  | { kind: "hold"; afterBytes: number };
+
+export interface Route {
+  body: Buffer;
+  etag?: string | false;
+  lastModified?: string | false;
+  /** Answer 200 with the whole body to every Range request. */
+  ignoreRange?: boolean;
+  /** Faults, one consumed per request; when used up, requests are served normally. */
+  script?: Step[];
+  headers?: Record<string, string>;
+}
+
+export interface RecordedRequest {
+  path: string;
+  headers: IncomingMessage["headers"];
+  status: number;
+  step: Step["kind"];
+  /** Body bytes written for this request (so far). */
+  bytesSent: number;
+}
+
+export class TestServer extends EventEmitter {
+  readonly requests: RecordedRequest[] = [];
+  readonly #routes = new Map<string, Route>();
+  readonly #server: Server;
+  readonly #held = new Set<() => void>();
+  #port = 0;
+
+  private constructor() {
+    super();
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch(() => res.destroy());
+    });
+  }
+
+  static async start(): Promise<TestServer> {
+    const server = new TestServer();
+    server.#server.listen(0, "127.0.0.1");
+    await once(server.#server, "listening");
+    server.#port = (server.#server.address() as AddressInfo).port;
+    return server;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  url(path: string): string {
+    return `${this.origin}${path}`;
+  }
+
+  /** Serves `body` at `path`, with a strong ETag derived from it unless told otherwise. */
+  route(path: string, route: Route): this {
+    this.#routes.set(path, route);
+    return this;
+  }
+
+  /** Replaces the body (and by default its ETag): "the source changed". */
+  change(path: string, body: Buffer): void {
+    const route = this.#routes.get(path);
+    if (!route) throw new Error(`no route ${path}`);
+    route.body = body;
+    if (route.etag !== false) route.etag = etagOf(body);
+  }
+
+  requestsFor(path: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.path === path);
+  }
+
+  bytesSentFor(path: string): number {
+    return this.requestsFor(path).reduce((sum, r) => sum + r.bytesSent, 0);
+  }
+
+  /** Resolves once `predicate` holds, checked on every request and body write. */
+  async waitFor(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+    if (predicate()) return;
+    const signal = AbortSignal.timeout(timeoutMs);
+    while (!predicate()) {
+      await once(this, "progress", { signal });
+    }
+  }
+
+  /** Lets every `hold` step finish its body. */
+  release(): void {
+    for (const resume of this.#held) resume();
+    this.#held.clear();
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    this.#server.closeAllConnections();
+    this.#server.close();
+    await once(this.#server, "close").catch(() => {});
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", this.origin).pathname;
+    const route = this.#routes.get(path);
+    const step: Step = route?.script?.shift() ?? { kind: "ok" };
+    const record: RecordedRequest = {
+      path,
+      headers: req.headers,
+      status: 0,
+      step: step.kind,
+      bytesSent: 0,
+    };
+    this.requests.push(record);
+    const progress = (): void => {
+      this.emit("progress");
+    };
+    if (!route) {
+      record.status = 404;
+      res.writeHead(404).end("not found");
+      return progress();
+    }
+    if (step.kind === "status") {
+      record.status = step.status;
+      res.writeHead(step.status, step.headers).end(step.body ?? "");
+      return progress();
+    }
+    if (step.kind === "redirect") {
+      record.status = step.status ?? 302;
+      res.writeHead(record.status, { location: step.location }).end();
+      return progress();
+    }
+
+    const etag = route.etag === undefined ? etagOf(route.body) : route.etag;
+    const lastModified = route.lastModified || undefined;
+    const validators: Record<string, string> = {
+      ...(etag ? { etag } : {}),
+      ...(lastModified ? { "last-modified": lastModified } : {}),
+      ...route.headers,
+    };
+    if (notModified(req, etag, lastModified)) {
+      record.status = 304;
+      res.writeHead(304, validators).end();
+      return progress();
+    }
+    let start = 0;
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    const ifRange = req.headers["if-range"];
+    const rangeApplies =
+      range &&
+      !route.ignoreRange &&
+      (ifRange === undefined || ifRange === etag || ifRange === lastModified);
+    if (rangeApplies) {
+      start = Number(range[1]);
+      if (start >= route.body.length) {
+        record.status = 416;
+        res.writeHead(416, { "content-range": `bytes */${route.body.length}` }).end();
+        return progress();
+      }
+    }
+    const slice = route.body.subarray(start);
+    record.status = start > 0 ? 206 : 200;
+    res.writeHead(record.status, {
+      ...validators,
+      "content-length": String(slice.length),
+      "accept-ranges": "bytes",
+      ...(start > 0
+        ? { "content-range": `bytes ${start}-${route.body.length - 1}/${route.body.length}` }
+        : {}),
+    });
+    progress();
+
+    const send = async (bytes: Buffer) => {
+      if (bytes.length === 0) return;
+      record.bytesSent += bytes.length;
+      if (!res.write(bytes)) await Promise.race([once(res, "drain"), once(res, "close")]);
+      progress();
+    };
+
+    switch (step.kind) {
+      case "ok":
+        await send(slice);
+        res.end();
+        return;
+      case "reset":
+        await send(slice.subarray(0, step.afterBytes));
+        await settle(res);
+        res.destroy();
+        return progress();
+      case "stall":
+        await send(slice.subarray(0, step.afterBytes));
+        return; // never ends; closed with the server
+      case "short":
+        await send(slice.subarray(0, step.bytes));
+        await settle(res);
+        res.destroy();
+        return progress();
+      case "hold":
+        await send(slice.subarray(0, step.afterBytes));
+        await new Promise<void>((resume) => {
+          this.#held.add(resume);
+          res.once("close", resume);
+        });
+        if (!res.destroyed) {
+          await send(slice.subarray(step.afterBytes));
+          res.end();
+        }
+        return;
+      case "drip":
+        for (let at = 0; at < slice.length && !res.destroyed; at += step.chunkBytes) {
+          await send(slice.subarray(at, at + step.chunkBytes));
+          await new Promise((resolve) => setTimeout(resolve, step.intervalMs));
+        }
+        res.end();
+        return;
+    }
+  }
+}
+
+function notModified(
+  req: IncomingMessage,
+  etag: string | false | undefined,
+  lastModified: string | undefined,
+): boolean {
+  const inm = req.headers["if-none-match"];
+  if (inm !== undefined) return etag !== false && etag !== undefined && inm === etag;
+  const ims = req.headers["if-modified-since"];
+  return (
+    ims !== undefined && lastModified !== undefined && Date.parse(ims) >= Date.parse(lastModified)
+  );
+}
+
+/** Waits until written data has left the process, so a reset really happens mid-body. */
+async function settle(res: ServerResponse): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise(
+    (resolve) => res.socket?.write("", () => resolve(undefined)) ?? resolve(undefined),
+  );
+}
+
+export function etagOf(body: Buffer): string {
+  return `"${createHash("sha256").update(body).digest("hex").slice(0, 16)}"`;
+}
+
+export function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Deterministic pseudo-random bytes (so failures reproduce). */
+export function bytes(size: number, seed = 1): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i += 1) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
