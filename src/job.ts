@@ -341,9 +341,8 @@ async function markerStillDescribes(
 ): Promise<boolean> {
   if (!marker || marker.source !== pair.source.href || marker.algorithm !== algorithm) return false;
   const info = await stat(pair.destination).catch(() => undefined);
+  if (!info?.isFile()) return false;
   return (
-    info !== undefined &&
-    info.isFile() &&
     info.size === marker.destinationSize &&
     info.mtimeMs === marker.destinationMtimeMs &&
     info.ino === marker.destinationIno

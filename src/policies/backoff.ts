@@ -28,6 +28,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (/^\d+$/.test(text)) {
     ms = Number(text) * 1000;
   } else {
+    // HTTP dates (IMF-fixdate, RFC 850, asctime) all start with a day name.
+    if (!/^[A-Za-z]{3}/.test(text)) return undefined;
     const date = Date.parse(text);
     if (Number.isNaN(date)) return undefined;
     ms = date - nowMs;

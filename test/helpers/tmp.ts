@@ -18,3 +18,18 @@ export async function listFiles(dir: string): Promise<string[]> {
     .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
     .sort();
 }
+
+/** Resolves once the file at `path` holds at least `size` bytes (checked every 10 ms, bounded). */
+export async function waitForFileSize(
+  path: string,
+  size: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const { stat } = await import("node:fs/promises");
+  const { setTimeout: delay } = await import("node:timers/promises");
+  const giveUpAt = Date.now() + timeoutMs;
+  while (((await stat(path).catch(() => undefined))?.size ?? 0) < size) {
+    if (Date.now() > giveUpAt) throw new Error(`${path} never reached ${size} bytes`);
+    await delay(10);
+  }
+}
