@@ -38,14 +38,16 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
   const algorithm = pair.expected?.algorithm ?? context.options.algorithm;
   const names = { source: pair.source.display, destination: pair.destination };
   const result = (fields: Partial<SourceResult> & Pick<SourceResult, "status">): SourceResult => ({
-    ...names,
-    checksum: null,
+    // The SPEC's key order, whatever order `fields` come in.
+    source: names.source,
+    destination: names.destination,
+    status: fields.status,
+    checksum: fields.checksum ?? null,
     algorithm,
-    bytes: 0,
-    attempts: 0,
+    bytes: fields.bytes ?? 0,
+    attempts: fields.attempts ?? 0,
     duration_ms: Math.round(context.clock.monotonic() - started),
-    error: null,
-    ...fields,
+    error: fields.error ?? null,
   });
   const failed = (error: SyncError, extra: Partial<SourceResult> = {}): SourceResult =>
     result({ status: "failed", error: { code: error.code, message: error.message }, ...extra });

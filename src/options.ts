@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { Clock } from "./clock.js";
 import { UsageError } from "./errors.js";
 import type { Level, Logger } from "./log/events.js";
-import { parseSourceLocation, type SourceLocation } from "./sources/location.js";
+import { destinationName, parseSourceLocation, type SourceLocation } from "./sources/location.js";
 import {
   CHECKSUM_ALGORITHMS,
   type ChecksumAlgorithm,
@@ -421,7 +421,7 @@ export function normalizeOptions(
   } else {
     for (const raw of positional) {
       const source = parseSourceLocation(raw, "SOURCE");
-      pairs.push({ source, destination: join(artifactRoot, source.name) });
+      pairs.push({ source, destination: join(artifactRoot, destinationName(source, "SOURCE")) });
     }
   }
 

@@ -14,8 +14,6 @@ export interface SourceLocation {
   display: string;
   /** Circuit breaker key: `scheme://host:port` for http(s), the file URL for local files. */
   origin: string;
-  /** File name for `--artifact-root/<name>`, taken from the URL path or file name. */
-  name: string;
 }
 
 const URL_LIKE = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
@@ -27,8 +25,7 @@ const DEFAULT_PORT: Record<string, string> = { "http:": "80", "https:": "443" };
  */
 export function parseSourceLocation(raw: string, argument: string): SourceLocation {
   if (raw.trim() === "") throw new UsageError(argument, `${argument} is empty`);
-  if (!URL_LIKE.test(raw) && !raw.startsWith("file:"))
-    return localFile(resolve(raw), raw, argument);
+  if (!URL_LIKE.test(raw) && !raw.startsWith("file:")) return localFile(resolve(raw), raw);
 
   let url: URL;
   try {
@@ -46,7 +43,7 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
     } catch {
       throw new UsageError(argument, `${argument} is not a valid file URL: ${raw}`);
     }
-    return localFile(path, raw, argument);
+    return localFile(path, raw);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new UsageError(
@@ -62,16 +59,26 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
     href: url.href,
     display: redactUrl(url.href),
     origin: `${url.protocol}//${url.hostname}:${url.port || DEFAULT_PORT[url.protocol]}`,
-    name: nameFromUrlPath(url.pathname, argument),
   };
 }
 
-function localFile(path: string, raw: string, argument: string): SourceLocation {
-  const name = basename(path);
-  if (name === "" || name === "." || name === "..") {
-    throw new UsageError(argument, `${argument} does not name a file: ${raw}`);
+function localFile(path: string, raw: string): SourceLocation {
+  return { raw, kind: "file", href: path, display: path, origin: `file://${path}` };
+}
+
+/**
+ * The file name a source gets under `--artifact-root`: the URL's last path segment, or the
+ * file's own name. Throws `UsageError` naming `argument` when there is none that is safe.
+ */
+export function destinationName(location: SourceLocation, argument: string): string {
+  if (location.kind === "file") {
+    const name = basename(location.href);
+    if (name === "" || name === "." || name === "..") {
+      throw new UsageError(argument, `${argument} does not name a file: ${location.display}`);
+    }
+    return name;
   }
-  return { raw, kind: "file", href: path, display: path, origin: `file://${path}`, name };
+  return nameFromUrlPath(new URL(location.href).pathname, argument);
 }
 
 /**

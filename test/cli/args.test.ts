@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { runCli } from "../helpers/cli.js";
+import { listFiles, tempDir } from "../helpers/tmp.js";
+
+const HEX64 = "a".repeat(64);
+
+/** [case, argv, the argument the error must name, expected message] */
+const BAD_INPUT: Array<[string, string[], string, string?]> = [
+  ["unknown option", ["--frobnicate"], "--frobnicate", "unknown argument"],
+  ["unknown short option", ["-x"], "-x", "unknown argument"],
+  ["missing value at the end", ["--timeout"], "--timeout"],
+  ["missing value before another option", ["--destination", "--force"], "--destination"],
+  ["non-numeric retries", ["--max-retries", "five"], "--max-retries"],
+  ["fractional retries", ["--max-retries", "2.5"], "--max-retries"],
+  ["zero retries", ["--max-retries", "0"], "--max-retries"],
+  ["negative timeout", ["--timeout", "-1"], "--timeout"],
+  ["zero timeout", ["--timeout", "0"], "--timeout"],
+  ["non-numeric circuit ttl", ["--circuit-ttl", "soon"], "--circuit-ttl"],
+  ["absurd deadline", ["--deadline", "1e9"], "--deadline"],
+  ["zero threshold", ["--circuit-threshold", "0"], "--circuit-threshold"],
+  ["zero workers", ["--max-workers", "0"], "--max-workers"],
+  ["malformed URL", ["--source-url", "http://exa mple.com/x"], "--source-url"],
+  ["URL without host", ["--source-url", "http://"], "--source-url"],
+  ["unsupported scheme", ["--source-url", "ftp://example.com/data.csv"], "--source-url"],
+  ["unsupported scheme as SOURCE", ["gopher://example.com/x.csv"], "SOURCE"],
+  ["malformed checksum", ["--checksum", "xyz"], "--checksum"],
+  ["checksum of the wrong length", ["--checksum", "abc123"], "--checksum"],
+  ["checksum with unknown algorithm", ["--checksum", `crc32:${HEX64}`], "--checksum"],
+  ["unknown --checksum-algorithm", ["--checksum-algorithm", "sha3"], "--checksum-algorithm"],
+  ["unknown log level", ["--log-level", "verbose"], "--log-level"],
+  ["value given to a flag", ["--force=yes"], "--force"],
+  ["malformed header", ["--header", "no colon here"], "--header"],
+  [
+    "two sources mapped to one destination",
+    ["http://127.0.0.1:9/a/data.csv", "http://127.0.0.1:9/b/data.csv"],
+    "SOURCE",
+  ],
+  [
+    "--destination with many sources",
+    ["--destination", "x", "/a/one.csv", "/a/two.csv"],
+    "--destination",
+  ],
+  [
+    "--source-url and SOURCE together",
+    ["--source-url", "/a/one.csv", "/a/two.csv"],
+    "--source-url",
+  ],
+  ["source URL without a file name", ["http://127.0.0.1:9/dir/"], "SOURCE"],
+  ["source URL with an encoded slash", ["http://127.0.0.1:9/a/..%2F..%2Fetc%2Fpasswd"], "SOURCE"],
+];
+
+describe("bad input is refused before any work", () => {
+  for (const [name, argv, argument, message] of BAD_INPUT) {
+    test(`${name}: exit 64, one JSON error naming ${argument}, nothing written`, async (t) => {
+      const dir = await tempDir(t);
+      const result = await runCli(argv, { env: { REPO_ROOT: dir }, cwd: dir });
+      assert.equal(result.code, 64, `exit ${result.code}: ${result.stdout}${result.stderr}`);
+      assert.equal(result.stdout, "", "nothing on stdout");
+      assert.equal(result.stderrLogs.length, 1, result.stderr);
+      const [line] = result.stderrLogs;
+      assert.equal(line?.level, "error");
+      assert.equal(line?.message, message ?? "invalid argument");
+      assert.equal(line?.argument, argument);
+      assert.ok(
+        String(line?.reason).includes(argument) || argument === "SOURCE",
+        String(line?.reason),
+      );
+      assert.deepEqual(await listFiles(dir), [], "nothing written");
+    });
+  }
+});
+
+describe("help and version", () => {
+  test("--version prints the package version", async () => {
+    const pkg = JSON.parse(
+      await readFile(join(import.meta.dirname, "../../../package.json"), "utf8"),
+    );
+    const result = await runCli(["--version"]);
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout.trim(), pkg.version);
+  });
+
+  test("--help and -h list every option", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const result = await runCli([flag]);
+      assert.equal(result.code, 0);
+      for (const option of [
+        "--source-url",
+        "--destination",
+        "--lock-dir",
+        "--max-retries",
+        "--timeout",
+        "--circuit-ttl",
+      ]) {
+        assert.ok(result.stdout.includes(option), `${flag} mentions ${option}`);
+      }
+    }
+  });
+});

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Redactor, redactUrl, secretsOfUrl } from "../../src/log/redact.js";
+
+describe("redactUrl", () => {
+  test("hides userinfo and credential-like query values, keeps the rest", () => {
+    assert.equal(
+      redactUrl(
+        "https://user:pw@example.com:8443/a/b.csv?token=abc&page=2&X-Amz-Signature=s1&sig=zz#frag",
+      ),
+      "https://***@example.com:8443/a/b.csv?token=***&page=2&X-Amz-Signature=***&sig=***#frag",
+    );
+  });
+  for (const name of [
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
+    "password",
+    "signature",
+    "X-Amz-Credential",
+    "X-Goog-Signature",
+    "client_secret",
+  ]) {
+    test(`treats ${name} as a credential`, () => {
+      assert.equal(redactUrl(`http://h/x?${name}=SECRET`), `http://h/x?${name}=***`);
+    });
+  }
+  test("leaves paths and file URLs alone", () => {
+    assert.equal(redactUrl("/tmp/data.csv"), "/tmp/data.csv");
+    assert.equal(redactUrl("file:///tmp/data.csv"), "file:///tmp/data.csv");
+  });
+});
+
+describe("Redactor", () => {
+  test("scrubs registered secrets in raw and JSON-escaped form", () => {
+    const redactor = new Redactor();
+    redactor.add(...secretsOfUrl("https://bob:p%40ss%22word@h/x?token=t0k3n"));
+    redactor.add("Bearer abc.def");
+    const line = JSON.stringify({ m: 'p@ss"word and t0k3n and Bearer abc.def' });
+    const scrubbed = redactor.scrub(line);
+    assert.ok(!scrubbed.includes("t0k3n"));
+    assert.ok(!scrubbed.includes("abc.def"));
+    assert.ok(!scrubbed.includes('p@ss\\"word'), scrubbed);
+  });
+  test("ignores values too short to scrub safely", () => {
+    const redactor = new Redactor();
+    redactor.add("a", "");
+    assert.equal(redactor.scrub("banana"), "banana");
+  });
+});

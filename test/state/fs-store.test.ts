@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { systemClock } from "../../src/clock.js";
+import type { LogEvent, Logger } from "../../src/log/events.js";
+import { FsStateStore } from "../../src/state/fs-store.js";
+import { tempDir } from "../helpers/tmp.js";
+
+function recorder(): Logger & { events: LogEvent[] } {
+  const events: LogEvent[] = [];
+  return {
+    events,
+    emit: (level, message, fields) => events.push({ level, message, fields } as LogEvent),
+  };
+}
+
+async function storeIn(t: Parameters<typeof tempDir>[0]) {
+  const dir = await tempDir(t);
+  const logger = recorder();
+  const store = new FsStateStore(join(dir, "locks"), systemClock, logger);
+  await store.ensureWritable();
+  return { dir: join(dir, "locks"), store, logger };
+}
+
+/** The pid of a process that has exited: certainly not alive. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]);
+  return Number(child.stdout.toString());
+}
+
+describe("FsStateStore locks", () => {
+  test("a held lock is busy for others; released, it is free; release is idempotent", async (t) => {
+    const { store } = await storeIn(t);
+    const first = await store.acquireLock("pair", { waitMs: 0 });
+    assert.ok(first);
+    assert.equal(await store.acquireLock("pair", { waitMs: 0 }), undefined);
+    await first.release();
+    await first.release();
+    const again = await store.acquireLock("pair", { waitMs: 0 });
+    assert.ok(again);
+    await again.release();
+  });
+
+  test("waits up to waitMs for a busy lock", async (t) => {
+    const { store } = await storeIn(t);
+    const held = await store.acquireLock("pair", { waitMs: 0 });
+    assert.ok(held);
+    const waiting = store.acquireLock("pair", { waitMs: 5000 });
+    await held.release();
+    const taken = await waiting;
+    assert.ok(taken);
+    await taken.release();
+  });
+
+  for (const [what, content] of [
+    [
+      "a dead holder",
+      () => JSON.stringify({ pid: deadPid(), host: hostname(), start: null, token: "x" }),
+    ],
+    ["an empty lock file", () => ""],
+    ["a foreign lock file", () => "locked by someone\n"],
+  ] as const) {
+    test(`takes over a lock left by ${what}, with a warning`, async (t) => {
+      const { dir, store, logger } = await storeIn(t);
+      await writeFile(join(dir, "pair.lock"), content());
+      const lock = await store.acquireLock("pair", { waitMs: 0 });
+      assert.ok(lock);
+      assert.ok(logger.events.some((e) => e.message === "removed stale lock"));
+      await lock.release();
+      assert.deepEqual(await readdir(dir), [], "no lock, break or temp file left");
+    });
+  }
+});
+
+describe("FsStateStore records", () => {
+  for (const [what, content] of [
+    ["empty", ""],
+    ["truncated", '{"source":"x","checks'],
+    ["foreign", '{"hello":"world"}'],
+  ] as const) {
+    test(`a ${what} marker is a warning and no marker`, async (t) => {
+      const { dir, store, logger } = await storeIn(t);
+      await writeFile(join(dir, "k.marker.json"), content);
+      assert.equal(await store.readMarker("k"), undefined);
+      assert.ok(logger.events.some((e) => e.message === "ignored unreadable state"));
+    });
+  }
+
+  test("a damaged circuit file reads as closed", async (t) => {
+    const { store, logger } = await storeIn(t);
+    await store.writeCircuit("http://h:80", {
+      state: "open",
+      failures: 1,
+      openedAt: 0,
+      openUntil: 10,
+    });
+    assert.equal((await store.readCircuit("http://h:80")).state, "open");
+    const { dir } = await storeIn(t);
+    const other = new FsStateStore(dir, systemClock, logger);
+    await mkdir(dir, { recursive: true });
+    const [file] = (await readdir(store.dir)).filter((f) => f.startsWith("circuit-"));
+    await writeFile(join(dir, String(file)), "{not json");
+    assert.deepEqual(await other.readCircuit("http://h:80"), { state: "closed", failures: 0 });
+  });
+});
