@@ -3,15 +3,24 @@ import { EnvironmentError } from "./errors.js";
 import type { Logger } from "./log/events.js";
 import type { FsStateStore } from "./state/fs-store.js";
 
-export const MINIMUM_NODE_MAJOR = 20;
+/** undici 7 needs 20.18.1; package.json `engines` says the same. */
+export const MINIMUM_NODE = [20, 18, 1] as const;
+
+function isAtLeast(version: string, minimum: readonly number[]): boolean {
+  const parts = version.split(".").map(Number);
+  for (const [index, want] of minimum.entries()) {
+    const have = parts[index] ?? 0;
+    if (have !== want) return have > want;
+  }
+  return true;
+}
 
 /** Checks the runtime and that the lock dir can be created and written; logs `validated environment`. */
 export async function validateEnvironment(store: FsStateStore, logger: Logger): Promise<void> {
-  const major = Number(process.versions.node.split(".")[0]);
-  if (major < MINIMUM_NODE_MAJOR) {
+  if (!isAtLeast(process.versions.node, MINIMUM_NODE)) {
     throw new EnvironmentError(
       "runtime",
-      `Node.js ${process.versions.node} is too old: resilient-sync needs ${MINIMUM_NODE_MAJOR} or newer`,
+      `Node.js ${process.versions.node} is too old: resilient-sync needs ${MINIMUM_NODE.join(".")} or newer`,
     );
   }
   try {
@@ -22,7 +31,7 @@ export async function validateEnvironment(store: FsStateStore, logger: Logger): 
       cause: error,
     });
   }
-  logger.emit("debug", "validated environment", {
+  logger.emit("info", "validated environment", {
     node: process.versions.node,
     lock_dir: store.dir,
     platform: process.platform,

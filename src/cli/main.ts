@@ -108,7 +108,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       logger.emit("error", "environment unfit", { check: error.check, reason: error.message });
       return EXIT.environment;
     }
-    throw error;
+    // A bug, not a user error: still one well-formed log line, and the "software error" exit.
+    logger.emit("error", "internal error", {
+      reason: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    return EXIT.transfer;
   }
 }
 
@@ -125,8 +129,9 @@ function delayScale(): number {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // Only reached when even the logger could not be set up (an unreadable package.json).
     process.stderr.write(
-      `${JSON.stringify({ level: "error", message: "internal error", reason: String((error as Error)?.stack ?? error) })}\n`,
+      `resilient-sync: ${error instanceof Error ? error.message : String(error)}\n`,
     );
     process.exit(EXIT.transfer);
   },

@@ -77,6 +77,7 @@ export interface EventFields {
   "unknown argument": { argument: string; reason: string };
   "invalid argument": { argument: string; reason: string };
   "environment unfit": { check: string; reason: string };
+  "internal error": { reason: string };
   "circuit breaker half-open": { source: string; origin: string };
   "circuit breaker opened": {
     source: string;

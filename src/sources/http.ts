@@ -64,10 +64,13 @@ export class HttpClient {
   ): Promise<{ response: Dispatcher.ResponseData; url: URL }> {
     let current = new URL(url);
     let sent: Record<string, string> = {
+      "user-agent": this.#options.userAgent,
+      ...basicAuthorization(current),
       ...this.#options.headers,
       ...headers,
-      "user-agent": this.#options.userAgent,
     };
+    current.username = "";
+    current.password = "";
     for (let hop = 0; ; hop += 1) {
       const response = await this.#request(current, {
         method: "GET",
@@ -240,6 +243,14 @@ class HttpSource implements Source {
   #display(): string {
     return redactUrl(this.#url);
   }
+}
+
+/** Credentials in the URL become a Basic `Authorization` header, as curl and wget do. */
+function basicAuthorization(url: URL): Record<string, string> {
+  if (url.username === "" && url.password === "") return {};
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
 }
 
 function timeoutWhat(code: string): string {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { copyFile, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -256,6 +256,23 @@ describe("logs", () => {
 });
 
 describe("environment and deadline", () => {
+  test("a destination that is a directory: exit 73, the directory untouched", async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, "taken", "inner"), { recursive: true });
+    const result = await runCli([
+      "--source-url",
+      SAMPLE,
+      "--destination",
+      join(dir, "taken"),
+      "--lock-dir",
+      join(dir, "locks"),
+      "--json",
+    ]);
+    assert.equal(result.code, 73);
+    assert.equal(JSON.parse(result.stdout).results[0].error.code, "write_error");
+    assert.deepEqual(await readdir(join(dir, "taken")), ["inner"]);
+  });
+
   test("a lock dir that cannot be created is an unfit environment: exit 42, nothing written", async (t) => {
     const dir = await tempDir(t);
     await writeFile(join(dir, "a-file"), "");

@@ -138,6 +138,39 @@ describe("retries", () => {
     assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
   });
 
+  test("resumes the next attempt with Range and If-Range after a reset", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(1_500_000, 19);
+    server.route("/resume.bin", { body, script: [{ kind: "reset", afterBytes: 1_000_000 }] });
+    const result = await runCli(args(dir, "/resume.bin"));
+    assert.equal(result.code, 0, result.stderr);
+    const [, second] = server.requestsFor("/resume.bin");
+    assert.match(String(second?.headers.range), /^bytes=\d+-$/);
+    assert.equal(second?.status, 206);
+    assert.ok(
+      server.bytesSentFor("/resume.bin") < body.length + 100_000,
+      "the rest, not the whole file again",
+    );
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+  });
+
+  test("a server that ignores Range restarts the file from zero, never appends", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(1_500_000, 20);
+    server.route("/norange.bin", {
+      body,
+      ignoreRange: true,
+      script: [{ kind: "reset", afterBytes: 1_000_000 }],
+    });
+    const result = await runCli(args(dir, "/norange.bin"));
+    assert.equal(result.code, 0, result.stderr);
+    const [, second] = server.requestsFor("/norange.bin");
+    assert.ok(second?.headers.range, "a range was asked for");
+    assert.equal(second?.status, 200);
+    assert.equal(findLog(result, "download successful")?.resumed_from, 0);
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+  });
+
   test("a short body (fewer bytes than Content-Length) is an error, never a success", async (t) => {
     const dir = await tempDir(t);
     const body = bytes(100_000, 16);
