@@ -15,8 +15,15 @@ function isAtLeast(version: string, minimum: readonly number[]): boolean {
   return true;
 }
 
-/** Checks the runtime and that the lock dir can be created and written; logs `validated environment`. */
-export async function validateEnvironment(store: FsStateStore, logger: Logger): Promise<void> {
+/**
+ * Checks the runtime and that the lock dir can be created and written; logs `validated
+ * environment`. A dry run checks the same without creating anything.
+ */
+export async function validateEnvironment(
+  store: FsStateStore,
+  logger: Logger,
+  dryRun = false,
+): Promise<void> {
   if (!isAtLeast(process.versions.node, MINIMUM_NODE)) {
     throw new EnvironmentError(
       "runtime",
@@ -24,7 +31,7 @@ export async function validateEnvironment(store: FsStateStore, logger: Logger): 
     );
   }
   try {
-    await store.ensureWritable();
+    await (dryRun ? store.checkWritable() : store.ensureWritable());
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new EnvironmentError("lock_dir", `lock dir ${store.dir} is not writable (${code})`, {

@@ -1,26 +1,31 @@
 /**
- * One source/destination pair, end to end: lock, circuit admission, idempotency check, the
- * transfer under the retry policy, verification, atomic commit, marker — and one result.
+ * One source/destination pair, end to end: lock, origin gate and circuit admission, idempotency
+ * check, the transfer under the retry policy, verification, atomic commit, marker — and one
+ * result.
  */
 import { stat } from "node:fs/promises";
 import type { Clock } from "./clock.js";
 import { SyncError } from "./errors.js";
 import type { Logger } from "./log/events.js";
-import type { PlannedPair, ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "./options.js";
+import type { PlannedPair } from "./plan.js";
 import { backoffDelayMs } from "./policies/backoff.js";
+import type { OriginGate } from "./policies/origin-gate.js";
 import { withRetry } from "./policies/retry.js";
+import type { ProgressEvent } from "./progress.js";
 import type { SourceResult } from "./report.js";
 import type { Source } from "./sources/source.js";
 import type { Circuits } from "./state/circuits.js";
-import { type Marker, pairKey, type StateStore } from "./state/store.js";
+import { type Lock, type Marker, pairKey, type StateStore } from "./state/store.js";
 import { commitPart, partPathFor, prepareDestination } from "./transfer/commit.js";
-import { hashFile } from "./transfer/digest.js";
+import { type ChecksumAlgorithm, hashFile } from "./transfer/digest.js";
 import { type AttemptContext, attemptTransfer, forgetPart } from "./transfer/transfer.js";
 
 export interface JobContext {
   options: ResolvedOptions;
   store: StateStore;
   circuits: Circuits;
+  gate: OriginGate;
   clock: Clock;
   logger: Logger;
   random: () => number;
@@ -29,48 +34,84 @@ export interface JobContext {
   signal: AbortSignal;
   /** True when `signal` fired because the run's deadline passed (not a user abort). */
   deadlinePassed(): boolean;
-  onBytes?: (pair: PlannedPair, chunk: number, received: number, total: number | undefined) => void;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** Builds a pair's result with the SPEC's keys in the SPEC's order. */
+export class ResultBuilder {
+  readonly #pair: PlannedPair;
+  readonly #algorithm: ChecksumAlgorithm;
+  readonly #clock: Clock;
+  readonly #started: number;
+
+  constructor(pair: PlannedPair, algorithm: ChecksumAlgorithm, clock: Clock) {
+    this.#pair = pair;
+    this.#algorithm = algorithm;
+    this.#clock = clock;
+    this.#started = clock.monotonic();
+  }
+
+  result(fields: Partial<SourceResult> & Pick<SourceResult, "status">): SourceResult {
+    return {
+      source: this.#pair.source.display,
+      destination: this.#pair.destination,
+      status: fields.status,
+      checksum: fields.checksum ?? null,
+      algorithm: this.#algorithm,
+      bytes: fields.bytes ?? 0,
+      attempts: fields.attempts ?? 0,
+      duration_ms: Math.round(this.#clock.monotonic() - this.#started),
+      error: fields.error ?? null,
+    };
+  }
+
+  failed(error: SyncError, fields: Partial<SourceResult> = {}): SourceResult {
+    return this.result({
+      ...fields,
+      status: "failed",
+      error: { code: error.code, message: error.message },
+    });
+  }
+}
+
+export function algorithmOf(pair: PlannedPair, options: ResolvedOptions): ChecksumAlgorithm {
+  return pair.expected?.algorithm ?? options.algorithm;
 }
 
 /** Syncs one pair. Resolves to its result; rejects only when the caller aborts. */
 export async function syncPair(pair: PlannedPair, context: JobContext): Promise<SourceResult> {
-  const started = context.clock.monotonic();
-  const algorithm = pair.expected?.algorithm ?? context.options.algorithm;
+  const algorithm = algorithmOf(pair, context.options);
+  const build = new ResultBuilder(pair, algorithm, context.clock);
   const names = { source: pair.source.display, destination: pair.destination };
-  const result = (fields: Partial<SourceResult> & Pick<SourceResult, "status">): SourceResult => ({
-    // The SPEC's key order, whatever order `fields` come in.
-    source: names.source,
-    destination: names.destination,
-    status: fields.status,
-    checksum: fields.checksum ?? null,
-    algorithm,
-    bytes: fields.bytes ?? 0,
-    attempts: fields.attempts ?? 0,
-    duration_ms: Math.round(context.clock.monotonic() - started),
-    error: fields.error ?? null,
-  });
-  const failed = (error: SyncError, extra: Partial<SourceResult> = {}): SourceResult =>
-    result({ status: "failed", error: { code: error.code, message: error.message }, ...extra });
+  if (pair.invalid) {
+    context.logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: pair.invalid.code,
+      reason: pair.invalid.message,
+    });
+    return build.failed(pair.invalid);
+  }
 
   const key = pairKey(pair.source.href, pair.destination);
   const lock = await takeLock(key, pair, context);
   if (!lock) {
     context.logger.emit("info", "another synchronization is in progress", { ...names, lock: key });
     const marker = await context.store.readMarker(key);
-    const checksum = (await markerStillDescribes(marker, pair, algorithm))
-      ? (marker?.checksum ?? null)
-      : null;
-    return result({ status: "skipped", checksum });
+    const intact = await markerStillDescribes(marker, pair, algorithm);
+    return build.result({
+      status: "skipped",
+      checksum: intact ? (marker?.checksum ?? null) : null,
+    });
   }
+  let leaveGate: (() => void) | undefined;
   try {
+    leaveGate = await context.gate.enter(pair.source.origin, context.signal);
     const admission = await context.circuits.admit(pair.source.origin, pair.source.display);
     if (admission.decision === "reject") {
-      const seconds = Math.ceil(admission.retryInMs / 1000);
-      const error = new SyncError(
-        "circuit_open",
-        `circuit breaker open for ${pair.source.origin}; retry in ${seconds} s`,
-      );
-      return failed(error, { checksum: await currentChecksum(key, pair, algorithm, context) });
+      const error = circuitOpenError(pair, admission.retryInMs);
+      return build.failed(error, {
+        checksum: await currentChecksum(key, pair, algorithm, context),
+      });
     }
     const outcome = await transferAndCommit(
       pair,
@@ -80,16 +121,16 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
       context,
     );
     if (outcome.error) {
-      if (outcome.error.retryable)
+      if (countsAgainstOrigin(outcome.error))
         await context.circuits.failed(pair.source.origin, pair.source.display);
-      return failed(outcome.error, {
+      return build.failed(outcome.error, {
         attempts: outcome.attempts,
         bytes: outcome.bytes,
         checksum: await currentChecksum(key, pair, algorithm, context),
       });
     }
     await context.circuits.succeeded(pair.source.origin, pair.source.display);
-    return result({
+    return build.result({
       status: outcome.status,
       checksum: outcome.checksum,
       bytes: outcome.bytes,
@@ -103,17 +144,35 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
         error_code: reason.code,
         reason: reason.message,
       });
-      return failed(reason, {
+      return build.failed(reason, {
         checksum: await currentChecksum(key, pair, algorithm, context).catch(() => null),
       });
     }
     throw error;
   } finally {
+    leaveGate?.();
     await lock.release();
   }
 }
 
-async function takeLock(key: string, pair: PlannedPair, context: JobContext) {
+/** Transient failures count towards opening the circuit; permanent ones and bad checksums do not. */
+function countsAgainstOrigin(error: SyncError): boolean {
+  return error.retryable && error.code !== "checksum_mismatch";
+}
+
+export function circuitOpenError(pair: PlannedPair, retryInMs: number): SyncError {
+  const seconds = Math.ceil(retryInMs / 1000);
+  return new SyncError(
+    "circuit_open",
+    `circuit breaker open for ${pair.source.origin}; retry in ${seconds} s`,
+  );
+}
+
+async function takeLock(
+  key: string,
+  pair: PlannedPair,
+  context: JobContext,
+): Promise<Lock | undefined> {
   const immediate = await context.store.acquireLock(key, { waitMs: 0, signal: context.signal });
   if (immediate || context.options.waitLockMs <= 0) return immediate;
   context.logger.emit("info", "waiting for lock", {
@@ -141,7 +200,7 @@ type Outcome =
 async function transferAndCommit(
   pair: PlannedPair,
   key: string,
-  algorithm: AttemptContext["algorithm"],
+  algorithm: ChecksumAlgorithm,
   probe: boolean,
   context: JobContext,
 ): Promise<Outcome> {
@@ -150,6 +209,11 @@ async function transferAndCommit(
   try {
     await prepareDestination(pair.destination);
   } catch (error) {
+    logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: "write_error",
+      reason: (error as Error).message,
+    });
     return { error: error as SyncError, attempts: 0, bytes: 0 };
   }
 
@@ -159,6 +223,7 @@ async function transferAndCommit(
   const unchangedIf =
     !options.force && intact && expectedMatchesMarker ? marker?.validators : undefined;
 
+  let bytes = 0;
   const attemptContext: AttemptContext = {
     source: context.sourceFor(pair),
     sourceId: pair.source.href,
@@ -167,15 +232,31 @@ async function transferAndCommit(
     partPath: partPathFor(pair.destination),
     algorithm,
     signal: context.signal,
-    ...(context.onBytes ? { onBytes: (c, r, t) => context.onBytes?.(pair, c, r, t) } : {}),
+    onOpened: () => context.gate.prove(pair.source.origin),
+    onBytes: (chunk, received, total) => {
+      // Counts what arrived even in attempts that fail: it was transferred in this run.
+      bytes += chunk;
+      context.onProgress?.({
+        type: "bytes",
+        source: names.source,
+        destination: names.destination,
+        chunk,
+        received,
+        total,
+      });
+    },
   };
   if (options.force) await forgetPart(attemptContext);
 
   const maxAttempts = probe ? 1 : options.maxAttempts;
-  let bytes = 0;
-  const attemptStarted = { at: 0 };
+  let attemptStartedAt = 0;
   const outcome = await withRetry(
     async (attempt) => {
+      if (attempt > 1) {
+        // Another transfer may have opened the circuit meanwhile: stop spending retries on a dead origin.
+        const refusedFor = await context.circuits.refusesFor(pair.source.origin);
+        if (refusedFor > 0) throw circuitOpenError(pair, refusedFor);
+      }
       const partSize = (await stat(attemptContext.partPath).catch(() => undefined))?.size ?? 0;
       logger.emit("info", "attempting download", {
         ...names,
@@ -183,18 +264,8 @@ async function transferAndCommit(
         max_attempts: maxAttempts,
         resume_from: partSize,
       });
-      attemptStarted.at = context.clock.monotonic();
-      return attemptTransfer(
-        {
-          ...attemptContext,
-          onBytes: (chunk, received, total) => {
-            // Counts what arrived even in attempts that fail: it was transferred in this run.
-            bytes += chunk;
-            attemptContext.onBytes?.(chunk, received, total);
-          },
-        },
-        unchangedIf,
-      );
+      attemptStartedAt = context.clock.monotonic();
+      return attemptTransfer(attemptContext, unchangedIf);
     },
     {
       maxAttempts,
@@ -266,8 +337,9 @@ async function transferAndCommit(
     ...names,
     attempt: attempts,
     bytes: fetched.received,
-    duration_ms: Math.round(context.clock.monotonic() - attemptStarted.at),
+    duration_ms: Math.round(context.clock.monotonic() - attemptStartedAt),
     resumed_from: fetched.resumedFrom,
+    verified_by: fetched.verifiedBy,
   });
 
   if (pair.expected && pair.expected.hex !== fetched.checksum) {
@@ -300,8 +372,7 @@ async function transferAndCommit(
   // Same bytes as the intact destination (a server without validators, or --force): leave it be.
   if (intact && marker?.checksum === fetched.checksum) {
     await forgetPart(attemptContext);
-    const info = await stat(pair.destination);
-    await store.writeMarker(key, record(info));
+    await store.writeMarker(key, record(await stat(pair.destination)));
     logger.emit("info", "destination already up-to-date", {
       ...names,
       checksum: fetched.checksum,
@@ -314,11 +385,15 @@ async function transferAndCommit(
     await commitPart(attemptContext.partPath, pair.destination);
   } catch (error) {
     await forgetPart(attemptContext).catch(() => {});
+    logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: "write_error",
+      reason: (error as Error).message,
+    });
     return { error: error as SyncError, attempts, bytes };
   }
   await store.deletePartial(key);
-  const info = await stat(pair.destination);
-  await store.writeMarker(key, record(info));
+  await store.writeMarker(key, record(await stat(pair.destination)));
   logger.emit("info", "updated destination", {
     ...names,
     checksum: fetched.checksum,
@@ -336,7 +411,7 @@ function asSyncError(error: unknown): SyncError {
 }
 
 /** Whether the marker still describes the destination on disk (not edited, replaced or deleted by hand). */
-async function markerStillDescribes(
+export async function markerStillDescribes(
   marker: Marker | undefined,
   pair: PlannedPair,
   algorithm: string,
@@ -355,7 +430,7 @@ async function markerStillDescribes(
 async function currentChecksum(
   key: string,
   pair: PlannedPair,
-  algorithm: AttemptContext["algorithm"],
+  algorithm: ChecksumAlgorithm,
   context: JobContext,
 ): Promise<string | null> {
   const marker = await context.store.readMarker(key);

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { Clock } from "./clock.js";
 import { UsageError } from "./errors.js";
 import type { Level, Logger } from "./log/events.js";
-import { destinationName, parseSourceLocation, type SourceLocation } from "./sources/location.js";
+import { parseSourceLocation, type SourceLocation } from "./sources/location.js";
 import {
   CHECKSUM_ALGORITHMS,
   type ChecksumAlgorithm,
@@ -106,6 +106,15 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     group: "Many sources",
   },
   {
+    flag: "pattern",
+    key: "pattern",
+    kind: "string",
+    value: "GLOB",
+    defaultText: "**/*",
+    help: "files of a directory source to take (glob, relative to it; dotfiles included)",
+    group: "Many sources",
+  },
+  {
     flag: "max-workers",
     key: "maxWorkers",
     kind: "count",
@@ -135,6 +144,14 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     group: "Many sources",
   },
   {
+    flag: "checksum-file",
+    key: "checksumFile",
+    kind: "path",
+    value: "FILE",
+    help: "a sha256sum-style file (HEX  name) whose names match destination file names; the algorithm follows each digest's length",
+    group: "Many sources",
+  },
+  {
     flag: "json",
     key: "json",
     kind: "boolean",
@@ -149,6 +166,14 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     kind: "path",
     value: "FILE",
     help: "read sources from FILE, one a line (- = stdin); blank lines and # comments skipped",
+    group: "Beyond both",
+  },
+  {
+    flag: "dry-run",
+    key: "dryRun",
+    kind: "boolean",
+    defaultText: "off",
+    help: "plan and print what would happen; write nothing (no locks, no state)",
     group: "Beyond both",
   },
   {
@@ -216,6 +241,20 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     group: "Beyond both",
   },
   {
+    flag: "progress",
+    key: "progress",
+    kind: "boolean",
+    help: "progress bars and a summary on stderr (default: on only when stderr is a TTY and --json is off)",
+    group: "Beyond both",
+  },
+  {
+    flag: "no-progress",
+    key: "noProgress",
+    kind: "boolean",
+    help: "no progress bars or summary, even on a TTY",
+    group: "Beyond both",
+  },
+  {
     flag: "help",
     short: "h",
     key: "help",
@@ -250,6 +289,12 @@ export interface SyncOptions {
   /** `HEX`, `ALGO:HEX`, `SOURCE=HEX` or `SOURCE=ALGO:HEX`, as on the command line. */
   checksum?: string[];
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** A `sha256sum`-style file (`HEX  name`) whose names match destination file names. */
+  checksumFile?: string;
+  /** Glob of the files to take from a directory source, relative to it. Default `**\/*`. */
+  pattern?: string;
+  /** Plan and report; write nothing (no locks, no state). */
+  dryRun?: boolean;
   /** A file of sources, one a line; `-` reads standard input. */
   inputFile?: string;
   force?: boolean;
@@ -274,15 +319,28 @@ export interface SyncOptions {
   root?: string;
 }
 
-/** One source/destination pair, validated. */
-export interface PlannedPair {
-  source: SourceLocation;
-  destination: string;
-  expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
+/** A source as given, validated, with the argument it came from (for error messages). */
+export interface GivenSource {
+  location: SourceLocation;
+  argument: string;
+}
+
+/** An expected digest from `--checksum`, not yet matched to a planned pair. */
+export interface ChecksumClaim {
+  /** The source it names; undefined for a bare `HEX` (single-pair mode). */
+  source: string | undefined;
+  algorithm: ChecksumAlgorithm;
+  hex: string;
 }
 
 export interface ResolvedOptions {
-  pairs: PlannedPair[];
+  sources: GivenSource[];
+  /** Single-pair mode: the one source lands exactly here. Otherwise sources land under `artifactRoot`. */
+  destination: string | undefined;
+  artifactRoot: string;
+  pattern: string;
+  checksums: ChecksumClaim[];
+  checksumFile: string | undefined;
   lockDir: string;
   maxAttempts: number;
   timeoutMs: number;
@@ -291,6 +349,7 @@ export interface ResolvedOptions {
   maxWorkers: number;
   algorithm: ChecksumAlgorithm;
   force: boolean;
+  dryRun: boolean;
   waitLockMs: number;
   deadlineMs: number | undefined;
   headers: Record<string, string>;
@@ -375,8 +434,8 @@ function parseHeaders(values: string[] | undefined): Record<string, string> {
 
 /**
  * Validates and completes `SyncOptions`: every default filled, every path absolute, every source
- * parsed, every checksum matched to its source. Throws `UsageError` naming the argument.
- * `extraSources` are sources already read by the caller (the CLI's `--input-file`).
+ * and checksum parsed. Throws `UsageError` naming the argument. Expanding directories and naming
+ * destinations is the plan's job (`plan.ts`): it needs the filesystem.
  */
 export function normalizeOptions(
   options: SyncOptions,
@@ -409,38 +468,36 @@ export function normalizeOptions(
     );
   }
 
-  const artifactRoot = resolve(options.artifactRoot ?? reportsDir);
-  const pairs: Array<{ source: SourceLocation; destination: string }> = [];
+  let sources: GivenSource[];
   if (singlePair) {
-    const raw = options.sourceUrl ?? positional[0] ?? join(root, "sample.csv");
     const argument = options.sourceUrl !== undefined ? "--source-url" : "SOURCE";
-    pairs.push({
-      source: parseSourceLocation(raw, argument),
-      destination: resolve(options.destination ?? join(reportsDir, "sample.csv")),
-    });
+    const raw = options.sourceUrl ?? positional[0] ?? join(root, "sample.csv");
+    sources = [{ location: parseSourceLocation(raw, argument), argument }];
   } else {
-    for (const raw of positional) {
-      const source = parseSourceLocation(raw, "SOURCE");
-      pairs.push({ source, destination: join(artifactRoot, destinationName(source, "SOURCE")) });
-    }
+    sources = positional.map((raw) => ({
+      location: parseSourceLocation(raw, "SOURCE"),
+      argument: "SOURCE",
+    }));
   }
 
-  const seen = new Map<string, string>();
-  for (const pair of pairs) {
-    const other = seen.get(pair.destination);
-    if (other !== undefined) {
-      throw new UsageError(
-        "SOURCE",
-        `two sources map to one destination ${pair.destination}: ${other} and ${pair.source.display}`,
-      );
-    }
-    seen.set(pair.destination, pair.source.display);
+  const checksums = (options.checksum ?? []).map((value) =>
+    parseChecksumArgument(value, algorithm),
+  );
+  if (!singlePair && checksums.some((claim) => claim.source === undefined)) {
+    throw new UsageError("--checksum", "--checksum needs SOURCE=HEX when there are many sources");
   }
-
-  const expected = matchChecksums(options.checksum ?? [], pairs, algorithm, singlePair);
+  const pattern = options.pattern ?? "**/*";
+  if (pattern.trim() === "") throw new UsageError("--pattern", "--pattern is empty");
 
   return {
-    pairs: pairs.map((pair, index) => ({ ...pair, expected: expected[index] })),
+    sources,
+    destination: singlePair
+      ? resolve(options.destination ?? join(reportsDir, "sample.csv"))
+      : undefined,
+    artifactRoot: resolve(options.artifactRoot ?? reportsDir),
+    pattern,
+    checksums,
+    checksumFile: options.checksumFile === undefined ? undefined : resolve(options.checksumFile),
     lockDir: resolve(options.lockDir ?? join(reportsDir, ".locks")),
     maxAttempts: checkNumber("maxRetries", options.maxRetries, 5),
     timeoutMs: checkNumber("timeout", options.timeout, 30) * 1000,
@@ -449,6 +506,7 @@ export function normalizeOptions(
     maxWorkers: checkNumber("maxWorkers", options.maxWorkers, 4),
     algorithm,
     force: options.force ?? false,
+    dryRun: options.dryRun ?? false,
     waitLockMs: checkNumber("waitLock", options.waitLock, 0) * 1000,
     deadlineMs:
       options.deadline === undefined
@@ -457,41 +515,6 @@ export function normalizeOptions(
     headers: parseHeaders(options.header),
     delayScale: options.delayScale ?? 1,
   };
-}
-
-function matchChecksums(
-  values: string[],
-  pairs: Array<{ source: SourceLocation }>,
-  algorithm: ChecksumAlgorithm,
-  singlePair: boolean,
-): Array<{ algorithm: ChecksumAlgorithm; hex: string } | undefined> {
-  const expected: Array<{ algorithm: ChecksumAlgorithm; hex: string } | undefined> = pairs.map(
-    () => undefined,
-  );
-  for (const value of values) {
-    const parsed = parseChecksumArgument(value, algorithm);
-    let index: number;
-    if (parsed.source === undefined) {
-      if (!singlePair) {
-        throw new UsageError(
-          "--checksum",
-          "--checksum needs SOURCE=HEX when there are many sources",
-        );
-      }
-      index = 0;
-    } else {
-      const wanted = parsed.source;
-      index = pairs.findIndex((pair) => pair.source.raw === wanted || pair.source.href === wanted);
-      if (index < 0) {
-        throw new UsageError(
-          "--checksum",
-          `--checksum names a source that is not being synced: ${wanted}`,
-        );
-      }
-    }
-    expected[index] = { algorithm: parsed.algorithm, hex: parsed.hex };
-  }
-  return expected;
 }
 
 export type { ChecksumAlgorithm, Level };

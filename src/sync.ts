@@ -5,11 +5,15 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { type Clock, systemClock } from "./clock.js";
+import { planPair } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
 import { SyncError } from "./errors.js";
 import { type JobContext, syncPair } from "./job.js";
 import { type Logger, silentLogger } from "./log/events.js";
-import { normalizeOptions, type PlannedPair, packageVersion, type SyncOptions } from "./options.js";
+import { normalizeOptions, packageVersion, type SyncOptions } from "./options.js";
+import { type PlannedPair, plan } from "./plan.js";
+import { OriginGate } from "./policies/origin-gate.js";
+import type { ProgressEvent } from "./progress.js";
 import { exitCodeFor, type Report, type SourceResult, summarize } from "./report.js";
 import { FileSource } from "./sources/file.js";
 import { HttpClient } from "./sources/http.js";
@@ -19,6 +23,8 @@ import { FsStateStore } from "./state/fs-store.js";
 export interface RunOptions extends SyncOptions {
   /** 32 lowercase hex characters identifying the run in logs and the report. */
   runId?: string;
+  /** Receives progress events: the plan, each transfer's start, bytes and result. */
+  onProgress?: (event: ProgressEvent) => void;
 }
 
 /** Reads sources from a file (or stdin for `-`), one a line; blank lines and `#` comments skipped. */
@@ -59,8 +65,20 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
     sources: [...(options.sources ?? []), ...listed],
   });
 
+  // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
+  const pairs = await plan(resolved);
   const store = new FsStateStore(resolved.lockDir, clock, logger);
-  await validateEnvironment(store, logger);
+  await validateEnvironment(store, logger, resolved.dryRun);
+  for (const given of resolved.sources) {
+    if (!pairs.some((pair) => pair.source.href.startsWith(given.location.href))) {
+      logger.emit("warning", "directory matched no files", {
+        source: given.location.display,
+        pattern: resolved.pattern,
+      });
+    }
+  }
+  const onProgress = options.onProgress;
+  onProgress?.({ type: "planned", total: pairs.length });
 
   const deadline = new AbortController();
   const signals = [deadline.signal, ...(options.signal ? [options.signal] : [])];
@@ -75,7 +93,7 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
           );
         }, deadlineMs);
 
-  const http = resolved.pairs.some((pair) => pair.source.kind === "http")
+  const http = pairs.some((pair) => pair.source.kind === "http")
     ? await HttpClient.create({
         timeoutMs: resolved.timeoutMs,
         headers: resolved.headers,
@@ -91,6 +109,7 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
       ttlMs: resolved.circuitTtlMs,
       threshold: resolved.circuitThreshold,
     }),
+    gate: new OriginGate(),
     clock,
     logger,
     random: options.random ?? Math.random,
@@ -100,11 +119,18 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
         : new FileSource(pair.source.href),
     signal,
     deadlinePassed: () => deadline.signal.aborted,
+    ...(onProgress ? { onProgress } : {}),
   };
+  const work = resolved.dryRun ? planPair : syncPair;
 
   let results: SourceResult[];
   try {
-    results = await runPool(resolved.pairs, resolved.maxWorkers, (pair) => syncPair(pair, context));
+    results = await runPool(pairs, resolved.maxWorkers, async (pair) => {
+      onProgress?.({ type: "started", source: pair.source.display, destination: pair.destination });
+      const result = await work(pair, context);
+      onProgress?.({ type: "finished", result });
+      return result;
+    });
   } finally {
     clearTimeout(deadlineTimer);
     await http?.close();

@@ -14,6 +14,8 @@ export interface CliOptions extends SyncOptions {
   quiet?: boolean;
   help?: boolean;
   version?: boolean;
+  progress?: boolean;
+  noProgress?: boolean;
 }
 
 type ParseConfig = NonNullable<Parameters<typeof parseArgs>[0]>["options"];

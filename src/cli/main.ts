@@ -7,6 +7,7 @@ import { EnvironmentError, UsageError } from "../errors.js";
 import { createJsonLogger } from "../log/json.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
 import { packageVersion } from "../options.js";
+import type { ProgressEvent } from "../progress.js";
 import { EXIT } from "../report.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
 
@@ -31,13 +32,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { newRunId, readSourceList, sync } = await import("../sync.js");
   const runId = process.env.RUN_ID || newRunId();
   const redactor = new Redactor();
-  const loggerFor = (options: CliOptions) =>
+  const loggerFor = (
+    options: CliOptions,
+    sinks = { out: write(process.stdout), err: write(process.stderr) },
+  ) =>
     createJsonLogger({
       runId,
       version,
       pid: process.pid,
       minLevel: options.quiet ? "warning" : (options.logLevel ?? "info"),
-      sinks: { out: write(process.stdout), err: write(process.stderr) },
+      sinks,
       allToErr: options.json ?? false,
       redactor,
     });
@@ -62,7 +66,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.ok;
   }
 
-  const logger = loggerFor(options);
+  const showProgress = options.noProgress
+    ? false
+    : (options.progress ?? (process.stderr.isTTY === true && !options.json));
+  const renderer = showProgress
+    ? new (await import("./render.js")).TerminalRenderer(process.stderr)
+    : undefined;
+  // With bars on the terminal, info lines bound for the same terminal would tear them: the bars
+  // and the closing summary say it instead. Logs sent to a file or pipe are untouched.
+  const logger = loggerFor(
+    options,
+    renderer
+      ? {
+          out: process.stdout.isTTY ? () => {} : write(process.stdout),
+          err: (line) => renderer.log(line),
+        }
+      : undefined,
+  );
   for (const header of options.header ?? [])
     redactor.add(header.slice(header.indexOf(":") + 1).trim());
 
@@ -95,10 +115,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       logger,
       signal: controller.signal,
       delayScale: delayScale(),
+      ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
     });
+    renderer?.finish(report);
     if (options.json) process.stdout.write(`${redactor.scrub(JSON.stringify(report, null, 2))}\n`);
     return report.exit_code;
   } catch (error) {
+    renderer?.stop();
     if (error instanceof Interrupted) return SIGNAL_EXIT[error.signal] ?? EXIT.sigterm;
     if (error instanceof UsageError) {
       logger.emit("error", error.kind, { argument: error.argument, reason: error.message });

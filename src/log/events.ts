@@ -33,6 +33,8 @@ export interface EventFields {
     bytes: number;
     duration_ms: number;
     resumed_from: number;
+    /** Response headers whose digests the body matched (`repr-digest`, `content-md5` …). */
+    verified_by: string[];
   };
   /** stable */
   "download failed": SourceFields & FailureFields & { attempt: number; retryable: boolean };
@@ -90,6 +92,8 @@ export interface EventFields {
   "ignored unreadable state": { file: string; reason: string };
   "discarded partial download": SourceFields & { bytes: number; reason: string };
   "synchronization failed": SourceFields & FailureFields;
+  "would fetch": SourceFields & { reason: string };
+  "directory matched no files": { source: string; pattern: string };
   interrupted: { signal: string };
 }
 

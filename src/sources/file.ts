@@ -30,7 +30,18 @@ export class FileSource implements Source {
         ? request.offset
         : 0;
     const body = createReadStream(this.#path, { start: offset, highWaterMark: 1 << 20 });
-    return { kind: "body", body, offset, length: info.size - offset, validators };
+    return { kind: "body", body, offset, length: info.size - offset, validators, stated: [] };
+  }
+
+  async check(unchangedIf: OpenRequest["unchangedIf"]): Promise<"unchanged" | "changed"> {
+    const info = await stat(this.#path).catch((error: unknown) => {
+      throw this.describeError(error);
+    });
+    if (!info.isFile())
+      throw new SyncError("invalid_source", `${this.#path} is not a regular file`);
+    return unchangedIf?.size === info.size && unchangedIf.mtimeMs === info.mtimeMs
+      ? "unchanged"
+      : "changed";
   }
 
   describeError(error: unknown): SyncError {

@@ -8,7 +8,8 @@ import type { Agent, Dispatcher } from "undici";
 import { errorCodeOf, SyncError } from "../errors.js";
 import { redactUrl } from "../log/redact.js";
 import { parseRetryAfter } from "../policies/backoff.js";
-import type { OpenRequest, OpenResult, Source, Validators } from "./source.js";
+import type { ChecksumAlgorithm } from "../transfer/digest.js";
+import type { OpenRequest, OpenResult, Source, StatedDigest, Validators } from "./source.js";
 
 export const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -56,11 +57,12 @@ export class HttpClient {
     await this.#agent.destroy();
   }
 
-  /** One GET, redirects followed; returns the final response with its body unread. */
+  /** One GET (or HEAD), redirects followed; returns the final response with its body unread. */
   async get(
     url: string,
     headers: Record<string, string>,
     signal: AbortSignal,
+    method: "GET" | "HEAD" = "GET",
   ): Promise<{ response: Dispatcher.ResponseData; url: URL }> {
     let current = new URL(url);
     let sent: Record<string, string> = {
@@ -73,7 +75,7 @@ export class HttpClient {
     current.password = "";
     for (let hop = 0; ; hop += 1) {
       const response = await this.#request(current, {
-        method: "GET",
+        method,
         headers: sent,
         dispatcher: this.#agent,
         signal,
@@ -136,11 +138,30 @@ class HttpSource implements Source {
     this.#client = client;
   }
 
+  async check(
+    unchangedIf: Validators | undefined,
+    signal: AbortSignal,
+  ): Promise<"unchanged" | "changed"> {
+    let response: Dispatcher.ResponseData;
+    try {
+      ({ response } = await this.#client.get(
+        this.#url,
+        conditionalHeaders(unchangedIf),
+        signal,
+        "HEAD",
+      ));
+    } catch (error) {
+      throw this.describeError(error);
+    }
+    await discard(response.body);
+    if (response.statusCode === 304 && unchangedIf) return "unchanged";
+    if (response.statusCode >= 200 && response.statusCode < 300) return "changed";
+    throw this.#statusError(response.statusCode, response.headers);
+  }
+
   async open(request: OpenRequest): Promise<OpenResult> {
-    const headers: Record<string, string> = { "accept-encoding": "identity" };
     const unchanged = request.unchangedIf;
-    if (unchanged?.etag) headers["if-none-match"] = unchanged.etag;
-    if (unchanged?.lastModified) headers["if-modified-since"] = unchanged.lastModified;
+    const headers = conditionalHeaders(unchanged);
     const resumeValidator = request.resumeIf?.etag ?? request.resumeIf?.lastModified;
     const ranged = request.offset > 0 && resumeValidator !== undefined;
     if (ranged) {
@@ -159,7 +180,14 @@ class HttpSource implements Source {
     const length = numberHeader(response.headers["content-length"]);
 
     if (status === 200) {
-      return { kind: "body", body: response.body, offset: 0, length, validators };
+      return {
+        kind: "body",
+        body: response.body,
+        offset: 0,
+        length,
+        validators,
+        stated: statedDigests(response.headers, true),
+      };
     }
     if (status === 206 && ranged) {
       const range = parseContentRange(response.headers["content-range"]);
@@ -185,6 +213,8 @@ class HttpSource implements Source {
         offset: range.start,
         length: range.end - range.start + 1,
         validators: { ...validators, ...(range.total === undefined ? {} : { size: range.total }) },
+        // Content-Digest and Content-MD5 describe this part only; Repr-Digest the whole file.
+        stated: statedDigests(response.headers, false),
       };
     }
     await discard(response.body);
@@ -243,6 +273,51 @@ class HttpSource implements Source {
   #display(): string {
     return redactUrl(this.#url);
   }
+}
+
+function conditionalHeaders(unchanged: Validators | undefined): Record<string, string> {
+  const headers: Record<string, string> = { "accept-encoding": "identity" };
+  if (unchanged?.etag) headers["if-none-match"] = unchanged.etag;
+  if (unchanged?.lastModified) headers["if-modified-since"] = unchanged.lastModified;
+  return headers;
+}
+
+const RFC9530_ALGORITHMS: Record<string, ChecksumAlgorithm> = {
+  "sha-256": "sha256",
+  "sha-512": "sha512",
+};
+
+/**
+ * The digests of the whole file a response states: `Repr-Digest` always; `Content-Digest` and
+ * `Content-MD5` only when the body is the whole file (`whole`). Unknown algorithms are ignored.
+ */
+export function statedDigests(
+  headers: Dispatcher.ResponseData["headers"],
+  whole: boolean,
+): StatedDigest[] {
+  const stated: StatedDigest[] = [];
+  const names = whole ? ["repr-digest", "content-digest"] : ["repr-digest"];
+  for (const name of names) {
+    for (const member of (header(headers[name]) ?? "").split(",")) {
+      const match = /^\s*([A-Za-z0-9-]+)\s*=\s*:([A-Za-z0-9+/=]+):\s*$/.exec(member);
+      const algorithm = match?.[1] ? RFC9530_ALGORITHMS[match[1].toLowerCase()] : undefined;
+      if (match?.[2] && algorithm)
+        stated.push({
+          algorithm,
+          hex: Buffer.from(match[2], "base64").toString("hex"),
+          header: name,
+        });
+    }
+  }
+  const md5 = whole ? header(headers["content-md5"]) : undefined;
+  if (md5 && /^[A-Za-z0-9+/]{22}==$/.test(md5.trim())) {
+    stated.push({
+      algorithm: "md5",
+      hex: Buffer.from(md5.trim(), "base64").toString("hex"),
+      header: "content-md5",
+    });
+  }
+  return stated;
 }
 
 /** Credentials in the URL become a Basic `Authorization` header, as curl and wget do. */

@@ -1,4 +1,4 @@
-import { basename, resolve } from "node:path";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
 import { redactUrl } from "../log/redact.js";
@@ -64,21 +64,6 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
 
 function localFile(path: string, raw: string): SourceLocation {
   return { raw, kind: "file", href: path, display: path, origin: `file://${path}` };
-}
-
-/**
- * The file name a source gets under `--artifact-root`: the URL's last path segment, or the
- * file's own name. Throws `UsageError` naming `argument` when there is none that is safe.
- */
-export function destinationName(location: SourceLocation, argument: string): string {
-  if (location.kind === "file") {
-    const name = basename(location.href);
-    if (name === "" || name === "." || name === "..") {
-      throw new UsageError(argument, `${argument} does not name a file: ${location.display}`);
-    }
-    return name;
-  }
-  return nameFromUrlPath(new URL(location.href).pathname, argument);
 }
 
 /**

@@ -33,11 +33,25 @@ export type OpenResult =
       /** Body bytes expected, when the source states it. */
       length: number | undefined;
       validators: Validators;
+      /**
+       * Digests of the whole file as the source states them (RFC 9530 `Repr-Digest` /
+       * `Content-Digest`, `Content-MD5`), to verify the bytes received even when the user gave none.
+       */
+      stated: StatedDigest[];
     };
+
+export interface StatedDigest {
+  algorithm: import("../transfer/digest.js").ChecksumAlgorithm;
+  hex: string;
+  /** The header it came from, for messages. */
+  header: string;
+}
 
 export interface Source {
   /** Opens the data; throws `SyncError` (classified: code, retryable) when it cannot. */
   open(request: OpenRequest): Promise<OpenResult>;
+  /** Asks, without transferring the data, whether the source still matches `unchangedIf` (dry runs). */
+  check(unchangedIf: Validators | undefined, signal: AbortSignal): Promise<"unchanged" | "changed">;
   /** Classifies an error raised while reading an opened body (reset, stall, short read). */
   describeError(error: unknown): SyncError;
 }

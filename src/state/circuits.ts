@@ -52,6 +52,12 @@ export class Circuits {
     return { decision: admission.decision };
   }
 
+  /** Milliseconds until `origin`'s circuit admits work again; 0 when it admits now. Changes nothing. */
+  async refusesFor(origin: string): Promise<number> {
+    const admission = admit(await this.#store.readCircuit(origin), this.#clock.now(), this.#ttlMs);
+    return admission.decision === "reject" ? admission.retryInMs : 0;
+  }
+
   async succeeded(origin: string, source: string): Promise<void> {
     const current = await this.#store.readCircuit(origin);
     const { next, reset } = recordSuccess(current);

@@ -9,10 +9,10 @@
  * Liveness can only be checked on the same host: this store is for one machine.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { constants, readFileSync } from "node:fs";
+import { access, link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Clock } from "../clock.js";
 import { errorCodeOf } from "../errors.js";
 import type { Logger } from "../log/events.js";
@@ -221,6 +221,23 @@ export class FsStateStore implements StateStore {
 
   #warnUnreadable(path: string, reason: string): void {
     this.#logger.emit("warning", "ignored unreadable state", { file: path, reason });
+  }
+
+  /** Throws unless the lock dir, or the nearest folder above it that exists, is writable. Writes nothing. */
+  async checkWritable(): Promise<void> {
+    let dir = this.dir;
+    for (;;) {
+      const info = await stat(dir).catch(() => undefined);
+      if (info) {
+        if (!info.isDirectory())
+          throw Object.assign(new Error(`${dir} is not a folder`), { code: "ENOTDIR" });
+        await access(dir, constants.W_OK);
+        return;
+      }
+      const parent = dirname(dir);
+      if (parent === dir) throw Object.assign(new Error("no existing folder"), { code: "ENOENT" });
+      dir = parent;
+    }
   }
 
   /** Creates the lock dir; throws when it cannot be created or written. */

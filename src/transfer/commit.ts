@@ -7,9 +7,11 @@ import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { errorCodeOf, writeError } from "../errors.js";
 
+export const PART_SUFFIX = ".resilient-sync.part";
+
 /** Where the data of `destination` is received: beside it, so the final rename never crosses filesystems. */
 export function partPathFor(destination: string): string {
-  return `${destination}.resilient-sync.part`;
+  return `${destination}${PART_SUFFIX}`;
 }
 
 /** Creates the destination's folder and refuses a destination that is a directory. */

@@ -12,6 +12,11 @@ const HEX_LENGTH: Record<ChecksumAlgorithm, number> = {
   md5: 32,
 };
 
+/** The algorithm whose hex digests have `length` digits (they differ for all four). */
+export function checksumAlgorithmForLength(length: number): ChecksumAlgorithm | undefined {
+  return CHECKSUM_ALGORITHMS.find((algorithm) => HEX_LENGTH[algorithm] === length);
+}
+
 export function isChecksumAlgorithm(value: string): value is ChecksumAlgorithm {
   return (CHECKSUM_ALGORITHMS as readonly string[]).includes(value);
 }
@@ -64,13 +69,14 @@ export function parseChecksumArgument(
   return { source, algorithm, hex: parseHexDigest(digest, algorithm, "--checksum") };
 }
 
-/** Feeds a file's bytes `[0, end)` into `hash` (used to prime a digest before resuming). */
+/** Feeds a file's bytes `[0, end)` into every hash in one read (used to prime digests before resuming). */
 export async function hashFileInto(
-  hash: Hash,
+  hashes: Hash | Hash[],
   path: string,
   end?: number,
   signal?: AbortSignal,
 ): Promise<number> {
+  const all = Array.isArray(hashes) ? hashes : [hashes];
   let bytes = 0;
   if (end === 0) return 0;
   const stream = createReadStream(path, {
@@ -79,7 +85,7 @@ export async function hashFileInto(
     ...(signal ? { signal } : {}),
   });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
+    for (const hash of all) hash.update(chunk);
     bytes += chunk.length;
   }
   return bytes;

@@ -20,6 +20,8 @@ export interface AttemptContext {
   partPath: string;
   algorithm: ChecksumAlgorithm;
   signal: AbortSignal;
+  /** Called once the source has answered with a body: the origin works. */
+  onOpened?: () => void;
   /** Called as body bytes arrive: (bytes this chunk, bytes of the file so far, expected total). */
   onBytes?: (chunk: number, received: number, total: number | undefined) => void;
 }
@@ -37,6 +39,8 @@ export type AttemptResult =
       /** Where this attempt's body started (0, or the resumed offset). */
       resumedFrom: number;
       validators: Validators;
+      /** The response headers whose stated digests the bytes matched. */
+      verifiedBy: string[];
     };
 
 /** Runs one attempt. Throws `SyncError`; keeps the part file for a resume unless told to discard it. */
@@ -64,11 +68,20 @@ export async function attemptTransfer(
     if (failure.discardPartial) await forgetPart(context);
     throw failure;
   }
+  context.onOpened?.();
   if (opened.kind === "not-modified") return opened;
 
   const hash = newHash(context.algorithm);
+  // Digests the source states in another algorithm are computed in the same pass.
+  const extra = new Map<ChecksumAlgorithm, Hash>();
+  for (const stated of opened.stated) {
+    if (stated.algorithm !== context.algorithm && !extra.has(stated.algorithm)) {
+      extra.set(stated.algorithm, newHash(stated.algorithm));
+    }
+  }
+  const hashes = [hash, ...extra.values()];
   if (opened.offset > 0) {
-    await hashFileInto(hash, partPath, opened.offset, context.signal);
+    await hashFileInto(hashes, partPath, opened.offset, context.signal);
   } else if (canResumeWith(opened.validators)) {
     await store.writePartial(stateKey, { source: context.sourceId, validators: opened.validators });
   } else {
@@ -76,26 +89,42 @@ export async function attemptTransfer(
     await store.deletePartial(stateKey);
   }
 
-  const received = await streamInto(context, hash, opened.body, opened.offset, opened.length);
+  const received = await streamInto(context, hashes, opened.body, opened.offset, opened.length);
   if (opened.length !== undefined && received !== opened.length) {
     throw new SyncError("network", `short body: received ${received} of ${opened.length} bytes`, {
       retryable: true,
     });
   }
+  const checksum = hash.digest("hex");
+  const digests = new Map([...extra].map(([algorithm, h]) => [algorithm, h.digest("hex")]));
+  digests.set(context.algorithm, checksum);
+  for (const stated of opened.stated) {
+    const actual = digests.get(stated.algorithm);
+    if (actual !== stated.hex) {
+      // Corrupted in transit (or a server that lies): these bytes must not be kept or resumed.
+      await forgetPart(context);
+      throw new SyncError(
+        "checksum_mismatch",
+        `the body does not match the ${stated.header} header: ${stated.algorithm} ${actual}, stated ${stated.hex}`,
+        { retryable: true },
+      );
+    }
+  }
   return {
     kind: "fetched",
-    checksum: hash.digest("hex"),
+    checksum,
     size: opened.offset + received,
     received,
     resumedFrom: opened.offset,
     validators: opened.validators,
+    verifiedBy: [...new Set(opened.stated.map((stated) => stated.header))],
   };
 }
 
 /** Writes the body at `offset` of the part file (truncating anything after it), hashing each chunk; fsyncs. */
 async function streamInto(
   context: AttemptContext,
-  hash: Hash,
+  hashes: Hash[],
   body: AsyncIterable<Uint8Array> & { destroy(): void },
   offset: number,
   length: number | undefined,
@@ -121,7 +150,7 @@ async function streamInto(
       }
       if (next.done) break;
       const chunk = next.value;
-      hash.update(chunk);
+      for (const hash of hashes) hash.update(chunk);
       try {
         await handle.write(chunk, 0, chunk.length, offset + received);
       } catch (error) {

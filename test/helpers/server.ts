@@ -182,6 +182,10 @@ export class TestServer extends EventEmitter {
         : {}),
     });
     progress();
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
 
     const send = async (bytes: Buffer) => {
       if (bytes.length === 0) return;

@@ -1,0 +1,75 @@
+/**
+ * `--dry-run`: what a run would do, found out without writing anything — no lock, no marker, no
+ * circuit change, no part file. An origin is asked at most one conditional HEAD per source.
+ */
+import { SyncError } from "./errors.js";
+import {
+  algorithmOf,
+  circuitOpenError,
+  type JobContext,
+  markerStillDescribes,
+  ResultBuilder,
+} from "./job.js";
+import type { PlannedPair } from "./plan.js";
+import type { SourceResult } from "./report.js";
+import { pairKey } from "./state/store.js";
+
+export async function planPair(pair: PlannedPair, context: JobContext): Promise<SourceResult> {
+  const algorithm = algorithmOf(pair, context.options);
+  const build = new ResultBuilder(pair, algorithm, context.clock);
+  const names = { source: pair.source.display, destination: pair.destination };
+  if (pair.invalid) {
+    context.logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: pair.invalid.code,
+      reason: pair.invalid.message,
+    });
+    return build.failed(pair.invalid);
+  }
+  const refusedFor = await context.circuits.refusesFor(pair.source.origin);
+  if (refusedFor > 0) {
+    context.logger.emit("error", "circuit breaker open", {
+      source: names.source,
+      origin: pair.source.origin,
+      seconds_until_retry: Math.ceil(refusedFor / 1000),
+      consecutive_failures: 0,
+    });
+    return build.failed(circuitOpenError(pair, refusedFor));
+  }
+
+  const marker = await context.store.readMarker(pairKey(pair.source.href, pair.destination));
+  const intact = await markerStillDescribes(marker, pair, algorithm);
+  const wouldFetch = (reason: string): SourceResult => {
+    context.logger.emit("info", "would fetch", { ...names, reason });
+    return build.result({
+      status: "skipped",
+      checksum: intact ? (marker?.checksum ?? null) : null,
+    });
+  };
+  if (context.options.force) return wouldFetch("--force");
+  if (!marker || !intact)
+    return wouldFetch(marker ? "destination differs from the last sync" : "never synced");
+  if (pair.expected && pair.expected.hex !== marker.checksum)
+    return wouldFetch("destination does not match --checksum");
+
+  const source = context.sourceFor(pair);
+  try {
+    if ((await source.check(marker.validators, context.signal)) === "changed")
+      return wouldFetch("source changed");
+  } catch (error) {
+    if (context.signal.aborted) throw context.signal.reason;
+    const failure = error instanceof SyncError ? error : source.describeError(error);
+    context.logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: failure.code,
+      reason: failure.message,
+    });
+    return build.failed(failure, { checksum: marker.checksum, attempts: 1 });
+  }
+  context.logger.emit("info", "destination already up-to-date", {
+    ...names,
+    checksum: marker.checksum,
+    reason: "source not modified",
+  });
+  return build.result({ status: "unchanged", checksum: marker.checksum, attempts: 1 });
+}

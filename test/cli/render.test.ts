@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { CLI, runCli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const SAMPLE = fileURLToPath(new URL("../../../sample.csv", import.meta.url));
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`) and returns what the terminal showed. */
+async function onTerminal(args: string[]): Promise<string> {
+  const command = [process.execPath, CLI, ...args]
+    .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+    .join(" ");
+  const child = spawn("script", ["-qfec", command, "/dev/null"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let screen = "";
+  child.stdout.on("data", (chunk) => {
+    screen += chunk;
+  });
+  await once(child, "close");
+  return screen;
+}
+
+describe("what a person at a terminal sees", () => {
+  test("progress and a per-source summary on a TTY", {
+    skip: hasScript ? false : "util-linux `script` is not installed",
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const screen = await onTerminal([
+      SAMPLE,
+      join(dir, "missing.csv"),
+      "--artifact-root",
+      join(dir, "data"),
+      "--lock-dir",
+      join(dir, "l"),
+    ]);
+    assert.match(screen, /✓ sample\.csv\s+659 B/);
+    assert.match(screen, /✗ missing\.csv .*not_found/);
+    assert.match(screen, /2 sources: 1 synced, 0 up to date, 0 skipped, 1 failed/);
+    assert.ok(
+      !screen.includes('"message":"updated destination"'),
+      "info lines do not tear the bars",
+    );
+  });
+
+  test("none of it in pipes: stderr carries JSON lines only", async (t) => {
+    const dir = await tempDir(t);
+    const result = await runCli([
+      SAMPLE,
+      join(dir, "missing.csv"),
+      "--artifact-root",
+      join(dir, "data"),
+      "--lock-dir",
+      join(dir, "l"),
+    ]);
+    assert.equal(result.code, 1);
+    for (const line of result.stderr.split("\n").filter(Boolean))
+      assert.ok(line.startsWith("{"), line);
+    assert.ok(!result.stderr.includes("✓"));
+  });
+});
