@@ -7,12 +7,12 @@ import {
   algorithmOf,
   circuitOpenError,
   type JobContext,
+  keysOf,
   markerStillDescribes,
   ResultBuilder,
 } from "./job.js";
 import type { PlannedPair } from "./plan.js";
 import type { SourceResult } from "./report.js";
-import { pairKey } from "./state/store.js";
 
 export async function planPair(pair: PlannedPair, context: JobContext): Promise<SourceResult> {
   const algorithm = algorithmOf(pair, context.options);
@@ -37,7 +37,7 @@ export async function planPair(pair: PlannedPair, context: JobContext): Promise<
     return build.failed(circuitOpenError(pair, refusedFor));
   }
 
-  const marker = await context.store.readMarker(pairKey(pair.source.href, pair.destination));
+  const marker = await context.store.readMarker(keysOf(pair).marker);
   const intact = await markerStillDescribes(marker, pair, algorithm);
   const wouldFetch = (reason: string): SourceResult => {
     context.logger.emit("info", "would fetch", { ...names, reason });

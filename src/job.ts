@@ -16,7 +16,7 @@ import type { ProgressEvent } from "./progress.js";
 import type { SourceResult } from "./report.js";
 import type { Source } from "./sources/source.js";
 import type { Circuits } from "./state/circuits.js";
-import { type Lock, type Marker, pairKey, type StateStore } from "./state/store.js";
+import { destinationKey, type Lock, type Marker, pairKey, type StateStore } from "./state/store.js";
 import { commitPart, partPathFor, prepareDestination } from "./transfer/commit.js";
 import { type ChecksumAlgorithm, hashFile } from "./transfer/digest.js";
 import { type AttemptContext, attemptTransfer, forgetPart } from "./transfer/transfer.js";
@@ -78,6 +78,14 @@ export function algorithmOf(pair: PlannedPair, options: ResolvedOptions): Checks
   return pair.expected?.algorithm ?? options.algorithm;
 }
 
+/** The state keys of a pair: its marker's, and its destination's (lock and part file). */
+export function keysOf(pair: PlannedPair): { marker: string; destination: string } {
+  return {
+    marker: pairKey(pair.source.display, pair.destination),
+    destination: destinationKey(pair.destination),
+  };
+}
+
 /** Syncs one pair. Resolves to its result; rejects only when the caller aborts. */
 export async function syncPair(pair: PlannedPair, context: JobContext): Promise<SourceResult> {
   const algorithm = algorithmOf(pair, context.options);
@@ -92,44 +100,43 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
     return build.failed(pair.invalid);
   }
 
-  const key = pairKey(pair.source.href, pair.destination);
-  const lock = await takeLock(key, pair, context);
-  if (!lock) {
-    context.logger.emit("info", "another synchronization is in progress", { ...names, lock: key });
-    const marker = await context.store.readMarker(key);
-    const intact = await markerStillDescribes(marker, pair, algorithm);
-    return build.result({
-      status: "skipped",
-      checksum: intact ? (marker?.checksum ?? null) : null,
-    });
-  }
+  const keys = keysOf(pair);
+  let lock: Lock | undefined;
   let leaveGate: (() => void) | undefined;
+  let probing = false;
   try {
+    // One run per destination: two sources aimed at one file must not interleave their part data.
+    lock = await takeLock(keys.destination, pair, context);
+    if (!lock) {
+      context.logger.emit("info", "another synchronization is in progress", {
+        ...names,
+        lock: keys.destination,
+      });
+      const marker = await context.store.readMarker(keys.marker);
+      const intact = await markerStillDescribes(marker, pair, algorithm);
+      return build.result({
+        status: "skipped",
+        checksum: intact ? (marker?.checksum ?? null) : null,
+      });
+    }
     leaveGate = await context.gate.enter(pair.source.origin, context.signal);
     const admission = await context.circuits.admit(pair.source.origin, pair.source.display);
     if (admission.decision === "reject") {
-      const error = circuitOpenError(pair, admission.retryInMs);
-      return build.failed(error, {
-        checksum: await currentChecksum(key, pair, algorithm, context),
+      return build.failed(circuitOpenError(pair, admission.retryInMs), {
+        checksum: await currentChecksum(keys.marker, pair, algorithm, context),
       });
     }
-    const outcome = await transferAndCommit(
-      pair,
-      key,
-      algorithm,
-      admission.decision === "probe",
-      context,
-    );
+    probing = admission.decision === "probe";
+    const outcome = await transferAndCommit(pair, keys, algorithm, probing, context);
+    await reportToCircuit(pair, outcome.error, probing, context);
+    probing = false;
     if (outcome.error) {
-      if (countsAgainstOrigin(outcome.error))
-        await context.circuits.failed(pair.source.origin, pair.source.display);
       return build.failed(outcome.error, {
         attempts: outcome.attempts,
         bytes: outcome.bytes,
-        checksum: await currentChecksum(key, pair, algorithm, context),
+        checksum: await currentChecksum(keys.marker, pair, algorithm, context),
       });
     }
-    await context.circuits.succeeded(pair.source.origin, pair.source.display);
     return build.result({
       status: outcome.status,
       checksum: outcome.checksum,
@@ -137,6 +144,8 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
       attempts: outcome.attempts,
     });
   } catch (error) {
+    // An interrupted probe proved nothing: the next caller may probe at once.
+    if (probing) await context.circuits.abandonProbe(pair.source.origin).catch(() => {});
     if (context.signal.aborted && context.deadlinePassed()) {
       const reason = context.signal.reason as SyncError;
       context.logger.emit("error", "synchronization failed", {
@@ -145,20 +154,43 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
         reason: reason.message,
       });
       return build.failed(reason, {
-        checksum: await currentChecksum(key, pair, algorithm, context).catch(() => null),
+        checksum: await currentChecksum(keys.marker, pair, algorithm, context).catch(() => null),
       });
     }
     throw error;
   } finally {
     leaveGate?.();
-    await lock.release();
+    await lock?.release();
   }
 }
 
-/** Transient failures count towards opening the circuit; permanent ones and bad checksums do not. */
-function countsAgainstOrigin(error: SyncError): boolean {
-  return error.retryable && error.code !== "checksum_mismatch";
+/**
+ * Tells the circuit what the transfer said about its origin. A transient failure (network,
+ * timeout, 5xx …) counts against it; any answer from the origin — success, 404, a bad checksum —
+ * proves it alive; a local failure (disk full) says nothing, except that a probe is void.
+ */
+async function reportToCircuit(
+  pair: PlannedPair,
+  error: SyncError | undefined,
+  probe: boolean,
+  context: JobContext,
+) {
+  const { origin, display } = pair.source;
+  if (
+    !error ||
+    ORIGIN_ANSWERED.has(error.code) ||
+    (error.code === "http_error" && !error.retryable)
+  ) {
+    await context.circuits.succeeded(origin, display);
+  } else if (error.retryable && ORIGIN_FAILED.has(error.code)) {
+    await context.circuits.failed(origin, display);
+  } else if (probe) {
+    await context.circuits.abandonProbe(origin);
+  }
 }
+
+const ORIGIN_ANSWERED = new Set<string>(["not_found", "checksum_mismatch"]);
+const ORIGIN_FAILED = new Set<string>(["network", "timeout", "http_error"]);
 
 export function circuitOpenError(pair: PlannedPair, retryInMs: number): SyncError {
   const seconds = Math.ceil(retryInMs / 1000);
@@ -199,7 +231,7 @@ type Outcome =
 
 async function transferAndCommit(
   pair: PlannedPair,
-  key: string,
+  keys: { marker: string; destination: string },
   algorithm: ChecksumAlgorithm,
   probe: boolean,
   context: JobContext,
@@ -217,7 +249,7 @@ async function transferAndCommit(
     return { error: error as SyncError, attempts: 0, bytes: 0 };
   }
 
-  const marker = await store.readMarker(key);
+  const marker = await store.readMarker(keys.marker);
   const intact = await markerStillDescribes(marker, pair, algorithm);
   const expectedMatchesMarker = !pair.expected || pair.expected.hex === marker?.checksum;
   const unchangedIf =
@@ -226,9 +258,9 @@ async function transferAndCommit(
   let bytes = 0;
   const attemptContext: AttemptContext = {
     source: context.sourceFor(pair),
-    sourceId: pair.source.href,
+    sourceId: pair.source.display,
     store,
-    stateKey: key,
+    stateKey: keys.destination,
     partPath: partPathFor(pair.destination),
     algorithm,
     signal: context.signal,
@@ -358,7 +390,8 @@ async function transferAndCommit(
   }
 
   const record = (info: { size: number; mtimeMs: number; ino: number }): Marker => ({
-    source: pair.source.href,
+    // The redacted URL: state files never hold credentials, and a re-signed URL is the same source.
+    source: pair.source.display,
     destination: pair.destination,
     validators: fetched.validators,
     algorithm,
@@ -372,7 +405,7 @@ async function transferAndCommit(
   // Same bytes as the intact destination (a server without validators, or --force): leave it be.
   if (intact && marker?.checksum === fetched.checksum) {
     await forgetPart(attemptContext);
-    await store.writeMarker(key, record(await stat(pair.destination)));
+    await store.writeMarker(keys.marker, record(await stat(pair.destination)));
     logger.emit("info", "destination already up-to-date", {
       ...names,
       checksum: fetched.checksum,
@@ -392,8 +425,8 @@ async function transferAndCommit(
     });
     return { error: error as SyncError, attempts, bytes };
   }
-  await store.deletePartial(key);
-  await store.writeMarker(key, record(await stat(pair.destination)));
+  await store.deletePartial(keys.destination);
+  await store.writeMarker(keys.marker, record(await stat(pair.destination)));
   logger.emit("info", "updated destination", {
     ...names,
     checksum: fetched.checksum,
@@ -416,7 +449,8 @@ export async function markerStillDescribes(
   pair: PlannedPair,
   algorithm: string,
 ): Promise<boolean> {
-  if (!marker || marker.source !== pair.source.href || marker.algorithm !== algorithm) return false;
+  if (!marker || marker.source !== pair.source.display || marker.algorithm !== algorithm)
+    return false;
   const info = await stat(pair.destination).catch(() => undefined);
   if (!info?.isFile()) return false;
   return (

@@ -374,6 +374,8 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 function specOf(key: string): OptionSpec {
   const spec = OPTION_TABLE.find((candidate) => candidate.key === key);
   if (!spec) throw new Error(`no option ${key}`);
@@ -403,9 +405,12 @@ function checkNumber(key: string, value: unknown, fallback: number): number {
       `${flag} must be ${spec.positive ? "above" : "at least"} 0, got ${value}`,
     );
   }
-  // Beyond a year a number of seconds is a typo, and timers overflow past 2^31 ms anyway.
-  if (spec.kind === "seconds" && value > 31_536_000) {
-    throw new UsageError(flag, `${flag} must be at most 31536000 seconds (a year), got ${value}`);
+  // Node's timers hold at most 2^31 - 1 ms (24.8 days); beyond that they fire at once.
+  if (spec.kind === "seconds" && value > MAX_SECONDS) {
+    throw new UsageError(
+      flag,
+      `${flag} must be at most ${MAX_SECONDS} seconds (24.8 days), got ${value}`,
+    );
   }
   if (spec.kind === "count" && value > 1_000_000) {
     throw new UsageError(flag, `${flag} must be at most 1000000, got ${value}`);

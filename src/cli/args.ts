@@ -92,8 +92,16 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
       options[spec.key] = true;
       continue;
     }
-    // A value that looks like another long option means the value was forgotten.
-    if (token.value === undefined || (!token.inlineValue && token.value.startsWith("--"))) {
+    // A separate value that looks like an option means the value was forgotten (`--destination -h`).
+    // `-` alone (stdin) and negative numbers (refused later, with a clearer message) pass; a path
+    // that really starts with `-` can be given inline: `--destination=-h`.
+    const looksLikeOption =
+      !token.inlineValue &&
+      token.value !== undefined &&
+      token.value !== "-" &&
+      token.value.startsWith("-") &&
+      !(spec.kind === "count" || spec.kind === "seconds");
+    if (token.value === undefined || looksLikeOption) {
       throw new UsageError(
         token.rawName,
         `${token.rawName} needs a value (${spec.value ?? "VALUE"})`,

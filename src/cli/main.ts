@@ -118,6 +118,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
     });
     renderer?.finish(report);
+    // A signal that arrived as the last transfer finished still decides the exit code.
+    if (controller.signal.aborted) throw controller.signal.reason;
     if (options.json) process.stdout.write(`${redactor.scrub(JSON.stringify(report, null, 2))}\n`);
     return report.exit_code;
   } catch (error) {

@@ -14,20 +14,30 @@ export function isCredentialParameter(name: string): boolean {
 }
 
 /**
- * The URL with its userinfo and credential-like query values replaced by `***`. Anything that is
- * not a parseable URL (a local path) comes back unchanged.
+ * The URL with its userinfo and credential-like query values replaced by `***`. Text that does
+ * not parse as a URL is redacted by pattern, so even a malformed URL quoted in an error message
+ * keeps its secrets; a plain local path comes back unchanged.
  */
 export function redactUrl(text: string): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    return text;
+    return redactByPattern(text);
   }
-  if (url.protocol === "file:") return text;
+  if (url.protocol === "file:" && !url.username && !url.password) return text;
   const userinfo = url.username || url.password ? `${REDACTED}@` : "";
   const query = redactQuery(url.search);
   return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}${url.hash}`;
+}
+
+/** Userinfo (`//user:pw@`) and credential-like `name=value` pairs, found without parsing. */
+function redactByPattern(text: string): string {
+  return text
+    .replace(/\/\/[^/?#@\s]*@/g, `//${REDACTED}@`)
+    .replace(/([?&;])([^=&#\s]+)=([^&#\s]*)/g, (whole, sep: string, name: string) =>
+      isCredentialParameter(safeDecode(name)) ? `${sep}${name}=${REDACTED}` : whole,
+    );
 }
 
 function redactQuery(search: string): string {

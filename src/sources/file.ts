@@ -29,7 +29,11 @@ export class FileSource implements Source {
       request.offset > 0 && request.offset <= info.size && same(request.resumeIf)
         ? request.offset
         : 0;
-    const body = createReadStream(this.#path, { start: offset, highWaterMark: 1 << 20 });
+    const body = createReadStream(this.#path, {
+      start: offset,
+      highWaterMark: 1 << 20,
+      signal: request.signal,
+    });
     return { kind: "body", body, offset, length: info.size - offset, validators, stated: [] };
   }
 

@@ -14,6 +14,17 @@ import type { OpenRequest, OpenResult, Source, StatedDigest, Validators } from "
 export const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
+/** A certificate that fails verification will fail again: no retry, no circuit count. */
+const PERMANENT_TLS_CODES = new Set([
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_REVOKED",
+]);
 /** Headers that must not follow a redirect to another origin (as curl does without --location-trusted). */
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
 
@@ -116,8 +127,12 @@ export class HttpClient {
         );
       }
       if (next.origin !== current.origin) {
+        // Credentials and every --header value stay with the origin they were given for.
+        const userHeaders = Object.keys(this.#options.headers);
         sent = Object.fromEntries(
-          Object.entries(sent).filter(([name]) => !CREDENTIAL_HEADERS.includes(name)),
+          Object.entries(sent).filter(
+            ([name]) => !CREDENTIAL_HEADERS.includes(name) && !userHeaders.includes(name),
+          ),
         );
       }
       current = next;
@@ -162,7 +177,11 @@ class HttpSource implements Source {
   async open(request: OpenRequest): Promise<OpenResult> {
     const unchanged = request.unchangedIf;
     const headers = conditionalHeaders(unchanged);
-    const resumeValidator = request.resumeIf?.etag ?? request.resumeIf?.lastModified;
+    // If-Range takes a strong ETag or a date; a weak ETag would make every resume start over.
+    const strongEtag = request.resumeIf?.etag?.startsWith("W/")
+      ? undefined
+      : request.resumeIf?.etag;
+    const resumeValidator = strongEtag ?? request.resumeIf?.lastModified;
     const ranged = request.offset > 0 && resumeValidator !== undefined;
     if (ranged) {
       headers.range = `bytes=${request.offset}-`;
@@ -262,6 +281,11 @@ class HttpSource implements Source {
       return new SyncError("timeout", `${where}: ${timeoutWhat(code)} (${code})`, {
         cause: error,
         retryable: true,
+      });
+    }
+    if (PERMANENT_TLS_CODES.has(code)) {
+      return new SyncError("network", `${where}: TLS certificate refused (${code})`, {
+        cause: error,
       });
     }
     if (code === "UND_ERR_INVALID_ARG" || code === "ERR_INVALID_URL") {

@@ -16,7 +16,8 @@ export interface SourceLocation {
   origin: string;
 }
 
-const URL_LIKE = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
+/** Anything that starts like `scheme:` is taken as a URL (and refused if malformed), never as a path. */
+const URL_LIKE = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
 const DEFAULT_PORT: Record<string, string> = { "http:": "80", "https:": "443" };
 
 /**
@@ -25,7 +26,20 @@ const DEFAULT_PORT: Record<string, string> = { "http:": "80", "https:": "443" };
  */
 export function parseSourceLocation(raw: string, argument: string): SourceLocation {
   if (raw.trim() === "") throw new UsageError(argument, `${argument} is empty`);
-  if (!URL_LIKE.test(raw) && !raw.startsWith("file:")) return localFile(resolve(raw), raw);
+  if (!URL_LIKE.test(raw)) return localFile(resolve(raw), raw);
+  const scheme = raw.slice(0, raw.indexOf(":")).toLowerCase();
+  if (scheme !== "http" && scheme !== "https" && scheme !== "file") {
+    throw new UsageError(
+      argument,
+      `${argument} has unsupported scheme ${scheme} (http, https, file or a path; write ./${scheme}:… for a file)`,
+    );
+  }
+  if (scheme !== "file" && !/^[a-zA-Z]+:\/\/[^/]/.test(raw)) {
+    throw new UsageError(
+      argument,
+      `${argument} is not a valid URL (expected ${scheme}://host/…): ${redactUrl(raw)}`,
+    );
+  }
 
   let url: URL;
   try {
@@ -35,21 +49,18 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
   }
   if (url.protocol === "file:") {
     if (url.host !== "" && url.host !== "localhost") {
-      throw new UsageError(argument, `${argument}: file URLs must be local, got host ${url.host}`);
+      throw new UsageError(
+        argument,
+        `${argument}: file URLs must be local, got host ${url.hostname}`,
+      );
     }
     let path: string;
     try {
       path = fileURLToPath(url);
     } catch {
-      throw new UsageError(argument, `${argument} is not a valid file URL: ${raw}`);
+      throw new UsageError(argument, `${argument} is not a valid file URL: ${redactUrl(raw)}`);
     }
     return localFile(path, raw);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(
-      argument,
-      `${argument} has unsupported scheme ${url.protocol.slice(0, -1)} (http, https, file or a path)`,
-    );
   }
   if (url.hostname === "")
     throw new UsageError(argument, `${argument} has no host: ${redactUrl(raw)}`);

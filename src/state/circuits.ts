@@ -67,6 +67,19 @@ export class Circuits {
       this.#logger.emit("info", "circuit breaker reset", { source, origin });
   }
 
+  /** A probe ended without a verdict (interrupted, a local error): let the next caller probe at once. */
+  async abandonProbe(origin: string): Promise<void> {
+    const current = await this.#store.readCircuit(origin);
+    if (current.state !== "half_open") return;
+    const now = this.#clock.now();
+    await this.#store.writeCircuit(origin, {
+      state: "open",
+      failures: current.failures,
+      openedAt: now,
+      openUntil: now,
+    });
+  }
+
   /** Counts a transfer that failed for a transient reason; may open the circuit. */
   async failed(origin: string, source: string): Promise<void> {
     const current = await this.#store.readCircuit(origin);

@@ -9,8 +9,18 @@
  * Liveness can only be checked on the same host: this store is for one machine.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { constants, readFileSync } from "node:fs";
-import { access, link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { constants, readFileSync, readlinkSync } from "node:fs";
+import {
+  access,
+  link,
+  mkdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { Clock } from "../clock.js";
@@ -24,12 +34,18 @@ interface LockOwner {
   host: string;
   /** Process start time in clock ticks since boot (Linux `/proc/<pid>/stat` field 22). */
   start: string | null;
+  /** The pid namespace (`/proc/self/ns/pid`): a pid means something only inside its own. */
+  pidns: string | null;
   token: string;
   created_at: string;
 }
 
 /** A lock-break marker older than this belonged to a process killed mid-takeover. */
 const STALE_BREAK_MS = 2000;
+/** A held lock's mtime is refreshed this often (its lease)… */
+const LEASE_REFRESH_MS = 1000;
+/** …and a lock whose holder cannot be asked directly is stale once its lease is this old. */
+export const LEASE_STALE_MS = 5000;
 const POLL_MIN_MS = 25;
 const POLL_MAX_MS = 250;
 
@@ -39,6 +55,7 @@ export class FsStateStore implements StateStore {
   readonly #logger: Logger;
   readonly #host = hostname();
   readonly #ownStart = processStartTime(process.pid);
+  readonly #ownPidns = pidNamespace();
 
   constructor(dir: string, clock: Clock, logger: Logger) {
     this.dir = dir;
@@ -65,18 +82,18 @@ export class FsStateStore implements StateStore {
       pid: process.pid,
       host: this.#host,
       start: this.#ownStart,
+      pidns: this.#ownPidns,
       token: randomUUID(),
       created_at: new Date(this.#clock.now()).toISOString(),
     };
     const text = JSON.stringify(owner);
     // A few rounds: a stale lock removed in one round is free in the next.
     for (let round = 0; round < 3; round += 1) {
-      if (await this.#createExclusive(path, text)) {
-        return { name, release: () => this.#release(path, owner.token) };
-      }
+      if (await this.#createExclusive(path, text)) return this.#held(path, name, owner.token);
       const held = await readText(path);
-      if (held === undefined) continue; // released meanwhile
-      const verdict = this.#holderState(held);
+      const info = await stat(path).catch(() => undefined);
+      if (held === undefined || info === undefined) continue; // released meanwhile
+      const verdict = this.#holderState(held, this.#clock.now() - info.mtimeMs);
       if (verdict.alive) return undefined;
       await this.#breakStale(path, held, verdict);
     }
@@ -98,18 +115,47 @@ export class FsStateStore implements StateStore {
     }
   }
 
-  #holderState(text: string): { alive: boolean; pid: number | null; reason: string } {
+  /** A held lock: its lease is refreshed until it is released. */
+  #held(path: string, name: string, token: string): Lock {
+    const heartbeat = setInterval(() => {
+      const now = new Date(this.#clock.now());
+      utimes(path, now, now).catch(() => {});
+    }, LEASE_REFRESH_MS);
+    heartbeat.unref();
+    return {
+      name,
+      release: () => {
+        clearInterval(heartbeat);
+        return this.#release(path, token);
+      },
+    };
+  }
+
+  /**
+   * Whether a lock's holder still lives. On this host and in this pid namespace the holder's pid
+   * and start time answer at once (a SIGKILLed holder frees its lock immediately). Elsewhere —
+   * another host or container sharing the folder, or a lock file we cannot read — only the lease
+   * can tell: the holder refreshes the file's mtime every second, so five seconds of silence
+   * means it is gone.
+   */
+  #holderState(
+    text: string,
+    ageMs: number,
+  ): { alive: boolean; pid: number | null; reason: string } {
+    const leaseExpired = ageMs > LEASE_STALE_MS;
     let owner: Partial<LockOwner>;
     try {
       owner = JSON.parse(text) as Partial<LockOwner>;
     } catch {
-      return { alive: false, pid: null, reason: "unreadable lock file" };
+      return { alive: !leaseExpired, pid: null, reason: "unreadable lock file, lease expired" };
     }
     if (typeof owner.pid !== "number" || typeof owner.host !== "string") {
-      return { alive: false, pid: null, reason: "foreign lock file" };
+      return { alive: !leaseExpired, pid: null, reason: "foreign lock file, lease expired" };
     }
-    if (owner.host !== this.#host)
-      return { alive: true, pid: owner.pid, reason: "held on another host" };
+    const sameNamespace = owner.host === this.#host && (owner.pidns ?? null) === this.#ownPidns;
+    if (!sameNamespace) {
+      return { alive: !leaseExpired, pid: owner.pid, reason: "holder's lease expired" };
+    }
     if (!processExists(owner.pid))
       return { alive: false, pid: owner.pid, reason: "holder process is gone" };
     const start = processStartTime(owner.pid);
@@ -266,6 +312,14 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   } catch (error) {
     await unlink(temp).catch(() => {});
     throw error;
+  }
+}
+
+function pidNamespace(): string | null {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return null;
   }
 }
 

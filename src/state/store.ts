@@ -53,7 +53,12 @@ export interface StateStore {
   writeCircuit(origin: string, state: CircuitState): Promise<void>;
 }
 
-/** The state key of one source/destination pair. */
+/** The marker key of one source/destination pair (`source` is the source's redacted identity). */
 export function pairKey(source: string, destination: string): string {
   return createHash("sha256").update(`${source}\0${destination}`).digest("hex").slice(0, 32);
+}
+
+/** The key of a destination's lock and part-file record: one writer per file, whatever its source. */
+export function destinationKey(destination: string): string {
+  return `dest-${createHash("sha256").update(destination).digest("hex").slice(0, 27)}`;
 }

@@ -1,26 +1,28 @@
 /**
  * One attempt at one transfer: open the source (conditionally, resuming a kept part file when
  * its validators still agree), stream the body into the part file while hashing it in the same
- * pass, check its length, fsync. Verifying and committing are the caller's next steps.
+ * pass, check its length and any digest the source states, fsync. Verifying the user's checksum
+ * and committing are the caller's next steps.
  */
 import type { Hash } from "node:crypto";
-import { open, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { SyncError, writeError } from "../errors.js";
-import { canResumeWith, type Source, type Validators } from "../sources/source.js";
-import type { StateStore } from "../state/store.js";
+import { canResumeWith, type OpenResult, type Source, type Validators } from "../sources/source.js";
+import type { PartialRecord, StateStore } from "../state/store.js";
 import { discardPart } from "./commit.js";
 import { type ChecksumAlgorithm, hashFileInto, newHash } from "./digest.js";
 
 export interface AttemptContext {
   source: Source;
-  /** The source as identified in state records (its URL or path). */
+  /** The source's identity in state records (its redacted URL, or its path). */
   sourceId: string;
   store: StateStore;
+  /** The key of the part file's record: one per destination, as the part file is. */
   stateKey: string;
   partPath: string;
   algorithm: ChecksumAlgorithm;
   signal: AbortSignal;
-  /** Called once the source has answered with a body: the origin works. */
+  /** Called once the source has answered (a body or not-modified): the origin works. */
   onOpened?: () => void;
   /** Called as body bytes arrive: (bytes this chunk, bytes of the file so far, expected total). */
   onBytes?: (chunk: number, received: number, total: number | undefined) => void;
@@ -43,31 +45,14 @@ export type AttemptResult =
       verifiedBy: string[];
     };
 
-/** Runs one attempt. Throws `SyncError`; keeps the part file for a resume unless told to discard it. */
+type Body = Extract<OpenResult, { kind: "body" }>;
+
+/** Runs one attempt. Throws `SyncError`; keeps the part file for a resume unless it cannot be trusted. */
 export async function attemptTransfer(
   context: AttemptContext,
   unchangedIf: Validators | undefined,
 ): Promise<AttemptResult> {
-  const { store, stateKey, partPath } = context;
-  const partial = await store.readPartial(stateKey);
-  const kept = await stat(partPath).catch(() => undefined);
-  const resumable =
-    partial !== undefined && partial.source === context.sourceId && kept !== undefined;
-  const offset = resumable ? kept.size : 0;
-
-  let opened: Awaited<ReturnType<Source["open"]>>;
-  try {
-    opened = await context.source.open({
-      offset,
-      resumeIf: resumable ? partial.validators : undefined,
-      unchangedIf,
-      signal: context.signal,
-    });
-  } catch (error) {
-    const failure = context.source.describeError(error);
-    if (failure.discardPartial) await forgetPart(context);
-    throw failure;
-  }
+  const opened = await openResumable(context, unchangedIf);
   context.onOpened?.();
   if (opened.kind === "not-modified") return opened;
 
@@ -75,26 +60,32 @@ export async function attemptTransfer(
   // Digests the source states in another algorithm are computed in the same pass.
   const extra = new Map<ChecksumAlgorithm, Hash>();
   for (const stated of opened.stated) {
-    if (stated.algorithm !== context.algorithm && !extra.has(stated.algorithm)) {
+    if (stated.algorithm !== context.algorithm && !extra.has(stated.algorithm))
       extra.set(stated.algorithm, newHash(stated.algorithm));
-    }
   }
   const hashes = [hash, ...extra.values()];
-  if (opened.offset > 0) {
-    await hashFileInto(hashes, partPath, opened.offset, context.signal);
-  } else if (canResumeWith(opened.validators)) {
-    await store.writePartial(stateKey, { source: context.sourceId, validators: opened.validators });
-  } else {
-    // Data fetched without a validator can never be safely resumed.
-    await store.deletePartial(stateKey);
+
+  const handle = await openPart(context, opened, hashes);
+  let received: number;
+  try {
+    received = await streamInto(context, handle, hashes, opened);
+  } finally {
+    await handle.close().catch(() => {});
   }
 
-  const received = await streamInto(context, hashes, opened.body, opened.offset, opened.length);
-  if (opened.length !== undefined && received !== opened.length) {
-    throw new SyncError("network", `short body: received ${received} of ${opened.length} bytes`, {
+  const size = opened.offset + received;
+  const total =
+    opened.validators.size ??
+    (opened.length === undefined ? undefined : opened.offset + opened.length);
+  if (
+    (opened.length !== undefined && received !== opened.length) ||
+    (total !== undefined && size !== total)
+  ) {
+    throw new SyncError("network", `short body: have ${size} of ${total ?? "?"} bytes`, {
       retryable: true,
     });
   }
+
   const checksum = hash.digest("hex");
   const digests = new Map([...extra].map(([algorithm, h]) => [algorithm, h.digest("hex")]));
   digests.set(context.algorithm, checksum);
@@ -113,7 +104,7 @@ export async function attemptTransfer(
   return {
     kind: "fetched",
     checksum,
-    size: opened.offset + received,
+    size,
     received,
     resumedFrom: opened.offset,
     validators: opened.validators,
@@ -121,25 +112,117 @@ export async function attemptTransfer(
   };
 }
 
-/** Writes the body at `offset` of the part file (truncating anything after it), hashing each chunk; fsyncs. */
+/**
+ * Opens the source, resuming the kept part file when its record names this source and the
+ * answer proves the same version. When the answer rules a resume out (a 416, a mismatched
+ * Content-Range, a changed validator), the part is dropped and the source opened again from zero
+ * within the same attempt.
+ */
+async function openResumable(
+  context: AttemptContext,
+  unchangedIf: Validators | undefined,
+): Promise<Body | { kind: "not-modified" }> {
+  const partial = await context.store.readPartial(context.stateKey);
+  const kept = await stat(context.partPath).catch(() => undefined);
+  const resumable =
+    partial !== undefined &&
+    partial.source === context.sourceId &&
+    kept !== undefined &&
+    kept.size > 0;
+  if (!resumable) {
+    return open0(context, { offset: 0, resumeIf: undefined, unchangedIf, signal: context.signal });
+  }
+  try {
+    const opened = await open0(context, {
+      offset: kept.size,
+      resumeIf: partial.validators,
+      unchangedIf,
+      signal: context.signal,
+    });
+    if (opened.kind === "body" && opened.offset > 0 && !sameVersion(partial, opened.validators)) {
+      opened.body.destroy();
+      throw new SyncError("http_error", "the source changed since the partial download", {
+        retryable: true,
+        discardPartial: true,
+      });
+    }
+    return opened;
+  } catch (error) {
+    if (!(error instanceof SyncError && error.discardPartial)) throw error;
+    await forgetPart(context);
+    return open0(context, { offset: 0, resumeIf: undefined, unchangedIf, signal: context.signal });
+  }
+}
+
+async function open0(
+  context: AttemptContext,
+  request: Parameters<Source["open"]>[0],
+): Promise<Body | { kind: "not-modified" }> {
+  try {
+    return await context.source.open(request);
+  } catch (error) {
+    throw context.source.describeError(error);
+  }
+}
+
+/** A ranged answer continues the kept bytes only if it names the version they were fetched under. */
+function sameVersion(partial: PartialRecord, answer: Validators): boolean {
+  const kept = partial.validators;
+  if (kept.etag !== undefined && answer.etag !== undefined) return kept.etag === answer.etag;
+  if (kept.lastModified !== undefined && answer.lastModified !== undefined)
+    return kept.lastModified === answer.lastModified;
+  if (kept.mtimeMs !== undefined && answer.mtimeMs !== undefined)
+    return kept.mtimeMs === answer.mtimeMs && kept.size === answer.size;
+  return true;
+}
+
+/**
+ * Opens the part file for this body. Resuming: hash the kept bytes first. From zero: the old
+ * record goes first, then the file is truncated, then the new record is written — so a crash
+ * at any point never leaves a record that vouches for bytes of another version.
+ */
+async function openPart(
+  context: AttemptContext,
+  opened: Body,
+  hashes: Hash[],
+): Promise<FileHandle> {
+  const { store, stateKey, partPath } = context;
+  try {
+    if (opened.offset > 0) {
+      await hashFileInto(hashes, partPath, opened.offset, context.signal);
+      const handle = await open(partPath, "r+");
+      await handle.truncate(opened.offset);
+      return handle;
+    }
+    await store.deletePartial(stateKey);
+    const handle = await open(partPath, "w");
+    // Data fetched without a validator can never be safely resumed: it gets no record.
+    if (canResumeWith(opened.validators)) {
+      await store.writePartial(stateKey, {
+        source: context.sourceId,
+        validators: opened.validators,
+      });
+    }
+    return handle;
+  } catch (error) {
+    opened.body.destroy();
+    if (context.signal.aborted) throw context.signal.reason;
+    throw error instanceof SyncError ? error : writeError("write", partPath, error);
+  }
+}
+
+/** Writes the body at its offset of the part file, hashing each chunk; fsyncs. Returns the bytes received. */
 async function streamInto(
   context: AttemptContext,
+  handle: FileHandle,
   hashes: Hash[],
-  body: AsyncIterable<Uint8Array> & { destroy(): void },
-  offset: number,
-  length: number | undefined,
+  opened: Body,
 ): Promise<number> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(context.partPath, offset > 0 ? "r+" : "w");
-    if (offset > 0) await handle.truncate(offset);
-  } catch (error) {
-    body.destroy();
-    throw writeError("write", context.partPath, error);
-  }
+  const { offset, body, length } = opened;
+  const total = length === undefined ? undefined : offset + length;
   let received = 0;
   try {
-    const chunks = body[Symbol.asyncIterator]();
+    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
     for (;;) {
       let next: IteratorResult<Uint8Array>;
       try {
@@ -149,6 +232,7 @@ async function streamInto(
         throw context.source.describeError(error);
       }
       if (next.done) break;
+      context.signal.throwIfAborted();
       const chunk = next.value;
       for (const hash of hashes) hash.update(chunk);
       try {
@@ -157,11 +241,7 @@ async function streamInto(
         throw writeError("write", context.partPath, error);
       }
       received += chunk.length;
-      context.onBytes?.(
-        chunk.length,
-        offset + received,
-        length === undefined ? undefined : offset + length,
-      );
+      context.onBytes?.(chunk.length, offset + received, total);
     }
     try {
       await handle.sync();
@@ -172,8 +252,6 @@ async function streamInto(
   } catch (error) {
     body.destroy();
     throw error;
-  } finally {
-    await handle.close().catch(() => {});
   }
 }
 

@@ -26,6 +26,11 @@ const BAD_INPUT: Array<[string, string[], string, string?]> = [
   ["URL without host", ["--source-url", "http://"], "--source-url"],
   ["unsupported scheme", ["--source-url", "ftp://example.com/data.csv"], "--source-url"],
   ["unsupported scheme as SOURCE", ["gopher://example.com/x.csv"], "SOURCE"],
+  ["http URL with one slash", ["--source-url", "http:/127.0.0.1/a.csv"], "--source-url"],
+  ["https URL without slashes", ["--source-url", "https:example.com/a.csv"], "--source-url"],
+  ["ftp URL with one slash", ["ftp:/x/y.csv"], "SOURCE"],
+  ["deadline beyond what a timer holds", ["--deadline", "3000000"], "--deadline"],
+  ["a path option given an option as value", ["--destination", "-h"], "--destination"],
   ["malformed checksum", ["--checksum", "xyz"], "--checksum"],
   ["checksum of the wrong length", ["--checksum", "abc123"], "--checksum"],
   ["checksum with unknown algorithm", ["--checksum", `crc32:${HEX64}`], "--checksum"],
@@ -69,6 +74,22 @@ describe("bad input is refused before any work", () => {
       assert.deepEqual(await listFiles(dir), [], "nothing written");
     });
   }
+});
+
+describe("secrets in refused arguments", () => {
+  test("a malformed URL's password and token never reach the error", async (t) => {
+    const dir = await tempDir(t);
+    for (const url of [
+      "http://alice:S3cretPW@exa mple.com/f.csv?token=TOK123",
+      "https://bob:S3cretPW@host:99999/f.csv?X-Amz-Signature=TOK123",
+      "file://carol:S3cretPW@localhost/f.csv",
+    ]) {
+      const result = await runCli(["--source-url", url], { env: { REPO_ROOT: dir } });
+      assert.equal(result.code, 64, url);
+      const all = result.stdout + result.stderr;
+      assert.ok(!all.includes("S3cretPW") && !all.includes("TOK123"), all);
+    }
+  });
 });
 
 describe("help and version", () => {

@@ -270,6 +270,11 @@ describe("environment and deadline", () => {
     ]);
     assert.equal(result.code, 73);
     assert.equal(JSON.parse(result.stdout).results[0].error.code, "write_error");
+    assert.equal(
+      findLog(result, "synchronization failed")?.error_code,
+      "write_error",
+      "the cause is logged",
+    );
     assert.deepEqual(await readdir(join(dir, "taken")), ["inner"]);
   });
 

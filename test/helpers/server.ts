@@ -17,7 +17,9 @@ export type Step =
   | { kind: "short"; bytes: number }
   | { kind: "redirect"; location: string; status?: number }
   | { kind: "drip"; chunkBytes: number; intervalMs: number }
-  | { kind: "hold"; afterBytes: number };
+  | { kind: "hold"; afterBytes: number }
+  /** Answers a Range request with only `bytes` of the range (a valid but partial 206). */
+  | { kind: "partial-range"; bytes: number };
 
 export interface Route {
   body: Buffer;
@@ -25,6 +27,8 @@ export interface Route {
   lastModified?: string | false;
   /** Answer 200 with the whole body to every Range request. */
   ignoreRange?: boolean;
+  /** Honour Range even when If-Range names another version (a broken server). */
+  ignoreIfRange?: boolean;
   /** Faults, one consumed per request; when used up, requests are served normally. */
   script?: Step[];
   headers?: Record<string, string>;
@@ -162,7 +166,10 @@ export class TestServer extends EventEmitter {
     const rangeApplies =
       range &&
       !route.ignoreRange &&
-      (ifRange === undefined || ifRange === etag || ifRange === lastModified);
+      (route.ignoreIfRange ||
+        ifRange === undefined ||
+        ifRange === etag ||
+        ifRange === lastModified);
     if (rangeApplies) {
       start = Number(range[1]);
       if (start >= route.body.length) {
@@ -171,15 +178,17 @@ export class TestServer extends EventEmitter {
         return progress();
       }
     }
-    const slice = route.body.subarray(start);
+    const end =
+      step.kind === "partial-range" && start > 0
+        ? Math.min(route.body.length, start + step.bytes)
+        : route.body.length;
+    const slice = route.body.subarray(start, end);
     record.status = start > 0 ? 206 : 200;
     res.writeHead(record.status, {
       ...validators,
       "content-length": String(slice.length),
       "accept-ranges": "bytes",
-      ...(start > 0
-        ? { "content-range": `bytes ${start}-${route.body.length - 1}/${route.body.length}` }
-        : {}),
+      ...(start > 0 ? { "content-range": `bytes ${start}-${end - 1}/${route.body.length}` } : {}),
     });
     progress();
     if (req.method === "HEAD") {
@@ -196,6 +205,7 @@ export class TestServer extends EventEmitter {
 
     switch (step.kind) {
       case "ok":
+      case "partial-range":
         await send(slice);
         res.end();
         return;

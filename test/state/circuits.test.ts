@@ -127,4 +127,28 @@ describe("circuit breaker across runs", () => {
     assert.equal((await runCli(common)).code, 75);
     assert.equal(server.requestsFor("/twice.bin").length, 2);
   });
+
+  test("a probe answered with 404 closes the circuit: the origin is alive", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/flaps.bin", { body: bytes(10, 26), script: failing(1) });
+    server.route("/healthy.bin", { body: bytes(10, 27) });
+    const common = [
+      "--destination",
+      join(dir, "data.bin"),
+      "--lock-dir",
+      join(dir, "locks"),
+      "--max-retries",
+      "1",
+      "--circuit-ttl",
+      "0.3",
+    ];
+    assert.equal((await runCli(["--source-url", server.url("/flaps.bin"), ...common])).code, 70);
+    const openedAt = Date.now();
+    await delay(Math.max(0, 400 - (Date.now() - openedAt)));
+    const probe = await runCli(["--source-url", server.url("/no-such.bin"), ...common]);
+    assert.equal(probe.code, 70);
+    assert.ok(findLog(probe, "circuit breaker reset"));
+    const next = await runCli(["--source-url", server.url("/healthy.bin"), ...common]);
+    assert.equal(next.code, 0, next.stderr);
+  });
 });

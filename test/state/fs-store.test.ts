@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { once } from "node:events";
+import { readlinkSync, watch } from "node:fs";
+import { mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { systemClock } from "../../src/clock.js";
 import type { LogEvent, Logger } from "../../src/log/events.js";
-import { FsStateStore } from "../../src/state/fs-store.js";
+import { FsStateStore, LEASE_STALE_MS } from "../../src/state/fs-store.js";
 import { tempDir } from "../helpers/tmp.js";
 
 function recorder(): Logger & { events: LogEvent[] } {
@@ -55,17 +57,28 @@ describe("FsStateStore locks", () => {
     await taken.release();
   });
 
-  for (const [what, content] of [
+  const ownPidns = readlinkSync("/proc/self/ns/pid");
+  const old = new Date(Date.now() - 60_000);
+  const owner = (fields: object) => () => JSON.stringify({ start: null, token: "x", ...fields });
+  for (const [what, content, mtime] of [
+    ["a dead holder", owner({ pid: deadPid(), host: hostname(), pidns: ownPidns }), new Date()],
     [
-      "a dead holder",
-      () => JSON.stringify({ pid: deadPid(), host: hostname(), start: null, token: "x" }),
+      "a holder on another host whose lease expired",
+      owner({ pid: process.pid, host: "elsewhere" }),
+      old,
     ],
-    ["an empty lock file", () => ""],
-    ["a foreign lock file", () => "locked by someone\n"],
+    [
+      "a holder in another pid namespace whose lease expired",
+      owner({ pid: 1, host: hostname(), pidns: "pid:[1]" }),
+      old,
+    ],
+    ["an empty lock file, lease expired", () => "", old],
+    ["a foreign lock file, lease expired", () => "locked by someone\n", old],
   ] as const) {
     test(`takes over a lock left by ${what}, with a warning`, async (t) => {
       const { dir, store, logger } = await storeIn(t);
       await writeFile(join(dir, "pair.lock"), content());
+      await utimes(join(dir, "pair.lock"), mtime, mtime);
       const lock = await store.acquireLock("pair", { waitMs: 0 });
       assert.ok(lock);
       assert.ok(logger.events.some((e) => e.message === "removed stale lock"));
@@ -73,6 +86,39 @@ describe("FsStateStore locks", () => {
       assert.deepEqual(await readdir(dir), [], "no lock, break or temp file left");
     });
   }
+});
+
+describe("FsStateStore lock leases", () => {
+  for (const [what, content] of [
+    [
+      "a live holder on another host",
+      JSON.stringify({ pid: 1, host: "elsewhere", start: null, token: "x" }),
+    ],
+    [
+      "a holder in another pid namespace",
+      JSON.stringify({ pid: 1, host: hostname(), pidns: "pid:[1]", start: null, token: "x" }),
+    ],
+    ["a fresh foreign lock file", "locked by someone\n"],
+  ] as const) {
+    test(`respects ${what} while its lease is fresh`, async (t) => {
+      const { dir, store } = await storeIn(t);
+      await writeFile(join(dir, "pair.lock"), content);
+      assert.equal(await store.acquireLock("pair", { waitMs: 0 }), undefined);
+    });
+  }
+
+  test("a held lock's lease is refreshed while it is held", async (t) => {
+    const { dir, store } = await storeIn(t);
+    const lock = await store.acquireLock("pair", { waitMs: 0 });
+    assert.ok(lock);
+    const past = new Date(Date.now() - 60_000);
+    await utimes(join(dir, "pair.lock"), past, past);
+    const watcher = watch(join(dir, "pair.lock"));
+    await once(watcher, "change");
+    watcher.close();
+    assert.ok(Date.now() - (await stat(join(dir, "pair.lock"))).mtimeMs < LEASE_STALE_MS);
+    await lock.release();
+  });
 });
 
 describe("FsStateStore records", () => {

@@ -83,4 +83,41 @@ describe("one run per pair", () => {
     assert.ok(blockedMs < 5000, `next run took ${blockedMs} ms`);
     assert.equal(sha256(await readFile(join(dir, "data.bin"))), sha256(body));
   });
+
+  test("two different sources aimed at one destination take turns", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/one-of-two.bin", {
+      body: bytes(300_000, 34),
+      script: [{ kind: "hold", afterBytes: 65_536 }],
+    });
+    server.route("/other-of-two.bin", { body: bytes(300_000, 35) });
+    const first = new CliProcess(args(dir, "/one-of-two.bin"));
+    await server.waitFor(() => server.bytesSentFor("/one-of-two.bin") >= 65_536);
+    const second = await runCli(args(dir, "/other-of-two.bin"));
+    assert.equal(second.code, 0);
+    assert.ok(findLog(second, "another synchronization is in progress"));
+    assert.equal(server.requestsFor("/other-of-two.bin").length, 0);
+    server.release();
+    assert.equal((await first.done).code, 0);
+    assert.equal(sha256(await readFile(join(dir, "data.bin"))), sha256(bytes(300_000, 34)));
+  });
+
+  test("a deadline that passes while waiting for a lock fails that source as deadline", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/held.bin", {
+      body: bytes(300_000, 36),
+      script: [{ kind: "hold", afterBytes: 65_536 }],
+    });
+    const first = new CliProcess(args(dir, "/held.bin"));
+    await server.waitFor(() => server.bytesSentFor("/held.bin") >= 65_536);
+    const waiting = await runCli(
+      args(dir, "/held.bin", "--wait-lock", "30", "--deadline", "0.5", "--json"),
+    );
+    assert.equal(waiting.code, 70, waiting.stderr);
+    const report = JSON.parse(waiting.stdout);
+    assert.equal(report.results[0].error.code, "deadline");
+    assert.equal(findLog(waiting, "internal error"), undefined);
+    server.release();
+    assert.equal((await first.done).code, 0);
+  });
 });

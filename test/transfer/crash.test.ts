@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CliProcess, findLog, runCli } from "../helpers/cli.js";
@@ -99,6 +99,33 @@ describe("crashes and signals never leave a partial destination", () => {
       assert.ok(Number(findLog(next, "download successful")?.resumed_from) > 0);
     });
   }
+});
+
+describe("local files are interrupted too", () => {
+  test("SIGINT while copying a large local file: exit 130 within a second, no destination", async (t) => {
+    const dir = await tempDir(t);
+    const source = join(dir, "huge.img");
+    // Sparse: 8 GiB that cost no disk to make, and take far longer than a second to copy.
+    await truncate(source, 8 * 1024 ** 3).catch(async () => {
+      await writeFile(source, "");
+      await truncate(source, 8 * 1024 ** 3);
+    });
+    const run = new CliProcess([
+      "--source-url",
+      source,
+      "--destination",
+      join(dir, "out", "copy.img"),
+      "--lock-dir",
+      join(dir, "locks"),
+    ]);
+    await waitForFileSize(join(dir, "out", "copy.img.resilient-sync.part"), 50 * 1024 * 1024);
+    const sentAt = Date.now();
+    run.child.kill("SIGINT");
+    const result = await run.done;
+    assert.equal(result.code, 130, result.stderr);
+    assert.ok(Date.now() - sentAt < 1000, `stopped after ${Date.now() - sentAt} ms`);
+    assert.ok(!(await listFiles(join(dir, "out"))).includes("copy.img"));
+  });
 });
 
 describe("checksums", () => {
