@@ -181,6 +181,7 @@ async function reportToCircuit(
     ORIGIN_ANSWERED.has(error.code) ||
     (error.code === "http_error" && !error.retryable)
   ) {
+    context.gate.prove(origin);
     await context.circuits.succeeded(origin, display);
   } else if (error.retryable && ORIGIN_FAILED.has(error.code)) {
     await context.circuits.failed(origin, display);

@@ -107,6 +107,28 @@ describe("batch sync", () => {
     assert.equal(report.summary.failed, 7);
   });
 
+  test("connections are reused: 40 files over 4 workers take at most a handful of connections", async (t) => {
+    const dir = await tempDir(t);
+    const local = await TestServer.start();
+    t.after(() => local.close());
+    const sources = Array.from({ length: 40 }, (_, i) => {
+      local.route(`/reuse/${i}.bin`, { body: bytes(4096, 200 + i) });
+      return local.url(`/reuse/${i}.bin`);
+    });
+    const result = await runCli([
+      ...sources,
+      "--artifact-root",
+      join(dir, "data"),
+      "--lock-dir",
+      join(dir, "locks"),
+      "--max-workers",
+      "4",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(local.requests.length, 40);
+    assert.ok(local.connections <= 4, `${local.connections} connections for 40 requests`);
+  });
+
   test("sources from --input-file and from stdin, with comments and blank lines", async (t) => {
     const dir = await tempDir(t);
     server.route("/list/a.csv", { body: Buffer.from("a\n") });

@@ -45,6 +45,8 @@ export interface RecordedRequest {
 
 export class TestServer extends EventEmitter {
   readonly requests: RecordedRequest[] = [];
+  /** TCP connections accepted so far: tells whether clients reuse them (keep-alive). */
+  connections = 0;
   readonly #routes = new Map<string, Route>();
   readonly #server: Server;
   readonly #held = new Set<() => void>();
@@ -54,6 +56,9 @@ export class TestServer extends EventEmitter {
     super();
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch(() => res.destroy());
+    });
+    this.#server.on("connection", () => {
+      this.connections += 1;
     });
   }
 
