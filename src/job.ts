@@ -6,6 +6,7 @@
 import { stat } from "node:fs/promises";
 import type { Clock } from "./clock.js";
 import { SyncError } from "./errors.js";
+import type { Failpoint } from "./failpoints.js";
 import type { Logger } from "./log/events.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PlannedPair } from "./plan.js";
@@ -35,6 +36,7 @@ export interface JobContext {
   /** True when `signal` fired because the run's deadline passed (not a user abort). */
   deadlinePassed(): boolean;
   onProgress?: (event: ProgressEvent) => void;
+  failpoint: Failpoint;
 }
 
 /** Builds a pair's result with the SPEC's keys in the SPEC's order. */
@@ -119,6 +121,7 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
         checksum: intact ? (marker?.checksum ?? null) : null,
       });
     }
+    await context.failpoint("after-lock");
     leaveGate = await context.gate.enter(pair.source.origin, context.signal);
     const admission = await context.circuits.admit(pair.source.origin, pair.source.display);
     if (admission.decision === "reject") {
@@ -416,7 +419,9 @@ async function transferAndCommit(
   }
 
   try {
+    await context.failpoint("before-rename");
     await commitPart(attemptContext.partPath, pair.destination);
+    await context.failpoint("after-rename");
   } catch (error) {
     await forgetPart(attemptContext).catch(() => {});
     logger.emit("error", "synchronization failed", {

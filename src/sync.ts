@@ -8,6 +8,7 @@ import { type Clock, systemClock } from "./clock.js";
 import { planPair } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
 import { SyncError } from "./errors.js";
+import { type Failpoint, noFailpoint } from "./failpoints.js";
 import { type JobContext, syncPair } from "./job.js";
 import { type Logger, silentLogger } from "./log/events.js";
 import { normalizeOptions, packageVersion, type SyncOptions } from "./options.js";
@@ -25,6 +26,8 @@ export interface RunOptions extends SyncOptions {
   runId?: string;
   /** Receives progress events: the plan, each transfer's start, bytes and result. */
   onProgress?: (event: ProgressEvent) => void;
+  /** Crash tests freeze the run at a named point (see failpoints.ts). */
+  failpoint?: Failpoint;
 }
 
 /** Reads sources from a file (or stdin for `-`), one a line; blank lines and `#` comments skipped. */
@@ -67,7 +70,8 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
 
   // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
   const pairs = await plan(resolved);
-  const store = new FsStateStore(resolved.lockDir, clock, logger);
+  const failpoint = options.failpoint ?? noFailpoint;
+  const store = new FsStateStore(resolved.lockDir, clock, logger, failpoint);
   await validateEnvironment(store, logger, resolved.dryRun);
   for (const given of resolved.sources) {
     if (!pairs.some((pair) => pair.source.href.startsWith(given.location.href))) {
@@ -119,6 +123,7 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
         : new FileSource(pair.source.href),
     signal,
     deadlinePassed: () => deadline.signal.aborted,
+    failpoint,
     ...(onProgress ? { onProgress } : {}),
   };
   const work = resolved.dryRun ? planPair : syncPair;

@@ -4,6 +4,7 @@
  * what a process owns — argv, stdout/stderr, signals and the exit code.
  */
 import { EnvironmentError, UsageError } from "../errors.js";
+import { freezeAt } from "../failpoints.js";
 import { createJsonLogger } from "../log/json.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
 import { packageVersion } from "../options.js";
@@ -115,6 +116,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       logger,
       signal: controller.signal,
       delayScale: delayScale(),
+      failpoint: freezeAt(process.env.RESILIENT_SYNC_FAILPOINT, logger),
       ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
     });
     renderer?.finish(report);

@@ -80,6 +80,7 @@ export interface EventFields {
   "invalid argument": { argument: string; reason: string };
   "environment unfit": { check: string; reason: string };
   "internal error": { reason: string };
+  "paused at failpoint": { failpoint: string };
   "circuit breaker half-open": { source: string; origin: string };
   "circuit breaker opened": {
     source: string;

@@ -27,20 +27,22 @@ export type Admission =
  * the prober died).
  */
 export function admit(current: CircuitState, now: number, ttlMs: number): Admission {
-  switch (current.state) {
-    case "closed":
-      return { decision: "allow", next: current };
-    case "open":
-      if (now < current.openUntil) {
-        return { decision: "reject", next: current, retryInMs: current.openUntil - now };
-      }
-      return probe(current, now, ttlMs);
-    case "half_open":
-      if (now < current.probeUntil) {
-        return { decision: "reject", next: current, retryInMs: current.probeUntil - now };
-      }
-      return probe(current, now, ttlMs);
-  }
+  if (current.state === "closed") return { decision: "allow", next: current };
+  const window = current.state === "open" ? ttlMs : probeWindow(ttlMs);
+  const until = current.state === "open" ? current.openUntil : current.probeUntil;
+  if (now >= until) return probe(current, now, ttlMs);
+  if (until - now <= window) return { decision: "reject", next: current, retryInMs: until - now };
+  // Further away than one window: the wall clock went back. Wait one window from now, not
+  // however far the clock jumped.
+  const clamped: CircuitState =
+    current.state === "open"
+      ? { ...current, openedAt: now, openUntil: now + window }
+      : { ...current, probeUntil: now + window };
+  return { decision: "reject", next: clamped, retryInMs: window };
+}
+
+function probeWindow(ttlMs: number): number {
+  return Math.max(ttlMs, 1000);
 }
 
 function probe(current: CircuitState, now: number, ttlMs: number): Admission {
@@ -49,7 +51,7 @@ function probe(current: CircuitState, now: number, ttlMs: number): Admission {
     next: {
       state: "half_open",
       failures: current.failures,
-      probeUntil: now + Math.max(ttlMs, 1000),
+      probeUntil: now + probeWindow(ttlMs),
     },
   };
 }

@@ -283,6 +283,12 @@ class HttpSource implements Source {
         retryable: true,
       });
     }
+    if (code === "UND_ERR_HEADERS_OVERFLOW") {
+      // The same server will send the same headers again.
+      return new SyncError("http_error", `${where}: response headers too large (${code})`, {
+        cause: error,
+      });
+    }
     if (PERMANENT_TLS_CODES.has(code)) {
       return new SyncError("network", `${where}: TLS certificate refused (${code})`, {
         cause: error,

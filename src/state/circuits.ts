@@ -36,6 +36,7 @@ export class Circuits {
   async admit(origin: string, source: string): Promise<CircuitAdmission> {
     const current = await this.#store.readCircuit(origin);
     const admission = admit(current, this.#clock.now(), this.#ttlMs);
+    if (admission.next !== current) await this.#store.writeCircuit(origin, admission.next);
     if (admission.decision === "reject") {
       this.#logger.emit("error", "circuit breaker open", {
         source,
@@ -45,7 +46,6 @@ export class Circuits {
       });
       return { decision: "reject", retryInMs: admission.retryInMs, failures: current.failures };
     }
-    if (admission.next !== current) await this.#store.writeCircuit(origin, admission.next);
     if (admission.decision === "probe") {
       this.#logger.emit("info", "circuit breaker half-open", { source, origin });
     }

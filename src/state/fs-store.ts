@@ -25,6 +25,7 @@ import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { Clock } from "../clock.js";
 import { errorCodeOf } from "../errors.js";
+import { type Failpoint, noFailpoint } from "../failpoints.js";
 import type { Logger } from "../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import type { AcquireOptions, Lock, Marker, PartialRecord, StateStore } from "./store.js";
@@ -57,7 +58,10 @@ export class FsStateStore implements StateStore {
   readonly #ownStart = processStartTime(process.pid);
   readonly #ownPidns = pidNamespace();
 
-  constructor(dir: string, clock: Clock, logger: Logger) {
+  readonly #failpoint: Failpoint;
+
+  constructor(dir: string, clock: Clock, logger: Logger, failpoint: Failpoint = noFailpoint) {
+    this.#failpoint = failpoint;
     this.dir = dir;
     this.#clock = clock;
     this.#logger = logger;
@@ -209,7 +213,9 @@ export class FsStateStore implements StateStore {
   }
 
   writeMarker(key: string, marker: Marker): Promise<void> {
-    return writeAtomically(join(this.dir, `${key}.marker.json`), JSON.stringify(marker));
+    return writeAtomically(join(this.dir, `${key}.marker.json`), JSON.stringify(marker), () =>
+      this.#failpoint("marker-written"),
+    );
   }
 
   readPartial(key: string): Promise<PartialRecord | undefined> {
@@ -304,10 +310,15 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
+async function writeAtomically(
+  path: string,
+  text: string,
+  beforeRename?: () => Promise<void>,
+): Promise<void> {
   const temp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
   try {
     await writeFile(temp, text);
+    await beforeRename?.();
     await rename(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => {});

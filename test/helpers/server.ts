@@ -19,7 +19,9 @@ export type Step =
   | { kind: "drip"; chunkBytes: number; intervalMs: number }
   | { kind: "hold"; afterBytes: number }
   /** Answers a Range request with only `bytes` of the range (a valid but partial 206). */
-  | { kind: "partial-range"; bytes: number };
+  | { kind: "partial-range"; bytes: number }
+  /** Writes these bytes to the socket as the whole response, then closes it (hostile servers). */
+  | { kind: "raw"; data: string | Buffer };
 
 export interface Route {
   body: Buffer;
@@ -145,6 +147,12 @@ export class TestServer extends EventEmitter {
     if (step.kind === "status") {
       record.status = step.status;
       res.writeHead(step.status, step.headers).end(step.body ?? "");
+      return progress();
+    }
+    if (step.kind === "raw") {
+      record.status = -1;
+      record.bytesSent = step.data.length;
+      req.socket.end(step.data);
       return progress();
     }
     if (step.kind === "redirect") {

@@ -63,4 +63,24 @@ describe("breaker state machine", () => {
       failures: 2,
     });
   });
+
+  test("a wall clock that jumps back keeps the circuit open one TTL at most, not the size of the jump", () => {
+    const open = recordFailure(CLOSED, 1_000_000, 1, 5000).next;
+    const hourEarlier = 1_000_000 - 3_600_000;
+    const admission = admit(open, hourEarlier, 5000);
+    assert.equal(admission.decision, "reject");
+    assert.equal(admission.decision === "reject" && admission.retryInMs, 5000);
+    assert.equal(admit(admission.next, hourEarlier + 5000, 5000).decision, "probe");
+  });
+
+  test("a probe window is clamped the same way", () => {
+    const halfOpen = admit(
+      { state: "open", failures: 1, openedAt: 0, openUntil: 10 },
+      5_000_000,
+      2000,
+    ).next;
+    const back = admit(halfOpen, 0, 2000);
+    assert.equal(back.decision === "reject" && back.retryInMs, 2000);
+    assert.equal(admit(back.next, 2000, 2000).decision, "probe");
+  });
 });

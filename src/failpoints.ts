@@ -1,0 +1,27 @@
+/**
+ * Failpoints: named places where a crash test can freeze the process to SIGKILL it at exactly
+ * that moment (after the lock is taken, after the part file is fsynced, between rename and
+ * marker …). Without a failpoint set they cost one comparison.
+ */
+import type { Logger } from "./log/events.js";
+
+export type FailpointName = "after-lock" | "before-rename" | "after-rename" | "marker-written";
+
+export type Failpoint = (name: FailpointName) => Promise<void>;
+
+export const noFailpoint: Failpoint = async () => {};
+
+/**
+ * A failpoint that freezes at `target`: it logs `paused at failpoint` and never returns (the
+ * test kills the process). `target` comes from `$RESILIENT_SYNC_FAILPOINT` in the CLI.
+ */
+export function freezeAt(target: string | undefined, logger: Logger): Failpoint {
+  if (!target) return noFailpoint;
+  return async (name) => {
+    if (name !== target) return;
+    logger.emit("warning", "paused at failpoint", { failpoint: name });
+    await new Promise(() => {
+      setInterval(() => {}, 1 << 30);
+    });
+  };
+}
