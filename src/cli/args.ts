@@ -84,8 +84,12 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
     const spec = OPTION_TABLE.find(
       (candidate) => candidate.flag === token.name || candidate.short === token.name,
     );
-    if (!spec)
-      throw new UsageError(token.rawName, `unknown option ${token.rawName}`, "unknown argument");
+    if (!spec) {
+      // In a group of short options (`-xz`, `-10`) name the group as written, not one letter of it.
+      const written = argv[token.index] ?? token.rawName;
+      const name = written.startsWith("--") ? token.rawName : written;
+      throw new UsageError(name, `unknown option ${name}`, "unknown argument");
+    }
     if (spec.kind === "boolean") {
       if (token.value !== undefined)
         throw new UsageError(token.rawName, `${token.rawName} takes no value`);
