@@ -369,7 +369,10 @@ async function discard(
 ): Promise<void> {
   try {
     if (body.dump) await body.dump({ limit: 64 * 1024 });
-    else body.destroy();
+    else {
+      body.on("error", () => {});
+      body.destroy();
+    }
   } catch {
     // The response is being thrown away: its errors do not matter.
   }

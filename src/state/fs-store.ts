@@ -27,6 +27,7 @@ import type { Clock } from "../clock.js";
 import { errorCodeOf } from "../errors.js";
 import { type Failpoint, noFailpoint } from "../failpoints.js";
 import type { Logger } from "../log/events.js";
+import { mkdirs } from "../mkdirs.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import type { AcquireOptions, Lock, Marker, PartialRecord, StateStore } from "./store.js";
 
@@ -294,7 +295,7 @@ export class FsStateStore implements StateStore {
 
   /** Creates the lock dir; throws when it cannot be created or written. */
   async ensureWritable(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdirs(this.dir);
     const probe = join(this.dir, `.probe-${process.pid}-${randomUUID().slice(0, 8)}`);
     await writeFile(probe, "");
     await unlink(probe);

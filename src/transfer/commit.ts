@@ -3,9 +3,10 @@
  * complete, fsynced and verified; then one rename puts it in place, and an fsync of the folder
  * makes the rename itself durable. Any crash before the rename leaves the old destination.
  */
-import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { errorCodeOf, writeError } from "../errors.js";
+import { mkdirs } from "../mkdirs.js";
 
 export const PART_SUFFIX = ".resilient-sync.part";
 
@@ -17,7 +18,7 @@ export function partPathFor(destination: string): string {
 /** Creates the destination's folder and refuses a destination that is a directory. */
 export async function prepareDestination(destination: string): Promise<void> {
   try {
-    await mkdir(dirname(destination), { recursive: true });
+    await mkdirs(dirname(destination));
   } catch (error) {
     throw writeError("create the folder of", destination, error);
   }

@@ -140,7 +140,7 @@ async function openResumable(
       signal: context.signal,
     });
     if (opened.kind === "body" && opened.offset > 0 && !sameVersion(partial, opened.validators)) {
-      opened.body.destroy();
+      abandon(opened.body);
       throw new SyncError("http_error", "the source changed since the partial download", {
         retryable: true,
         discardPartial: true,
@@ -205,7 +205,7 @@ async function openPart(
     }
     return handle;
   } catch (error) {
-    opened.body.destroy();
+    abandon(opened.body);
     if (context.signal.aborted) throw context.signal.reason;
     throw error instanceof SyncError ? error : writeError("write", partPath, error);
   }
@@ -250,7 +250,7 @@ async function streamInto(
     }
     return received;
   } catch (error) {
-    body.destroy();
+    abandon(body);
     throw error;
   }
 }
@@ -261,4 +261,10 @@ export async function forgetPart(
 ): Promise<void> {
   await context.store.deletePartial(context.stateKey);
   await discardPart(context.partPath);
+}
+
+/** Stops reading a body we no longer want; its late "aborted" error is expected, not a crash. */
+function abandon(body: Body["body"]): void {
+  body.on("error", () => {});
+  body.destroy();
 }
