@@ -12,9 +12,22 @@ import {
   ResultBuilder,
 } from "./job.js";
 import type { PlannedPair } from "./plan.js";
+import type { Turn } from "./policies/origin-gate.js";
 import type { SourceResult } from "./report.js";
 
-export async function planPair(pair: PlannedPair, context: JobContext): Promise<SourceResult> {
+export async function planPair(
+  pair: PlannedPair,
+  context: JobContext,
+  turn?: Turn,
+): Promise<SourceResult> {
+  try {
+    return await planOne(pair, context);
+  } finally {
+    turn?.leave();
+  }
+}
+
+async function planOne(pair: PlannedPair, context: JobContext): Promise<SourceResult> {
   const algorithm = algorithmOf(pair, context.options);
   const build = new ResultBuilder(pair, algorithm, context.clock);
   const names = { source: pair.source.display, destination: pair.destination };
@@ -46,16 +59,24 @@ export async function planPair(pair: PlannedPair, context: JobContext): Promise<
       checksum: intact ? (marker?.checksum ?? null) : null,
     });
   };
-  if (context.options.force) return wouldFetch("--force");
-  if (!marker || !intact)
-    return wouldFetch(marker ? "destination differs from the last sync" : "never synced");
-  if (pair.expected && pair.expected.hex !== marker.checksum)
-    return wouldFetch("destination does not match --checksum");
-
+  // Why the source would be fetched whatever it says; otherwise only a changed source would be.
+  const reason = context.options.force
+    ? "--force"
+    : !marker
+      ? "never synced"
+      : !intact
+        ? "destination differs from the last sync"
+        : pair.expected && pair.expected.hex !== marker.checksum
+          ? "destination does not match --checksum"
+          : undefined;
+  // One request either way: it also tells a source that would fail (404 …) before any run does.
   const source = context.sourceFor(pair);
   try {
-    if ((await source.check(marker.validators, context.signal)) === "changed")
-      return wouldFetch("source changed");
+    const answer = await source.check(
+      reason === undefined ? marker?.validators : undefined,
+      context.signal,
+    );
+    if (answer === "changed") return wouldFetch(reason ?? "source changed");
   } catch (error) {
     if (context.signal.aborted) throw context.signal.reason;
     const failure = error instanceof SyncError ? error : source.describeError(error);
@@ -64,8 +85,12 @@ export async function planPair(pair: PlannedPair, context: JobContext): Promise<
       error_code: failure.code,
       reason: failure.message,
     });
-    return build.failed(failure, { checksum: marker.checksum, attempts: 1 });
+    return build.failed(failure, {
+      checksum: intact ? (marker?.checksum ?? null) : null,
+      attempts: 1,
+    });
   }
+  if (!marker) return wouldFetch("never synced");
   context.logger.emit("info", "destination already up-to-date", {
     ...names,
     checksum: marker.checksum,

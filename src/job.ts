@@ -11,7 +11,7 @@ import type { Logger } from "./log/events.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PlannedPair } from "./plan.js";
 import { backoffDelayMs } from "./policies/backoff.js";
-import type { OriginGate } from "./policies/origin-gate.js";
+import type { OriginGate, Turn } from "./policies/origin-gate.js";
 import { withRetry } from "./policies/retry.js";
 import type { ProgressEvent } from "./progress.js";
 import type { SourceResult } from "./report.js";
@@ -89,7 +89,11 @@ export function keysOf(pair: PlannedPair): { marker: string; destination: string
 }
 
 /** Syncs one pair. Resolves to its result; rejects only when the caller aborts. */
-export async function syncPair(pair: PlannedPair, context: JobContext): Promise<SourceResult> {
+export async function syncPair(
+  pair: PlannedPair,
+  context: JobContext,
+  turn?: Turn,
+): Promise<SourceResult> {
   const algorithm = algorithmOf(pair, context.options);
   const build = new ResultBuilder(pair, algorithm, context.clock);
   const names = { source: pair.source.display, destination: pair.destination };
@@ -104,7 +108,11 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
 
   const keys = keysOf(pair);
   let lock: Lock | undefined;
-  let leaveGate: (() => void) | undefined;
+  // The turn at the origin's gate; a transfer may give it back and queue again between retries.
+  const gate: GateTurn = {
+    turn: turn ?? (await context.gate.enter(pair.source.origin, context.signal)),
+    epoch: context.gate.epoch(pair.source.origin),
+  };
   let probing = false;
   try {
     // One run per destination: two sources aimed at one file must not interleave their part data.
@@ -122,7 +130,6 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
       });
     }
     await context.failpoint("after-lock");
-    leaveGate = await context.gate.enter(pair.source.origin, context.signal);
     const admission = await context.circuits.admit(pair.source.origin, pair.source.display);
     if (admission.decision === "reject") {
       return build.failed(circuitOpenError(pair, admission.retryInMs), {
@@ -130,8 +137,8 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
       });
     }
     probing = admission.decision === "probe";
-    const outcome = await transferAndCommit(pair, keys, algorithm, probing, context);
-    await reportToCircuit(pair, outcome.error, probing, context);
+    const outcome = await transferAndCommit(pair, keys, algorithm, probing, gate, context);
+    await reportToCircuit(pair, outcome, probing, gate, context);
     probing = false;
     if (outcome.error) {
       return build.failed(outcome.error, {
@@ -149,52 +156,77 @@ export async function syncPair(pair: PlannedPair, context: JobContext): Promise<
   } catch (error) {
     // An interrupted probe proved nothing: the next caller may probe at once.
     if (probing) await context.circuits.abandonProbe(pair.source.origin).catch(() => {});
-    if (context.signal.aborted && context.deadlinePassed()) {
-      const reason = context.signal.reason as SyncError;
-      context.logger.emit("error", "synchronization failed", {
-        ...names,
-        error_code: reason.code,
-        reason: reason.message,
-      });
-      return build.failed(reason, {
-        checksum: await currentChecksum(keys.marker, pair, algorithm, context).catch(() => null),
-      });
-    }
-    throw error;
+    if (context.signal.aborted && !context.deadlinePassed()) throw error;
+    // The deadline, or a fault outside the transfer (the state store failing to write a
+    // marker …): this pair fails, the batch goes on.
+    const failure = context.signal.aborted
+      ? (context.signal.reason as SyncError)
+      : new SyncError("write_error", `${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        });
+    context.logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: failure.code,
+      reason: failure.message,
+    });
+    return build.failed(failure, {
+      checksum: await currentChecksum(keys.marker, pair, algorithm, context).catch(() => null),
+    });
   } finally {
-    leaveGate?.();
+    gate.turn.leave();
     await lock?.release();
   }
 }
 
+interface GateTurn {
+  turn: Turn;
+  /** The gate's epoch when the latest attempt began: its success may prove the origin only if nothing failed since. */
+  epoch: number;
+}
+
 /**
- * Tells the circuit what the transfer said about its origin. A transient failure (network,
- * timeout, 5xx …) counts against it; any answer from the origin — success, 404, a bad checksum —
- * proves it alive; a local failure (disk full) says nothing, except that a probe is void.
+ * Tells the circuit what the transfer said about the origin that served it (the last hop of any
+ * redirect). A transient failure (network, timeout, 5xx …) counts against it; any answer — success,
+ * 404, a bad checksum — proves it alive; a local failure (disk full) says nothing, except that a
+ * probe is void.
  */
 async function reportToCircuit(
   pair: PlannedPair,
-  error: SyncError | undefined,
+  outcome: Served,
   probe: boolean,
+  gate: GateTurn,
   context: JobContext,
 ) {
-  const { origin, display } = pair.source;
+  const { error } = outcome;
+  const { display } = pair.source;
+  const origin = outcome.servedBy ?? pair.source.origin;
   if (
     !error ||
     ORIGIN_ANSWERED.has(error.code) ||
     (error.code === "http_error" && !error.retryable)
   ) {
-    context.gate.prove(origin);
+    // A redirect's target was not what the attempt's epoch was taken from: its proof counts as fresh.
+    const since = origin === pair.source.origin ? gate.epoch : context.gate.epoch(origin);
+    context.gate.prove(origin, "finished", since);
     await context.circuits.succeeded(origin, display);
-  } else if (error.retryable && ORIGIN_FAILED.has(error.code)) {
+    // A redirect that led to a working origin speaks for the first one too.
+    if (origin !== pair.source.origin)
+      await context.circuits.succeeded(pair.source.origin, display);
+  } else if (isOriginFailure(error)) {
     await context.circuits.failed(origin, display);
+    if (probe && origin !== pair.source.origin)
+      await context.circuits.abandonProbe(pair.source.origin);
   } else if (probe) {
-    await context.circuits.abandonProbe(origin);
+    await context.circuits.abandonProbe(pair.source.origin);
   }
 }
 
 const ORIGIN_ANSWERED = new Set<string>(["not_found", "checksum_mismatch"]);
 const ORIGIN_FAILED = new Set<string>(["network", "timeout", "http_error"]);
+
+function isOriginFailure(error: SyncError): boolean {
+  return error.retryable && ORIGIN_FAILED.has(error.code);
+}
 
 export function circuitOpenError(pair: PlannedPair, retryInMs: number): SyncError {
   const seconds = Math.ceil(retryInMs / 1000);
@@ -233,11 +265,29 @@ type Outcome =
     }
   | { error: SyncError; attempts: number; bytes: number };
 
+type Served = Outcome & { servedBy: string | undefined };
+
+/** The transfer, and which origin finally served it (the last hop of any redirect). */
 async function transferAndCommit(
   pair: PlannedPair,
   keys: { marker: string; destination: string },
   algorithm: ChecksumAlgorithm,
   probe: boolean,
+  gate: GateTurn,
+  context: JobContext,
+): Promise<Served> {
+  const source = context.sourceFor(pair);
+  const outcome = await transferWith(source, pair, keys, algorithm, probe, gate, context);
+  return { ...outcome, servedBy: source.servedBy?.() };
+}
+
+async function transferWith(
+  source: Source,
+  pair: PlannedPair,
+  keys: { marker: string; destination: string },
+  algorithm: ChecksumAlgorithm,
+  probe: boolean,
+  gate: GateTurn,
   context: JobContext,
 ): Promise<Outcome> {
   const { options, logger, store } = context;
@@ -261,14 +311,18 @@ async function transferAndCommit(
 
   let bytes = 0;
   const attemptContext: AttemptContext = {
-    source: context.sourceFor(pair),
+    source,
     sourceId: pair.source.display,
     store,
     stateKey: keys.destination,
     partPath: partPathFor(pair.destination),
     algorithm,
     signal: context.signal,
-    onOpened: () => context.gate.prove(pair.source.origin),
+    onOpened: () => {
+      const servedBy = source.servedBy?.() ?? pair.source.origin;
+      const since = servedBy === pair.source.origin ? gate.epoch : context.gate.epoch(servedBy);
+      context.gate.prove(servedBy, "answered", since);
+    },
     onBytes: (chunk, received, total) => {
       // Counts what arrived even in attempts that fail: it was transferred in this run.
       bytes += chunk;
@@ -288,6 +342,11 @@ async function transferAndCommit(
   let attemptStartedAt = 0;
   const outcome = await withRetry(
     async (attempt) => {
+      if (attempt > 1 && !gate.turn.held && !context.gate.isProven(pair.source.origin)) {
+        // The origin turned suspect: queue for a turn instead of retrying alongside everyone else.
+        gate.turn.leave();
+        gate.turn = await context.gate.enter(pair.source.origin, context.signal);
+      }
       if (attempt > 1) {
         // Another transfer may have opened the circuit meanwhile: stop spending retries on a dead origin.
         const refusedFor = await context.circuits.refusesFor(pair.source.origin);
@@ -301,6 +360,7 @@ async function transferAndCommit(
         resume_from: partSize,
       });
       attemptStartedAt = context.clock.monotonic();
+      gate.epoch = context.gate.epoch(pair.source.origin);
       return attemptTransfer(attemptContext, unchangedIf);
     },
     {
@@ -316,6 +376,8 @@ async function transferAndCommit(
       signal: context.signal,
       onFailure: ({ attempt, error, delayMs }) => {
         const failure = asSyncError(error);
+        if (isOriginFailure(failure))
+          context.gate.suspect(source.servedBy?.() ?? pair.source.origin);
         logger.emit("warning", "download failed", {
           ...names,
           attempt,

@@ -4,7 +4,7 @@
  * edge, into the finished `ResolvedOptions` every other layer reads.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Clock } from "./clock.js";
 import { UsageError } from "./errors.js";
@@ -366,6 +366,16 @@ export function packageRoot(): string {
   throw new Error("resilient-sync: cannot find its package.json");
 }
 
+/**
+ * `<root>` when neither `root` nor `$REPO_ROOT` is given: the project's own folder when run from
+ * its checkout (the Bash script's behaviour), but the working folder when installed as a
+ * dependency — nothing is ever written inside node_modules.
+ */
+export function defaultRoot(): string {
+  const root = packageRoot();
+  return root.split(sep).includes("node_modules") ? process.cwd() : root;
+}
+
 /** The package version, read once per call from package.json. */
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as {
@@ -437,6 +447,58 @@ function parseHeaders(values: string[] | undefined): Record<string, string> {
   return headers;
 }
 
+/** What a library caller may pass besides the option table's keys. */
+const LIBRARY_KEYS = new Set([
+  "sources",
+  "signal",
+  "logger",
+  "clock",
+  "delayScale",
+  "random",
+  "root",
+  "runId",
+  "onProgress",
+  "failpoint",
+]);
+
+/**
+ * Refuses what TypeScript would have refused, for callers without it: unknown keys (a typo such
+ * as `maxWorker` must not be ignored silently), and values of the wrong type.
+ */
+export function checkOptionShapes(options: object): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const spec = OPTION_TABLE.find((candidate) => candidate.key === key);
+    if (!spec) {
+      if (!LIBRARY_KEYS.has(key))
+        throw new UsageError(key, `unknown option ${key}`, "unknown argument");
+      if (key === "sources" && !isStringArray(value))
+        throw new UsageError("sources", "sources must be an array of strings");
+      if (
+        key === "delayScale" &&
+        !(typeof value === "number" && Number.isFinite(value) && value >= 0)
+      ) {
+        throw new UsageError("delayScale", "delayScale must be a number ≥ 0");
+      }
+      continue;
+    }
+    const flag = `--${spec.flag}`;
+    if (spec.multiple) {
+      if (!isStringArray(value))
+        throw new UsageError(flag, `${flag} (${spec.key}) must be an array of strings`);
+    } else if (spec.kind === "boolean") {
+      if (typeof value !== "boolean")
+        throw new UsageError(flag, `${flag} (${spec.key}) must be true or false`);
+    } else if (spec.kind !== "count" && spec.kind !== "seconds" && typeof value !== "string") {
+      throw new UsageError(flag, `${flag} (${spec.key}) must be a string`);
+    }
+  }
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
 /**
  * Validates and completes `SyncOptions`: every default filled, every path absolute, every source
  * and checksum parsed. Throws `UsageError` naming the argument. Expanding directories and naming
@@ -446,7 +508,7 @@ export function normalizeOptions(
   options: SyncOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedOptions {
-  const root = resolve(options.root ?? env.REPO_ROOT ?? packageRoot());
+  const root = resolve(options.root ?? env.REPO_ROOT ?? defaultRoot());
   const reportsDir = join(root, "reports", "resilient-sync");
 
   const algorithm = options.checksumAlgorithm ?? "sha256";

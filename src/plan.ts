@@ -1,111 +1,171 @@
 /**
  * The plan: sources → pairs. Expands directory sources (filtered by `--pattern`), names every
- * destination, refuses two sources that would land on one destination, and matches expected
- * checksums (`--checksum`, `--checksum-file`) to their pairs.
+ * destination, refuses two sources that would land on one destination (or one inside the other),
+ * and matches expected checksums (`--checksum`, `--checksum-file`) to their pairs.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, join, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
 import { SyncError, UsageError } from "./errors.js";
 import type { ChecksumClaim, GivenSource, ResolvedOptions } from "./options.js";
 import { nameFromUrlPath, type SourceLocation } from "./sources/location.js";
 import { PART_SUFFIX } from "./transfer/commit.js";
-import { type ChecksumAlgorithm, checksumAlgorithmForLength } from "./transfer/digest.js";
+import { type ChecksumAlgorithm, isChecksumAlgorithm, parseHexDigest } from "./transfer/digest.js";
 
 export interface PlannedPair {
   source: SourceLocation;
   destination: string;
+  /** The name `--checksum-file` entries are matched against: the path below a directory source, else the file name. */
+  name: string;
   expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
-  /** Set when the source cannot be synced at all (a name that would escape its folder): it fails as such, touching nothing. */
+  /** Set when the source cannot be synced at all (an unsafe name): it fails as such, touching nothing. */
   invalid?: SyncError;
 }
 
-export async function plan(options: ResolvedOptions): Promise<PlannedPair[]> {
-  const pairs: PlannedPair[] = [];
-  for (const given of options.sources) pairs.push(...(await expand(given, options)));
-
-  const seen = new Map<string, string>();
-  for (const pair of pairs) {
-    if (pair.invalid) continue;
-    const other = seen.get(pair.destination);
-    if (other !== undefined) {
-      throw new UsageError(
-        "SOURCE",
-        `two sources map to one destination ${pair.destination}: ${other} and ${pair.source.display}`,
-      );
-    }
-    seen.set(pair.destination, pair.source.display);
-  }
-
-  const fromFile =
-    options.checksumFile === undefined ? new Map() : await readChecksumFile(options.checksumFile);
-  for (const pair of pairs) {
-    const rel = relative(options.artifactRoot, pair.destination).split(sep).join("/");
-    pair.expected = fromFile.get(rel) ?? fromFile.get(basename(pair.destination));
-  }
-  for (const claim of options.checksums)
-    claimFor(claim, pairs).expected = { algorithm: claim.algorithm, hex: claim.hex };
-  return pairs;
+export interface Plan {
+  pairs: PlannedPair[];
+  /** Directory sources whose pattern matched no file (worth a warning). */
+  emptyDirectories: string[];
 }
 
-async function expand(given: GivenSource, options: ResolvedOptions): Promise<PlannedPair[]> {
+export async function plan(options: ResolvedOptions): Promise<Plan> {
+  const pairs: PlannedPair[] = [];
+  const emptyDirectories: string[] = [];
+  for (const given of options.sources) {
+    const expanded = await expand(given, options);
+    if (expanded === "empty directory") emptyDirectories.push(given.location.display);
+    else pairs.push(...expanded);
+  }
+  refuseOverlaps(pairs);
+  if (options.checksumFile !== undefined) {
+    matchChecksumFile(pairs, await readChecksumFile(options.checksumFile, options.algorithm));
+  }
+  for (const claim of options.checksums) {
+    claimFor(claim, pairs).expected = { algorithm: claim.algorithm, hex: claim.hex };
+  }
+  return { pairs, emptyDirectories };
+}
+
+async function expand(
+  given: GivenSource,
+  options: ResolvedOptions,
+): Promise<PlannedPair[] | "empty directory"> {
   const { location } = given;
   const single = options.destination;
   if (location.kind === "http") {
-    if (single !== undefined) return [pairOf(location, single)];
+    if (single !== undefined) return [checked(pairOf(location, single, basename(single)))];
+    let name: string;
     try {
-      return [
-        pairOf(
-          location,
-          join(options.artifactRoot, nameFromUrlPath(new URL(location.href).pathname, "SOURCE")),
-        ),
-      ];
+      name = nameFromUrlPath(new URL(location.href).pathname, "SOURCE");
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return [
-        {
-          ...pairOf(location, options.artifactRoot),
-          invalid: new SyncError("invalid_source", `${location.display}: ${message}`),
-        },
-      ];
+      return [refused(location, options.artifactRoot, message)];
     }
+    return [checked(pairOf(location, join(options.artifactRoot, name), name))];
   }
+
   const info = await stat(location.href).catch(() => undefined);
   if (!info?.isDirectory()) {
     // A missing file is planned all the same: its transfer reports not_found.
-    return [pairOf(location, single ?? join(options.artifactRoot, basename(location.href)))];
+    const destination = single ?? join(options.artifactRoot, basename(location.href));
+    if (destination === location.href)
+      return [refused(location, destination, "the source is its own destination")];
+    return [checked(pairOf(location, destination, basename(location.href)))];
   }
+
   const root = single ?? join(options.artifactRoot, basename(location.href));
-  return (await listDirectory(location.href, options.pattern)).map((rel) => {
+  // Never mirror our own output or state back into itself.
+  const skip = [options.artifactRoot, options.lockDir, root].filter(
+    (dir) => isInside(dir, location.href) || dir === location.href,
+  );
+  const files = await listDirectory(location.href, options.pattern, skip);
+  if (files.length === 0) return "empty directory";
+  return files.map((rel) => {
+    const path = join(location.href, rel);
     const file: SourceLocation = {
       ...location,
-      raw: join(location.href, rel),
-      href: join(location.href, rel),
-      display: join(location.href, rel),
-      origin: `file://${join(location.href, rel)}`,
+      raw: path,
+      href: path,
+      display: path,
+      origin: `file://${path}`,
     };
+    if (rel.includes("\uFFFD")) return refused(file, root, "the file name is not valid UTF-8");
+    if (hasControlCharacter(rel))
+      return refused(file, root, "the file name holds control characters");
     const destination = resolve(root, rel);
-    if (hasControlCharacter(rel) || isAbsolute(rel) || !destination.startsWith(root + sep)) {
-      return {
-        ...pairOf(file, root),
-        invalid: new SyncError("invalid_source", `${file.display}: unsafe file name`),
-      };
-    }
-    return pairOf(file, destination);
+    if (!isInside(destination, root))
+      return refused(file, root, "the file name would leave the artifact root");
+    return checked(pairOf(file, destination, rel));
   });
 }
 
-function pairOf(source: SourceLocation, destination: string): PlannedPair {
-  return { source, destination, expected: undefined };
+function pairOf(source: SourceLocation, destination: string, name: string): PlannedPair {
+  return { source, destination, name, expected: undefined };
 }
 
-/** The files below `dir` (relative, `/`-separated, sorted) that `pattern` matches. Part files of ours are never taken. */
-export async function listDirectory(dir: string, pattern: string): Promise<string[]> {
+function refused(source: SourceLocation, destination: string, reason: string): PlannedPair {
+  return {
+    ...pairOf(source, destination, ""),
+    invalid: new SyncError("invalid_source", `${source.display}: ${reason}`),
+  };
+}
+
+/** A destination named like one of our part files would collide with another destination's data in flight. */
+function checked(pair: PlannedPair): PlannedPair {
+  return pair.destination.endsWith(PART_SUFFIX)
+    ? refused(pair.source, pair.destination, `names ending in ${PART_SUFFIX} are reserved`)
+    : pair;
+}
+
+function isInside(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/** Two pairs on one destination, or one destination inside another's: refused up front, naming both. */
+function refuseOverlaps(pairs: PlannedPair[]): void {
+  const valid = pairs
+    .filter((pair) => !pair.invalid)
+    .sort((a, b) => (a.destination < b.destination ? -1 : 1));
+  for (let i = 1; i < valid.length; i += 1) {
+    const before = valid[i - 1] as PlannedPair;
+    const pair = valid[i] as PlannedPair;
+    if (pair.destination === before.destination) {
+      throw new UsageError(
+        "SOURCE",
+        `two sources map to one destination ${pair.destination}: ${before.source.display} and ${pair.source.display}`,
+      );
+    }
+  }
+  const files = new Map(valid.map((pair) => [pair.destination, pair.source.display]));
+  for (const pair of valid) {
+    for (
+      let dir = resolve(pair.destination, "..");
+      dir !== resolve(dir, "..");
+      dir = resolve(dir, "..")
+    ) {
+      const other = files.get(dir);
+      if (other !== undefined) {
+        throw new UsageError(
+          "SOURCE",
+          `${pair.destination} (from ${pair.source.display}) would lie inside the file ${dir} (from ${other})`,
+        );
+      }
+    }
+  }
+}
+
+/** The files below `dir` (relative, `/`-separated, sorted) that `pattern` matches, leaving out `skip` folders and our part files. */
+export async function listDirectory(
+  dir: string,
+  pattern: string,
+  skip: string[] = [],
+): Promise<string[]> {
   const matches = picomatch(pattern, { dot: true });
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const files: string[] = [];
   for (const entry of entries) {
     const full = join(entry.parentPath, entry.name);
+    if (skip.some((folder) => full === folder || isInside(full, folder))) continue;
     const isFile =
       entry.isFile() ||
       (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile());
@@ -119,7 +179,7 @@ export async function listDirectory(dir: string, pattern: string): Promise<strin
 function hasControlCharacter(name: string): boolean {
   for (const char of name) {
     const code = char.charCodeAt(0);
-    if (code < 0x20 || code === 0x7f || char === "\\") return true;
+    if (code < 0x20 || code === 0x7f) return true;
   }
   return false;
 }
@@ -144,13 +204,41 @@ function claimFor(claim: ChecksumClaim, pairs: PlannedPair[]): PlannedPair {
   return pair;
 }
 
+export type ChecksumEntries = Map<string, { algorithm: ChecksumAlgorithm; hex: string }>;
+
 /**
- * Reads a `sha256sum`-style file: `HEX  name` or `HEX *name` (GNU), or `ALGO (name) = HEX` (BSD).
- * Each digest's algorithm follows from its length (GNU files do not name it).
+ * Gives each pair the entry named by its path below its directory source (or its file name); a
+ * bare file name also matches a deeper file, but only when no other pair shares that name.
+ * Entries that match nothing are ignored: a release's SHA256SUMS lists more than one syncs.
+ */
+function matchChecksumFile(pairs: PlannedPair[], entries: ChecksumEntries): void {
+  const byBasename = new Map<string, number>();
+  for (const pair of pairs)
+    byBasename.set(basename(pair.name), (byBasename.get(basename(pair.name)) ?? 0) + 1);
+  for (const pair of pairs) {
+    if (pair.invalid) continue;
+    const base = basename(pair.name);
+    pair.expected =
+      entries.get(pair.name) ?? (byBasename.get(base) === 1 ? entries.get(base) : undefined);
+  }
+}
+
+const BSD_TAGS: Record<string, ChecksumAlgorithm> = {
+  SHA256: "sha256",
+  SHA512: "sha512",
+  SHA1: "sha1",
+  MD5: "md5",
+};
+
+/**
+ * Reads a checksum file: GNU lines (`HEX  name`, `HEX *name`, `\HEX  escaped\nname`) in
+ * `algorithm` — like `sha256sum -c`, the file does not say which — or BSD tagged lines
+ * (`SHA256 (name) = HEX`), which do.
  */
 export async function readChecksumFile(
   path: string,
-): Promise<Map<string, { algorithm: ChecksumAlgorithm; hex: string }>> {
+  algorithm: ChecksumAlgorithm,
+): Promise<ChecksumEntries> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -160,22 +248,49 @@ export async function readChecksumFile(
       `--checksum-file cannot be read: ${(error as Error).message}`,
     );
   }
-  const entries = new Map<string, { algorithm: ChecksumAlgorithm; hex: string }>();
+  const entries: ChecksumEntries = new Map();
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const gnu = /^([0-9a-fA-F]+) [ *](.+)$/.exec(line);
-    const bsd = /^[A-Za-z0-9-]+ \((.+)\) = ([0-9a-fA-F]+)$/.exec(line);
-    const hex = gnu?.[1] ?? bsd?.[2];
-    const name = gnu?.[2] ?? bsd?.[1];
-    const algorithm = hex === undefined ? undefined : checksumAlgorithmForLength(hex.length);
-    if (hex === undefined || name === undefined || algorithm === undefined) {
+    const line = raw.trimEnd();
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const where = `--checksum-file line ${index + 1}`;
+    const bsd = /^([A-Za-z0-9-]+) \((.+)\) ?= ?([0-9a-fA-F]+)$/.exec(line);
+    const gnu = /^(\\?)([0-9a-fA-F]+) [ *](.+)$/.exec(line);
+    let entry: { name: string; algorithm: ChecksumAlgorithm; hex: string };
+    if (bsd) {
+      const tagged = BSD_TAGS[(bsd[1] as string).toUpperCase()];
+      if (!tagged) {
+        throw new UsageError(
+          "--checksum-file",
+          `${where}: unsupported algorithm ${bsd[1]} (SHA256, SHA512, SHA1, MD5)`,
+        );
+      }
+      entry = {
+        name: bsd[2] as string,
+        algorithm: tagged,
+        hex: parseHexDigest(bsd[3] as string, tagged, "--checksum-file"),
+      };
+    } else if (gnu) {
+      const name = gnu[1]
+        ? (gnu[3] as string).replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\"))
+        : (gnu[3] as string);
+      let hex: string;
+      try {
+        hex = parseHexDigest(gnu[2] as string, algorithm, "--checksum-file");
+      } catch {
+        throw new UsageError(
+          "--checksum-file",
+          `${where}: not a ${algorithm} digest; give --checksum-algorithm to match the file (sha512sum output needs --checksum-algorithm sha512)`,
+        );
+      }
+      entry = { name, algorithm, hex };
+    } else {
       throw new UsageError(
         "--checksum-file",
-        `--checksum-file line ${index + 1} is not "HEX  name": ${JSON.stringify(line.slice(0, 80))}`,
+        `${where} is not "HEX  name" or "ALGO (name) = HEX": ${JSON.stringify(line.slice(0, 80))}`,
       );
     }
-    entries.set(name.replace(/^\.\//, ""), { algorithm, hex: hex.toLowerCase() });
+    if (!isChecksumAlgorithm(entry.algorithm)) continue;
+    entries.set(entry.name.replace(/^\.\//, ""), { algorithm: entry.algorithm, hex: entry.hex });
   }
   return entries;
 }

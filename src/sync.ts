@@ -7,15 +7,21 @@ import { readFile } from "node:fs/promises";
 import { type Clock, systemClock } from "./clock.js";
 import { planPair } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
-import { SyncError } from "./errors.js";
+import { SyncError, UsageError } from "./errors.js";
 import { type Failpoint, noFailpoint } from "./failpoints.js";
 import { type JobContext, syncPair } from "./job.js";
 import { type Logger, silentLogger } from "./log/events.js";
-import { normalizeOptions, packageVersion, type SyncOptions } from "./options.js";
+import {
+  checkOptionShapes,
+  normalizeOptions,
+  packageVersion,
+  type SyncOptions,
+} from "./options.js";
 import { type PlannedPair, plan } from "./plan.js";
 import { OriginGate } from "./policies/origin-gate.js";
 import type { ProgressEvent } from "./progress.js";
 import { exitCodeFor, type Report, type SourceResult, summarize } from "./report.js";
+import { runScheduled } from "./scheduler.js";
 import { FileSource } from "./sources/file.js";
 import { HttpClient } from "./sources/http.js";
 import { Circuits } from "./state/circuits.js";
@@ -62,24 +68,28 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
   const runId = options.runId ?? newRunId();
   const version = packageVersion();
 
-  const listed = options.inputFile === undefined ? [] : await readSourceList(options.inputFile);
+  const failpoint = options.failpoint ?? noFailpoint;
+  checkOptionShapes(options);
+  const listed =
+    options.inputFile === undefined
+      ? []
+      : await readSourceList(options.inputFile).catch((error: unknown) => {
+          throw new UsageError(
+            "--input-file",
+            `--input-file cannot be read: ${(error as Error).message}`,
+          );
+        });
   const resolved = normalizeOptions({
     ...options,
     sources: [...(options.sources ?? []), ...listed],
   });
 
   // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
-  const pairs = await plan(resolved);
-  const failpoint = options.failpoint ?? noFailpoint;
+  const { pairs, emptyDirectories } = await plan(resolved);
   const store = new FsStateStore(resolved.lockDir, clock, logger, failpoint);
   await validateEnvironment(store, logger, resolved.dryRun);
-  for (const given of resolved.sources) {
-    if (!pairs.some((pair) => pair.source.href.startsWith(given.location.href))) {
-      logger.emit("warning", "directory matched no files", {
-        source: given.location.display,
-        pattern: resolved.pattern,
-      });
-    }
+  for (const source of emptyDirectories) {
+    logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
   }
   const onProgress = options.onProgress;
   onProgress?.({ type: "planned", total: pairs.length });
@@ -130,12 +140,23 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
 
   let results: SourceResult[];
   try {
-    results = await runPool(pairs, resolved.maxWorkers, async (pair) => {
-      onProgress?.({ type: "started", source: pair.source.display, destination: pair.destination });
-      const result = await work(pair, context);
-      onProgress?.({ type: "finished", result });
-      return result;
-    });
+    results = await runScheduled(
+      pairs,
+      resolved.maxWorkers,
+      context.gate,
+      (pair) => (pair.invalid ? undefined : pair.source.origin),
+      async (pair, turn) => {
+        onProgress?.({
+          type: "started",
+          source: pair.source.display,
+          destination: pair.destination,
+        });
+        const result = await work(pair, context, turn);
+        onProgress?.({ type: "finished", result });
+        return result;
+      },
+      signal,
+    );
   } finally {
     clearTimeout(deadlineTimer);
     await http?.close();
@@ -159,28 +180,4 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
     summary,
     results,
   };
-}
-
-/** Runs `work` over `items` with at most `limit` in flight; results keep the items' order. */
-async function runPool<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  // allSettled: on abort every worker must finish its cleanup (locks) before the run rejects.
-  const settled = await Promise.allSettled(
-    Array.from({ length: Math.min(limit, items.length) }, worker),
-  );
-  const rejected = settled.find((outcome) => outcome.status === "rejected");
-  if (rejected) throw rejected.reason;
-  return results;
 }

@@ -69,8 +69,13 @@ export class TerminalRenderer {
 
   /** Prints a line above the bars (warnings and errors while bars are shown). */
   log(line: string): void {
-    if (this.#stopped || !this.#total) this.#stream.write(line);
-    else this.#bars.log(line);
+    if (this.#stopped || !this.#total) {
+      this.#stream.write(line);
+      return;
+    }
+    this.#bars.log(line);
+    // cli-progress prints logged lines at its next redraw, and drops them if it stops first.
+    this.#bars.update();
   }
 
   onProgress(event: ProgressEvent): void {
@@ -84,14 +89,14 @@ export class TerminalRenderer {
         this.#updateTotal(event.total);
         return;
       case "started":
-        this.#transfers.set(event.destination, {
+        this.#transfers.set(keyOf(event), {
           bar: this.#bars.create(1, 0, { label: basename(event.destination), detail: "" }),
           sized: false,
         });
         return;
       case "bytes": {
         this.#bytes += event.chunk;
-        const transfer = this.#transfers.get(event.destination);
+        const transfer = this.#transfers.get(keyOf(event));
         if (transfer) {
           if (!transfer.sized && event.total !== undefined) {
             transfer.bar.setTotal(Math.max(event.total, 1));
@@ -106,11 +111,12 @@ export class TerminalRenderer {
         return;
       }
       case "finished": {
-        const transfer = this.#transfers.get(event.result.destination);
+        const key = keyOf(event.result);
+        const transfer = this.#transfers.get(key);
         if (transfer) {
           transfer.bar.stop();
           this.#bars.remove(transfer.bar);
-          this.#transfers.delete(event.result.destination);
+          this.#transfers.delete(key);
         }
         this.#done += 1;
         this.#updateTotal();
@@ -148,6 +154,7 @@ export class TerminalRenderer {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#bars.update();
     this.#bars.stop();
   }
 
@@ -162,4 +169,9 @@ export class TerminalRenderer {
           : result.status;
     return `${mark} ${name}  ${formatBytes(result.bytes)}  ${formatDuration(result.duration_ms)}  ${what}`;
   }
+}
+
+/** Transfers are told apart by source and destination: refused sources may share a destination. */
+function keyOf(event: { source: string; destination: string }): string {
+  return `${event.source}\0${event.destination}`;
 }

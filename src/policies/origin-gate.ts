@@ -1,68 +1,119 @@
 /**
- * The origin gate: until an origin has answered one request well, only one transfer at a time may
- * talk to it. A dead origin is thus met by one transfer and its retries — which open the circuit
- * for everyone else — instead of by every worker at once, each spending its own retries. Once the
- * origin has proven itself, the gate stays open for the rest of the run.
+ * The origin gate: until an origin has answered well, only one transfer at a time may talk to
+ * it. A dead origin is thus met by one transfer and its retries — which open the circuit for
+ * everyone else — instead of by every worker at once, each spending its own retries. An origin
+ * that answered once is trusted until a transfer to it fails for a transient reason; then it is
+ * suspect again, and transfers already running must take a turn before they retry.
  */
+
+/** A turn at an origin's gate. `held` is false for a proven origin (no turn is needed). */
+export interface Turn {
+  readonly held: boolean;
+  leave(): void;
+}
 
 interface OriginState {
   proven: boolean;
   busy: boolean;
-  waiters: Array<() => void>;
+  /** It failed after proving itself: response headers alone no longer prove it, a finished transfer must. */
+  suspected: boolean;
+  /** Counts suspicions: a proof from an attempt begun before the latest one is stale. */
+  epoch: number;
 }
+
+const FREE: Turn = { held: false, leave: () => {} };
 
 export class OriginGate {
   readonly #origins = new Map<string, OriginState>();
+  #waiters: Array<() => void> = [];
 
   #state(origin: string): OriginState {
     let state = this.#origins.get(origin);
     if (!state) {
-      state = { proven: false, busy: false, waiters: [] };
+      state = { proven: false, busy: false, suspected: false, epoch: 0 };
       this.#origins.set(origin, state);
     }
     return state;
   }
 
-  /** Waits for a turn at `origin`; resolves to the function that gives the turn back. */
-  async enter(origin: string, signal?: AbortSignal): Promise<() => void> {
+  /** A turn at `origin` now, or `undefined` when another transfer holds it. */
+  tryEnter(origin: string): Turn | undefined {
     const state = this.#state(origin);
+    if (state.proven) return FREE;
+    if (state.busy) return undefined;
+    state.busy = true;
+    let left = false;
+    return {
+      held: true,
+      leave: () => {
+        if (left) return;
+        left = true;
+        state.busy = false;
+        this.#changed();
+      },
+    };
+  }
+
+  /** Waits for a turn at `origin`. */
+  async enter(origin: string, signal?: AbortSignal): Promise<Turn> {
     for (;;) {
       signal?.throwIfAborted();
-      if (state.proven) return () => {};
-      if (!state.busy) {
-        state.busy = true;
-        let left = false;
-        return () => {
-          if (left) return;
-          left = true;
-          state.busy = false;
-          this.#wake(state, 1);
-        };
-      }
-      await new Promise<void>((resolve, reject) => {
-        const wake = () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          state.waiters.splice(state.waiters.indexOf(wake), 1);
-          reject(signal?.reason);
-        };
-        state.waiters.push(wake);
-        signal?.addEventListener("abort", onAbort, { once: true });
-      });
+      const turn = this.tryEnter(origin);
+      if (turn) return turn;
+      await this.changed(signal);
     }
   }
 
-  /** The origin answered well: let everyone through from now on. */
-  prove(origin: string): void {
-    const state = this.#state(origin);
-    if (state.proven) return;
-    state.proven = true;
-    this.#wake(state, state.waiters.length);
+  isProven(origin: string): boolean {
+    return this.#state(origin).proven;
   }
 
-  #wake(state: OriginState, count: number): void {
-    for (const wake of state.waiters.splice(0, count)) wake();
+  /**
+   * The origin answered well: let everyone through. `answered` (response headers arrived) is
+   * enough for an origin never seen failing; a suspect one must have `finished` a transfer, since
+   * a server that sends headers and then drops the connection would otherwise prove itself on
+   * every retry. `since` is the epoch when the proving attempt began.
+   */
+  prove(origin: string, how: "answered" | "finished", since: number): void {
+    const state = this.#state(origin);
+    if (state.proven || since < state.epoch || (state.suspected && how === "answered")) return;
+    state.proven = true;
+    state.suspected = false;
+    this.#changed();
+  }
+
+  /** A transfer to the origin failed for a transient reason: one at a time again. */
+  suspect(origin: string): void {
+    const state = this.#state(origin);
+    state.proven = false;
+    state.suspected = true;
+    state.epoch += 1;
+  }
+
+  /** Take it when an attempt begins, and hand it to `prove` when the attempt succeeds. */
+  epoch(origin: string): number {
+    return this.#state(origin).epoch;
+  }
+
+  /** Resolves at the next change of any origin's state (a turn given back, an origin proven). */
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#waiters = this.#waiters.filter((waiter) => waiter !== wake);
+        reject(signal?.reason);
+      };
+      this.#waiters.push(wake);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #changed(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 }

@@ -9,6 +9,7 @@ import { errorCodeOf, SyncError } from "../errors.js";
 import { redactUrl } from "../log/redact.js";
 import { parseRetryAfter } from "../policies/backoff.js";
 import type { ChecksumAlgorithm } from "../transfer/digest.js";
+import { originOf } from "./location.js";
 import type { OpenRequest, OpenResult, Source, StatedDigest, Validators } from "./source.js";
 
 export const MAX_REDIRECTS = 10;
@@ -74,6 +75,7 @@ export class HttpClient {
     headers: Record<string, string>,
     signal: AbortSignal,
     method: "GET" | "HEAD" = "GET",
+    onHop: (url: URL) => void = () => {},
   ): Promise<{ response: Dispatcher.ResponseData; url: URL }> {
     let current = new URL(url);
     let sent: Record<string, string> = {
@@ -85,6 +87,7 @@ export class HttpClient {
     current.username = "";
     current.password = "";
     for (let hop = 0; ; hop += 1) {
+      onHop(current);
       const response = await this.#request(current, {
         method,
         headers: sent,
@@ -147,6 +150,14 @@ export class HttpClient {
 class HttpSource implements Source {
   readonly #url: string;
   readonly #client: HttpClient;
+  #servedBy: string | undefined;
+  readonly #hop = (url: URL) => {
+    this.#servedBy = originOf(url);
+  };
+
+  servedBy(): string | undefined {
+    return this.#servedBy;
+  }
 
   constructor(url: string, client: HttpClient) {
     this.#url = url;
@@ -164,6 +175,7 @@ class HttpSource implements Source {
         conditionalHeaders(unchangedIf),
         signal,
         "HEAD",
+        this.#hop,
       ));
     } catch (error) {
       throw this.describeError(error);
@@ -190,7 +202,7 @@ class HttpSource implements Source {
 
     let response: Dispatcher.ResponseData;
     try {
-      ({ response } = await this.#client.get(this.#url, headers, request.signal));
+      ({ response } = await this.#client.get(this.#url, headers, request.signal, "GET", this.#hop));
     } catch (error) {
       throw this.describeError(error);
     }
@@ -326,20 +338,13 @@ export function statedDigests(
   whole: boolean,
 ): StatedDigest[] {
   const stated: StatedDigest[] = [];
-  const names = whole ? ["repr-digest", "content-digest"] : ["repr-digest"];
-  for (const name of names) {
-    for (const member of (header(headers[name]) ?? "").split(",")) {
-      const match = /^\s*([A-Za-z0-9-]+)\s*=\s*:([A-Za-z0-9+/=]+):\s*$/.exec(member);
-      const algorithm = match?.[1] ? RFC9530_ALGORITHMS[match[1].toLowerCase()] : undefined;
-      if (match?.[2] && algorithm)
-        stated.push({
-          algorithm,
-          hex: Buffer.from(match[2], "base64").toString("hex"),
-          header: name,
-        });
+  for (const name of whole ? ["repr-digest", "content-digest"] : ["repr-digest"]) {
+    for (const [key, bytes] of parseDigestDictionary(headers[name])) {
+      const algorithm = RFC9530_ALGORITHMS[key];
+      if (algorithm) stated.push({ algorithm, hex: bytes.toString("hex"), header: name });
     }
   }
-  const md5 = whole ? header(headers["content-md5"]) : undefined;
+  const md5 = whole ? allValues(headers["content-md5"]) : undefined;
   if (md5 && /^[A-Za-z0-9+/]{22}==$/.test(md5.trim())) {
     stated.push({
       algorithm: "md5",
@@ -348,6 +353,29 @@ export function statedDigests(
     });
   }
   return stated;
+}
+
+/**
+ * An RFC 8941 dictionary of byte sequences (`sha-256=:BASE64:;param, sha-512=:…:`), as RFC 9530
+ * digest fields are: repeated header lines are one list, parameters are ignored, and members that
+ * are not byte sequences are skipped. Byte sequences never hold a comma, so members split on it.
+ */
+export function parseDigestDictionary(
+  value: string | string[] | undefined,
+): Array<[string, Buffer]> {
+  const members: Array<[string, Buffer]> = [];
+  for (const member of (allValues(value) ?? "").split(",")) {
+    const match = /^\s*([a-z*][a-z0-9_.*-]*)\s*=\s*:([A-Za-z0-9+/]*={0,2}):\s*(?:;.*)?$/.exec(
+      member,
+    );
+    if (match) members.push([match[1] as string, Buffer.from(match[2] as string, "base64")]);
+  }
+  return members;
+}
+
+/** A header's value with repeated lines joined, as HTTP says they combine. */
+function allValues(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(", ") : value;
 }
 
 /** Credentials in the URL become a Basic `Authorization` header, as curl and wget do. */

@@ -69,8 +69,13 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
     kind: "http",
     href: url.href,
     display: redactUrl(url.href),
-    origin: `${url.protocol}//${url.hostname}:${url.port || DEFAULT_PORT[url.protocol]}`,
+    origin: originOf(url),
   };
+}
+
+/** The circuit-breaker key of an http(s) URL: `scheme://host:port`, the port always written. */
+export function originOf(url: URL): string {
+  return `${url.protocol}//${url.hostname}:${url.port || DEFAULT_PORT[url.protocol]}`;
 }
 
 function localFile(path: string, raw: string): SourceLocation {

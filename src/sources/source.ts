@@ -52,6 +52,8 @@ export interface Source {
   open(request: OpenRequest): Promise<OpenResult>;
   /** Asks, without transferring the data, whether the source still matches `unchangedIf` (dry runs). */
   check(unchangedIf: Validators | undefined, signal: AbortSignal): Promise<"unchanged" | "changed">;
+  /** The origin (`scheme://host:port`) that answered the last request, after redirects; undefined for local files. */
+  servedBy?(): string | undefined;
   /** Classifies an error raised while reading an opened body (reset, stall, short read). */
   describeError(error: unknown): SyncError;
 }

@@ -13,7 +13,6 @@ import { constants, readFileSync, readlinkSync } from "node:fs";
 import {
   access,
   link,
-  mkdir,
   readFile,
   rename,
   stat,

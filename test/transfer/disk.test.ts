@@ -100,7 +100,12 @@ describe("disk faults", () => {
     }
   });
 
-  async function diskFull(t: TestContext, dir: string, mnt: string, mounted: boolean): Promise<void> {
+  async function diskFull(
+    t: TestContext,
+    dir: string,
+    mnt: string,
+    mounted: boolean,
+  ): Promise<void> {
     const destination = join(mnt, "data.bin");
     await writeFile(destination, "old content\n");
     server.route("/full.bin", { body: bytes(3 * 1024 * 1024, 172) });
