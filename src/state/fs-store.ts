@@ -10,16 +10,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { constants, readFileSync, readlinkSync } from "node:fs";
-import {
-  access,
-  link,
-  readFile,
-  rename,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from "node:fs/promises";
+import { access, link, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { Clock } from "../clock.js";

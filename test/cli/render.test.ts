@@ -46,6 +46,10 @@ describe("what a person at a terminal sees", () => {
       !screen.includes('"message":"updated destination"'),
       "info lines do not tear the bars",
     );
+    assert.ok(
+      screen.includes('"message":"synchronization complete"'),
+      "errors and warnings are shown, not lost with the bars",
+    );
   });
 
   test("none of it in pipes: stderr carries JSON lines only", async (t) => {
