@@ -212,7 +212,7 @@ export class TestServer extends EventEmitter {
     const send = async (bytes: Buffer) => {
       if (bytes.length === 0) return;
       record.bytesSent += bytes.length;
-      if (!res.write(bytes)) await Promise.race([once(res, "drain"), once(res, "close")]);
+      if (!res.write(bytes)) await drainOrClose(res);
       progress();
     };
 
@@ -268,6 +268,19 @@ function notModified(
   return (
     ims !== undefined && lastModified !== undefined && Date.parse(ims) >= Date.parse(lastModified)
   );
+}
+
+/** Resolves when the response can take more data, or is gone; leaves no listener behind. */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 /** Waits until written data has left the process, so a reset really happens mid-body. */
