@@ -39,11 +39,15 @@ async function streamingServer(size: number) {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/big.bin` };
 }
 
-async function peakRss(args: string[]): Promise<{ peakMiB: number; seconds: number; code: number | null }> {
+async function peakRss(
+  args: string[],
+): Promise<{ peakMiB: number; seconds: number; code: number | null }> {
   const useTime = existsSync("/usr/bin/time");
   const started = performance.now();
   const child = useTime
-    ? spawn("/usr/bin/time", ["-f", "%M", process.execPath, CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] })
+    ? spawn("/usr/bin/time", ["-f", "%M", process.execPath, CLI, ...args], {
+        stdio: ["ignore", "ignore", "pipe"],
+      })
     : spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (c) => {
@@ -60,7 +64,11 @@ async function peakRss(args: string[]): Promise<{ peakMiB: number; seconds: numb
   const [code] = (await once(child, "close")) as [number | null];
   clearInterval(sampler);
   const kib = useTime ? Number(stderr.trim().split("\n").at(-1)) : sampledKiB;
-  return { peakMiB: +(kib / 1024).toFixed(1), seconds: +((performance.now() - started) / 1000).toFixed(2), code };
+  return {
+    peakMiB: +(kib / 1024).toFixed(1),
+    seconds: +((performance.now() - started) / 1000).toFixed(2),
+    code,
+  };
 }
 
 const sizes = (process.argv.slice(2).length ? process.argv.slice(2) : ["1", "4"]).map(Number);
@@ -69,8 +77,24 @@ for (const gib of sizes) {
   const { server, url } = await streamingServer(size);
   const dir = await mkdtemp(join(tmpdir(), "resilient-sync-memory-"));
   try {
-    const run = await peakRss(["--source-url", url, "--destination", join(dir, "big.bin"), "--lock-dir", join(dir, "locks"), "--quiet"]);
-    console.log(JSON.stringify({ size_gib: gib, exit_code: run.code, peak_rss_mib: run.peakMiB, seconds: run.seconds, mib_per_s: Math.round(size / MiB / run.seconds) }));
+    const run = await peakRss([
+      "--source-url",
+      url,
+      "--destination",
+      join(dir, "big.bin"),
+      "--lock-dir",
+      join(dir, "locks"),
+      "--quiet",
+    ]);
+    console.log(
+      JSON.stringify({
+        size_gib: gib,
+        exit_code: run.code,
+        peak_rss_mib: run.peakMiB,
+        seconds: run.seconds,
+        mib_per_s: Math.round(size / MiB / run.seconds),
+      }),
+    );
   } finally {
     server.close();
     await rm(dir, { recursive: true, force: true });

@@ -18,7 +18,12 @@ import type { SourceResult } from "./report.js";
 import type { Source } from "./sources/source.js";
 import type { Circuits } from "./state/circuits.js";
 import { destinationKey, type Lock, type Marker, pairKey, type StateStore } from "./state/store.js";
-import { commitPart, partPathFor, prepareDestination } from "./transfer/commit.js";
+import {
+  commitPart,
+  type DestinationInfo,
+  partPathFor,
+  prepareDestination,
+} from "./transfer/commit.js";
 import { type ChecksumAlgorithm, hashFile } from "./transfer/digest.js";
 import { type AttemptContext, attemptTransfer, forgetPart } from "./transfer/transfer.js";
 
@@ -37,6 +42,8 @@ export interface JobContext {
   deadlinePassed(): boolean;
   onProgress?: (event: ProgressEvent) => void;
   failpoint: Failpoint;
+  /** Folders whose renames still await an fsync: done once per folder at the end of the run. */
+  dirtyFolders: Set<string>;
 }
 
 /** Builds a pair's result with the SPEC's keys in the SPEC's order. */
@@ -292,8 +299,9 @@ async function transferWith(
 ): Promise<Outcome> {
   const { options, logger, store } = context;
   const names = { source: pair.source.display, destination: pair.destination };
+  let destination: DestinationInfo;
   try {
-    await prepareDestination(pair.destination);
+    destination = await prepareDestination(pair.destination);
   } catch (error) {
     logger.emit("error", "synchronization failed", {
       ...names,
@@ -304,7 +312,7 @@ async function transferWith(
   }
 
   const marker = await store.readMarker(keys.marker);
-  const intact = await markerStillDescribes(marker, pair, algorithm);
+  const intact = describes(marker, pair, algorithm, destination);
   const expectedMatchesMarker = !pair.expected || pair.expected.hex === marker?.checksum;
   const unchangedIf =
     !options.force && intact && expectedMatchesMarker ? marker?.validators : undefined;
@@ -318,6 +326,14 @@ async function transferWith(
     partPath: partPathFor(pair.destination),
     algorithm,
     signal: context.signal,
+    onAttempt: (resumeFrom) => {
+      logger.emit("info", "attempting download", {
+        ...names,
+        attempt: attemptNumber,
+        max_attempts: maxAttempts,
+        resume_from: resumeFrom,
+      });
+    },
     onOpened: () => {
       const servedBy = source.servedBy?.() ?? pair.source.origin;
       const since = servedBy === pair.source.origin ? gate.epoch : context.gate.epoch(servedBy);
@@ -340,8 +356,10 @@ async function transferWith(
 
   const maxAttempts = probe ? 1 : options.maxAttempts;
   let attemptStartedAt = 0;
+  let attemptNumber = 0;
   const outcome = await withRetry(
     async (attempt) => {
+      attemptNumber = attempt;
       if (attempt > 1 && !gate.turn.held && !context.gate.isProven(pair.source.origin)) {
         // The origin turned suspect: queue for a turn instead of retrying alongside everyone else.
         gate.turn.leave();
@@ -352,13 +370,6 @@ async function transferWith(
         const refusedFor = await context.circuits.refusesFor(pair.source.origin);
         if (refusedFor > 0) throw circuitOpenError(pair, refusedFor);
       }
-      const partSize = (await stat(attemptContext.partPath).catch(() => undefined))?.size ?? 0;
-      logger.emit("info", "attempting download", {
-        ...names,
-        attempt,
-        max_attempts: maxAttempts,
-        resume_from: partSize,
-      });
       attemptStartedAt = context.clock.monotonic();
       gate.epoch = context.gate.epoch(pair.source.origin);
       return attemptTransfer(attemptContext, unchangedIf);
@@ -482,7 +493,7 @@ async function transferWith(
 
   try {
     await context.failpoint("before-rename");
-    await commitPart(attemptContext.partPath, pair.destination);
+    await commitPart(attemptContext.partPath, pair.destination, context.dirtyFolders);
     await context.failpoint("after-rename");
   } catch (error) {
     await forgetPart(attemptContext).catch(() => {});
@@ -511,15 +522,24 @@ function asSyncError(error: unknown): SyncError {
   });
 }
 
-/** Whether the marker still describes the destination on disk (not edited, replaced or deleted by hand). */
+/** `describes`, stat-ing the destination first. */
 export async function markerStillDescribes(
   marker: Marker | undefined,
   pair: PlannedPair,
   algorithm: string,
 ): Promise<boolean> {
+  return describes(marker, pair, algorithm, await stat(pair.destination).catch(() => undefined));
+}
+
+/** Whether the marker still describes the destination on disk (not edited, replaced or deleted by hand). */
+function describes(
+  marker: Marker | undefined,
+  pair: PlannedPair,
+  algorithm: string,
+  info: DestinationInfo,
+): boolean {
   if (!marker || marker.source !== pair.source.display || marker.algorithm !== algorithm)
     return false;
-  const info = await stat(pair.destination).catch(() => undefined);
   if (!info?.isFile()) return false;
   return (
     info.size === marker.destinationSize &&

@@ -26,6 +26,7 @@ import { FileSource } from "./sources/file.js";
 import { HttpClient } from "./sources/http.js";
 import { Circuits } from "./state/circuits.js";
 import { FsStateStore } from "./state/fs-store.js";
+import { syncFolders } from "./transfer/commit.js";
 
 export interface RunOptions extends SyncOptions {
   /** 32 lowercase hex characters identifying the run in logs and the report. */
@@ -134,6 +135,7 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
     signal,
     deadlinePassed: () => deadline.signal.aborted,
     failpoint,
+    dirtyFolders: new Set<string>(),
     ...(onProgress ? { onProgress } : {}),
   };
   const work = resolved.dryRun ? planPair : syncPair;
@@ -160,6 +162,12 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
   } finally {
     clearTimeout(deadlineTimer);
     await http?.close();
+    // Renames become durable here, one fsync per folder rather than one per file.
+    await syncFolders(context.dirtyFolders).catch((error: unknown) => {
+      logger.emit("warning", "folder sync failed", {
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    });
   }
 
   const summary = summarize(results);

@@ -3,6 +3,7 @@
  * The command line: argv → options → sync → exit code. A thin layer over `sync()`: it owns only
  * what a process owns — argv, stdout/stderr, signals and the exit code.
  */
+import { randomBytes } from "node:crypto";
 import { EnvironmentError, UsageError } from "../errors.js";
 import { freezeAt } from "../failpoints.js";
 import { createJsonLogger } from "../log/json.js";
@@ -30,8 +31,7 @@ function write(stream: NodeJS.WriteStream): (line: string) => void {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const version = packageVersion();
-  const { newRunId, readSourceList, sync } = await import("../sync.js");
-  const runId = process.env.RUN_ID || newRunId();
+  const runId = process.env.RUN_ID || randomBytes(16).toString("hex");
   const redactor = new Redactor();
   const loggerFor = (
     options: CliOptions,
@@ -75,6 +75,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     : undefined;
   // With bars on the terminal, info lines bound for the same terminal would tear them: the bars
   // and the closing summary say it instead. Logs sent to a file or pipe are untouched.
+  // Loaded only now: `--help` and `--version` never pay for the sync machinery.
+  const { readSourceList, sync } = await import("../sync.js");
   const logger = loggerFor(
     options,
     renderer
@@ -152,6 +154,13 @@ function delayScale(): number {
   const value = raw === undefined ? 1 : Number(raw);
   return Number.isFinite(value) && value >= 0 ? value : 1;
 }
+
+// A run whose promise never settles would let Node exit with 0: that must never pass for success.
+const unsettled = () => {
+  process.stderr.write("resilient-sync: internal error: the run stopped without finishing\n");
+  process.exit(EXIT.transfer);
+};
+process.once("beforeExit", unsettled);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -5,7 +5,10 @@
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log/events.js";
-import { admit, recordFailure, recordSuccess } from "../policies/breaker.js";
+import { admit, type CircuitState, recordFailure, recordSuccess } from "../policies/breaker.js";
+
+const CACHE_MS = 1000;
+
 import type { StateStore } from "./store.js";
 
 export type CircuitAdmission =
@@ -18,6 +21,7 @@ export class Circuits {
   readonly #logger: Logger;
   readonly #ttlMs: number;
   readonly #threshold: number;
+  readonly #cache = new Map<string, { state: CircuitState; at: number }>();
 
   constructor(
     store: StateStore,
@@ -32,11 +36,28 @@ export class Circuits {
     this.#threshold = policy.threshold;
   }
 
+  /**
+   * The stored state, re-read at most once a second: a batch of a thousand files asks about one
+   * origin a thousand times, and another process's change is seen within that second anyway.
+   */
+  async #read(origin: string): Promise<CircuitState> {
+    const cached = this.#cache.get(origin);
+    if (cached && this.#clock.monotonic() - cached.at < CACHE_MS) return cached.state;
+    const state = await this.#store.readCircuit(origin);
+    this.#cache.set(origin, { state, at: this.#clock.monotonic() });
+    return state;
+  }
+
+  async #write(origin: string, state: CircuitState): Promise<void> {
+    this.#cache.set(origin, { state, at: this.#clock.monotonic() });
+    await this.#store.writeCircuit(origin, state);
+  }
+
   /** May a transfer to `origin` start now? Logs `circuit breaker open` when it may not. */
   async admit(origin: string, source: string): Promise<CircuitAdmission> {
-    const current = await this.#store.readCircuit(origin);
+    const current = await this.#read(origin);
     const admission = admit(current, this.#clock.now(), this.#ttlMs);
-    if (admission.next !== current) await this.#store.writeCircuit(origin, admission.next);
+    if (admission.next !== current) await this.#write(origin, admission.next);
     if (admission.decision === "reject") {
       this.#logger.emit("error", "circuit breaker open", {
         source,
@@ -54,25 +75,25 @@ export class Circuits {
 
   /** Milliseconds until `origin`'s circuit admits work again; 0 when it admits now. Changes nothing. */
   async refusesFor(origin: string): Promise<number> {
-    const admission = admit(await this.#store.readCircuit(origin), this.#clock.now(), this.#ttlMs);
+    const admission = admit(await this.#read(origin), this.#clock.now(), this.#ttlMs);
     return admission.decision === "reject" ? admission.retryInMs : 0;
   }
 
   async succeeded(origin: string, source: string): Promise<void> {
-    const current = await this.#store.readCircuit(origin);
+    const current = await this.#read(origin);
     const { next, reset } = recordSuccess(current);
     if (!reset) return;
-    await this.#store.writeCircuit(origin, next);
+    await this.#write(origin, next);
     if (current.state !== "closed")
       this.#logger.emit("info", "circuit breaker reset", { source, origin });
   }
 
   /** A probe ended without a verdict (interrupted, a local error): let the next caller probe at once. */
   async abandonProbe(origin: string): Promise<void> {
-    const current = await this.#store.readCircuit(origin);
+    const current = await this.#read(origin);
     if (current.state !== "half_open") return;
     const now = this.#clock.now();
-    await this.#store.writeCircuit(origin, {
+    await this.#write(origin, {
       state: "open",
       failures: current.failures,
       openedAt: now,
@@ -82,14 +103,14 @@ export class Circuits {
 
   /** Counts a transfer that failed for a transient reason; may open the circuit. */
   async failed(origin: string, source: string): Promise<void> {
-    const current = await this.#store.readCircuit(origin);
+    const current = await this.#read(origin);
     const { next, opened } = recordFailure(
       current,
       this.#clock.now(),
       this.#threshold,
       this.#ttlMs,
     );
-    await this.#store.writeCircuit(origin, next);
+    await this.#write(origin, next);
     if (opened) {
       this.#logger.emit("error", "circuit breaker opened", {
         source,

@@ -10,7 +10,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { constants, readFileSync, readlinkSync } from "node:fs";
-import { access, link, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { access, open, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { Clock } from "../clock.js";
@@ -84,7 +84,8 @@ export class FsStateStore implements StateStore {
     const text = JSON.stringify(owner);
     // A few rounds: a stale lock removed in one round is free in the next.
     for (let round = 0; round < 3; round += 1) {
-      if (await this.#createExclusive(path, text)) return this.#held(path, name, owner.token);
+      const ino = await this.#createExclusive(path, text);
+      if (ino !== undefined) return this.#held(path, name, ino);
       const held = await readText(path);
       const info = await stat(path).catch(() => undefined);
       if (held === undefined || info === undefined) continue; // released meanwhile
@@ -95,23 +96,29 @@ export class FsStateStore implements StateStore {
     return undefined;
   }
 
-  /** Creates `path` with `text` atomically; false when it exists. */
-  async #createExclusive(path: string, text: string): Promise<boolean> {
-    const temp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-    await writeFile(temp, text);
+  /**
+   * Creates `path` holding `text`; its inode, or `undefined` when it exists. The file exists a
+   * moment before its content does: a reader that finds it empty treats it as held while its
+   * lease is fresh, so nobody breaks a lock being born.
+   */
+  async #createExclusive(path: string, text: string): Promise<number | undefined> {
+    let handle: Awaited<ReturnType<typeof open>>;
     try {
-      await link(temp, path);
-      return true;
+      handle = await open(path, "wx");
     } catch (error) {
-      if (errorCodeOf(error) === "EEXIST") return false;
+      if (errorCodeOf(error) === "EEXIST") return undefined;
       throw error;
+    }
+    try {
+      await handle.writeFile(text);
+      return (await handle.stat()).ino;
     } finally {
-      await unlink(temp).catch(() => {});
+      await handle.close();
     }
   }
 
   /** A held lock: its lease is refreshed until it is released. */
-  #held(path: string, name: string, token: string): Lock {
+  #held(path: string, name: string, ino: number): Lock {
     const heartbeat = setInterval(() => {
       const now = new Date(this.#clock.now());
       utimes(path, now, now).catch(() => {});
@@ -121,7 +128,7 @@ export class FsStateStore implements StateStore {
       name,
       release: () => {
         clearInterval(heartbeat);
-        return this.#release(path, token);
+        return this.#release(path, ino);
       },
     };
   }
@@ -170,7 +177,7 @@ export class FsStateStore implements StateStore {
     verdict: { pid: number | null; reason: string },
   ) {
     const breakPath = `${path}.break`;
-    if (!(await this.#createExclusive(breakPath, String(process.pid)))) {
+    if ((await this.#createExclusive(breakPath, String(process.pid))) === undefined) {
       const info = await stat(breakPath).catch(() => undefined);
       if (info && this.#clock.now() - info.mtimeMs > STALE_BREAK_MS)
         await unlink(breakPath).catch(() => {});
@@ -190,10 +197,10 @@ export class FsStateStore implements StateStore {
     }
   }
 
-  async #release(path: string, token: string): Promise<void> {
+  /** Removes the lock if it is still the file we created (not one a breaker put in its place). */
+  async #release(path: string, ino: number): Promise<void> {
     try {
-      const held = await readText(path);
-      if (held !== undefined && (JSON.parse(held) as LockOwner).token === token) await unlink(path);
+      if ((await stat(path)).ino === ino) await unlink(path);
     } catch {
       // Never throws: a lock we cannot remove is one the next run will find stale.
     }

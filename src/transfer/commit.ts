@@ -3,6 +3,7 @@
  * complete, fsynced and verified; then one rename puts it in place, and an fsync of the folder
  * makes the rename itself durable. Any crash before the rename leaves the old destination.
  */
+import type { Stats } from "node:fs";
 import { open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { errorCodeOf, writeError } from "../errors.js";
@@ -15,14 +16,18 @@ export function partPathFor(destination: string): string {
   return `${destination}${PART_SUFFIX}`;
 }
 
-/** Creates the destination's folder and refuses a destination that is a directory. */
-export async function prepareDestination(destination: string): Promise<void> {
-  try {
-    await mkdirs(dirname(destination));
-  } catch (error) {
-    throw writeError("create the folder of", destination, error);
-  }
-  const info = await stat(destination).catch(() => undefined);
+/** What is at the destination's path now: a file's stats, or `undefined` when nothing is. */
+export type DestinationInfo = Stats | undefined;
+
+/**
+ * Makes sure the destination can be written: its folder exists (created when missing), and no
+ * directory stands at its path. Returns what is there, so the caller need not stat it again.
+ */
+export async function prepareDestination(destination: string): Promise<DestinationInfo> {
+  const info = await stat(destination).catch((error: unknown) => {
+    if (errorCodeOf(error) === "ENOENT") return undefined;
+    throw writeError("inspect", destination, error);
+  });
   if (info?.isDirectory()) {
     throw writeError(
       "write",
@@ -30,16 +35,39 @@ export async function prepareDestination(destination: string): Promise<void> {
       Object.assign(new Error("is a directory"), { code: "EISDIR" }),
     );
   }
+  if (!info) {
+    try {
+      await mkdirs(dirname(destination));
+    } catch (error) {
+      throw writeError("create the folder of", destination, error);
+    }
+  }
+  return info;
 }
 
-/** Renames the finished part file over the destination and makes the rename durable. */
-export async function commitPart(partPath: string, destination: string): Promise<void> {
+/**
+ * Renames the finished part file over the destination. The rename is made durable by an fsync
+ * of the folder — at once, or, when `dirtyFolders` is given, once per folder at the end of the
+ * run (`syncFolders`). Until then a power loss may undo the rename, leaving the old destination:
+ * its marker then no longer matches and the next run fetches it again.
+ */
+export async function commitPart(
+  partPath: string,
+  destination: string,
+  dirtyFolders?: Set<string>,
+): Promise<void> {
   try {
     await rename(partPath, destination);
   } catch (error) {
     throw writeError("rename into", destination, error);
   }
-  await fsyncDirectory(dirname(destination));
+  if (dirtyFolders) dirtyFolders.add(dirname(destination));
+  else await fsyncDirectory(dirname(destination));
+}
+
+/** Fsyncs every folder a run renamed files into. */
+export async function syncFolders(folders: Iterable<string>): Promise<void> {
+  await Promise.all([...folders].map((folder) => fsyncDirectory(folder)));
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {

@@ -6,11 +6,13 @@
  */
 import type { Hash } from "node:crypto";
 import { type FileHandle, open, stat } from "node:fs/promises";
+import { finished } from "node:stream";
 import { SyncError, writeError } from "../errors.js";
 import { canResumeWith, type OpenResult, type Source, type Validators } from "../sources/source.js";
 import type { PartialRecord, StateStore } from "../state/store.js";
 import { discardPart } from "./commit.js";
 import { type ChecksumAlgorithm, hashFileInto, newHash } from "./digest.js";
+import { PartWriter } from "./part-writer.js";
 
 export interface AttemptContext {
   source: Source;
@@ -22,6 +24,8 @@ export interface AttemptContext {
   partPath: string;
   algorithm: ChecksumAlgorithm;
   signal: AbortSignal;
+  /** Called as the attempt begins, with the offset it resumes from (0: from the start). */
+  onAttempt?: (resumeFrom: number) => void;
   /** Called once the source has answered (a body or not-modified): the origin works. */
   onOpened?: () => void;
   /** Called as body bytes arrive: (bytes this chunk, bytes of the file so far, expected total). */
@@ -46,6 +50,9 @@ export type AttemptResult =
     };
 
 type Body = Extract<OpenResult, { kind: "body" }>;
+
+/** Bodies up to this size are fetched again whole rather than resumed: a record would cost more than it saves. */
+const RESUMABLE_FROM_BYTES = 64 * 1024;
 
 /** Runs one attempt. Throws `SyncError`; keeps the part file for a resume unless it cannot be trusted. */
 export async function attemptTransfer(
@@ -122,13 +129,13 @@ async function openResumable(
   context: AttemptContext,
   unchangedIf: Validators | undefined,
 ): Promise<Body | { kind: "not-modified" }> {
-  const partial = await context.store.readPartial(context.stateKey);
   const kept = await stat(context.partPath).catch(() => undefined);
+  // No part file, nothing to resume: its record need not even be read.
+  const partial =
+    kept && kept.size > 0 ? await context.store.readPartial(context.stateKey) : undefined;
   const resumable =
-    partial !== undefined &&
-    partial.source === context.sourceId &&
-    kept !== undefined &&
-    kept.size > 0;
+    partial !== undefined && partial.source === context.sourceId && kept !== undefined;
+  context.onAttempt?.(resumable ? kept.size : 0);
   if (!resumable) {
     return open0(context, { offset: 0, resumeIf: undefined, unchangedIf, signal: context.signal });
   }
@@ -196,8 +203,12 @@ async function openPart(
     }
     await store.deletePartial(stateKey);
     const handle = await open(partPath, "w");
-    // Data fetched without a validator can never be safely resumed: it gets no record.
-    if (canResumeWith(opened.validators)) {
+    // Data fetched without a validator can never be safely resumed, and a small file is not
+    // worth resuming: neither gets a record.
+    if (
+      canResumeWith(opened.validators) &&
+      !(opened.length !== undefined && opened.length <= RESUMABLE_FROM_BYTES)
+    ) {
       await store.writePartial(stateKey, {
         source: context.sourceId,
         validators: opened.validators,
@@ -211,7 +222,11 @@ async function openPart(
   }
 }
 
-/** Writes the body at its offset of the part file, hashing each chunk; fsyncs. Returns the bytes received. */
+/**
+ * Streams the body into the part file from its offset, hashing each chunk as it arrives; fsyncs.
+ * Chunks are taken as 'data' events (no re-buffering) and handed to a `PartWriter`, so that the
+ * network, the hash and the disk work at the same time. Returns the bytes received.
+ */
 async function streamInto(
   context: AttemptContext,
   handle: FileHandle,
@@ -220,37 +235,62 @@ async function streamInto(
 ): Promise<number> {
   const { offset, body, length } = opened;
   const total = length === undefined ? undefined : offset + length;
+  const writer = new PartWriter(handle, offset);
   let received = 0;
   try {
-    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-    for (;;) {
-      let next: IteratorResult<Uint8Array>;
-      try {
-        next = await chunks.next();
-      } catch (error) {
-        if (context.signal.aborted) throw context.signal.reason;
-        throw context.source.describeError(error);
-      }
-      if (next.done) break;
-      context.signal.throwIfAborted();
-      const chunk = next.value;
-      for (const hash of hashes) hash.update(chunk);
-      try {
-        await handle.write(chunk, 0, chunk.length, offset + received);
-      } catch (error) {
-        throw writeError("write", context.partPath, error);
-      }
-      received += chunk.length;
-      context.onBytes?.(chunk.length, offset + received, total);
-    }
+    await new Promise<void>((resolve, reject) => {
+      // `finished` also reports a body that ended or failed before we began to listen.
+      const stopWatching = finished(body, { writable: false }, (error) =>
+        error ? onError(error) : onEnd(),
+      );
+      const cleanup = () => {
+        body.off("data", onData);
+        stopWatching();
+        context.signal.removeEventListener("abort", onAbort);
+      };
+      const fail = (error: unknown) => {
+        cleanup();
+        reject(error);
+      };
+      const onData = (chunk: Buffer) => {
+        for (const hash of hashes) hash.update(chunk);
+        received += chunk.length;
+        let wait: Promise<void> | undefined;
+        try {
+          wait = writer.push(chunk);
+        } catch (error) {
+          fail(writeError("write", context.partPath, error));
+          return;
+        }
+        context.onBytes?.(chunk.length, offset + received, total);
+        if (wait) {
+          body.pause();
+          wait.then(
+            () => body.resume(),
+            (error: unknown) => fail(writeError("write", context.partPath, error)),
+          );
+        }
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (error: unknown) =>
+        fail(context.signal.aborted ? context.signal.reason : context.source.describeError(error));
+      const onAbort = () => fail(context.signal.reason);
+      body.on("data", onData);
+      context.signal.addEventListener("abort", onAbort, { once: true });
+      if (context.signal.aborted) onAbort();
+    });
     try {
-      await handle.sync();
+      await writer.finish();
     } catch (error) {
-      throw writeError("sync", context.partPath, error);
+      throw writeError("write", context.partPath, error);
     }
     return received;
   } catch (error) {
     abandon(body);
+    await writer.abandon();
     throw error;
   }
 }

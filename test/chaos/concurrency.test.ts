@@ -32,14 +32,22 @@ async function exited(runs: CliProcess[], count: number): Promise<void> {
   });
 }
 
-const bodyTransfers = (path: string) => server.requestsFor(path).filter((r) => r.status === 200 || r.status === 206).length;
+const bodyTransfers = (path: string) =>
+  server.requestsFor(path).filter((r) => r.status === 200 || r.status === 206).length;
 
 describe("concurrent runs", () => {
   test(`${N} processes started at once on one pair: one transfer, all exit 0`, async (t) => {
     const dir = await tempDir(t);
     const body = bytes(2_000_000, 401);
     server.route("/same.bin", { body, script: [{ kind: "hold", afterBytes: 100_000 }] });
-    const args = ["--source-url", server.url("/same.bin"), "--destination", join(dir, "data.bin"), "--lock-dir", join(dir, "locks")];
+    const args = [
+      "--source-url",
+      server.url("/same.bin"),
+      "--destination",
+      join(dir, "data.bin"),
+      "--lock-dir",
+      join(dir, "locks"),
+    ];
     const runs = Array.from({ length: N }, () => new CliProcess(args));
     // The holder is blocked mid-body until every other run has given up on the lock.
     await exited(runs, N - 1);
@@ -50,7 +58,12 @@ describe("concurrent runs", () => {
       Array(N).fill(0),
     );
     assert.equal(bodyTransfers("/same.bin"), 1);
-    assert.equal(results.filter((r) => r.logs.some((l) => l.message === "another synchronization is in progress")).length, N - 1);
+    assert.equal(
+      results.filter((r) =>
+        r.logs.some((l) => l.message === "another synchronization is in progress"),
+      ).length,
+      N - 1,
+    );
     assert.equal(sha256(await readFile(join(dir, "data.bin"))), sha256(body));
   });
 
@@ -60,9 +73,21 @@ describe("concurrent runs", () => {
     const perPair = 3;
     const runs: CliProcess[] = [];
     for (let p = 0; p < pairs; p += 1) {
-      server.route(`/mixed-${p}.bin`, { body: bytes(500_000, 410 + p), script: [{ kind: "hold", afterBytes: 50_000 }] });
+      server.route(`/mixed-${p}.bin`, {
+        body: bytes(500_000, 410 + p),
+        script: [{ kind: "hold", afterBytes: 50_000 }],
+      });
       for (let k = 0; k < perPair; k += 1) {
-        runs.push(new CliProcess(["--source-url", server.url(`/mixed-${p}.bin`), "--destination", join(dir, `d${p}.bin`), "--lock-dir", join(dir, "locks")]));
+        runs.push(
+          new CliProcess([
+            "--source-url",
+            server.url(`/mixed-${p}.bin`),
+            "--destination",
+            join(dir, `d${p}.bin`),
+            "--lock-dir",
+            join(dir, "locks"),
+          ]),
+        );
       }
     }
     await exited(runs, pairs * (perPair - 1));
@@ -77,19 +102,40 @@ describe("concurrent runs", () => {
 
   test("two runs with overlapping batches: every file transferred once", async (t) => {
     const dir = await tempDir(t);
-    for (const name of ["a", "b", "c", "d"]) server.route(`/overlap/${name}.bin`, { body: bytes(300_000, name.charCodeAt(0)), script: [{ kind: "hold", afterBytes: 30_000 }] });
-    const common = ["--artifact-root", join(dir, "out"), "--lock-dir", join(dir, "locks"), "--json"];
-    const first = new CliProcess([...["a", "b", "c"].map((n) => server.url(`/overlap/${n}.bin`)), ...common]);
-    const second = new CliProcess([...["b", "c", "d"].map((n) => server.url(`/overlap/${n}.bin`)), ...common]);
+    for (const name of ["a", "b", "c", "d"])
+      server.route(`/overlap/${name}.bin`, {
+        body: bytes(300_000, name.charCodeAt(0)),
+        script: [{ kind: "hold", afterBytes: 30_000 }],
+      });
+    const common = [
+      "--artifact-root",
+      join(dir, "out"),
+      "--lock-dir",
+      join(dir, "locks"),
+      "--json",
+    ];
+    const first = new CliProcess([
+      ...["a", "b", "c"].map((n) => server.url(`/overlap/${n}.bin`)),
+      ...common,
+    ]);
+    const second = new CliProcess([
+      ...["b", "c", "d"].map((n) => server.url(`/overlap/${n}.bin`)),
+      ...common,
+    ]);
     // Each file is held by whichever run took it; release once both have asked for all they can.
-    await server.waitFor(() => ["a", "b", "c", "d"].every((n) => server.requestsFor(`/overlap/${n}.bin`).length >= 1));
+    await server.waitFor(() =>
+      ["a", "b", "c", "d"].every((n) => server.requestsFor(`/overlap/${n}.bin`).length >= 1),
+    );
     server.release();
     const [r1, r2] = await Promise.all([first.done, second.done]);
     assert.equal(r1.code, 0, r1.stderr);
     assert.equal(r2.code, 0, r2.stderr);
     for (const name of ["a", "b", "c", "d"]) {
       assert.equal(bodyTransfers(`/overlap/${name}.bin`), 1, name);
-      assert.equal(sha256(await readFile(join(dir, "out", `${name}.bin`))), sha256(bytes(300_000, name.charCodeAt(0))));
+      assert.equal(
+        sha256(await readFile(join(dir, "out", `${name}.bin`))),
+        sha256(bytes(300_000, name.charCodeAt(0))),
+      );
     }
   });
 });
