@@ -21,7 +21,7 @@ const chunk = Buffer.alloc(MiB, 0x5a);
 
 /** Serves `size` bytes at any path, generated as they are sent. */
 async function streamingServer(size: number) {
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     res.writeHead(200, { "content-length": String(size), etag: `"big-${size}"` });
     let left = size;
     const pump = () => {

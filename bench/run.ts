@@ -25,7 +25,6 @@ import {
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runCli } from "../test/helpers/cli.js";
 import { sha256, TestServer } from "../test/helpers/server.js";
 import { type Measurement, measure, median, which } from "./lib/measure.js";
 import { type Nginx, startNginx } from "./lib/nginx.js";

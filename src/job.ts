@@ -122,6 +122,8 @@ export async function syncPair(
   };
   let probing = false;
   try {
+    const settled = await unchangedWithoutLock(pair, keys, algorithm, build, gate, context);
+    if (settled) return settled;
     // One run per destination: two sources aimed at one file must not interleave their part data.
     lock = await takeLock(keys.destination, pair, context);
     if (!lock) {
@@ -183,6 +185,48 @@ export async function syncPair(
     gate.turn.leave();
     await lock?.release();
   }
+}
+
+/**
+ * The no-op fast path: when the destination still matches its marker, ask the source whether it
+ * changed (a conditional HEAD; for files, a stat) before taking any lock. An unchanged source
+ * then costs no lock file, no state write. Anything else — a change, an error, an open circuit,
+ * `--force` — goes the locked way, which decides again under the lock.
+ */
+async function unchangedWithoutLock(
+  pair: PlannedPair,
+  keys: { marker: string },
+  algorithm: ChecksumAlgorithm,
+  build: ResultBuilder,
+  gate: GateTurn,
+  context: JobContext,
+): Promise<SourceResult | undefined> {
+  if (context.options.force) return undefined;
+  const marker = await context.store.readMarker(keys.marker);
+  if (!marker || (pair.expected && pair.expected.hex !== marker.checksum)) return undefined;
+  if (!(await markerStillDescribes(marker, pair, algorithm))) return undefined;
+  if ((await context.circuits.refusesFor(pair.source.origin)) > 0) return undefined;
+  const source = context.sourceFor(pair);
+  try {
+    if ((await source.check(marker.validators, context.signal)) !== "unchanged") return undefined;
+  } catch {
+    if (context.signal.aborted) throw context.signal.reason;
+    return undefined;
+  }
+  const origin = source.servedBy?.() ?? pair.source.origin;
+  context.gate.prove(
+    origin,
+    "finished",
+    origin === pair.source.origin ? gate.epoch : context.gate.epoch(origin),
+  );
+  await context.circuits.succeeded(origin, pair.source.display);
+  context.logger.emit("info", "destination already up-to-date", {
+    source: pair.source.display,
+    destination: pair.destination,
+    checksum: marker.checksum,
+    reason: "source not modified",
+  });
+  return build.result({ status: "unchanged", checksum: marker.checksum, attempts: 1 });
 }
 
 interface GateTurn {
