@@ -189,7 +189,7 @@ export async function syncPair(
 
 /**
  * The no-op fast path: when the destination still matches its marker, ask the source whether it
- * changed (a conditional HEAD; for files, a stat) before taking any lock. An unchanged source
+ * changed (a conditional GET answered 304; for files, a stat) before taking any lock. An unchanged source
  * then costs no lock file, no state write. Anything else — a change, an error, an open circuit,
  * `--force` — goes the locked way, which decides again under the lock.
  */
@@ -208,7 +208,8 @@ async function unchangedWithoutLock(
   if ((await context.circuits.refusesFor(pair.source.origin)) > 0) return undefined;
   const source = context.sourceFor(pair);
   try {
-    if ((await source.check(marker.validators, context.signal)) !== "unchanged") return undefined;
+    if ((await source.check(marker.validators, context.signal, "cheap")) !== "unchanged")
+      return undefined;
   } catch {
     if (context.signal.aborted) throw context.signal.reason;
     return undefined;

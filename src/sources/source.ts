@@ -50,8 +50,16 @@ export interface StatedDigest {
 export interface Source {
   /** Opens the data; throws `SyncError` (classified: code, retryable) when it cannot. */
   open(request: OpenRequest): Promise<OpenResult>;
-  /** Asks, without transferring the data, whether the source still matches `unchangedIf` (dry runs). */
-  check(unchangedIf: Validators | undefined, signal: AbortSignal): Promise<"unchanged" | "changed">;
+  /**
+   * Asks whether the source still matches `unchangedIf`. `bodyless` never transfers data (dry
+   * runs); `cheap` may, when the source changed, in exchange for a cheaper "unchanged" (the
+   * no-op fast path).
+   */
+  check(
+    unchangedIf: Validators | undefined,
+    signal: AbortSignal,
+    how?: "bodyless" | "cheap",
+  ): Promise<"unchanged" | "changed">;
   /** The origin (`scheme://host:port`) that answered the last request, after redirects; undefined for local files. */
   servedBy?(): string | undefined;
   /** Classifies an error raised while reading an opened body (reset, stall, short read). */

@@ -26,7 +26,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { access, open, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { access, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { Clock } from "../clock.js";
