@@ -37,7 +37,7 @@ export class PartWriter {
   constructor(handle: FileHandle, position: number, options: PartWriterOptions = {}) {
     this.#handle = handle;
     this.#position = position;
-    this.#batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
+    this.#batchBytes = options.batchBytes ?? 2 * 1024 * 1024;
     this.#maxInFlight = options.maxInFlight ?? 2;
     this.#syncEveryBytes = options.syncEveryBytes ?? 64 * 1024 * 1024;
     this.#maxBatchAgeMs = options.maxBatchAgeMs ?? 100;
