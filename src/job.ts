@@ -15,7 +15,7 @@ import type { OriginGate, Turn } from "./policies/origin-gate.js";
 import { withRetry } from "./policies/retry.js";
 import type { ProgressEvent } from "./progress.js";
 import type { SourceResult } from "./report.js";
-import type { Source } from "./sources/source.js";
+import type { Source, Validators } from "./sources/source.js";
 import type { Circuits } from "./state/circuits.js";
 import { destinationKey, type Lock, type Marker, pairKey, type StateStore } from "./state/store.js";
 import {
@@ -122,8 +122,8 @@ export async function syncPair(
   };
   let probing = false;
   try {
-    const settled = await unchangedWithoutLock(pair, keys, algorithm, build, gate, context);
-    if (settled) return settled;
+    const quick = await unchangedWithoutLock(pair, keys, algorithm, build, gate, context);
+    if (quick && !("prior" in quick)) return quick;
     // One run per destination: two sources aimed at one file must not interleave their part data.
     lock = await takeLock(keys.destination, pair, context);
     if (!lock) {
@@ -146,7 +146,15 @@ export async function syncPair(
       });
     }
     probing = admission.decision === "probe";
-    const outcome = await transferAndCommit(pair, keys, algorithm, probing, gate, context);
+    const outcome = await transferAndCommit(
+      pair,
+      keys,
+      algorithm,
+      probing,
+      gate,
+      context,
+      quick?.prior,
+    );
     await reportToCircuit(pair, outcome, probing, gate, context);
     probing = false;
     if (outcome.error) {
@@ -200,34 +208,83 @@ async function unchangedWithoutLock(
   build: ResultBuilder,
   gate: GateTurn,
   context: JobContext,
-): Promise<SourceResult | undefined> {
+): Promise<SourceResult | { prior: SyncError } | undefined> {
   if (context.options.force) return undefined;
   const marker = await context.store.readMarker(keys.marker);
-  if (!marker || (pair.expected && pair.expected.hex !== marker.checksum)) return undefined;
+  // Without a validator every check would be a full GET: leave those to the locked path.
+  if (!marker || !hasValidators(marker.validators)) return undefined;
+  if (pair.expected && pair.expected.hex !== marker.checksum) return undefined;
   if (!(await markerStillDescribes(marker, pair, algorithm))) return undefined;
-  if ((await context.circuits.refusesFor(pair.source.origin)) > 0) return undefined;
+  // A circuit that is not plainly closed has a probe to run: that is the locked path's job.
+  if (!(await context.circuits.isClosed(pair.source.origin))) return undefined;
+  const names = { source: pair.source.display, destination: pair.destination };
+  context.logger.emit("info", "attempting download", {
+    ...names,
+    attempt: 1,
+    max_attempts: context.options.maxAttempts,
+    resume_from: 0,
+  });
   const source = context.sourceFor(pair);
+  let answer: "unchanged" | "changed";
   try {
-    if ((await source.check(marker.validators, context.signal, "cheap")) !== "unchanged")
-      return undefined;
-  } catch {
+    answer = await source.check(marker.validators, context.signal, "cheap");
+  } catch (error) {
     if (context.signal.aborted) throw context.signal.reason;
-    return undefined;
+    const failure = source.describeError(error);
+    // A transient failure is the transfer's first attempt: the locked path retries from it.
+    if (failure.retryable) return { prior: failure };
+    // A permanent one (404 …) is final: one request, as for any transfer.
+    context.logger.emit("warning", "download failed", {
+      ...names,
+      attempt: 1,
+      error_code: failure.code,
+      reason: failure.message,
+      retryable: false,
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+    });
+    context.logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: failure.code,
+      reason: failure.message,
+    });
+    await reportToCircuit(
+      pair,
+      { error: failure, attempts: 1, bytes: 0, servedBy: source.servedBy?.() },
+      false,
+      gate,
+      context,
+    );
+    return build.failed(failure, { attempts: 1, checksum: marker.checksum });
   }
-  const origin = source.servedBy?.() ?? pair.source.origin;
-  context.gate.prove(
-    origin,
-    "finished",
-    origin === pair.source.origin ? gate.epoch : context.gate.epoch(origin),
+  if (answer !== "unchanged") return undefined;
+  await reportToCircuit(
+    pair,
+    {
+      error: undefined,
+      status: "unchanged",
+      checksum: marker.checksum,
+      bytes: 0,
+      attempts: 1,
+      servedBy: source.servedBy?.(),
+    },
+    false,
+    gate,
+    context,
   );
-  await context.circuits.succeeded(origin, pair.source.display);
   context.logger.emit("info", "destination already up-to-date", {
-    source: pair.source.display,
-    destination: pair.destination,
+    ...names,
     checksum: marker.checksum,
     reason: "source not modified",
   });
   return build.result({ status: "unchanged", checksum: marker.checksum, attempts: 1 });
+}
+
+function hasValidators(validators: Validators): boolean {
+  return (
+    validators.etag !== undefined ||
+    validators.lastModified !== undefined ||
+    (validators.size !== undefined && validators.mtimeMs !== undefined)
+  );
 }
 
 interface GateTurn {
@@ -327,9 +384,10 @@ async function transferAndCommit(
   probe: boolean,
   gate: GateTurn,
   context: JobContext,
+  prior?: SyncError,
 ): Promise<Served> {
   const source = context.sourceFor(pair);
-  const outcome = await transferWith(source, pair, keys, algorithm, probe, gate, context);
+  const outcome = await transferWith(source, pair, keys, algorithm, probe, gate, context, prior);
   return { ...outcome, servedBy: source.servedBy?.() };
 }
 
@@ -341,6 +399,7 @@ async function transferWith(
   probe: boolean,
   gate: GateTurn,
   context: JobContext,
+  prior?: SyncError,
 ): Promise<Outcome> {
   const { options, logger, store } = context;
   const names = { source: pair.source.display, destination: pair.destination };
@@ -421,6 +480,7 @@ async function transferWith(
     },
     {
       maxAttempts,
+      ...(prior && !probe ? { prior: { attempts: 1, error: prior } } : {}),
       isRetryable: (error) => error instanceof SyncError && error.retryable,
       delayMs: (attempt, error) => {
         const retryAfter = error instanceof SyncError ? error.retryAfterMs : undefined;

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { type Clock, systemClock } from "./clock.js";
 import { planPair } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
@@ -162,14 +163,29 @@ export async function sync(options: RunOptions = {}): Promise<Report> {
   } finally {
     clearTimeout(deadlineTimer);
     await http?.close();
-    // Renames become durable here, one fsync per folder rather than one per file.
-    await syncFolders(context.dirtyFolders).catch((error: unknown) => {
-      logger.emit("warning", "folder sync failed", {
-        reason: error instanceof Error ? error.message : String(error),
-      });
-    });
   }
 
+  // Renames become durable here, one fsync per folder rather than one per file. A folder that
+  // cannot be synced leaves its renames undurable: those sources did not sync.
+  const unsynced = await syncFolders(context.dirtyFolders);
+  if (unsynced.size > 0) {
+    results = results.map((result) => {
+      const error = unsynced.get(dirname(result.destination));
+      if (!error || result.status !== "synced") return result;
+      const message = `the folder of ${result.destination} could not be synced: ${error.message}`;
+      logger.emit("error", "synchronization failed", {
+        source: result.source,
+        destination: result.destination,
+        error_code: "write_error",
+        reason: message,
+      });
+      return {
+        ...result,
+        status: "failed" as const,
+        error: { code: "write_error" as const, message },
+      };
+    });
+  }
   const summary = summarize(results);
   const exitCode = exitCodeFor(results);
   const durationMs = Math.round(clock.monotonic() - started);

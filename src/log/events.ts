@@ -81,7 +81,6 @@ export interface EventFields {
   "environment unfit": { check: string; reason: string };
   "internal error": { reason: string };
   "paused at failpoint": { failpoint: string };
-  "folder sync failed": { reason: string };
   "circuit breaker half-open": { source: string; origin: string };
   "circuit breaker opened": {
     source: string;

@@ -10,6 +10,8 @@ export interface RetryOptions {
   delayMs(attempt: number, error: unknown): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   signal?: AbortSignal;
+  /** An attempt already made elsewhere (a quick check) that failed: the loop continues from it. */
+  prior?: { attempts: number; error: unknown };
   /** Called after every failed attempt; `delayMs` is set when another attempt follows. */
   onFailure?(info: { attempt: number; error: unknown; delayMs: number | undefined }): void;
 }
@@ -26,7 +28,15 @@ export async function withRetry<T>(
   operation: (attempt: number) => Promise<T>,
   options: RetryOptions,
 ): Promise<RetryOutcome<T>> {
-  for (let attempt = 1; ; attempt += 1) {
+  const first = (options.prior?.attempts ?? 0) + 1;
+  if (options.prior) {
+    const { attempts, error } = options.prior;
+    const delay = attempts < options.maxAttempts ? options.delayMs(attempts, error) : undefined;
+    options.onFailure?.({ attempt: attempts, error, delayMs: delay });
+    if (delay === undefined) return { ok: false, error, attempts, exhausted: true };
+    await options.sleep(delay, options.signal);
+  }
+  for (let attempt = first; ; attempt += 1) {
     options.signal?.throwIfAborted();
     try {
       return { ok: true, value: await operation(attempt), attempts: attempt };

@@ -40,9 +40,9 @@ export class Circuits {
    * The stored state, re-read at most once a second: a batch of a thousand files asks about one
    * origin a thousand times, and another process's change is seen within that second anyway.
    */
-  async #read(origin: string): Promise<CircuitState> {
+  async #read(origin: string, fresh = false): Promise<CircuitState> {
     const cached = this.#cache.get(origin);
-    if (cached && this.#clock.monotonic() - cached.at < CACHE_MS) return cached.state;
+    if (!fresh && cached && this.#clock.monotonic() - cached.at < CACHE_MS) return cached.state;
     const state = await this.#store.readCircuit(origin);
     this.#cache.set(origin, { state, at: this.#clock.monotonic() });
     return state;
@@ -55,7 +55,10 @@ export class Circuits {
 
   /** May a transfer to `origin` start now? Logs `circuit breaker open` when it may not. */
   async admit(origin: string, source: string): Promise<CircuitAdmission> {
-    const current = await this.#read(origin);
+    // A closed circuit may be taken from the cache; any other is decided on fresh state, since
+    // the decision may write (a probe begins).
+    const cached = await this.#read(origin);
+    const current = cached.state === "closed" ? cached : await this.#read(origin, true);
     const admission = admit(current, this.#clock.now(), this.#ttlMs);
     if (admission.next !== current) await this.#write(origin, admission.next);
     if (admission.decision === "reject") {
@@ -73,6 +76,12 @@ export class Circuits {
     return { decision: admission.decision };
   }
 
+  /** Whether `origin`'s circuit is plainly closed (no failure counted, nothing to probe). Changes nothing. */
+  async isClosed(origin: string): Promise<boolean> {
+    const state = await this.#read(origin);
+    return state.state === "closed";
+  }
+
   /** Milliseconds until `origin`'s circuit admits work again; 0 when it admits now. Changes nothing. */
   async refusesFor(origin: string): Promise<number> {
     const admission = admit(await this.#read(origin), this.#clock.now(), this.#ttlMs);
@@ -80,7 +89,10 @@ export class Circuits {
   }
 
   async succeeded(origin: string, source: string): Promise<void> {
-    const current = await this.#read(origin);
+    // Nothing to reset by the cache's account: write nothing (and overwrite nobody's newer state).
+    const cached = await this.#read(origin);
+    if (cached.state === "closed" && cached.failures === 0) return;
+    const current = await this.#read(origin, true);
     const { next, reset } = recordSuccess(current);
     if (!reset) return;
     await this.#write(origin, next);
@@ -90,7 +102,7 @@ export class Circuits {
 
   /** A probe ended without a verdict (interrupted, a local error): let the next caller probe at once. */
   async abandonProbe(origin: string): Promise<void> {
-    const current = await this.#read(origin);
+    const current = await this.#read(origin, true);
     if (current.state !== "half_open") return;
     const now = this.#clock.now();
     await this.#write(origin, {
@@ -103,7 +115,8 @@ export class Circuits {
 
   /** Counts a transfer that failed for a transient reason; may open the circuit. */
   async failed(origin: string, source: string): Promise<void> {
-    const current = await this.#read(origin);
+    // Read-modify-write on fresh state: another process's count must not be lost.
+    const current = await this.#read(origin, true);
     const { next, opened } = recordFailure(
       current,
       this.#clock.now(),

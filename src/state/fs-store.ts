@@ -14,6 +14,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import {
+  type BigIntStats,
   closeSync,
   constants,
   fstatSync,
@@ -100,8 +101,8 @@ export class FsStateStore implements StateStore {
     const text = JSON.stringify(owner);
     // A few rounds: a stale lock removed in one round is free in the next.
     for (let round = 0; round < 3; round += 1) {
-      const ino = await this.#createExclusive(path, text);
-      if (ino !== undefined) return this.#held(path, name, ino);
+      const identity = await this.#createExclusive(path, text);
+      if (identity !== undefined) return this.#held(path, name, identity);
       const held = await readText(path);
       const info = await stat(path).catch(() => undefined);
       if (held === undefined || info === undefined) continue; // released meanwhile
@@ -117,7 +118,7 @@ export class FsStateStore implements StateStore {
    * moment before its content does: a reader that finds it empty treats it as held while its
    * lease is fresh, so nobody breaks a lock being born.
    */
-  async #createExclusive(path: string, text: string): Promise<number | undefined> {
+  async #createExclusive(path: string, text: string): Promise<FileIdentity | undefined> {
     let fd: number;
     try {
       fd = openSync(path, "wx");
@@ -127,14 +128,22 @@ export class FsStateStore implements StateStore {
     }
     try {
       writeSync(fd, text);
-      return fstatSync(fd).ino;
+      return identityOf(fstatSync(fd, { bigint: true }), text);
+    } catch (error) {
+      // A lock that could not be written (a full disk) must not stay behind, empty, as if held.
+      try {
+        unlinkSync(path);
+      } catch {
+        // gone already
+      }
+      throw error;
     } finally {
       closeSync(fd);
     }
   }
 
   /** A held lock: its lease is refreshed until it is released. */
-  #held(path: string, name: string, ino: number): Lock {
+  #held(path: string, name: string, identity: FileIdentity): Lock {
     const heartbeat = setInterval(() => {
       const now = new Date(this.#clock.now());
       utimes(path, now, now).catch(() => {});
@@ -144,7 +153,7 @@ export class FsStateStore implements StateStore {
       name,
       release: () => {
         clearInterval(heartbeat);
-        return this.#release(path, ino);
+        return this.#release(path, identity);
       },
     };
   }
@@ -213,10 +222,22 @@ export class FsStateStore implements StateStore {
     }
   }
 
-  /** Removes the lock if it is still the file we created (not one a breaker put in its place). */
-  async #release(path: string, ino: number): Promise<void> {
+  /**
+   * Removes the lock if it is still the file we created — not one a breaker put in its place.
+   * An inode number alone is not enough (ext4 hands a freed one out again at once): the birth
+   * time goes with it, and where the filesystem has none, the content (our random token).
+   */
+  async #release(path: string, identity: FileIdentity): Promise<void> {
     try {
-      if (statSync(path).ino === ino) unlinkSync(path);
+      const now = statSync(path, { bigint: true });
+      if (now.ino !== identity.ino) return;
+      if (
+        identity.birthtimeNs !== 0n
+          ? now.birthtimeNs === identity.birthtimeNs
+          : readFileSync(path, "utf8") === identity.text
+      ) {
+        unlinkSync(path);
+      }
     } catch {
       // Never throws: a lock we cannot remove is one the next run will find stale.
     }
@@ -344,6 +365,17 @@ async function writeAtomically(
     }
     throw error;
   }
+}
+
+/** What tells one lock file from another that later took its place. */
+interface FileIdentity {
+  ino: bigint;
+  birthtimeNs: bigint;
+  text: string;
+}
+
+function identityOf(stats: BigIntStats, text: string): FileIdentity {
+  return { ino: stats.ino, birthtimeNs: stats.birthtimeNs, text };
 }
 
 function pidNamespace(): string | null {

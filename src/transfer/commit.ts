@@ -65,9 +65,17 @@ export async function commitPart(
   else await fsyncDirectory(dirname(destination));
 }
 
-/** Fsyncs every folder a run renamed files into. */
-export async function syncFolders(folders: Iterable<string>): Promise<void> {
-  await Promise.all([...folders].map((folder) => fsyncDirectory(folder)));
+/** Fsyncs every folder a run renamed files into; returns those that failed, with the error. */
+export async function syncFolders(folders: Iterable<string>): Promise<Map<string, Error>> {
+  const failed = new Map<string, Error>();
+  await Promise.all(
+    [...folders].map((folder) =>
+      fsyncDirectory(folder).catch((error: unknown) => {
+        failed.set(folder, error instanceof Error ? error : new Error(String(error)));
+      }),
+    ),
+  );
+  return failed;
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {

@@ -1,9 +1,13 @@
 /**
  * Writes a body into the part file without making the network wait for the disk: chunks are
- * gathered into batches written with one `writev` each, up to two batches in flight while the
- * next one fills, and the data written so far is flushed to disk in the background every
+ * gathered into batches written with one `writev` each, one batch in flight while the next one
+ * fills, and the data written so far is flushed to disk in the background every
  * `syncEveryBytes`, so that the fsync before the rename finds little left to do.
- * Memory stays bounded: at most `(maxInFlight + 1) × batchBytes` are held. A batch that stops
+ *
+ * One write at a time is what keeps the part file a contiguous prefix of the body at every
+ * moment — after a kill, a failed write or an abandoned body, its size is exactly what can be
+ * resumed. Two writes in flight could land out of order and leave a hole that reads as zeros.
+ * Memory stays bounded: at most two batches are held. A batch that stops
  * growing (the body stalls) is written after `idleFlushMs`, so what arrived is on disk, ready
  * for a resume, even if the process is killed during the stall.
  */
@@ -11,7 +15,6 @@ import type { FileHandle } from "node:fs/promises";
 
 export interface PartWriterOptions {
   batchBytes?: number;
-  maxInFlight?: number;
   syncEveryBytes?: number;
   idleFlushMs?: number;
   /** A batch older than this is written at the next chunk, so a slow body reaches the disk steadily. */
@@ -21,12 +24,13 @@ export interface PartWriterOptions {
 export class PartWriter {
   readonly #handle: FileHandle;
   readonly #batchBytes: number;
-  readonly #maxInFlight: number;
   readonly #syncEveryBytes: number;
   #position: number;
   #batch: Uint8Array[] = [];
   #batchSize = 0;
+  /** Batches handed over and not yet written (at most two): each chained after the one before. */
   #inFlight = new Set<Promise<void>>();
+  #last: Promise<void> = Promise.resolve();
   #failure: unknown;
   #unsynced = 0;
   #syncing: Promise<void> | undefined;
@@ -38,7 +42,6 @@ export class PartWriter {
     this.#handle = handle;
     this.#position = position;
     this.#batchBytes = options.batchBytes ?? 2 * 1024 * 1024;
-    this.#maxInFlight = options.maxInFlight ?? 2;
     this.#syncEveryBytes = options.syncEveryBytes ?? 64 * 1024 * 1024;
     this.#maxBatchAgeMs = options.maxBatchAgeMs ?? 100;
     this.#idle = setTimeout(() => this.#flushBatch(), options.idleFlushMs ?? 20);
@@ -62,7 +65,7 @@ export class PartWriter {
       return undefined;
     }
     this.#flushBatch();
-    if (this.#inFlight.size < this.#maxInFlight) return undefined;
+    if (this.#inFlight.size < 2) return undefined;
     return Promise.race(this.#inFlight).then(() => {
       if (this.#failure !== undefined) throw this.#failure;
     });
@@ -97,16 +100,22 @@ export class PartWriter {
     this.#batch = [];
     this.#batchSize = 0;
     this.#position += size;
-    const write = this.#writeAll(buffers, position, size).then(
-      () => {
-        this.#inFlight.delete(write);
-        this.#afterWrite(size);
-      },
-      (error: unknown) => {
-        this.#inFlight.delete(write);
-        this.#failure ??= error;
-      },
-    );
+    // Each write starts when the one before it has finished: in order, never side by side.
+    const write = this.#last
+      .then(() =>
+        this.#failure === undefined ? this.#writeAll(buffers, position, size) : undefined,
+      )
+      .then(
+        () => {
+          this.#inFlight.delete(write);
+          if (this.#failure === undefined) this.#afterWrite(size);
+        },
+        (error: unknown) => {
+          this.#inFlight.delete(write);
+          this.#failure ??= error;
+        },
+      );
+    this.#last = write;
     this.#inFlight.add(write);
   }
 

@@ -291,6 +291,9 @@ async function streamInto(
   } catch (error) {
     abandon(body);
     await writer.abandon();
+    // After a failed write the part's end is not to be trusted for a resume: start over.
+    if (error instanceof SyncError && error.code === "write_error")
+      await forgetPart(context).catch(() => {});
     throw error;
   }
 }

@@ -194,4 +194,45 @@ describe("http source, single pair", () => {
     assert.equal(server.requestsFor("/loop").length, 11);
     assert.match(String(findLog(result, "download failed")?.reason), /more than 10 redirects/);
   });
+
+  test("an unchanged destination whose source now answers 404: exactly one request", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/vanishes.bin", { body: bytes(1000, 10) });
+    assert.equal((await runCli(pairArgs(dir, "/vanishes.bin"))).code, 0);
+    server.route("/vanishes.bin", {
+      body: bytes(1000, 10),
+      script: [
+        { kind: "status", status: 404 },
+        { kind: "status", status: 404 },
+      ],
+    });
+    const result = await runCli(pairArgs(dir, "/vanishes.bin"));
+    assert.equal(result.code, 70);
+    assert.equal(server.requestsFor("/vanishes.bin").length, 2, "one for the first sync, one now");
+  });
+
+  test("an unchanged destination whose source answers 503: --max-retries counts every request", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/flaps.bin", { body: bytes(1000, 11) });
+    assert.equal((await runCli(pairArgs(dir, "/flaps.bin"))).code, 0);
+    server.route("/flaps.bin", {
+      body: bytes(1000, 11),
+      script: Array.from({ length: 5 }, () => ({ kind: "status" as const, status: 503 })),
+    });
+    const result = await runCli([...pairArgs(dir, "/flaps.bin"), "--max-retries", "2"]);
+    assert.equal(result.code, 70);
+    assert.equal(server.requestsFor("/flaps.bin").length, 1 + 2);
+    assert.deepEqual(
+      result.logs.filter((l) => l.message === "download failed").map((l) => l.attempt),
+      [1, 2],
+    );
+  });
+
+  test("a server without validators is asked once per run, not twice", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/novalidators.bin", { body: bytes(1000, 12), etag: false });
+    assert.equal((await runCli(pairArgs(dir, "/novalidators.bin"))).code, 0);
+    assert.equal((await runCli(pairArgs(dir, "/novalidators.bin"))).code, 0);
+    assert.equal(server.requestsFor("/novalidators.bin").length, 2);
+  });
 });

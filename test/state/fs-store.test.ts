@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { readlinkSync, watch } from "node:fs";
-import { mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
+import { existsSync, readlinkSync, watch } from "node:fs";
+import { mkdir, readdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { systemClock } from "../../src/clock.js";
 import type { LogEvent, Logger } from "../../src/log/events.js";
+import { Circuits } from "../../src/state/circuits.js";
 import { FsStateStore, LEASE_STALE_MS } from "../../src/state/fs-store.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -88,6 +89,24 @@ describe("FsStateStore locks", () => {
   }
 });
 
+describe("FsStateStore lock release", () => {
+  test("a holder whose lock was broken never removes the lock that took its place (inode reuse)", async (t) => {
+    const { dir, store } = await storeIn(t);
+    const path = join(dir, "pair.lock");
+    for (let round = 0; round < 10; round += 1) {
+      const first = await store.acquireLock("pair", { waitMs: 0 });
+      assert.ok(first);
+      await unlink(path); // as a breaker would, judging it stale
+      const second = await store.acquireLock("pair", { waitMs: 0 });
+      assert.ok(second);
+      await first.release();
+      assert.ok(existsSync(path), `round ${round}: the first holder removed the second's lock`);
+      await second.release();
+      assert.ok(!existsSync(path));
+    }
+  });
+});
+
 describe("FsStateStore lock leases", () => {
   for (const [what, content] of [
     [
@@ -150,5 +169,32 @@ describe("FsStateStore records", () => {
     const [file] = (await readdir(store.dir)).filter((f) => f.startsWith("circuit-"));
     await writeFile(join(dir, String(file)), "{not json");
     assert.deepEqual(await other.readCircuit("http://h:80"), { state: "closed", failures: 0 });
+  });
+});
+
+describe("circuit counts across processes", () => {
+  test("a failure is counted on fresh state, not on a second-old cached copy", async (t) => {
+    const { dir } = await storeIn(t);
+    const logger = recorder();
+    const policy = { ttlMs: 60_000, threshold: 2 };
+    const one = new Circuits(
+      new FsStateStore(dir, systemClock, logger),
+      systemClock,
+      logger,
+      policy,
+    );
+    const two = new Circuits(
+      new FsStateStore(dir, systemClock, logger),
+      systemClock,
+      logger,
+      policy,
+    );
+    assert.equal(await one.isClosed("http://h:80"), true); // caches "closed, 0 failures"
+    await two.failed("http://h:80", "s");
+    await one.failed("http://h:80", "s");
+    assert.equal(
+      (await new FsStateStore(dir, systemClock, logger).readCircuit("http://h:80")).state,
+      "open",
+    );
   });
 });
