@@ -10,6 +10,7 @@ import {
   keysOf,
   markerStillDescribes,
   ResultBuilder,
+  refusedPair,
 } from "./job.js";
 import type { PlannedPair } from "./plan.js";
 import type { Turn } from "./policies/origin-gate.js";
@@ -31,14 +32,7 @@ async function planOne(pair: PlannedPair, context: JobContext): Promise<SourceRe
   const algorithm = algorithmOf(pair, context.options);
   const build = new ResultBuilder(pair, algorithm, context.clock);
   const names = { source: pair.source.display, destination: pair.destination };
-  if (pair.invalid) {
-    context.logger.emit("error", "synchronization failed", {
-      ...names,
-      error_code: pair.invalid.code,
-      reason: pair.invalid.message,
-    });
-    return build.failed(pair.invalid);
-  }
+  if (pair.invalid) return refusedPair(pair, pair.invalid, context);
   const refusedFor = await context.circuits.refusesFor(pair.source.origin);
   if (refusedFor > 0) {
     context.logger.emit("error", "circuit breaker open", {

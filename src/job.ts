@@ -104,14 +104,7 @@ export async function syncPair(
   const algorithm = algorithmOf(pair, context.options);
   const build = new ResultBuilder(pair, algorithm, context.clock);
   const names = { source: pair.source.display, destination: pair.destination };
-  if (pair.invalid) {
-    context.logger.emit("error", "synchronization failed", {
-      ...names,
-      error_code: pair.invalid.code,
-      reason: pair.invalid.message,
-    });
-    return build.failed(pair.invalid);
-  }
+  if (pair.invalid) return refusedPair(pair, pair.invalid, context);
 
   const keys = keysOf(pair);
   let lock: Lock | undefined;
@@ -234,14 +227,7 @@ async function unchangedWithoutLock(
     // A transient failure is the transfer's first attempt: the locked path retries from it.
     if (failure.retryable) return { prior: failure };
     // A permanent one (404 …) is final: one request, as for any transfer.
-    context.logger.emit("warning", "download failed", {
-      ...names,
-      attempt: 1,
-      error_code: failure.code,
-      reason: failure.message,
-      retryable: false,
-      ...(failure.status === undefined ? {} : { status: failure.status }),
-    });
+    logFailedAttempt(context.logger, names, 1, failure);
     context.logger.emit("error", "synchronization failed", {
       ...names,
       error_code: failure.code,
@@ -335,6 +321,38 @@ const ORIGIN_FAILED = new Set<string>(["network", "timeout", "http_error"]);
 
 function isOriginFailure(error: SyncError): boolean {
   return error.retryable && ORIGIN_FAILED.has(error.code);
+}
+
+/** The result of a pair the plan refused (an unsafe name …): logged, failed, nothing touched. */
+export function refusedPair(
+  pair: PlannedPair,
+  error: SyncError,
+  context: JobContext,
+): SourceResult {
+  context.logger.emit("error", "synchronization failed", {
+    source: pair.source.display,
+    destination: pair.destination,
+    error_code: error.code,
+    reason: error.message,
+  });
+  return new ResultBuilder(pair, algorithmOf(pair, context.options), context.clock).failed(error);
+}
+
+/** Logs one failed attempt with its real cause. */
+function logFailedAttempt(
+  logger: Logger,
+  names: { source: string; destination: string },
+  attempt: number,
+  failure: SyncError,
+): void {
+  logger.emit("warning", "download failed", {
+    ...names,
+    attempt,
+    error_code: failure.code,
+    reason: failure.message,
+    retryable: failure.retryable,
+    ...(failure.status === undefined ? {} : { status: failure.status }),
+  });
 }
 
 export function circuitOpenError(pair: PlannedPair, retryInMs: number): SyncError {
@@ -494,14 +512,7 @@ async function transferWith(
         const failure = asSyncError(error);
         if (isOriginFailure(failure))
           context.gate.suspect(source.servedBy?.() ?? pair.source.origin);
-        logger.emit("warning", "download failed", {
-          ...names,
-          attempt,
-          error_code: failure.code,
-          reason: failure.message,
-          retryable: failure.retryable,
-          ...(failure.status === undefined ? {} : { status: failure.status }),
-        });
+        logFailedAttempt(logger, names, attempt, failure);
         if (delayMs !== undefined) {
           logger.emit("info", "sleeping before retry", {
             ...names,

@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CliProcess, type LogLine, runCli } from "../helpers/cli.js";
-import { bytes, sha256, TestServer } from "../helpers/server.js";
+import { bytes, seeded, sha256, TestServer } from "../helpers/server.js";
 import { listFiles, tempDir, waitForFileSize } from "../helpers/tmp.js";
 
 const ITERATIONS = Number(process.env.CHAOS_ITERATIONS ?? 6);
@@ -32,16 +32,6 @@ before(async () => {
   server = await TestServer.start();
 });
 after(() => server.close());
-
-function seeded(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const micros = (line: LogLine | undefined) =>
   line ? Date.parse(line.ts) * 1000 + Number(line.ts.slice(23, 26)) : Number.NaN;

@@ -311,3 +311,14 @@ export function bytes(size: number, seed = 1): Buffer {
   }
   return out;
 }
+
+/** A seeded [0, 1) random source, so that a failing randomised test can be replayed. */
+export function seeded(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}

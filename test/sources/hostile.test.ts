@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { findLog, runCli } from "../helpers/cli.js";
-import { bytes, type Step, sha256, TestServer } from "../helpers/server.js";
+import { bytes, type Step, seeded, sha256, TestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 let server: TestServer;
@@ -23,17 +23,6 @@ function args(dir: string, path: string, ...extra: string[]): string[] {
     join(dir, "locks"),
     ...extra,
   ];
-}
-
-/** A seeded random source, so that a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
 }
 
 describe("flaky networks", () => {
