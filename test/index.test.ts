@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { type LogEvent, type Logger, sync, UsageError } from "../src/index.js";
 import type { ProgressEvent } from "../src/progress.js";
 import { assertValidReport } from "./helpers/schema.js";
-import { bytes, sha256, TestServer } from "./helpers/server.js";
+import { bytes, sha256, useTestServer } from "./helpers/server.js";
 import { listFiles, tempDir } from "./helpers/tmp.js";
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 function recorder(): Logger & { events: LogEvent[] } {
   const events: LogEvent[] = [];

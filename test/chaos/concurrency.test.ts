@@ -6,18 +6,14 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { CliProcess, type CliResult } from "../helpers/cli.js";
-import { bytes, sha256, TestServer } from "../helpers/server.js";
+import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const N = Math.max(8, Number(process.env.CHAOS_PROCESSES ?? 8));
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 /** Waits until `count` of the processes have exited. */
 async function exited(runs: CliProcess[], count: number): Promise<void> {

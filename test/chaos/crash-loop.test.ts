@@ -10,9 +10,9 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { CliProcess, type LogLine, runCli } from "../helpers/cli.js";
-import { bytes, seeded, sha256, TestServer } from "../helpers/server.js";
+import { bytes, seeded, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir, waitForFileSize } from "../helpers/tmp.js";
 
 const ITERATIONS = Number(process.env.CHAOS_ITERATIONS ?? 6);
@@ -27,11 +27,7 @@ const KINDS = [
 ] as const;
 type Kind = (typeof KINDS)[number];
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 const micros = (line: LogLine | undefined) =>
   line ? Date.parse(line.ts) * 1000 + Number(line.ts.slice(23, 26)) : Number.NaN;

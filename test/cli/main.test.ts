@@ -3,20 +3,16 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { copyFile, mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { findLog, messages, runCli } from "../helpers/cli.js";
-import { bytes, sha256, TestServer } from "../helpers/server.js";
+import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const PROJECT = fileURLToPath(new URL("../../../", import.meta.url));
 const SAMPLE = join(PROJECT, "sample.csv");
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 async function fakeRoot(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const root = await tempDir(t);

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { EventEmitter, once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { after, before } from "node:test";
 
 export type Step =
   | { kind: "ok" }
@@ -321,4 +322,23 @@ export function seeded(seed: number): () => number {
     x ^= x << 5;
     return (x >>> 0) / 2 ** 32;
   };
+}
+
+/**
+ * The usual set-up of a test file: a TestServer started before its tests and closed after them.
+ * The returned object stands for the started server.
+ */
+export function useTestServer(): TestServer {
+  let started: TestServer | undefined;
+  before(async () => {
+    started = await TestServer.start();
+  });
+  after(() => started?.close());
+  return new Proxy({} as TestServer, {
+    get(_target, property) {
+      if (!started) throw new Error("the test server starts in before()");
+      const value = Reflect.get(started, property, started);
+      return typeof value === "function" ? value.bind(started) : value;
+    },
+  });
 }

@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { findLog, runCli } from "../helpers/cli.js";
-import { bytes, type Step, seeded, sha256, TestServer } from "../helpers/server.js";
+import { bytes, type Step, seeded, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 function args(dir: string, path: string, ...extra: string[]): string[] {
   return [

@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { findLog, messages, runCli } from "../helpers/cli.js";
-import { bytes, etagOf, sha256, TestServer } from "../helpers/server.js";
+import { bytes, etagOf, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 function pairArgs(dir: string, path: string): string[] {
   return [

@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { findLog, runCli } from "../helpers/cli.js";
-import { bytes, sha256, TestServer } from "../helpers/server.js";
+import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 const failing = (n: number) =>
   Array.from({ length: n }, () => ({ kind: "status" as const, status: 500 }));

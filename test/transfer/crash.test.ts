@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
 import { readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { CliProcess, findLog, runCli } from "../helpers/cli.js";
-import { bytes, sha256, TestServer } from "../helpers/server.js";
+import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir, waitForFileSize } from "../helpers/tmp.js";
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 function args(dir: string, path: string, ...extra: string[]): string[] {
   return [

@@ -9,16 +9,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, type TestContext, test } from "node:test";
+import { describe, type TestContext, test } from "node:test";
 import { CLI, findLog, type LogLine, runCli } from "../helpers/cli.js";
-import { bytes, sha256, TestServer } from "../helpers/server.js";
+import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
-let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(() => server.close());
+const server = useTestServer();
 
 const isRoot = process.getuid?.() === 0;
 const canDropPrivileges =
