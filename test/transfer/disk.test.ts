@@ -134,6 +134,39 @@ describe("disk faults", () => {
     assert.equal(server.requestsFor("/full.bin").length, 1, "a full disk is not retried");
   }
 
+  test("a lock dir that is full: the source fails, and no empty lock file is left to block the next run", async (t) => {
+    const dir = await tempDir(t);
+    const locks = join(dir, "locks");
+    await mkdir(locks);
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", locks]).status !== 0) {
+      t.skip("cannot mount a tmpfs here to fill a lock dir");
+      return;
+    }
+    try {
+      // Fill every block; empty files (the environment probe) can still be created.
+      await writeFile(join(locks, "filler"), Buffer.alloc(64 * 1024)).catch(() => {});
+      server.route("/full-locks.bin", { body: bytes(100, 173) });
+      const result = await runCli([
+        "--source-url",
+        server.url("/full-locks.bin"),
+        "--destination",
+        join(dir, "out", "d.bin"),
+        "--lock-dir",
+        locks,
+        "--json",
+      ]);
+      assert.equal(result.code, 73, result.stderr);
+      assert.equal(JSON.parse(result.stdout).results[0].error.code, "write_error");
+      assert.deepEqual(
+        (await listFiles(locks)).filter((name) => name.endsWith(".lock")),
+        [],
+        "no empty lock left behind",
+      );
+    } finally {
+      spawnSync("umount", ["-l", locks]);
+    }
+  });
+
   test("a lock dir on a read-only path: exit 42, nothing written", async (t) => {
     const dir = await tempDir(t);
     const result = await runCli([
