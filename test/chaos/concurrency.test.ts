@@ -12,6 +12,11 @@ import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const N = Math.max(8, Number(process.env.CHAOS_PROCESSES ?? 8));
+/**
+ * The holders are held mid-body until every other run has exited; on a loaded machine that can
+ * outlast the default 30 s stall timeout, whose retry would be a second transfer. Wait longer.
+ */
+const HELD = ["--timeout", "600"];
 
 const server = useTestServer();
 
@@ -43,6 +48,7 @@ describe("concurrent runs", () => {
       join(dir, "data.bin"),
       "--lock-dir",
       join(dir, "locks"),
+      ...HELD,
     ];
     const runs = Array.from({ length: N }, () => new CliProcess(args));
     // The holder is blocked mid-body until every other run has given up on the lock.
@@ -82,6 +88,7 @@ describe("concurrent runs", () => {
             join(dir, `d${p}.bin`),
             "--lock-dir",
             join(dir, "locks"),
+            ...HELD,
           ]),
         );
       }
@@ -108,6 +115,7 @@ describe("concurrent runs", () => {
       join(dir, "out"),
       "--lock-dir",
       join(dir, "locks"),
+      ...HELD,
       "--json",
     ];
     const first = new CliProcess([

@@ -1,6 +1,7 @@
 /** Runs the real CLI as a child process and collects its exit, output and parsed log lines. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -108,4 +109,22 @@ export function messages(result: CliResult): string[] {
 
 export function findLog(result: CliResult, message: string): LogLine | undefined {
   return result.logs.find((line) => line.message === message);
+}
+
+/** The single-pair command line most tests run: `url` into `dir/destination`, state in `dir/locks`. */
+export function singlePair(
+  url: string,
+  dir: string,
+  destination: string,
+  ...extra: string[]
+): string[] {
+  return [
+    "--source-url",
+    url,
+    "--destination",
+    join(dir, destination),
+    "--lock-dir",
+    join(dir, "locks"),
+    ...extra,
+  ];
 }

@@ -2,23 +2,14 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { findLog, type LogLine, runCli } from "../helpers/cli.js";
+import { findLog, type LogLine, runCli, singlePair } from "../helpers/cli.js";
 import { bytes, sha256, TestServer, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
 
-function args(dir: string, path: string, ...extra: string[]): string[] {
-  return [
-    "--source-url",
-    server.url(path),
-    "--destination",
-    join(dir, "out", "data.bin"),
-    "--lock-dir",
-    join(dir, "locks"),
-    ...extra,
-  ];
-}
+const args = (dir: string, path: string, ...extra: string[]) =>
+  singlePair(server.url(path), dir, "out/data.bin", ...extra);
 
 const logsNamed = (logs: LogLine[], message: string) =>
   logs.filter((line) => line.message === message);

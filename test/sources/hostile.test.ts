@@ -3,23 +3,14 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { findLog, runCli } from "../helpers/cli.js";
+import { findLog, runCli, singlePair } from "../helpers/cli.js";
 import { bytes, type Step, seeded, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
 
-function args(dir: string, path: string, ...extra: string[]): string[] {
-  return [
-    "--source-url",
-    server.url(path),
-    "--destination",
-    join(dir, "out", "data.bin"),
-    "--lock-dir",
-    join(dir, "locks"),
-    ...extra,
-  ];
-}
+const args = (dir: string, path: string, ...extra: string[]) =>
+  singlePair(server.url(path), dir, "out/data.bin", ...extra);
 
 describe("flaky networks", () => {
   test("resets at random offsets, again and again: the file arrives exact, each byte sent about once", async (t) => {

@@ -2,22 +2,13 @@ import assert from "node:assert/strict";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { findLog, messages, runCli } from "../helpers/cli.js";
+import { findLog, messages, runCli, singlePair } from "../helpers/cli.js";
 import { bytes, etagOf, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
 
-function pairArgs(dir: string, path: string): string[] {
-  return [
-    "--source-url",
-    server.url(path),
-    "--destination",
-    join(dir, "out", "data.bin"),
-    "--lock-dir",
-    join(dir, "locks"),
-  ];
-}
+const pairArgs = (dir: string, path: string) => singlePair(server.url(path), dir, "out/data.bin");
 
 describe("http source, single pair", () => {
   test("syncs a URL into the destination, creating its folders", async (t) => {

@@ -2,23 +2,14 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { CliProcess, findLog, runCli } from "../helpers/cli.js";
+import { CliProcess, findLog, runCli, singlePair } from "../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
 
-function args(dir: string, path: string, ...extra: string[]): string[] {
-  return [
-    "--source-url",
-    server.url(path),
-    "--destination",
-    join(dir, "data.bin"),
-    "--lock-dir",
-    join(dir, "locks"),
-    ...extra,
-  ];
-}
+const args = (dir: string, path: string, ...extra: string[]) =>
+  singlePair(server.url(path), dir, "data.bin", ...extra);
 
 describe("one run per pair", () => {
   test("a concurrent second run logs the lock and exits 0 without a request", async (t) => {

@@ -2,23 +2,14 @@ import assert from "node:assert/strict";
 import { readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { CliProcess, findLog, runCli } from "../helpers/cli.js";
+import { CliProcess, findLog, runCli, singlePair } from "../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir, waitForFileSize } from "../helpers/tmp.js";
 
 const server = useTestServer();
 
-function args(dir: string, path: string, ...extra: string[]): string[] {
-  return [
-    "--source-url",
-    server.url(path),
-    "--destination",
-    join(dir, "out", "data.bin"),
-    "--lock-dir",
-    join(dir, "locks"),
-    ...extra,
-  ];
-}
+const args = (dir: string, path: string, ...extra: string[]) =>
+  singlePair(server.url(path), dir, "out/data.bin", ...extra);
 
 describe("crashes and signals never leave a partial destination", () => {
   test("SIGKILL mid-transfer: no destination; the next run resumes and completes", async (t) => {

@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { CLI, findLog, type LogLine, runCli } from "../helpers/cli.js";
@@ -17,6 +19,14 @@ import { listFiles, tempDir } from "../helpers/tmp.js";
 const server = useTestServer();
 
 const isRoot = process.getuid?.() === 0;
+/** Whether this process may mount a tmpfs (root in a privileged sandbox, as CI here is). */
+const canMount = (() => {
+  const probe = mkdtempSync(join(tmpdir(), "resilient-sync-mount-"));
+  const ok = spawnSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", probe]).status === 0;
+  if (ok) spawnSync("umount", ["-l", probe]);
+  rmSync(probe, { recursive: true, force: true });
+  return ok;
+})();
 const canDropPrivileges =
   isRoot &&
   spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "true"]).status === 0;
@@ -134,14 +144,19 @@ describe("disk faults", () => {
     assert.equal(server.requestsFor("/full.bin").length, 1, "a full disk is not retried");
   }
 
-  test("a lock dir that is full: the source fails, and no empty lock file is left to block the next run", async (t) => {
+  test("a lock dir that is full: the source fails, and no empty lock file is left to block the next run", {
+    skip: canMount
+      ? false
+      : "mounting a tmpfs is not permitted here, and a lock dir cannot be filled otherwise",
+  }, async (t) => {
     const dir = await tempDir(t);
     const locks = join(dir, "locks");
     await mkdir(locks);
-    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", locks]).status !== 0) {
-      t.skip("cannot mount a tmpfs here to fill a lock dir");
-      return;
-    }
+    assert.equal(
+      spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", locks]).status,
+      0,
+      "mount tmpfs",
+    );
     try {
       // Fill every block; empty files (the environment probe) can still be created.
       await writeFile(join(locks, "filler"), Buffer.alloc(64 * 1024)).catch(() => {});

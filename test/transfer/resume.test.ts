@@ -2,23 +2,14 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { findLog, runCli } from "../helpers/cli.js";
+import { findLog, runCli, singlePair } from "../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
 
-function args(dir: string, path: string, ...extra: string[]): string[] {
-  return [
-    "--source-url",
-    server.url(path),
-    "--destination",
-    join(dir, "data.bin"),
-    "--lock-dir",
-    join(dir, "locks"),
-    ...extra,
-  ];
-}
+const args = (dir: string, path: string, ...extra: string[]) =>
+  singlePair(server.url(path), dir, "data.bin", ...extra);
 
 describe("resume is only ever exact", () => {
   test("a 206 that stops short of the end is not the whole file: the rest is fetched", async (t) => {
