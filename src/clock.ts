@@ -1,8 +1,13 @@
 import { setTimeout as delay } from "node:timers/promises";
 
+/** Cancels a timer; calling it twice is harmless. */
+export type Cancel = () => void;
+
 /**
- * Time, injected. Wall time (`now`) is what persists across runs (circuit state, markers);
- * monotonic time measures durations and cannot jump backwards with the system clock.
+ * Time, injected. Wall time (`now`) is what persists across runs (circuit state, markers, lease
+ * ages); monotonic time measures durations and cannot jump backwards with the system clock.
+ * Every timer of the tool — backoff sleeps, the run's deadline, lease heartbeats — goes through
+ * here, so a fake clock drives them all in tests.
  */
 export interface Clock {
   /** Milliseconds since the epoch, wall clock. */
@@ -11,6 +16,10 @@ export interface Clock {
   monotonic(): number;
   /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `fn` once after `ms`. The timer never keeps the process alive. */
+  after(ms: number, fn: () => void): Cancel;
+  /** Calls `fn` every `ms` until cancelled. The timer never keeps the process alive. */
+  every(ms: number, fn: () => void): Cancel;
 }
 
 export const systemClock: Clock = {
@@ -25,4 +34,25 @@ export const systemClock: Clock = {
       throw signal?.aborted ? signal.reason : error;
     });
   },
+  after: (ms, fn) => {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+  every: (ms, fn) => {
+    const timer = setInterval(fn, ms);
+    timer.unref();
+    return () => clearInterval(timer);
+  },
 };
+
+/** A signal that aborts with `reason()` after `ms` on `clock`, and the way to stop it early. */
+export function timeoutSignal(
+  clock: Clock,
+  ms: number,
+  reason: () => unknown,
+): { signal: AbortSignal; cancel: Cancel } {
+  const controller = new AbortController();
+  const cancel = clock.after(ms, () => controller.abort(reason()));
+  return { signal: controller.signal, cancel };
+}

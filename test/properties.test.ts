@@ -7,11 +7,12 @@ import assert from "node:assert/strict";
 import { join, resolve, sep } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { parseChecksumArgument } from "../src/checksums/digest.js";
 import { parseCommandLine } from "../src/cli/args.js";
 import { UsageError } from "../src/errors.js";
-import { normalizeOptions, OPTION_TABLE } from "../src/options.js";
+import { normalizeOptions } from "../src/options/normalize.js";
+import { OPTION_TABLE } from "../src/options/table.js";
 import { nameFromUrlPath, parseSourceLocation } from "../src/sources/location.js";
-import { parseChecksumArgument } from "../src/transfer/digest.js";
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
 const ROOT = "/srv/artifact-root";

@@ -1,5 +1,13 @@
 /** `--help` text and README's option table, both rendered from the option table. */
-import { OPTION_TABLE, type OptionSpec } from "../options.js";
+import { OPTION_TABLE, type OptionSpec } from "../options/table.js";
+
+/** How a default reads in `--help` and README: `defaultText`, else the value (`off` for false). */
+export function defaultShown(spec: OptionSpec): string | undefined {
+  if (spec.defaultText !== undefined) return spec.defaultText;
+  if (spec.default === undefined) return undefined;
+  if (typeof spec.default === "boolean") return spec.default ? "on" : "off";
+  return String(spec.default);
+}
 
 function flagText(spec: OptionSpec): string {
   const long = `--${spec.flag}${spec.value ? ` ${spec.value}` : ""}`;
@@ -21,7 +29,8 @@ export function renderHelp(version: string): string {
   for (const group of groups) {
     lines.push(`${group}:`);
     for (const spec of OPTION_TABLE.filter((s) => s.group === group)) {
-      const defaultText = spec.defaultText ? ` (default: ${spec.defaultText})` : "";
+      const shown = defaultShown(spec);
+      const defaultText = shown ? ` (default: ${shown})` : "";
       lines.push(`  ${flagText(spec).padEnd(38)} ${spec.help}${defaultText}`);
     }
     lines.push("");
@@ -41,7 +50,7 @@ export function renderOptionsMarkdown(): string {
   for (const spec of OPTION_TABLE) {
     const flag = flagText(spec).replace(/\|/g, "\\|");
     rows.push(
-      `| \`${flag}\` | ${spec.defaultText ? `\`${spec.defaultText}\`` : ""} | ${spec.help} |`,
+      `| \`${flag}\` | ${defaultShown(spec) ? `\`${defaultShown(spec)}\`` : ""} | ${spec.help} |`,
     );
   }
   return `${rows.join("\n")}\n`;

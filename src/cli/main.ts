@@ -4,13 +4,13 @@
  * what a process owns — argv, stdout/stderr, signals and the exit code.
  */
 import { randomBytes } from "node:crypto";
+import type { ProgressEvent } from "../core/progress.js";
 import { EnvironmentError, UsageError } from "../errors.js";
 import { freezeAt } from "../failpoints.js";
 import { createJsonLogger } from "../log/json.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
-import { packageVersion } from "../options.js";
-import type { ProgressEvent } from "../progress.js";
-import { EXIT } from "../report.js";
+import { packageVersion } from "../options/package.js";
+import { EXIT } from "../run/report.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
@@ -76,7 +76,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   // With bars on the terminal, info lines bound for the same terminal would tear them: the bars
   // and the closing summary say it instead. Logs sent to a file or pipe are untouched.
   // Loaded only now: `--help` and `--version` never pay for the sync machinery.
-  const { readSourceList, sync } = await import("../sync.js");
+  const { readSourceList, runSync } = await import("../run/sync.js");
   const logger = loggerFor(
     options,
     renderer
@@ -112,15 +112,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const source of [options.sourceUrl, ...(options.sources ?? [])]) {
       if (source !== undefined) redactor.add(...secretsOfUrl(source));
     }
-    const report = await sync({
-      ...options,
-      runId,
-      logger,
-      signal: controller.signal,
-      delayScale: delayScale(),
-      failpoint: freezeAt(process.env.RESILIENT_SYNC_FAILPOINT, logger),
-      ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
-    });
+    const report = await runSync(
+      {
+        ...options,
+        runId,
+        logger,
+        signal: controller.signal,
+        ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
+      },
+      {
+        delayScale: delayScale(),
+        failpoint: freezeAt(process.env.RESILIENT_SYNC_FAILPOINT, logger),
+      },
+    );
     renderer?.finish(report);
     // A signal that arrived as the last transfer finished still decides the exit code.
     if (controller.signal.aborted) throw controller.signal.reason;

@@ -5,8 +5,8 @@
  */
 import { basename } from "node:path";
 import cliProgress from "cli-progress";
-import type { ProgressEvent } from "../progress.js";
-import type { Report, SourceResult } from "../report.js";
+import type { ProgressEvent } from "../core/progress.js";
+import type { Report, SourceResult } from "../run/report.js";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 

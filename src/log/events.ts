@@ -91,7 +91,14 @@ export interface EventFields {
   "waiting for lock": SourceFields & { lock: string; wait_seconds: number };
   "removed stale lock": { lock: string; holder_pid: number | null; reason: string };
   "ignored unreadable state": { file: string; reason: string };
-  "discarded partial download": SourceFields & { bytes: number; reason: string };
+  /** A kept part that may not be resumed (replaced, a link, another user's …): the transfer starts from zero. */
+  "discarded part file": SourceFields & { reason: string };
+  /** The run lost the destination's lease (paused past it, taken over): it stopped without committing. */
+  "lock lost": SourceFields & { lock: string; reason: string };
+  /** The destination was replaced, but its folder could not be fsynced: a power loss may undo it. */
+  "commit not durable": SourceFields & { reason: string };
+  /** The destination was replaced, but its marker could not be written: the next run checks it anew. */
+  "state not recorded": SourceFields & { reason: string };
   "synchronization failed": SourceFields & FailureFields;
   "would fetch": SourceFields & { reason: string };
   "directory matched no files": { source: string; pattern: string };

@@ -5,10 +5,10 @@
  */
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher } from "undici";
+import type { ChecksumAlgorithm } from "../checksums/digest.js";
 import { errorCodeOf, SyncError } from "../errors.js";
 import { redactUrl } from "../log/redact.js";
 import { parseRetryAfter } from "../policies/backoff.js";
-import type { ChecksumAlgorithm } from "../transfer/digest.js";
 import { originOf } from "./location.js";
 import type { OpenRequest, OpenResult, Source, StatedDigest, Validators } from "./source.js";
 

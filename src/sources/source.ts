@@ -41,7 +41,7 @@ export type OpenResult =
     };
 
 export interface StatedDigest {
-  algorithm: import("../transfer/digest.js").ChecksumAlgorithm;
+  algorithm: import("../checksums/digest.js").ChecksumAlgorithm;
   hex: string;
   /** The header it came from, for messages. */
   header: string;

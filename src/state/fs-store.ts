@@ -1,269 +1,94 @@
 /**
- * `StateStore` on the local filesystem: one folder (the lock dir) holding `<key>.lock`,
- * `<key>.marker.json`, `<key>.partial.json` and `circuit-<hash>.json`. Every write is
+ * `StateStore` on the local filesystem: one folder (the lock dir) holding `<key>.marker.json`,
+ * `<key>.part.json`, `circuit-<hash>.json` and the fence counters; leases are lock files
+ * (`fs-leases.ts`), those of local destinations beside the destination. Every record write is
  * write-temp-then-rename, so a crash leaves the old record or the new one, never half of one.
  *
- * Locks are files created atomically with `link()` (content and existence appear together) and
- * name their holder: pid, host and the process's start time. A lock whose holder is gone (killed
- * with SIGKILL) is taken over at once; the start time catches a pid reused by another process.
- * Liveness can only be checked on the same host: this store is for one machine.
+ * State files are tiny and local: the hot paths use synchronous calls, a few microseconds each,
+ * where an async call's round trip through the thread pool costs tens.
  *
- * State files are tiny and local: the hot paths (locks, markers, records) use synchronous calls,
- * a few microseconds each, where an async call's round trip through the thread pool costs tens —
- * the difference between 500 and 2,000 small files a second.
+ * Fences are checked against the lock file just before each guarded write. The check and the
+ * write are two steps: a holder frozen between them for longer than the lease could still land
+ * one write. Files offer no compare-and-set; the window is microseconds of running code.
  */
 import { createHash, randomUUID } from "node:crypto";
-import {
-  type BigIntStats,
-  closeSync,
-  constants,
-  fstatSync,
-  openSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
-import { access, stat, unlink, utimes, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { constants, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { access, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Clock } from "../clock.js";
 import { errorCodeOf } from "../errors.js";
 import { type Failpoint, noFailpoint } from "../failpoints.js";
+import { mkdirs } from "../fs/mkdirs.js";
+import { readSmallFile } from "../fs/no-follow.js";
 import type { Logger } from "../log/events.js";
-import { mkdirs } from "../mkdirs.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
-import type { AcquireOptions, Lock, Marker, PartialRecord, StateStore } from "./store.js";
+import { FsLeases } from "./fs-leases.js";
+import {
+  type AcquireOptions,
+  type Fence,
+  type Lease,
+  type Marker,
+  type PartRecord,
+  StaleFenceError,
+  type StateStore,
+} from "./store.js";
 
-interface LockOwner {
-  pid: number;
-  host: string;
-  /** Process start time in clock ticks since boot (Linux `/proc/<pid>/stat` field 22). */
-  start: string | null;
-  /** The pid namespace (`/proc/self/ns/pid`): a pid means something only inside its own. */
-  pidns: string | null;
-  token: string;
-  created_at: string;
-}
-
-/** A lock-break marker older than this belonged to a process killed mid-takeover. */
-const STALE_BREAK_MS = 2000;
-/** A held lock's mtime is refreshed this often (its lease)… */
-const LEASE_REFRESH_MS = 1000;
-/** …and a lock whose holder cannot be asked directly is stale once its lease is this old. */
-export const LEASE_STALE_MS = 5000;
-const POLL_MIN_MS = 25;
-const POLL_MAX_MS = 250;
+/** How long a circuit update may wait for another process's update of the same origin. */
+const CIRCUIT_LOCK_WAIT_MS = 5000;
+const CIRCUIT_LOCK_TTL_MS = 5000;
 
 export class FsStateStore implements StateStore {
   readonly dir: string;
-  readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #host = hostname();
-  readonly #ownStart = processStartTime(process.pid);
-  readonly #ownPidns = pidNamespace();
-
+  readonly #leases: FsLeases;
   readonly #failpoint: Failpoint;
+  /** Circuit updates of this process, one at a time per origin (other processes: the circuit lock). */
+  readonly #circuitQueue = new Map<string, Promise<unknown>>();
 
   constructor(dir: string, clock: Clock, logger: Logger, failpoint: Failpoint = noFailpoint) {
-    this.#failpoint = failpoint;
     this.dir = dir;
-    this.#clock = clock;
     this.#logger = logger;
+    this.#failpoint = failpoint;
+    this.#leases = new FsLeases(dir, clock, logger);
   }
 
-  async acquireLock(name: string, options: AcquireOptions): Promise<Lock | undefined> {
-    const path = join(this.dir, `${name}.lock`);
-    const giveUpAt = this.#clock.monotonic() + options.waitMs;
-    let pause = POLL_MIN_MS;
-    for (;;) {
-      const lock = await this.#tryLock(path, name);
-      if (lock) return lock;
-      const remaining = giveUpAt - this.#clock.monotonic();
-      if (remaining <= 0) return undefined;
-      await this.#clock.sleep(Math.min(pause, remaining), options.signal);
-      pause = Math.min(pause * 2, POLL_MAX_MS);
-    }
+  acquire(key: string, options: AcquireOptions): Promise<Lease | undefined> {
+    return this.#leases.acquire(key, options);
   }
 
-  async #tryLock(path: string, name: string): Promise<Lock | undefined> {
-    const owner: LockOwner = {
-      pid: process.pid,
-      host: this.#host,
-      start: this.#ownStart,
-      pidns: this.#ownPidns,
-      token: randomUUID(),
-      created_at: new Date(this.#clock.now()).toISOString(),
-    };
-    const text = JSON.stringify(owner);
-    // A few rounds: a stale lock removed in one round is free in the next.
-    for (let round = 0; round < 3; round += 1) {
-      const identity = await this.#createExclusive(path, text);
-      if (identity !== undefined) return this.#held(path, name, identity);
-      const held = await readText(path);
-      const info = await stat(path).catch(() => undefined);
-      if (held === undefined || info === undefined) continue; // released meanwhile
-      const verdict = this.#holderState(held, this.#clock.now() - info.mtimeMs);
-      if (verdict.alive) return undefined;
-      await this.#breakStale(path, held, verdict);
-    }
-    return undefined;
+  /** Where the lock file of lease `key` lives (for messages and tests). */
+  lockPath(key: string): string {
+    return this.#leases.lockPath(key);
   }
 
-  /**
-   * Creates `path` holding `text`; its inode, or `undefined` when it exists. The file exists a
-   * moment before its content does: a reader that finds it empty treats it as held while its
-   * lease is fresh, so nobody breaks a lock being born.
-   */
-  async #createExclusive(path: string, text: string): Promise<FileIdentity | undefined> {
-    let fd: number;
-    try {
-      fd = openSync(path, "wx");
-    } catch (error) {
-      if (errorCodeOf(error) === "EEXIST") return undefined;
-      throw error;
-    }
-    try {
-      writeSync(fd, text);
-      return identityOf(fstatSync(fd, { bigint: true }), text);
-    } catch (error) {
-      // A lock that could not be written (a full disk) must not stay behind, empty, as if held.
-      try {
-        unlinkSync(path);
-      } catch {
-        // gone already
-      }
-      throw error;
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** A held lock: its lease is refreshed until it is released. */
-  #held(path: string, name: string, identity: FileIdentity): Lock {
-    const heartbeat = setInterval(() => {
-      const now = new Date(this.#clock.now());
-      utimes(path, now, now).catch(() => {});
-    }, LEASE_REFRESH_MS);
-    heartbeat.unref();
-    return {
-      name,
-      release: () => {
-        clearInterval(heartbeat);
-        return this.#release(path, identity);
-      },
-    };
-  }
-
-  /**
-   * Whether a lock's holder still lives. On this host and in this pid namespace the holder's pid
-   * and start time answer at once (a SIGKILLed holder frees its lock immediately). Elsewhere —
-   * another host or container sharing the folder, or a lock file we cannot read — only the lease
-   * can tell: the holder refreshes the file's mtime every second, so five seconds of silence
-   * means it is gone.
-   */
-  #holderState(
-    text: string,
-    ageMs: number,
-  ): { alive: boolean; pid: number | null; reason: string } {
-    const leaseExpired = ageMs > LEASE_STALE_MS;
-    let owner: Partial<LockOwner>;
-    try {
-      owner = JSON.parse(text) as Partial<LockOwner>;
-    } catch {
-      return { alive: !leaseExpired, pid: null, reason: "unreadable lock file, lease expired" };
-    }
-    if (typeof owner.pid !== "number" || typeof owner.host !== "string") {
-      return { alive: !leaseExpired, pid: null, reason: "foreign lock file, lease expired" };
-    }
-    const sameNamespace = owner.host === this.#host && (owner.pidns ?? null) === this.#ownPidns;
-    if (!sameNamespace) {
-      return { alive: !leaseExpired, pid: owner.pid, reason: "holder's lease expired" };
-    }
-    if (!processExists(owner.pid))
-      return { alive: false, pid: owner.pid, reason: "holder process is gone" };
-    const start = processStartTime(owner.pid);
-    if (owner.start && start && owner.start !== start) {
-      return { alive: false, pid: owner.pid, reason: "holder pid was reused by another process" };
-    }
-    return { alive: true, pid: owner.pid, reason: "held" };
-  }
-
-  /**
-   * Removes a stale lock without racing another taker: only the holder of `<lock>.break` may
-   * remove it, and only if it still holds the very content judged stale.
-   */
-  async #breakStale(
-    path: string,
-    staleText: string,
-    verdict: { pid: number | null; reason: string },
-  ) {
-    const breakPath = `${path}.break`;
-    if ((await this.#createExclusive(breakPath, String(process.pid))) === undefined) {
-      const info = await stat(breakPath).catch(() => undefined);
-      if (info && this.#clock.now() - info.mtimeMs > STALE_BREAK_MS)
-        await unlink(breakPath).catch(() => {});
-      return;
-    }
-    try {
-      if ((await readText(path)) === staleText) {
-        await unlink(path);
-        this.#logger.emit("warning", "removed stale lock", {
-          lock: path,
-          holder_pid: verdict.pid,
-          reason: verdict.reason,
-        });
-      }
-    } finally {
-      await unlink(breakPath).catch(() => {});
-    }
-  }
-
-  /**
-   * Removes the lock if it is still the file we created — not one a breaker put in its place.
-   * An inode number alone is not enough (ext4 hands a freed one out again at once): the birth
-   * time goes with it, and where the filesystem has none, the content (our random token).
-   */
-  async #release(path: string, identity: FileIdentity): Promise<void> {
-    try {
-      const now = statSync(path, { bigint: true });
-      if (now.ino !== identity.ino) return;
-      if (
-        identity.birthtimeNs !== 0n
-          ? now.birthtimeNs === identity.birthtimeNs
-          : readFileSync(path, "utf8") === identity.text
-      ) {
-        unlinkSync(path);
-      }
-    } catch {
-      // Never throws: a lock we cannot remove is one the next run will find stale.
-    }
+  #checkFence(key: string, fence: Fence): void {
+    if (!this.#leases.verify(fence)) throw new StaleFenceError(key, fence);
   }
 
   readMarker(key: string): Promise<Marker | undefined> {
-    return this.#readRecord(join(this.dir, `${key}.marker.json`), isMarker);
+    return this.#readRecord(this.#path(key, "marker"), isMarker);
   }
 
-  writeMarker(key: string, marker: Marker): Promise<void> {
-    return writeAtomically(join(this.dir, `${key}.marker.json`), JSON.stringify(marker), () =>
+  async writeMarker(key: string, marker: Marker, fence: Fence): Promise<void> {
+    this.#checkFence(key, fence);
+    await writeAtomically(this.#path(key, "marker"), JSON.stringify(marker), () =>
       this.#failpoint("marker-written"),
     );
   }
 
-  readPartial(key: string): Promise<PartialRecord | undefined> {
-    return this.#readRecord(join(this.dir, `${key}.partial.json`), isPartialRecord);
+  readPart(key: string): Promise<PartRecord | undefined> {
+    return this.#readRecord(this.#path(key, "part"), isPartRecord);
   }
 
-  writePartial(key: string, record: PartialRecord): Promise<void> {
-    return writeAtomically(join(this.dir, `${key}.partial.json`), JSON.stringify(record));
+  async writePart(key: string, record: PartRecord, fence: Fence): Promise<void> {
+    this.#checkFence(key, fence);
+    await writeAtomically(this.#path(key, "part"), JSON.stringify(record));
   }
 
-  async deletePartial(key: string): Promise<void> {
+  async deletePart(key: string, fence: Fence): Promise<void> {
+    this.#checkFence(key, fence);
     try {
-      unlinkSync(join(this.dir, `${key}.partial.json`));
+      unlinkSync(this.#path(key, "part"));
     } catch (error) {
       if (errorCodeOf(error) !== "ENOENT") throw error;
     }
@@ -277,33 +102,72 @@ export class FsStateStore implements StateStore {
     return state ? (circuitFromJSON(state) ?? CLOSED) : CLOSED;
   }
 
-  writeCircuit(origin: string, state: CircuitState): Promise<void> {
-    return writeAtomically(this.#circuitPath(origin), JSON.stringify({ origin, ...state }));
+  updateCircuit(
+    origin: string,
+    update: (current: CircuitState) => CircuitState,
+  ): Promise<CircuitState> {
+    const before = this.#circuitQueue.get(origin) ?? Promise.resolve();
+    const next = before.catch(() => {}).then(() => this.#updateCircuitLocked(origin, update));
+    this.#circuitQueue.set(origin, next);
+    void next
+      .finally(() => {
+        if (this.#circuitQueue.get(origin) === next) this.#circuitQueue.delete(origin);
+      })
+      .catch(() => {});
+    return next;
+  }
+
+  async #updateCircuitLocked(
+    origin: string,
+    update: (current: CircuitState) => CircuitState,
+  ): Promise<CircuitState> {
+    const lease = await this.#leases.acquire(`circuit:${origin}`, {
+      ttlMs: CIRCUIT_LOCK_TTL_MS,
+      waitMs: CIRCUIT_LOCK_WAIT_MS,
+    });
+    if (!lease) throw new Error(`the circuit state of ${origin} stayed locked`);
+    try {
+      const next = update(await this.readCircuit(origin));
+      await writeAtomically(this.#circuitPath(origin), JSON.stringify({ origin, ...next }));
+      return next;
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** The file that holds record `key` of `kind` (for messages and tests). */
+  recordPath(key: string, kind: "marker" | "part"): string {
+    return this.#path(key, kind);
+  }
+
+  #path(key: string, kind: "marker" | "part"): string {
+    return join(this.dir, `${hashOf(key)}.${kind}.json`);
   }
 
   #circuitPath(origin: string): string {
-    return join(
-      this.dir,
-      `circuit-${createHash("sha256").update(origin).digest("hex").slice(0, 32)}.json`,
-    );
+    return join(this.dir, `circuit-${hashOf(origin)}.json`);
   }
 
   /** Reads a JSON record; a missing one is `undefined`, a damaged one is a warning and `undefined`. */
   async #readRecord<T>(path: string, valid: (value: unknown) => boolean): Promise<T | undefined> {
-    let text: string | undefined;
+    let read: ReturnType<typeof readSmallFile>;
     try {
-      text = await readText(path);
+      read = readSmallFile(path);
     } catch (error) {
       this.#warnUnreadable(path, errorCodeOf(error) ?? String(error));
       return undefined;
     }
-    if (text === undefined) return undefined;
+    if (read === undefined) return undefined;
+    if (read === null) {
+      this.#warnUnreadable(path, "not a regular file");
+      return undefined;
+    }
     try {
-      const value: unknown = JSON.parse(text);
+      const value: unknown = JSON.parse(read.text);
       if (valid(value)) return value as T;
       this.#warnUnreadable(path, "unexpected content");
     } catch {
-      this.#warnUnreadable(path, text.length === 0 ? "empty file" : "not JSON");
+      this.#warnUnreadable(path, read.text.length === 0 ? "empty file" : "not JSON");
     }
     return undefined;
   }
@@ -338,13 +202,8 @@ export class FsStateStore implements StateStore {
   }
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    if (errorCodeOf(error) === "ENOENT") return undefined;
-    throw error;
-  }
+function hashOf(key: string): string {
+  return createHash("sha256").update(key).digest("hex").slice(0, 32);
 }
 
 async function writeAtomically(
@@ -354,7 +213,7 @@ async function writeAtomically(
 ): Promise<void> {
   const temp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
   try {
-    writeFileSync(temp, text);
+    writeFileSync(temp, text, { flag: "wx" });
     await beforeRename?.();
     renameSync(temp, path);
   } catch (error) {
@@ -364,46 +223,6 @@ async function writeAtomically(
       // already gone
     }
     throw error;
-  }
-}
-
-/** What tells one lock file from another that later took its place. */
-interface FileIdentity {
-  ino: bigint;
-  birthtimeNs: bigint;
-  text: string;
-}
-
-function identityOf(stats: BigIntStats, text: string): FileIdentity {
-  return { ino: stats.ino, birthtimeNs: stats.birthtimeNs, text };
-}
-
-function pidNamespace(): string | null {
-  try {
-    return readlinkSync("/proc/self/ns/pid");
-  } catch {
-    return null;
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCodeOf(error) === "EPERM";
-  }
-}
-
-/** A process's start time (Linux), to tell a live holder from a reused pid; null elsewhere. */
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 2 (comm) may hold spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
-  } catch {
-    return null;
   }
 }
 
@@ -422,8 +241,19 @@ function isMarker(value: unknown): boolean {
   );
 }
 
-function isPartialRecord(value: unknown): boolean {
+function isPartRecord(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false;
   const p = value as Record<string, unknown>;
-  return typeof p.source === "string" && typeof p.validators === "object" && p.validators !== null;
+  const file = p.file as Record<string, unknown> | null | undefined;
+  return (
+    typeof p.source === "string" &&
+    typeof p.validators === "object" &&
+    p.validators !== null &&
+    typeof p.fence === "number" &&
+    typeof p.closed === "boolean" &&
+    typeof file === "object" &&
+    file !== null &&
+    typeof file.name === "string" &&
+    ["dev", "ino", "uid", "size"].every((k) => typeof file[k] === "number")
+  );
 }

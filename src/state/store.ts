@@ -1,21 +1,72 @@
 /**
- * The state a sync keeps between runs — locks, markers, partial-download records, circuit state —
- * behind one small interface. `FsStateStore` keeps it in files in the lock dir; a shared backend
- * (Redis) can implement the same interface for fleets of machines.
+ * The state a sync keeps between runs — leases, markers, part records, circuit state — behind one
+ * interface. `FsStateStore` keeps it in files (one machine), `MemoryStateStore` in memory (tests,
+ * and the reference the conformance suite holds every store to); a shared store (Redis) plugs in
+ * the same way for a fleet.
+ *
+ * Every write that could undo another writer's work carries the writer's fence: a store refuses
+ * it once the lease behind that fence has been taken over (`StaleFenceError`).
  */
-import { createHash } from "node:crypto";
+
+import type { ChecksumAlgorithm } from "../checksums/digest.js";
 import type { CircuitState } from "../policies/breaker.js";
 import type { Validators } from "../sources/source.js";
-import type { ChecksumAlgorithm } from "../transfer/digest.js";
 
-/** A held lock. `release` is idempotent and never throws. */
-export interface Lock {
-  readonly name: string;
+/** The proof of holding a lease: a number that grows each time the lease changes hands. */
+export interface Fence {
+  /** The lease key it belongs to. */
+  readonly key: string;
+  readonly value: number;
+  /** Tells this holding from any other with the same value (a holder that lost and retook it). */
+  readonly token: string;
+}
+
+/** How the previous holder of a lease let it go, as far as the store can tell. */
+export type Predecessor =
+  /** Nobody held it, or its holder released it. */
+  | { ended: "released" }
+  /** Taken over from a holder known to be dead (its process is gone): its files are quiet. */
+  | { ended: "gone"; fence: number }
+  /** Taken over because its lease ran out: the holder may still be running (paused, cut off). */
+  | { ended: "expired"; fence: number };
+
+/** Why a held lease stopped being ours. */
+export class LeaseLostError extends Error {
+  override readonly name = "LeaseLostError";
+  readonly key: string;
+  constructor(key: string, reason: string) {
+    super(`lock lost: ${reason}`);
+    this.key = key;
+  }
+}
+
+/** A write refused because the writer's fence is no longer the lease's. */
+export class StaleFenceError extends Error {
+  override readonly name = "StaleFenceError";
+  constructor(key: string, fence: Fence) {
+    super(`refused a write to ${key}: fence ${fence.value} of ${fence.key} is no longer held`);
+  }
+}
+
+/**
+ * A held lease. The store renews it while it is held; `lost` aborts (with a `LeaseLostError`)
+ * once the store sees that someone else took it over — at the next renewal or `check`.
+ */
+export interface Lease {
+  readonly key: string;
+  readonly fence: Fence;
+  readonly predecessor: Predecessor;
+  readonly lost: AbortSignal;
+  /** Throws `LeaseLostError` unless the lease is still ours now (renewing it if it is getting old). */
+  check(): Promise<void>;
+  /** Gives the lease up. Idempotent, never throws; never frees a lease someone else took over. */
   release(): Promise<void>;
 }
 
 export interface AcquireOptions {
-  /** How long to wait for a busy lock; 0 tries once. */
+  /** A holder silent for this long (no renewal) may be taken over. */
+  ttlMs: number;
+  /** How long to wait for a busy lease; 0 tries once. */
   waitMs: number;
   signal?: AbortSignal;
 }
@@ -35,30 +86,47 @@ export interface Marker {
   syncedAt: string;
 }
 
-/** What a kept `.part` file holds: the validators it was fetched under, to resume only when they still agree. */
-export interface PartialRecord {
+/** Where a kept part file is and what it was, so that only that very file is ever resumed. */
+export interface PartFile {
+  /** Its name in the destination's folder. */
+  name: string;
+  dev: number;
+  ino: number;
+  uid: number;
+  /** Its size when its writer closed it (0 while it is being written). */
+  size: number;
+}
+
+/** A kept part: the file, the source version its bytes belong to, and who wrote it. */
+export interface PartRecord {
   source: string;
   validators: Validators;
+  file: PartFile;
+  /** The fence of the lease it was written under. */
+  fence: number;
+  /** True once its writer stopped writing (the attempt ended); false while (or if killed while) writing. */
+  closed: boolean;
 }
 
 export interface StateStore {
-  /** Takes the lock `name`, or returns `undefined` when it stays busy for `waitMs`. */
-  acquireLock(name: string, options: AcquireOptions): Promise<Lock | undefined>;
+  /** Takes the lease `key`, or returns `undefined` when it stays busy for `waitMs`. */
+  acquire(key: string, options: AcquireOptions): Promise<Lease | undefined>;
   readMarker(key: string): Promise<Marker | undefined>;
-  writeMarker(key: string, marker: Marker): Promise<void>;
-  readPartial(key: string): Promise<PartialRecord | undefined>;
-  writePartial(key: string, record: PartialRecord): Promise<void>;
-  deletePartial(key: string): Promise<void>;
+  /** Refuses (`StaleFenceError`) when `fence` is no longer held. */
+  writeMarker(key: string, marker: Marker, fence: Fence): Promise<void>;
+  readPart(key: string): Promise<PartRecord | undefined>;
+  /** Refuses (`StaleFenceError`) when `fence` is no longer held. */
+  writePart(key: string, record: PartRecord, fence: Fence): Promise<void>;
+  /** Refuses (`StaleFenceError`) when `fence` is no longer held. */
+  deletePart(key: string, fence: Fence): Promise<void>;
   readCircuit(origin: string): Promise<CircuitState>;
-  writeCircuit(origin: string, state: CircuitState): Promise<void>;
-}
-
-/** The marker key of one source/destination pair (`source` is the source's redacted identity). */
-export function pairKey(source: string, destination: string): string {
-  return createHash("sha256").update(`${source}\0${destination}`).digest("hex").slice(0, 32);
-}
-
-/** The key of a destination's lock and part-file record: one writer per file, whatever its source. */
-export function destinationKey(destination: string): string {
-  return `dest-${createHash("sha256").update(destination).digest("hex").slice(0, 27)}`;
+  /**
+   * Applies `update` to the origin's circuit atomically — no other update of that origin lands
+   * between its read and its write — and resolves to the new state. `update` must be pure: a
+   * store may call it more than once.
+   */
+  updateCircuit(
+    origin: string,
+    update: (current: CircuitState) => CircuitState,
+  ): Promise<CircuitState>;
 }

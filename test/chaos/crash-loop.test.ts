@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CliProcess, type LogLine, runCli } from "../helpers/cli.js";
 import { bytes, seeded, sha256, useTestServer } from "../helpers/server.js";
-import { listFiles, tempDir, waitForFileSize } from "../helpers/tmp.js";
+import { listFiles, tempDir, waitForPart } from "../helpers/tmp.js";
 
 const ITERATIONS = Number(process.env.CHAOS_ITERATIONS ?? 6);
 const SIZE = Number(process.env.CHAOS_SIZE_MIB ?? 4) * 1024 * 1024;
@@ -37,7 +37,6 @@ describe("crash loop", () => {
     const dir = await tempDir(t);
     const random = seeded(SEED);
     const destination = join(dir, "out", "data.bin");
-    const part = `${destination}.resilient-sync.part`;
     const args = [
       "--source-url",
       server.url("/chaos.bin"),
@@ -73,7 +72,7 @@ describe("crash loop", () => {
       let killedAt = 0;
       if (kind === "mid-stream") {
         killedAt = Math.floor(SIZE * (0.1 + 0.8 * random()));
-        await waitForFileSize(part, killedAt);
+        await waitForPart(join(dir, "out"), killedAt);
       } else {
         await victim.waitForLog("paused at failpoint");
       }

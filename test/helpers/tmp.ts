@@ -33,3 +33,28 @@ export async function waitForFileSize(
     await delay(10);
   }
 }
+
+/** Whether `name` is one of resilient-sync's part files (`.<name>.<random>.resilient-sync.part`). */
+export function isPartName(name: string): boolean {
+  return /^\..*\.[0-9a-f]{16}\.resilient-sync\.part$/.test(name.split("/").pop() ?? "");
+}
+
+/** Resolves to the part file in `folder` once it holds at least `size` bytes (checked every 10 ms, bounded). */
+export async function waitForPart(
+  folder: string,
+  size: number,
+  timeoutMs = 10_000,
+): Promise<string> {
+  const { readdir, stat } = await import("node:fs/promises");
+  const { setTimeout: delay } = await import("node:timers/promises");
+  const giveUpAt = Date.now() + timeoutMs;
+  for (;;) {
+    const names = await readdir(folder).catch(() => [] as string[]);
+    for (const name of names.filter(isPartName)) {
+      const path = join(folder, name);
+      if (((await stat(path).catch(() => undefined))?.size ?? 0) >= size) return path;
+    }
+    if (Date.now() > giveUpAt) throw new Error(`no part file in ${folder} reached ${size} bytes`);
+    await delay(10);
+  }
+}

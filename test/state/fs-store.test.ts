@@ -7,9 +7,13 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { systemClock } from "../../src/clock.js";
+import { Circuits } from "../../src/health/circuits.js";
 import type { LogEvent, Logger } from "../../src/log/events.js";
-import { Circuits } from "../../src/state/circuits.js";
-import { FsStateStore, LEASE_STALE_MS } from "../../src/state/fs-store.js";
+import { FsStateStore } from "../../src/state/fs-store.js";
+
+const TTL_MS = 5000;
+const once0 = { ttlMs: TTL_MS, waitMs: 0 };
+
 import { tempDir } from "../helpers/tmp.js";
 
 function recorder(): Logger & { events: LogEvent[] } {
@@ -37,21 +41,21 @@ function deadPid(): number {
 describe("FsStateStore locks", () => {
   test("a held lock is busy for others; released, it is free; release is idempotent", async (t) => {
     const { store } = await storeIn(t);
-    const first = await store.acquireLock("pair", { waitMs: 0 });
+    const first = await store.acquire("pair", once0);
     assert.ok(first);
-    assert.equal(await store.acquireLock("pair", { waitMs: 0 }), undefined);
+    assert.equal(await store.acquire("pair", once0), undefined);
     await first.release();
     await first.release();
-    const again = await store.acquireLock("pair", { waitMs: 0 });
+    const again = await store.acquire("pair", once0);
     assert.ok(again);
     await again.release();
   });
 
   test("waits up to waitMs for a busy lock", async (t) => {
     const { store } = await storeIn(t);
-    const held = await store.acquireLock("pair", { waitMs: 0 });
+    const held = await store.acquire("pair", once0);
     assert.ok(held);
-    const waiting = store.acquireLock("pair", { waitMs: 5000 });
+    const waiting = store.acquire("pair", { ttlMs: TTL_MS, waitMs: 5000 });
     await held.release();
     const taken = await waiting;
     assert.ok(taken);
@@ -78,26 +82,30 @@ describe("FsStateStore locks", () => {
   ] as const) {
     test(`takes over a lock left by ${what}, with a warning`, async (t) => {
       const { dir, store, logger } = await storeIn(t);
-      await writeFile(join(dir, "pair.lock"), content());
-      await utimes(join(dir, "pair.lock"), mtime, mtime);
-      const lock = await store.acquireLock("pair", { waitMs: 0 });
+      await writeFile(store.lockPath("pair"), content());
+      await utimes(store.lockPath("pair"), mtime, mtime);
+      const lock = await store.acquire("pair", once0);
       assert.ok(lock);
       assert.ok(logger.events.some((e) => e.message === "removed stale lock"));
       await lock.release();
-      assert.deepEqual(await readdir(dir), [], "no lock, break or temp file left");
+      assert.deepEqual(
+        (await readdir(dir)).filter((f) => !f.endsWith(".fence")),
+        [],
+        "no lock, break or temp file left",
+      );
     });
   }
 });
 
 describe("FsStateStore lock release", () => {
   test("a holder whose lock was broken never removes the lock that took its place (inode reuse)", async (t) => {
-    const { dir, store } = await storeIn(t);
-    const path = join(dir, "pair.lock");
+    const { store } = await storeIn(t);
+    const path = store.lockPath("pair");
     for (let round = 0; round < 10; round += 1) {
-      const first = await store.acquireLock("pair", { waitMs: 0 });
+      const first = await store.acquire("pair", once0);
       assert.ok(first);
       await unlink(path); // as a breaker would, judging it stale
-      const second = await store.acquireLock("pair", { waitMs: 0 });
+      const second = await store.acquire("pair", once0);
       assert.ok(second);
       await first.release();
       assert.ok(existsSync(path), `round ${round}: the first holder removed the second's lock`);
@@ -120,22 +128,22 @@ describe("FsStateStore lock leases", () => {
     ["a fresh foreign lock file", "locked by someone\n"],
   ] as const) {
     test(`respects ${what} while its lease is fresh`, async (t) => {
-      const { dir, store } = await storeIn(t);
-      await writeFile(join(dir, "pair.lock"), content);
-      assert.equal(await store.acquireLock("pair", { waitMs: 0 }), undefined);
+      const { store } = await storeIn(t);
+      await writeFile(store.lockPath("pair"), content);
+      assert.equal(await store.acquire("pair", once0), undefined);
     });
   }
 
   test("a held lock's lease is refreshed while it is held", async (t) => {
-    const { dir, store } = await storeIn(t);
-    const lock = await store.acquireLock("pair", { waitMs: 0 });
+    const { store } = await storeIn(t);
+    const lock = await store.acquire("pair", once0);
     assert.ok(lock);
     const past = new Date(Date.now() - 60_000);
-    await utimes(join(dir, "pair.lock"), past, past);
-    const watcher = watch(join(dir, "pair.lock"));
+    await utimes(store.lockPath("pair"), past, past);
+    const watcher = watch(store.lockPath("pair"));
     await once(watcher, "change");
     watcher.close();
-    assert.ok(Date.now() - (await stat(join(dir, "pair.lock"))).mtimeMs < LEASE_STALE_MS);
+    assert.ok(Date.now() - (await stat(store.lockPath("pair"))).mtimeMs < TTL_MS);
     await lock.release();
   });
 });
@@ -147,8 +155,8 @@ describe("FsStateStore records", () => {
     ["foreign", '{"hello":"world"}'],
   ] as const) {
     test(`a ${what} marker is a warning and no marker`, async (t) => {
-      const { dir, store, logger } = await storeIn(t);
-      await writeFile(join(dir, "k.marker.json"), content);
+      const { store, logger } = await storeIn(t);
+      await writeFile(store.recordPath("k", "marker"), content);
       assert.equal(await store.readMarker("k"), undefined);
       assert.ok(logger.events.some((e) => e.message === "ignored unreadable state"));
     });
@@ -156,12 +164,12 @@ describe("FsStateStore records", () => {
 
   test("a damaged circuit file reads as closed", async (t) => {
     const { store, logger } = await storeIn(t);
-    await store.writeCircuit("http://h:80", {
+    await store.updateCircuit("http://h:80", () => ({
       state: "open",
       failures: 1,
       openedAt: 0,
       openUntil: 10,
-    });
+    }));
     assert.equal((await store.readCircuit("http://h:80")).state, "open");
     const { dir } = await storeIn(t);
     const other = new FsStateStore(dir, systemClock, logger);
@@ -173,7 +181,7 @@ describe("FsStateStore records", () => {
 });
 
 describe("circuit counts across processes", () => {
-  test("a failure is counted on fresh state, not on a second-old cached copy", async (t) => {
+  test("a failure is counted atomically on the stored state, not on a cached copy", async (t) => {
     const { dir } = await storeIn(t);
     const logger = recorder();
     const policy = { ttlMs: 60_000, threshold: 2 };

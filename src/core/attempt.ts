@@ -1,0 +1,201 @@
+/**
+ * One attempt at one transfer: open the source (conditionally, resuming the kept part when it
+ * may be), stream the body into the part while hashing it in the same pass, check its length and
+ * any digest the source states, make it durable. Verifying the user's checksum and committing
+ * are the caller's next steps.
+ */
+import type { Hash } from "node:crypto";
+import { type ChecksumAlgorithm, newHash } from "../checksums/digest.js";
+import type { PartSink } from "../destinations/destination.js";
+import { SyncError } from "../errors.js";
+import type { OpenResult, Source, Validators } from "../sources/source.js";
+import type { PartKeeper } from "./parts.js";
+import { streamInto } from "./stream.js";
+
+export interface AttemptContext {
+  source: Source;
+  parts: PartKeeper;
+  algorithm: ChecksumAlgorithm;
+  signal: AbortSignal;
+  /** Called as the attempt begins, with the offset it resumes from (0: from the start). */
+  onAttempt?: (resumeFrom: number) => void;
+  /** Called once the source has answered (a body or not-modified): the origin works. */
+  onOpened?: () => void;
+  /** Called as body bytes arrive: (bytes this chunk, bytes of the file so far, expected total). */
+  onBytes?: (chunk: number, received: number, total: number | undefined) => void;
+}
+
+export type AttemptResult =
+  | { kind: "not-modified" }
+  | {
+      kind: "fetched";
+      /** Hex digest of the whole part. */
+      checksum: string;
+      size: number;
+      /** Body bytes received in this attempt. */
+      received: number;
+      /** Where this attempt's body started (0, or the resumed offset). */
+      resumedFrom: number;
+      validators: Validators;
+      /** The response headers whose stated digests the bytes matched. */
+      verifiedBy: string[];
+    };
+
+type Body = Extract<OpenResult, { kind: "body" }>;
+
+/** Runs one attempt. Throws `SyncError`; keeps the part for a resume unless it cannot be trusted. */
+export async function attemptTransfer(
+  context: AttemptContext,
+  unchangedIf: Validators | undefined,
+): Promise<AttemptResult> {
+  const { parts } = context;
+  const opened = await openResumable(context, unchangedIf);
+  context.onOpened?.();
+  if (opened.kind === "not-modified") {
+    await parts.keep();
+    return opened;
+  }
+
+  const hash = newHash(context.algorithm);
+  // Digests the source states in another algorithm are computed in the same pass.
+  const extra = new Map<ChecksumAlgorithm, Hash>();
+  for (const stated of opened.stated) {
+    if (stated.algorithm !== context.algorithm && !extra.has(stated.algorithm))
+      extra.set(stated.algorithm, newHash(stated.algorithm));
+  }
+  const hashes = [hash, ...extra.values()];
+
+  let sink: PartSink;
+  try {
+    sink = await sinkFor(context, opened, hashes);
+  } catch (error) {
+    abandon(opened.body);
+    if (context.signal.aborted) throw context.signal.reason;
+    throw error;
+  }
+  let received: number;
+  try {
+    received = await streamInto(context, sink, hashes, opened);
+  } catch (error) {
+    // After a failed write the part's end is not to be trusted for a resume: start over.
+    if (error instanceof SyncError && error.code === "write_error") await parts.discard();
+    else await parts.keep();
+    throw error;
+  }
+
+  const size = opened.offset + received;
+  const total =
+    opened.validators.size ??
+    (opened.length === undefined ? undefined : opened.offset + opened.length);
+  if (
+    (opened.length !== undefined && received !== opened.length) ||
+    (total !== undefined && size !== total)
+  ) {
+    await parts.keep();
+    throw new SyncError("network", `short body: have ${size} of ${total ?? "?"} bytes`, {
+      retryable: true,
+    });
+  }
+
+  const checksum = hash.digest("hex");
+  const digests = new Map([...extra].map(([algorithm, h]) => [algorithm, h.digest("hex")]));
+  digests.set(context.algorithm, checksum);
+  for (const stated of opened.stated) {
+    const actual = digests.get(stated.algorithm);
+    if (actual !== stated.hex) {
+      // Corrupted in transit (or a server that lies): these bytes must not be kept or resumed.
+      await parts.discard();
+      throw new SyncError(
+        "checksum_mismatch",
+        `the body does not match the ${stated.header} header: ${stated.algorithm} ${actual}, stated ${stated.hex}`,
+        { retryable: true },
+      );
+    }
+  }
+  return {
+    kind: "fetched",
+    checksum,
+    size,
+    received,
+    resumedFrom: opened.offset,
+    validators: opened.validators,
+    verifiedBy: [...new Set(opened.stated.map((stated) => stated.header))],
+  };
+}
+
+/**
+ * Opens the source, asking for the rest of the kept part when there is one that may be resumed.
+ * When the answer rules the resume out (a 416, a mismatched Content-Range, a changed validator),
+ * the part is dropped and the source opened again from zero within the same attempt.
+ */
+async function openResumable(
+  context: AttemptContext,
+  unchangedIf: Validators | undefined,
+): Promise<Body | { kind: "not-modified" }> {
+  const kept = await context.parts.reopen();
+  const resumeIf = context.parts.validators;
+  context.onAttempt?.(kept?.offset ?? 0);
+  if (!kept || !resumeIf) return open(context, { offset: 0, resumeIf: undefined, unchangedIf });
+  try {
+    const opened = await open(context, { offset: kept.offset, resumeIf, unchangedIf });
+    if (opened.kind === "body" && opened.offset > 0 && !sameVersion(resumeIf, opened.validators)) {
+      abandon(opened.body);
+      throw new SyncError("http_error", "the source changed since the partial download", {
+        retryable: true,
+        discardPartial: true,
+      });
+    }
+    return opened;
+  } catch (error) {
+    if (!(error instanceof SyncError && error.discardPartial)) throw error;
+    await context.parts.discard();
+    return open(context, { offset: 0, resumeIf: undefined, unchangedIf });
+  }
+}
+
+async function open(
+  context: AttemptContext,
+  request: {
+    offset: number;
+    resumeIf: Validators | undefined;
+    unchangedIf: Validators | undefined;
+  },
+): Promise<Body | { kind: "not-modified" }> {
+  try {
+    return await context.source.open({ ...request, signal: context.signal });
+  } catch (error) {
+    throw context.source.describeError(error);
+  }
+}
+
+/** A ranged answer continues the kept bytes only if it names the version they were fetched under. */
+function sameVersion(kept: Validators, answer: Validators): boolean {
+  if (kept.etag !== undefined && answer.etag !== undefined) return kept.etag === answer.etag;
+  if (kept.lastModified !== undefined && answer.lastModified !== undefined)
+    return kept.lastModified === answer.lastModified;
+  if (kept.mtimeMs !== undefined && answer.mtimeMs !== undefined)
+    return kept.mtimeMs === answer.mtimeMs && kept.size === answer.size;
+  return true;
+}
+
+/**
+ * The part this body goes into. Continuing the kept part: hash its bytes first (through its own
+ * descriptor) and mark it as being written. Otherwise (from zero, or a server that ignored the
+ * range): a new part, recorded before any byte lands in it.
+ */
+async function sinkFor(context: AttemptContext, opened: Body, hashes: Hash[]): Promise<PartSink> {
+  const { parts } = context;
+  const kept = parts.sink;
+  if (kept && opened.offset > 0 && opened.offset === kept.offset) {
+    await kept.hashKept(hashes, context.signal);
+    await parts.markWriting();
+    return kept;
+  }
+  return parts.create(opened.validators);
+}
+
+/** Stops reading a body we no longer want; its late "aborted" error is expected, not a crash. */
+export function abandon(body: Body["body"]): void {
+  body.on("error", () => {});
+  body.destroy();
+}

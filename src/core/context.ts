@@ -1,0 +1,84 @@
+/** What every step of one job shares: the spec, the runtime, the destination, names for logs. */
+import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import type { Destination, Fingerprint } from "../destinations/destination.js";
+import { SyncError } from "../errors.js";
+import type { Turn } from "../health/origin-health.js";
+import type { Logger } from "../log/events.js";
+import type { Marker } from "../state/store.js";
+import type { ResultBuilder } from "./result.js";
+import type { Runtime } from "./runtime.js";
+import type { JobSpec } from "./spec.js";
+
+export interface JobContext {
+  spec: JobSpec;
+  runtime: Runtime;
+  destination: Destination;
+  algorithm: ChecksumAlgorithm;
+  build: ResultBuilder;
+  names: { source: string; destination: string };
+  /** State keys: the pair's marker, and the destination's lease and part record. */
+  keys: { marker: string; destination: string };
+  /** The gate turn held, and the gate epoch when the latest attempt began. */
+  gate: { turn: Turn; epoch: number };
+  /** The caller's signal (the run's abort and deadline); a held lease adds its own. */
+  signal: AbortSignal;
+}
+
+/** Whether `reason` (a signal's) is the run's deadline rather than an interruption. */
+export function isDeadline(reason: unknown): reason is SyncError {
+  return reason instanceof SyncError && reason.code === "deadline";
+}
+
+/** Any thrown value as a `SyncError` (unknown ones as transient network errors). */
+export function asSyncError(error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  return new SyncError("network", error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}
+
+export function circuitOpenError(origin: string, retryInMs: number): SyncError {
+  const seconds = Math.ceil(retryInMs / 1000);
+  return new SyncError("circuit_open", `circuit breaker open for ${origin}; retry in ${seconds} s`);
+}
+
+/** Logs one failed attempt with its real cause. */
+export function logFailedAttempt(
+  logger: Logger,
+  names: { source: string; destination: string },
+  attempt: number,
+  failure: SyncError,
+): void {
+  logger.emit("warning", "download failed", {
+    ...names,
+    attempt,
+    error_code: failure.code,
+    reason: failure.message,
+    retryable: failure.retryable,
+    ...(failure.status === undefined ? {} : { status: failure.status }),
+  });
+}
+
+/** Whether the marker still describes the destination on disk (not edited, replaced or deleted by hand). */
+export function describes(
+  marker: Marker | undefined,
+  context: Pick<JobContext, "spec" | "algorithm">,
+  fingerprint: Fingerprint | undefined,
+): marker is Marker {
+  if (!marker || marker.source !== context.spec.source.display) return false;
+  if (marker.algorithm !== context.algorithm || !fingerprint) return false;
+  return (
+    fingerprint.size === marker.destinationSize &&
+    fingerprint.mtimeMs === marker.destinationMtimeMs &&
+    fingerprint.ino === marker.destinationIno
+  );
+}
+
+/** The destination's digest after a failed run: the marker's when it still holds, else computed (null when cut short). */
+export async function currentChecksum(context: JobContext): Promise<string | null> {
+  const { store } = context.runtime;
+  const marker = await store.readMarker(context.keys.marker).catch(() => undefined);
+  if (describes(marker, context, await context.destination.fingerprint().catch(() => undefined)))
+    return marker.checksum;
+  return context.destination.checksum(context.algorithm, context.signal);
+}

@@ -1,0 +1,80 @@
+/**
+ * The no-op fast path: when the destination still matches its marker, ask the source whether it
+ * changed (a conditional GET answered 304; for files, a stat) before taking any lease. An
+ * unchanged source then costs no lock, no state write. Anything else — a change, an error, an
+ * open circuit, `--force` — goes the leased way, which decides again under the lease.
+ */
+import type { SyncError } from "../errors.js";
+import type { Validators } from "../sources/source.js";
+import { describes, type JobContext, logFailedAttempt } from "./context.js";
+import type { SourceResult } from "./result.js";
+
+/** A final result; `{ prior }` when the check failed transiently (the leased path retries from it); `undefined` to go on. */
+export async function unchangedWithoutLease(
+  context: JobContext,
+): Promise<SourceResult | { prior: SyncError } | undefined> {
+  const { spec, runtime, names, build } = context;
+  if (spec.force) return undefined;
+  const marker = await runtime.store.readMarker(context.keys.marker);
+  // Without a validator every check would be a full GET: leave those to the leased path.
+  if (!marker || !hasValidators(marker.validators)) return undefined;
+  if (spec.expected && spec.expected.hex !== marker.checksum) return undefined;
+  if (!describes(marker, context, await context.destination.fingerprint())) return undefined;
+  // A circuit that is not plainly closed has a probe to run: that is the leased path's job.
+  if (!(await runtime.health.circuits.isClosed(spec.source.origin))) return undefined;
+  runtime.logger.emit("info", "attempting download", {
+    ...names,
+    attempt: 1,
+    max_attempts: spec.maxAttempts,
+    resume_from: 0,
+  });
+  const source = runtime.sources.open(spec.source);
+  let answer: "unchanged" | "changed";
+  try {
+    answer = await source.check(marker.validators, context.signal, "cheap");
+  } catch (error) {
+    if (context.signal.aborted) throw context.signal.reason;
+    const failure = source.describeError(error);
+    // A transient failure is the transfer's first attempt: the leased path retries from it.
+    if (failure.retryable) return { prior: failure };
+    // A permanent one (404 …) is final: one request, as for any transfer.
+    logFailedAttempt(runtime.logger, names, 1, failure);
+    runtime.logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: failure.code,
+      reason: failure.message,
+    });
+    await runtime.health.report(
+      spec.source.origin,
+      source.servedBy?.(),
+      failure,
+      false,
+      context.gate.epoch,
+      names.source,
+    );
+    return build.failed(failure, { attempts: 1, checksum: marker.checksum });
+  }
+  if (answer !== "unchanged") return undefined;
+  await runtime.health.report(
+    spec.source.origin,
+    source.servedBy?.(),
+    undefined,
+    false,
+    context.gate.epoch,
+    names.source,
+  );
+  runtime.logger.emit("info", "destination already up-to-date", {
+    ...names,
+    checksum: marker.checksum,
+    reason: "source not modified",
+  });
+  return build.result({ status: "unchanged", checksum: marker.checksum, attempts: 1 });
+}
+
+function hasValidators(validators: Validators): boolean {
+  return (
+    validators.etag !== undefined ||
+    validators.lastModified !== undefined ||
+    (validators.size !== undefined && validators.mtimeMs !== undefined)
+  );
+}

@@ -1,0 +1,195 @@
+/**
+ * `runJob`: one source/destination pair end to end —
+ * lease → admit → fast path → attempts → verify → commit → record — and one result.
+ *
+ * The core touches the world only through the `Runtime` it is given: no filesystem, no HTTP
+ * client, no concrete store is imported here (a test reads the imports).
+ */
+import { createHash } from "node:crypto";
+import type { Destination } from "../destinations/destination.js";
+import { SyncError } from "../errors.js";
+import type { Turn } from "../health/origin-health.js";
+import { type Lease, LeaseLostError } from "../state/store.js";
+import {
+  asSyncError,
+  circuitOpenError,
+  currentChecksum,
+  describes,
+  isDeadline,
+  type JobContext,
+} from "./context.js";
+import { unchangedWithoutLease } from "./fast-path.js";
+import { algorithmOf, ResultBuilder, type SourceResult } from "./result.js";
+import type { Runtime } from "./runtime.js";
+import type { JobSpec } from "./spec.js";
+import { transferUnderLease } from "./transfer.js";
+
+/** The state key of a pair's marker: one per source and destination (however it is spelled). */
+export function markerKey(source: string, destinationId: string): string {
+  const hash = createHash("sha256").update(`${source}\0${destinationId}`).digest("hex");
+  return `pair:${hash.slice(0, 32)}`;
+}
+
+/**
+ * Syncs one pair and resolves to its result. Rejects only when `signal` aborts for another
+ * reason than the run's deadline (a `SyncError` with code `deadline`, which fails the pair): the
+ * lease is released and no partial destination is left either way. `turn`: a turn at the
+ * origin's gate already taken by the caller's scheduler.
+ */
+export async function runJob(
+  spec: JobSpec,
+  runtime: Runtime,
+  signal: AbortSignal,
+  turn?: Turn,
+): Promise<SourceResult> {
+  const build = new ResultBuilder(spec, runtime.clock);
+  const names = { source: spec.source.display, destination: spec.destination };
+  if (spec.invalid) {
+    turn?.leave();
+    return refuse(spec, runtime, new SyncError(spec.invalid.code, spec.invalid.message));
+  }
+  let destination: Destination;
+  try {
+    destination = await runtime.destinations.open(spec.destination);
+  } catch (error) {
+    turn?.leave();
+    return refuse(spec, runtime, asSyncError(error));
+  }
+  const context: JobContext = {
+    spec,
+    runtime,
+    destination,
+    algorithm: algorithmOf(spec),
+    build,
+    names,
+    keys: { marker: markerKey(spec.source.display, destination.id), destination: destination.id },
+    gate: { turn: turn ?? (await runtime.health.enter(spec.source.origin, signal)), epoch: 0 },
+    signal,
+  };
+  context.gate.epoch = runtime.health.gate.epoch(spec.source.origin);
+  let lease: Lease | undefined;
+  let probing = false;
+  try {
+    const quick = await unchangedWithoutLease(context);
+    if (quick && !("prior" in quick)) return quick;
+    // The folder first: the lease of a local destination lives beside it.
+    const unwritable = await prepare(context);
+    if (unwritable) return unwritable;
+    lease = await takeLease(context);
+    if (!lease) return await busy(context);
+    await runtime.testHooks?.failpoint?.("after-lock");
+    const { origin } = spec.source;
+    const admission = await runtime.health.circuits.admit(origin, names.source);
+    if (admission.decision === "reject") {
+      return build.failed(circuitOpenError(origin, admission.retryInMs), {
+        checksum: await currentChecksum(context),
+      });
+    }
+    probing = admission.decision === "probe";
+    // A lost lease stops the job as an interruption would: no commit, no marker.
+    const leased = { ...context, signal: AbortSignal.any([signal, lease.lost]) };
+    const outcome = await transferUnderLease(leased, lease, probing, quick?.prior);
+    await runtime.health.report(
+      origin,
+      outcome.servedBy,
+      outcome.error,
+      probing,
+      context.gate.epoch,
+      names.source,
+    );
+    probing = false;
+    if (outcome.error) {
+      return build.failed(outcome.error, {
+        attempts: outcome.attempts,
+        bytes: outcome.bytes,
+        checksum: await currentChecksum(context),
+      });
+    }
+    return build.result({
+      status: outcome.status,
+      checksum: outcome.checksum,
+      bytes: outcome.bytes,
+      attempts: outcome.attempts,
+    });
+  } catch (error) {
+    // An interrupted probe proved nothing: the next caller may probe at once.
+    if (probing) await runtime.health.circuits.abandonProbe(spec.source.origin).catch(() => {});
+    const lost = lease?.lost.aborted && !signal.aborted ? lease.lost.reason : undefined;
+    if (lost instanceof LeaseLostError || error instanceof LeaseLostError) {
+      const reason = (lost ?? error) as LeaseLostError;
+      runtime.logger.emit("warning", "lock lost", {
+        ...names,
+        lock: reason.key,
+        reason: reason.message,
+      });
+      return build.result({ status: "skipped" });
+    }
+    if (signal.aborted && !isDeadline(signal.reason)) throw error;
+    // The deadline, or a fault outside the transfer (the state store failing …): this pair fails, the batch goes on.
+    const failure = signal.aborted
+      ? (signal.reason as SyncError)
+      : new SyncError("write_error", error instanceof Error ? error.message : String(error), {
+          cause: error,
+        });
+    runtime.logger.emit("error", "synchronization failed", {
+      ...names,
+      error_code: failure.code,
+      reason: failure.message,
+    });
+    return build.failed(failure, { checksum: await currentChecksum(context).catch(() => null) });
+  } finally {
+    context.gate.turn.leave();
+    await lease?.release();
+  }
+}
+
+/** The result of a pair refused before any work (an unsafe name …): logged, failed, nothing touched. */
+function refuse(spec: JobSpec, runtime: Runtime, error: SyncError): SourceResult {
+  runtime.logger.emit("error", "synchronization failed", {
+    source: spec.source.display,
+    destination: spec.destination,
+    error_code: error.code,
+    reason: error.message,
+  });
+  return new ResultBuilder(spec, runtime.clock).failed(error);
+}
+
+/** Makes the destination writable; a failed result when it cannot be. */
+async function prepare(context: JobContext): Promise<SourceResult | undefined> {
+  try {
+    await context.destination.prepare();
+    return undefined;
+  } catch (error) {
+    const failure = asSyncError(error);
+    context.runtime.logger.emit("error", "synchronization failed", {
+      ...context.names,
+      error_code: failure.code,
+      reason: failure.message,
+    });
+    return context.build.failed(failure, { checksum: await currentChecksum(context) });
+  }
+}
+
+async function takeLease(context: JobContext): Promise<Lease | undefined> {
+  const { runtime, spec, keys, signal } = context;
+  const ttlMs = runtime.leaseTtlMs;
+  const immediate = await runtime.store.acquire(keys.destination, { ttlMs, waitMs: 0, signal });
+  if (immediate || spec.waitLockMs <= 0) return immediate;
+  runtime.logger.emit("info", "waiting for lock", {
+    ...context.names,
+    lock: keys.destination,
+    wait_seconds: spec.waitLockMs / 1000,
+  });
+  return runtime.store.acquire(keys.destination, { ttlMs, waitMs: spec.waitLockMs, signal });
+}
+
+/** Another run holds the destination: skipped, with the checksum of what is there if the marker still vouches for it. */
+async function busy(context: JobContext): Promise<SourceResult> {
+  context.runtime.logger.emit("info", "another synchronization is in progress", {
+    ...context.names,
+    lock: context.keys.destination,
+  });
+  const marker = await context.runtime.store.readMarker(context.keys.marker);
+  const intact = describes(marker, context, await context.destination.fingerprint());
+  return context.build.result({ status: "skipped", checksum: intact ? marker.checksum : null });
+}

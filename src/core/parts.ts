@@ -1,0 +1,170 @@
+/**
+ * The part a job writes into, and its record in the state store. A kept part is resumed only
+ * when its record says it belongs to this source and its writer is certainly done with it — it
+ * closed it, or it was this lease's predecessor and is known dead — and only when the
+ * destination finds that very file on disk (`Destination.openPart`). Anything else is discarded,
+ * with a warning, and the transfer starts from zero in a new part.
+ */
+import type { PartSink } from "../destinations/destination.js";
+import { SyncError } from "../errors.js";
+import { canResumeWith, type Validators } from "../sources/source.js";
+import { type Lease, LeaseLostError, type PartRecord, StaleFenceError } from "../state/store.js";
+import type { JobContext } from "./context.js";
+
+export class PartKeeper {
+  readonly #context: JobContext;
+  readonly #lease: Lease;
+  #sink: PartSink | undefined;
+  #record: PartRecord | undefined;
+
+  constructor(context: JobContext, lease: Lease) {
+    this.#context = context;
+    this.#lease = lease;
+  }
+
+  get sink(): PartSink | undefined {
+    return this.#sink;
+  }
+
+  /** The validators the open part's bytes were fetched under (to ask for a resume with). */
+  get validators(): Validators | undefined {
+    return this.#record?.validators;
+  }
+
+  /**
+   * Opens the kept part when it may be resumed (resolving to it), else clears away whatever the
+   * record names and resolves to `undefined`.
+   */
+  async reopen(): Promise<PartSink | undefined> {
+    if (this.#sink) return this.#sink;
+    const { store } = this.#context.runtime;
+    const record = await store.readPart(this.#context.keys.destination);
+    if (!record) return undefined;
+    const refusal = this.#refusal(record);
+    if (refusal === undefined) {
+      const sink = await this.#context.destination.openPart(
+        { file: record.file, closed: record.closed },
+        (reason) => {
+          if (reason !== "") this.#warn(reason);
+        },
+      );
+      if (sink.offset > 0) {
+        this.#sink = sink;
+        this.#record = record;
+        return sink;
+      }
+      await sink.discard();
+    } else if (refusal !== "") {
+      this.#warn(refusal);
+    }
+    await this.#context.destination.discardKept(record.file);
+    await this.#delete();
+    return undefined;
+  }
+
+  /** Why `record` may not be resumed by this job; "" when it is simply of no use (no warning). */
+  #refusal(record: PartRecord): string | undefined {
+    const { spec } = this.#context;
+    if (record.source !== spec.source.display || !canResumeWith(record.validators)) return "";
+    if (record.closed) return undefined;
+    const before = this.#lease.predecessor;
+    if (before.ended === "gone" && before.fence === record.fence) return undefined;
+    return "its writer may still be running (it never closed it)";
+  }
+
+  /** A new part for a body fetched under `validators`, recorded before any byte is written. */
+  async create(validators: Validators): Promise<PartSink> {
+    await this.discard();
+    const sink = await this.#context.destination.openPart(undefined);
+    this.#sink = sink;
+    this.#record = {
+      source: this.#context.spec.source.display,
+      validators,
+      file: sink.file(),
+      fence: this.#lease.fence.value,
+      closed: false,
+    };
+    await this.#write(this.#record);
+    return sink;
+  }
+
+  /** The reopened part is about to be written again: its record says so first. */
+  async markWriting(): Promise<void> {
+    if (!this.#record) return;
+    this.#record = { ...this.#record, fence: this.#lease.fence.value, closed: false };
+    await this.#write(this.#record);
+  }
+
+  /** The attempt stopped with the part worth keeping: its bytes are written and it is closed. */
+  async keep(): Promise<void> {
+    const sink = this.#sink;
+    this.#sink = undefined;
+    if (!sink || !this.#record) return;
+    await sink.abandon();
+    this.#record = { ...this.#record, file: sink.file(), closed: true };
+    await this.#write(this.#record).catch(() => {});
+  }
+
+  /** Drops the part and its record: its bytes can no longer be trusted or resumed. */
+  async discard(): Promise<void> {
+    const sink = this.#sink;
+    const had = this.#record !== undefined;
+    this.#sink = undefined;
+    this.#record = undefined;
+    await sink?.discard();
+    if (had) await this.#delete();
+  }
+
+  /** After the commit: the part is the destination now; only its record remains to go. */
+  async committed(): Promise<void> {
+    this.#sink = undefined;
+    this.#record = undefined;
+    await this.#delete();
+  }
+
+  async #write(record: PartRecord): Promise<void> {
+    await this.#guarded(() =>
+      this.#context.runtime.store.writePart(
+        this.#context.keys.destination,
+        record,
+        this.#lease.fence,
+      ),
+    );
+  }
+
+  async #delete(): Promise<void> {
+    await this.#guarded(() =>
+      this.#context.runtime.store.deletePart(this.#context.keys.destination, this.#lease.fence),
+    );
+  }
+
+  /**
+   * A state write: a refused fence means the lease is gone (the lease's own check says so and
+   * stops the job); any other failure is the destination side's `write_error`.
+   */
+  async #guarded(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      if (error instanceof StaleFenceError) {
+        await this.#lease.check();
+        throw new LeaseLostError(this.#lease.key, error.message);
+      }
+      throw new SyncError("write_error", `cannot record the part file: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  #warn(reason: string): void {
+    this.#context.runtime.logger.emit("warning", "discarded part file", {
+      ...this.#context.names,
+      reason,
+    });
+  }
+}
+
+function messageOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
+}

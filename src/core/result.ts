@@ -1,0 +1,61 @@
+/** One pair's result, as the results document lists it (keys in the documented order). */
+import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import type { Clock } from "../clock.js";
+import type { FailureCode, SyncError } from "../errors.js";
+import type { JobSpec } from "./spec.js";
+
+export type Status = "synced" | "unchanged" | "skipped" | "failed";
+
+export interface SourceResult {
+  source: string;
+  destination: string;
+  status: Status;
+  /** The destination's digest after the run; null when there is none (or it could not be read in time). */
+  checksum: string | null;
+  algorithm: string;
+  /** Body bytes received in this run. */
+  bytes: number;
+  attempts: number;
+  duration_ms: number;
+  error: { code: FailureCode; message: string } | null;
+}
+
+/** The algorithm a pair is hashed in: its expected digest's, else the run's. */
+export function algorithmOf(spec: JobSpec): ChecksumAlgorithm {
+  return spec.expected?.algorithm ?? spec.algorithm;
+}
+
+/** Builds a pair's result, timing it from construction. */
+export class ResultBuilder {
+  readonly #spec: JobSpec;
+  readonly #clock: Clock;
+  readonly #started: number;
+
+  constructor(spec: JobSpec, clock: Clock) {
+    this.#spec = spec;
+    this.#clock = clock;
+    this.#started = clock.monotonic();
+  }
+
+  result(fields: Partial<SourceResult> & Pick<SourceResult, "status">): SourceResult {
+    return {
+      source: this.#spec.source.display,
+      destination: this.#spec.destination,
+      status: fields.status,
+      checksum: fields.checksum ?? null,
+      algorithm: algorithmOf(this.#spec),
+      bytes: fields.bytes ?? 0,
+      attempts: fields.attempts ?? 0,
+      duration_ms: Math.round(this.#clock.monotonic() - this.#started),
+      error: fields.error ?? null,
+    };
+  }
+
+  failed(error: SyncError, fields: Partial<SourceResult> = {}): SourceResult {
+    return this.result({
+      ...fields,
+      status: "failed",
+      error: { code: error.code, message: error.message },
+    });
+  }
+}

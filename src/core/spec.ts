@@ -1,0 +1,35 @@
+/**
+ * `JobSpec`: one source/destination pair and how to sync it, as plain data — serialisable (a
+ * queue can carry it) and free of secrets: credentials (URL userinfo, headers, netrc) come from
+ * the runtime that runs it, never from the spec.
+ */
+import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import type { FailureCode } from "../errors.js";
+
+export interface JobSource {
+  kind: "http" | "file";
+  /** The URL without userinfo (http), or the absolute path (file). */
+  href: string;
+  /** Safe to log: secrets redacted. Also the source's identity in state records. */
+  display: string;
+  /** Circuit breaker key: `scheme://host:port`, or the file URL of a local file. */
+  origin: string;
+}
+
+export interface JobSpec {
+  source: JobSource;
+  /** Absolute path of the destination, as planned. */
+  destination: string;
+  /** The digest computed while streaming (and reported). */
+  algorithm: ChecksumAlgorithm;
+  /** The digest the user expects, if any: a mismatch fails the pair and leaves the destination be. */
+  expected?: { algorithm: ChecksumAlgorithm; hex: string };
+  /** Attempts in total (≥ 1). */
+  maxAttempts: number;
+  /** Ignore markers and validators: fetch and verify anew (still atomic). */
+  force: boolean;
+  /** How long to wait for a busy destination; 0 skips at once. */
+  waitLockMs: number;
+  /** Set when the pair must not be synced at all (an unsafe name): it fails as such, touching nothing. */
+  invalid?: { code: FailureCode; message: string };
+}

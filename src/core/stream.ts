@@ -1,0 +1,87 @@
+/** The body of one answer, streamed into a part and hashed in the same pass. */
+import type { Hash } from "node:crypto";
+import { finished } from "node:stream";
+import type { PartSink } from "../destinations/destination.js";
+import { SyncError, writeError } from "../errors.js";
+import type { OpenResult, Source } from "../sources/source.js";
+
+type Body = Extract<OpenResult, { kind: "body" }>;
+
+/**
+ * Streams the body into `sink` from its offset, hashing each chunk as it arrives, then makes the
+ * part durable. Chunks are taken as 'data' events (no re-buffering) and handed to the sink, so
+ * the network, the hash and the disk work at the same time. Returns the bytes received; throws
+ * the signal's reason, the source's classified error, or a `write_error`.
+ */
+export async function streamInto(
+  context: {
+    source: Source;
+    signal: AbortSignal;
+    onBytes?: (chunk: number, received: number, total: number | undefined) => void;
+  },
+  sink: PartSink,
+  hashes: Hash[],
+  opened: Body,
+): Promise<number> {
+  const { offset, body, length } = opened;
+  const total = length === undefined ? undefined : offset + length;
+  let received = 0;
+  const asWriteError = (error: unknown) =>
+    error instanceof SyncError ? error : writeError("write", "the part file", error);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // `finished` also reports a body that ended or failed before we began to listen.
+      const stopWatching = finished(body, { writable: false }, (error) =>
+        error ? onError(error) : onEnd(),
+      );
+      const cleanup = () => {
+        body.off("data", onData);
+        stopWatching();
+        context.signal.removeEventListener("abort", onAbort);
+      };
+      const fail = (error: unknown) => {
+        cleanup();
+        reject(error);
+      };
+      const onData = (chunk: Buffer) => {
+        for (const hash of hashes) hash.update(chunk);
+        received += chunk.length;
+        let wait: Promise<void> | undefined;
+        try {
+          wait = sink.push(chunk);
+        } catch (error) {
+          fail(asWriteError(error));
+          return;
+        }
+        context.onBytes?.(chunk.length, offset + received, total);
+        if (wait) {
+          body.pause();
+          wait.then(
+            () => body.resume(),
+            (error: unknown) => fail(asWriteError(error)),
+          );
+        }
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (error: unknown) =>
+        fail(context.signal.aborted ? context.signal.reason : context.source.describeError(error));
+      const onAbort = () => fail(context.signal.reason);
+      body.on("data", onData);
+      context.signal.addEventListener("abort", onAbort, { once: true });
+      if (context.signal.aborted) onAbort();
+    });
+    try {
+      await sink.finish();
+    } catch (error) {
+      throw asWriteError(error);
+    }
+    return received;
+  } catch (error) {
+    body.on("error", () => {});
+    body.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * Under a held lease: the attempts (retry policy, origin gate, circuit), then verify, commit and
+ * record. The commit is the last step that can fail: once the destination is replaced, a state
+ * write that fails is a warning, never a failed pair.
+ */
+
+import type { Fingerprint } from "../destinations/destination.js";
+import { SyncError } from "../errors.js";
+import { isOriginFailure } from "../health/origin-health.js";
+import { backoffDelayMs } from "../policies/backoff.js";
+import { withRetry } from "../policies/retry.js";
+import type { Validators } from "../sources/source.js";
+import { type Lease, LeaseLostError, type Marker } from "../state/store.js";
+import { type AttemptContext, attemptTransfer } from "./attempt.js";
+import {
+  asSyncError,
+  circuitOpenError,
+  describes,
+  type JobContext,
+  logFailedAttempt,
+} from "./context.js";
+import { PartKeeper } from "./parts.js";
+
+export type Outcome =
+  | {
+      error: undefined;
+      status: "synced" | "unchanged";
+      checksum: string;
+      bytes: number;
+      attempts: number;
+    }
+  | { error: SyncError; attempts: number; bytes: number };
+
+/** The outcome, and which origin finally served it (the last hop of any redirect). */
+export type Served = Outcome & { servedBy: string | undefined };
+
+/** Transfers, verifies, commits and records one pair. `prior`: a failed first attempt made by the fast path. */
+export async function transferUnderLease(
+  context: JobContext,
+  lease: Lease,
+  probe: boolean,
+  prior: SyncError | undefined,
+): Promise<Served> {
+  const source = context.runtime.sources.open(context.spec.source);
+  const parts = new PartKeeper(context, lease);
+  try {
+    const outcome = await transfer(context, lease, parts, source, probe, prior);
+    return { ...outcome, servedBy: source.servedBy?.() };
+  } finally {
+    // Whatever stopped the job, a part still open is closed and kept for a resume.
+    await parts.keep();
+  }
+}
+
+async function transfer(
+  context: JobContext,
+  lease: Lease,
+  parts: PartKeeper,
+  source: AttemptContext["source"],
+  probe: boolean,
+  prior: SyncError | undefined,
+): Promise<Outcome> {
+  const { spec, runtime, names, destination, signal } = context;
+  const { logger, store, health } = runtime;
+  const marker = await store.readMarker(context.keys.marker);
+  const intact = describes(marker, context, await destination.fingerprint());
+  const expectedMatches = !spec.expected || spec.expected.hex === marker?.checksum;
+  const unchangedIf: Validators | undefined =
+    !spec.force && intact && expectedMatches ? marker.validators : undefined;
+  if (spec.force) {
+    await parts.reopen();
+    await parts.discard();
+  }
+
+  let bytes = 0;
+  let attemptNumber = 0;
+  const attemptContext: AttemptContext = {
+    source,
+    parts,
+    algorithm: context.algorithm,
+    signal,
+    onAttempt: (resumeFrom) => {
+      logger.emit("info", "attempting download", {
+        ...names,
+        attempt: attemptNumber,
+        max_attempts: maxAttempts,
+        resume_from: resumeFrom,
+      });
+    },
+    onOpened: () => health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch),
+    onBytes: (chunk, received, total) => {
+      // Counts what arrived even in attempts that fail: it was transferred in this run.
+      bytes += chunk;
+      runtime.onProgress?.({ type: "bytes", ...names, chunk, received, total });
+    },
+  };
+
+  const maxAttempts = probe ? 1 : spec.maxAttempts;
+  const delayScale = runtime.testHooks?.delayScale ?? 1;
+  let attemptStartedAt = 0;
+  const outcome = await withRetry(
+    async (attempt) => {
+      attemptNumber = attempt;
+      const origin = spec.source.origin;
+      if (attempt > 1 && !context.gate.turn.held && !health.gate.isProven(origin)) {
+        // The origin turned suspect: queue for a turn instead of retrying alongside everyone else.
+        context.gate.turn.leave();
+        context.gate.turn = await health.enter(origin, signal);
+      }
+      if (attempt > 1) {
+        // Another transfer may have opened the circuit meanwhile: stop spending retries on a dead origin.
+        const refusedFor = await health.circuits.refusesFor(origin);
+        if (refusedFor > 0) throw circuitOpenError(origin, refusedFor);
+      }
+      attemptStartedAt = runtime.clock.monotonic();
+      context.gate.epoch = health.gate.epoch(origin);
+      return attemptTransfer(attemptContext, unchangedIf);
+    },
+    {
+      maxAttempts,
+      ...(prior && !probe ? { prior: { attempts: 1, error: prior } } : {}),
+      isRetryable: (error) => error instanceof SyncError && error.retryable,
+      delayMs: (attempt, error) => {
+        const retryAfter = error instanceof SyncError ? error.retryAfterMs : undefined;
+        return Math.round((retryAfter ?? backoffDelayMs(attempt, runtime.random)) * delayScale);
+      },
+      sleep: (ms, sleepSignal) => runtime.clock.sleep(ms, sleepSignal),
+      signal,
+      onFailure: ({ attempt, error, delayMs }) => {
+        const failure = asSyncError(error);
+        if (isOriginFailure(failure))
+          health.gate.suspect(source.servedBy?.() ?? spec.source.origin);
+        logFailedAttempt(logger, names, attempt, failure);
+        if (delayMs !== undefined) {
+          logger.emit("info", "sleeping before retry", {
+            ...names,
+            attempt,
+            next_attempt: attempt + 1,
+            delay_ms: delayMs,
+            retry_after_ms: failure.retryAfterMs ?? null,
+          });
+        }
+      },
+    },
+  );
+
+  if (!outcome.ok) {
+    if (outcome.error instanceof LeaseLostError) throw outcome.error;
+    const failure = asSyncError(outcome.error);
+    if (failure.code === "write_error") await parts.discard().catch(() => {});
+    const fields = {
+      ...names,
+      error_code: failure.code,
+      reason: failure.message,
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+    };
+    if (outcome.exhausted)
+      logger.emit("error", "exhausted retries", { ...fields, attempts: outcome.attempts });
+    else logger.emit("error", "synchronization failed", fields);
+    return { error: failure, attempts: outcome.attempts, bytes };
+  }
+
+  const attempts = outcome.attempts;
+  const fetched = outcome.value;
+  if (fetched.kind === "not-modified") {
+    logger.emit("info", "destination already up-to-date", {
+      ...names,
+      checksum: marker?.checksum ?? null,
+      reason: "source not modified",
+    });
+    return {
+      error: undefined,
+      status: "unchanged",
+      checksum: marker?.checksum ?? "",
+      bytes: 0,
+      attempts,
+    };
+  }
+
+  logger.emit("info", "download successful", {
+    ...names,
+    attempt: attempts,
+    bytes: fetched.received,
+    duration_ms: Math.round(runtime.clock.monotonic() - attemptStartedAt),
+    resumed_from: fetched.resumedFrom,
+    verified_by: fetched.verifiedBy,
+  });
+
+  if (spec.expected && spec.expected.hex !== fetched.checksum) {
+    logger.emit("error", "checksum mismatch", {
+      ...names,
+      algorithm: context.algorithm,
+      expected: spec.expected.hex,
+      actual: fetched.checksum,
+    });
+    await parts.discard();
+    const error = new SyncError(
+      "checksum_mismatch",
+      `${context.algorithm} of ${spec.source.display} is ${fetched.checksum}, expected ${spec.expected.hex}`,
+    );
+    return { error, attempts, bytes };
+  }
+
+  const record = (at: Fingerprint): Marker => ({
+    // The redacted URL: state files never hold credentials, and a re-signed URL is the same source.
+    source: spec.source.display,
+    destination: spec.destination,
+    validators: fetched.validators,
+    algorithm: context.algorithm,
+    checksum: fetched.checksum,
+    destinationSize: at.size,
+    destinationMtimeMs: at.mtimeMs,
+    destinationIno: at.ino,
+    syncedAt: new Date(runtime.clock.now()).toISOString(),
+  });
+
+  // Same bytes as the intact destination (a server without validators, or --force): leave it be.
+  const current = await destination.fingerprint();
+  if (intact && current && marker.checksum === fetched.checksum) {
+    await parts.discard();
+    await store.writeMarker(context.keys.marker, record(current), lease.fence);
+    logger.emit("info", "destination already up-to-date", {
+      ...names,
+      checksum: fetched.checksum,
+      reason: "content unchanged",
+    });
+    return { error: undefined, status: "unchanged", checksum: fetched.checksum, bytes, attempts };
+  }
+
+  const committed = await commit(context, lease, parts);
+  if (committed instanceof SyncError) return { error: committed, attempts, bytes };
+  await recordCommit(context, lease, parts, record(committed), committed);
+  logger.emit("info", "updated destination", {
+    ...names,
+    checksum: fetched.checksum,
+    algorithm: context.algorithm,
+    bytes: fetched.size,
+  });
+  return { error: undefined, status: "synced", checksum: fetched.checksum, bytes, attempts };
+}
+
+/** Puts the part in place; a `SyncError` when that failed (the old destination stands). */
+async function commit(
+  context: JobContext,
+  lease: Lease,
+  parts: PartKeeper,
+): Promise<Fingerprint | SyncError> {
+  const failpoint = context.runtime.testHooks?.failpoint;
+  const sink = parts.sink;
+  if (!sink) return new SyncError("write_error", "the finished part file is gone");
+  try {
+    await failpoint?.("before-rename");
+    const committed = await context.destination.commit(sink, lease);
+    await failpoint?.("after-rename");
+    return committed;
+  } catch (error) {
+    await parts.discard().catch(() => {});
+    if (lease.lost.aborted) throw lease.lost.reason;
+    const failure = asSyncError(error);
+    context.runtime.logger.emit("error", "synchronization failed", {
+      ...context.names,
+      error_code: failure.code,
+      reason: failure.message,
+    });
+    return failure;
+  }
+}
+
+/** After the commit: the marker and the part record. Failures here are warnings: the destination is already replaced. */
+async function recordCommit(
+  context: JobContext,
+  lease: Lease,
+  parts: PartKeeper,
+  marker: Marker,
+  committed: Fingerprint,
+): Promise<void> {
+  const { logger, store } = context.runtime;
+  if (committed.undurable)
+    logger.emit("warning", "commit not durable", { ...context.names, reason: committed.undurable });
+  try {
+    await parts.committed();
+    await store.writeMarker(context.keys.marker, marker, lease.fence);
+  } catch (error) {
+    logger.emit("warning", "state not recorded", {
+      ...context.names,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The contract every destination kind meets (local files now; object stores later): say what is
+ * there, receive data into a private part that only this writer can touch, and put a finished
+ * part in place atomically once the writer proves it still holds its lease.
+ */
+import type { Hash } from "node:crypto";
+import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import type { PartFile } from "../state/store.js";
+
+/** What identifies the destination's current content on disk: a hand edit changes one of these. */
+export interface Fingerprint {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  /** Set by a commit whose replacement happened but could not be made durable (a folder fsync failed): why. */
+  undurable?: string;
+}
+
+/** What may still be resumed: a kept part, and whether its writer closed it (size exact) or died writing. */
+export interface ResumeCandidate {
+  file: PartFile;
+  /** The writer closed it: its size must be exactly `file.size`. Otherwise at least that. */
+  closed: boolean;
+}
+
+/** A part being received. Written strictly in order: at every moment it is a prefix of the body. */
+export interface PartSink {
+  /** Bytes already in the part (a resume); new bytes follow from here. */
+  readonly offset: number;
+  /** The part as a state record describes it (its size: what was written so far). */
+  file(): PartFile;
+  /** Feeds the kept bytes `[0, offset)` into `hashes`, read through the part's own descriptor. */
+  hashKept(hashes: Hash[], signal: AbortSignal): Promise<void>;
+  /** Takes a chunk; returns a promise when the caller should pause until it settles. Throws the first write error. */
+  push(chunk: Uint8Array): Promise<void> | undefined;
+  /** Writes what is left and makes it durable. */
+  finish(): Promise<void>;
+  /** Writes what did arrive (for a resume) and closes the part; never throws. */
+  abandon(): Promise<void>;
+  /** Removes the part; never throws. */
+  discard(): Promise<void>;
+}
+
+/** Anything that can say whether the writer still holds its lease (a `Lease`). */
+export interface LeaseCheck {
+  /** Throws unless the lease is still the writer's. */
+  check(): Promise<void>;
+}
+
+export interface Destination {
+  /** The destination as planned (for messages and results). */
+  readonly path: string;
+  /**
+   * One name per destination however it is spelled (`file:///real/folder/name`): the key of its
+   * lease and its state.
+   */
+  readonly id: string;
+  /** What is there now; `undefined` when nothing (or no regular file) is. */
+  fingerprint(): Promise<Fingerprint | undefined>;
+  /** Makes the destination writable (its folder created); throws `write_error` when it cannot be. */
+  prepare(): Promise<void>;
+  /**
+   * A private part to receive into: `resume`, when it is still the very file it describes (same
+   * inode, owned by this user, of the recorded size, no link), else a new one from zero (then
+   * `onRefused` tells why `resume` was not taken; "" when the part is simply gone).
+   */
+  openPart(
+    resume: ResumeCandidate | undefined,
+    onRefused?: (reason: string) => void,
+  ): Promise<PartSink>;
+  /** Removes a kept part by its record, if it is still that very file; never throws. */
+  discardKept(file: PartFile): Promise<void>;
+  /**
+   * Puts the finished part in place, atomically, keeping the destination's mode; durable when it
+   * resolves. Refuses (rejects with the lease's error) when `lease.check()` fails first.
+   */
+  commit(part: PartSink, lease: LeaseCheck): Promise<Fingerprint>;
+  /** The digest of what is there now; `null` when nothing is or it cannot be read. */
+  checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null>;
+}
+
+/** Makes `Destination`s of one kind (the runtime holds one per kind). */
+export interface DestinationDriver {
+  open(path: string): Promise<Destination>;
+}

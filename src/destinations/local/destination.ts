@@ -1,0 +1,209 @@
+/**
+ * A destination on the local filesystem. Data is received into a private part file in the
+ * destination's own folder (`part.ts`); the commit gives it the destination's mode through its
+ * descriptor, checks the lease, checks that the part's name still leads to that very file, and
+ * renames it over the destination, then fsyncs the folder — durable when it returns. Any crash
+ * before the rename leaves the old destination.
+ *
+ * In a folder that other users can write (and that lacks the sticky bit), the moment between the
+ * last identity check and the rename is a window in which a racing attacker could swap the part's
+ * name; everything else goes through descriptors.
+ */
+import { createHash } from "node:crypto";
+import { constants, lstatSync, type Stats } from "node:fs";
+import { open, realpath, rename } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ChecksumAlgorithm } from "../../checksums/digest.js";
+import { errorCodeOf, SyncError, writeError } from "../../errors.js";
+import { mkdirs } from "../../fs/mkdirs.js";
+import type { PartFile } from "../../state/store.js";
+import type {
+  Destination,
+  DestinationDriver,
+  Fingerprint,
+  LeaseCheck,
+  PartSink,
+  ResumeCandidate,
+} from "../destination.js";
+import { LocalPart } from "./part.js";
+
+const READ_CHUNK = 1 << 20;
+
+export class LocalDestination implements Destination {
+  readonly path: string;
+  readonly id: string;
+  /** The real folder (links resolved), where parts are made and the rename happens. */
+  readonly #folder: string;
+  readonly #name: string;
+
+  private constructor(path: string, folder: string) {
+    this.path = path;
+    this.#folder = folder;
+    this.#name = basename(path);
+    this.id = pathToFileURL(join(folder, this.#name)).href;
+  }
+
+  /** `path` must be absolute. Its folder is resolved once, here: every later step uses the real one. */
+  static async at(path: string): Promise<LocalDestination> {
+    return new LocalDestination(path, await realFolder(dirname(path)));
+  }
+
+  get #target(): string {
+    return join(this.#folder, this.#name);
+  }
+
+  async fingerprint(): Promise<Fingerprint | undefined> {
+    const info = lstatOrUndefined(this.#target);
+    if (!info?.isFile()) return undefined;
+    return { size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+  }
+
+  async prepare(): Promise<void> {
+    let info: Stats | undefined;
+    try {
+      info = lstatOrUndefined(this.#target);
+    } catch (error) {
+      throw writeError("inspect", this.path, error);
+    }
+    if (info?.isDirectory()) {
+      throw writeError(
+        "write",
+        this.path,
+        Object.assign(new Error("is a directory"), { code: "EISDIR" }),
+      );
+    }
+    if (!info) {
+      try {
+        await mkdirs(this.#folder);
+      } catch (error) {
+        throw writeError("create the folder of", this.path, error);
+      }
+    }
+  }
+
+  async openPart(
+    resume: ResumeCandidate | undefined,
+    onRefused?: (reason: string) => void,
+  ): Promise<PartSink> {
+    if (resume) {
+      const kept = await LocalPart.reopen(this.#folder, resume);
+      if (typeof kept !== "string") return kept;
+      onRefused?.(kept);
+    }
+    return LocalPart.create(this.#folder, this.#name);
+  }
+
+  async discardKept(file: PartFile): Promise<void> {
+    const path = join(this.#folder, file.name);
+    const info = lstatOrUndefined(path);
+    // Only the very file the record names: never a link or a file someone put in its place.
+    if (!info?.isFile() || info.ino !== file.ino || info.dev !== file.dev) return;
+    const { unlink } = await import("node:fs/promises");
+    await unlink(path).catch(() => {});
+  }
+
+  async commit(part: PartSink, lease: LeaseCheck): Promise<Fingerprint> {
+    if (!(part instanceof LocalPart)) throw new TypeError("not a part of a local destination");
+    const target = this.#target;
+    try {
+      const existing = lstatOrUndefined(target);
+      // An existing file keeps its permissions; a new one gets what the umask allows.
+      const mode = existing?.isFile() ? existing.mode & 0o7777 : 0o666 & ~currentUmask();
+      await part.handle.chmod(mode);
+      const info = await part.handle.stat();
+      await part.close();
+      await lease.check();
+      if (!part.stillAtItsName())
+        throw new SyncError("write_error", `the part file of ${this.path} was moved or replaced`);
+      await rename(join(part.folder, part.name), target);
+      // From here on the destination is replaced: nothing may fail the commit any more.
+      const undurable = await fsyncFolder(this.#folder).then(
+        () => undefined,
+        (error: unknown) => (error as Error).message,
+      );
+      return {
+        size: info.size,
+        mtimeMs: info.mtimeMs,
+        ino: info.ino,
+        ...(undurable ? { undurable } : {}),
+      };
+    } catch (error) {
+      if (error instanceof SyncError || (error as Error).name === "LeaseLostError") throw error;
+      throw writeError("rename into", this.path, error);
+    }
+  }
+
+  async checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null> {
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      handle = await open(this.#target, constants.O_RDONLY | constants.O_NOFOLLOW);
+      if (!(await handle.stat()).isFile()) return null;
+      const hash = createHash(algorithm);
+      const buffer = Buffer.allocUnsafe(READ_CHUNK);
+      for (;;) {
+        if (signal.aborted) return null;
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+      }
+      return hash.digest("hex");
+    } catch {
+      return null;
+    } finally {
+      await handle?.close().catch(() => {});
+    }
+  }
+}
+
+export const localDestinations: DestinationDriver = {
+  open: (path) => LocalDestination.at(path),
+};
+
+/** The real path of `folder`, or, while it does not exist yet, of its nearest existing ancestor joined with the rest. */
+async function realFolder(folder: string): Promise<string> {
+  const rest: string[] = [];
+  for (let dir = folder; ; dir = dirname(dir)) {
+    try {
+      return join(await realpath(dir), ...rest.reverse());
+    } catch (error) {
+      if (dirname(dir) === dir || !["ENOENT", "ENOTDIR"].includes(errorCodeOf(error) ?? ""))
+        return folder;
+      rest.push(basename(dir));
+    }
+  }
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if (errorCodeOf(error) === "ENOENT" || errorCodeOf(error) === "ENOTDIR") return undefined;
+    throw error;
+  }
+}
+
+/** The process's umask, for the mode of new files (0o022 when it cannot be read). */
+function currentUmask(): number {
+  try {
+    // Reading without setting is deprecated only in the docs (DEP0139), and it is the one way.
+    return process.umask();
+  } catch {
+    return 0o022;
+  }
+}
+
+async function fsyncFolder(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await handle.sync();
+  } catch (error) {
+    // Some filesystems refuse fsync on a folder; the rename has happened either way.
+    if (!["EINVAL", "EISDIR", "EBADF", "EPERM"].includes(errorCodeOf(error) ?? "")) {
+      throw writeError("sync the folder of", dir, error);
+    }
+  } finally {
+    await handle?.close();
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The names resilient-sync gives its own files beside a destination, and how to recognise them:
+ * part files (`.<name>.<16 hex>.resilient-sync.part`) and lock files
+ * (`.resilient-sync-<24 hex>.lock`). Never synced as data, never accepted as a destination.
+ */
+import { randomBytes } from "node:crypto";
+
+export const PART_SUFFIX = ".resilient-sync.part";
+const LOCK = /^\.resilient-sync-[0-9a-f]{24}\.lock(\.break)?$/;
+/** Room left in a 255-byte name for the destination's own name, after the dot, the random part and the suffix. */
+const PREFIX_BYTES = 255 - 1 - 1 - 16 - PART_SUFFIX.length;
+
+/** A new, unpredictable part-file name for `name`, within 255 bytes whatever `name`'s length. */
+export function newPartName(name: string): string {
+  return `.${truncateUtf8(name, PREFIX_BYTES)}.${randomBytes(8).toString("hex")}${PART_SUFFIX}`;
+}
+
+/** Whether a file name is one of ours (a part or a lock), not data. */
+export function isOwnFileName(name: string): boolean {
+  return name.endsWith(PART_SUFFIX) || LOCK.test(name);
+}
+
+/** The longest prefix of `text` of at most `bytes` UTF-8 bytes that ends on a character boundary. */
+function truncateUtf8(text: string, bytes: number): string {
+  if (Buffer.byteLength(text) <= bytes) return text;
+  let out = "";
+  let used = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (used + size > bytes) break;
+    out += char;
+    used += size;
+  }
+  return out;
+}

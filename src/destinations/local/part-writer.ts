@@ -1,0 +1,171 @@
+/**
+ * Writes a body into the part file without making the network wait for the disk: chunks are
+ * gathered into batches written with one `writev` each, one batch in flight while the next one
+ * fills, and the data written so far is flushed to disk in the background every
+ * `syncEveryBytes`, so that the fsync before the rename finds little left to do.
+ *
+ * One write at a time is what keeps the part file a contiguous prefix of the body at every
+ * moment — after a kill, a failed write or an abandoned body, its size is exactly what can be
+ * resumed. Two writes in flight could land out of order and leave a hole that reads as zeros.
+ * Memory stays bounded: at most two batches are held. A batch that stops
+ * growing (the body stalls) is written after `idleFlushMs`, so what arrived is on disk, ready
+ * for a resume, even if the process is killed during the stall.
+ */
+import type { FileHandle } from "node:fs/promises";
+
+export interface PartWriterOptions {
+  batchBytes?: number;
+  syncEveryBytes?: number;
+  idleFlushMs?: number;
+  /** A batch older than this is written at the next chunk, so a slow body reaches the disk steadily. */
+  maxBatchAgeMs?: number;
+}
+
+export class PartWriter {
+  readonly #handle: FileHandle;
+  readonly #batchBytes: number;
+  readonly #syncEveryBytes: number;
+  #position: number;
+  #batch: Uint8Array[] = [];
+  #batchSize = 0;
+  /** Batches handed over and not yet written (at most two): each chained after the one before. */
+  #inFlight = new Set<Promise<void>>();
+  #last: Promise<void> = Promise.resolve();
+  #failure: unknown;
+  #unsynced = 0;
+  #syncing: Promise<void> | undefined;
+  readonly #idle: NodeJS.Timeout;
+  readonly #maxBatchAgeMs: number;
+  #batchStartedAt = 0;
+
+  constructor(handle: FileHandle, position: number, options: PartWriterOptions = {}) {
+    this.#handle = handle;
+    this.#position = position;
+    this.#batchBytes = options.batchBytes ?? 2 * 1024 * 1024;
+    this.#syncEveryBytes = options.syncEveryBytes ?? 64 * 1024 * 1024;
+    this.#maxBatchAgeMs = options.maxBatchAgeMs ?? 100;
+    this.#idle = setTimeout(() => this.#flushBatch(), options.idleFlushMs ?? 20);
+    this.#idle.unref();
+  }
+
+  /** Where the next byte goes: the bytes handed over so far (written or about to be). */
+  get position(): number {
+    return this.#position;
+  }
+
+  /**
+   * Takes a chunk. Returns a promise when the caller should pause until it settles (too much is
+   * waiting for the disk), `undefined` otherwise. Throws the first write error.
+   */
+  push(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#batchSize === 0) this.#batchStartedAt = performance.now();
+    this.#batch.push(chunk);
+    this.#batchSize += chunk.length;
+    if (
+      this.#batchSize < this.#batchBytes &&
+      performance.now() - this.#batchStartedAt < this.#maxBatchAgeMs
+    ) {
+      this.#idle.refresh();
+      return undefined;
+    }
+    this.#flushBatch();
+    if (this.#inFlight.size < 2) return undefined;
+    return Promise.race(this.#inFlight).then(() => {
+      if (this.#failure !== undefined) throw this.#failure;
+    });
+  }
+
+  /** Writes what is left, waits for every write, and fsyncs the file. */
+  async finish(): Promise<void> {
+    clearTimeout(this.#idle);
+    this.#flushBatch();
+    await this.#settle();
+    await this.#syncing;
+    if (this.#failure !== undefined) throw this.#failure;
+    await this.#handle.sync();
+  }
+
+  /**
+   * After the body failed: writes what did arrive (it is good data, kept for a resume) and waits
+   * for the writes, without fsyncing. Write errors are dropped: the body's error is the story.
+   */
+  async abandon(): Promise<void> {
+    clearTimeout(this.#idle);
+    if (this.#failure === undefined) this.#flushBatch();
+    await this.#settle().catch(() => {});
+    await this.#syncing?.catch(() => {});
+  }
+
+  #flushBatch(): void {
+    if (this.#batchSize === 0 || this.#failure !== undefined) return;
+    const buffers = this.#batch;
+    const size = this.#batchSize;
+    const position = this.#position;
+    this.#batch = [];
+    this.#batchSize = 0;
+    this.#position += size;
+    // Each write starts when the one before it has finished: in order, never side by side.
+    const write = this.#last
+      .then(() =>
+        this.#failure === undefined ? this.#writeAll(buffers, position, size) : undefined,
+      )
+      .then(
+        () => {
+          this.#inFlight.delete(write);
+          if (this.#failure === undefined) this.#afterWrite(size);
+        },
+        (error: unknown) => {
+          this.#inFlight.delete(write);
+          this.#failure ??= error;
+        },
+      );
+    this.#last = write;
+    this.#inFlight.add(write);
+  }
+
+  async #writeAll(buffers: Uint8Array[], position: number, size: number): Promise<void> {
+    let written = 0;
+    let pending = buffers;
+    // writev may write less than asked (a signal, a full pipe): continue where it stopped.
+    while (written < size) {
+      const { bytesWritten } = await this.#handle.writev(pending, position + written);
+      written += bytesWritten;
+      if (written < size) pending = remainder(pending, bytesWritten);
+    }
+  }
+
+  #afterWrite(size: number): void {
+    this.#unsynced += size;
+    if (this.#unsynced < this.#syncEveryBytes || this.#syncing) return;
+    this.#unsynced = 0;
+    this.#syncing = this.#handle.datasync().then(
+      () => {
+        this.#syncing = undefined;
+      },
+      (error: unknown) => {
+        this.#syncing = undefined;
+        this.#failure ??= error;
+      },
+    );
+  }
+
+  async #settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+  }
+}
+
+/** The buffers that remain after the first `skip` bytes. */
+function remainder(buffers: Uint8Array[], skip: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  let left = skip;
+  for (const buffer of buffers) {
+    if (left >= buffer.length) {
+      left -= buffer.length;
+      continue;
+    }
+    rest.push(left > 0 ? buffer.subarray(left) : buffer);
+    left = 0;
+  }
+  return rest;
+}

@@ -1,0 +1,161 @@
+/**
+ * A local part file: created new (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600) under a random name
+ * beside the destination, or reopened (`O_NOFOLLOW`) when its record proves it is the very file
+ * this user wrote. Every read and write goes through the one descriptor opened here — never by
+ * name again — so swapping the name for a link or another file redirects nothing.
+ */
+import type { Hash } from "node:crypto";
+import { lstatSync, type Stats, unlinkSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { join } from "node:path";
+import { SyncError, writeError } from "../../errors.js";
+import { CREATE_NEW, OPEN_EXISTING_RW } from "../../fs/no-follow.js";
+import type { PartFile } from "../../state/store.js";
+import type { PartSink, ResumeCandidate } from "../destination.js";
+import { newPartName } from "./names.js";
+import { PartWriter } from "./part-writer.js";
+
+const READ_CHUNK = 1 << 20;
+
+export class LocalPart implements PartSink {
+  readonly offset: number;
+  readonly folder: string;
+  readonly name: string;
+  readonly #handle: FileHandle;
+  readonly #stats: Stats;
+  readonly #writer: PartWriter;
+  #closed = false;
+
+  private constructor(
+    folder: string,
+    name: string,
+    handle: FileHandle,
+    stats: Stats,
+    offset: number,
+  ) {
+    this.folder = folder;
+    this.name = name;
+    this.#handle = handle;
+    this.#stats = stats;
+    this.offset = offset;
+    this.#writer = new PartWriter(handle, offset);
+  }
+
+  /** A new part for the destination named `name` in `folder`. Throws `write_error`. */
+  static async create(folder: string, name: string): Promise<LocalPart> {
+    // A name taken meanwhile (64 random bits: only if planted on purpose) is simply skipped.
+    for (let tries = 0; ; tries += 1) {
+      const partName = newPartName(name);
+      const path = join(folder, partName);
+      try {
+        const handle = await open(path, CREATE_NEW, 0o600);
+        return new LocalPart(folder, partName, handle, await handle.stat(), 0);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EEXIST" && tries < 5) continue;
+        throw writeError("create a part file beside", join(folder, name), error);
+      }
+    }
+  }
+
+  /** Reopens the kept part `candidate`, or says why it may not be resumed. */
+  static async reopen(folder: string, candidate: ResumeCandidate): Promise<LocalPart | string> {
+    const { file } = candidate;
+    let handle: FileHandle;
+    try {
+      handle = await open(join(folder, file.name), OPEN_EXISTING_RW);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return code === "ELOOP"
+        ? "the part file is a symbolic link"
+        : `the part file cannot be opened (${code})`;
+    }
+    const stats = await handle.stat();
+    const refusal = refusalOf(stats, candidate);
+    if (refusal) {
+      await handle.close();
+      return refusal;
+    }
+    return new LocalPart(folder, file.name, handle, stats, stats.size);
+  }
+
+  file(): PartFile {
+    return {
+      name: this.name,
+      dev: this.#stats.dev,
+      ino: this.#stats.ino,
+      uid: this.#stats.uid,
+      size: this.#writer.position,
+    };
+  }
+
+  async hashKept(hashes: Hash[], signal: AbortSignal): Promise<void> {
+    const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(this.offset, 1)));
+    for (let position = 0; position < this.offset; ) {
+      signal.throwIfAborted();
+      const want = Math.min(buffer.length, this.offset - position);
+      const { bytesRead } = await this.#handle.read(buffer, 0, want, position);
+      if (bytesRead === 0)
+        throw new SyncError("write_error", `the part file of ${this.name} shrank while read`);
+      for (const hash of hashes) hash.update(buffer.subarray(0, bytesRead));
+      position += bytesRead;
+    }
+  }
+
+  push(chunk: Uint8Array): Promise<void> | undefined {
+    return this.#writer.push(chunk);
+  }
+
+  async finish(): Promise<void> {
+    await this.#writer.finish();
+  }
+
+  /** The descriptor, for the commit: mode set and identity checked through it, not by name. */
+  get handle(): FileHandle {
+    return this.#handle;
+  }
+
+  /** Whether the name still leads to this very file (nobody swapped it). */
+  stillAtItsName(): boolean {
+    try {
+      const now = lstatSync(join(this.folder, this.name));
+      return now.isFile() && now.ino === this.#stats.ino && now.dev === this.#stats.dev;
+    } catch {
+      return false;
+    }
+  }
+
+  async abandon(): Promise<void> {
+    await this.#writer.abandon();
+    await this.close();
+  }
+
+  async discard(): Promise<void> {
+    await this.#writer.abandon();
+    if (this.stillAtItsName()) {
+      try {
+        unlinkSync(join(this.folder, this.name));
+      } catch {
+        // gone already
+      }
+    }
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close().catch(() => {});
+  }
+}
+
+/** Why an opened file is not the kept part its record describes; `undefined` when it is. */
+function refusalOf(stats: Stats, { file, closed }: ResumeCandidate): string | undefined {
+  if (!stats.isFile()) return "the part file is not a regular file";
+  if (stats.dev !== file.dev || stats.ino !== file.ino) return "the part file was replaced";
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid) return `the part file belongs to uid ${stats.uid}`;
+  if (stats.nlink !== 1) return "the part file has other names (hard links)";
+  if (closed ? stats.size !== file.size : stats.size < file.size)
+    return `the part file holds ${stats.size} bytes, its record ${file.size}`;
+  return undefined;
+}

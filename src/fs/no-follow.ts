@@ -1,0 +1,54 @@
+/**
+ * File primitives that never follow a symbolic link at the last component and never open an
+ * existing file when a new one is meant: what keeps a planted link (`part -> /etc/passwd`) from
+ * redirecting a write.
+ */
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { errorCodeOf } from "../errors.js";
+
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } = constants;
+
+/** Flags that create a new file or fail: never an existing file, never through a link. */
+export const CREATE_NEW = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY;
+/** Flags that open an existing file for reading and writing, refusing a link. */
+export const OPEN_EXISTING_RW = O_RDWR | O_NOFOLLOW;
+
+/** Creates `path` (mode `mode`, before the umask) and returns its descriptor; `undefined` when something is already there. */
+export function createNew(path: string, mode = 0o600): number | undefined {
+  try {
+    return openSync(path, CREATE_NEW, mode);
+  } catch (error) {
+    if (errorCodeOf(error) === "EEXIST") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Reads a small file without following a link. `undefined` when nothing is there; a link or
+ * anything not a regular file reads as `null` (a foreign object, not ours).
+ */
+export function readSmallFile(path: string): { text: string; stats: Stats } | null | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = errorCodeOf(error);
+    if (code === "ENOENT") return undefined;
+    if (code === "ELOOP" || code === "ENXIO") return null;
+    throw error;
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile() || stats.size > 64 * 1024) return null;
+    const buffer = Buffer.alloc(stats.size);
+    let read = 0;
+    while (read < buffer.length) {
+      const n = readSync(fd, buffer, read, buffer.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return { text: buffer.subarray(0, read).toString("utf8"), stats };
+  } finally {
+    closeSync(fd);
+  }
+}

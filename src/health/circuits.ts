@@ -1,0 +1,143 @@
+/**
+ * The circuit breakers of one run: the pure state machine of `policies/breaker.ts` applied to the
+ * state store's circuit records, every change an atomic update (`StateStore.updateCircuit`), so
+ * that workers, concurrent runs and (with a shared store) other hosts share one view per origin,
+ * and it holds across runs.
+ */
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log/events.js";
+import { admit, type CircuitState, recordFailure, recordSuccess } from "../policies/breaker.js";
+import type { StateStore } from "../state/store.js";
+
+const CACHE_MS = 1000;
+
+export type CircuitAdmission =
+  | { decision: "allow" | "probe" }
+  | { decision: "reject"; retryInMs: number; failures: number };
+
+export class Circuits {
+  readonly #store: StateStore;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #ttlMs: number;
+  readonly #threshold: number;
+  readonly #cache = new Map<string, { state: CircuitState; at: number }>();
+
+  constructor(
+    store: StateStore,
+    clock: Clock,
+    logger: Logger,
+    policy: { ttlMs: number; threshold: number },
+  ) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#ttlMs = policy.ttlMs;
+    this.#threshold = policy.threshold;
+  }
+
+  /**
+   * The stored state, re-read at most once a second: a batch of a thousand files asks about one
+   * origin a thousand times, and another process's change is seen within that second anyway.
+   */
+  async #read(origin: string, fresh = false): Promise<CircuitState> {
+    const cached = this.#cache.get(origin);
+    if (!fresh && cached && this.#clock.monotonic() - cached.at < CACHE_MS) return cached.state;
+    const state = await this.#store.readCircuit(origin);
+    this.#cache.set(origin, { state, at: this.#clock.monotonic() });
+    return state;
+  }
+
+  /** Applies `update` atomically in the store; caches and returns what it left. */
+  async #update(
+    origin: string,
+    update: (current: CircuitState) => CircuitState,
+  ): Promise<CircuitState> {
+    const state = await this.#store.updateCircuit(origin, update);
+    this.#cache.set(origin, { state, at: this.#clock.monotonic() });
+    return state;
+  }
+
+  /** May a transfer to `origin` start now? Logs `circuit breaker open` when it may not. */
+  async admit(origin: string, source: string): Promise<CircuitAdmission> {
+    // A closed circuit may be taken from the cache; any other is decided on fresh state, since
+    // the decision may write (a probe begins).
+    const cached = await this.#read(origin);
+    let current = cached;
+    let admission = admit(cached, this.#clock.now(), this.#ttlMs);
+    if (cached.state !== "closed") {
+      // Decided inside the update: of many callers past the TTL, exactly one becomes the probe.
+      await this.#update(origin, (stored) => {
+        current = stored;
+        admission = admit(stored, this.#clock.now(), this.#ttlMs);
+        return admission.next;
+      });
+    }
+    if (admission.decision === "reject") {
+      this.#logger.emit("error", "circuit breaker open", {
+        source,
+        origin,
+        seconds_until_retry: Math.ceil(admission.retryInMs / 1000),
+        consecutive_failures: current.failures,
+      });
+      return { decision: "reject", retryInMs: admission.retryInMs, failures: current.failures };
+    }
+    if (admission.decision === "probe") {
+      this.#logger.emit("info", "circuit breaker half-open", { source, origin });
+    }
+    return { decision: admission.decision };
+  }
+
+  /** Whether `origin`'s circuit is plainly closed (no failure counted, nothing to probe). Changes nothing. */
+  async isClosed(origin: string): Promise<boolean> {
+    const state = await this.#read(origin);
+    return state.state === "closed";
+  }
+
+  /** Milliseconds until `origin`'s circuit admits work again; 0 when it admits now. Changes nothing. */
+  async refusesFor(origin: string): Promise<number> {
+    const admission = admit(await this.#read(origin), this.#clock.now(), this.#ttlMs);
+    return admission.decision === "reject" ? admission.retryInMs : 0;
+  }
+
+  async succeeded(origin: string, source: string): Promise<void> {
+    // Nothing to reset by the cache's account: write nothing (and overwrite nobody's newer state).
+    const cached = await this.#read(origin);
+    if (cached.state === "closed" && cached.failures === 0) return;
+    let wasOpen = false;
+    await this.#update(origin, (current) => {
+      wasOpen = current.state !== "closed";
+      return recordSuccess(current).next;
+    });
+    if (wasOpen) this.#logger.emit("info", "circuit breaker reset", { source, origin });
+  }
+
+  /** A probe ended without a verdict (interrupted, a local error): let the next caller probe at once. */
+  async abandonProbe(origin: string): Promise<void> {
+    const now = this.#clock.now();
+    await this.#update(origin, (current) =>
+      current.state !== "half_open"
+        ? current
+        : { state: "open", failures: current.failures, openedAt: now, openUntil: now },
+    );
+  }
+
+  /** Counts a transfer that failed for a transient reason; may open the circuit. */
+  async failed(origin: string, source: string): Promise<void> {
+    // One atomic update: another process's count is never lost.
+    let opened = false;
+    const next = await this.#update(origin, (current) => {
+      const outcome = recordFailure(current, this.#clock.now(), this.#threshold, this.#ttlMs);
+      opened = outcome.opened;
+      return outcome.next;
+    });
+    if (opened) {
+      this.#logger.emit("error", "circuit breaker opened", {
+        source,
+        origin,
+        consecutive_failures: next.failures,
+        open_seconds: this.#ttlMs / 1000,
+      });
+    }
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * `normalizeOptions`: validates user input once, at the edge, into the finished
+ * `ResolvedOptions` every other layer reads. Defaults come from the option table, never from here.
+ */
+import { join, resolve } from "node:path";
+import {
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  parseChecksumArgument,
+} from "../checksums/digest.js";
+import type { Clock } from "../clock.js";
+import { UsageError } from "../errors.js";
+import type { Level, Logger } from "../log/events.js";
+import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
+import { defaultRoot } from "./package.js";
+import { defaultOf, OPTION_TABLE, specOf } from "./table.js";
+
+/** Options of `sync()`: the command line's, camelCase, plus what only a library caller can pass. */
+export interface SyncOptions {
+  /** Sources (URLs, file URLs, paths); each lands at `artifactRoot/<name>`. */
+  sources?: string[];
+  /** The single source of single-pair mode (lands at `destination`). */
+  sourceUrl?: string;
+  destination?: string;
+  lockDir?: string;
+  maxRetries?: number;
+  /** Seconds. */
+  timeout?: number;
+  /** Seconds. */
+  circuitTtl?: number;
+  artifactRoot?: string;
+  maxWorkers?: number;
+  /** `HEX`, `ALGO:HEX`, `SOURCE=HEX` or `SOURCE=ALGO:HEX`, as on the command line. */
+  checksum?: string[];
+  checksumAlgorithm?: ChecksumAlgorithm;
+  /** A `sha256sum`-style file (`HEX  name`) whose names match destination file names. */
+  checksumFile?: string;
+  /** Glob of the files to take from a directory source, relative to it. Default `**\/*`. */
+  pattern?: string;
+  /** Plan and report; write nothing (no locks, no state). */
+  dryRun?: boolean;
+  /** A file of sources, one a line; `-` reads standard input. */
+  inputFile?: string;
+  force?: boolean;
+  /** Seconds. */
+  waitLock?: number;
+  /** Seconds. */
+  deadline?: number;
+  circuitThreshold?: number;
+  /** `Name: value` strings. */
+  header?: string[];
+  /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
+  signal?: AbortSignal;
+  /** Receives every log event; silent by default. */
+  logger?: Logger;
+  /** Time source; tests pass a fake one. */
+  clock?: Clock;
+  /** `[0, 1)` random source for backoff jitter. */
+  random?: () => number;
+  /** The project root (`<root>` in defaults). Default: `$REPO_ROOT`, else the package's folder. */
+  root?: string;
+}
+
+/** A source as given, validated, with the argument it came from (for error messages). */
+export interface GivenSource {
+  location: SourceLocation;
+  argument: string;
+}
+
+/** An expected digest from `--checksum`, not yet matched to a planned pair. */
+export interface ChecksumClaim {
+  /** The source it names; undefined for a bare `HEX` (single-pair mode). */
+  source: string | undefined;
+  algorithm: ChecksumAlgorithm;
+  hex: string;
+}
+
+export interface ResolvedOptions {
+  sources: GivenSource[];
+  /** Single-pair mode: the one source lands exactly here. Otherwise sources land under `artifactRoot`. */
+  destination: string | undefined;
+  artifactRoot: string;
+  pattern: string;
+  checksums: ChecksumClaim[];
+  checksumFile: string | undefined;
+  lockDir: string;
+  maxAttempts: number;
+  timeoutMs: number;
+  circuitTtlMs: number;
+  circuitThreshold: number;
+  maxWorkers: number;
+  algorithm: ChecksumAlgorithm;
+  force: boolean;
+  dryRun: boolean;
+  waitLockMs: number;
+  deadlineMs: number | undefined;
+  headers: Record<string, string>;
+}
+
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+function flagOf(key: string): string {
+  return `--${specOf(key).flag}`;
+}
+
+/** A number option checked against its row (kind, min, positive), or its default when not given. */
+function checkNumber(
+  key: string,
+  value: unknown,
+  fallback: number = defaultOf<number>(key),
+): number {
+  if (value === undefined) return fallback;
+  const spec = specOf(key);
+  const flag = flagOf(key);
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new UsageError(flag, `${flag} must be a number, got ${JSON.stringify(value)}`);
+  }
+  if (spec.kind === "count" && !Number.isSafeInteger(value)) {
+    throw new UsageError(flag, `${flag} must be a whole number, got ${value}`);
+  }
+  if (spec.min !== undefined && value < spec.min) {
+    throw new UsageError(flag, `${flag} must be at least ${spec.min}, got ${value}`);
+  }
+  if (value < 0 || (spec.positive && value === 0)) {
+    throw new UsageError(
+      flag,
+      `${flag} must be ${spec.positive ? "above" : "at least"} 0, got ${value}`,
+    );
+  }
+  // Node's timers hold at most 2^31 - 1 ms (24.8 days); beyond that they fire at once.
+  if (spec.kind === "seconds" && value > MAX_SECONDS) {
+    throw new UsageError(
+      flag,
+      `${flag} must be at most ${MAX_SECONDS} seconds (24.8 days), got ${value}`,
+    );
+  }
+  if (spec.kind === "count" && value > 1_000_000) {
+    throw new UsageError(flag, `${flag} must be at most 1000000, got ${value}`);
+  }
+  return value;
+}
+
+/** Parses `Name: value` headers; refuses malformed names and CR/LF injection. */
+function parseHeaders(values: string[] | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const raw of values ?? []) {
+    const colon = raw.indexOf(":");
+    const name = colon > 0 ? raw.slice(0, colon).trim() : "";
+    const value = colon > 0 ? raw.slice(colon + 1).trim() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
+      // The value may be a secret: name only the header's name.
+      throw new UsageError(
+        "--header",
+        `--header must be "Name: value", got a malformed header${name ? ` named ${name}` : ""}`,
+      );
+    }
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
+/** What a library caller may pass besides the option table's keys. */
+const LIBRARY_KEYS = new Set([
+  "sources",
+  "signal",
+  "logger",
+  "clock",
+  "random",
+  "root",
+  "runId",
+  "onProgress",
+  "failpoint",
+]);
+
+/**
+ * Refuses what TypeScript would have refused, for callers without it: unknown keys (a typo such
+ * as `maxWorker` must not be ignored silently), and values of the wrong type.
+ */
+export function checkOptionShapes(options: object): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const spec = OPTION_TABLE.find((candidate) => candidate.key === key);
+    if (!spec) {
+      if (!LIBRARY_KEYS.has(key))
+        throw new UsageError(key, `unknown option ${key}`, "unknown argument");
+      if (key === "sources" && !isStringArray(value))
+        throw new UsageError("sources", "sources must be an array of strings");
+      continue;
+    }
+    const flag = `--${spec.flag}`;
+    if (spec.multiple) {
+      if (!isStringArray(value))
+        throw new UsageError(flag, `${flag} (${spec.key}) must be an array of strings`);
+    } else if (spec.kind === "boolean") {
+      if (typeof value !== "boolean")
+        throw new UsageError(flag, `${flag} (${spec.key}) must be true or false`);
+    } else if (spec.kind !== "count" && spec.kind !== "seconds" && typeof value !== "string") {
+      throw new UsageError(flag, `${flag} (${spec.key}) must be a string`);
+    }
+  }
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+/**
+ * Validates and completes `SyncOptions`: every default filled, every path absolute, every source
+ * and checksum parsed. Throws `UsageError` naming the argument. Expanding directories and naming
+ * destinations is the plan's job (`plan.ts`): it needs the filesystem.
+ */
+export function normalizeOptions(
+  options: SyncOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedOptions {
+  const root = resolve(options.root ?? env.REPO_ROOT ?? defaultRoot());
+  const reportsDir = join(root, "reports", "resilient-sync");
+
+  const algorithm = options.checksumAlgorithm ?? defaultOf<ChecksumAlgorithm>("checksumAlgorithm");
+  if (!CHECKSUM_ALGORITHMS.includes(algorithm)) {
+    throw new UsageError(
+      "--checksum-algorithm",
+      `--checksum-algorithm must be one of ${CHECKSUM_ALGORITHMS.join(", ")}, got ${JSON.stringify(algorithm)}`,
+    );
+  }
+
+  const positional = options.sources ?? [];
+  const singlePair =
+    options.sourceUrl !== undefined || options.destination !== undefined || positional.length === 0;
+  if (options.sourceUrl !== undefined && positional.length > 0) {
+    throw new UsageError(
+      "--source-url",
+      "--source-url names the single source; give it or SOURCE arguments, not both",
+    );
+  }
+  if (options.destination !== undefined && positional.length > 1) {
+    throw new UsageError(
+      "--destination",
+      "--destination takes one source; use --artifact-root for many",
+    );
+  }
+
+  let sources: GivenSource[];
+  if (singlePair) {
+    const argument = options.sourceUrl !== undefined ? "--source-url" : "SOURCE";
+    const raw = options.sourceUrl ?? positional[0] ?? join(root, "sample.csv");
+    sources = [{ location: parseSourceLocation(raw, argument), argument }];
+  } else {
+    sources = positional.map((raw) => ({
+      location: parseSourceLocation(raw, "SOURCE"),
+      argument: "SOURCE",
+    }));
+  }
+
+  const checksums = (options.checksum ?? []).map((value) =>
+    parseChecksumArgument(value, algorithm),
+  );
+  if (!singlePair && checksums.some((claim) => claim.source === undefined)) {
+    throw new UsageError("--checksum", "--checksum needs SOURCE=HEX when there are many sources");
+  }
+  const pattern = options.pattern ?? defaultOf<string>("pattern");
+  if (pattern.trim() === "") throw new UsageError("--pattern", "--pattern is empty");
+
+  return {
+    sources,
+    destination: singlePair
+      ? resolve(options.destination ?? join(reportsDir, "sample.csv"))
+      : undefined,
+    artifactRoot: resolve(options.artifactRoot ?? reportsDir),
+    pattern,
+    checksums,
+    checksumFile: options.checksumFile === undefined ? undefined : resolve(options.checksumFile),
+    lockDir: resolve(options.lockDir ?? join(reportsDir, ".locks")),
+    maxAttempts: checkNumber("maxRetries", options.maxRetries),
+    timeoutMs: checkNumber("timeout", options.timeout) * 1000,
+    circuitTtlMs: checkNumber("circuitTtl", options.circuitTtl) * 1000,
+    circuitThreshold: checkNumber("circuitThreshold", options.circuitThreshold),
+    maxWorkers: checkNumber("maxWorkers", options.maxWorkers),
+    algorithm,
+    force: options.force ?? defaultOf<boolean>("force"),
+    dryRun: options.dryRun ?? defaultOf<boolean>("dryRun"),
+    waitLockMs: checkNumber("waitLock", options.waitLock) * 1000,
+    deadlineMs:
+      options.deadline === undefined
+        ? undefined
+        : checkNumber("deadline", options.deadline, 0) * 1000,
+    headers: parseHeaders(options.header),
+  };
+}
+
+export type { ChecksumAlgorithm, Level };

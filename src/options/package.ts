@@ -1,0 +1,32 @@
+/** Where resilient-sync's own package lives, and what `<root>` means when nobody says. */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The folder holding resilient-sync's package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i += 1) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error("resilient-sync: cannot find its package.json");
+}
+
+/**
+ * `<root>` when neither `root` nor `$REPO_ROOT` is given: the project's own folder when run from
+ * its checkout (the Bash script's behaviour), but the working folder when installed as a
+ * dependency — nothing is ever written inside node_modules.
+ */
+export function defaultRoot(): string {
+  const root = packageRoot();
+  return root.split(sep).includes("node_modules") ? process.cwd() : root;
+}
+
+/** The package version, read once per call from package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}

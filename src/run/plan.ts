@@ -1,0 +1,304 @@
+/**
+ * The plan: sources → pairs. Expands directory sources (filtered by `--pattern`), names every
+ * destination, refuses two sources that would land on one destination (or one inside the other),
+ * and matches expected checksums (`--checksum`, `--checksum-file`) to their pairs.
+ */
+import { readdir, readFile, stat } from "node:fs/promises";
+import { basename, join, relative, resolve, sep } from "node:path";
+import picomatch from "picomatch";
+import {
+  type ChecksumAlgorithm,
+  isChecksumAlgorithm,
+  parseHexDigest,
+} from "../checksums/digest.js";
+import { isOwnFileName } from "../destinations/local/names.js";
+import { SyncError, UsageError } from "../errors.js";
+import type { ChecksumClaim, GivenSource, ResolvedOptions } from "../options/normalize.js";
+import { nameFromUrlPath, type SourceLocation } from "../sources/location.js";
+
+export interface PlannedPair {
+  source: SourceLocation;
+  destination: string;
+  /** The name `--checksum-file` entries are matched against: the path below a directory source, else the file name. */
+  name: string;
+  expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
+  /** Set when the source cannot be synced at all (an unsafe name): it fails as such, touching nothing. */
+  invalid?: SyncError;
+}
+
+export interface Plan {
+  pairs: PlannedPair[];
+  /** Directory sources whose pattern matched no file (worth a warning). */
+  emptyDirectories: string[];
+}
+
+export async function plan(options: ResolvedOptions): Promise<Plan> {
+  const pairs: PlannedPair[] = [];
+  const emptyDirectories: string[] = [];
+  for (const given of options.sources) {
+    const expanded = await expand(given, options);
+    if (expanded === "empty directory") emptyDirectories.push(given.location.display);
+    else pairs.push(...expanded);
+  }
+  refuseOverlaps(pairs);
+  if (options.checksumFile !== undefined) {
+    matchChecksumFile(pairs, await readChecksumFile(options.checksumFile, options.algorithm));
+  }
+  for (const claim of options.checksums) {
+    claimFor(claim, pairs).expected = { algorithm: claim.algorithm, hex: claim.hex };
+  }
+  return { pairs, emptyDirectories };
+}
+
+async function expand(
+  given: GivenSource,
+  options: ResolvedOptions,
+): Promise<PlannedPair[] | "empty directory"> {
+  const { location } = given;
+  const single = options.destination;
+  if (location.kind === "http") {
+    if (single !== undefined) return [checked(pairOf(location, single, basename(single)))];
+    let name: string;
+    try {
+      name = nameFromUrlPath(new URL(location.href).pathname, "SOURCE");
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return [refused(location, options.artifactRoot, message)];
+    }
+    return [checked(pairOf(location, join(options.artifactRoot, name), name))];
+  }
+
+  const info = await stat(location.href).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    // A missing file is planned all the same: its transfer reports not_found.
+    const destination = single ?? join(options.artifactRoot, basename(location.href));
+    if (destination === location.href)
+      return [refused(location, destination, "the source is its own destination")];
+    return [checked(pairOf(location, destination, basename(location.href)))];
+  }
+
+  const root = single ?? join(options.artifactRoot, basename(location.href));
+  // Never mirror our own output or state back into itself.
+  const skip = [options.artifactRoot, options.lockDir, root].filter(
+    (dir) => isInside(dir, location.href) || dir === location.href,
+  );
+  const files = await listDirectory(location.href, options.pattern, skip);
+  if (files.length === 0) return "empty directory";
+  return files.map((rel) => {
+    const path = join(location.href, rel);
+    const file: SourceLocation = {
+      ...location,
+      raw: path,
+      href: path,
+      display: path,
+      origin: `file://${path}`,
+    };
+    if (rel.includes("\uFFFD")) return refused(file, root, "the file name is not valid UTF-8");
+    if (hasControlCharacter(rel))
+      return refused(file, root, "the file name holds control characters");
+    const destination = resolve(root, rel);
+    if (!isInside(destination, root))
+      return refused(file, root, "the file name would leave the artifact root");
+    return checked(pairOf(file, destination, rel));
+  });
+}
+
+function pairOf(source: SourceLocation, destination: string, name: string): PlannedPair {
+  return { source, destination, name, expected: undefined };
+}
+
+function refused(source: SourceLocation, destination: string, reason: string): PlannedPair {
+  return {
+    ...pairOf(source, destination, ""),
+    invalid: new SyncError("invalid_source", `${source.display}: ${reason}`),
+  };
+}
+
+/** A destination named like one of our own files (a part, a lock) could collide with them. */
+function checked(pair: PlannedPair): PlannedPair {
+  return isOwnFileName(basename(pair.destination))
+    ? refused(
+        pair.source,
+        pair.destination,
+        "names of resilient-sync's own files (*.resilient-sync.part, .resilient-sync-*.lock) are reserved",
+      )
+    : pair;
+}
+
+function isInside(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/** Two pairs on one destination, or one destination inside another's: refused up front, naming both. */
+function refuseOverlaps(pairs: PlannedPair[]): void {
+  const valid = pairs
+    .filter((pair) => !pair.invalid)
+    .sort((a, b) => (a.destination < b.destination ? -1 : 1));
+  for (let i = 1; i < valid.length; i += 1) {
+    const before = valid[i - 1] as PlannedPair;
+    const pair = valid[i] as PlannedPair;
+    if (pair.destination === before.destination) {
+      throw new UsageError(
+        "SOURCE",
+        `two sources map to one destination ${pair.destination}: ${before.source.display} and ${pair.source.display}`,
+      );
+    }
+  }
+  const files = new Map(valid.map((pair) => [pair.destination, pair.source.display]));
+  for (const pair of valid) {
+    for (
+      let dir = resolve(pair.destination, "..");
+      dir !== resolve(dir, "..");
+      dir = resolve(dir, "..")
+    ) {
+      const other = files.get(dir);
+      if (other !== undefined) {
+        throw new UsageError(
+          "SOURCE",
+          `${pair.destination} (from ${pair.source.display}) would lie inside the file ${dir} (from ${other})`,
+        );
+      }
+    }
+  }
+}
+
+/** The files below `dir` (relative, `/`-separated, sorted) that `pattern` matches, leaving out `skip` folders and our part files. */
+export async function listDirectory(
+  dir: string,
+  pattern: string,
+  skip: string[] = [],
+): Promise<string[]> {
+  const matches = picomatch(pattern, { dot: true });
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries) {
+    const full = join(entry.parentPath, entry.name);
+    if (skip.some((folder) => full === folder || isInside(full, folder))) continue;
+    const isFile =
+      entry.isFile() ||
+      (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile());
+    if (!isFile || isOwnFileName(entry.name)) continue;
+    const rel = relative(dir, full).split(sep).join("/");
+    if (matches(rel)) files.push(rel);
+  }
+  return files.sort();
+}
+
+function hasControlCharacter(name: string): boolean {
+  for (const char of name) {
+    const code = char.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function claimFor(claim: ChecksumClaim, pairs: PlannedPair[]): PlannedPair {
+  if (claim.source === undefined) {
+    const [only] = pairs;
+    if (!only || pairs.length > 1)
+      throw new UsageError("--checksum", "--checksum needs SOURCE=HEX when there are many sources");
+    return only;
+  }
+  const wanted = claim.source;
+  const asPath = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(wanted) ? undefined : resolve(wanted);
+  const pair = pairs.find(
+    (p) => p.source.raw === wanted || p.source.href === wanted || p.source.href === asPath,
+  );
+  if (!pair)
+    throw new UsageError(
+      "--checksum",
+      `--checksum names a source that is not being synced: ${wanted}`,
+    );
+  return pair;
+}
+
+export type ChecksumEntries = Map<string, { algorithm: ChecksumAlgorithm; hex: string }>;
+
+/**
+ * Gives each pair the entry named by its path below its directory source (or its file name); a
+ * bare file name also matches a deeper file, but only when no other pair shares that name.
+ * Entries that match nothing are ignored: a release's SHA256SUMS lists more than one syncs.
+ */
+function matchChecksumFile(pairs: PlannedPair[], entries: ChecksumEntries): void {
+  const byBasename = new Map<string, number>();
+  for (const pair of pairs)
+    byBasename.set(basename(pair.name), (byBasename.get(basename(pair.name)) ?? 0) + 1);
+  for (const pair of pairs) {
+    if (pair.invalid) continue;
+    const base = basename(pair.name);
+    pair.expected =
+      entries.get(pair.name) ?? (byBasename.get(base) === 1 ? entries.get(base) : undefined);
+  }
+}
+
+const BSD_TAGS: Record<string, ChecksumAlgorithm> = {
+  SHA256: "sha256",
+  SHA512: "sha512",
+  SHA1: "sha1",
+  MD5: "md5",
+};
+
+/**
+ * Reads a checksum file: GNU lines (`HEX  name`, `HEX *name`, `\HEX  escaped\nname`) in
+ * `algorithm` — like `sha256sum -c`, the file does not say which — or BSD tagged lines
+ * (`SHA256 (name) = HEX`), which do.
+ */
+export async function readChecksumFile(
+  path: string,
+  algorithm: ChecksumAlgorithm,
+): Promise<ChecksumEntries> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new UsageError(
+      "--checksum-file",
+      `--checksum-file cannot be read: ${(error as Error).message}`,
+    );
+  }
+  const entries: ChecksumEntries = new Map();
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trimEnd();
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const where = `--checksum-file line ${index + 1}`;
+    const bsd = /^([A-Za-z0-9-]+) \((.+)\) ?= ?([0-9a-fA-F]+)$/.exec(line);
+    const gnu = /^(\\?)([0-9a-fA-F]+) [ *](.+)$/.exec(line);
+    let entry: { name: string; algorithm: ChecksumAlgorithm; hex: string };
+    if (bsd) {
+      const tagged = BSD_TAGS[(bsd[1] as string).toUpperCase()];
+      if (!tagged) {
+        throw new UsageError(
+          "--checksum-file",
+          `${where}: unsupported algorithm ${bsd[1]} (SHA256, SHA512, SHA1, MD5)`,
+        );
+      }
+      entry = {
+        name: bsd[2] as string,
+        algorithm: tagged,
+        hex: parseHexDigest(bsd[3] as string, tagged, "--checksum-file"),
+      };
+    } else if (gnu) {
+      const name = gnu[1]
+        ? (gnu[3] as string).replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\"))
+        : (gnu[3] as string);
+      let hex: string;
+      try {
+        hex = parseHexDigest(gnu[2] as string, algorithm, "--checksum-file");
+      } catch {
+        throw new UsageError(
+          "--checksum-file",
+          `${where}: not a ${algorithm} digest; give --checksum-algorithm to match the file (sha512sum output needs --checksum-algorithm sha512)`,
+        );
+      }
+      entry = { name, algorithm, hex };
+    } else {
+      throw new UsageError(
+        "--checksum-file",
+        `${where} is not "HEX  name" or "ALGO (name) = HEX": ${JSON.stringify(line.slice(0, 80))}`,
+      );
+    }
+    if (!isChecksumAlgorithm(entry.algorithm)) continue;
+    entries.set(entry.name.replace(/^\.\//, ""), { algorithm: entry.algorithm, hex: entry.hex });
+  }
+  return entries;
+}

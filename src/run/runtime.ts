@@ -1,0 +1,73 @@
+/**
+ * The one place where concrete classes are chosen: the local file store, the local destination,
+ * undici for http(s), the local file reader, the circuit breaker over the store. Everything else
+ * receives them through the `Runtime`.
+ */
+import type { Clock } from "../clock.js";
+import type { ProgressEvent } from "../core/progress.js";
+import type { Runtime } from "../core/runtime.js";
+import { localDestinations } from "../destinations/local/destination.js";
+import type { Failpoint } from "../failpoints.js";
+import { Circuits } from "../health/circuits.js";
+import { OriginGate } from "../health/origin-gate.js";
+import { OriginHealth } from "../health/origin-health.js";
+import type { Logger } from "../log/events.js";
+import type { ResolvedOptions } from "../options/normalize.js";
+import { FileSource } from "../sources/file.js";
+import { HttpClient } from "../sources/http.js";
+import type { StateStore } from "../state/store.js";
+import type { SourceCredentials } from "./specs.js";
+
+/** A lock holder silent this long may be taken over; it renews every second. */
+export const LEASE_TTL_MS = 5000;
+
+export interface RuntimeParts {
+  options: ResolvedOptions;
+  store: StateStore;
+  clock: Clock;
+  logger: Logger;
+  random: () => number;
+  version: string;
+  /** Whether any source is http(s): undici is loaded only then. */
+  needsHttp: boolean;
+  credentials: SourceCredentials;
+  onProgress?: (event: ProgressEvent) => void;
+  testHooks?: { failpoint?: Failpoint; delayScale?: number };
+}
+
+/** A runtime for one run, and what must be closed when the run ends. */
+export async function buildRuntime(
+  parts: RuntimeParts,
+): Promise<{ runtime: Runtime; close: () => Promise<void> }> {
+  const { options, store, clock, logger } = parts;
+  const http = parts.needsHttp
+    ? await HttpClient.create({
+        timeoutMs: options.timeoutMs,
+        headers: options.headers,
+        userAgent: `resilient-sync/${parts.version}`,
+        now: () => clock.now(),
+      })
+    : undefined;
+  const circuits = new Circuits(store, clock, logger, {
+    ttlMs: options.circuitTtlMs,
+    threshold: options.circuitThreshold,
+  });
+  const runtime: Runtime = {
+    clock,
+    logger,
+    random: parts.random,
+    store,
+    health: new OriginHealth(new OriginGate(), circuits),
+    sources: {
+      open: (source) =>
+        source.kind === "http" && http
+          ? http.source(parts.credentials.get(source.href) ?? source.href)
+          : new FileSource(source.href),
+    },
+    destinations: localDestinations,
+    leaseTtlMs: LEASE_TTL_MS,
+    ...(parts.onProgress ? { onProgress: parts.onProgress } : {}),
+    ...(parts.testHooks ? { testHooks: parts.testHooks } : {}),
+  };
+  return { runtime, close: async () => http?.close() };
+}

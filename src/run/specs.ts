@@ -1,0 +1,51 @@
+/**
+ * Planned pairs → `JobSpec`s. The specs carry no secrets: URL userinfo is taken out here and
+ * kept, per URL, for the runtime's http driver (`SourceCredentials`), which puts it back only
+ * when it opens that very URL.
+ */
+import type { JobSpec } from "../core/spec.js";
+import type { ResolvedOptions } from "../options/normalize.js";
+import type { PlannedPair } from "./plan.js";
+
+/** Credential-free URL → the URL as given, with its userinfo. */
+export type SourceCredentials = Map<string, string>;
+
+export function jobSpecOf(pair: PlannedPair, options: ResolvedOptions): JobSpec {
+  const { source } = pair;
+  return {
+    source: {
+      kind: source.kind,
+      href: source.kind === "http" ? withoutUserinfo(source.href) : source.href,
+      display: source.display,
+      origin: source.origin,
+    },
+    destination: pair.destination,
+    algorithm: options.algorithm,
+    ...(pair.expected ? { expected: pair.expected } : {}),
+    maxAttempts: options.maxAttempts,
+    force: options.force,
+    waitLockMs: options.waitLockMs,
+    ...(pair.invalid
+      ? { invalid: { code: pair.invalid.code, message: pair.invalid.message } }
+      : {}),
+  };
+}
+
+/** The userinfo of every http source that has one, keyed by its credential-free URL. */
+export function credentialsOf(pairs: readonly PlannedPair[]): SourceCredentials {
+  const credentials: SourceCredentials = new Map();
+  for (const { source } of pairs) {
+    if (source.kind !== "http") continue;
+    const bare = withoutUserinfo(source.href);
+    if (bare !== source.href) credentials.set(bare, source.href);
+  }
+  return credentials;
+}
+
+function withoutUserinfo(href: string): string {
+  const url = new URL(href);
+  if (url.username === "" && url.password === "") return href;
+  url.username = "";
+  url.password = "";
+  return url.href;
+}

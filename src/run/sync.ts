@@ -1,0 +1,173 @@
+/**
+ * `sync(options)`: validate the options, check the environment, plan pairs, turn them into job
+ * specs, run them through a pool of workers against one runtime, and summarise one report.
+ * Never exits the process.
+ */
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { systemClock, timeoutSignal } from "../clock.js";
+import { runJob } from "../core/job.js";
+import type { ProgressEvent } from "../core/progress.js";
+import type { SourceResult } from "../core/result.js";
+import { SyncError, UsageError } from "../errors.js";
+import type { Failpoint } from "../failpoints.js";
+import { silentLogger } from "../log/events.js";
+import { checkOptionShapes, normalizeOptions, type SyncOptions } from "../options/normalize.js";
+import { packageVersion } from "../options/package.js";
+import { FsStateStore } from "../state/fs-store.js";
+import { planJob } from "./dry-run.js";
+import { validateEnvironment } from "./environment.js";
+import { plan } from "./plan.js";
+import { exitCodeFor, type Report, summarize } from "./report.js";
+import { buildRuntime } from "./runtime.js";
+import { runScheduled } from "./scheduler.js";
+import { credentialsOf, jobSpecOf } from "./specs.js";
+
+export interface RunOptions extends SyncOptions {
+  /** 32 lowercase hex characters identifying the run in logs and the report. */
+  runId?: string;
+  /** Receives progress events: the plan, each transfer's start, bytes and result. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** For the project's own tests, through the CLI: crash points and faster backoff. */
+export interface TestHooks {
+  failpoint?: Failpoint;
+  /** Multiplies every backoff and Retry-After delay. */
+  delayScale?: number;
+}
+
+/** Reads sources from a file (or stdin for `-`), one a line; blank lines and `#` comments skipped. */
+export async function readSourceList(path: string): Promise<string[]> {
+  const text = path === "-" ? await readStdin() : await readFile(path, "utf8");
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function newRunId(): string {
+  return randomBytes(16).toString("hex");
+}
+
+/**
+ * Syncs every source to its destination and resolves to the results document. Rejects with
+ * `UsageError` for invalid options, `EnvironmentError` for an unfit machine, and the signal's
+ * reason when `options.signal` aborts (after releasing locks; no partial destination).
+ */
+export function sync(options: RunOptions = {}): Promise<Report> {
+  return runSync(options, {});
+}
+
+/** `sync` with the test hooks the CLI may set. */
+export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Report> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const startedAt = clock.now();
+  const started = clock.monotonic();
+  const runId = options.runId ?? newRunId();
+  const version = packageVersion();
+
+  checkOptionShapes(options);
+  const listed =
+    options.inputFile === undefined
+      ? []
+      : await readSourceList(options.inputFile).catch((error: unknown) => {
+          throw new UsageError(
+            "--input-file",
+            `--input-file cannot be read: ${(error as Error).message}`,
+          );
+        });
+  const resolved = normalizeOptions({
+    ...options,
+    sources: [...(options.sources ?? []), ...listed],
+  });
+
+  // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
+  const { pairs, emptyDirectories } = await plan(resolved);
+  const store = new FsStateStore(resolved.lockDir, clock, logger, hooks.failpoint);
+  await validateEnvironment(store, logger, resolved.dryRun);
+  for (const source of emptyDirectories) {
+    logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
+  }
+  const onProgress = options.onProgress;
+  onProgress?.({ type: "planned", total: pairs.length });
+
+  const deadlineMs = resolved.deadlineMs;
+  const deadline =
+    deadlineMs === undefined
+      ? undefined
+      : timeoutSignal(
+          clock,
+          deadlineMs,
+          () => new SyncError("deadline", `run deadline of ${deadlineMs / 1000} s passed`),
+        );
+  const signal = AbortSignal.any([
+    ...(deadline ? [deadline.signal] : []),
+    ...(options.signal ? [options.signal] : []),
+  ]);
+
+  const { runtime, close } = await buildRuntime({
+    options: resolved,
+    store,
+    clock,
+    logger,
+    random: options.random ?? Math.random,
+    version,
+    needsHttp: pairs.some((pair) => pair.source.kind === "http"),
+    credentials: credentialsOf(pairs),
+    ...(onProgress ? { onProgress } : {}),
+    testHooks: hooks,
+  });
+  const work = resolved.dryRun ? planJob : runJob;
+  const specs = pairs.map((pair) => jobSpecOf(pair, resolved));
+
+  let results: SourceResult[];
+  try {
+    results = await runScheduled(
+      specs,
+      resolved.maxWorkers,
+      runtime.health.gate,
+      (spec) => (spec.invalid ? undefined : spec.source.origin),
+      async (spec, turn) => {
+        onProgress?.({
+          type: "started",
+          source: spec.source.display,
+          destination: spec.destination,
+        });
+        const result = await work(spec, runtime, signal, turn);
+        onProgress?.({ type: "finished", result });
+        return result;
+      },
+      signal,
+    );
+  } finally {
+    deadline?.cancel();
+    await close();
+  }
+
+  const summary = summarize(results);
+  const exitCode = exitCodeFor(results);
+  const durationMs = Math.round(clock.monotonic() - started);
+  logger.emit(exitCode === 0 ? "info" : "error", "synchronization complete", {
+    exit_code: exitCode,
+    duration_ms: durationMs,
+    ...summary,
+  });
+  return {
+    run_id: runId,
+    version,
+    started_at: new Date(startedAt).toISOString(),
+    finished_at: new Date(clock.now()).toISOString(),
+    duration_ms: durationMs,
+    exit_code: exitCode,
+    summary,
+    results,
+  };
+}

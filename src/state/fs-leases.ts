@@ -1,0 +1,300 @@
+/**
+ * Leases as lock files, for one machine (or several sharing a folder, by lease age alone).
+ *
+ * A lock file is created with `O_CREAT | O_EXCL | O_NOFOLLOW` and names its holder (pid, host, pid
+ * namespace, start time) and its fence. The holder renews it (mtime) every fifth of the TTL
+ * through a descriptor it keeps, and checks at each renewal that the file at the path is still
+ * the one it created: if someone took it over, the lease is lost. A holder on this host whose
+ * process is gone (SIGKILL) is taken over at once; one that cannot be asked (another host, another
+ * container, a paused process of ours) once its lease is older than the TTL.
+ *
+ * A lease on a local file (key `file:///folder/name`) lives beside that file, as
+ * `.resilient-sync-<hash>.lock`: every run that writes the file sees it, whatever `--lock-dir`
+ * it was given (proper-lockfile makes the same choice). Other keys live in the store's folder.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import {
+  type BigIntStats,
+  closeSync,
+  fstatSync,
+  futimesSync,
+  lstatSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { hostname } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Clock } from "../clock.js";
+import { errorCodeOf } from "../errors.js";
+import { createNew, readSmallFile } from "../fs/no-follow.js";
+import { pidNamespace, processStartTime } from "../fs/processes.js";
+import type { Logger } from "../log/events.js";
+import { judgeHolder, type LockOwner, parseOwner, type Self } from "./lock-owner.js";
+import {
+  type AcquireOptions,
+  type Fence,
+  type Lease,
+  LeaseLostError,
+  type Predecessor,
+} from "./store.js";
+
+/** A lock-break marker older than this belonged to a process killed mid-takeover. */
+const STALE_BREAK_MS = 2000;
+const POLL_MIN_MS = 25;
+const POLL_MAX_MS = 250;
+
+export class FsLeases {
+  readonly #dir: string;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #self: Self = {
+    host: hostname(),
+    start: processStartTime(process.pid),
+    pidns: pidNamespace(),
+    instance: randomUUID(),
+  };
+
+  constructor(dir: string, clock: Clock, logger: Logger) {
+    this.#dir = dir;
+    this.#clock = clock;
+    this.#logger = logger;
+  }
+
+  /** Where the lock file of `key` lives. */
+  lockPath(key: string): string {
+    const hash = createHash("sha256").update(key).digest("hex").slice(0, 24);
+    if (key.startsWith("file:///")) {
+      const path = fileURLToPath(key);
+      return join(dirname(path), `.resilient-sync-${hash}.lock`);
+    }
+    return join(this.#dir, `${hash}.lock`);
+  }
+
+  async acquire(key: string, options: AcquireOptions): Promise<Lease | undefined> {
+    const path = this.lockPath(key);
+    const giveUpAt = this.#clock.monotonic() + options.waitMs;
+    let pause = POLL_MIN_MS;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const lease = this.#tryAcquire(key, path, options.ttlMs);
+      if (lease) return lease;
+      const remaining = giveUpAt - this.#clock.monotonic();
+      if (remaining <= 0) return undefined;
+      await this.#clock.sleep(Math.min(pause, remaining), options.signal);
+      pause = Math.min(pause * 2, POLL_MAX_MS);
+    }
+  }
+
+  /** Whether `fence` still holds its lease: the lock file at its path is its holder's. */
+  verify(fence: Fence): boolean {
+    const held = readSmallFile(this.lockPath(fence.key));
+    if (!held) return false;
+    return parseOwner(held.text)?.token === fence.token;
+  }
+
+  #tryAcquire(key: string, path: string, ttlMs: number): Lease | undefined {
+    // A few rounds: a stale lock removed in one round is free in the next.
+    let predecessor: Predecessor = { ended: "released" };
+    for (let round = 0; round < 3; round += 1) {
+      const owner = this.#owner(this.#nextFence(key, predecessor));
+      const text = JSON.stringify(owner);
+      const fd = createNew(path, 0o644);
+      if (fd !== undefined) return this.#held(key, path, fd, text, owner, ttlMs, predecessor);
+      const held = readSmallFile(path);
+      if (held === undefined) continue; // released meanwhile
+      const ageMs = this.#clock.now() - (held?.stats.mtimeMs ?? lstatMtime(path));
+      const verdict = judgeHolder(
+        this.#self,
+        held ? parseOwner(held.text) : undefined,
+        ageMs,
+        ttlMs,
+      );
+      if (verdict.alive) return undefined;
+      if (!this.#breakStale(path, held?.text, ttlMs, verdict.reason)) return undefined;
+      predecessor = { ended: verdict.gone ? "gone" : "expired", fence: verdict.fence };
+    }
+    return undefined;
+  }
+
+  #owner(fence: number): LockOwner {
+    return {
+      pid: process.pid,
+      ...this.#self,
+      token: randomUUID(),
+      fence,
+      created_at: new Date(this.#clock.now()).toISOString(),
+    };
+  }
+
+  /** One more than any fence this key has had here, or that the holder it replaces had. */
+  #nextFence(key: string, predecessor: Predecessor): number {
+    const counter = join(
+      this.#dir,
+      `${createHash("sha256").update(key).digest("hex").slice(0, 24)}.fence`,
+    );
+    const last = Number(readSmallFile(counter)?.text ?? 0) || 0;
+    const next = Math.max(last, "fence" in predecessor ? predecessor.fence : 0) + 1;
+    const temp = `${counter}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+    try {
+      writeFileSync(temp, String(next), { flag: "wx", mode: 0o644 });
+      renameSync(temp, counter);
+    } catch (error) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never made
+      }
+      throw error;
+    }
+    return next;
+  }
+
+  #held(
+    key: string,
+    path: string,
+    fd: number,
+    text: string,
+    owner: LockOwner,
+    ttlMs: number,
+    predecessor: Predecessor,
+  ): Lease {
+    let identity: BigIntStats;
+    try {
+      writeSync(fd, text);
+      identity = fstatSync(fd, { bigint: true });
+    } catch (error) {
+      // A lock that could not be written (a full disk) must not stay behind, empty, as if held.
+      closeSync(fd);
+      try {
+        unlinkSync(path);
+      } catch {
+        // gone already
+      }
+      throw error;
+    }
+    const lost = new AbortController();
+    let renewedAt = this.#clock.now();
+    let closed = false;
+    // An inode number alone is not enough (ext4 hands a freed one out again at once): the birth
+    // time goes with it, and where the filesystem has none, the content (our random token).
+    const ours = () => {
+      const now = lstatBigOrUndefined(path);
+      if (!now || now.ino !== identity.ino || now.dev !== identity.dev) return false;
+      if (identity.birthtimeNs !== 0n) return now.birthtimeNs === identity.birthtimeNs;
+      return readSmallFile(path)?.text === text;
+    };
+    const renew = () => {
+      if (closed || lost.signal.aborted) return;
+      if (!ours()) {
+        stop();
+        lost.abort(new LeaseLostError(key, "another run took the lock over"));
+        return;
+      }
+      const now = this.#clock.now();
+      try {
+        futimesSync(fd, now / 1000, now / 1000);
+        renewedAt = now;
+      } catch {
+        // A renewal that failed is retried at the next beat; the lease is still ours.
+      }
+    };
+    const stop = this.#clock.every(Math.max(1, Math.floor(ttlMs / 5)), renew);
+    const fence: Fence = { key, value: owner.fence, token: owner.token };
+    return {
+      key,
+      fence,
+      predecessor,
+      lost: lost.signal,
+      check: async () => {
+        // Renew first when the lease is getting old (we may have been paused): a takeover that
+        // judged it stale before this renewal shows in the ownership check right after.
+        if (this.#clock.now() - renewedAt > ttlMs / 2) renew();
+        if (!lost.signal.aborted && !ours()) renew();
+        if (lost.signal.aborted) throw lost.signal.reason;
+      },
+      release: async () => {
+        if (closed) return;
+        closed = true;
+        stop();
+        try {
+          if (ours()) unlinkSync(path);
+        } catch {
+          // Never throws: a lock we cannot remove is one the next run finds stale.
+        }
+        try {
+          closeSync(fd);
+        } catch {
+          // already closed
+        }
+      },
+    };
+  }
+
+  /**
+   * Removes a stale lock without racing another taker: only the holder of `<lock>.break` may
+   * remove it, and only if it still holds the very content judged stale, still unrenewed.
+   */
+  #breakStale(path: string, staleText: string | undefined, ttlMs: number, reason: string): boolean {
+    const breakPath = `${path}.break`;
+    const fd = createNew(breakPath, 0o644);
+    if (fd === undefined) {
+      const age = this.#clock.now() - lstatMtime(breakPath);
+      if (age > STALE_BREAK_MS) unlinkQuietly(breakPath);
+      return false;
+    }
+    closeSync(fd);
+    try {
+      const now = readSmallFile(path);
+      const same = now === null ? staleText === undefined : now?.text === staleText;
+      if (now === undefined) return true;
+      if (!same) return false;
+      // Renewed since we judged it: a paused holder woke up; it is alive after all.
+      const age = this.#clock.now() - (now?.stats.mtimeMs ?? lstatMtime(path));
+      if (reason === "holder's lease expired" && age <= ttlMs) return false;
+      unlinkSync(path);
+      const owner = now ? parseOwner(now.text) : undefined;
+      this.#logger.emit("warning", "removed stale lock", {
+        lock: path,
+        holder_pid: owner?.pid ?? null,
+        reason,
+      });
+      return true;
+    } finally {
+      unlinkQuietly(breakPath);
+    }
+  }
+}
+
+function lstatBigOrUndefined(path: string): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch (error) {
+    if (errorCodeOf(error) === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function lstatOrUndefined(path: string): { ino: number; dev: number; mtimeMs: number } | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if (errorCodeOf(error) === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** The mtime of whatever is at `path` (a link included), or 0 when nothing is. */
+function lstatMtime(path: string): number {
+  return lstatOrUndefined(path)?.mtimeMs ?? 0;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}

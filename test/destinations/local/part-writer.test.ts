@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import type { FileHandle } from "node:fs/promises";
+import { describe, test } from "node:test";
+import { PartWriter } from "../../../src/destinations/local/part-writer.js";
+
+/** A FileHandle stand-in that records each writev's start and end, and can delay or fail one. */
+function recordingHandle(behaviour: (call: number) => { delayMs?: number; fail?: boolean }) {
+  const events: string[] = [];
+  let calls = 0;
+  const handle = {
+    async writev(buffers: Uint8Array[], position: number) {
+      const call = calls++;
+      const size = buffers.reduce((sum, b) => sum + b.length, 0);
+      events.push(`start ${call} @${position}`);
+      const { delayMs = 0, fail = false } = behaviour(call);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      events.push(`end ${call}`);
+      if (fail) throw Object.assign(new Error("injected EIO"), { code: "EIO" });
+      return { bytesWritten: size, buffers };
+    },
+    async datasync() {},
+    async sync() {},
+  };
+  return { handle: handle as unknown as FileHandle, events };
+}
+
+const chunk = (size: number) => new Uint8Array(size);
+
+describe("PartWriter keeps the part file a contiguous prefix", () => {
+  test("a slow first write is finished before the next one starts", async () => {
+    const { handle, events } = recordingHandle((call) => ({ delayMs: call === 0 ? 50 : 0 }));
+    const writer = new PartWriter(handle, 0, { batchBytes: 10 });
+    for (let i = 0; i < 4; i += 1) await writer.push(chunk(10));
+    await writer.finish();
+    assert.deepEqual(events, [
+      "start 0 @0",
+      "end 0",
+      "start 1 @10",
+      "end 1",
+      "start 2 @20",
+      "end 2",
+      "start 3 @30",
+      "end 3",
+    ]);
+  });
+
+  test("after a failed write nothing later is written, and finish reports the failure", async () => {
+    const { handle, events } = recordingHandle((call) => ({
+      delayMs: call === 0 ? 30 : 0,
+      fail: call === 0,
+    }));
+    const writer = new PartWriter(handle, 0, { batchBytes: 10 });
+    await writer.push(chunk(10));
+    const waited = writer.push(chunk(10));
+    await waited?.catch(() => {});
+    await assert.rejects(writer.finish(), /injected EIO/);
+    assert.deepEqual(events, ["start 0 @0", "end 0"], "the second batch never reached the disk");
+  });
+
+  test("abandon writes what arrived, in order, and nothing after a failure", async () => {
+    const { handle, events } = recordingHandle(() => ({}));
+    const writer = new PartWriter(handle, 100, { batchBytes: 1000 });
+    await writer.push(chunk(10));
+    await writer.push(chunk(5));
+    await writer.abandon();
+    assert.deepEqual(events, ["start 0 @100", "end 0"]);
+  });
+});

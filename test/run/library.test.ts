@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import type { ProgressEvent } from "../../src/core/progress.js";
+import { type LogEvent, type Logger, sync, UsageError } from "../../src/index.js";
+import { assertValidReport } from "../helpers/schema.js";
+import { bytes, sha256, useTestServer } from "../helpers/server.js";
+import { listFiles, tempDir } from "../helpers/tmp.js";
+
+const server = useTestServer();
+
+function recorder(): Logger & { events: LogEvent[] } {
+  const events: LogEvent[] = [];
+  return {
+    events,
+    emit: (level, message, fields) => events.push({ level, message, fields } as LogEvent),
+  };
+}
+
+describe("library: sync()", () => {
+  test("resolves to the results document; logger and progress callback receive events", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(200_000, 141);
+    server.route("/lib/a.bin", { body });
+    const logger = recorder();
+    const progress: ProgressEvent[] = [];
+    const report = await sync({
+      sources: [server.url("/lib/a.bin")],
+      artifactRoot: join(dir, "data"),
+      lockDir: join(dir, "locks"),
+      logger,
+      onProgress: (event) => progress.push(event),
+    });
+    assertValidReport(report);
+    assert.equal(report.exit_code, 0);
+    assert.equal(report.results[0]?.checksum, sha256(body));
+    assert.equal(sha256(await readFile(join(dir, "data", "a.bin"))), sha256(body));
+    assert.ok(logger.events.some((e) => e.message === "updated destination"));
+    assert.deepEqual(progress[0], { type: "planned", total: 1 });
+    assert.equal(progress.at(-1)?.type, "finished");
+    const last = progress.filter((e) => e.type === "bytes").at(-1);
+    assert.equal(last?.type === "bytes" && last.received, body.length);
+  });
+
+  test("bad options reject with UsageError naming the option; nothing written", async (t) => {
+    const dir = await tempDir(t);
+    await assert.rejects(
+      sync({ sources: ["/x.csv"], maxRetries: 0, lockDir: join(dir, "locks") }),
+      (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.equal(error.argument, "--max-retries");
+        return true;
+      },
+    );
+    assert.deepEqual(await listFiles(dir), []);
+  });
+
+  test("abort mid-transfer: rejects with the reason, no destination, lock released", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(2_000_000, 142);
+    server.route("/lib/abort.bin", { body, script: [{ kind: "hold", afterBytes: 500_000 }] });
+    const controller = new AbortController();
+    const reason = new Error("stop now");
+    const options = {
+      sourceUrl: server.url("/lib/abort.bin"),
+      destination: join(dir, "out", "abort.bin"),
+      lockDir: join(dir, "locks"),
+    };
+    await assert.rejects(
+      sync({
+        ...options,
+        signal: controller.signal,
+        onProgress: (event) => {
+          if (event.type === "bytes" && event.received >= 100_000) controller.abort(reason);
+        },
+      }),
+      (error: unknown) => error === reason,
+    );
+    assert.ok(!(await listFiles(join(dir, "out"))).includes("abort.bin"));
+
+    const logger = recorder();
+    const again = await sync({ ...options, logger });
+    assert.equal(again.exit_code, 0);
+    assert.ok(
+      !logger.events.some((e) => e.message === "removed stale lock"),
+      "the lock had been released",
+    );
+    assert.ok(!logger.events.some((e) => e.message === "another synchronization is in progress"));
+    assert.equal(sha256(await readFile(options.destination)), sha256(body));
+  });
+});
