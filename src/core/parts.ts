@@ -95,14 +95,23 @@ export class PartKeeper {
     await this.#write(this.#record);
   }
 
-  /** The attempt stopped with the part worth keeping: its bytes are written and it is closed. */
+  /**
+   * The attempt stopped with the part worth keeping: its bytes are written, it is closed, and its
+   * record says so. A part that cannot be recorded (the lease is gone, the store fails) is
+   * removed instead: nobody could ever resume it.
+   */
   async keep(): Promise<void> {
     const sink = this.#sink;
     this.#sink = undefined;
     if (!sink || !this.#record) return;
     await sink.abandon();
     this.#record = { ...this.#record, file: sink.file(), closed: true };
-    await this.#write(this.#record).catch(() => {});
+    try {
+      await this.#write(this.#record);
+    } catch {
+      await this.#context.destination.discardKept(this.#record.file);
+      this.#record = undefined;
+    }
   }
 
   /** Drops the part and its record: its bytes can no longer be trusted or resumed. */

@@ -1,0 +1,203 @@
+/** The core on its own: one job against a runtime of fakes (memory store, fake clock, fake source). */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { PassThrough } from "node:stream";
+import { describe, test } from "node:test";
+import { markerKey, runJob } from "../../src/core/job.js";
+import type { JobSpec } from "../../src/core/spec.js";
+import { SyncError } from "../../src/errors.js";
+import type { LogEvent } from "../../src/log/events.js";
+import { MemoryBacking, MemoryStateStore } from "../../src/state/memory-store.js";
+import type { StateStore } from "../../src/state/store.js";
+import { FakeClock } from "../helpers/fake-clock.js";
+import { FakeSource, fakeRuntime, MemoryDestinations, recordingLogger } from "../helpers/fakes.js";
+
+const spec = (overrides: Partial<JobSpec> = {}): JobSpec => ({
+  source: {
+    kind: "http",
+    href: "https://origin.test/data.bin",
+    display: "https://origin.test/data.bin",
+    origin: "https://origin.test:443",
+  },
+  destination: "/data/data.bin",
+  algorithm: "sha256",
+  maxAttempts: 5,
+  force: false,
+  waitLockMs: 0,
+  ...overrides,
+});
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+const body = Buffer.from("the body of the file, version one\n");
+const never = new AbortController().signal;
+
+function world(source: FakeSource, clock = new FakeClock({ autoAdvance: true })) {
+  const backing = new MemoryBacking();
+  const logger = recordingLogger();
+  const store = new MemoryStateStore(clock, backing);
+  const runtime = fakeRuntime({ store, clock, source, logger });
+  return { backing, logger, store, runtime, clock };
+}
+
+describe("runJob", () => {
+  test("syncs a pair, then answers the next run from the fast path without a lease", async () => {
+    const source = new FakeSource(body);
+    const { runtime, logger, backing } = world(source);
+    const first = await runJob(spec(), runtime, never);
+    assert.equal(first.status, "synced");
+    assert.equal(first.checksum, sha256(body));
+    assert.deepEqual(runtime.destinations.files.get("/data/data.bin")?.data, body);
+    assert.equal(backing.leases.size, 0, "the lease is released");
+    assert.equal(backing.parts.size, 0, "no part record left");
+
+    const fencesBefore = [...backing.fences.values()];
+    const second = await runJob(spec(), runtime, never);
+    assert.equal(second.status, "unchanged");
+    assert.deepEqual([...backing.fences.values()], fencesBefore, "no lease was taken");
+    assert.equal(runtime.destinations.commits, 1);
+    assert.ok(logger.messages().includes("destination already up-to-date"));
+  });
+
+  test("transient failures are retried after backoff on the injected clock", async () => {
+    const source = new FakeSource(body, ["fail", "fail"]);
+    const { runtime, clock } = world(source);
+    const startedAt = clock.monotonic();
+    const result = await runJob(spec(), runtime, never);
+    assert.equal(result.status, "synced");
+    assert.equal(result.attempts, 3);
+    // 1 s then 2 s, each with jitter of at most a quarter.
+    const waited = clock.monotonic() - startedAt;
+    assert.ok(waited >= 3000 * 0.75 && waited <= 3000 * 1.25 + 1000, `waited ${waited} ms`);
+  });
+
+  test("a permanent failure is one attempt, and the circuit does not count it", async () => {
+    const source = new FakeSource(body, ["not-found"]);
+    const { runtime, store } = world(source);
+    const result = await runJob(spec(), runtime, never);
+    assert.equal(result.status, "failed");
+    assert.equal(result.error?.code, "not_found");
+    assert.equal(result.attempts, 1);
+    assert.deepEqual(await store.readCircuit("https://origin.test:443"), {
+      state: "closed",
+      failures: 0,
+    });
+  });
+
+  test("a lease lost mid-transfer stops the job: no commit, no marker, `lock lost`", async () => {
+    const hold = new PassThrough();
+    const source = new FakeSource(body, [{ hold }]);
+    const paused = new FakeClock();
+    const { runtime, logger, backing, store } = world(source, paused);
+    const running = runJob(spec(), runtime, never);
+    await waitFor(() => backing.parts.size === 1, "the part to be recorded");
+    hold.write(body.subarray(0, 10));
+
+    // Another process, whose time goes on while this one is frozen, takes the lease over.
+    const other = new FakeClock({ start: paused.now() });
+    other.advance(10_000);
+    const thief = await new MemoryStateStore(other, backing).acquire("memory:///data/data.bin", {
+      ttlMs: 5000,
+      waitMs: 0,
+    });
+    assert.ok(thief, "the silent holder's lease is taken over");
+    paused.advance(1000); // the holder's next renewal notices
+    hold.end(body.subarray(10));
+
+    const result = await running;
+    assert.equal(result.status, "skipped");
+    assert.equal(runtime.destinations.commits, 0, "never committed");
+    assert.equal(
+      await store.readMarker(markerKey(spec().source.display, "memory:///data/data.bin")),
+      undefined,
+    );
+    const lost = logger.events.find((event: LogEvent) => event.message === "lock lost");
+    assert.match(String((lost?.fields as { reason: string }).reason), /lock lost/);
+    assert.ok(backing.leases.get("memory:///data/data.bin"), "the new holder's lease is untouched");
+  });
+
+  test("the run's deadline fails the pair with code `deadline`; any other abort rejects", async () => {
+    const hold = new PassThrough();
+    const { runtime } = world(new FakeSource(body, [{ hold }]));
+    const deadline = new AbortController();
+    const running = runJob(spec(), runtime, deadline.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    deadline.abort(new SyncError("deadline", "run deadline of 1 s passed"));
+    const result = await running;
+    assert.equal(result.status, "failed");
+    assert.equal(result.error?.code, "deadline");
+
+    const hold2 = new PassThrough();
+    const { runtime: other } = world(new FakeSource(body, [{ hold: hold2 }]));
+    const user = new AbortController();
+    const interrupted = runJob(spec(), other, user.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    user.abort(new Error("SIGTERM"));
+    await assert.rejects(interrupted, /SIGTERM/);
+  });
+
+  test("a marker write failing after the commit is a warning: the pair is synced", async () => {
+    const source = new FakeSource(body);
+    const { runtime, logger, store } = world(source);
+    const failing: StateStore = {
+      acquire: (key, options) => store.acquire(key, options),
+      readMarker: (key) => store.readMarker(key),
+      writeMarker: async () => {
+        throw new Error("disk full");
+      },
+      readPart: (key) => store.readPart(key),
+      writePart: (key, record, fence) => store.writePart(key, record, fence),
+      deletePart: (key, fence) => store.deletePart(key, fence),
+      readCircuit: (origin) => store.readCircuit(origin),
+      updateCircuit: (origin, update) => store.updateCircuit(origin, update),
+    };
+    const result = await runJob(spec(), { ...runtime, store: failing }, never);
+    assert.equal(result.status, "synced");
+    assert.ok(logger.messages().includes("state not recorded"));
+  });
+
+  test("a kept part whose writer never closed it is not resumed while that writer may live", async () => {
+    const source = new FakeSource(body);
+    const { runtime, logger, backing } = world(source);
+    backing.parts.set("memory:///data/data.bin", {
+      source: spec().source.display,
+      validators: { etag: source.etag, size: body.length },
+      file: { name: "part-x", dev: 1, ino: 99, uid: 0, size: 0 },
+      fence: 7,
+      closed: false,
+    });
+    const result = await runJob(spec(), runtime, never);
+    assert.equal(result.status, "synced");
+    assert.equal(source.opens[0]?.offset, 0, "fetched from zero");
+    const discarded = logger.events.find((event) => event.message === "discarded part file");
+    assert.match(String((discarded?.fields as { reason: string }).reason), /may still be running/);
+  });
+
+  test("a spec refused by the plan fails without a lease or a request", async () => {
+    const source = new FakeSource(body);
+    const { runtime, backing } = world(source);
+    const result = await runJob(
+      spec({
+        invalid: { code: "invalid_source", message: "the name would leave the artifact root" },
+      }),
+      runtime,
+      never,
+    );
+    assert.equal(result.error?.code, "invalid_source");
+    assert.equal(source.opens.length, 0);
+    assert.equal(backing.fences.size, 0);
+  });
+
+  test("a spec is plain data: it survives a JSON round trip unchanged", () => {
+    const original = spec({ expected: { algorithm: "sha256", hex: "0".repeat(64) } });
+    assert.deepEqual(JSON.parse(JSON.stringify(original)), original);
+  });
+});
+
+/** Resolves once `predicate` holds, checking after each turn of the event loop (bounded). */
+async function waitFor(predicate: () => boolean, what: string): Promise<void> {
+  for (let turn = 0; turn < 10_000; turn += 1) {
+    if (predicate()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
