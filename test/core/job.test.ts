@@ -10,7 +10,7 @@ import type { LogEvent } from "../../src/log/events.js";
 import { MemoryBacking, MemoryStateStore } from "../../src/state/memory-store.js";
 import type { StateStore } from "../../src/state/store.js";
 import { FakeClock } from "../helpers/fake-clock.js";
-import { FakeSource, fakeRuntime, MemoryDestinations, recordingLogger } from "../helpers/fakes.js";
+import { FakeSource, fakeRuntime, recordingLogger } from "../helpers/fakes.js";
 
 const spec = (overrides: Partial<JobSpec> = {}): JobSpec => ({
   source: {
@@ -111,7 +111,7 @@ describe("runJob", () => {
       undefined,
     );
     const lost = logger.events.find((event: LogEvent) => event.message === "lock lost");
-    assert.match(String((lost?.fields as { reason: string }).reason), /lock lost/);
+    assert.match(reasonOf(lost), /lock lost/);
     assert.ok(backing.leases.get("memory:///data/data.bin"), "the new holder's lease is untouched");
   });
 
@@ -169,7 +169,7 @@ describe("runJob", () => {
     assert.equal(result.status, "synced");
     assert.equal(source.opens[0]?.offset, 0, "fetched from zero");
     const discarded = logger.events.find((event) => event.message === "discarded part file");
-    assert.match(String((discarded?.fields as { reason: string }).reason), /may still be running/);
+    assert.match(reasonOf(discarded), /may still be running/);
   });
 
   test("a spec refused by the plan fails without a lease or a request", async () => {
@@ -192,6 +192,10 @@ describe("runJob", () => {
     assert.deepEqual(JSON.parse(JSON.stringify(original)), original);
   });
 });
+
+function reasonOf(event: LogEvent | undefined): string {
+  return event ? String((event.fields as { reason?: unknown }).reason) : "(no such event)";
+}
 
 /** Resolves once `predicate` holds, checking after each turn of the event loop (bounded). */
 async function waitFor(predicate: () => boolean, what: string): Promise<void> {

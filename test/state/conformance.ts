@@ -168,7 +168,6 @@ export function storeConformance(
 
     test("circuit updates are atomic: concurrent updates from two stores lose none", async (t) => {
       const world = await makeWorld(t);
-      const KEY = world.key ?? DEFAULT_KEY;
       const stores = [
         world.open(new FakeClock({ autoAdvance: true })),
         world.open(new FakeClock({ autoAdvance: true })),
