@@ -18,8 +18,10 @@ export interface LockOwner {
 export type Self = Pick<LockOwner, "host" | "start" | "pidns" | "instance">;
 
 /**
- * Whether a lock's holder still lives. On this host, in this pid namespace and not in this
- * process, the pid and its start time answer at once. Anywhere else only the lease can tell.
+ * Whether a lock may be taken from its holder. The lease decides: a holder silent for longer
+ * than the TTL is taken over, even if its process still exists (stopped with SIGSTOP, a frozen
+ * container, a machine under water) — its fence makes that safe. A holder that is certainly dead
+ * (on this host and pid namespace, its pid gone or reused) is taken over at once.
  */
 export function judgeHolder(
   self: Self,
@@ -35,18 +37,21 @@ export function judgeHolder(
     owner.host === self.host &&
     (owner.pidns ?? null) === self.pidns &&
     !(owner.pid === process.pid && owner.instance !== self.instance);
-  if (!askable) return { alive: !expired, gone: false, fence, reason: "holder's lease expired" };
-  if (!processExists(owner.pid))
-    return { alive: false, gone: true, fence, reason: "holder process is gone" };
-  const start = processStartTime(owner.pid);
-  if (owner.start && start && owner.start !== start)
-    return {
-      alive: false,
-      gone: true,
-      fence,
-      reason: "holder pid was reused by another process",
-    };
-  return { alive: true, gone: false, fence, reason: "held" };
+  if (askable) {
+    if (!processExists(owner.pid))
+      return { alive: false, gone: true, fence, reason: "holder process is gone" };
+    const start = processStartTime(owner.pid);
+    if (owner.start && start && owner.start !== start)
+      return {
+        alive: false,
+        gone: true,
+        fence,
+        reason: "holder pid was reused by another process",
+      };
+  }
+  return expired
+    ? { alive: false, gone: false, fence, reason: "holder's lease expired" }
+    : { alive: true, gone: false, fence, reason: "held" };
 }
 
 /** The holder a lock file names; `undefined` for an empty, damaged or foreign one. */

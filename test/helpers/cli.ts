@@ -28,6 +28,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
   input?: string;
+  /** A command that runs the CLI (`setpriv --reuid=…`): it must exec it, keeping its pid. */
+  wrapper?: string[];
 }
 
 function parseLines(text: string): LogLine[] {
@@ -51,7 +53,8 @@ export class CliProcess {
   readonly done: Promise<CliResult>;
 
   constructor(args: string[], options: RunOptions = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], {
+    const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath, CLI, ...args];
+    this.child = spawn(command as string, prefix, {
       cwd: options.cwd,
       env: { ...process.env, RESILIENT_SYNC_DELAY_SCALE: "0.001", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],

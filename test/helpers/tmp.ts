@@ -34,9 +34,9 @@ export async function waitForFileSize(
   }
 }
 
-/** Whether `name` is one of resilient-sync's part files (`.<name>.<random>.resilient-sync.part`). */
+/** Whether `name` is one of resilient-sync's part files (today `.<name>.<random>.resilient-sync.part`). */
 export function isPartName(name: string): boolean {
-  return /^\..*\.[0-9a-f]{16}\.resilient-sync\.part$/.test(name.split("/").pop() ?? "");
+  return /\.resilient-sync\.part$/.test(name.split("/").pop() ?? "");
 }
 
 /** Resolves to the part file in `folder` once it holds at least `size` bytes (checked every 10 ms, bounded). */
