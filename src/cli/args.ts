@@ -7,7 +7,8 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import type { Level } from "../log/events.js";
 import type { SyncOptions } from "../options/normalize.js";
-import { OPTION_TABLE, type OptionSpec } from "../options/table.js";
+import type { OptionSpec } from "../options/spec.js";
+import { OPTION_TABLE } from "../options/table.js";
 
 export interface CliOptions extends SyncOptions {
   json?: boolean;

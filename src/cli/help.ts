@@ -1,5 +1,6 @@
 /** `--help` text and README's option table, both rendered from the option table. */
-import { OPTION_TABLE, type OptionSpec } from "../options/table.js";
+import type { OptionSpec } from "../options/spec.js";
+import { OPTION_TABLE } from "../options/table.js";
 
 /** How a default reads in `--help` and README: `defaultText`, else the value (`off` for false). */
 export function defaultShown(spec: OptionSpec): string | undefined {

@@ -13,7 +13,8 @@ import { UsageError } from "../errors.js";
 import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
 import { defaultRoot } from "./package.js";
-import { defaultOf, OPTION_TABLE, specOf } from "./table.js";
+import { defaultOf, specOf } from "./spec.js";
+import { OPTION_TABLE } from "./table.js";
 
 /** Options of `sync()`: the command line's, camelCase, plus what only a library caller can pass. */
 export interface SyncOptions {
@@ -169,7 +170,6 @@ const LIBRARY_KEYS = new Set([
   "root",
   "runId",
   "onProgress",
-  "failpoint",
 ]);
 
 /**

@@ -14,7 +14,8 @@ import { OriginHealth } from "../health/origin-health.js";
 import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { FileSource } from "../sources/file.js";
-import { HttpClient } from "../sources/http.js";
+import { HttpClient } from "../sources/http/client.js";
+import { FsStateStore } from "../state/fs-store.js";
 import type { StateStore } from "../state/store.js";
 import type { SourceCredentials } from "./specs.js";
 
@@ -33,6 +34,16 @@ export interface RuntimeParts {
   credentials: SourceCredentials;
   onProgress?: (event: ProgressEvent) => void;
   testHooks?: { failpoint?: Failpoint; delayScale?: number };
+}
+
+/** The state store of a run on this machine: files in the lock dir (and leases beside destinations). */
+export function localStore(
+  lockDir: string,
+  clock: Clock,
+  logger: Logger,
+  failpoint?: Failpoint,
+): FsStateStore {
+  return new FsStateStore(lockDir, clock, logger, failpoint);
 }
 
 /** A runtime for one run, and what must be closed when the run ends. */

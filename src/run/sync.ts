@@ -14,12 +14,11 @@ import type { Failpoint } from "../failpoints.js";
 import { silentLogger } from "../log/events.js";
 import { checkOptionShapes, normalizeOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
-import { FsStateStore } from "../state/fs-store.js";
 import { planJob } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
 import { plan } from "./plan.js";
 import { exitCodeFor, type Report, summarize } from "./report.js";
-import { buildRuntime } from "./runtime.js";
+import { buildRuntime, localStore } from "./runtime.js";
 import { runScheduled } from "./scheduler.js";
 import { credentialsOf, jobSpecOf } from "./specs.js";
 
@@ -91,7 +90,7 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
 
   // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
   const { pairs, emptyDirectories } = await plan(resolved);
-  const store = new FsStateStore(resolved.lockDir, clock, logger, hooks.failpoint);
+  const store = localStore(resolved.lockDir, clock, logger, hooks.failpoint);
   await validateEnvironment(store, logger, resolved.dryRun);
   for (const source of emptyDirectories) {
     logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });

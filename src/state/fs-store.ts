@@ -197,7 +197,7 @@ export class FsStateStore implements StateStore {
   async ensureWritable(): Promise<void> {
     await mkdirs(this.dir);
     const probe = join(this.dir, `.probe-${process.pid}-${randomUUID().slice(0, 8)}`);
-    await writeFile(probe, "");
+    await writeFile(probe, "", { flag: "wx" });
     await unlink(probe);
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import { parseDigestDictionary, statedDigests } from "../../src/sources/http.js";
+import { parseDigestDictionary, statedDigests } from "../../src/sources/http/headers.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest();
 const b64 = (buffer: Buffer) => buffer.toString("base64");

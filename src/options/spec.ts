@@ -1,0 +1,43 @@
+/** What one row of the option table says, and how to look a row up. */
+import { OPTION_TABLE } from "./table.js";
+
+export type OptionKind = "string" | "path" | "url" | "boolean" | "count" | "seconds" | "choice";
+
+export interface OptionSpec {
+  /** Long flag without dashes: `source-url`. */
+  flag: string;
+  short?: string;
+  /** camelCase key in `SyncOptions` / CLI options. */
+  key: string;
+  kind: OptionKind;
+  multiple?: boolean;
+  /** Placeholder shown in help: `URL`, `SEC`, … */
+  value?: string;
+  /** The default, typed: the one place it is written. Shown in help unless `defaultText` says it better. */
+  default?: number | string | boolean;
+  /** The default as shown to users, when it is not a plain value (`<root>/sample.csv`, `none`). */
+  defaultText?: string;
+  /** Smallest accepted number (`count`, `seconds`). */
+  min?: number;
+  /** `seconds` that must be strictly positive. */
+  positive?: boolean;
+  choices?: readonly string[];
+  help: string;
+  group: "Single pair" | "Many sources" | "Beyond both" | "General";
+  /** The module that owns the option's meaning (and validates what the generic checks cannot). */
+  owner: string;
+}
+
+/** The row of option `key` (camelCase). */
+export function specOf(key: string): OptionSpec {
+  const spec = OPTION_TABLE.find((candidate) => candidate.key === key);
+  if (!spec) throw new Error(`no option ${key}`);
+  return spec;
+}
+
+/** The typed default of option `key`, from its row. */
+export function defaultOf<T extends number | string | boolean>(key: string): T {
+  const value = specOf(key).default;
+  if (value === undefined) throw new Error(`option ${key} has no default`);
+  return value as T;
+}

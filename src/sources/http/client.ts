@@ -1,0 +1,134 @@
+/**
+ * The http(s) client over undici: one connection pool (Agent) per run with keep-alive, conditional
+ * requests, ranged resume guarded by `If-Range`, redirects followed by hand so that only
+ * http(s) → http(s) is allowed, and every failure classified (status, error code, retryable).
+ */
+import type { Agent, Dispatcher } from "undici";
+import { SyncError } from "../../errors.js";
+import { redactUrl } from "../../log/redact.js";
+import type { Source } from "../source.js";
+import { basicAuthorization, discard } from "./headers.js";
+import { HttpSource } from "./source.js";
+
+export const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Headers that must not follow a redirect to another origin (as curl does without --location-trusted). */
+const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
+
+export interface HttpClientOptions {
+  /** Connect, response-headers and body-stall timeout of one request. */
+  timeoutMs: number;
+  /** Extra request headers, lower-case names. */
+  headers: Record<string, string>;
+  userAgent: string;
+  now: () => number;
+}
+
+/** One run's HTTP client: creates sources that share its connection pool. Close it when done. */
+export class HttpClient {
+  readonly #agent: Agent;
+  readonly #request: typeof import("undici").request;
+  readonly #options: HttpClientOptions;
+
+  private constructor(undici: typeof import("undici"), options: HttpClientOptions) {
+    this.#options = options;
+    this.#request = undici.request;
+    this.#agent = new undici.Agent({
+      connect: { timeout: options.timeoutMs },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      keepAliveTimeout: 10_000,
+      connections: 16,
+    });
+  }
+
+  /** Loads undici lazily: runs without an http source (and `--version`) never pay for it. */
+  static async create(options: HttpClientOptions): Promise<HttpClient> {
+    return new HttpClient(await import("undici"), options);
+  }
+
+  source(url: string): Source {
+    return new HttpSource(url, this);
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.destroy();
+  }
+
+  /** One GET (or HEAD), redirects followed; returns the final response with its body unread. */
+  async get(
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    method: "GET" | "HEAD" = "GET",
+    onHop: (url: URL) => void = () => {},
+  ): Promise<{ response: Dispatcher.ResponseData; url: URL }> {
+    let current = new URL(url);
+    let sent: Record<string, string> = {
+      "user-agent": this.#options.userAgent,
+      ...basicAuthorization(current),
+      ...this.#options.headers,
+      ...headers,
+    };
+    current.username = "";
+    current.password = "";
+    for (let hop = 0; ; hop += 1) {
+      onHop(current);
+      const response = await this.#request(current, {
+        method,
+        headers: sent,
+        dispatcher: this.#agent,
+        signal,
+        headersTimeout: this.#options.timeoutMs,
+        bodyTimeout: this.#options.timeoutMs,
+      });
+      const location = response.headers.location;
+      if (!REDIRECT_STATUSES.has(response.statusCode) || typeof location !== "string") {
+        return { response, url: current };
+      }
+      await discard(response.body);
+      if (hop >= MAX_REDIRECTS) {
+        throw new SyncError(
+          "http_error",
+          `more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`,
+          {
+            status: response.statusCode,
+          },
+        );
+      }
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new SyncError(
+          "http_error",
+          `redirect to a malformed location from ${redactUrl(current.href)}`,
+          {
+            status: response.statusCode,
+          },
+        );
+      }
+      if (next.protocol !== "http:" && next.protocol !== "https:") {
+        throw new SyncError(
+          "http_error",
+          `refused redirect to ${next.protocol.slice(0, -1)}: only http(s) to http(s) is followed (from ${redactUrl(current.href)})`,
+          { status: response.statusCode },
+        );
+      }
+      if (next.origin !== current.origin) {
+        // Credentials and every --header value stay with the origin they were given for.
+        const userHeaders = Object.keys(this.#options.headers);
+        sent = Object.fromEntries(
+          Object.entries(sent).filter(
+            ([name]) => !CREDENTIAL_HEADERS.includes(name) && !userHeaders.includes(name),
+          ),
+        );
+      }
+      current = next;
+    }
+  }
+
+  now(): number {
+    return this.#options.now();
+  }
+}

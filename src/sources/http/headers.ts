@@ -1,0 +1,117 @@
+/** Reading and writing the HTTP headers resilient-sync cares about: validators, ranges, digests, credentials. */
+import type { Readable } from "node:stream";
+import type { Dispatcher } from "undici";
+import type { ChecksumAlgorithm } from "../../checksums/digest.js";
+import type { StatedDigest, Validators } from "../source.js";
+
+export function conditionalHeaders(unchanged: Validators | undefined): Record<string, string> {
+  const headers: Record<string, string> = { "accept-encoding": "identity" };
+  if (unchanged?.etag) headers["if-none-match"] = unchanged.etag;
+  if (unchanged?.lastModified) headers["if-modified-since"] = unchanged.lastModified;
+  return headers;
+}
+
+const RFC9530_ALGORITHMS: Record<string, ChecksumAlgorithm> = {
+  "sha-256": "sha256",
+  "sha-512": "sha512",
+};
+
+/**
+ * The digests of the whole file a response states: `Repr-Digest` always; `Content-Digest` and
+ * `Content-MD5` only when the body is the whole file (`whole`). Unknown algorithms are ignored.
+ */
+export function statedDigests(
+  headers: Dispatcher.ResponseData["headers"],
+  whole: boolean,
+): StatedDigest[] {
+  const stated: StatedDigest[] = [];
+  for (const name of whole ? ["repr-digest", "content-digest"] : ["repr-digest"]) {
+    for (const [key, bytes] of parseDigestDictionary(headers[name])) {
+      const algorithm = RFC9530_ALGORITHMS[key];
+      if (algorithm) stated.push({ algorithm, hex: bytes.toString("hex"), header: name });
+    }
+  }
+  const md5 = whole ? allValues(headers["content-md5"]) : undefined;
+  if (md5 && /^[A-Za-z0-9+/]{22}==$/.test(md5.trim())) {
+    stated.push({
+      algorithm: "md5",
+      hex: Buffer.from(md5.trim(), "base64").toString("hex"),
+      header: "content-md5",
+    });
+  }
+  return stated;
+}
+
+/**
+ * An RFC 8941 dictionary of byte sequences (`sha-256=:BASE64:;param, sha-512=:…:`), as RFC 9530
+ * digest fields are: repeated header lines are one list, parameters are ignored, and members that
+ * are not byte sequences are skipped. Byte sequences never hold a comma, so members split on it.
+ */
+export function parseDigestDictionary(
+  value: string | string[] | undefined,
+): Array<[string, Buffer]> {
+  const members: Array<[string, Buffer]> = [];
+  for (const member of (allValues(value) ?? "").split(",")) {
+    const match = /^\s*([a-z*][a-z0-9_.*-]*)\s*=\s*:([A-Za-z0-9+/]*={0,2}):\s*(?:;.*)?$/.exec(
+      member,
+    );
+    if (match) members.push([match[1] as string, Buffer.from(match[2] as string, "base64")]);
+  }
+  return members;
+}
+
+/** A header's value with repeated lines joined, as HTTP says they combine. */
+function allValues(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+/** Credentials in the URL become a Basic `Authorization` header, as curl and wget do. */
+export function basicAuthorization(url: URL): Record<string, string> {
+  if (url.username === "" && url.password === "") return {};
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
+}
+
+/** Throws a response body away without letting its late errors crash anything. */
+export async function discard(
+  body: Readable & { dump?: (opts?: { limit: number }) => Promise<void> },
+): Promise<void> {
+  try {
+    if (body.dump) await body.dump({ limit: 64 * 1024 });
+    else {
+      body.on("error", () => {});
+      body.destroy();
+    }
+  } catch {
+    // The response is being thrown away: its errors do not matter.
+  }
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function numberHeader(value: string | string[] | undefined): number | undefined {
+  const text = header(value);
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+}
+
+export function validatorsOf(headers: Dispatcher.ResponseData["headers"]): Validators {
+  const etag = header(headers.etag);
+  const lastModified = header(headers["last-modified"]);
+  return { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
+}
+
+/** `bytes START-END/TOTAL` (TOTAL may be `*`); undefined when malformed. */
+export function parseContentRange(
+  value: string | string[] | undefined,
+): { start: number; end: number; total: number | undefined } | undefined {
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(value)?.trim() ?? "");
+  if (!match) return undefined;
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  const total = match[3] === "*" ? undefined : Number(match[3]);
+  if (end < start || (total !== undefined && end >= total)) return undefined;
+  return { start, end, total };
+}
