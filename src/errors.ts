@@ -1,5 +1,5 @@
 /**
- * The stable failure codes of the results document (SPEC section 5). Scripts branch on them;
+ * The stable failure codes of the results document (README, "Results document"). Scripts branch on them;
  * never rename one.
  */
 export type FailureCode =

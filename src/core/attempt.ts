@@ -191,7 +191,7 @@ async function sinkFor(context: AttemptContext, opened: Body, hashes: Hash[]): P
     await parts.markWriting();
     return kept;
   }
-  return parts.create(opened.validators);
+  return parts.create(opened.validators, opened.length);
 }
 
 /** Stops reading a body we no longer want; its late "aborted" error is expected, not a crash. */

@@ -82,3 +82,31 @@ export async function currentChecksum(context: JobContext): Promise<string | nul
     return marker.checksum;
   return context.destination.checksum(context.algorithm, context.signal);
 }
+
+/**
+ * Tells origin health what the transfer said. Its state writes may fail (a full lock dir): that
+ * is a warning, never the pair's failure — the destination may already have been replaced.
+ */
+export async function reportHealth(
+  context: JobContext,
+  servedBy: string | undefined,
+  error: SyncError | undefined,
+  probing: boolean,
+): Promise<void> {
+  const { spec, runtime, names } = context;
+  try {
+    await runtime.health.report(
+      spec.source.origin,
+      servedBy,
+      error,
+      probing,
+      context.gate.epoch,
+      names.source,
+    );
+  } catch (failure) {
+    runtime.logger.emit("warning", "state not recorded", {
+      ...names,
+      reason: `circuit state of ${spec.source.origin}: ${failure instanceof Error ? failure.message : String(failure)}`,
+    });
+  }
+}

@@ -6,7 +6,7 @@
  */
 import type { SyncError } from "../errors.js";
 import type { Validators } from "../sources/source.js";
-import { describes, type JobContext, logFailedAttempt } from "./context.js";
+import { describes, type JobContext, logFailedAttempt, reportHealth } from "./context.js";
 import type { SourceResult } from "./result.js";
 
 /** A final result; `{ prior }` when the check failed transiently (the leased path retries from it); `undefined` to go on. */
@@ -44,25 +44,11 @@ export async function unchangedWithoutLease(
       error_code: failure.code,
       reason: failure.message,
     });
-    await runtime.health.report(
-      spec.source.origin,
-      source.servedBy?.(),
-      failure,
-      false,
-      context.gate.epoch,
-      names.source,
-    );
+    await reportHealth(context, source.servedBy?.(), failure, false);
     return build.failed(failure, { attempts: 1, checksum: marker.checksum });
   }
   if (answer !== "unchanged") return undefined;
-  await runtime.health.report(
-    spec.source.origin,
-    source.servedBy?.(),
-    undefined,
-    false,
-    context.gate.epoch,
-    names.source,
-  );
+  await reportHealth(context, source.servedBy?.(), undefined, false);
   runtime.logger.emit("info", "destination already up-to-date", {
     ...names,
     checksum: marker.checksum,

@@ -17,6 +17,7 @@ import {
   describes,
   isDeadline,
   type JobContext,
+  reportHealth,
 } from "./context.js";
 import { unchangedWithoutLease } from "./fast-path.js";
 import { algorithmOf, ResultBuilder, type SourceResult } from "./result.js";
@@ -89,14 +90,7 @@ export async function runJob(
     // A lost lease stops the job as an interruption would: no commit, no marker.
     const leased = { ...context, signal: AbortSignal.any([signal, lease.lost]) };
     const outcome = await transferUnderLease(leased, lease, probing, quick?.prior);
-    await runtime.health.report(
-      origin,
-      outcome.servedBy,
-      outcome.error,
-      probing,
-      context.gate.epoch,
-      names.source,
-    );
+    await reportHealth(context, outcome.servedBy, outcome.error, probing);
     probing = false;
     if (outcome.error) {
       return build.failed(outcome.error, {

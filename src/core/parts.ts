@@ -11,6 +11,9 @@ import { canResumeWith, type Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type PartRecord, StaleFenceError } from "../state/store.js";
 import type { JobContext } from "./context.js";
 
+/** Bodies up to this size are fetched again whole rather than resumed: a record would cost more than it saves. */
+const RESUMABLE_FROM_BYTES = 64 * 1024;
+
 export class PartKeeper {
   readonly #context: JobContext;
   readonly #lease: Lease;
@@ -68,20 +71,28 @@ export class PartKeeper {
     if (record.source !== spec.source.display || !canResumeWith(record.validators)) return "";
     if (record.closed) return undefined;
     const before = this.#lease.predecessor;
-    if (before.ended === "gone" && before.fence === record.fence) return undefined;
+    if (before.ended === "gone" && before.token === record.holder) return undefined;
     return "its writer may still be running (it never closed it)";
   }
 
-  /** A new part for a body fetched under `validators`, recorded before any byte is written. */
-  async create(validators: Validators): Promise<PartSink> {
+  /**
+   * A new part for a body of `length` bytes fetched under `validators`, recorded before any byte
+   * is written — unless it could never be resumed (no validator) or is too small to be worth it:
+   * such a part is never kept, and a failed attempt removes it.
+   */
+  async create(validators: Validators, length: number | undefined): Promise<PartSink> {
     await this.discard();
     const sink = await this.#context.destination.openPart(undefined);
     this.#sink = sink;
+    const worthKeeping =
+      canResumeWith(validators) && !(length !== undefined && length <= RESUMABLE_FROM_BYTES);
+    if (!worthKeeping) return sink;
     this.#record = {
       source: this.#context.spec.source.display,
       validators,
       file: sink.file(),
       fence: this.#lease.fence.value,
+      holder: this.#lease.fence.token,
       closed: false,
     };
     await this.#write(this.#record);
@@ -91,7 +102,12 @@ export class PartKeeper {
   /** The reopened part is about to be written again: its record says so first. */
   async markWriting(): Promise<void> {
     if (!this.#record) return;
-    this.#record = { ...this.#record, fence: this.#lease.fence.value, closed: false };
+    this.#record = {
+      ...this.#record,
+      fence: this.#lease.fence.value,
+      holder: this.#lease.fence.token,
+      closed: false,
+    };
     await this.#write(this.#record);
   }
 
@@ -103,7 +119,11 @@ export class PartKeeper {
   async keep(): Promise<void> {
     const sink = this.#sink;
     this.#sink = undefined;
-    if (!sink || !this.#record) return;
+    if (!sink) return;
+    if (!this.#record) {
+      await sink.discard();
+      return;
+    }
     await sink.abandon();
     this.#record = { ...this.#record, file: sink.file(), closed: true };
     try {
@@ -126,9 +146,10 @@ export class PartKeeper {
 
   /** After the commit: the part is the destination now; only its record remains to go. */
   async committed(): Promise<void> {
+    const had = this.#record !== undefined;
     this.#sink = undefined;
     this.#record = undefined;
-    await this.#delete();
+    if (had) await this.#delete();
   }
 
   async #write(record: PartRecord): Promise<void> {

@@ -12,6 +12,7 @@ import { withRetry } from "../policies/retry.js";
 import type { Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type Marker } from "../state/store.js";
 import { type AttemptContext, attemptTransfer } from "./attempt.js";
+import { commit, recordCommit, writeMarker } from "./commit.js";
 import {
   asSyncError,
   circuitOpenError,
@@ -218,7 +219,7 @@ async function transfer(
   const current = await destination.fingerprint();
   if (intact && current && marker.checksum === fetched.checksum) {
     await parts.discard();
-    await store.writeMarker(context.keys.marker, record(current), lease.fence);
+    await writeMarker(context, lease, record(current));
     logger.emit("info", "destination already up-to-date", {
       ...names,
       checksum: fetched.checksum,
@@ -237,53 +238,4 @@ async function transfer(
     bytes: fetched.size,
   });
   return { error: undefined, status: "synced", checksum: fetched.checksum, bytes, attempts };
-}
-
-/** Puts the part in place; a `SyncError` when that failed (the old destination stands). */
-async function commit(
-  context: JobContext,
-  lease: Lease,
-  parts: PartKeeper,
-): Promise<Fingerprint | SyncError> {
-  const failpoint = context.runtime.testHooks?.failpoint;
-  const sink = parts.sink;
-  if (!sink) return new SyncError("write_error", "the finished part file is gone");
-  try {
-    await failpoint?.("before-rename");
-    const committed = await context.destination.commit(sink, lease);
-    await failpoint?.("after-rename");
-    return committed;
-  } catch (error) {
-    await parts.discard().catch(() => {});
-    if (lease.lost.aborted) throw lease.lost.reason;
-    const failure = asSyncError(error);
-    context.runtime.logger.emit("error", "synchronization failed", {
-      ...context.names,
-      error_code: failure.code,
-      reason: failure.message,
-    });
-    return failure;
-  }
-}
-
-/** After the commit: the marker and the part record. Failures here are warnings: the destination is already replaced. */
-async function recordCommit(
-  context: JobContext,
-  lease: Lease,
-  parts: PartKeeper,
-  marker: Marker,
-  committed: Fingerprint,
-): Promise<void> {
-  const { logger, store } = context.runtime;
-  if (committed.undurable)
-    logger.emit("warning", "commit not durable", { ...context.names, reason: committed.undurable });
-  try {
-    await parts.committed();
-    await store.writeMarker(context.keys.marker, marker, lease.fence);
-  } catch (error) {
-    logger.emit("warning", "state not recorded", {
-      ...context.names,
-      reason: error instanceof Error ? error.message : String(error),
-    });
-  }
 }

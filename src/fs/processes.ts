@@ -34,3 +34,14 @@ export function processStartTime(pid: number): string | null {
     return null;
   }
 }
+
+/** Whether a process is stopped (SIGSTOP, Ctrl-Z, a debugger): it runs no code until continued. */
+export function processStopped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "T" || state === "t";
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * Typed log events: every message the tool emits, with the fields it carries. Messages marked
- * "stable" keep their wording (SPEC section 4): scripts grep them.
+ * "stable" keep their wording (README, "Logs"): scripts grep them.
  */
 
 export type Level = "debug" | "info" | "warning" | "error";

@@ -1,7 +1,7 @@
 import { type EventFields, LEVELS, type Level, type Logger, type Message } from "./events.js";
 import type { Redactor } from "./redact.js";
 
-/** Where lines go: `debug`/`info` to `out`, `warning`/`error` to `err` (SPEC section 4). */
+/** Where lines go: `debug`/`info` to `out`, `warning`/`error` to `err` (README, "Logs"). */
 export interface LineSinks {
   out: (line: string) => void;
   err: (line: string) => void;
@@ -30,7 +30,7 @@ export function isoTimestampMicros(epochMs: number): string {
   return `${iso.slice(0, -1)}${String(micros).padStart(3, "0")}Z`;
 }
 
-/** One log line: the fixed keys in SPEC order, then the event's own fields. */
+/** One log line: the fixed keys in the documented order, then the event's own fields. */
 export function formatLine(
   event: { level: Level; message: string; fields: object },
   context: { runId: string; version: string; pid: number; timestamp: string },

@@ -1,4 +1,4 @@
-/** The results document (SPEC section 5) and the exit code it implies (SPEC section 6). */
+/** The results document (README, "Results document") and the exit code it implies (README, "Exit codes"). */
 import type { SourceResult, Status } from "../core/result.js";
 import type { FailureCode } from "../errors.js";
 

@@ -6,7 +6,7 @@
 import type { Clock } from "../clock.js";
 import type { ProgressEvent } from "../core/progress.js";
 import type { Runtime } from "../core/runtime.js";
-import { localDestinations } from "../destinations/local/destination.js";
+import { LocalDestinations } from "../destinations/local/destination.js";
 import type { Failpoint } from "../failpoints.js";
 import { Circuits } from "../health/circuits.js";
 import { OriginGate } from "../health/origin-gate.js";
@@ -75,7 +75,7 @@ export async function buildRuntime(
           ? http.source(parts.credentials.get(source.href) ?? source.href)
           : new FileSource(source.href),
     },
-    destinations: localDestinations,
+    destinations: new LocalDestinations(),
     leaseTtlMs: LEASE_TTL_MS,
     ...(parts.onProgress ? { onProgress: parts.onProgress } : {}),
     ...(parts.testHooks ? { testHooks: parts.testHooks } : {}),

@@ -12,27 +12,39 @@
  * `.resilient-sync-<hash>.lock`: every run that writes the file sees it, whatever `--lock-dir`
  * it was given (proper-lockfile makes the same choice). Other keys live in the store's folder.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
   type BigIntStats,
   closeSync,
   fstatSync,
   futimesSync,
-  lstatSync,
   renameSync,
   unlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Clock } from "../clock.js";
-import { errorCodeOf } from "../errors.js";
 import { createNew, readSmallFile } from "../fs/no-follow.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
+import {
+  hashOf,
+  lstatBigOrUndefined,
+  lstatMtime,
+  statOrUndefined,
+  unlinkQuietly,
+} from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
-import { judgeHolder, type LockOwner, parseOwner, type Self } from "./lock-owner.js";
+import {
+  type HolderVerdict,
+  judgeHolder,
+  type LockOwner,
+  leaseExpired,
+  parseOwner,
+  type Self,
+} from "./lock-owner.js";
 import {
   type AcquireOptions,
   type Fence,
@@ -63,14 +75,20 @@ export class FsLeases {
     this.#logger = logger;
   }
 
-  /** Where the lock file of `key` lives. */
+  /**
+   * Where the lock file of `key` lives. A local file's is named after its folder's device and
+   * inode and its own name, so every spelling of it — a symlinked folder, a bind mount — finds
+   * the same lock.
+   */
   lockPath(key: string): string {
-    const hash = createHash("sha256").update(key).digest("hex").slice(0, 24);
     if (key.startsWith("file:///")) {
       const path = fileURLToPath(key);
-      return join(dirname(path), `.resilient-sync-${hash}.lock`);
+      const folder = dirname(path);
+      const id = statOrUndefined(folder);
+      const identity = id ? `${id.dev}:${id.ino}/${basename(path)}` : key;
+      return join(folder, `.resilient-sync-${hashOf(identity)}.lock`);
     }
-    return join(this.#dir, `${hash}.lock`);
+    return join(this.#dir, `${hashOf(key)}.lock`);
   }
 
   async acquire(key: string, options: AcquireOptions): Promise<Lease | undefined> {
@@ -99,22 +117,20 @@ export class FsLeases {
     // A few rounds: a stale lock removed in one round is free in the next.
     let predecessor: Predecessor = { ended: "released" };
     for (let round = 0; round < 3; round += 1) {
-      const owner = this.#owner(this.#nextFence(key, predecessor));
-      const text = JSON.stringify(owner);
       const fd = createNew(path, 0o644);
-      if (fd !== undefined) return this.#held(key, path, fd, text, owner, ttlMs, predecessor);
+      if (fd !== undefined) return this.#held(key, path, fd, ttlMs, predecessor);
       const held = readSmallFile(path);
       if (held === undefined) continue; // released meanwhile
       const ageMs = this.#clock.now() - (held?.stats.mtimeMs ?? lstatMtime(path));
-      const verdict = judgeHolder(
-        this.#self,
-        held ? parseOwner(held.text) : undefined,
-        ageMs,
-        ttlMs,
-      );
+      const owner = held ? parseOwner(held.text) : undefined;
+      const verdict = judgeHolder(this.#self, owner, ageMs, ttlMs);
       if (verdict.alive) return undefined;
-      if (!this.#breakStale(path, held?.text, ttlMs, verdict.reason)) return undefined;
-      predecessor = { ended: verdict.gone ? "gone" : "expired", fence: verdict.fence };
+      if (!this.#breakStale(path, held?.text, ttlMs, verdict)) return undefined;
+      predecessor = {
+        ended: verdict.gone ? "gone" : "expired",
+        fence: verdict.fence,
+        token: verdict.token,
+      };
     }
     return undefined;
   }
@@ -131,12 +147,9 @@ export class FsLeases {
 
   /** One more than any fence this key has had here, or that the holder it replaces had. */
   #nextFence(key: string, predecessor: Predecessor): number {
-    const counter = join(
-      this.#dir,
-      `${createHash("sha256").update(key).digest("hex").slice(0, 24)}.fence`,
-    );
+    const counter = join(this.#dir, `${hashOf(key)}.fence`);
     const last = Number(readSmallFile(counter)?.text ?? 0) || 0;
-    const next = Math.max(last, "fence" in predecessor ? predecessor.fence : 0) + 1;
+    const next = Math.max(last, predecessor.ended === "released" ? 0 : predecessor.fence) + 1;
     const temp = `${counter}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
     try {
       writeFileSync(temp, String(next), { flag: "wx", mode: 0o644 });
@@ -152,27 +165,20 @@ export class FsLeases {
     return next;
   }
 
-  #held(
-    key: string,
-    path: string,
-    fd: number,
-    text: string,
-    owner: LockOwner,
-    ttlMs: number,
-    predecessor: Predecessor,
-  ): Lease {
+  #held(key: string, path: string, fd: number, ttlMs: number, predecessor: Predecessor): Lease {
     let identity: BigIntStats;
+    let owner: LockOwner;
+    let text: string;
     try {
+      // The fence is counted only by the one who created the lock: no two holders count at once.
+      owner = this.#owner(this.#nextFence(key, predecessor));
+      text = JSON.stringify(owner);
       writeSync(fd, text);
       identity = fstatSync(fd, { bigint: true });
     } catch (error) {
       // A lock that could not be written (a full disk) must not stay behind, empty, as if held.
       closeSync(fd);
-      try {
-        unlinkSync(path);
-      } catch {
-        // gone already
-      }
+      unlinkQuietly(path);
       throw error;
     }
     const lost = new AbortController();
@@ -237,7 +243,12 @@ export class FsLeases {
    * Removes a stale lock without racing another taker: only the holder of `<lock>.break` may
    * remove it, and only if it still holds the very content judged stale, still unrenewed.
    */
-  #breakStale(path: string, staleText: string | undefined, ttlMs: number, reason: string): boolean {
+  #breakStale(
+    path: string,
+    staleText: string | undefined,
+    ttlMs: number,
+    verdict: HolderVerdict,
+  ): boolean {
     const breakPath = `${path}.break`;
     const fd = createNew(breakPath, 0o644);
     if (fd === undefined) {
@@ -253,48 +264,17 @@ export class FsLeases {
       if (!same) return false;
       // Renewed since we judged it: a paused holder woke up; it is alive after all.
       const age = this.#clock.now() - (now?.stats.mtimeMs ?? lstatMtime(path));
-      if (reason === "holder's lease expired" && age <= ttlMs) return false;
+      if (!verdict.gone && !leaseExpired(age, ttlMs)) return false;
       unlinkSync(path);
       const owner = now ? parseOwner(now.text) : undefined;
       this.#logger.emit("warning", "removed stale lock", {
         lock: path,
         holder_pid: owner?.pid ?? null,
-        reason,
+        reason: verdict.reason,
       });
       return true;
     } finally {
       unlinkQuietly(breakPath);
     }
-  }
-}
-
-function lstatBigOrUndefined(path: string): BigIntStats | undefined {
-  try {
-    return lstatSync(path, { bigint: true });
-  } catch (error) {
-    if (errorCodeOf(error) === "ENOENT") return undefined;
-    throw error;
-  }
-}
-
-function lstatOrUndefined(path: string): { ino: number; dev: number; mtimeMs: number } | undefined {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if (errorCodeOf(error) === "ENOENT") return undefined;
-    throw error;
-  }
-}
-
-/** The mtime of whatever is at `path` (a link included), or 0 when nothing is. */
-function lstatMtime(path: string): number {
-  return lstatOrUndefined(path)?.mtimeMs ?? 0;
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already
   }
 }

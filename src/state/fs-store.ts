@@ -128,6 +128,8 @@ export class FsStateStore implements StateStore {
     if (!lease) throw new Error(`the circuit state of ${origin} stayed locked`);
     try {
       const next = update(await this.readCircuit(origin));
+      // A holder stalled past its lease must not overwrite a newer state.
+      await lease.check();
       await writeAtomically(this.#circuitPath(origin), JSON.stringify({ origin, ...next }));
       return next;
     } finally {
@@ -160,6 +162,16 @@ export class FsStateStore implements StateStore {
     if (read === undefined) return undefined;
     if (read === null) {
       this.#warnUnreadable(path, "not a regular file");
+      return undefined;
+    }
+    // Another user's record (or one others may write) could say anything: never trust it.
+    const uid = process.getuid?.();
+    if (uid !== undefined && read.stats.uid !== uid) {
+      this.#warnUnreadable(path, `owned by uid ${read.stats.uid}, not this user`);
+      return undefined;
+    }
+    if ((read.stats.mode & 0o022) !== 0) {
+      this.#warnUnreadable(path, "writable by other users");
       return undefined;
     }
     try {
@@ -213,7 +225,7 @@ async function writeAtomically(
 ): Promise<void> {
   const temp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
   try {
-    writeFileSync(temp, text, { flag: "wx" });
+    writeFileSync(temp, text, { flag: "wx", mode: 0o644 });
     await beforeRename?.();
     renameSync(temp, path);
   } catch (error) {
@@ -250,6 +262,7 @@ function isPartRecord(value: unknown): boolean {
     typeof p.validators === "object" &&
     p.validators !== null &&
     typeof p.fence === "number" &&
+    typeof p.holder === "string" &&
     typeof p.closed === "boolean" &&
     typeof file === "object" &&
     file !== null &&

@@ -1,5 +1,5 @@
 /** Who holds a lock file, and whether that holder still lives, as far as this process can tell. */
-import { processExists, processStartTime } from "../fs/processes.js";
+import { processExists, processStartTime, processStopped } from "../fs/processes.js";
 
 /** What a lock file says of its holder. */
 export interface LockOwner {
@@ -17,41 +17,57 @@ export interface LockOwner {
 /** This process, as a lock file would name it. */
 export type Self = Pick<LockOwner, "host" | "start" | "pidns" | "instance">;
 
+/** Whether a lease last renewed `ageMs` ago has run out (a renewal dated far in the future counts as out too: a clock that cannot be trusted). */
+export function leaseExpired(ageMs: number, ttlMs: number): boolean {
+  return ageMs > ttlMs || ageMs < -ttlMs;
+}
+
+/** What a lock file's holder is, as far as this process can tell. */
+export interface HolderVerdict {
+  alive: boolean;
+  /** Certainly dead: whatever it wrote is quiet. */
+  gone: boolean;
+  fence: number;
+  token: string;
+  reason: string;
+}
+
 /**
- * Whether a lock may be taken from its holder. The lease decides: a holder silent for longer
- * than the TTL is taken over, even if its process still exists (stopped with SIGSTOP, a frozen
- * container, a machine under water) — its fence makes that safe. A holder that is certainly dead
- * (on this host and pid namespace, its pid gone or reused) is taken over at once.
+ * Whether a lock may be taken from its holder. On this host and in this pid namespace the process
+ * itself answers: gone (or its pid reused) — taken over at once; running — never taken over,
+ * however late its renewal (it may be in the middle of its commit); stopped (SIGSTOP, Ctrl-Z) —
+ * taken over once its lease has run out, which its fence makes safe. A holder that cannot be
+ * asked (another host or container) is taken over once its lease has run out.
  */
 export function judgeHolder(
   self: Self,
   owner: LockOwner | undefined,
   ageMs: number,
   ttlMs: number,
-): { alive: boolean; gone: boolean; fence: number; reason: string } {
-  const expired = ageMs > ttlMs;
+): HolderVerdict {
+  const expired = leaseExpired(ageMs, ttlMs);
   const fence = owner?.fence ?? 0;
-  if (!owner)
-    return { alive: !expired, gone: false, fence, reason: "unreadable lock, lease expired" };
+  const token = owner?.token ?? "";
+  const verdict = (alive: boolean, gone: boolean, reason: string) => ({
+    alive,
+    gone,
+    fence,
+    token,
+    reason,
+  });
+  if (!owner) return verdict(!expired, false, "unreadable lock, lease expired");
   const askable =
     owner.host === self.host &&
     (owner.pidns ?? null) === self.pidns &&
     !(owner.pid === process.pid && owner.instance !== self.instance);
-  if (askable) {
-    if (!processExists(owner.pid))
-      return { alive: false, gone: true, fence, reason: "holder process is gone" };
-    const start = processStartTime(owner.pid);
-    if (owner.start && start && owner.start !== start)
-      return {
-        alive: false,
-        gone: true,
-        fence,
-        reason: "holder pid was reused by another process",
-      };
-  }
-  return expired
-    ? { alive: false, gone: false, fence, reason: "holder's lease expired" }
-    : { alive: true, gone: false, fence, reason: "held" };
+  if (!askable) return verdict(!expired, false, "holder's lease expired");
+  if (!processExists(owner.pid)) return verdict(false, true, "holder process is gone");
+  const start = processStartTime(owner.pid);
+  if (owner.start && start && owner.start !== start)
+    return verdict(false, true, "holder pid was reused by another process");
+  if (expired && processStopped(owner.pid))
+    return verdict(false, false, "holder is stopped and its lease expired");
+  return verdict(true, false, "held");
 }
 
 /** The holder a lock file names; `undefined` for an empty, damaged or foreign one. */

@@ -64,7 +64,7 @@ export class MemoryStateStore implements StateStore {
     const held = this.#backing.leases.get(key);
     if (held && now - held.renewedAt <= held.ttlMs) return undefined;
     const predecessor: Predecessor = held
-      ? { ended: "expired", fence: held.fence }
+      ? { ended: "expired", fence: held.fence, token: held.token }
       : { ended: "released" };
     const value = (this.#backing.fences.get(key) ?? 0) + 1;
     this.#backing.fences.set(key, value);

@@ -26,9 +26,9 @@ export type Predecessor =
   /** Nobody held it, or its holder released it. */
   | { ended: "released" }
   /** Taken over from a holder known to be dead (its process is gone): its files are quiet. */
-  | { ended: "gone"; fence: number }
+  | { ended: "gone"; fence: number; token: string }
   /** Taken over because its lease ran out: the holder may still be running (paused, cut off). */
-  | { ended: "expired"; fence: number };
+  | { ended: "expired"; fence: number; token: string };
 
 /** Why a held lease stopped being ours. */
 export class LeaseLostError extends Error {
@@ -104,6 +104,8 @@ export interface PartRecord {
   file: PartFile;
   /** The fence of the lease it was written under. */
   fence: number;
+  /** The token of that lease's holding (fences are numbers, tokens are unique). */
+  holder: string;
   /** True once its writer stopped writing (the attempt ended); false while (or if killed while) writing. */
   closed: boolean;
 }

@@ -53,13 +53,19 @@ describe("concurrent runs", () => {
     const runs = Array.from({ length: N }, () => new CliProcess(args));
     // The holder is blocked mid-body until every other run has given up on the lock.
     await exited(runs, N - 1);
+    // The holder may reach the server after the others have gone: release only once it is held.
+    await server.waitFor(() => server.bytesSentFor("/same.bin") >= 100_000, 60_000);
     server.release();
     const results: CliResult[] = await Promise.all(runs.map((run) => run.done));
     assert.deepEqual(
       results.map((r) => r.code),
       Array(N).fill(0),
     );
-    assert.equal(bodyTransfers("/same.bin"), 1);
+    // On failure, say what each run did: which took the lock, which waited, which retried.
+    const story = results
+      .map((r, i) => `run ${i}: ${r.logs.map((l) => l.message).join(" > ")}`)
+      .join("\n");
+    assert.equal(bodyTransfers("/same.bin"), 1, story);
     assert.equal(
       results.filter((r) =>
         r.logs.some((l) => l.message === "another synchronization is in progress"),
@@ -94,6 +100,13 @@ describe("concurrent runs", () => {
       }
     }
     await exited(runs, pairs * (perPair - 1));
+    await server.waitFor(
+      () =>
+        Array.from({ length: pairs }, (_, p) => server.bytesSentFor(`/mixed-${p}.bin`)).every(
+          (sent) => sent >= 50_000,
+        ),
+      60_000,
+    );
     server.release();
     const results = await Promise.all(runs.map((run) => run.done));
     assert.ok(results.every((r) => r.code === 0));
@@ -127,8 +140,9 @@ describe("concurrent runs", () => {
       ...common,
     ]);
     // Each file is held by whichever run took it; release once both have asked for all they can.
-    await server.waitFor(() =>
-      ["a", "b", "c", "d"].every((n) => server.requestsFor(`/overlap/${n}.bin`).length >= 1),
+    await server.waitFor(
+      () => ["a", "b", "c", "d"].every((n) => server.bytesSentFor(`/overlap/${n}.bin`) >= 30_000),
+      60_000,
     );
     server.release();
     const [r1, r2] = await Promise.all([first.done, second.done]);

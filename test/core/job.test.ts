@@ -89,7 +89,7 @@ describe("runJob", () => {
     const paused = new FakeClock();
     const { runtime, logger, backing, store } = world(source, paused);
     const running = runJob(spec(), runtime, never);
-    await waitFor(() => backing.parts.size === 1, "the part to be recorded");
+    await waitFor(() => source.opens.length === 1, "the transfer to start");
     hold.write(body.subarray(0, 10));
 
     // Another process, whose time goes on while this one is frozen, takes the lease over.
@@ -163,6 +163,7 @@ describe("runJob", () => {
       validators: { etag: source.etag, size: body.length },
       file: { name: "part-x", dev: 1, ino: 99, uid: 0, size: 0 },
       fence: 7,
+      holder: "a run that may still be writing",
       closed: false,
     });
     const result = await runJob(spec(), runtime, never);

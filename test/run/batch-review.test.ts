@@ -212,9 +212,10 @@ describe("batch edge cases", () => {
 
   test("a state write failing before the commit fails that source only; the batch goes on", async (t) => {
     const dir = await tempDir(t);
-    a.route("/s1.bin", { body: bytes(100, 320) });
-    a.route("/s2.bin", { body: bytes(100, 321) });
-    a.route("/s3.bin", { body: bytes(100, 322) });
+    // Large enough to be worth a part record (small bodies get none).
+    a.route("/s1.bin", { body: bytes(100_000, 320) });
+    a.route("/s2.bin", { body: bytes(100_000, 321) });
+    a.route("/s3.bin", { body: bytes(100_000, 322) });
     const out = join(dir, "out");
     const locks = join(dir, "l");
     const store = new FsStateStore(locks, systemClock, silentLogger);

@@ -45,6 +45,7 @@ const part = (fence: number): PartRecord => ({
   validators: { etag: '"v1"' },
   file: { name: ".a.0123456789abcdef.resilient-sync.part", dev: 1, ino: 2, uid: 0, size: 0 },
   fence,
+  holder: `holder-${fence}`,
   closed: false,
 });
 
@@ -109,7 +110,11 @@ export function storeConformance(
       const next = await b.acquire(KEY, once);
       assert.ok(next, "taken over");
       assert.ok(next.fence.value > old.fence.value);
-      assert.deepEqual(next.predecessor, { ended: "expired", fence: old.fence.value });
+      assert.deepEqual(next.predecessor, {
+        ended: "expired",
+        fence: old.fence.value,
+        token: old.fence.token,
+      });
 
       await assert.rejects(a.writeMarker("pair", marker("old"), old.fence), StaleFenceError);
       await assert.rejects(a.writePart(KEY, part(old.fence.value), old.fence), StaleFenceError);

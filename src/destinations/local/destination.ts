@@ -26,6 +26,8 @@ import type {
   PartSink,
   ResumeCandidate,
 } from "../destination.js";
+import { FolderSyncs } from "./folder-syncs.js";
+import { isPartNameFor } from "./names.js";
 import { LocalPart } from "./part.js";
 
 const READ_CHUNK = 1 << 20;
@@ -37,7 +39,10 @@ export class LocalDestination implements Destination {
   readonly #folder: string;
   readonly #name: string;
 
-  private constructor(path: string, folder: string) {
+  readonly #syncs: FolderSyncs;
+
+  private constructor(path: string, folder: string, syncs: FolderSyncs) {
+    this.#syncs = syncs;
     this.path = path;
     this.#folder = folder;
     this.#name = basename(path);
@@ -45,8 +50,8 @@ export class LocalDestination implements Destination {
   }
 
   /** `path` must be absolute. Its folder is resolved once, here: every later step uses the real one. */
-  static async at(path: string): Promise<LocalDestination> {
-    return new LocalDestination(path, await realFolder(dirname(path)));
+  static async at(path: string, syncs: FolderSyncs): Promise<LocalDestination> {
+    return new LocalDestination(path, await realFolder(dirname(path)), syncs);
   }
 
   get #target(): string {
@@ -87,7 +92,7 @@ export class LocalDestination implements Destination {
     onRefused?: (reason: string) => void,
   ): Promise<PartSink> {
     if (resume) {
-      const kept = await LocalPart.reopen(this.#folder, resume);
+      const kept = await LocalPart.reopen(this.#folder, this.#name, resume);
       if (typeof kept !== "string") return kept;
       onRefused?.(kept);
     }
@@ -95,10 +100,13 @@ export class LocalDestination implements Destination {
   }
 
   async discardKept(file: PartFile): Promise<void> {
+    // Only a name this destination's parts can have: a record is never a way to name another file.
+    if (!isPartNameFor(file.name, this.#name)) return;
     const path = join(this.#folder, file.name);
     const info = lstatOrUndefined(path);
     // Only the very file the record names: never a link or a file someone put in its place.
     if (!info?.isFile() || info.ino !== file.ino || info.dev !== file.dev) return;
+    if (info.uid !== process.getuid?.()) return;
     const { unlink } = await import("node:fs/promises");
     await unlink(path).catch(() => {});
   }
@@ -107,18 +115,15 @@ export class LocalDestination implements Destination {
     if (!(part instanceof LocalPart)) throw new TypeError("not a part of a local destination");
     const target = this.#target;
     try {
-      const existing = lstatOrUndefined(target);
-      // An existing file keeps its permissions; a new one gets what the umask allows.
-      const mode = existing?.isFile() ? existing.mode & 0o7777 : 0o666 & ~currentUmask();
-      await part.handle.chmod(mode);
-      const info = await part.handle.stat();
-      await part.close();
       await lease.check();
       if (!part.stillAtItsName())
         throw new SyncError("write_error", `the part file of ${this.path} was moved or replaced`);
+      await part.handle.chmod(modeFor(lstatOrUndefined(target)));
+      const info = await part.handle.stat();
+      await part.close();
       await rename(join(part.folder, part.name), target);
       // From here on the destination is replaced: nothing may fail the commit any more.
-      const undurable = await fsyncFolder(this.#folder).then(
+      const undurable = await this.#syncs.after(this.#folder).then(
         () => undefined,
         (error: unknown) => (error as Error).message,
       );
@@ -156,9 +161,14 @@ export class LocalDestination implements Destination {
   }
 }
 
-export const localDestinations: DestinationDriver = {
-  open: (path) => LocalDestination.at(path),
-};
+/** Local destinations of one run: they share folder fsyncs. */
+export class LocalDestinations implements DestinationDriver {
+  readonly #syncs = new FolderSyncs();
+
+  open(path: string): Promise<Destination> {
+    return LocalDestination.at(path, this.#syncs);
+  }
+}
 
 /** The real path of `folder`, or, while it does not exist yet, of its nearest existing ancestor joined with the rest. */
 async function realFolder(folder: string): Promise<string> {
@@ -183,6 +193,17 @@ function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
+/**
+ * The mode of a committed file: an existing destination's permission bits (never setuid, setgid
+ * or sticky, and no write for group and others unless the runner owns it); a new one's, what the
+ * umask allows of 0666.
+ */
+function modeFor(existing: Stats | undefined): number {
+  if (!existing?.isFile()) return 0o666 & ~currentUmask();
+  const ours = existing.uid === process.getuid?.();
+  return existing.mode & (ours ? 0o777 : 0o755);
+}
+
 /** The process's umask, for the mode of new files (0o022 when it cannot be read). */
 function currentUmask(): number {
   try {
@@ -190,20 +211,5 @@ function currentUmask(): number {
     return process.umask();
   } catch {
     return 0o022;
-  }
-}
-
-async function fsyncFolder(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    await handle.sync();
-  } catch (error) {
-    // Some filesystems refuse fsync on a folder; the rename has happened either way.
-    if (!["EINVAL", "EISDIR", "EBADF", "EPERM"].includes(errorCodeOf(error) ?? "")) {
-      throw writeError("sync the folder of", dir, error);
-    }
-  } finally {
-    await handle?.close();
   }
 }

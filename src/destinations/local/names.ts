@@ -15,6 +15,20 @@ export function newPartName(name: string): string {
   return `.${truncateUtf8(name, PREFIX_BYTES)}.${randomBytes(8).toString("hex")}${PART_SUFFIX}`;
 }
 
+/**
+ * Whether `partName` is a part-file name that `newPartName(name)` could have made: a plain name
+ * (no `/`), in this folder, for this destination. A record naming anything else is forged.
+ */
+export function isPartNameFor(partName: string, name: string): boolean {
+  const prefix = `.${truncateUtf8(name, PREFIX_BYTES)}.`;
+  return (
+    partName.startsWith(prefix) &&
+    /^[0-9a-f]{16}$/.test(partName.slice(prefix.length, prefix.length + 16)) &&
+    partName.length === prefix.length + 16 + PART_SUFFIX.length &&
+    partName.endsWith(PART_SUFFIX)
+  );
+}
+
 /** Whether a file name is one of ours (a part or a lock), not data. */
 export function isOwnFileName(name: string): boolean {
   return name.endsWith(PART_SUFFIX) || LOCK.test(name);

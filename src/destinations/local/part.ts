@@ -12,7 +12,7 @@ import { SyncError, writeError } from "../../errors.js";
 import { CREATE_NEW, OPEN_EXISTING_RW } from "../../fs/no-follow.js";
 import type { PartFile } from "../../state/store.js";
 import type { PartSink, ResumeCandidate } from "../destination.js";
-import { newPartName } from "./names.js";
+import { isPartNameFor, newPartName } from "./names.js";
 import { PartWriter } from "./part-writer.js";
 
 const READ_CHUNK = 1 << 20;
@@ -57,9 +57,15 @@ export class LocalPart implements PartSink {
     }
   }
 
-  /** Reopens the kept part `candidate`, or says why it may not be resumed. */
-  static async reopen(folder: string, candidate: ResumeCandidate): Promise<LocalPart | string> {
+  /** Reopens the kept part `candidate` of the destination `name`, or says why it may not be resumed. */
+  static async reopen(
+    folder: string,
+    name: string,
+    candidate: ResumeCandidate,
+  ): Promise<LocalPart | string> {
     const { file } = candidate;
+    if (!isPartNameFor(file.name, name))
+      return "its record names a file that is not a part of this destination";
     let handle: FileHandle;
     try {
       handle = await open(join(folder, file.name), OPEN_EXISTING_RW);

@@ -1,0 +1,84 @@
+/** The last steps of a job: put the part in place under the lease, then record it. */
+import type { Fingerprint } from "../destinations/destination.js";
+import { SyncError } from "../errors.js";
+import { type Lease, LeaseLostError, type Marker, StaleFenceError } from "../state/store.js";
+import { asSyncError, type JobContext } from "./context.js";
+import type { PartKeeper } from "./parts.js";
+
+/** Puts the part in place; a `SyncError` when that failed (the old destination stands). */
+export async function commit(
+  context: JobContext,
+  lease: Lease,
+  parts: PartKeeper,
+): Promise<Fingerprint | SyncError> {
+  const failpoint = context.runtime.testHooks?.failpoint;
+  const sink = parts.sink;
+  if (!sink) return new SyncError("write_error", "the finished part file is gone");
+  try {
+    await failpoint?.("before-rename");
+    const committed = await context.destination.commit(sink, lease);
+    await failpoint?.("after-rename");
+    return committed;
+  } catch (error) {
+    await parts.discard().catch(() => {});
+    if (lease.lost.aborted) throw lease.lost.reason;
+    const failure = asSyncError(error);
+    context.runtime.logger.emit("error", "synchronization failed", {
+      ...context.names,
+      error_code: failure.code,
+      reason: failure.message,
+    });
+    return failure;
+  }
+}
+
+/**
+ * After the commit: the marker and the part record. Failures here are warnings: the destination
+ * is already replaced. A lease found lost now (taken over in the instant between the last check
+ * and the rename) is said: this run's file is in place, but another run holds the destination.
+ */
+export async function recordCommit(
+  context: JobContext,
+  lease: Lease,
+  parts: PartKeeper,
+  marker: Marker,
+  committed: Fingerprint,
+): Promise<void> {
+  const { logger } = context.runtime;
+  if (committed.undurable)
+    logger.emit("warning", "commit not durable", { ...context.names, reason: committed.undurable });
+  try {
+    await lease.check();
+  } catch (error) {
+    logger.emit("warning", "lock lost", {
+      ...context.names,
+      lock: lease.key,
+      reason: `${(error as Error).message}, as this run committed`,
+    });
+    return;
+  }
+  try {
+    await parts.committed();
+    await writeMarker(context, lease, marker);
+  } catch (error) {
+    logger.emit("warning", "state not recorded", {
+      ...context.names,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/** Writes the pair's marker under the lease; a refused fence is the lease lost. */
+export async function writeMarker(
+  context: JobContext,
+  lease: Lease,
+  marker: Marker,
+): Promise<void> {
+  try {
+    await context.runtime.store.writeMarker(context.keys.marker, marker, lease.fence);
+  } catch (error) {
+    if (!(error instanceof StaleFenceError)) throw error;
+    await lease.check();
+    throw new LeaseLostError(lease.key, error.message);
+  }
+}
