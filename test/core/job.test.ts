@@ -138,20 +138,37 @@ describe("runJob", () => {
   test("a marker write failing after the commit is a warning: the pair is synced", async () => {
     const source = new FakeSource(body);
     const { runtime, logger, store } = world(source);
-    const failing: StateStore = {
-      acquire: (key, options) => store.acquire(key, options),
-      readMarker: (key) => store.readMarker(key),
+    const failing = wrap(store, {
       writeMarker: async () => {
         throw new Error("disk full");
       },
-      readPart: (key) => store.readPart(key),
-      writePart: (key, record, fence) => store.writePart(key, record, fence),
-      deletePart: (key, fence) => store.deletePart(key, fence),
-      readCircuit: (origin) => store.readCircuit(origin),
-      updateCircuit: (origin, update) => store.updateCircuit(origin, update),
-    };
+    });
     const result = await runJob(spec(), { ...runtime, store: failing }, never);
     assert.equal(result.status, "synced");
+    assert.ok(logger.messages().includes("state not recorded"));
+  });
+
+  test("a circuit update failing after the commit is a warning: the pair is synced", async () => {
+    const source = new FakeSource(body);
+    const { runtime, logger, store, backing } = world(source);
+    // One failure on record: the success that follows must write the circuit, and that write fails.
+    backing.circuits.set("https://origin.test:443", { state: "closed", failures: 1 });
+    const failing: StateStore = wrap(store, {
+      updateCircuit: async () => {
+        throw new Error("ENOSPC");
+      },
+    });
+    const result = await runJob(
+      spec(),
+      {
+        ...runtime,
+        store: failing,
+        health: fakeRuntime({ store: failing, clock: runtime.clock as FakeClock, source }).health,
+      },
+      never,
+    );
+    assert.equal(result.status, "synced");
+    assert.equal(runtime.destinations.commits, 1);
     assert.ok(logger.messages().includes("state not recorded"));
   });
 
@@ -193,6 +210,21 @@ describe("runJob", () => {
     assert.deepEqual(JSON.parse(JSON.stringify(original)), original);
   });
 });
+
+/** `store`, with some of its methods replaced. */
+function wrap(store: StateStore, replaced: Partial<StateStore>): StateStore {
+  return {
+    acquire: (key, options) => store.acquire(key, options),
+    readMarker: (key) => store.readMarker(key),
+    writeMarker: (key, marker, fence) => store.writeMarker(key, marker, fence),
+    readPart: (key) => store.readPart(key),
+    writePart: (key, record, fence) => store.writePart(key, record, fence),
+    deletePart: (key, fence) => store.deletePart(key, fence),
+    readCircuit: (origin) => store.readCircuit(origin),
+    updateCircuit: (origin, update) => store.updateCircuit(origin, update),
+    ...replaced,
+  };
+}
 
 function reasonOf(event: LogEvent | undefined): string {
   return event ? String((event.fields as { reason?: unknown }).reason) : "(no such event)";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readlinkSync, watch } from "node:fs";
 import { mkdir, readdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
@@ -112,6 +112,67 @@ describe("FsStateStore lock release", () => {
       await second.release();
       assert.ok(!existsSync(path));
     }
+  });
+});
+
+describe("FsStateStore: who may take a lock over", () => {
+  /** A live process on this host to name as a lock's holder, and its start time. */
+  async function liveHolder(t: Parameters<typeof tempDir>[0]) {
+    const child = spawn("sleep", ["60"], { stdio: "ignore" });
+    t.after(() => child.kill("SIGKILL"));
+    await once(child, "spawn");
+    const pid = child.pid as number;
+    const stat = (await import("node:fs")).readFileSync(`/proc/${pid}/stat`, "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    const content = JSON.stringify({
+      pid,
+      host: hostname(),
+      pidns: ownPidns,
+      start,
+      token: "t",
+      fence: 3,
+    });
+    return { child, content };
+  }
+  const ownPidns = readlinkSync("/proc/self/ns/pid");
+  const old = new Date(Date.now() - 60_000);
+
+  test("a running holder on this host is never taken over, however old its lease", async (t) => {
+    const { store } = await storeIn(t);
+    const { content } = await liveHolder(t);
+    await writeFile(store.lockPath("pair"), content);
+    await utimes(store.lockPath("pair"), old, old);
+    assert.equal(await store.acquire("pair", once0), undefined);
+  });
+
+  test("a stopped holder on this host is taken over once its lease is old, as expired (not dead)", async (t) => {
+    const { store, logger } = await storeIn(t);
+    const { child, content } = await liveHolder(t);
+    child.kill("SIGSTOP");
+    await writeFile(store.lockPath("pair"), content);
+    const fresh = new Date();
+    await utimes(store.lockPath("pair"), fresh, fresh);
+    assert.equal(await store.acquire("pair", once0), undefined, "not while its lease is fresh");
+    await utimes(store.lockPath("pair"), old, old);
+    const lease = await store.acquire("pair", once0);
+    assert.ok(lease);
+    assert.deepEqual(lease.predecessor, { ended: "expired", fence: 3, token: "t" });
+    assert.ok(lease.fence.value > 3, "the fence continues from the holder's");
+    assert.ok(logger.events.some((e) => e.message === "removed stale lock"));
+    await lease.release();
+  });
+
+  test("a lock dated far in the future (a planted or skewed clock) counts as expired", async (t) => {
+    const { store } = await storeIn(t);
+    const future = new Date("2100-01-01T00:00:00Z");
+    await writeFile(
+      store.lockPath("pair"),
+      JSON.stringify({ pid: 1, host: "elsewhere", token: "x" }),
+    );
+    await utimes(store.lockPath("pair"), future, future);
+    const lease = await store.acquire("pair", once0);
+    assert.ok(lease, "taken over");
+    await lease.release();
   });
 });
 

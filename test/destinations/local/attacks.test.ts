@@ -8,6 +8,10 @@ import { spawnSync } from "node:child_process";
 import { chmod, lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { pathToFileURL } from "node:url";
+import { systemClock } from "../../../src/clock.js";
+import { silentLogger } from "../../../src/log/events.js";
+import { FsStateStore } from "../../../src/state/fs-store.js";
 import { CliProcess, findLog, runCli, singlePair } from "../../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../../helpers/server.js";
 import { isPartName, tempDir, waitForPart } from "../../helpers/tmp.js";
@@ -119,5 +123,50 @@ describe("planted links and swapped parts never redirect a write", { skip }, () 
     assert.match(String(refusal?.reason), /uid 65534/);
     assert.equal(findLog(mine, "download successful")?.resumed_from, 0);
     assert.equal(sha256(await readFile(join(out, "data.bin"))), sha256(body));
+  });
+
+  test("a part record forged by another user in a shared lock dir is ignored: nothing of root's is moved", async (t) => {
+    const { dir, out } = await sharedFolder(t);
+    const locks = join(dir, "locks");
+    await mkdir(locks);
+    await chmod(locks, 0o1777);
+    const secretDir = join(dir, "victim");
+    await mkdir(secretDir);
+    const secret = join(secretDir, "secret");
+    await writeFile(secret, "root's secret\n", { mode: 0o600 });
+    const info = await lstat(secret);
+    const body = bytes(200_000, 804);
+    server.route("/forged.bin", { body });
+    const key = pathToFileURL(join(out, "data.bin")).href;
+    const recordPath = new FsStateStore(locks, systemClock, silentLogger).recordPath(key, "part");
+    const forged = {
+      source: server.url("/forged.bin"),
+      validators: { etag: '"x"', size: body.length },
+      file: { name: "../victim/secret", dev: info.dev, ino: info.ino, uid: 0, size: info.size },
+      fence: 1,
+      holder: "x",
+      closed: true,
+    };
+    asNobody(`printf '%s' '${JSON.stringify(forged)}' > ${recordPath}`);
+
+    const result = await runCli(singlePair(server.url("/forged.bin"), dir, "out/data.bin"));
+    assert.equal(await readFile(secret, "utf8"), "root's secret\n", "the secret is where it was");
+    assert.equal((await lstat(secret)).mode & 0o777, 0o600);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(sha256(await readFile(join(out, "data.bin"))), sha256(body));
+    assert.match(String(findLog(result, "ignored unreadable state")?.reason), /uid 65534/);
+  });
+
+  test("an existing destination's setuid bits and others' write bits are not copied onto root's file", async (t) => {
+    const { dir, out } = await sharedFolder(t);
+    const body = bytes(1000, 805);
+    server.route("/tool", { body });
+    asNobody(`touch ${join(out, "tool")} && chmod 6777 ${join(out, "tool")}`);
+    const result = await runCli(singlePair(server.url("/tool"), dir, "out/tool"));
+    assert.equal(result.code, 0, result.stderr);
+    const committed = await lstat(join(out, "tool"));
+    assert.equal(committed.uid, 0);
+    assert.equal(committed.mode & 0o7000, 0, "no setuid, setgid or sticky bit");
+    assert.equal(committed.mode & 0o022, 0, "no write for group or others");
   });
 });
