@@ -60,7 +60,7 @@ export function storeConformance(
   makeWorld: (t: TestContext) => Promise<StoreWorld>,
 ): void {
   describe(`StateStore conformance: ${name}`, () => {
-    test("a lease is exclusive; once released it is free again, with a higher fence", async (t) => {
+    test("a lease is exclusive; once released it is free again, and a later holder's fence is higher", async (t) => {
       const world = await makeWorld(t);
       const KEY = world.key ?? DEFAULT_KEY;
       const clock = new FakeClock();
@@ -72,6 +72,7 @@ export function storeConformance(
       assert.equal(await a.acquire(KEY, once), undefined, "busy for its own store too");
       await first.release();
       await first.release();
+      clock.advance(1);
       const second = await held(b, KEY);
       assert.ok(second.fence.value > first.fence.value, "the fence grows");
       await second.check();

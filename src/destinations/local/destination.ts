@@ -32,6 +32,13 @@ import { LocalPart } from "./part.js";
 
 const READ_CHUNK = 1 << 20;
 
+/** What the destinations of one run share. */
+interface RunShared {
+  syncs: FolderSyncs;
+  /** Read once: the process's umask does not change during a run, and reading it costs two syscalls. */
+  umask: number;
+}
+
 export class LocalDestination implements Destination {
   readonly path: string;
   readonly id: string;
@@ -39,19 +46,19 @@ export class LocalDestination implements Destination {
   readonly #folder: string;
   readonly #name: string;
 
-  readonly #syncs: FolderSyncs;
+  readonly #shared: RunShared;
 
-  private constructor(path: string, folder: string, syncs: FolderSyncs) {
-    this.#syncs = syncs;
+  private constructor(path: string, folder: string, shared: RunShared) {
+    this.#shared = shared;
     this.path = path;
     this.#folder = folder;
     this.#name = basename(path);
     this.id = pathToFileURL(join(folder, this.#name)).href;
   }
 
-  /** `path` must be absolute. Its folder is resolved once, here: every later step uses the real one. */
-  static async at(path: string, syncs: FolderSyncs): Promise<LocalDestination> {
-    return new LocalDestination(path, await realFolder(dirname(path)), syncs);
+  /** `path` must be absolute; `folder` is its folder's real path, resolved by the caller. */
+  static at(path: string, folder: string, shared: RunShared): LocalDestination {
+    return new LocalDestination(path, folder, shared);
   }
 
   get #target(): string {
@@ -118,12 +125,12 @@ export class LocalDestination implements Destination {
       await lease.check();
       if (!part.stillAtItsName())
         throw new SyncError("write_error", `the part file of ${this.path} was moved or replaced`);
-      await part.handle.chmod(modeFor(lstatOrUndefined(target)));
+      await part.handle.chmod(modeFor(lstatOrUndefined(target), this.#shared.umask));
       const info = await part.handle.stat();
       await part.close();
       await rename(join(part.folder, part.name), target);
       // From here on the destination is replaced: nothing may fail the commit any more.
-      const undurable = await this.#syncs.after(this.#folder).then(
+      const undurable = await this.#shared.syncs.after(this.#folder).then(
         () => undefined,
         (error: unknown) => (error as Error).message,
       );
@@ -161,12 +168,26 @@ export class LocalDestination implements Destination {
   }
 }
 
-/** Local destinations of one run: they share folder fsyncs. */
+/**
+ * Local destinations of one run: they share folder fsyncs, and each folder's real path is
+ * resolved once per run (a batch of a thousand files in one folder resolves it once).
+ */
 export class LocalDestinations implements DestinationDriver {
-  readonly #syncs = new FolderSyncs();
+  readonly #shared: RunShared = { syncs: new FolderSyncs(), umask: readUmask() };
+  readonly #realFolders = new Map<string, Promise<string>>();
 
-  open(path: string): Promise<Destination> {
-    return LocalDestination.at(path, this.#syncs);
+  async open(path: string): Promise<Destination> {
+    const folder = dirname(path);
+    let real = this.#realFolders.get(folder);
+    if (!real) {
+      real = realFolder(folder).then((resolved) => {
+        // A folder that does not exist yet resolved through its nearest ancestor: ask again next time.
+        if (!lstatOrUndefined(resolved)?.isDirectory()) this.#realFolders.delete(folder);
+        return resolved;
+      });
+      this.#realFolders.set(folder, real);
+    }
+    return LocalDestination.at(path, await real, this.#shared);
   }
 }
 
@@ -198,14 +219,14 @@ function lstatOrUndefined(path: string): Stats | undefined {
  * or sticky, and no write for group and others unless the runner owns it); a new one's, what the
  * umask allows of 0666.
  */
-function modeFor(existing: Stats | undefined): number {
-  if (!existing?.isFile()) return 0o666 & ~currentUmask();
+function modeFor(existing: Stats | undefined, umask: number): number {
+  if (!existing?.isFile()) return 0o666 & ~umask;
   const ours = existing.uid === process.getuid?.();
   return existing.mode & (ours ? 0o777 : 0o755);
 }
 
 /** The process's umask, for the mode of new files (0o022 when it cannot be read). */
-function currentUmask(): number {
+function readUmask(): number {
   try {
     // Reading without setting is deprecated only in the docs (DEP0139), and it is the one way.
     return process.umask();
