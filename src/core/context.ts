@@ -70,6 +70,7 @@ export function describes(
   return (
     fingerprint.size === marker.destinationSize &&
     fingerprint.mtimeMs === marker.destinationMtimeMs &&
+    fingerprint.ctimeMs === marker.destinationCtimeMs &&
     fingerprint.ino === marker.destinationIno
   );
 }

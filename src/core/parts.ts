@@ -60,8 +60,10 @@ export class PartKeeper {
     } else if (refusal !== "") {
       this.#warn(refusal);
     }
-    await this.#context.destination.discardKept(record.file);
+    // The record goes first, under the fence: a holder that lost its lease stops here, before it
+    // could remove a file that the next holder may have resumed.
     await this.#delete();
+    await this.#context.destination.discardKept(record.file);
     return undefined;
   }
 
@@ -113,14 +115,16 @@ export class PartKeeper {
 
   /**
    * The attempt stopped with the part worth keeping: its bytes are written, it is closed, and its
-   * record says so. A part that cannot be recorded (the lease is gone, the store fails) is
-   * removed instead: nobody could ever resume it.
+   * record says so. A part that cannot be recorded while the lease is ours (the store fails) is
+   * removed: nobody could ever resume it. Once the lease is lost this holder removes nothing of a
+   * recorded part: the next holder may have resumed it, and decides.
    */
   async keep(): Promise<void> {
     const sink = this.#sink;
     this.#sink = undefined;
     if (!sink) return;
     if (!this.#record) {
+      // Unrecorded (small): known to nobody else, so never anyone else's.
       await sink.discard();
       return;
     }
@@ -129,7 +133,7 @@ export class PartKeeper {
     try {
       await this.#write(this.#record);
     } catch {
-      await this.#context.destination.discardKept(this.#record.file);
+      if (await this.#stillOurs()) await this.#context.destination.discardKept(this.#record.file);
       this.#record = undefined;
     }
   }
@@ -140,8 +144,20 @@ export class PartKeeper {
     const had = this.#record !== undefined;
     this.#sink = undefined;
     this.#record = undefined;
+    if (had && !(await this.#stillOurs())) {
+      await sink?.abandon(); // closed, and left to the lease's new holder
+      return;
+    }
     await sink?.discard();
     if (had) await this.#delete();
+  }
+
+  /** Whether the lease is still this job's (checked now). */
+  async #stillOurs(): Promise<boolean> {
+    return this.#lease.check().then(
+      () => true,
+      () => false,
+    );
   }
 
   /** After the commit: the part is the destination now; only its record remains to go. */

@@ -211,6 +211,7 @@ async function transfer(
     checksum: fetched.checksum,
     destinationSize: at.size,
     destinationMtimeMs: at.mtimeMs,
+    destinationCtimeMs: at.ctimeMs,
     destinationIno: at.ino,
     syncedAt: new Date(runtime.clock.now()).toISOString(),
   });

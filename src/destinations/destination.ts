@@ -11,6 +11,8 @@ import type { PartFile } from "../state/store.js";
 export interface Fingerprint {
   size: number;
   mtimeMs: number;
+  /** The inode change time: no user can set it back, so an edit that restores size and mtime still shows. */
+  ctimeMs: number;
   ino: number;
   /** Set by a commit whose replacement happened but could not be made durable (a folder fsync failed): why. */
   undurable?: string;

@@ -14,13 +14,15 @@ export function pidNamespace(): string | null {
   }
 }
 
+/** Whether `pid` is a process that can still run: a zombie (dead, not yet reaped) is not. */
 export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return errorCodeOf(error) === "EPERM";
+    if (errorCodeOf(error) !== "EPERM") return false;
   }
+  const state = processState(pid);
+  return state !== "Z" && state !== "X";
 }
 
 /** A process's start time in clock ticks since boot, to tell a live holder from a reused pid; null when unknown. */
@@ -37,11 +39,27 @@ export function processStartTime(pid: number): string | null {
 
 /** Whether a process is stopped (SIGSTOP, Ctrl-Z, a debugger): it runs no code until continued. */
 export function processStopped(pid: number): boolean {
+  const state = processState(pid);
+  return state === "T" || state === "t";
+}
+
+/** A process's state letter (`R`, `S`, `D`, `T`, `Z` …); null when unknown. */
+function processState(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "T" || state === "t";
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) || null;
   } catch {
-    return false;
+    return null;
+  }
+}
+
+/** A process's real user id (Linux); null when unknown. */
+export function processUid(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const match = /^Uid:\s+(\d+)/m.exec(status);
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
   }
 }

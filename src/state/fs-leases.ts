@@ -126,7 +126,7 @@ export class FsLeases {
       if (held === undefined) continue; // released meanwhile
       const ageMs = this.#clock.now() - (held?.stats.mtimeMs ?? lstatMtime(path));
       const owner = held ? parseOwner(held.text) : undefined;
-      const verdict = judgeHolder(this.#self, owner, ageMs, ttlMs);
+      const verdict = judgeHolder(this.#self, owner, ageMs, ttlMs, held?.stats.uid);
       if (verdict.alive) return undefined;
       if (!this.#breakStale(path, held?.text, ttlMs, verdict)) return undefined;
       predecessor = {

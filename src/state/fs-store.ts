@@ -247,6 +247,7 @@ function isMarker(value: unknown): boolean {
     typeof m.algorithm === "string" &&
     typeof m.destinationSize === "number" &&
     typeof m.destinationMtimeMs === "number" &&
+    typeof m.destinationCtimeMs === "number" &&
     typeof m.destinationIno === "number" &&
     typeof m.validators === "object" &&
     m.validators !== null

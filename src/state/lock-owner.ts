@@ -1,5 +1,5 @@
 /** Who holds a lock file, and whether that holder still lives, as far as this process can tell. */
-import { processExists, processStartTime, processStopped } from "../fs/processes.js";
+import { processExists, processStartTime, processStopped, processUid } from "../fs/processes.js";
 
 /** What a lock file says of its holder. */
 export interface LockOwner {
@@ -33,8 +33,9 @@ export interface HolderVerdict {
 }
 
 /**
- * Whether a lock may be taken from its holder. On this host and in this pid namespace the process
- * itself answers: gone (or its pid reused) — taken over at once; running — never taken over,
+ * Whether a lock may be taken from its holder. On this host and in this pid namespace, when the
+ * lock file proves who holds it (the holder's start time, a file owned by the holder's user), the
+ * process itself answers: gone (or its pid reused) — taken over at once; running — never taken over,
  * however late its renewal (it may be in the middle of its commit); stopped (SIGSTOP, Ctrl-Z) —
  * taken over once its lease has run out, which its fence makes safe. A holder that cannot be
  * asked (another host or container) is taken over once its lease has run out.
@@ -44,6 +45,7 @@ export function judgeHolder(
   owner: LockOwner | undefined,
   ageMs: number,
   ttlMs: number,
+  fileUid?: number,
 ): HolderVerdict {
   const expired = leaseExpired(ageMs, ttlMs);
   const fence = owner?.fence ?? 0;
@@ -62,6 +64,11 @@ export function judgeHolder(
     !(owner.pid === process.pid && owner.instance !== self.instance);
   if (!askable) return verdict(!expired, false, "holder's lease expired");
   if (!processExists(owner.pid)) return verdict(false, true, "holder process is gone");
+  // A lock file names its own holder: unprovable (judged by its lease alone) when it does not say
+  // when that process started, or when the file belongs to another user than the process — a
+  // file planted to name some long-running process (pid 1) would otherwise block for ever.
+  const planted = !owner.start || (fileUid !== undefined && processUid(owner.pid) !== fileUid);
+  if (planted) return verdict(!expired, false, "holder's lease expired");
   const start = processStartTime(owner.pid);
   if (owner.start && start && owner.start !== start)
     return verdict(false, true, "holder pid was reused by another process");

@@ -82,6 +82,7 @@ export interface Marker {
   /** The destination as committed: a hand edit changes one of these, and the next run repairs it. */
   destinationSize: number;
   destinationMtimeMs: number;
+  destinationCtimeMs: number;
   destinationIno: number;
   syncedAt: string;
 }

@@ -101,7 +101,12 @@ export class MemoryDestinations implements DestinationDriver {
       commit: async (part: PartSink, lease: LeaseCheck) => {
         await lease.check();
         const data = (part as MemoryPart).data();
-        const fingerprint = { size: data.length, mtimeMs: 1000 + files.size, ino: nextIno() };
+        const fingerprint = {
+          size: data.length,
+          mtimeMs: 1000 + files.size,
+          ctimeMs: 1000 + files.size,
+          ino: nextIno(),
+        };
         files.set(path, { data, fingerprint });
         onCommit();
         return fingerprint;

@@ -19,6 +19,8 @@ export type Step =
   | { kind: "redirect"; location: string; status?: number }
   | { kind: "drip"; chunkBytes: number; intervalMs: number }
   | { kind: "hold"; afterBytes: number }
+  /** Answers nothing, not even headers, until `release()`; then serves normally. */
+  | { kind: "hold-answer" }
   /** Answers a Range request with only `bytes` of the range (a valid but partial 206). */
   | { kind: "partial-range"; bytes: number }
   /** Writes these bytes to the socket as the whole response, then closes it (hostile servers). */
@@ -144,6 +146,14 @@ export class TestServer extends EventEmitter {
       record.status = 404;
       res.writeHead(404).end("not found");
       return progress();
+    }
+    if (step.kind === "hold-answer") {
+      progress(); // the request has arrived
+      await new Promise<void>((resume) => {
+        this.#held.add(resume);
+        res.once("close", resume);
+      });
+      if (res.destroyed) return;
     }
     if (step.kind === "status") {
       record.status = step.status;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { open, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { findLog, messages, runCli, singlePair } from "../helpers/cli.js";
@@ -87,6 +87,23 @@ describe("http source, single pair", () => {
     await rm(destination);
     const afterDelete = await runCli(pairArgs(dir, "/repair.bin"));
     assert.equal(afterDelete.code, 0, afterDelete.stderr);
+    assert.equal(sha256(await readFile(destination)), sha256(body));
+  });
+
+  test("an edit in place that keeps the size and puts the mtime back is repaired too (ctime)", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(20_000, 8);
+    server.route("/ctime.bin", { body });
+    const destination = join(dir, "out", "data.bin");
+    assert.equal((await runCli(pairArgs(dir, "/ctime.bin"))).code, 0);
+    const before = await stat(destination);
+    const handle = await open(destination, "r+");
+    await handle.write(Buffer.from("EVIL CONTENT"), 0, 12, 100);
+    await handle.close();
+    await utimes(destination, before.atime, before.mtime);
+    const after = await runCli(pairArgs(dir, "/ctime.bin"));
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(findLog(after, "destination already up-to-date"), undefined);
     assert.equal(sha256(await readFile(destination)), sha256(body));
   });
 

@@ -36,6 +36,7 @@ const marker = (checksum: string): Marker => ({
   checksum,
   destinationSize: 3,
   destinationMtimeMs: 1,
+  destinationCtimeMs: 1,
   destinationIno: 2,
   syncedAt: new Date(0).toISOString(),
 });

@@ -162,6 +162,53 @@ describe("FsStateStore: who may take a lock over", () => {
     await lease.release();
   });
 
+  test("a lock naming a running process it cannot prove is its own (no start time, another user's file) is judged by its lease", async (t) => {
+    const { store } = await storeIn(t);
+    const initStat = (await import("node:fs")).readFileSync("/proc/1/stat", "utf8");
+    const initStart = initStat.slice(initStat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    for (const [what, start, owner] of [
+      ["no start time", null, 0],
+      ["a file owned by another user than pid 1's", initStart, 65534],
+    ] as const) {
+      await writeFile(
+        store.lockPath("pair"),
+        JSON.stringify({ pid: 1, host: hostname(), pidns: ownPidns, start, token: "x", fence: 1 }),
+      );
+      const { chown } = await import("node:fs/promises");
+      if (process.getuid?.() === 0) await chown(store.lockPath("pair"), owner, owner);
+      else if (owner !== 0) continue;
+      await utimes(store.lockPath("pair"), old, old);
+      const lease = await store.acquire("pair", once0);
+      assert.ok(lease, `taken over: ${what}`);
+      await lease.release();
+    }
+  });
+
+  test("a dead holder that is still a zombie (not reaped) is taken over at once", async (t) => {
+    const { store } = await storeIn(t);
+    // The shell starts a child, prints its pid, then becomes a `sleep` that never reaps it.
+    const parent = spawn("sh", ["-c", "sleep 60 & echo $!; exec sleep 61"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    t.after(() => parent.kill("SIGKILL"));
+    const [line] = (await once(parent.stdout, "data")) as [Buffer];
+    const pid = Number(line.toString().trim());
+    const { readFileSync } = await import("node:fs");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    process.kill(pid, "SIGKILL");
+    for (let i = 0; i < 200 && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8")); i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    await writeFile(
+      store.lockPath("pair"),
+      JSON.stringify({ pid, host: hostname(), pidns: ownPidns, start, token: "z", fence: 1 }),
+    );
+    const lease = await store.acquire("pair", once0);
+    assert.ok(lease, "a zombie holds nothing");
+    assert.equal(lease.predecessor.ended, "gone");
+    await lease.release();
+  });
+
   test("a lock dated far in the future (a planted or skewed clock) counts as expired", async (t) => {
     const { store } = await storeIn(t);
     const future = new Date("2100-01-01T00:00:00Z");

@@ -121,4 +121,49 @@ describe("one writer per destination", () => {
     assert.equal(sha256(await readFile(destination)), sha256(v2), "the committed file is intact");
     assert.deepEqual((await readdir(out)).filter(isPartName), [], "the holder removed its part");
   });
+
+  test("a holder stopped while asking to resume, once taken over, removes nothing of the part the next run resumed", async (t) => {
+    const dir = await tempDir(t);
+    const out = join(dir, "out");
+    const body = bytes(1_000_000, 815);
+    const path = "/resume-race.bin";
+    const destination = join(out, "data.bin");
+    const args = (...extra: string[]) => run(path, destination, join(dir, "locks"), ...extra);
+    // A first run keeps 300 kB, closed and recorded.
+    server.route(path, { body, script: [{ kind: "hold", afterBytes: 300_000 }] });
+    const first = new CliProcess(args());
+    await waitForPart(out, 300_000);
+    first.child.kill("SIGTERM");
+    assert.equal((await first.done).code, 143);
+
+    // The holder reopens that part and asks for the rest; it is stopped before any answer.
+    server.route(path, {
+      body,
+      script: [{ kind: "hold-answer" }, { kind: "hold", afterBytes: 100_000 }],
+    });
+    const holder = new CliProcess(args());
+    t.after(() => holder.child.kill("SIGKILL"));
+    await server.waitFor(() => server.requestsFor(path).length === 2);
+    holder.child.kill("SIGSTOP");
+
+    // The next run takes the stopped holder's lease over and resumes the same part.
+    const next = new CliProcess(args("--wait-lock", "60"));
+    await server.waitFor(() => (server.requestsFor(path)[2]?.bytesSent ?? 0) >= 100_000, 30_000);
+
+    // The holder wakes, finds its lease gone, and stops — removing nothing.
+    holder.child.kill("SIGCONT");
+    const woke = await holder.done;
+    assert.ok(findLog(woke, "lock lost"), woke.stderr);
+    assert.equal(
+      (await readdir(out)).filter(isPartName).length,
+      1,
+      "the resumed part is still there",
+    );
+
+    server.release();
+    const done = await next.done;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(findLog(done, "download successful")?.resumed_from, 300_000);
+    assert.equal(sha256(await readFile(destination)), sha256(body));
+  });
 });

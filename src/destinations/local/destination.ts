@@ -68,7 +68,7 @@ export class LocalDestination implements Destination {
   async fingerprint(): Promise<Fingerprint | undefined> {
     const info = lstatOrUndefined(this.#target);
     if (!info?.isFile()) return undefined;
-    return { size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+    return fingerprintOf(info);
   }
 
   async prepare(): Promise<void> {
@@ -122,24 +122,24 @@ export class LocalDestination implements Destination {
     if (!(part instanceof LocalPart)) throw new TypeError("not a part of a local destination");
     const target = this.#target;
     try {
+      // Everything that can be done before the lease check is: after it come only the name
+      // check and the rename, so the window in which a lost lease could go unnoticed is that short.
+      await part.handle.chmod(modeFor(lstatOrUndefined(target), this.#shared.umask));
+      const written = await part.handle.stat();
+      await part.close();
       await lease.check();
       if (!part.stillAtItsName())
         throw new SyncError("write_error", `the part file of ${this.path} was moved or replaced`);
-      await part.handle.chmod(modeFor(lstatOrUndefined(target), this.#shared.umask));
-      const info = await part.handle.stat();
-      await part.close();
       await rename(join(part.folder, part.name), target);
       // From here on the destination is replaced: nothing may fail the commit any more.
       const undurable = await this.#shared.syncs.after(this.#folder).then(
         () => undefined,
         (error: unknown) => (error as Error).message,
       );
-      return {
-        size: info.size,
-        mtimeMs: info.mtimeMs,
-        ino: info.ino,
-        ...(undurable ? { undurable } : {}),
-      };
+      // Taken after the rename, which changes the inode's ctime; the inode is the part's.
+      const now = lstatOrUndefined(target);
+      const info = now?.ino === written.ino ? now : written;
+      return { ...fingerprintOf(info), ...(undurable ? { undurable } : {}) };
     } catch (error) {
       if (error instanceof SyncError || (error as Error).name === "LeaseLostError") throw error;
       throw writeError("rename into", this.path, error);
@@ -203,6 +203,10 @@ async function realFolder(folder: string): Promise<string> {
       rest.push(basename(dir));
     }
   }
+}
+
+function fingerprintOf(info: Stats): Fingerprint {
+  return { size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
 }
 
 function lstatOrUndefined(path: string): Stats | undefined {
