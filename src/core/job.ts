@@ -1,6 +1,6 @@
 /**
  * `runJob`: one source/destination pair end to end —
- * lease → admit → fast path → attempts → verify → commit → record — and one result.
+ * fast path (no lease) → lease → admit → attempts → verify → commit → record — and one result.
  *
  * The core touches the world only through the `Runtime` it is given: no filesystem, no HTTP
  * client, no concrete store is imported here (a test reads the imports).
