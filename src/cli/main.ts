@@ -166,8 +166,22 @@ const unsettled = () => {
 };
 process.once("beforeExit", unsettled);
 
+/**
+ * Exits once everything written to stdout and stderr has left the process: writes to a pipe are
+ * asynchronous, and `process.exit` would cut a large `--json` document short.
+ */
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = () => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (error: unknown) => {
     // Only reached when even the logger could not be set up (an unreadable package.json).
     process.stderr.write(

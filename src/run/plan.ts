@@ -35,7 +35,8 @@ export async function plan(options: ResolvedOptions): Promise<Plan> {
   for (const given of options.sources) {
     const expanded = await expand(given, options);
     if (expanded === "empty directory") emptyDirectories.push(given.location.display);
-    else pairs.push(...expanded);
+    // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
+    else for (const pair of expanded) pairs.push(pair);
   }
   refuseOverlaps(pairs);
   if (options.checksumFile !== undefined) {

@@ -6,9 +6,10 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { systemClock, timeoutSignal } from "../clock.js";
+import { isDeadline } from "../core/context.js";
 import { runJob } from "../core/job.js";
 import type { ProgressEvent } from "../core/progress.js";
-import type { SourceResult } from "../core/result.js";
+import { ResultBuilder, type SourceResult } from "../core/result.js";
 import { SyncError, UsageError } from "../errors.js";
 import type { Failpoint } from "../failpoints.js";
 import { silentLogger } from "../log/events.js";
@@ -129,12 +130,11 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
 
   let results: SourceResult[];
   try {
-    results = await runScheduled(
-      specs,
-      resolved.maxWorkers,
-      runtime.health.gate,
-      (spec) => (spec.invalid ? undefined : spec.source.origin),
-      async (spec, turn) => {
+    results = await runScheduled(specs, {
+      limit: resolved.maxWorkers,
+      gate: runtime.health.gate,
+      originOf: (spec) => (spec.invalid ? undefined : spec.source.origin),
+      work: async (spec, turn) => {
         onProgress?.({
           type: "started",
           source: spec.source.display,
@@ -145,7 +145,20 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
         return result;
       },
       signal,
-    );
+      // Past the deadline, what never started fails as `deadline`, and the report is still made.
+      unstarted: (spec, reason) => {
+        if (!isDeadline(reason)) return undefined;
+        logger.emit("error", "synchronization failed", {
+          source: spec.source.display,
+          destination: spec.destination,
+          error_code: reason.code,
+          reason: reason.message,
+        });
+        const result = new ResultBuilder(spec, clock).failed(reason);
+        onProgress?.({ type: "finished", result });
+        return result;
+      },
+    });
   } finally {
     deadline?.cancel();
     await close();
