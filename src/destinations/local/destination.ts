@@ -85,6 +85,15 @@ export class LocalDestination implements Destination {
         Object.assign(new Error("is a directory"), { code: "EISDIR" }),
       );
     }
+    // A device, a FIFO or a socket is never replaced by a regular file (as root, that would
+    // replace /dev/null): refused, the way a directory is.
+    const special = info && specialKind(info);
+    if (special) {
+      throw new SyncError(
+        "write_error",
+        `${this.path} is a ${special}: resilient-sync only replaces regular files, and leaves this one as it is`,
+      );
+    }
     if (!info) {
       try {
         await mkdirs(this.#folder);
@@ -149,7 +158,7 @@ export class LocalDestination implements Destination {
   async checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null> {
     let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {
-      handle = await open(this.#target, constants.O_RDONLY | constants.O_NOFOLLOW);
+      handle = await open(this.#target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       if (!(await handle.stat()).isFile()) return null;
       const hash = createHash(algorithm);
       const buffer = Buffer.allocUnsafe(READ_CHUNK);
@@ -203,6 +212,15 @@ async function realFolder(folder: string): Promise<string> {
       rest.push(basename(dir));
     }
   }
+}
+
+/** What kind of special file `info` is; `undefined` for a regular file, a link or a folder. */
+function specialKind(info: Stats): string | undefined {
+  if (info.isCharacterDevice()) return "character device";
+  if (info.isBlockDevice()) return "block device";
+  if (info.isFIFO()) return "FIFO";
+  if (info.isSocket()) return "socket";
+  return undefined;
 }
 
 function fingerprintOf(info: Stats): Fingerprint {

@@ -78,3 +78,65 @@ describe("local destination", () => {
     }
   });
 });
+
+describe("special destinations", () => {
+  test("a FIFO, a character device or a socket at the destination is refused (exit 73) and left as it is", async (t) => {
+    const { spawnSync } = await import("node:child_process");
+    const { createServer } = await import("node:net");
+    const { runCli, singlePair } = await import("../../helpers/cli.js");
+    const { TestServer, bytes } = await import("../../helpers/server.js");
+    const server = await TestServer.start();
+    t.after(() => server.close());
+    server.route("/data.bin", { body: bytes(1000, 1) });
+    const dir = await tempDir(t);
+    const kinds: Array<
+      [string, (path: string) => Promise<boolean>, (s: import("node:fs").Stats) => boolean]
+    > = [
+      ["FIFO", async (path) => spawnSync("mkfifo", [path]).status === 0, (s) => s.isFIFO()],
+      [
+        "character device",
+        async (path) => spawnSync("mknod", [path, "c", "1", "3"]).status === 0,
+        (s) => s.isCharacterDevice(),
+      ],
+      [
+        "socket",
+        async (path) => {
+          const listening = createServer().listen(path);
+          t.after(() => listening.close());
+          await new Promise((resolve) => listening.once("listening", resolve));
+          return true;
+        },
+        (s) => s.isSocket(),
+      ],
+    ];
+    for (const [kind, make, isStill] of kinds) {
+      const path = join(dir, `special-${kind.replace(" ", "-")}`);
+      if (!(await make(path))) {
+        t.diagnostic(`cannot make a ${kind} here; not tried`);
+        continue;
+      }
+      const result = await runCli(
+        singlePair(server.url("/data.bin"), dir, `special-${kind.replace(" ", "-")}`),
+      );
+      assert.equal(result.code, 73, `${kind}: ${result.stderr}`);
+      assert.ok(isStill(await lstat(path)), `the ${kind} is still a ${kind}`);
+      assert.match(result.stderr, new RegExp(`is a ${kind}`));
+    }
+  });
+});
+
+describe("long names", () => {
+  test("a destination with a 240-byte name is written, as curl would", async (t) => {
+    const { runCli, singlePair } = await import("../../helpers/cli.js");
+    const { TestServer, bytes, sha256 } = await import("../../helpers/server.js");
+    const server = await TestServer.start();
+    t.after(() => server.close());
+    const body = bytes(100_000, 2);
+    server.route("/long.bin", { body });
+    const dir = await tempDir(t);
+    const name = `${"n".repeat(236)}.bin`;
+    const result = await runCli(singlePair(server.url("/long.bin"), dir, name));
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(sha256(await readFile(join(dir, name))), sha256(body));
+  });
+});
