@@ -81,8 +81,15 @@ describe("properties", () => {
         fc.oneof(fc.string({ maxLength: 12 }), fc.double().map(String)),
         (spec, value) => {
           try {
-            normalizeOptions(parseCommandLine([`--${spec.flag}`, value]), { REPO_ROOT: ROOT });
+            const resolved = normalizeOptions(parseCommandLine([`--${spec.flag}`, value]), {
+              REPO_ROOT: ROOT,
+            });
+            // What is accepted is what the timers and the HTTP layer take: whole milliseconds.
+            for (const ms of [resolved.timeoutMs, resolved.circuitTtlMs, resolved.waitLockMs])
+              assert.ok(Number.isInteger(ms), `${spec.flag} ${value} → ${ms} ms`);
+            if (resolved.deadlineMs !== undefined) assert.ok(Number.isInteger(resolved.deadlineMs));
           } catch (error) {
+            if (!(error instanceof UsageError)) throw error;
             assert.ok(error instanceof UsageError);
             assert.equal(error.argument, `--${spec.flag}`);
           }

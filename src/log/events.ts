@@ -103,6 +103,8 @@ export interface EventFields {
   "would fetch": SourceFields & { reason: string };
   "directory matched no files": { source: string; pattern: string };
   interrupted: { signal: string };
+  /** A library caller's `onProgress` threw: the run goes on. */
+  "progress callback failed": { reason: string };
 }
 
 export type Message = keyof EventFields;

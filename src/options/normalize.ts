@@ -14,7 +14,6 @@ import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
 import { defaultRoot } from "./package.js";
 import { defaultOf, specOf } from "./spec.js";
-import { OPTION_TABLE } from "./table.js";
 
 /** Options of `sync()`: the command line's, camelCase, plus what only a library caller can pass. */
 export interface SyncOptions {
@@ -129,6 +128,10 @@ function checkNumber(
     );
   }
   // Node's timers hold at most 2^31 - 1 ms (24.8 days); beyond that they fire at once.
+  // Timers and the HTTP layer take whole milliseconds: finer is refused here, not mid-run.
+  if (spec.kind === "seconds" && Math.abs(value * 1000 - Math.round(value * 1000)) > 1e-6) {
+    throw new UsageError(flag, `${flag} takes at most three decimals (milliseconds), got ${value}`);
+  }
   if (spec.kind === "seconds" && value > MAX_SECONDS) {
     throw new UsageError(
       flag,
@@ -139,6 +142,11 @@ function checkNumber(
     throw new UsageError(flag, `${flag} must be at most 1000000, got ${value}`);
   }
   return value;
+}
+
+/** Seconds (checked to hold whole milliseconds) as integer milliseconds. */
+function toMs(seconds: number): number {
+  return Math.round(seconds * 1000);
 }
 
 /** Parses `Name: value` headers; refuses malformed names and CR/LF injection. */
@@ -158,50 +166,6 @@ function parseHeaders(values: string[] | undefined): Record<string, string> {
     headers[name.toLowerCase()] = value;
   }
   return headers;
-}
-
-/** What a library caller may pass besides the option table's keys. */
-const LIBRARY_KEYS = new Set([
-  "sources",
-  "signal",
-  "logger",
-  "clock",
-  "random",
-  "root",
-  "runId",
-  "onProgress",
-]);
-
-/**
- * Refuses what TypeScript would have refused, for callers without it: unknown keys (a typo such
- * as `maxWorker` must not be ignored silently), and values of the wrong type.
- */
-export function checkOptionShapes(options: object): void {
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue;
-    const spec = OPTION_TABLE.find((candidate) => candidate.key === key);
-    if (!spec) {
-      if (!LIBRARY_KEYS.has(key))
-        throw new UsageError(key, `unknown option ${key}`, "unknown argument");
-      if (key === "sources" && !isStringArray(value))
-        throw new UsageError("sources", "sources must be an array of strings");
-      continue;
-    }
-    const flag = `--${spec.flag}`;
-    if (spec.multiple) {
-      if (!isStringArray(value))
-        throw new UsageError(flag, `${flag} (${spec.key}) must be an array of strings`);
-    } else if (spec.kind === "boolean") {
-      if (typeof value !== "boolean")
-        throw new UsageError(flag, `${flag} (${spec.key}) must be true or false`);
-    } else if (spec.kind !== "count" && spec.kind !== "seconds" && typeof value !== "string") {
-      throw new UsageError(flag, `${flag} (${spec.key}) must be a string`);
-    }
-  }
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === "string");
 }
 
 /**
@@ -272,18 +236,18 @@ export function normalizeOptions(
     checksumFile: options.checksumFile === undefined ? undefined : resolve(options.checksumFile),
     lockDir: resolve(options.lockDir ?? join(reportsDir, ".locks")),
     maxAttempts: checkNumber("maxRetries", options.maxRetries),
-    timeoutMs: checkNumber("timeout", options.timeout) * 1000,
-    circuitTtlMs: checkNumber("circuitTtl", options.circuitTtl) * 1000,
+    timeoutMs: toMs(checkNumber("timeout", options.timeout)),
+    circuitTtlMs: toMs(checkNumber("circuitTtl", options.circuitTtl)),
     circuitThreshold: checkNumber("circuitThreshold", options.circuitThreshold),
     maxWorkers: checkNumber("maxWorkers", options.maxWorkers),
     algorithm,
     force: options.force ?? defaultOf<boolean>("force"),
     dryRun: options.dryRun ?? defaultOf<boolean>("dryRun"),
-    waitLockMs: checkNumber("waitLock", options.waitLock) * 1000,
+    waitLockMs: toMs(checkNumber("waitLock", options.waitLock)),
     deadlineMs:
       options.deadline === undefined
         ? undefined
-        : checkNumber("deadline", options.deadline, 0) * 1000,
+        : toMs(checkNumber("deadline", options.deadline, 0)),
     headers: parseHeaders(options.header),
   };
 }

@@ -13,8 +13,9 @@ import { ResultBuilder, type SourceResult } from "../core/result.js";
 import { SyncError, UsageError } from "../errors.js";
 import type { Failpoint } from "../failpoints.js";
 import { silentLogger } from "../log/events.js";
-import { checkOptionShapes, normalizeOptions, type SyncOptions } from "../options/normalize.js";
+import { normalizeOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
+import { checkOptionShapes } from "../options/shapes.js";
 import { planJob } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
 import { plan } from "./plan.js";
@@ -67,6 +68,8 @@ export function sync(options: RunOptions = {}): Promise<Report> {
 
 /** `sync` with the test hooks the CLI may set. */
 export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Report> {
+  // First of all: nothing below may trust a library caller's values before they are checked.
+  checkOptionShapes(options);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
   const startedAt = clock.now();
@@ -74,7 +77,6 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   const runId = options.runId ?? newRunId();
   const version = packageVersion();
 
-  checkOptionShapes(options);
   const listed =
     options.inputFile === undefined
       ? []
@@ -96,7 +98,19 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   for (const source of emptyDirectories) {
     logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
   }
-  const onProgress = options.onProgress;
+  // A callback that throws must not crash the host or leave a run unsettled: it is a warning.
+  const userProgress = options.onProgress;
+  const onProgress =
+    userProgress &&
+    ((event: ProgressEvent) => {
+      try {
+        userProgress(event);
+      } catch (error) {
+        logger.emit("warning", "progress callback failed", {
+          reason: error instanceof Error ? error.message : String(error),
+        });
+      }
+    });
   onProgress?.({ type: "planned", total: pairs.length });
 
   const deadlineMs = resolved.deadlineMs;

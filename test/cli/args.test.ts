@@ -18,6 +18,8 @@ const BAD_INPUT: Array<[string, string[], string, string?]> = [
   ["zero retries", ["--max-retries", "0"], "--max-retries"],
   ["negative timeout", ["--timeout", "-1"], "--timeout"],
   ["zero timeout", ["--timeout", "0"], "--timeout"],
+  ["timeout finer than a millisecond", ["--timeout", "2.0005"], "--timeout"],
+  ["wait finer than a millisecond", ["--wait-lock", "0.0001"], "--wait-lock"],
   ["non-numeric circuit ttl", ["--circuit-ttl", "soon"], "--circuit-ttl"],
   ["absurd deadline", ["--deadline", "1e9"], "--deadline"],
   ["zero threshold", ["--circuit-threshold", "0"], "--circuit-threshold"],

@@ -89,4 +89,49 @@ describe("library: sync()", () => {
     assert.ok(!logger.events.some((e) => e.message === "another synchronization is in progress"));
     assert.equal(sha256(await readFile(options.destination)), sha256(body));
   });
+
+  test("an onProgress that throws is a warning: the run completes and releases its locks", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(50_000, 142);
+    server.route("/lib/throws.bin", { body });
+    const logger = recorder();
+    const options = {
+      sources: [server.url("/lib/throws.bin")],
+      artifactRoot: join(dir, "data"),
+      lockDir: join(dir, "locks"),
+      logger,
+    };
+    const report = await sync({
+      ...options,
+      onProgress: () => {
+        throw new Error("the host's bug");
+      },
+    });
+    assert.equal(report.exit_code, 0);
+    assert.ok(logger.events.some((e) => e.message === "progress callback failed"));
+    assert.deepEqual(
+      (await listFiles(join(dir, "data"))).filter((name) => name.endsWith(".lock")),
+      [],
+      "no lock left",
+    );
+    const again = await sync({ ...options, force: true });
+    assert.equal(again.results[0]?.status, "unchanged", "the destination is free for the next run");
+  });
+
+  for (const [key, value] of [
+    ["signal", "abort"],
+    ["logger", console.log],
+    ["clock", { now: Date.now }],
+    ["root", 7],
+    ["onProgress", "yes"],
+    ["runId", 7],
+    ["random", 0.5],
+  ] as const) {
+    test(`a library option of the wrong type is refused naming it: ${key}`, async () => {
+      await assert.rejects(
+        sync({ sources: [], [key]: value } as never),
+        (error) => error instanceof UsageError && error.argument === key,
+      );
+    });
+  }
 });

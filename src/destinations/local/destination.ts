@@ -158,7 +158,10 @@ export class LocalDestination implements Destination {
   async checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null> {
     let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {
-      handle = await open(this.#target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      handle = await open(
+        this.#target,
+        constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      );
       if (!(await handle.stat()).isFile()) return null;
       const hash = createHash(algorithm);
       const buffer = Buffer.allocUnsafe(READ_CHUNK);

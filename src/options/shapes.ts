@@ -1,0 +1,72 @@
+/** What TypeScript would have refused, checked for library callers without it. */
+import { UsageError } from "../errors.js";
+import { OPTION_TABLE } from "./table.js";
+
+/** What a library caller may pass besides the option table's keys. */
+const LIBRARY_KEYS = new Set([
+  "sources",
+  "signal",
+  "logger",
+  "clock",
+  "random",
+  "root",
+  "runId",
+  "onProgress",
+]);
+
+const isFunction = (value: unknown, ...names: string[]) =>
+  typeof value === "object" &&
+  value !== null &&
+  names.every((name) => typeof (value as Record<string, unknown>)[name] === "function");
+
+/** Each library key's check: what it must be, or `undefined` when it is that. */
+const LIBRARY_CHECKS: Record<string, (value: unknown) => string | undefined> = {
+  sources: (value) => (isStringArray(value) ? undefined : "an array of strings"),
+  signal: (value) => (value instanceof AbortSignal ? undefined : "an AbortSignal"),
+  logger: (value) =>
+    isFunction(value, "emit") ? undefined : "an object with an emit(level, message, fields) method",
+  clock: (value) =>
+    isFunction(value, "now", "monotonic", "sleep", "after", "every")
+      ? undefined
+      : "a Clock (now, monotonic, sleep, after, every)",
+  random: (value) =>
+    typeof value === "function" ? undefined : "a function returning a number in [0, 1)",
+  root: (value) => (typeof value === "string" && value !== "" ? undefined : "a folder path"),
+  runId: (value) =>
+    typeof value === "string" && /^[0-9a-f]{32}$/.test(value)
+      ? undefined
+      : "32 lowercase hex characters",
+  onProgress: (value) => (typeof value === "function" ? undefined : "a function"),
+};
+
+/**
+ * Refuses what TypeScript would have refused, for callers without it: unknown keys (a typo such
+ * as `maxWorker` must not be ignored silently), and values of the wrong type.
+ */
+export function checkOptionShapes(options: object): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const spec = OPTION_TABLE.find((candidate) => candidate.key === key);
+    if (!spec) {
+      if (!LIBRARY_KEYS.has(key))
+        throw new UsageError(key, `unknown option ${key}`, "unknown argument");
+      const problem = LIBRARY_CHECKS[key]?.(value);
+      if (problem) throw new UsageError(key, `${key} must be ${problem}`);
+      continue;
+    }
+    const flag = `--${spec.flag}`;
+    if (spec.multiple) {
+      if (!isStringArray(value))
+        throw new UsageError(flag, `${flag} (${spec.key}) must be an array of strings`);
+    } else if (spec.kind === "boolean") {
+      if (typeof value !== "boolean")
+        throw new UsageError(flag, `${flag} (${spec.key}) must be true or false`);
+    } else if (spec.kind !== "count" && spec.kind !== "seconds" && typeof value !== "string") {
+      throw new UsageError(flag, `${flag} (${spec.key}) must be a string`);
+    }
+  }
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
