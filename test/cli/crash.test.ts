@@ -162,3 +162,25 @@ describe("checksums", () => {
     assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
   });
 });
+
+describe("long work after a failure obeys the deadline", () => {
+  test("the checksum of a large old destination is cut by the deadline: reported null, the run ends", async (t) => {
+    const dir = await tempDir(t);
+    const destination = join(dir, "out", "big.img");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(dir, "out"));
+    await writeFile(destination, "");
+    await truncate(destination, 8 * 1024 ** 3); // sparse: costs no disk, seconds to hash
+    server.route("/gone.img", { body: bytes(10, 1), script: [{ kind: "status", status: 404 }] });
+    const result = await runCli([
+      ...singlePair(server.url("/gone.img"), dir, "out/big.img"),
+      "--deadline",
+      "1",
+      "--json",
+    ]);
+    assert.equal(result.code, 70, result.stderr);
+    const [entry] = JSON.parse(result.stdout).results;
+    assert.equal(entry.error.code, "not_found");
+    assert.equal(entry.checksum, null, "cut by the deadline, not computed over 8 GiB");
+  });
+});

@@ -314,3 +314,23 @@ describe("circuit counts across processes", () => {
     );
   });
 });
+
+describe("FsStateStore: state files that are not plain files", () => {
+  test("a marker that is a FIFO, or a link to /dev/zero, is set aside with a warning, never read", async (t) => {
+    const { store, logger } = await storeIn(t);
+    const fifo = store.recordPath("fifo", "marker");
+    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+    const { symlink } = await import("node:fs/promises");
+    await symlink("/dev/zero", store.recordPath("zero", "marker"));
+    assert.equal(await store.readMarker("fifo"), undefined, "no blocking read of a FIFO");
+    assert.equal(await store.readMarker("zero"), undefined, "no endless read through a link");
+    const reasons = logger.events
+      .filter((e) => e.message === "ignored unreadable state")
+      .map((e) => (e.fields as { reason: string }).reason);
+    assert.equal(reasons.length, 2);
+    assert.ok(
+      reasons.every((reason) => reason === "not a regular file"),
+      `${reasons}`,
+    );
+  });
+});
