@@ -5,8 +5,14 @@
 
 export const REDACTED = "***";
 
+/**
+ * Query parameter names that carry credentials: anything that names a token, an auth value, a
+ * key, a secret, a signature, a password, a JWT, a session or a credential (`private_token`,
+ * `auth_token`, `jwt`, `api_key` …), and the cloud providers' signed-URL parameters. Broad on
+ * purpose: hiding a harmless value costs less than printing a secret.
+ */
 const CREDENTIAL_PARAMETER =
-  /^(?:token|access[-_]?token|refresh[-_]?token|id[-_]?token|auth|authorization|api[-_]?key|apikey|key|secret|client[-_]?secret|sig|signature|password|passwd|pwd|session|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$/i;
+  /token|auth|key|secret|sig|password|passwd|pwd|jwt|session|credential|^x-amz-|^x-goog-/i;
 
 /** Whether a query parameter name looks like it carries a credential. */
 export function isCredentialParameter(name: string): boolean {
@@ -28,16 +34,25 @@ export function redactUrl(text: string): string {
   if (url.protocol === "file:" && !url.username && !url.password) return text;
   const userinfo = url.username || url.password ? `${REDACTED}@` : "";
   const query = redactQuery(url.search);
-  return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}${url.hash}`;
+  // A fragment is never sent to a server, and OAuth puts tokens there (`#access_token=…`).
+  const fragment = url.hash.length > 1 ? `#${REDACTED}` : url.hash;
+  return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}${fragment}`;
 }
 
-/** Userinfo (`//user:pw@`) and credential-like `name=value` pairs, found without parsing. */
+/**
+ * Userinfo and credential-like `name=value` pairs, found without parsing. In text that starts
+ * like a URL but does not parse (a password holding `#`, `?`, `/` or a space), everything between
+ * the scheme and the last `@` is taken for userinfo.
+ */
 function redactByPattern(text: string): string {
-  return text
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s]*)@/.exec(text);
+  const unparsed = scheme ? `${scheme[1]}${REDACTED}@${text.slice(scheme[0].length)}` : text;
+  return unparsed
     .replace(/\/\/[^/?#@\s]*@/g, `//${REDACTED}@`)
     .replace(/([?&;])([^=&#\s]+)=([^&#\s]*)/g, (whole, sep: string, name: string) =>
       isCredentialParameter(safeDecode(name)) ? `${sep}${name}=${REDACTED}` : whole,
-    );
+    )
+    .replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^#\s]*)#\S+/, `$1#${REDACTED}`);
 }
 
 function redactQuery(search: string): string {
@@ -67,7 +82,7 @@ export function secretsOfUrl(text: string): string[] {
   } catch {
     return [];
   }
-  const secrets = [url.username, url.password];
+  const secrets = [url.username, url.password, url.hash.slice(1)];
   for (const [name, value] of url.searchParams) {
     if (isCredentialParameter(name)) secrets.push(value);
   }

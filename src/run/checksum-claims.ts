@@ -10,6 +10,7 @@ import {
   parseHexDigest,
 } from "../checksums/digest.js";
 import { UsageError } from "../errors.js";
+import { redactUrl } from "../log/redact.js";
 import type { ChecksumClaim } from "../options/normalize.js";
 import type { PlannedPair } from "./plan.js";
 
@@ -29,7 +30,7 @@ export function claimFor(claim: ChecksumClaim, pairs: PlannedPair[]): PlannedPai
   if (!pair)
     throw new UsageError(
       "--checksum",
-      `--checksum names a source that is not being synced: ${wanted}`,
+      `--checksum names a source that is not being synced: ${redactUrl(wanted)}`,
     );
   return pair;
 }

@@ -92,6 +92,22 @@ describe("secrets in refused arguments", () => {
       assert.ok(!all.includes("S3cretPW") && !all.includes("TOK123"), all);
     }
   });
+
+  test("a --checksum naming a source not in the run keeps that URL's secrets out of the error", async (t) => {
+    const dir = await tempDir(t);
+    const result = await runCli(
+      [
+        "http://127.0.0.1:9/a.csv",
+        "--checksum",
+        `https://h/x.csv?private_token=TOK123#access_token=FRAG456=${HEX64}`,
+      ],
+      { env: { REPO_ROOT: dir } },
+    );
+    assert.equal(result.code, 64);
+    const all = result.stdout + result.stderr;
+    assert.match(all, /not being synced/);
+    assert.ok(!all.includes("TOK123") && !all.includes("FRAG456"), all);
+  });
 });
 
 describe("help and version", () => {

@@ -8,7 +8,7 @@ describe("redactUrl", () => {
       redactUrl(
         "https://user:pw@example.com:8443/a/b.csv?token=abc&page=2&X-Amz-Signature=s1&sig=zz#frag",
       ),
-      "https://***@example.com:8443/a/b.csv?token=***&page=2&X-Amz-Signature=***&sig=***#frag",
+      "https://***@example.com:8443/a/b.csv?token=***&page=2&X-Amz-Signature=***&sig=***#***",
     );
   });
   for (const name of [
@@ -21,12 +21,26 @@ describe("redactUrl", () => {
     "X-Amz-Credential",
     "X-Goog-Signature",
     "client_secret",
+    "private_token",
+    "auth_token",
+    "jwt",
+    "session_id",
+    "X-Amz-Security-Token",
+    "credential",
   ]) {
     test(`treats ${name} as a credential`, () => {
       assert.equal(redactUrl(`http://h/x?${name}=SECRET`), `http://h/x?${name}=***`);
     });
   }
+  test("hides a fragment (OAuth puts tokens there) and the userinfo of a URL that does not parse", () => {
+    assert.equal(redactUrl("https://h/cb#access_token=SECRET&x=1"), "https://h/cb#***");
+    const broken = redactUrl("http://bob:Tr0ub#4dor@h/x");
+    assert.ok(!broken.includes("Tr0ub") && !broken.includes("4dor"), broken);
+    const spaced = redactUrl("http://bob:pass word@h/x?token=abc");
+    assert.ok(!spaced.includes("pass word") && !spaced.includes("abc"), spaced);
+  });
   test("leaves paths and file URLs alone", () => {
+    assert.equal(redactUrl("/tmp/a#b.csv"), "/tmp/a#b.csv");
     assert.equal(redactUrl("/tmp/data.csv"), "/tmp/data.csv");
     assert.equal(redactUrl("file:///tmp/data.csv"), "file:///tmp/data.csv");
   });
