@@ -39,6 +39,8 @@ export type AttemptResult =
       validators: Validators;
       /** The response headers whose stated digests the bytes matched. */
       verifiedBy: string[];
+      /** The mode the source suggests for a new destination (a local file's own). */
+      mode: number | undefined;
     };
 
 type Body = Extract<OpenResult, { kind: "body" }>;
@@ -120,6 +122,7 @@ export async function attemptTransfer(
     resumedFrom: opened.offset,
     validators: opened.validators,
     verifiedBy: [...new Set(opened.stated.map((stated) => stated.header))],
+    mode: opened.mode,
   };
 }
 

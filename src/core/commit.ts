@@ -10,13 +10,15 @@ export async function commit(
   context: JobContext,
   lease: Lease,
   parts: PartKeeper,
+  mode: number | undefined,
 ): Promise<Fingerprint | SyncError> {
+  const newFileMode = mode === undefined ? {} : { newFileMode: mode };
   const failpoint = context.runtime.testHooks?.failpoint;
   const sink = parts.sink;
   if (!sink) return new SyncError("write_error", "the finished part file is gone");
   try {
     await failpoint?.("before-rename");
-    const committed = await context.destination.commit(sink, lease);
+    const committed = await context.destination.commit(sink, lease, newFileMode);
     await failpoint?.("after-rename");
     return committed;
   } catch (error) {

@@ -229,7 +229,7 @@ async function transfer(
     return { error: undefined, status: "unchanged", checksum: fetched.checksum, bytes, attempts };
   }
 
-  const committed = await commit(context, lease, parts);
+  const committed = await commit(context, lease, parts, fetched.mode);
   if (committed instanceof SyncError) return { error: committed, attempts, bytes };
   await recordCommit(context, lease, parts, record(committed), committed);
   logger.emit("info", "updated destination", {

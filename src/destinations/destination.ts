@@ -73,10 +73,16 @@ export interface Destination {
   /** Removes a kept part by its record, if it is still that very file; never throws. */
   discardKept(file: PartFile): Promise<void>;
   /**
-   * Puts the finished part in place, atomically, keeping the destination's mode; durable when it
-   * resolves. Refuses (rejects with the lease's error) when `lease.check()` fails first.
+   * Puts the finished part in place, atomically, keeping an existing destination's mode (and
+   * owner, where the runner may set it); a new one gets `newFileMode` (less the umask) when given,
+   * else what the umask allows. Durable when it resolves. Refuses (rejects with the lease's
+   * error) when `lease.check()` fails first.
    */
-  commit(part: PartSink, lease: LeaseCheck): Promise<Fingerprint>;
+  commit(
+    part: PartSink,
+    lease: LeaseCheck,
+    options?: { newFileMode?: number },
+  ): Promise<Fingerprint>;
   /** The digest of what is there now; `null` when nothing is or it cannot be read. */
   checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null>;
 }

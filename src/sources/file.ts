@@ -34,7 +34,15 @@ export class FileSource implements Source {
       highWaterMark: 1 << 20,
       signal: request.signal,
     });
-    return { kind: "body", body, offset, length: info.size - offset, validators, stated: [] };
+    return {
+      kind: "body",
+      body,
+      offset,
+      length: info.size - offset,
+      validators,
+      stated: [],
+      mode: info.mode & 0o777,
+    };
   }
 
   async check(unchangedIf: OpenRequest["unchangedIf"]): Promise<"unchanged" | "changed"> {

@@ -38,6 +38,8 @@ export type OpenResult =
        * `Content-Digest`, `Content-MD5`), to verify the bytes received even when the user gave none.
        */
       stated: StatedDigest[];
+      /** The permission bits a new destination should get (a local file's own); else the umask's. */
+      mode?: number;
     };
 
 export interface StatedDigest {

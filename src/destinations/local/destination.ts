@@ -127,13 +127,20 @@ export class LocalDestination implements Destination {
     await unlink(path).catch(() => {});
   }
 
-  async commit(part: PartSink, lease: LeaseCheck): Promise<Fingerprint> {
+  async commit(
+    part: PartSink,
+    lease: LeaseCheck,
+    options: { newFileMode?: number } = {},
+  ): Promise<Fingerprint> {
     if (!(part instanceof LocalPart)) throw new TypeError("not a part of a local destination");
     const target = this.#target;
     try {
       // Everything that can be done before the lease check is: after it come only the name
       // check and the rename, so the window in which a lost lease could go unnoticed is that short.
-      await part.handle.chmod(modeFor(lstatOrUndefined(target), this.#shared.umask));
+      const existing = lstatOrUndefined(target);
+      const owner = ownerToKeep(existing);
+      if (owner) await part.handle.chown(owner.uid, owner.gid);
+      await part.handle.chmod(modeFor(existing, this.#shared.umask, options.newFileMode));
       const written = await part.handle.stat();
       await part.close();
       await lease.check();
@@ -240,14 +247,26 @@ function lstatOrUndefined(path: string): Stats | undefined {
 }
 
 /**
- * The mode of a committed file: an existing destination's permission bits (never setuid, setgid
- * or sticky, and no write for group and others unless the runner owns it); a new one's, what the
- * umask allows of 0666.
+ * The mode of a committed file: an existing destination's permission bits, never setuid, setgid
+ * or sticky; a new one's, what the source suggests (a local file's mode) or 0666, less the umask.
  */
-function modeFor(existing: Stats | undefined, umask: number): number {
-  if (!existing?.isFile()) return 0o666 & ~umask;
-  const ours = existing.uid === process.getuid?.();
-  return existing.mode & (ours ? 0o777 : 0o755);
+function modeFor(
+  existing: Stats | undefined,
+  umask: number,
+  suggested: number | undefined,
+): number {
+  if (!existing?.isFile()) return (suggested ?? 0o666) & 0o777 & ~umask;
+  return existing.mode & 0o777;
+}
+
+/**
+ * Whose the committed file should be: an existing destination's owner and group, when they are
+ * not the runner's and the runner may give a file away (root); otherwise the runner's own.
+ */
+function ownerToKeep(existing: Stats | undefined): { uid: number; gid: number } | undefined {
+  if (!existing?.isFile() || process.getuid?.() !== 0) return undefined;
+  if (existing.uid === 0 && existing.gid === (process.getgid?.() ?? 0)) return undefined;
+  return { uid: existing.uid, gid: existing.gid };
 }
 
 /** The process's umask, for the mode of new files (0o022 when it cannot be read). */

@@ -157,16 +157,41 @@ describe("planted links and swapped parts never redirect a write", { skip }, () 
     assert.match(String(findLog(result, "ignored unreadable state")?.reason), /uid 65534/);
   });
 
-  test("an existing destination's setuid bits and others' write bits are not copied onto root's file", async (t) => {
+  test("an update keeps an existing destination's owner and permission bits, never its setuid bits", async (t) => {
     const { dir, out } = await sharedFolder(t);
-    const body = bytes(1000, 805);
-    server.route("/tool", { body });
-    asNobody(`touch ${join(out, "tool")} && chmod 6777 ${join(out, "tool")}`);
-    const result = await runCli(singlePair(server.url("/tool"), dir, "out/tool"));
+    for (const [name, mode, want] of [
+      ["private.conf", "600", 0o600],
+      ["tool", "6777", 0o777],
+    ] as const) {
+      const body = bytes(1000, name.length);
+      server.route(`/${name}`, { body });
+      asNobody(`printf old > ${join(out, name)} && chmod ${mode} ${join(out, name)}`);
+      const result = await runCli(singlePair(server.url(`/${name}`), dir, `out/${name}`));
+      assert.equal(result.code, 0, result.stderr);
+      const committed = await lstat(join(out, name));
+      assert.equal(committed.uid, 65534, `${name} is still its owner's`);
+      assert.equal(
+        committed.mode & 0o7777,
+        want,
+        `${name}: mode ${(committed.mode & 0o7777).toString(8)}`,
+      );
+      assert.equal(sha256(await readFile(join(out, name))), sha256(body));
+    }
+  });
+
+  test("a new destination copied from a 0600 local file is 0600", async (t) => {
+    const { dir } = await sharedFolder(t);
+    const source = join(dir, "secret.txt");
+    await writeFile(source, "private\n", { mode: 0o600 });
+    const result = await runCli([
+      "--source-url",
+      source,
+      "--destination",
+      join(dir, "copy.txt"),
+      "--lock-dir",
+      join(dir, "locks"),
+    ]);
     assert.equal(result.code, 0, result.stderr);
-    const committed = await lstat(join(out, "tool"));
-    assert.equal(committed.uid, 0);
-    assert.equal(committed.mode & 0o7000, 0, "no setuid, setgid or sticky bit");
-    assert.equal(committed.mode & 0o022, 0, "no write for group or others");
+    assert.equal((await lstat(join(dir, "copy.txt"))).mode & 0o777, 0o600);
   });
 });
