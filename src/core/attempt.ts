@@ -23,6 +23,10 @@ export interface AttemptContext {
   onOpened?: () => void;
   /** Called as body bytes arrive: (bytes this chunk, bytes of the file so far, expected total). */
   onBytes?: (chunk: number, received: number, total: number | undefined) => void;
+  /** Bytes free for the part (undefined: unknown); a body known to need more fails at once. */
+  freeBytes?: () => Promise<number | undefined>;
+  /** The source, for messages. */
+  display?: string;
 }
 
 export type AttemptResult =
@@ -69,6 +73,7 @@ export async function attemptTransfer(
 
   let sink: PartSink;
   try {
+    await checkSpace(context, opened);
     sink = await sinkFor(context, opened, hashes);
   } catch (error) {
     abandon(opened.body);
@@ -195,6 +200,20 @@ async function sinkFor(context: AttemptContext, opened: Body, hashes: Hash[]): P
     return kept;
   }
   return parts.create(opened.validators, opened.length);
+}
+
+/**
+ * Fails at once, before any byte is written, when the body's size is known and the destination's
+ * filesystem has less room than that (instead of transferring until ENOSPC).
+ */
+async function checkSpace(context: AttemptContext, opened: Body): Promise<void> {
+  if (opened.length === undefined || !context.freeBytes) return;
+  const free = await context.freeBytes();
+  if (free === undefined || free >= opened.length) return;
+  throw new SyncError(
+    "write_error",
+    `not enough space for ${context.display ?? "the source"}: ${opened.length} bytes needed, ${free} bytes free where it is written`,
+  );
 }
 
 /** Stops reading a body we no longer want; its late "aborted" error is expected, not a crash. */

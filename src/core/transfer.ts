@@ -89,6 +89,10 @@ async function transfer(
       });
     },
     onOpened: () => health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch),
+    display: spec.source.display,
+    ...(destination.freeBytes
+      ? { freeBytes: () => destination.freeBytes?.() ?? Promise.resolve(undefined) }
+      : {}),
     onBytes: (chunk, received, total) => {
       // Counts what arrived even in attempts that fail: it was transferred in this run.
       bytes += chunk;

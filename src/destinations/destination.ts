@@ -83,6 +83,8 @@ export interface Destination {
     lease: LeaseCheck,
     options?: { newFileMode?: number },
   ): Promise<Fingerprint>;
+  /** Bytes free where parts of this destination are written; `undefined` when unknown. */
+  freeBytes?(): Promise<number | undefined>;
   /** The digest of what is there now; `null` when nothing is or it cannot be read. */
   checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null>;
 }

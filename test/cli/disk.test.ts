@@ -106,6 +106,38 @@ describe("disk faults", () => {
     }
   });
 
+  test("a body known to need more room than is free fails at once, exit 73, naming the bytes", {
+    skip: canMount ? false : "mounting a tmpfs is not permitted here",
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const mnt = join(dir, "small");
+    await mkdir(mnt);
+    assert.equal(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]).status, 0);
+    try {
+      const destination = join(mnt, "data.bin");
+      await writeFile(destination, "old content\n");
+      server.route("/too-big.bin", { body: bytes(3 * 1024 * 1024, 174) });
+      const result = await runCli([
+        "--source-url",
+        server.url("/too-big.bin"),
+        "--destination",
+        destination,
+        "--lock-dir",
+        join(dir, "locks"),
+      ]);
+      assert.equal(result.code, 73, result.stderr);
+      const failure = result.logs.find(
+        (l) => l.message === "synchronization failed" || l.message === "exhausted retries",
+      );
+      assert.match(String(failure?.reason), /3145728 bytes needed, \d+ bytes free/);
+      assert.equal(server.requestsFor("/too-big.bin").length, 1, "not retried");
+      assert.equal(await readFile(destination, "utf8"), "old content\n");
+      assert.deepEqual(await listFiles(mnt), ["data.bin"], "no part file written");
+    } finally {
+      spawnSync("umount", ["-l", mnt]);
+    }
+  });
+
   async function diskFull(
     t: TestContext,
     dir: string,
@@ -114,7 +146,8 @@ describe("disk faults", () => {
   ): Promise<void> {
     const destination = join(mnt, "data.bin");
     await writeFile(destination, "old content\n");
-    server.route("/full.bin", { body: bytes(3 * 1024 * 1024, 172) });
+    // No Content-Length: the size is not known up front, so the disk really fills up.
+    server.route("/full.bin", { body: bytes(3 * 1024 * 1024, 172), chunked: true });
     const args = [
       "--source-url",
       server.url("/full.bin"),

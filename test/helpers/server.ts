@@ -34,6 +34,8 @@ export interface Route {
   ignoreRange?: boolean;
   /** Honour Range even when If-Range names another version (a broken server). */
   ignoreIfRange?: boolean;
+  /** Send no Content-Length (a chunked body of unknown size). */
+  chunked?: boolean;
   /** Faults, one consumed per request; when used up, requests are served normally. */
   script?: Step[];
   headers?: Record<string, string>;
@@ -210,7 +212,7 @@ export class TestServer extends EventEmitter {
     record.status = start > 0 ? 206 : 200;
     res.writeHead(record.status, {
       ...validators,
-      "content-length": String(slice.length),
+      ...(route.chunked ? {} : { "content-length": String(slice.length) }),
       "accept-ranges": "bytes",
       ...(start > 0 ? { "content-range": `bytes ${start}-${end - 1}/${route.body.length}` } : {}),
     });

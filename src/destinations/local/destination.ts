@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { constants, lstatSync, type Stats } from "node:fs";
-import { open, realpath, rename } from "node:fs/promises";
+import { open, realpath, rename, statfs } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
@@ -159,6 +159,15 @@ export class LocalDestination implements Destination {
     } catch (error) {
       if (error instanceof SyncError || (error as Error).name === "LeaseLostError") throw error;
       throw writeError("rename into", this.path, error);
+    }
+  }
+
+  async freeBytes(): Promise<number | undefined> {
+    try {
+      const info = await statfs(this.#folder);
+      return info.bavail * info.bsize;
+    } catch {
+      return undefined;
     }
   }
 
