@@ -27,6 +27,8 @@ export interface AttemptContext {
   freeBytes?: () => Promise<number | undefined>;
   /** The source, for messages. */
   display?: string;
+  /** `--max-filesize` in bytes: a body known to be larger fails at once, one growing past it as it does. */
+  maxFileBytes?: number;
 }
 
 export type AttemptResult =
@@ -82,7 +84,12 @@ export async function attemptTransfer(
   }
   let received: number;
   try {
-    received = await streamInto(context, sink, hashes, opened);
+    received = await streamInto(
+      { ...context, tooBig: (bytes: number) => tooLarge(context, bytes) },
+      sink,
+      hashes,
+      opened,
+    );
   } catch (error) {
     // After a failed write the part's end is not to be trusted for a resume: start over.
     if (error instanceof SyncError && error.code === "write_error") await parts.discard();
@@ -207,12 +214,28 @@ async function sinkFor(context: AttemptContext, opened: Body, hashes: Hash[]): P
  * filesystem has less room than that (instead of transferring until ENOSPC).
  */
 async function checkSpace(context: AttemptContext, opened: Body): Promise<void> {
+  const total =
+    opened.validators.size ??
+    (opened.length === undefined ? undefined : opened.offset + opened.length);
+  if (context.maxFileBytes !== undefined && total !== undefined && total > context.maxFileBytes)
+    throw tooLarge(context, total);
   if (opened.length === undefined || !context.freeBytes) return;
   const free = await context.freeBytes();
   if (free === undefined || free >= opened.length) return;
   throw new SyncError(
     "write_error",
     `not enough space for ${context.display ?? "the source"}: ${opened.length} bytes needed, ${free} bytes free where it is written`,
+  );
+}
+
+/** The failure of a body larger than `--max-filesize`. */
+export function tooLarge(
+  context: Pick<AttemptContext, "display" | "maxFileBytes">,
+  bytes: number,
+): SyncError {
+  return new SyncError(
+    "write_error",
+    `${context.display ?? "the source"} is larger than --max-filesize (${context.maxFileBytes} bytes): ${bytes} bytes or more`,
   );
 }
 

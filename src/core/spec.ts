@@ -30,6 +30,8 @@ export interface JobSpec {
   force: boolean;
   /** How long to wait for a busy destination; 0 skips at once. */
   waitLockMs: number;
+  /** Any body larger than this fails (`write_error`), its part removed. */
+  maxFileBytes?: number;
   /** Set when the pair must not be synced at all (an unsafe name): it fails as such, touching nothing. */
   invalid?: { code: FailureCode; message: string };
 }

@@ -18,6 +18,9 @@ export async function streamInto(
     source: Source;
     signal: AbortSignal;
     onBytes?: (chunk: number, received: number, total: number | undefined) => void;
+    /** A body growing past this many bytes (with the kept ones) fails with `tooBig`'s error. */
+    maxFileBytes?: number;
+    tooBig?: (bytes: number) => SyncError;
   },
   sink: PartSink,
   hashes: Hash[],
@@ -44,6 +47,14 @@ export async function streamInto(
         reject(error);
       };
       const onData = (chunk: Buffer) => {
+        if (
+          context.maxFileBytes !== undefined &&
+          offset + received + chunk.length > context.maxFileBytes &&
+          context.tooBig
+        ) {
+          fail(context.tooBig(offset + received + chunk.length));
+          return;
+        }
         for (const hash of hashes) hash.update(chunk);
         received += chunk.length;
         let wait: Promise<void> | undefined;

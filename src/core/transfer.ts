@@ -90,6 +90,7 @@ async function transfer(
     },
     onOpened: () => health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch),
     display: spec.source.display,
+    ...(spec.maxFileBytes === undefined ? {} : { maxFileBytes: spec.maxFileBytes }),
     ...(destination.freeBytes
       ? { freeBytes: () => destination.freeBytes?.() ?? Promise.resolve(undefined) }
       : {}),

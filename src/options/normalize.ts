@@ -13,6 +13,7 @@ import { UsageError } from "../errors.js";
 import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
 import { defaultRoot } from "./package.js";
+import { parseSize } from "./size.js";
 import { defaultOf, specOf } from "./spec.js";
 
 /** Options of `sync()`: the command line's, camelCase, plus what only a library caller can pass. */
@@ -49,6 +50,8 @@ export interface SyncOptions {
   circuitThreshold?: number;
   /** `Name: value` strings. */
   header?: string[];
+  /** Largest file accepted: bytes, or `512k`, `10M`, `2G`. */
+  maxFilesize?: string;
   /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
   signal?: AbortSignal;
   /** Receives every log event; silent by default. */
@@ -95,6 +98,8 @@ export interface ResolvedOptions {
   waitLockMs: number;
   deadlineMs: number | undefined;
   headers: Record<string, string>;
+  /** Any file larger than this fails (its part removed); undefined: no limit. */
+  maxFileBytes: number | undefined;
 }
 
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -249,6 +254,10 @@ export function normalizeOptions(
         ? undefined
         : toMs(checkNumber("deadline", options.deadline, 0)),
     headers: parseHeaders(options.header),
+    maxFileBytes:
+      options.maxFilesize === undefined
+        ? undefined
+        : parseSize(options.maxFilesize, "--max-filesize"),
   };
 }
 

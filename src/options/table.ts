@@ -188,6 +188,16 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     group: "Beyond both",
   },
   {
+    flag: "max-filesize",
+    owner: "core/stream",
+    key: "maxFilesize",
+    kind: "string",
+    value: "SIZE",
+    defaultText: "none",
+    help: "fail any file larger than SIZE bytes (k, M, G suffixes, 1024-based, as curl); its part is removed",
+    group: "Beyond both",
+  },
+  {
     flag: "circuit-threshold",
     owner: "health/circuits",
     key: "circuitThreshold",

@@ -25,6 +25,7 @@ export function jobSpecOf(pair: PlannedPair, options: ResolvedOptions): JobSpec 
     maxAttempts: options.maxAttempts,
     force: options.force,
     waitLockMs: options.waitLockMs,
+    ...(options.maxFileBytes === undefined ? {} : { maxFileBytes: options.maxFileBytes }),
     ...(pair.invalid
       ? { invalid: { code: pair.invalid.code, message: pair.invalid.message } }
       : {}),

@@ -138,6 +138,38 @@ describe("disk faults", () => {
     }
   });
 
+  for (const [what, chunked] of [
+    ["a stated size above --max-filesize fails before a byte is written", false],
+    ["a body of unknown size growing past --max-filesize fails as it does", true],
+  ] as const) {
+    test(`${what}: exit 73, its part removed, the old destination kept`, async (t) => {
+      const dir = await tempDir(t);
+      const path = `/max-${chunked ? "chunked" : "stated"}.bin`;
+      server.route(path, { body: bytes(3 * 1024 * 1024, 175), chunked });
+      const destination = join(dir, "out", "data.bin");
+      await mkdir(join(dir, "out"));
+      await writeFile(destination, "old content\n");
+      const result = await runCli([
+        "--source-url",
+        server.url(path),
+        "--destination",
+        destination,
+        "--lock-dir",
+        join(dir, "locks"),
+        "--max-filesize",
+        "1M",
+      ]);
+      assert.equal(result.code, 73, result.stderr);
+      const failure = result.logs.find(
+        (l) => l.message === "synchronization failed" || l.message === "exhausted retries",
+      );
+      assert.match(String(failure?.reason), /larger than --max-filesize \(1048576 bytes\)/);
+      assert.equal(server.requestsFor(path).length, 1, "not retried");
+      assert.equal(await readFile(destination, "utf8"), "old content\n");
+      assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"], "the part is removed");
+    });
+  }
+
   async function diskFull(
     t: TestContext,
     dir: string,
