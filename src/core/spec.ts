@@ -14,6 +14,8 @@ export interface JobSource {
   display: string;
   /** Circuit breaker key: `scheme://host:port`, or the file URL of a local file. */
   origin: string;
+  /** A file of a directory source: what is read must really lie inside this folder (a real path). */
+  within?: string;
 }
 
 export interface JobSpec {

@@ -102,6 +102,8 @@ export interface EventFields {
   "synchronization failed": SourceFields & FailureFields;
   "would fetch": SourceFields & { reason: string };
   "directory matched no files": { source: string; pattern: string };
+  /** A link in a directory source that leads outside it: not synced. */
+  "skipped symlink": { source: string; link: string; reason: string };
   interrupted: { signal: string };
   /** A library caller's `onProgress` threw: the run goes on. */
   "progress callback failed": { reason: string };

@@ -52,6 +52,8 @@ export interface SyncOptions {
   header?: string[];
   /** Largest file accepted: bytes, or `512k`, `10M`, `2G`. */
   maxFilesize?: string;
+  /** In directory sources, follow links that leave the source folder too. */
+  followSymlinks?: boolean;
   /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
   signal?: AbortSignal;
   /** Receives every log event; silent by default. */
@@ -100,6 +102,7 @@ export interface ResolvedOptions {
   headers: Record<string, string>;
   /** Any file larger than this fails (its part removed); undefined: no limit. */
   maxFileBytes: number | undefined;
+  followSymlinks: boolean;
 }
 
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -254,6 +257,7 @@ export function normalizeOptions(
         ? undefined
         : toMs(checkNumber("deadline", options.deadline, 0)),
     headers: parseHeaders(options.header),
+    followSymlinks: options.followSymlinks ?? defaultOf<boolean>("followSymlinks"),
     maxFileBytes:
       options.maxFilesize === undefined
         ? undefined

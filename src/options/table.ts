@@ -130,6 +130,15 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     group: "Many sources",
   },
   {
+    flag: "follow-symlinks",
+    owner: "run/plan",
+    key: "followSymlinks",
+    kind: "boolean",
+    default: false,
+    help: "in directory sources, follow links that lead outside the source folder too (by default they are skipped with a warning; links inside it are followed)",
+    group: "Many sources",
+  },
+  {
     flag: "json",
     owner: "cli/main",
     key: "json",

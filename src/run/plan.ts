@@ -3,7 +3,7 @@
  * destination, refuses two sources that would land on one destination (or one inside the other),
  * and matches expected checksums (`--checksum`, `--checksum-file`) to their pairs.
  */
-import { readdir, stat } from "node:fs/promises";
+import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
 import type { ChecksumAlgorithm } from "../checksums/digest.js";
@@ -19,6 +19,8 @@ export interface PlannedPair {
   /** The name `--checksum-file` entries are matched against: the path below a directory source, else the file name. */
   name: string;
   expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
+  /** For a file of a directory source: the source folder's real path, which what is read must lie in. */
+  within?: string;
   /** Set when the source cannot be synced at all (an unsafe name): it fails as such, touching nothing. */
   invalid?: SyncError;
 }
@@ -27,13 +29,16 @@ export interface Plan {
   pairs: PlannedPair[];
   /** Directory sources whose pattern matched no file (worth a warning). */
   emptyDirectories: string[];
+  /** Links in directory sources that lead outside them, skipped (worth a warning each). */
+  skippedLinks: Array<{ source: string; link: string }>;
 }
 
 export async function plan(options: ResolvedOptions): Promise<Plan> {
   const pairs: PlannedPair[] = [];
   const emptyDirectories: string[] = [];
+  const skippedLinks: Plan["skippedLinks"] = [];
   for (const given of options.sources) {
-    const expanded = await expand(given, options);
+    const expanded = await expand(given, options, skippedLinks);
     if (expanded === "empty directory") emptyDirectories.push(given.location.display);
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
     else for (const pair of expanded) pairs.push(pair);
@@ -45,12 +50,13 @@ export async function plan(options: ResolvedOptions): Promise<Plan> {
   for (const claim of options.checksums) {
     claimFor(claim, pairs).expected = { algorithm: claim.algorithm, hex: claim.hex };
   }
-  return { pairs, emptyDirectories };
+  return { pairs, emptyDirectories, skippedLinks };
 }
 
 async function expand(
   given: GivenSource,
   options: ResolvedOptions,
+  skippedLinks: Plan["skippedLinks"],
 ): Promise<PlannedPair[] | "empty directory"> {
   const { location } = given;
   const single = options.destination;
@@ -80,7 +86,10 @@ async function expand(
   const skip = [options.artifactRoot, options.lockDir, root].filter(
     (dir) => isInside(dir, location.href) || dir === location.href,
   );
-  const files = await listDirectory(location.href, options.pattern, skip);
+  const within = await realpath(location.href);
+  const listed = await listDirectory(location.href, options.pattern, skip, options.followSymlinks);
+  for (const link of listed.leaving) skippedLinks.push({ source: location.display, link });
+  const files = listed.files;
   if (files.length === 0) return "empty directory";
   return files.map((rel) => {
     const path = join(location.href, rel);
@@ -97,7 +106,8 @@ async function expand(
     const destination = resolve(root, rel);
     if (!isInside(destination, root))
       return refused(file, root, "the file name would leave the artifact root");
-    return checked(pairOf(file, destination, rel));
+    const pair = checked(pairOf(file, destination, rel));
+    return options.followSymlinks ? pair : { ...pair, within };
   });
 }
 
@@ -160,26 +170,39 @@ function refuseOverlaps(pairs: PlannedPair[]): void {
   }
 }
 
-/** The files below `dir` (relative, `/`-separated, sorted) that `pattern` matches, leaving out `skip` folders and our part files. */
+/**
+ * The files below `dir` (relative, `/`-separated, sorted) that `pattern` matches, leaving out
+ * `skip` folders and our own files. A link to a file is followed when its target lies inside
+ * `dir` (or always, with `follow`); a link that leads outside is left out and named in `leaving`.
+ */
 export async function listDirectory(
   dir: string,
   pattern: string,
   skip: string[] = [],
-): Promise<string[]> {
+  follow = false,
+): Promise<{ files: string[]; leaving: string[] }> {
   const matches = picomatch(pattern, { dot: true });
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const realRoot = await realpath(dir);
   const files: string[] = [];
+  const leaving: string[] = [];
   for (const entry of entries) {
     const full = join(entry.parentPath, entry.name);
     if (skip.some((folder) => full === folder || isInside(full, folder))) continue;
-    const isFile =
-      entry.isFile() ||
-      (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile());
-    if (!isFile || isOwnFileName(entry.name)) continue;
+    if (isOwnFileName(entry.name)) continue;
     const rel = relative(dir, full).split(sep).join("/");
-    if (matches(rel)) files.push(rel);
+    if (!matches(rel)) continue;
+    if (entry.isFile()) {
+      files.push(rel);
+      continue;
+    }
+    if (!entry.isSymbolicLink()) continue;
+    const target = await realpath(full).catch(() => undefined);
+    if (!target || !(await stat(target).catch(() => undefined))?.isFile()) continue;
+    if (follow || isInside(target, realRoot)) files.push(rel);
+    else leaving.push(full);
   }
-  return files.sort();
+  return { files: files.sort(), leaving };
 }
 
 function hasControlCharacter(name: string): boolean {

@@ -73,7 +73,7 @@ export async function buildRuntime(
       open: (source) =>
         source.kind === "http" && http
           ? http.source(parts.credentials.get(source.href) ?? source.href)
-          : new FileSource(source.href),
+          : new FileSource(source.href, source.within),
     },
     destinations: new LocalDestinations(),
     leaseTtlMs: LEASE_TTL_MS,

@@ -18,6 +18,7 @@ export function jobSpecOf(pair: PlannedPair, options: ResolvedOptions): JobSpec 
       href: source.kind === "http" ? withoutUserinfo(source.href) : source.href,
       display: source.display,
       origin: source.origin,
+      ...(pair.within ? { within: pair.within } : {}),
     },
     destination: pair.destination,
     algorithm: options.algorithm,

@@ -92,9 +92,16 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   });
 
   // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
-  const { pairs, emptyDirectories } = await plan(resolved);
+  const { pairs, emptyDirectories, skippedLinks } = await plan(resolved);
   const store = localStore(resolved.lockDir, clock, logger, hooks.failpoint);
   await validateEnvironment(store, logger, resolved.dryRun);
+  for (const { source, link } of skippedLinks) {
+    logger.emit("warning", "skipped symlink", {
+      source,
+      link,
+      reason: "it leads outside the source folder (--follow-symlinks follows it)",
+    });
+  }
   for (const source of emptyDirectories) {
     logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
   }

@@ -1,5 +1,6 @@
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { constants, readlinkSync, type Stats } from "node:fs";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import { sep } from "node:path";
 import { errorCodeOf, SyncError } from "../errors.js";
 import type { OpenRequest, OpenResult, Source } from "./source.js";
 
@@ -9,31 +10,44 @@ import type { OpenRequest, OpenResult, Source } from "./source.js";
  */
 export class FileSource implements Source {
   readonly #path: string;
+  readonly #within: string | undefined;
 
-  constructor(path: string) {
+  /** `within`: a real folder path the file read must lie in (a file of a directory source). */
+  constructor(path: string, within?: string) {
     this.#path = path;
+    this.#within = within;
   }
 
   async open(request: OpenRequest): Promise<OpenResult> {
-    const info = await stat(this.#path).catch((error: unknown) => {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.#path, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (error) {
       throw this.describeError(error);
-    });
-    if (!info.isFile()) {
-      throw new SyncError("invalid_source", `${this.#path} is not a regular file`);
+    }
+    let info: Stats;
+    try {
+      info = await handle.stat();
+      if (!info.isFile())
+        throw new SyncError("invalid_source", `${this.#path} is not a regular file`);
+      this.#checkWithin(handle);
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw this.describeError(error);
     }
     const validators = { size: info.size, mtimeMs: info.mtimeMs };
     const same = (v: { size?: number; mtimeMs?: number } | undefined) =>
       v !== undefined && v.size === info.size && v.mtimeMs === info.mtimeMs;
-    if (same(request.unchangedIf)) return { kind: "not-modified" };
+    if (same(request.unchangedIf)) {
+      await handle.close().catch(() => {});
+      return { kind: "not-modified" };
+    }
     const offset =
       request.offset > 0 && request.offset <= info.size && same(request.resumeIf)
         ? request.offset
         : 0;
-    const body = createReadStream(this.#path, {
-      start: offset,
-      highWaterMark: 1 << 20,
-      signal: request.signal,
-    });
+    // Read through the descriptor checked above: swapping the name for a link now changes nothing.
+    const body = handle.createReadStream({ start: offset, highWaterMark: 1 << 20 });
     return {
       kind: "body",
       body,
@@ -43,6 +57,23 @@ export class FileSource implements Source {
       stated: [],
       mode: info.mode & 0o777,
     };
+  }
+
+  /**
+   * What was opened must really lie in `within`: a link planted (or swapped in after planning)
+   * to lead outside a directory source is refused. The kernel says where the descriptor leads.
+   */
+  #checkWithin(handle: FileHandle): void {
+    if (this.#within === undefined) return;
+    let real: string;
+    try {
+      real = readlinkSync(`/proc/self/fd/${handle.fd}`);
+    } catch {
+      return; // no /proc: the plan's check is all there is
+    }
+    if (!real.startsWith(this.#within.endsWith(sep) ? this.#within : this.#within + sep)) {
+      throw new SyncError("invalid_source", `${this.#path} leads outside its source folder`);
+    }
   }
 
   async check(unchangedIf: OpenRequest["unchangedIf"]): Promise<"unchanged" | "changed"> {

@@ -196,6 +196,13 @@ describe("FsStateStore: who may take a lock over", () => {
     const { readFileSync } = await import("node:fs");
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    // Only once the shell has become `sleep` is nobody left to reap the child.
+    for (
+      let i = 0;
+      i < 200 && readFileSync(`/proc/${parent.pid}/comm`, "utf8").trim() !== "sleep";
+      i += 1
+    )
+      await new Promise((resolve) => setTimeout(resolve, 10));
     process.kill(pid, "SIGKILL");
     for (let i = 0; i < 200 && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8")); i += 1)
       await new Promise((resolve) => setTimeout(resolve, 10));
