@@ -1,8 +1,8 @@
 /** The last steps of a job: put the part in place under the lease, then record it. */
 import type { Fingerprint } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
-import { type Lease, LeaseLostError, type Marker, StaleFenceError } from "../state/store.js";
-import { asSyncError, type JobContext } from "./context.js";
+import type { Lease, Marker } from "../state/store.js";
+import { asSyncError, type JobContext, underFence } from "./context.js";
 import type { PartKeeper } from "./parts.js";
 
 /** Puts the part in place; a `SyncError` when that failed (the old destination stands). */
@@ -76,11 +76,7 @@ export async function writeMarker(
   lease: Lease,
   marker: Marker,
 ): Promise<void> {
-  try {
-    await context.runtime.store.writeMarker(context.keys.marker, marker, lease.fence);
-  } catch (error) {
-    if (!(error instanceof StaleFenceError)) throw error;
-    await lease.check();
-    throw new LeaseLostError(lease.key, error.message);
-  }
+  await underFence(lease, () =>
+    context.runtime.store.writeMarker(context.keys.marker, marker, lease.fence),
+  );
 }

@@ -4,7 +4,7 @@ import type { Destination, Fingerprint } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { Turn } from "../health/origin-health.js";
 import type { Logger } from "../log/events.js";
-import type { Marker } from "../state/store.js";
+import { type Lease, LeaseLostError, type Marker, StaleFenceError } from "../state/store.js";
 import type { ResultBuilder } from "./result.js";
 import type { Runtime } from "./runtime.js";
 import type { JobSpec } from "./spec.js";
@@ -22,6 +22,20 @@ export interface JobContext {
   gate: { turn: Turn; epoch: number };
   /** The caller's signal (the run's abort and deadline); a held lease adds its own. */
   signal: AbortSignal;
+}
+
+/**
+ * Runs a fenced state write. A refused fence means the lease is gone: the lease's own check says
+ * so (and aborts its `lost` signal), and the write fails as `LeaseLostError`. Other errors pass.
+ */
+export async function underFence<T>(lease: Lease, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof StaleFenceError)) throw error;
+    await lease.check();
+    throw new LeaseLostError(lease.key, error.message);
+  }
 }
 
 /** Whether `reason` (a signal's) is the run's deadline rather than an interruption. */

@@ -8,8 +8,8 @@
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import { canResumeWith, type Validators } from "../sources/source.js";
-import { type Lease, LeaseLostError, type PartRecord, StaleFenceError } from "../state/store.js";
-import type { JobContext } from "./context.js";
+import { type Lease, LeaseLostError, type PartRecord } from "../state/store.js";
+import { type JobContext, underFence } from "./context.js";
 
 /** Bodies up to this size are fetched again whole rather than resumed: a record would cost more than it saves. */
 const RESUMABLE_FROM_BYTES = 64 * 1024;
@@ -60,11 +60,25 @@ export class PartKeeper {
     } else if (refusal !== "") {
       this.#warn(refusal);
     }
-    // The record goes first, under the fence: a holder that lost its lease stops here, before it
-    // could remove a file that the next holder may have resumed.
+    await this.#drop(record);
+    return undefined;
+  }
+
+  /** Drops whatever kept part the record names, without looking at it (`--force`). */
+  async forget(): Promise<void> {
+    if (this.#sink) return this.discard();
+    const record = await this.#context.runtime.store.readPart(this.#context.keys.destination);
+    if (record) await this.#drop(record);
+  }
+
+  /**
+   * Removes a kept part that will not be resumed. The record goes first, under the fence: a
+   * holder that lost its lease stops there, before it could remove a file that the next holder
+   * may have resumed.
+   */
+  async #drop(record: PartRecord): Promise<void> {
     await this.#delete();
     await this.#context.destination.discardKept(record.file);
-    return undefined;
   }
 
   /** Why `record` may not be resumed by this job; "" when it is simply of no use (no warning). */
@@ -190,12 +204,9 @@ export class PartKeeper {
    */
   async #guarded(write: () => Promise<void>): Promise<void> {
     try {
-      await write();
+      await underFence(this.#lease, write);
     } catch (error) {
-      if (error instanceof StaleFenceError) {
-        await this.#lease.check();
-        throw new LeaseLostError(this.#lease.key, error.message);
-      }
+      if (error instanceof LeaseLostError) throw error;
       throw new SyncError("write_error", `cannot record the part file: ${messageOf(error)}`, {
         cause: error,
       });

@@ -68,10 +68,7 @@ async function transfer(
   const expectedMatches = !spec.expected || spec.expected.hex === marker?.checksum;
   const unchangedIf: Validators | undefined =
     !spec.force && intact && expectedMatches ? marker.validators : undefined;
-  if (spec.force) {
-    await parts.reopen();
-    await parts.discard();
-  }
+  if (spec.force) await parts.forget();
 
   let bytes = 0;
   let attemptNumber = 0;

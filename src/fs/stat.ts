@@ -1,7 +1,7 @@
 /** Small synchronous file lookups the lock files need: what is at a path, without throwing for "nothing". */
 
 import { createHash } from "node:crypto";
-import { type BigIntStats, lstatSync, statSync, unlinkSync } from "node:fs";
+import { type BigIntStats, lstatSync, type Stats, statSync, unlinkSync } from "node:fs";
 import { errorCodeOf } from "../errors.js";
 
 export function hashOf(text: string): string {
@@ -25,13 +25,13 @@ export function lstatBigOrUndefined(path: string): BigIntStats | undefined {
   }
 }
 
-export function lstatOrUndefined(
-  path: string,
-): { ino: number; dev: number; mtimeMs: number } | undefined {
+/** What is at `path` itself (a link is not followed); `undefined` when nothing is. */
+export function lstatOrUndefined(path: string): Stats | undefined {
   try {
     return lstatSync(path);
   } catch (error) {
-    if (errorCodeOf(error) === "ENOENT") return undefined;
+    const code = errorCodeOf(error);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw error;
   }
 }

@@ -40,9 +40,9 @@ export class Circuits {
    * The stored state, re-read at most once a second: a batch of a thousand files asks about one
    * origin a thousand times, and another process's change is seen within that second anyway.
    */
-  async #read(origin: string, fresh = false): Promise<CircuitState> {
+  async #read(origin: string): Promise<CircuitState> {
     const cached = this.#cache.get(origin);
-    if (!fresh && cached && this.#clock.monotonic() - cached.at < CACHE_MS) return cached.state;
+    if (cached && this.#clock.monotonic() - cached.at < CACHE_MS) return cached.state;
     const state = await this.#store.readCircuit(origin);
     this.#cache.set(origin, { state, at: this.#clock.monotonic() });
     return state;
@@ -60,8 +60,8 @@ export class Circuits {
 
   /** May a transfer to `origin` start now? Logs `circuit breaker open` when it may not. */
   async admit(origin: string, source: string): Promise<CircuitAdmission> {
-    // A closed circuit may be taken from the cache; any other is decided on fresh state, since
-    // the decision may write (a probe begins).
+    // A closed circuit may be taken from the cache; any other is decided inside an atomic update
+    // of the stored state, since the decision may write (a probe begins).
     const cached = await this.#read(origin);
     let current = cached;
     let admission = admit(cached, this.#clock.now(), this.#ttlMs);

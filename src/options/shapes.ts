@@ -14,7 +14,8 @@ const LIBRARY_KEYS = new Set([
   "onProgress",
 ]);
 
-const isFunction = (value: unknown, ...names: string[]) =>
+/** Whether `value` is an object with a method of each of these names. */
+const hasMethods = (value: unknown, ...names: string[]) =>
   typeof value === "object" &&
   value !== null &&
   names.every((name) => typeof (value as Record<string, unknown>)[name] === "function");
@@ -24,9 +25,9 @@ const LIBRARY_CHECKS: Record<string, (value: unknown) => string | undefined> = {
   sources: (value) => (isStringArray(value) ? undefined : "an array of strings"),
   signal: (value) => (value instanceof AbortSignal ? undefined : "an AbortSignal"),
   logger: (value) =>
-    isFunction(value, "emit") ? undefined : "an object with an emit(level, message, fields) method",
+    hasMethods(value, "emit") ? undefined : "an object with an emit(level, message, fields) method",
   clock: (value) =>
-    isFunction(value, "now", "monotonic", "sleep", "after", "every")
+    hasMethods(value, "now", "monotonic", "sleep", "after", "every")
       ? undefined
       : "a Clock (now, monotonic, sleep, after, every)",
   random: (value) =>

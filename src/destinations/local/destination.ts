@@ -10,13 +10,14 @@
  * name; everything else goes through descriptors.
  */
 import { createHash } from "node:crypto";
-import { constants, lstatSync, type Stats } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { open, realpath, rename, statfs } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
 import { errorCodeOf, SyncError, writeError } from "../../errors.js";
 import { mkdirs } from "../../fs/mkdirs.js";
+import { lstatOrUndefined } from "../../fs/stat.js";
 import type { PartFile } from "../../state/store.js";
 import type {
   Destination,
@@ -244,15 +245,6 @@ function specialKind(info: Stats): string | undefined {
 
 function fingerprintOf(info: Stats): Fingerprint {
   return { size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
-}
-
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if (errorCodeOf(error) === "ENOENT" || errorCodeOf(error) === "ENOTDIR") return undefined;
-    throw error;
-  }
 }
 
 /**
