@@ -51,7 +51,7 @@ export async function runJob(
   }
   let destination: Destination;
   try {
-    destination = await runtime.destinations.open(spec.destination);
+    destination = await runtime.destinations.open(spec.destination, spec.destinationWithin);
   } catch (error) {
     turn?.leave();
     return refuse(spec, runtime, asSyncError(error));

@@ -22,6 +22,11 @@ export interface JobSpec {
   source: JobSource;
   /** Absolute path of the destination, as planned. */
   destination: string;
+  /**
+   * The folder the user named (`--artifact-root`, or the `--destination` of a directory): the
+   * folders between it and `destination` are made by the sync and must never be links.
+   */
+  destinationWithin?: string;
   /** The digest computed while streaming (and reported). */
   algorithm: ChecksumAlgorithm;
   /** The digest the user expects, if any: a mismatch fails the pair and leaves the destination be. */

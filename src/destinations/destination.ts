@@ -91,5 +91,10 @@ export interface Destination {
 
 /** Makes `Destination`s of one kind (the runtime holds one per kind). */
 export interface DestinationDriver {
-  open(path: string): Promise<Destination>;
+  /**
+   * The destination at `path`. With `within` (a folder `path` lies in), every folder between
+   * `within` and `path` must be a real folder: one that is a link makes `prepare` and `commit`
+   * refuse (`write_error`), and nothing is read through it.
+   */
+  open(path: string, within?: string): Promise<Destination>;
 }

@@ -50,7 +50,7 @@ async function planOne(
     return build.failed(circuitOpenError(spec.source.origin, refusedFor));
   }
 
-  const destination = await runtime.destinations.open(spec.destination);
+  const destination = await runtime.destinations.open(spec.destination, spec.destinationWithin);
   const marker = await runtime.store.readMarker(markerKey(spec.source.display, destination.id));
   const intact = describes(
     marker,

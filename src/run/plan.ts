@@ -21,6 +21,8 @@ export interface PlannedPair {
   expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
   /** For a file of a directory source: the source folder's real path, which what is read must lie in. */
   within?: string;
+  /** The folder the user named that the destination's folders are made in (never through a link). */
+  destinationWithin?: string;
   /** Set when the source cannot be synced at all (an unsafe name): it fails as such, touching nothing. */
   invalid?: SyncError;
 }
@@ -62,6 +64,7 @@ async function expand(
   const single = options.destination;
   if (location.kind === "http") {
     if (single !== undefined) return [checked(pairOf(location, single, basename(single)))];
+    const root = options.artifactRoot;
     let name: string;
     try {
       name = nameFromUrlPath(new URL(location.href).pathname, "SOURCE");
@@ -69,7 +72,7 @@ async function expand(
       const message = error instanceof Error ? error.message : String(error);
       return [refused(location, options.artifactRoot, message)];
     }
-    return [checked(pairOf(location, join(options.artifactRoot, name), name))];
+    return [{ ...checked(pairOf(location, join(root, name), name)), destinationWithin: root }];
   }
 
   const info = await stat(location.href).catch(() => undefined);
@@ -78,7 +81,8 @@ async function expand(
     const destination = single ?? join(options.artifactRoot, basename(location.href));
     if (destination === location.href)
       return [refused(location, destination, "the source is its own destination")];
-    return [checked(pairOf(location, destination, basename(location.href)))];
+    const pair = checked(pairOf(location, destination, basename(location.href)));
+    return [single === undefined ? { ...pair, destinationWithin: options.artifactRoot } : pair];
   }
 
   const root = single ?? join(options.artifactRoot, basename(location.href));
@@ -106,7 +110,10 @@ async function expand(
     const destination = resolve(root, rel);
     if (!isInside(destination, root))
       return refused(file, root, "the file name would leave the artifact root");
-    const pair = checked(pairOf(file, destination, rel));
+    const pair = {
+      ...checked(pairOf(file, destination, rel)),
+      destinationWithin: single ?? options.artifactRoot,
+    };
     return options.followSymlinks ? pair : { ...pair, within };
   });
 }

@@ -21,6 +21,7 @@ export function jobSpecOf(pair: PlannedPair, options: ResolvedOptions): JobSpec 
       ...(pair.within ? { within: pair.within } : {}),
     },
     destination: pair.destination,
+    ...(pair.destinationWithin ? { destinationWithin: pair.destinationWithin } : {}),
     algorithm: options.algorithm,
     ...(pair.expected ? { expected: pair.expected } : {}),
     maxAttempts: options.maxAttempts,

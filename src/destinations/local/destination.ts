@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { open, realpath, rename, statfs } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
 import { errorCodeOf, SyncError, writeError } from "../../errors.js";
@@ -28,6 +28,7 @@ import type {
   ResumeCandidate,
 } from "../destination.js";
 import { FolderSyncs } from "./folder-syncs.js";
+import { LinkFreeFolders } from "./linked-folders.js";
 import { isPartNameFor } from "./names.js";
 import { LocalPart } from "./part.js";
 
@@ -48,18 +49,39 @@ export class LocalDestination implements Destination {
   readonly #name: string;
 
   readonly #shared: RunShared;
+  /** Set when the folders between a root and this destination must be real folders, not links. */
+  readonly #linkFree: LinkFreeFolders | undefined;
 
-  private constructor(path: string, folder: string, shared: RunShared) {
+  private constructor(
+    path: string,
+    folder: string,
+    shared: RunShared,
+    linkFree: LinkFreeFolders | undefined,
+  ) {
     this.#shared = shared;
+    this.#linkFree = linkFree;
     this.path = path;
     this.#folder = folder;
     this.#name = basename(path);
     this.id = pathToFileURL(join(folder, this.#name)).href;
   }
 
-  /** `path` must be absolute; `folder` is its folder's real path, resolved by the caller. */
-  static at(path: string, folder: string, shared: RunShared): LocalDestination {
-    return new LocalDestination(path, folder, shared);
+  /**
+   * `path` must be absolute; `folder` is its folder's real path, resolved by the caller, or, with
+   * `linkFree`, `linkFree.folder` (only the root resolved: the folders below it are checked).
+   */
+  static at(
+    path: string,
+    folder: string,
+    shared: RunShared,
+    linkFree?: LinkFreeFolders,
+  ): LocalDestination {
+    return new LocalDestination(path, folder, shared, linkFree);
+  }
+
+  /** Whether a folder on the way is a link (or not a folder): then nothing here is read or written. */
+  get #throughLink(): boolean {
+    return this.#linkFree?.firstNotAFolder() !== undefined;
   }
 
   get #target(): string {
@@ -67,12 +89,14 @@ export class LocalDestination implements Destination {
   }
 
   async fingerprint(): Promise<Fingerprint | undefined> {
+    if (this.#throughLink) return undefined;
     const info = lstatOrUndefined(this.#target);
     if (!info?.isFile()) return undefined;
     return fingerprintOf(info);
   }
 
   async prepare(): Promise<void> {
+    this.#linkFree?.verify(this.path);
     let info: Stats | undefined;
     try {
       info = lstatOrUndefined(this.#target);
@@ -97,8 +121,10 @@ export class LocalDestination implements Destination {
     }
     if (!info) {
       try {
-        await mkdirs(this.#folder);
+        if (this.#linkFree) await this.#linkFree.create(this.path);
+        else await mkdirs(this.#folder);
       } catch (error) {
+        if (error instanceof SyncError) throw error;
         throw writeError("create the folder of", this.path, error);
       }
     }
@@ -108,6 +134,7 @@ export class LocalDestination implements Destination {
     resume: ResumeCandidate | undefined,
     onRefused?: (reason: string) => void,
   ): Promise<PartSink> {
+    this.#linkFree?.verify(this.path);
     if (resume) {
       const kept = await LocalPart.reopen(this.#folder, this.#name, resume);
       if (typeof kept !== "string") return kept;
@@ -147,6 +174,7 @@ export class LocalDestination implements Destination {
       await lease.check();
       if (!part.stillAtItsName())
         throw new SyncError("write_error", `the part file of ${this.path} was moved or replaced`);
+      this.#linkFree?.verify(this.path);
       await rename(join(part.folder, part.name), target);
       // From here on the destination is replaced: nothing may fail the commit any more.
       const undurable = await this.#shared.syncs.after(this.#folder).then(
@@ -173,6 +201,7 @@ export class LocalDestination implements Destination {
   }
 
   async checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null> {
+    if (this.#throughLink) return null;
     let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {
       handle = await open(
@@ -205,8 +234,22 @@ export class LocalDestinations implements DestinationDriver {
   readonly #shared: RunShared = { syncs: new FolderSyncs(), umask: readUmask() };
   readonly #realFolders = new Map<string, Promise<string>>();
 
-  async open(path: string): Promise<Destination> {
+  async open(path: string, within?: string): Promise<Destination> {
     const folder = dirname(path);
+    const below = within === undefined ? undefined : relative(within, folder);
+    if (below !== undefined && below !== ".." && !below.startsWith(`..${sep}`)) {
+      const root = await this.#real(within as string);
+      const linkFree = new LinkFreeFolders(
+        root,
+        below === "" ? [] : below.split(sep),
+        within as string,
+      );
+      return LocalDestination.at(path, linkFree.folder, this.#shared, linkFree);
+    }
+    return LocalDestination.at(path, await this.#real(folder), this.#shared);
+  }
+
+  #real(folder: string): Promise<string> {
     let real = this.#realFolders.get(folder);
     if (!real) {
       real = realFolder(folder).then((resolved) => {
@@ -216,7 +259,7 @@ export class LocalDestinations implements DestinationDriver {
       });
       this.#realFolders.set(folder, real);
     }
-    return LocalDestination.at(path, await real, this.#shared);
+    return real;
   }
 }
 

@@ -1,0 +1,75 @@
+/**
+ * Folders below a root that must be real folders, never links: a directory mirror under
+ * `--artifact-root` creates `root/a/b/…` itself, so a link someone planted at `root/a` would
+ * otherwise carry its writes anywhere (`mirror/src/sub -> /etc`). The root itself may be a link
+ * (the user named it); every folder below it is checked when the destination is prepared and
+ * again just before the rename, by `lstat`, one component at a time.
+ *
+ * Node has no `openat`/`renameat`, so the check cannot be tied to a folder handle: between the
+ * last check and the rename (microseconds) a racing attacker could still swap a folder. That is
+ * the same window as the part's name check, stated in README "Limits".
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { errorCodeOf, SyncError } from "../../errors.js";
+import { mkdirs } from "../../fs/mkdirs.js";
+import { lstatOrUndefined } from "../../fs/stat.js";
+
+export class LinkFreeFolders {
+  /** `root`: a real path (links resolved); `below`: the folder names from it to the destination's folder. */
+  constructor(
+    readonly root: string,
+    readonly below: readonly string[],
+    /** The root as the user named it, for messages. */
+    readonly given: string,
+  ) {}
+
+  /** The destination's folder. */
+  get folder(): string {
+    return join(this.root, ...this.below);
+  }
+
+  /** The first folder below the root that exists and is not a real folder (a link, a file); `undefined` when none. */
+  firstNotAFolder(): string | undefined {
+    let path = this.root;
+    for (const name of this.below) {
+      path = join(path, name);
+      const info = lstatOrUndefined(path);
+      if (!info) return undefined;
+      if (!info.isDirectory()) return path;
+    }
+    return undefined;
+  }
+
+  /** Throws `write_error` naming the first folder below the root that is a link or not a folder. */
+  verify(destination: string): void {
+    const wrong = this.firstNotAFolder();
+    if (wrong !== undefined)
+      this.#refuse(destination, wrong, lstatOrUndefined(wrong)?.isSymbolicLink() === true);
+  }
+
+  /**
+   * Creates the missing folders one by one, each checked before the next is made inside it (a
+   * `mkdir` below a planted link would create a folder wherever the link leads).
+   */
+  async create(destination: string): Promise<void> {
+    await mkdirs(this.root);
+    let path = this.root;
+    for (const name of this.below) {
+      path = join(path, name);
+      await mkdir(path).catch((error: unknown) => {
+        // There already, or made by another run meanwhile: checked next either way.
+        if (errorCodeOf(error) !== "EEXIST") throw error;
+      });
+      const info = lstatOrUndefined(path);
+      if (!info?.isDirectory()) this.#refuse(destination, path, info?.isSymbolicLink() === true);
+    }
+  }
+
+  #refuse(destination: string, path: string, link: boolean): never {
+    throw new SyncError(
+      "write_error",
+      `cannot write ${destination}: ${path} is ${link ? "a symbolic link" : "not a folder"}; resilient-sync never writes through a linked folder below ${this.given}`,
+    );
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Folders below `--artifact-root` that someone replaced with links (`mirror/src/sub -> victim/`):
+ * a sync never writes, creates folders or reads checksums through them. The attacker is a real
+ * unprivileged user (`setpriv` to nobody) where the test runs as root; the refusal itself does
+ * not depend on who planted the link, so without root the links are planted by the runner.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmod, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { LocalDestinations } from "../../../src/destinations/local/destination.js";
+import { runCli } from "../../helpers/cli.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+const asRoot = process.getuid?.() === 0;
+
+/** Plants a link as nobody when the test can drop privileges, else as the runner. */
+function plantLink(target: string, at: string): void {
+  const command = ["ln", "-s", target, at];
+  const result = asRoot
+    ? spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), ...command], { encoding: "utf8" })
+    : spawnSync(command[0] as string, command.slice(1), { encoding: "utf8" });
+  assert.equal(result.status, 0, `ln -s ${target} ${at}: ${result.stderr}`);
+}
+
+/** A source tree `src/{top.txt, sub/config, sub/deeper/more}`, a victim folder, and a world-writable mirror. */
+async function layout(dir: string) {
+  const src = join(dir, "src");
+  await mkdir(join(src, "sub", "deeper"), { recursive: true });
+  await writeFile(join(src, "top.txt"), "top\n");
+  await writeFile(join(src, "sub", "config"), "attacker's choice of config\n");
+  await writeFile(join(src, "sub", "deeper", "more"), "more\n");
+  const victim = join(dir, "victim");
+  await mkdir(victim);
+  await writeFile(join(victim, "config"), "root's precious config\n");
+  const mirror = join(dir, "mirror");
+  await mkdir(mirror);
+  await chmod(dir, 0o755);
+  await chmod(mirror, 0o777);
+  return { src, victim, mirror };
+}
+
+describe("linked folders below the artifact root", () => {
+  test("a planted mirror/src/sub -> victim/ is refused, victim untouched, the rest synced (exit 1: some failed)", async (t) => {
+    const dir = await tempDir(t);
+    const { src, victim, mirror } = await layout(dir);
+    await mkdir(join(mirror, "src"));
+    await chmod(join(mirror, "src"), 0o777);
+    plantLink(victim, join(mirror, "src", "sub"));
+
+    const args = [src, "--artifact-root", mirror, "--lock-dir", join(dir, "locks"), "--json"];
+    const result = await runCli(args);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
+    assert.deepEqual((await readdir(victim)).sort(), ["config"], "nothing made in the victim");
+    assert.equal(await readFile(join(mirror, "src", "top.txt"), "utf8"), "top\n");
+    const report = JSON.parse(result.stdout);
+    const refused = report.results.filter((r: { error: unknown }) => r.error !== null);
+    assert.equal(refused.length, 2, "sub/config and sub/deeper/more");
+    for (const entry of refused) {
+      assert.equal(entry.error.code, "write_error");
+      assert.match(entry.error.message, /mirror\/src\/sub is a symbolic link/);
+      assert.equal(entry.checksum, null, "no checksum read through the link");
+    }
+  });
+
+  test("a link in place of the mirror's own folder (mirror/src) is refused as well", async (t) => {
+    const dir = await tempDir(t);
+    const { src, victim, mirror } = await layout(dir);
+    plantLink(victim, join(mirror, "src"));
+    const result = await runCli([src, "--artifact-root", mirror, "--lock-dir", join(dir, "locks")]);
+    assert.equal(result.code, 73, result.stderr);
+    assert.deepEqual((await readdir(victim)).sort(), ["config"]);
+    assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
+  });
+
+  test("the artifact root itself may be a link: the user named it", async (t) => {
+    const dir = await tempDir(t);
+    const { src } = await layout(dir);
+    await mkdir(join(dir, "elsewhere"));
+    await symlink(join(dir, "elsewhere"), join(dir, "root-link"));
+    const result = await runCli([
+      src,
+      "--artifact-root",
+      join(dir, "root-link"),
+      "--lock-dir",
+      join(dir, "locks"),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(
+      await readFile(join(dir, "elsewhere", "src", "sub", "config"), "utf8"),
+      "attacker's choice of config\n",
+    );
+  });
+
+  test("a folder swapped for a link after prepare is caught before the part is made, and again before the rename", async (t) => {
+    const dir = await tempDir(t);
+    const { victim, mirror } = await layout(dir);
+    const path = join(mirror, "src", "sub", "config");
+    const destinations = new LocalDestinations();
+    const lease = { check: async () => {} };
+    const isLinkRefusal = (error: Error) => /sub is a symbolic link/.test(error.message);
+
+    const early = await destinations.open(path, mirror);
+    await early.prepare();
+    await rename(join(mirror, "src", "sub"), join(mirror, "src", "moved"));
+    await symlink(victim, join(mirror, "src", "sub"));
+    await assert.rejects(early.openPart(undefined), isLinkRefusal);
+    assert.deepEqual((await readdir(victim)).sort(), ["config"], "no part made in the victim");
+
+    // Later: the part is made in the real folder, which is then put behind a link.
+    await rm(join(mirror, "src", "sub"));
+    await rename(join(mirror, "src", "moved"), join(mirror, "src", "sub"));
+    const late = await destinations.open(path, mirror);
+    await late.prepare();
+    const part = await late.openPart(undefined);
+    part.push(Buffer.from("new content\n"));
+    await part.finish();
+    await rename(join(mirror, "src", "sub"), join(mirror, "src", "moved"));
+    await symlink(join(mirror, "src", "moved"), join(mirror, "src", "sub"));
+    await assert.rejects(late.commit(part, lease), isLinkRefusal);
+    assert.deepEqual(
+      await readdir(join(mirror, "src", "moved")),
+      [part.file().name],
+      "not renamed",
+    );
+    assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
+    await part.discard();
+  });
+});
