@@ -76,7 +76,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   // With bars on the terminal, info lines bound for the same terminal would tear them: the bars
   // and the closing summary say it instead. Logs sent to a file or pipe are untouched.
   // Loaded only now: `--help` and `--version` never pay for the sync machinery.
-  const { readSourceList, runSync } = await import("../run/sync.js");
+  const { runSync } = await import("../run/sync.js");
+  const { expandHeaders, readSourceList } = await import("../run/inputs.js");
   const logger = loggerFor(
     options,
     renderer
@@ -86,8 +87,6 @@ export async function main(argv: readonly string[]): Promise<number> {
         }
       : undefined,
   );
-  for (const header of options.header ?? [])
-    redactor.add(header.slice(header.indexOf(":") + 1).trim());
 
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -109,6 +108,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       options = { ...options, sources: [...(options.sources ?? []), ...listed] };
       delete options.inputFile;
     }
+    const header = await expandHeaders(options.header, process.env);
+    if (header) options = { ...options, header };
+    for (const line of header ?? []) redactor.add(line.slice(line.indexOf(":") + 1).trim());
     for (const source of [options.sourceUrl, ...(options.sources ?? [])]) {
       if (source !== undefined) redactor.add(...secretsOfUrl(source));
     }

@@ -224,7 +224,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     kind: "string",
     multiple: true,
     value: '"Name: value"',
-    help: "extra request header (repeatable); values are never logged",
+    help: "extra request header (repeatable); @FILE reads them from a file, one a line; $RESILIENT_SYNC_HEADER adds more; values are never logged",
     group: "Beyond both",
   },
   {

@@ -4,7 +4,6 @@
  * Never exits the process.
  */
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { systemClock, timeoutSignal } from "../clock.js";
 import { isDeadline } from "../core/context.js";
 import { runJob } from "../core/job.js";
@@ -18,6 +17,7 @@ import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
 import { planJob } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
+import { expandHeaders, readSourceList } from "./inputs.js";
 import { plan } from "./plan.js";
 import { exitCodeFor, type Report, summarize } from "./report.js";
 import { buildRuntime, localStore } from "./runtime.js";
@@ -36,21 +36,6 @@ export interface TestHooks {
   failpoint?: Failpoint;
   /** Multiplies every backoff and Retry-After delay. */
   delayScale?: number;
-}
-
-/** Reads sources from a file (or stdin for `-`), one a line; blank lines and `#` comments skipped. */
-export async function readSourceList(path: string): Promise<string[]> {
-  const text = path === "-" ? await readStdin() : await readFile(path, "utf8");
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"));
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export function newRunId(): string {
@@ -86,9 +71,11 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
             `--input-file cannot be read: ${(error as Error).message}`,
           );
         });
+  const header = await expandHeaders(options.header);
   const resolved = normalizeOptions({
     ...options,
     sources: [...(options.sources ?? []), ...listed],
+    ...(header ? { header } : {}),
   });
 
   // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.

@@ -1,0 +1,60 @@
+/**
+ * Inputs read from files or the environment rather than argv, where every user can see them
+ * (`ps`): the source list (`-i FILE`), and request headers (`--header @FILE`, curl's form, and
+ * `$RESILIENT_SYNC_HEADER`, as rclone reads `$RCLONE_HEADER`).
+ */
+import { readFile } from "node:fs/promises";
+import { UsageError } from "../errors.js";
+
+/** The environment variable the CLI reads headers from: one `Name: value` a line. */
+export const HEADER_ENV = "RESILIENT_SYNC_HEADER";
+
+/** Reads sources from a file (or stdin for `-`), one a line; blank lines and `#` comments skipped. */
+export async function readSourceList(path: string): Promise<string[]> {
+  const text = path === "-" ? await readStdin() : await readFile(path, "utf8");
+  return linesOf(text);
+}
+
+/**
+ * `--header` values with every `@FILE` replaced by the file's headers (one a line; blank lines
+ * and `#` comments skipped), then the headers of `env[HEADER_ENV]` when `env` is given. A file
+ * that cannot be read is a `UsageError` naming it (never its content: it may hold secrets).
+ */
+export async function expandHeaders(
+  values: readonly string[] | undefined,
+  env?: NodeJS.ProcessEnv,
+): Promise<string[] | undefined> {
+  const fromEnv = env?.[HEADER_ENV];
+  if (values === undefined && !fromEnv) return undefined;
+  const headers: string[] = [];
+  for (const value of values ?? []) {
+    if (!value.startsWith("@")) {
+      headers.push(value);
+      continue;
+    }
+    const path = value.slice(1);
+    if (path === "") throw new UsageError("--header", "--header @FILE needs a file name after @");
+    const text = await readFile(path, "utf8").catch((error: unknown) => {
+      throw new UsageError(
+        "--header",
+        `--header @${path}: the file cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    });
+    headers.push(...linesOf(text));
+  }
+  if (fromEnv) headers.push(...linesOf(fromEnv));
+  return headers;
+}
+
+function linesOf(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
