@@ -19,6 +19,8 @@ export class PartKeeper {
   readonly #lease: Lease;
   #sink: PartSink | undefined;
   #record: PartRecord | undefined;
+  /** Whether a dead predecessor's stranded parts have been looked for (once per job). */
+  #swept = false;
 
   constructor(context: JobContext, lease: Lease) {
     this.#context = context;
@@ -40,6 +42,25 @@ export class PartKeeper {
    */
   async reopen(): Promise<PartSink | undefined> {
     if (this.#sink) return this.#sink;
+    const kept = await this.#reopenRecorded();
+    await this.#sweepOnce(kept);
+    return kept;
+  }
+
+  /**
+   * A predecessor killed between making a part and recording it (or with a part too small to
+   * record) leaves it behind, known to nobody: once its lease is ours, such parts are removed.
+   */
+  async #sweepOnce(kept: PartSink | undefined): Promise<void> {
+    if (this.#swept) return;
+    this.#swept = true;
+    if (this.#lease.predecessor.ended === "released") return;
+    const { destination, runtime, names } = this.#context;
+    const count = (await destination.sweepParts?.(kept?.file())) ?? 0;
+    if (count > 0) runtime.logger.emit("info", "removed stranded part files", { ...names, count });
+  }
+
+  async #reopenRecorded(): Promise<PartSink | undefined> {
     const { store } = this.#context.runtime;
     const record = await store.readPart(this.#context.keys.destination);
     if (!record) return undefined;

@@ -73,6 +73,13 @@ export interface Destination {
   /** Removes a kept part by its record, if it is still that very file; never throws. */
   discardKept(file: PartFile): Promise<void>;
   /**
+   * Removes every part of this destination but `keep` — only this user's regular files with a
+   * name only this destination's parts have — and says how many; never throws. Called by the
+   * lease holder once its predecessor died or expired: parts are only ever made under the lease,
+   * so no live writer owns these (one that lost its lease cannot commit).
+   */
+  sweepParts?(keep: PartFile | undefined): Promise<number>;
+  /**
    * Puts the finished part in place, atomically, keeping an existing destination's mode (and
    * owner, where the runner may set it); a new one gets `newFileMode` (less the umask) when given,
    * else what the umask allows. Durable when it resolves. Refuses (rejects with the lease's

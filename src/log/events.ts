@@ -93,6 +93,8 @@ export interface EventFields {
   "ignored unreadable state": { file: string; reason: string };
   /** A kept part that may not be resumed (replaced, a link, another user's …): the transfer starts from zero. */
   "discarded part file": SourceFields & { reason: string };
+  /** Part files a dead (or expired) predecessor left without a record, removed once this run holds the lease. */
+  "removed stranded part files": SourceFields & { count: number };
   /** The run lost the destination's lease (paused past it, taken over): it stopped without committing. */
   "lock lost": SourceFields & { lock: string; reason: string };
   /** The destination was replaced, but its folder could not be fsynced: a power loss may undo it. */

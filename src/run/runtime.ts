@@ -6,7 +6,7 @@
 import type { Clock } from "../clock.js";
 import type { ProgressEvent } from "../core/progress.js";
 import type { Runtime } from "../core/runtime.js";
-import { LocalDestinations } from "../destinations/local/destination.js";
+import { LocalDestinations } from "../destinations/local/destinations.js";
 import type { Failpoint } from "../failpoints.js";
 import { Circuits } from "../health/circuits.js";
 import { OriginGate } from "../health/origin-gate.js";

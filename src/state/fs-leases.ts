@@ -37,7 +37,7 @@ import {
 import type { Logger } from "../log/events.js";
 import {
   type HolderVerdict,
-  judgeHolder,
+  judgeLockFile,
   type LockOwner,
   leaseExpired,
   parseOwner,
@@ -94,13 +94,20 @@ export class FsLeases {
 
   async acquire(key: string, options: AcquireOptions): Promise<Lease | undefined> {
     const path = this.lockPath(key);
-    const giveUpAt = this.#clock.monotonic() + options.waitMs;
+    const startedAt = this.#clock.monotonic();
+    const giveUpAt = startedAt + options.waitMs;
     let pause = POLL_MIN_MS;
     for (;;) {
       options.signal?.throwIfAborted();
-      const lease = this.#tryAcquire(key, path, options.ttlMs);
-      if (lease) return lease;
-      const remaining = giveUpAt - this.#clock.monotonic();
+      const outcome = this.#tryAcquire(key, path, options.ttlMs);
+      if (typeof outcome !== "string") return outcome;
+      // A lock changing hands (a `.break` beside it) is looked at again until the change is
+      // done — or the marker is old enough to be a dead breaker's — even when told not to wait.
+      const until =
+        outcome === "changing"
+          ? Math.max(giveUpAt, startedAt + STALE_BREAK_MS + POLL_MAX_MS)
+          : giveUpAt;
+      const remaining = until - this.#clock.monotonic();
       if (remaining <= 0) return undefined;
       await this.#clock.sleep(Math.min(pause, remaining), options.signal);
       pause = Math.min(pause * 2, POLL_MAX_MS);
@@ -116,26 +123,31 @@ export class FsLeases {
     return parseOwner(held.text)?.token === fence.token;
   }
 
-  #tryAcquire(key: string, path: string, ttlMs: number): Lease | undefined {
+  /** The lease, or why not: `busy` (held), `changing` (another run is taking a stale lock over). */
+  #tryAcquire(key: string, path: string, ttlMs: number): Lease | "busy" | "changing" {
     // A few rounds: a stale lock removed in one round is free in the next.
     let predecessor: Predecessor = { ended: "released" };
     for (let round = 0; round < 3; round += 1) {
       const fd = createNew(path, 0o644);
-      if (fd !== undefined) return this.#held(key, path, fd, ttlMs, predecessor);
+      if (fd !== undefined) {
+        const lease = this.#held(key, path, fd, ttlMs, predecessor);
+        if (lease) return lease;
+        continue;
+      }
       const held = readSmallFile(path);
       if (held === undefined) continue; // released meanwhile
       const ageMs = this.#clock.now() - (held?.stats.mtimeMs ?? lstatMtime(path));
-      const owner = held ? parseOwner(held.text) : undefined;
-      const verdict = judgeHolder(this.#self, owner, ageMs, ttlMs, held?.stats.uid);
-      if (verdict.alive) return undefined;
-      if (!this.#breakStale(path, held?.text, ttlMs, verdict)) return undefined;
+      const verdict = judgeLockFile(this.#self, held?.text, ageMs, ttlMs, held?.stats.uid);
+      if (verdict.alive) return "busy";
+      const broken = this.#breakStale(path, held?.text, ttlMs, verdict);
+      if (broken !== "broken") return broken;
       predecessor = {
         ended: verdict.gone ? "gone" : "expired",
         fence: verdict.fence,
         token: verdict.token,
       };
     }
-    return undefined;
+    return "busy";
   }
 
   #owner(fence: number): LockOwner {
@@ -160,7 +172,14 @@ export class FsLeases {
     return Math.max(fromClock, predecessor.ended === "released" ? 0 : predecessor.fence + 1);
   }
 
-  #held(key: string, path: string, fd: number, ttlMs: number, predecessor: Predecessor): Lease {
+  /** The lease on the lock file just created as `fd`; `undefined` when it was taken over before it was named. */
+  #held(
+    key: string,
+    path: string,
+    fd: number,
+    ttlMs: number,
+    predecessor: Predecessor,
+  ): Lease | undefined {
     let identity: BigIntStats;
     let owner: LockOwner;
     let text: string;
@@ -170,6 +189,11 @@ export class FsLeases {
       text = JSON.stringify(owner);
       writeSync(fd, text);
       identity = fstatSync(fd, { bigint: true });
+      const atPath = lstatBigOrUndefined(path);
+      if (atPath?.ino !== identity.ino || atPath.dev !== identity.dev) {
+        closeSync(fd);
+        return undefined;
+      }
     } catch (error) {
       // A lock that could not be written (a full disk) must not stay behind, empty, as if held.
       closeSync(fd);
@@ -248,31 +272,31 @@ export class FsLeases {
     staleText: string | undefined,
     ttlMs: number,
     verdict: HolderVerdict,
-  ): boolean {
+  ): "broken" | "busy" | "changing" {
     const breakPath = `${path}.break`;
     const fd = createNew(breakPath, 0o644);
     if (fd === undefined) {
       const age = this.#clock.now() - lstatMtime(breakPath);
       if (age > STALE_BREAK_MS) unlinkQuietly(breakPath);
-      return false;
+      return "changing";
     }
     closeSync(fd);
     try {
       const now = readSmallFile(path);
       const same = now === null ? staleText === undefined : now?.text === staleText;
-      if (now === undefined) return true;
-      if (!same) return false;
+      if (now === undefined) return "broken";
+      if (!same) return "busy";
       // Renewed since we judged it: a paused holder woke up; it is alive after all.
       const age = this.#clock.now() - (now?.stats.mtimeMs ?? lstatMtime(path));
-      if (!verdict.gone && !leaseExpired(age, ttlMs)) return false;
-      unlinkSync(path);
+      if (!verdict.gone && !leaseExpired(age, ttlMs)) return "busy";
+      unlinkQuietly(path);
       const owner = now ? parseOwner(now.text) : undefined;
       this.#logger.emit("warning", "removed stale lock", {
         lock: path,
         holder_pid: owner?.pid ?? null,
         reason: verdict.reason,
       });
-      return true;
+      return "broken";
     } finally {
       unlinkQuietly(breakPath);
     }

@@ -33,6 +33,26 @@ export interface HolderVerdict {
 }
 
 /**
+ * The verdict on a lock file whose text is `text`: an empty one is a creator killed between
+ * making it and naming itself in it (one synchronous step; a creator frozen exactly there loses
+ * the lock at its first ownership check), held by nobody; any other is `judgeHolder`'s.
+ */
+export function judgeLockFile(
+  self: Self,
+  text: string | undefined,
+  ageMs: number,
+  ttlMs: number,
+  fileUid?: number,
+): HolderVerdict {
+  if (text === "") {
+    const reason = "empty lock file: its creator died before naming itself";
+    return { alive: false, gone: true, fence: 0, token: "", reason };
+  }
+  const owner = text === undefined ? undefined : parseOwner(text);
+  return judgeHolder(self, owner, ageMs, ttlMs, fileUid);
+}
+
+/**
  * Whether a lock may be taken from its holder. On this host and in this pid namespace, when the
  * lock file proves who holds it (the holder's start time, a file owned by the holder's user), the
  * process itself answers: gone (or its pid reused) — taken over at once; running — never taken over,

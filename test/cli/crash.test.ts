@@ -37,6 +37,23 @@ describe("crashes and signals never leave a partial destination", () => {
     assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
   });
 
+  test("a part left without a record (a small body, SIGKILLed) is removed by the next run", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(50_000, 42);
+    server.route("/small.bin", { body, script: [{ kind: "hold", afterBytes: 20_000 }] });
+    const victim = new CliProcess(args(dir, "/small.bin"));
+    await waitForPart(join(dir, "out"), 20_000);
+    victim.child.kill("SIGKILL");
+    await victim.done;
+    assert.equal((await listFiles(join(dir, "out"))).filter(isPartName).length, 1);
+
+    const next = await runCli(args(dir, "/small.bin"));
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(findLog(next, "removed stranded part files")?.count, 1);
+    assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+  });
+
   test("SIGKILL while replacing: the old destination stays whole", async (t) => {
     const dir = await tempDir(t);
     const v1 = bytes(400_000, 42);

@@ -38,6 +38,8 @@ export interface Route {
   chunked?: boolean;
   /** Faults, one consumed per request; when used up, requests are served normally. */
   script?: Step[];
+  /** Serve every body (once the script is used up) in chunks this far apart, as a slow link would. */
+  pace?: { chunkBytes: number; intervalMs: number };
   headers?: Record<string, string>;
 }
 
@@ -132,7 +134,8 @@ export class TestServer extends EventEmitter {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", this.origin).pathname;
     const route = this.#routes.get(path);
-    const step: Step = route?.script?.shift() ?? { kind: "ok" };
+    const step: Step =
+      route?.script?.shift() ?? (route?.pace ? { kind: "drip", ...route.pace } : { kind: "ok" });
     const record: RecordedRequest = {
       path,
       headers: req.headers,

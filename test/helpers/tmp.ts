@@ -6,7 +6,10 @@ import type { TestContext } from "node:test";
 
 export async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "resilient-sync-test-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // KEEP_TEMP=1 keeps the folders, to look at what a failing test left.
+  t.after(() =>
+    process.env.KEEP_TEMP ? t.diagnostic(`kept ${dir}`) : rm(dir, { recursive: true, force: true }),
+  );
   return dir;
 }
 

@@ -78,6 +78,11 @@ describe("FsStateStore locks", () => {
       old,
     ],
     ["an empty lock file, lease expired", () => "", old],
+    [
+      "an empty lock file just made (its creator killed before naming itself)",
+      () => "",
+      new Date(),
+    ],
     ["a foreign lock file, lease expired", () => "locked by someone\n", old],
   ] as const) {
     test(`takes over a lock left by ${what}, with a warning`, async (t) => {
@@ -95,6 +100,32 @@ describe("FsStateStore locks", () => {
       );
     });
   }
+});
+
+describe("FsStateStore lock takeover in progress", () => {
+  test("a lock-break marker left by a killed breaker delays the next run (not even told to wait) by at most a few seconds, never blocks it", async (t) => {
+    const { dir, store } = await storeIn(t);
+    const path = store.lockPath("pair");
+    await writeFile(
+      path,
+      JSON.stringify({
+        pid: deadPid(),
+        host: hostname(),
+        pidns: readlinkSync("/proc/self/ns/pid"),
+        start: null,
+        token: "x",
+      }),
+    );
+    await writeFile(`${path}.break`, "");
+    const lock = await store.acquire("pair", once0);
+    assert.ok(lock, "taken once the marker is old enough to be a dead breaker's");
+    await lock.release();
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => !f.endsWith(".fence")),
+      [],
+      "no lock, break or temp file left",
+    );
+  });
 });
 
 describe("FsStateStore lock release", () => {

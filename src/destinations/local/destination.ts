@@ -11,31 +11,31 @@
  */
 import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { open, realpath, rename, statfs } from "node:fs/promises";
-import { basename, dirname, join, relative, sep } from "node:path";
+import { open, rename, statfs } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
-import { errorCodeOf, SyncError, writeError } from "../../errors.js";
+import { SyncError, writeError } from "../../errors.js";
 import { mkdirs } from "../../fs/mkdirs.js";
 import { lstatOrUndefined } from "../../fs/stat.js";
 import type { PartFile } from "../../state/store.js";
 import type {
   Destination,
-  DestinationDriver,
   Fingerprint,
   LeaseCheck,
   PartSink,
   ResumeCandidate,
 } from "../destination.js";
-import { FolderSyncs } from "./folder-syncs.js";
-import { LinkFreeFolders } from "./linked-folders.js";
+import type { FolderSyncs } from "./folder-syncs.js";
+import type { LinkFreeFolders } from "./linked-folders.js";
+import { modeFor, ownerToKeep } from "./modes.js";
 import { isPartNameFor } from "./names.js";
 import { LocalPart } from "./part.js";
 
 const READ_CHUNK = 1 << 20;
 
 /** What the destinations of one run share. */
-interface RunShared {
+export interface RunShared {
   syncs: FolderSyncs;
   /** Read once: the process's umask does not change during a run, and reading it costs two syscalls. */
   umask: number;
@@ -155,6 +155,26 @@ export class LocalDestination implements Destination {
     await unlink(path).catch(() => {});
   }
 
+  async sweepParts(keep: PartFile | undefined): Promise<number> {
+    if (this.#throughLink) return 0;
+    const { readdir, unlink } = await import("node:fs/promises");
+    let removed = 0;
+    for (const name of await readdir(this.#folder).catch(() => [])) {
+      if (name === keep?.name || !isPartNameFor(name, this.#name)) continue;
+      const path = join(this.#folder, name);
+      const info = lstatOrUndefined(path);
+      if (!info?.isFile() || info.uid !== process.getuid?.()) continue;
+      if (
+        await unlink(path).then(
+          () => true,
+          () => false,
+        )
+      )
+        removed += 1;
+    }
+    return removed;
+  }
+
   async commit(
     part: PartSink,
     lease: LeaseCheck,
@@ -226,57 +246,6 @@ export class LocalDestination implements Destination {
   }
 }
 
-/**
- * Local destinations of one run: they share folder fsyncs, and each folder's real path is
- * resolved once per run (a batch of a thousand files in one folder resolves it once).
- */
-export class LocalDestinations implements DestinationDriver {
-  readonly #shared: RunShared = { syncs: new FolderSyncs(), umask: readUmask() };
-  readonly #realFolders = new Map<string, Promise<string>>();
-
-  async open(path: string, within?: string): Promise<Destination> {
-    const folder = dirname(path);
-    const below = within === undefined ? undefined : relative(within, folder);
-    if (below !== undefined && below !== ".." && !below.startsWith(`..${sep}`)) {
-      const root = await this.#real(within as string);
-      const linkFree = new LinkFreeFolders(
-        root,
-        below === "" ? [] : below.split(sep),
-        within as string,
-      );
-      return LocalDestination.at(path, linkFree.folder, this.#shared, linkFree);
-    }
-    return LocalDestination.at(path, await this.#real(folder), this.#shared);
-  }
-
-  #real(folder: string): Promise<string> {
-    let real = this.#realFolders.get(folder);
-    if (!real) {
-      real = realFolder(folder).then((resolved) => {
-        // A folder that does not exist yet resolved through its nearest ancestor: ask again next time.
-        if (!lstatOrUndefined(resolved)?.isDirectory()) this.#realFolders.delete(folder);
-        return resolved;
-      });
-      this.#realFolders.set(folder, real);
-    }
-    return real;
-  }
-}
-
-/** The real path of `folder`, or, while it does not exist yet, of its nearest existing ancestor joined with the rest. */
-async function realFolder(folder: string): Promise<string> {
-  const rest: string[] = [];
-  for (let dir = folder; ; dir = dirname(dir)) {
-    try {
-      return join(await realpath(dir), ...rest.reverse());
-    } catch (error) {
-      if (dirname(dir) === dir || !["ENOENT", "ENOTDIR"].includes(errorCodeOf(error) ?? ""))
-        return folder;
-      rest.push(basename(dir));
-    }
-  }
-}
-
 /** What kind of special file `info` is; `undefined` for a regular file, a link or a folder. */
 function specialKind(info: Stats): string | undefined {
   if (info.isCharacterDevice()) return "character device";
@@ -288,37 +257,4 @@ function specialKind(info: Stats): string | undefined {
 
 function fingerprintOf(info: Stats): Fingerprint {
   return { size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
-}
-
-/**
- * The mode of a committed file: an existing destination's permission bits, never setuid, setgid
- * or sticky; a new one's, what the source suggests (a local file's mode) or 0666, less the umask.
- */
-function modeFor(
-  existing: Stats | undefined,
-  umask: number,
-  suggested: number | undefined,
-): number {
-  if (!existing?.isFile()) return (suggested ?? 0o666) & 0o777 & ~umask;
-  return existing.mode & 0o777;
-}
-
-/**
- * Whose the committed file should be: an existing destination's owner and group, when they are
- * not the runner's and the runner may give a file away (root); otherwise the runner's own.
- */
-function ownerToKeep(existing: Stats | undefined): { uid: number; gid: number } | undefined {
-  if (!existing?.isFile() || process.getuid?.() !== 0) return undefined;
-  if (existing.uid === 0 && existing.gid === (process.getgid?.() ?? 0)) return undefined;
-  return { uid: existing.uid, gid: existing.gid };
-}
-
-/** The process's umask, for the mode of new files (0o022 when it cannot be read). */
-function readUmask(): number {
-  try {
-    // Reading without setting is deprecated only in the docs (DEP0139), and it is the one way.
-    return process.umask();
-  } catch {
-    return 0o022;
-  }
 }

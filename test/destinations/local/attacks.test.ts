@@ -194,4 +194,23 @@ describe("planted links and swapped parts never redirect a write", { skip }, () 
     assert.equal(result.code, 0, result.stderr);
     assert.equal((await lstat(join(dir, "copy.txt"))).mode & 0o777, 0o600);
   });
+
+  test("after a killed run, its stranded part is removed, but a part-named file of another user is not", async (t) => {
+    const { dir, out } = await sharedFolder(t);
+    const theirs = join(out, ".data.bin.0123456789abcdef.resilient-sync.part");
+    asNobody(`echo planted by nobody > ${theirs}`);
+    server.route("/stranded.bin", {
+      body: bytes(50_000, 803),
+      script: [{ kind: "hold", afterBytes: 20_000 }],
+    });
+    const args = singlePair(server.url("/stranded.bin"), dir, "out/data.bin");
+    const victim = new CliProcess(args);
+    await waitForPart(out, 20_000);
+    victim.child.kill("SIGKILL");
+    await victim.done;
+    const next = await runCli(args);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(findLog(next, "removed stranded part files")?.count, 1, "root's own");
+    assert.equal(await readFile(theirs, "utf8"), "planted by nobody\n");
+  });
 });

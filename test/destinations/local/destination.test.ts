@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { lstat, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { LocalDestinations } from "../../../src/destinations/local/destination.js";
+import { LocalDestinations } from "../../../src/destinations/local/destinations.js";
 import { isPartNameFor, newPartName } from "../../../src/destinations/local/names.js";
 import { tempDir } from "../../helpers/tmp.js";
 

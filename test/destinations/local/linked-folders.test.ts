@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { chmod, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { LocalDestinations } from "../../../src/destinations/local/destination.js";
+import { LocalDestinations } from "../../../src/destinations/local/destinations.js";
 import { runCli } from "../../helpers/cli.js";
 import { tempDir } from "../../helpers/tmp.js";
 

@@ -1,0 +1,61 @@
+/** `LocalDestinations`: the driver that opens local destinations for one run. */
+import { realpath } from "node:fs/promises";
+import { basename, dirname, join, relative, sep } from "node:path";
+import { errorCodeOf } from "../../errors.js";
+import { lstatOrUndefined } from "../../fs/stat.js";
+import type { Destination, DestinationDriver } from "../destination.js";
+import { LocalDestination, type RunShared } from "./destination.js";
+import { FolderSyncs } from "./folder-syncs.js";
+import { LinkFreeFolders } from "./linked-folders.js";
+import { readUmask } from "./modes.js";
+
+/**
+ * Local destinations of one run: they share folder fsyncs, and each folder's real path is
+ * resolved once per run (a batch of a thousand files in one folder resolves it once).
+ */
+export class LocalDestinations implements DestinationDriver {
+  readonly #shared: RunShared = { syncs: new FolderSyncs(), umask: readUmask() };
+  readonly #realFolders = new Map<string, Promise<string>>();
+
+  async open(path: string, within?: string): Promise<Destination> {
+    const folder = dirname(path);
+    const below = within === undefined ? undefined : relative(within, folder);
+    if (below !== undefined && below !== ".." && !below.startsWith(`..${sep}`)) {
+      const root = await this.#real(within as string);
+      const linkFree = new LinkFreeFolders(
+        root,
+        below === "" ? [] : below.split(sep),
+        within as string,
+      );
+      return LocalDestination.at(path, linkFree.folder, this.#shared, linkFree);
+    }
+    return LocalDestination.at(path, await this.#real(folder), this.#shared);
+  }
+
+  #real(folder: string): Promise<string> {
+    let real = this.#realFolders.get(folder);
+    if (!real) {
+      real = realFolder(folder).then((resolved) => {
+        // A folder that does not exist yet resolved through its nearest ancestor: ask again next time.
+        if (!lstatOrUndefined(resolved)?.isDirectory()) this.#realFolders.delete(folder);
+        return resolved;
+      });
+      this.#realFolders.set(folder, real);
+    }
+    return real;
+  }
+}
+
+/** The real path of `folder`, or, while it does not exist yet, of its nearest existing ancestor joined with the rest. */
+async function realFolder(folder: string): Promise<string> {
+  const rest: string[] = [];
+  for (let dir = folder; ; dir = dirname(dir)) {
+    try {
+      return join(await realpath(dir), ...rest.reverse());
+    } catch (error) {
+      if (dirname(dir) === dir || !["ENOENT", "ENOTDIR"].includes(errorCodeOf(error) ?? ""))
+        return folder;
+      rest.push(basename(dir));
+    }
+  }
+}
