@@ -62,8 +62,9 @@ function killWhen(args: string[], due: (run: CliProcess) => boolean): Victim {
   return { run, killed };
 }
 
-/** A lock file beside the destinations (a killed run leaves its own; the next one takes it over). */
-const isLockName = (name: string) => name.startsWith(".resilient-sync-") && name.endsWith(".lock");
+/** A lock file (or lock-break marker) beside the destinations: a killed run leaves its own; the next one takes it over. */
+const isLockName = (name: string) =>
+  name.startsWith(".resilient-sync-") && (name.endsWith(".lock") || name.endsWith(".lock.break"));
 
 const commitsIn = (run: CliProcess) =>
   (run.stdout.match(/"message":"updated destination"/g) ?? []).length;
