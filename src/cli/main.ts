@@ -114,6 +114,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const source of [options.sourceUrl, ...(options.sources ?? [])]) {
       if (source !== undefined) redactor.add(...secretsOfUrl(source));
     }
+    // Proxy credentials, from --proxy or the environment, are secrets like any other.
+    for (const proxy of [
+      options.proxy,
+      ...["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"].map(
+        (name) => process.env[name],
+      ),
+    ]) {
+      if (proxy) redactor.add(...secretsOfUrl(proxy.includes("://") ? proxy : `http://${proxy}`));
+    }
     const report = await runSync(
       {
         ...options,

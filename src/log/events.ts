@@ -106,6 +106,8 @@ export interface EventFields {
   "directory matched no files": { source: string; pattern: string };
   /** A link in a directory source that leads outside it: not synced. */
   "skipped symlink": { source: string; link: string; reason: string };
+  /** `--insecure`: said on every run, since it is easy to forget in a script. */
+  "TLS certificates not verified": { reason: string };
   interrupted: { signal: string };
   /** A library caller's `onProgress` threw: the run goes on. */
   "progress callback failed": { reason: string };

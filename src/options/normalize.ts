@@ -12,6 +12,7 @@ import type { Clock } from "../clock.js";
 import { UsageError } from "../errors.js";
 import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
+import { type NetworkSettings, resolveNetwork } from "./network.js";
 import { defaultRoot } from "./package.js";
 import { parseSize } from "./size.js";
 import { defaultOf, specOf } from "./spec.js";
@@ -54,6 +55,15 @@ export interface SyncOptions {
   maxFilesize?: string;
   /** In directory sources, follow links that leave the source folder too. */
   followSymlinks?: boolean;
+  /** Proxies, TLS and netrc: see `NetworkOptions`. */
+  proxy?: string;
+  noProxy?: string;
+  cacert?: string;
+  insecure?: boolean;
+  cert?: string;
+  key?: string;
+  netrc?: boolean;
+  netrcFile?: string;
   /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
   signal?: AbortSignal;
   /** Receives every log event; silent by default. */
@@ -103,6 +113,7 @@ export interface ResolvedOptions {
   /** Any file larger than this fails (its part removed); undefined: no limit. */
   maxFileBytes: number | undefined;
   followSymlinks: boolean;
+  network: NetworkSettings;
 }
 
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -258,6 +269,7 @@ export function normalizeOptions(
         : toMs(checkNumber("deadline", options.deadline, 0)),
     headers: parseHeaders(options.header),
     followSymlinks: options.followSymlinks ?? defaultOf<boolean>("followSymlinks"),
+    network: resolveNetwork(options, env),
     maxFileBytes:
       options.maxFilesize === undefined
         ? undefined

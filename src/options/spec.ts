@@ -23,7 +23,7 @@ export interface OptionSpec {
   positive?: boolean;
   choices?: readonly string[];
   help: string;
-  group: "Single pair" | "Many sources" | "Beyond both" | "General";
+  group: "Single pair" | "Many sources" | "Beyond both" | "Network" | "General";
   /** The module that owns the option's meaning (and validates what the generic checks cannot). */
   owner: string;
 }

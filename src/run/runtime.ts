@@ -55,6 +55,7 @@ export async function buildRuntime(
     ? await HttpClient.create({
         timeoutMs: options.timeoutMs,
         headers: options.headers,
+        network: options.network,
         userAgent: `resilient-sync/${parts.version}`,
         now: () => clock.now(),
       })

@@ -82,6 +82,11 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   const { pairs, emptyDirectories, skippedLinks } = await plan(resolved);
   const store = localStore(resolved.lockDir, clock, logger, hooks.failpoint);
   await validateEnvironment(store, logger, resolved.dryRun);
+  if (!resolved.network.tls.rejectUnauthorized) {
+    logger.emit("warning", "TLS certificates not verified", {
+      reason: "--insecure: any server can pose as the origin",
+    });
+  }
   for (const { source, link } of skippedLinks) {
     logger.emit("warning", "skipped symlink", {
       source,

@@ -3,11 +3,13 @@
  * requests, ranged resume guarded by `If-Range`, redirects followed by hand so that only
  * http(s) → http(s) is allowed, and every failure classified (status, error code, retryable).
  */
-import type { Agent, Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
+import type { NetworkSettings } from "../../options/network.js";
 import type { Source } from "../source.js";
 import { basicAuthorization, discard } from "./headers.js";
+import { netrcFor } from "./netrc.js";
 import { HttpSource } from "./source.js";
 
 export const MAX_REDIRECTS = 10;
@@ -22,24 +24,45 @@ export interface HttpClientOptions {
   headers: Record<string, string>;
   userAgent: string;
   now: () => number;
+  /** Proxies, TLS, netrc; none when absent. */
+  network?: NetworkSettings;
 }
 
 /** One run's HTTP client: creates sources that share its connection pool. Close it when done. */
 export class HttpClient {
-  readonly #agent: Agent;
+  /** One pool per scheme: http and https URLs may have different proxies (curl's rules). */
+  readonly #agents: { http: Dispatcher; https: Dispatcher };
   readonly #request: typeof import("undici").request;
   readonly #options: HttpClientOptions;
 
   private constructor(undici: typeof import("undici"), options: HttpClientOptions) {
     this.#options = options;
     this.#request = undici.request;
-    this.#agent = new undici.Agent({
-      connect: { timeout: options.timeoutMs },
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      keepAliveTimeout: 10_000,
-      connections: 16,
-    });
+    const network = options.network;
+    const tls = network?.tls ?? { rejectUnauthorized: true };
+    // undici's EnvHttpProxyAgent picks proxy or direct per host (no_proxy); given explicit
+    // values it reads no environment of its own. An https URL with only an http proxy set goes
+    // direct, as in curl (undici alone would send it through the http proxy).
+    // Plain http goes to the proxy as an absolute-URI request, as curl sends it (many proxies
+    // allow CONNECT to port 443 only); https is tunnelled with CONNECT.
+    const agentFor = (proxy: string, scheme: "http" | "https") =>
+      new undici.EnvHttpProxyAgent({
+        httpProxy: proxy,
+        httpsProxy: proxy,
+        proxyTunnel: scheme === "https",
+        noProxy: network?.noProxy ?? "",
+        connect: { timeout: options.timeoutMs, ...tls },
+        requestTls: { timeout: options.timeoutMs, ...tls },
+        proxyTls: { timeout: options.timeoutMs },
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        keepAliveTimeout: 10_000,
+        connections: 16,
+      });
+    this.#agents = {
+      http: agentFor(network?.httpProxy ?? "", "http"),
+      https: agentFor(network?.httpsProxy ?? "", "https"),
+    };
   }
 
   /** Loads undici lazily: runs without an http source (and `--version`) never pay for it. */
@@ -52,7 +75,7 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    await this.#agent.destroy();
+    await Promise.all([this.#agents.http.destroy(), this.#agents.https.destroy()]);
   }
 
   /** One GET (or HEAD), redirects followed; returns the final response with its body unread. */
@@ -64,9 +87,14 @@ export class HttpClient {
     onHop: (url: URL) => void = () => {},
   ): Promise<{ response: Dispatcher.ResponseData; url: URL }> {
     let current = new URL(url);
+    // Credentials: the URL's own, else the netrc entry of its host (asked again after a
+    // redirect to another host, so one host's entry never reaches another).
+    const explicit = current.username !== "" || current.password !== "";
+    const credentialsFor = (url: URL) =>
+      explicit ? basicAuthorization(url) : netrcAuthorization(this.#options.network, url);
     let sent: Record<string, string> = {
       "user-agent": this.#options.userAgent,
-      ...basicAuthorization(current),
+      ...credentialsFor(current),
       ...this.#options.headers,
       ...headers,
     };
@@ -77,7 +105,7 @@ export class HttpClient {
       const response = await this.#request(current, {
         method,
         headers: sent,
-        dispatcher: this.#agent,
+        dispatcher: current.protocol === "https:" ? this.#agents.https : this.#agents.http,
         signal,
         headersTimeout: this.#options.timeoutMs,
         bodyTimeout: this.#options.timeoutMs,
@@ -123,6 +151,7 @@ export class HttpClient {
             ([name]) => !CREDENTIAL_HEADERS.includes(name) && !userHeaders.includes(name),
           ),
         );
+        if (!explicit) sent = { ...sent, ...netrcAuthorization(this.#options.network, next) };
       }
       current = next;
     }
@@ -131,4 +160,15 @@ export class HttpClient {
   now(): number {
     return this.#options.now();
   }
+}
+
+/** `Authorization: Basic` from the netrc entry of `url`'s host, if any. */
+function netrcAuthorization(
+  network: NetworkSettings | undefined,
+  url: URL,
+): Record<string, string> {
+  const entry = netrcFor(network?.netrc, url.hostname);
+  if (!entry) return {};
+  const token = Buffer.from(`${entry.login}:${entry.password}`).toString("base64");
+  return { authorization: `Basic ${token}` };
 }
