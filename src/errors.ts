@@ -22,6 +22,8 @@ export interface SyncErrorOptions {
   retryAfterMs?: number;
   /** The partial data already received cannot be resumed and must be discarded. */
   discardPartial?: boolean;
+  /** The origin asked to slow down (429, or 503 with `Retry-After`): alive, not failing. */
+  throttled?: boolean;
   cause?: unknown;
 }
 
@@ -36,6 +38,7 @@ export class SyncError extends Error {
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly discardPartial: boolean;
+  readonly throttled: boolean;
 
   constructor(code: FailureCode, message: string, options: SyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -44,6 +47,7 @@ export class SyncError extends Error {
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
     this.discardPartial = options.discardPartial ?? false;
+    this.throttled = options.throttled ?? false;
   }
 }
 

@@ -78,6 +78,7 @@ export async function runJob(
     if (unwritable) return unwritable;
     lease = await takeLease(context);
     if (!lease) return await busy(context);
+    destination.verifyWay?.();
     await runtime.testHooks?.failpoint?.("after-lock");
     const { origin } = spec.source;
     const admission = await runtime.health.circuits.admit(origin, names.source);
@@ -167,14 +168,27 @@ async function prepare(context: JobContext): Promise<SourceResult | undefined> {
 async function takeLease(context: JobContext): Promise<Lease | undefined> {
   const { runtime, spec, keys, signal } = context;
   const ttlMs = runtime.leaseTtlMs;
-  const immediate = await runtime.store.acquire(keys.destination, { ttlMs, waitMs: 0, signal });
+  // The lock of a local destination is a file in its folder: never made through a folder that
+  // became a link since `prepare`.
+  const guard = () => context.destination.verifyWay?.();
+  const immediate = await runtime.store.acquire(keys.destination, {
+    ttlMs,
+    waitMs: 0,
+    signal,
+    guard,
+  });
   if (immediate || spec.waitLockMs <= 0) return immediate;
   runtime.logger.emit("info", "waiting for lock", {
     ...context.names,
     lock: keys.destination,
     wait_seconds: spec.waitLockMs / 1000,
   });
-  return runtime.store.acquire(keys.destination, { ttlMs, waitMs: spec.waitLockMs, signal });
+  return runtime.store.acquire(keys.destination, {
+    ttlMs,
+    waitMs: spec.waitLockMs,
+    signal,
+    guard,
+  });
 }
 
 /** Another run holds the destination: skipped, with the checksum of what is there if the marker still vouches for it. */

@@ -22,6 +22,9 @@ import {
 } from "./context.js";
 import { PartKeeper } from "./parts.js";
 
+/** Attempts answered "slow down" (429, 503 with Retry-After) that a transfer may make beyond its budget. */
+const THROTTLED_ATTEMPTS = 20;
+
 export type Outcome =
   | {
       error: undefined;
@@ -115,6 +118,9 @@ async function transfer(
         const refusedFor = await health.circuits.refusesFor(origin);
         if (refusedFor > 0) throw circuitOpenError(origin, refusedFor);
       }
+      // The origin asked everyone to slow down: wait out the pause before asking again.
+      const pause = health.gate.pauseLeftMs(origin, runtime.clock.monotonic());
+      if (pause > 0) await runtime.clock.sleep(pause, signal);
       attemptStartedAt = runtime.clock.monotonic();
       context.gate.epoch = health.gate.epoch(origin);
       return attemptTransfer(attemptContext, unchangedIf);
@@ -123,6 +129,9 @@ async function transfer(
       maxAttempts,
       ...(prior && !probe ? { prior: { attempts: 1, error: prior } } : {}),
       isRetryable: (error) => error instanceof SyncError && error.retryable,
+      // "Slow down" is not "down": such attempts do not use up the budget (20 at most).
+      counts: (error) => !(error instanceof SyncError && error.throttled),
+      maxFreeAttempts: THROTTLED_ATTEMPTS,
       delayMs: (attempt, error) => {
         const retryAfter = error instanceof SyncError ? error.retryAfterMs : undefined;
         return Math.round((retryAfter ?? backoffDelayMs(attempt, runtime.random)) * delayScale);
@@ -131,8 +140,10 @@ async function transfer(
       signal,
       onFailure: ({ attempt, error, delayMs }) => {
         const failure = asSyncError(error);
-        if (isOriginFailure(failure))
-          health.gate.suspect(source.servedBy?.() ?? spec.source.origin);
+        const served = source.servedBy?.() ?? spec.source.origin;
+        if (failure.throttled && delayMs !== undefined)
+          health.gate.throttle(served, runtime.clock.monotonic() + delayMs);
+        else if (isOriginFailure(failure)) health.gate.suspect(served);
         logFailedAttempt(logger, names, attempt, failure);
         if (delayMs !== undefined) {
           logger.emit("info", "sleeping before retry", {

@@ -61,6 +61,8 @@ export interface Destination {
   fingerprint(): Promise<Fingerprint | undefined>;
   /** Makes the destination writable (its folder created); throws `write_error` when it cannot be. */
   prepare(): Promise<void>;
+  /** Throws `write_error` when the way to the destination is no longer safe (a folder became a link). */
+  verifyWay?(): void;
   /**
    * A private part to receive into: `resume`, when it is still the very file it describes (same
    * inode, owned by this user, of the recorded size, no link), else a new one from zero (then

@@ -19,6 +19,8 @@ interface OriginState {
   suspected: boolean;
   /** Counts suspicions: a proof from an attempt begun before the latest one is stale. */
   epoch: number;
+  /** The origin asked to slow down: no request to it before this (monotonic ms). */
+  pausedUntil: number;
 }
 
 const FREE: Turn = { held: false, leave: () => {} };
@@ -30,7 +32,7 @@ export class OriginGate {
   #state(origin: string): OriginState {
     let state = this.#origins.get(origin);
     if (!state) {
-      state = { proven: false, busy: false, suspected: false, epoch: 0 };
+      state = { proven: false, busy: false, suspected: false, epoch: 0, pausedUntil: 0 };
       this.#origins.set(origin, state);
     }
     return state;
@@ -88,6 +90,22 @@ export class OriginGate {
     state.proven = false;
     state.suspected = true;
     state.epoch += 1;
+  }
+
+  /**
+   * The origin asked to slow down (429, `Retry-After`): every transfer to it waits until
+   * `untilMs` (monotonic), then they go one at a time until one finishes — concurrency drops to
+   * one and comes back once the origin keeps up.
+   */
+  throttle(origin: string, untilMs: number): void {
+    const state = this.#state(origin);
+    state.pausedUntil = Math.max(state.pausedUntil, untilMs);
+    this.suspect(origin);
+  }
+
+  /** How long a request to `origin` must still wait (0 when it may go now). */
+  pauseLeftMs(origin: string, nowMs: number): number {
+    return Math.max(0, this.#state(origin).pausedUntil - nowMs);
   }
 
   /** Take it when an attempt begins, and hand it to `prove` when the attempt succeeds. */

@@ -16,7 +16,7 @@ const ORIGIN_FAILED = new Set<string>(["network", "timeout", "http_error"]);
 
 /** Whether `error` says the origin itself is failing (and should count against its circuit). */
 export function isOriginFailure(error: SyncError): boolean {
-  return error.retryable && ORIGIN_FAILED.has(error.code);
+  return error.retryable && !error.throttled && ORIGIN_FAILED.has(error.code);
 }
 
 export class OriginHealth {
@@ -48,7 +48,11 @@ export class OriginHealth {
     source: string,
   ): Promise<void> {
     const served = servedBy ?? origin;
-    if (
+    if (error?.throttled) {
+      // It asked us to slow down: it is alive, whatever became of this transfer.
+      await this.circuits.succeeded(served, source);
+      if (served !== origin) await this.circuits.succeeded(origin, source);
+    } else if (
       !error ||
       ORIGIN_ANSWERED.has(error.code) ||
       (error.code === "http_error" && !error.retryable)

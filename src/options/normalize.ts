@@ -175,11 +175,13 @@ function parseHeaders(values: string[] | undefined): Record<string, string> {
     const colon = raw.indexOf(":");
     const name = colon > 0 ? raw.slice(0, colon).trim() : "";
     const value = colon > 0 ? raw.slice(colon + 1).trim() : "";
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
-      // The value may be a secret: name only the header's name.
+    const validName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name);
+    if (!validName || /[\r\n\0]/.test(value)) {
+      // The value may be a secret, and so may a malformed name (`Key=SECRET:…`): only a name
+      // that is a valid header name is shown.
       throw new UsageError(
         "--header",
-        `--header must be "Name: value", got a malformed header${name ? ` named ${name}` : ""}`,
+        `--header must be "Name: value", got a malformed header${validName ? ` named ${name}` : ""}`,
       );
     }
     headers[name.toLowerCase()] = value;

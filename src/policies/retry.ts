@@ -10,6 +10,12 @@ export interface RetryOptions {
   delayMs(attempt: number, error: unknown): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   signal?: AbortSignal;
+  /**
+   * Whether a failed attempt uses up the budget (default: every one does). Those that do not
+   * (the origin asked to slow down) are still bounded: at most `maxFreeAttempts` of them.
+   */
+  counts?(error: unknown): boolean;
+  maxFreeAttempts?: number;
   /** An attempt already made elsewhere (a quick check) that failed: the loop continues from it. */
   prior?: { attempts: number; error: unknown };
   /** Called after every failed attempt; `delayMs` is set when another attempt follows. */
@@ -36,6 +42,7 @@ export async function withRetry<T>(
     if (delay === undefined) return { ok: false, error, attempts, exhausted: true };
     await options.sleep(delay, options.signal);
   }
+  let free = 0;
   for (let attempt = first; ; attempt += 1) {
     options.signal?.throwIfAborted();
     try {
@@ -43,7 +50,9 @@ export async function withRetry<T>(
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       const retryable = options.isRetryable(error);
-      const last = attempt >= options.maxAttempts;
+      if (retryable && options.counts && !options.counts(error)) free += 1;
+      const freeLeft = free <= (options.maxFreeAttempts ?? 0) ? free : 0;
+      const last = attempt - freeLeft >= options.maxAttempts;
       const delay = retryable && !last ? options.delayMs(attempt, error) : undefined;
       options.onFailure?.({ attempt, error, delayMs: delay });
       if (delay === undefined) return { ok: false, error, attempts: attempt, exhausted: retryable };

@@ -16,7 +16,8 @@ export async function readSourceList(path: string): Promise<string[]> {
 }
 
 /**
- * `--header` values with every `@FILE` replaced by the file's headers (one a line; blank lines
+ * The command line's `--header` values (the library takes `Name: value` strings only) with every
+ * `@FILE` replaced by the file's headers (one a line; blank lines
  * and `#` comments skipped), then the headers of `env[HEADER_ENV]` when `env` is given. A file
  * that cannot be read is a `UsageError` naming it (never its content: it may hold secrets).
  */

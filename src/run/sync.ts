@@ -17,7 +17,7 @@ import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
 import { planJob } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
-import { expandHeaders, readSourceList } from "./inputs.js";
+import { readSourceList } from "./inputs.js";
 import { plan } from "./plan.js";
 import { exitCodeFor, type Report, summarize } from "./report.js";
 import { buildRuntime, localStore } from "./runtime.js";
@@ -71,11 +71,9 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
             `--input-file cannot be read: ${(error as Error).message}`,
           );
         });
-  const header = await expandHeaders(options.header);
   const resolved = normalizeOptions({
     ...options,
     sources: [...(options.sources ?? []), ...listed],
-    ...(header ? { header } : {}),
   });
 
   // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.

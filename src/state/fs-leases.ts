@@ -31,6 +31,7 @@ import {
   hashOf,
   lstatBigOrUndefined,
   lstatMtime,
+  lstatOrUndefined,
   statOrUndefined,
   unlinkQuietly,
 } from "../fs/stat.js";
@@ -53,6 +54,11 @@ import {
 
 /** A lock-break marker older than this belonged to a process killed mid-takeover. */
 const STALE_BREAK_MS = 2000;
+/**
+ * An empty lock file younger than this may be one whose maker is about to name itself in it (one
+ * synchronous step away): it is looked at again rather than taken. Older, its maker died.
+ */
+const EMPTY_LOCK_GRACE_MS = 1000;
 const POLL_MIN_MS = 25;
 const POLL_MAX_MS = 250;
 
@@ -99,6 +105,7 @@ export class FsLeases {
     let pause = POLL_MIN_MS;
     for (;;) {
       options.signal?.throwIfAborted();
+      options.guard?.();
       const outcome = this.#tryAcquire(key, path, options.ttlMs);
       if (typeof outcome !== "string") return outcome;
       // A lock changing hands (a `.break` beside it) is looked at again until the change is
@@ -137,6 +144,7 @@ export class FsLeases {
       const held = readSmallFile(path);
       if (held === undefined) continue; // released meanwhile
       const ageMs = this.#clock.now() - (held?.stats.mtimeMs ?? lstatMtime(path));
+      if (held?.text === "" && ageMs >= 0 && ageMs < EMPTY_LOCK_GRACE_MS) return "changing";
       const verdict = judgeLockFile(this.#self, held?.text, ageMs, ttlMs, held?.stats.uid);
       if (verdict.alive) return "busy";
       const broken = this.#breakStale(path, held?.text, ttlMs, verdict);
@@ -276,8 +284,10 @@ export class FsLeases {
     const breakPath = `${path}.break`;
     const fd = createNew(breakPath, 0o644);
     if (fd === undefined) {
-      const age = this.#clock.now() - lstatMtime(breakPath);
-      if (age > STALE_BREAK_MS) unlinkQuietly(breakPath);
+      // Gone since (mtime unknown): someone else's new marker may be there now, so leave it.
+      const mtime = lstatOrUndefined(breakPath)?.mtimeMs;
+      if (mtime !== undefined && this.#clock.now() - mtime > STALE_BREAK_MS)
+        unlinkQuietly(breakPath);
       return "changing";
     }
     closeSync(fd);

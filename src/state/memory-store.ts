@@ -51,6 +51,7 @@ export class MemoryStateStore implements StateStore {
     const giveUpAt = this.#clock.monotonic() + options.waitMs;
     for (;;) {
       options.signal?.throwIfAborted();
+      options.guard?.();
       const lease = this.#tryAcquire(key, options.ttlMs);
       if (lease) return lease;
       const remaining = giveUpAt - this.#clock.monotonic();

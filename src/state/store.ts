@@ -69,6 +69,11 @@ export interface AcquireOptions {
   /** How long to wait for a busy lease; 0 tries once. */
   waitMs: number;
   signal?: AbortSignal;
+  /**
+   * Called before every try to take the lease (a lock file beside a local destination is made
+   * in its folder: the folder is checked again each time); a throw ends `acquire` with it.
+   */
+  guard?: () => void;
 }
 
 /** What the last successful sync of a pair recorded. */

@@ -59,6 +59,11 @@ describe("headers from a file or the environment", () => {
       "Authorization Bearer NOCOLONSECRET\n",
       /--header must be .*Name: value/,
     ],
+    [
+      "a line whose name part holds the secret (Key=SECRET:…)",
+      "X-Api-Key=NOCOLONSECRET:rest\n",
+      /--header must be .*Name: value/,
+    ],
   ] as const) {
     test(`${what}: exit 64, named, nothing written, no value shown`, async (t) => {
       const dir = await tempDir(t);
@@ -77,4 +82,21 @@ describe("headers from a file or the environment", () => {
       assert.equal(server.requestsFor("/never.bin").length, 0);
     });
   }
+
+  test('the library takes "Name: value" strings only: an @FILE value is refused, never read and sent', async (t) => {
+    const dir = await tempDir(t);
+    const { sync } = await import("../../src/index.js");
+    const file = join(dir, "headers.txt");
+    await writeFile(file, "X-Read: NEVERSENT\n");
+    await assert.rejects(
+      sync({
+        sourceUrl: server.url("/lib.bin"),
+        destination: join(dir, "out", "lib.bin"),
+        lockDir: join(dir, "locks"),
+        header: [`@${file}`],
+      }),
+      (error: Error) => error.name === "UsageError" && /--header must be/.test(error.message),
+    );
+    assert.equal(server.requestsFor("/lib.bin").length, 0);
+  });
 });

@@ -29,7 +29,7 @@ import type {
 import type { FolderSyncs } from "./folder-syncs.js";
 import type { LinkFreeFolders } from "./linked-folders.js";
 import { modeFor, ownerToKeep } from "./modes.js";
-import { isPartNameFor } from "./names.js";
+import { isPartNameFor, partNamesAreExact } from "./names.js";
 import { LocalPart } from "./part.js";
 
 const READ_CHUNK = 1 << 20;
@@ -95,6 +95,10 @@ export class LocalDestination implements Destination {
     return fingerprintOf(info);
   }
 
+  verifyWay(): void {
+    this.#linkFree?.verify(this.path);
+  }
+
   async prepare(): Promise<void> {
     this.#linkFree?.verify(this.path);
     let info: Stats | undefined;
@@ -156,13 +160,19 @@ export class LocalDestination implements Destination {
   }
 
   async sweepParts(keep: PartFile | undefined): Promise<number> {
-    if (this.#throughLink) return 0;
+    // A long name cut to fit shares its parts' names with other destinations: leave those be.
+    if (!partNamesAreExact(this.#name) || this.#throughLink) return 0;
     const { readdir, unlink } = await import("node:fs/promises");
     let removed = 0;
     for (const name of await readdir(this.#folder).catch(() => [])) {
       if (name === keep?.name || !isPartNameFor(name, this.#name)) continue;
       const path = join(this.#folder, name);
-      const info = lstatOrUndefined(path);
+      let info: Stats | undefined;
+      try {
+        info = lstatOrUndefined(path);
+      } catch {
+        continue;
+      }
       if (!info?.isFile() || info.uid !== process.getuid?.()) continue;
       if (
         await unlink(path).then(

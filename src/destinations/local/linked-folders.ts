@@ -34,7 +34,12 @@ export class LinkFreeFolders {
     let path = this.root;
     for (const name of this.below) {
       path = join(path, name);
-      const info = lstatOrUndefined(path);
+      let info: ReturnType<typeof lstatOrUndefined>;
+      try {
+        info = lstatOrUndefined(path);
+      } catch {
+        return path; // cannot be looked at (EACCES …): not known to be a real folder
+      }
       if (!info) return undefined;
       if (!info.isDirectory()) return path;
     }
@@ -44,8 +49,7 @@ export class LinkFreeFolders {
   /** Throws `write_error` naming the first folder below the root that is a link or not a folder. */
   verify(destination: string): void {
     const wrong = this.firstNotAFolder();
-    if (wrong !== undefined)
-      this.#refuse(destination, wrong, lstatOrUndefined(wrong)?.isSymbolicLink() === true);
+    if (wrong !== undefined) this.#refuse(destination, wrong, isLink(wrong));
   }
 
   /**
@@ -61,15 +65,27 @@ export class LinkFreeFolders {
         // There already, or made by another run meanwhile: checked next either way.
         if (errorCodeOf(error) !== "EEXIST") throw error;
       });
-      const info = lstatOrUndefined(path);
-      if (!info?.isDirectory()) this.#refuse(destination, path, info?.isSymbolicLink() === true);
+      const wrong =
+        this.firstNotAFolder() ?? (lstatOrUndefined(path)?.isDirectory() ? undefined : path);
+      if (wrong !== undefined) this.#refuse(destination, wrong, isLink(wrong));
     }
   }
 
-  #refuse(destination: string, path: string, link: boolean): never {
+  #refuse(destination: string, path: string, link: boolean | undefined): never {
+    const what =
+      link === undefined ? "cannot be inspected" : link ? "is a symbolic link" : "is not a folder";
     throw new SyncError(
       "write_error",
-      `cannot write ${destination}: ${path} is ${link ? "a symbolic link" : "not a folder"}; resilient-sync never writes through a linked folder below ${this.given}`,
+      `cannot write ${destination}: ${path} ${what}; resilient-sync never writes through a linked folder below ${this.given}`,
     );
+  }
+}
+
+/** Whether `path` is a link; `undefined` when it cannot be looked at. */
+function isLink(path: string): boolean | undefined {
+  try {
+    return lstatOrUndefined(path)?.isSymbolicLink() === true;
+  } catch {
+    return undefined;
   }
 }

@@ -29,6 +29,14 @@ export function isPartNameFor(partName: string, name: string): boolean {
   );
 }
 
+/**
+ * Whether `name`'s parts carry it whole: a name cut to fit 255 bytes shares its parts' prefix
+ * with every other name cut the same way, so such parts cannot be told apart by name.
+ */
+export function partNamesAreExact(name: string): boolean {
+  return Buffer.byteLength(name) <= PREFIX_BYTES;
+}
+
 /** Whether a file name is one of ours (a part or a lock), not data. */
 export function isOwnFileName(name: string): boolean {
   return name.endsWith(PART_SUFFIX) || LOCK.test(name);

@@ -158,10 +158,13 @@ export class HttpSource implements Source {
     const retryAfterMs = retryable
       ? parseRetryAfter(typeof retryAfter === "string" ? retryAfter : undefined, this.#client.now())
       : undefined;
+    // "Slow down", not "down": a 429, or a 503 that says when to come back.
+    const throttled = status === 429 || (status === 503 && retryAfterMs !== undefined);
     return new SyncError("http_error", `${where}: HTTP ${status}`, {
       status,
       retryable,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(throttled ? { throttled } : {}),
     });
   }
 

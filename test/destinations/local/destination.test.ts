@@ -51,6 +51,20 @@ describe("local destination", () => {
     assert.ok(!isPartNameFor("../x.0123456789abcdef.resilient-sync.part", "x"));
   });
 
+  test("long names cut to the same part prefix never sweep each other's parts", async (t) => {
+    const dir = await tempDir(t);
+    const destinations = new LocalDestinations();
+    const a = await destinations.open(join(dir, `${"x".repeat(230)}-A.bin`));
+    const b = await destinations.open(join(dir, `${"x".repeat(230)}-B.bin`));
+    await b.prepare();
+    const part = await b.openPart(undefined);
+    part.push(Buffer.from("B's bytes"));
+    await part.finish();
+    assert.equal(await a.sweepParts?.(undefined), 0);
+    await b.commit(part, lease);
+    assert.equal(await readFile(join(dir, `${"x".repeat(230)}-B.bin`), "utf8"), "B's bytes");
+  });
+
   test("a commit keeps an existing file's permissions and gives a new one the umask's", async (t) => {
     const dir = await tempDir(t);
     const destinations = new LocalDestinations();

@@ -10,7 +10,7 @@ import { chmod, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { LocalDestinations } from "../../../src/destinations/local/destinations.js";
-import { runCli } from "../../helpers/cli.js";
+import { CliProcess, runCli } from "../../helpers/cli.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
@@ -128,5 +128,36 @@ describe("linked folders below the artifact root", () => {
     );
     assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
     await part.discard();
+  });
+
+  test("a folder swapped for a link while the run waits for a lock changing hands: no lock file is made through it", async (t) => {
+    const dir = await tempDir(t);
+    const { src, victim, mirror } = await layout(dir);
+    const sub = join(mirror, "src", "sub");
+    await mkdir(sub, { recursive: true });
+    // Make the run wait at the lock: a fresh marker of a takeover in progress, and an empty lock.
+    const args = [src, "--artifact-root", mirror, "--lock-dir", join(dir, "locks")];
+    const { LocalDestinations: Driver } = await import(
+      "../../../src/destinations/local/destinations.js"
+    );
+    const { FsStateStore } = await import("../../../src/state/fs-store.js");
+    const { systemClock } = await import("../../../src/clock.js");
+    const { silentLogger } = await import("../../../src/log/events.js");
+    const id = (await new Driver().open(join(sub, "config"), mirror)).id;
+    const lock = new FsStateStore(join(dir, "locks"), systemClock, silentLogger).lockPath(id);
+    await writeFile(lock, "");
+    await writeFile(`${lock}.break`, "");
+    const run = new CliProcess(args);
+    await run.waitForLog("validated environment");
+    await rename(sub, join(mirror, "src", "moved"));
+    await symlink(victim, sub);
+    const result = await run.done;
+    assert.equal(result.code, 1, result.stderr);
+    assert.deepEqual(
+      (await readdir(victim)).sort(),
+      ["config"],
+      "no lock or part made in the victim",
+    );
+    assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
   });
 });
