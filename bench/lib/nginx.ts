@@ -21,8 +21,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts nginx (ETag, Last-Modified and Range work out of the box) serving `root`. */
-export async function startNginx(root: string, binary = "nginx"): Promise<Nginx> {
+/**
+ * Starts nginx (ETag, Last-Modified and Range work out of the box) serving `root`. `extra` adds
+ * directives to the `http` block and to the `server` block (a rate limit, say).
+ */
+export async function startNginx(
+  root: string,
+  binary = "nginx",
+  extra: { http?: string; server?: string } = {},
+): Promise<Nginx> {
   const dir = await mkdtemp(join(tmpdir(), "resilient-sync-nginx-"));
   const port = await freePort();
   await writeFile(
@@ -45,9 +52,11 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
+  ${extra.http ?? ""}
   server {
     listen 127.0.0.1:${port};
     root ${root};
+    ${extra.server ?? ""}
   }
 }
 `,

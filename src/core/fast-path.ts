@@ -29,12 +29,21 @@ export async function unchangedWithoutLease(
     resume_from: 0,
   });
   const source = runtime.sources.open(spec.source);
+  const { gate } = runtime.health;
+  const origin = spec.source.origin;
+  // An origin that asked to slow down is asked at its pace, even just to check.
+  const wait = gate.reserveStart(origin, runtime.clock.monotonic());
+  if (wait > 0)
+    await runtime.clock.sleep(wait * (runtime.testHooks?.delayScale ?? 1), context.signal);
   let answer: "unchanged" | "changed";
   try {
     answer = await source.check(marker.validators, context.signal, "cheap");
+    gate.accepted(source.servedBy?.() ?? origin);
   } catch (error) {
     if (context.signal.aborted) throw context.signal.reason;
     const failure = source.describeError(error);
+    if (failure.throttled)
+      gate.throttle(source.servedBy?.() ?? origin, runtime.clock.monotonic(), failure.retryAfterMs);
     // A transient failure is the transfer's first attempt: the leased path retries from it.
     if (failure.retryable) return { prior: failure };
     // A permanent one (404 …) is final: one request, as for any transfer.

@@ -118,12 +118,14 @@ async function transfer(
         const refusedFor = await health.circuits.refusesFor(origin);
         if (refusedFor > 0) throw circuitOpenError(origin, refusedFor);
       }
-      // The origin asked everyone to slow down: wait out the pause before asking again.
-      const pause = health.gate.pauseLeftMs(origin, runtime.clock.monotonic());
-      if (pause > 0) await runtime.clock.sleep(pause, signal);
+      // The origin asked everyone to slow down: keep its pace.
+      const wait = health.gate.reserveStart(origin, runtime.clock.monotonic());
+      if (wait > 0) await runtime.clock.sleep(wait * delayScale, signal);
       attemptStartedAt = runtime.clock.monotonic();
       context.gate.epoch = health.gate.epoch(origin);
-      return attemptTransfer(attemptContext, unchangedIf);
+      const fetched = await attemptTransfer(attemptContext, unchangedIf);
+      health.gate.accepted(source.servedBy?.() ?? origin);
+      return fetched;
     },
     {
       maxAttempts,
@@ -133,6 +135,8 @@ async function transfer(
       counts: (error) => !(error instanceof SyncError && error.throttled),
       maxFreeAttempts: THROTTLED_ATTEMPTS,
       delayMs: (attempt, error) => {
+        // A "slow down" is waited out at the origin's pace (with its Retry-After), not here.
+        if (error instanceof SyncError && error.throttled) return 0;
         const retryAfter = error instanceof SyncError ? error.retryAfterMs : undefined;
         return Math.round((retryAfter ?? backoffDelayMs(attempt, runtime.random)) * delayScale);
       },
@@ -141,8 +145,8 @@ async function transfer(
       onFailure: ({ attempt, error, delayMs }) => {
         const failure = asSyncError(error);
         const served = source.servedBy?.() ?? spec.source.origin;
-        if (failure.throttled && delayMs !== undefined)
-          health.gate.throttle(served, runtime.clock.monotonic() + delayMs);
+        if (failure.throttled)
+          health.gate.throttle(served, runtime.clock.monotonic(), failure.retryAfterMs);
         else if (isOriginFailure(failure)) health.gate.suspect(served);
         logFailedAttempt(logger, names, attempt, failure);
         if (delayMs !== undefined) {

@@ -21,7 +21,15 @@ interface OriginState {
   epoch: number;
   /** The origin asked to slow down: no request to it before this (monotonic ms). */
   pausedUntil: number;
+  /** The pace it allows: at least this long between two requests' starts (0: no limit known). */
+  intervalMs: number;
+  /** When the next request may start (monotonic ms). */
+  nextStartAt: number;
 }
+
+/** The pace after a first "slow down", and the slowest it ever goes. */
+const FIRST_INTERVAL_MS = 250;
+const SLOWEST_INTERVAL_MS = 30_000;
 
 const FREE: Turn = { held: false, leave: () => {} };
 
@@ -32,7 +40,15 @@ export class OriginGate {
   #state(origin: string): OriginState {
     let state = this.#origins.get(origin);
     if (!state) {
-      state = { proven: false, busy: false, suspected: false, epoch: 0, pausedUntil: 0 };
+      state = {
+        proven: false,
+        busy: false,
+        suspected: false,
+        epoch: 0,
+        pausedUntil: 0,
+        intervalMs: 0,
+        nextStartAt: 0,
+      };
       this.#origins.set(origin, state);
     }
     return state;
@@ -93,19 +109,37 @@ export class OriginGate {
   }
 
   /**
-   * The origin asked to slow down (429, `Retry-After`): every transfer to it waits until
-   * `untilMs` (monotonic), then they go one at a time until one finishes — concurrency drops to
-   * one and comes back once the origin keeps up.
+   * The origin asked to slow down (429, or `Retry-After`) at `nowMs` (monotonic): requests to it
+   * are spaced twice as far apart as before (a quarter second at first), and none starts before
+   * `Retry-After` has passed. Every worker of the run keeps that pace; it speeds up again by a
+   * tenth with each request the origin accepts: slow down fast, recover gently.
    */
-  throttle(origin: string, untilMs: number): void {
+  throttle(origin: string, nowMs: number, retryAfterMs: number | undefined): void {
     const state = this.#state(origin);
-    state.pausedUntil = Math.max(state.pausedUntil, untilMs);
-    this.suspect(origin);
+    state.intervalMs = Math.min(
+      SLOWEST_INTERVAL_MS,
+      Math.max(FIRST_INTERVAL_MS, state.intervalMs * 2),
+    );
+    state.pausedUntil = Math.max(state.pausedUntil, nowMs + (retryAfterMs ?? state.intervalMs));
   }
 
-  /** How long a request to `origin` must still wait (0 when it may go now). */
-  pauseLeftMs(origin: string, nowMs: number): number {
-    return Math.max(0, this.#state(origin).pausedUntil - nowMs);
+  /** The origin accepted a request: its pace may quicken. */
+  accepted(origin: string): void {
+    const state = this.#state(origin);
+    if (state.intervalMs === 0) return;
+    state.intervalMs = state.intervalMs < FIRST_INTERVAL_MS / 4 ? 0 : state.intervalMs * 0.9;
+  }
+
+  /**
+   * Takes the next start slot for a request to `origin` at `nowMs`, and says how long to wait
+   * for it (0: go now). Without a known limit every request may go at once.
+   */
+  reserveStart(origin: string, nowMs: number): number {
+    const state = this.#state(origin);
+    if (state.intervalMs === 0 && state.pausedUntil <= nowMs) return 0;
+    const start = Math.max(nowMs, state.pausedUntil, state.nextStartAt);
+    state.nextStartAt = start + state.intervalMs;
+    return start - nowMs;
   }
 
   /** Take it when an attempt begins, and hand it to `prove` when the attempt succeeds. */

@@ -10,7 +10,7 @@ const HEX64 = "a".repeat(64);
 /** [case, argv, the argument the error must name, expected message] */
 const BAD_INPUT: Array<[string, string[], string, string?]> = [
   ["unknown option", ["--frobnicate"], "--frobnicate", "unknown argument"],
-  ["unknown short option", ["-x"], "-x", "unknown argument"],
+  ["unknown short option", ["-Z"], "-Z", "unknown argument"],
   ["missing value at the end", ["--timeout"], "--timeout"],
   ["missing value before another option", ["--destination", "--force"], "--destination"],
   ["non-numeric retries", ["--max-retries", "five"], "--max-retries"],
