@@ -38,12 +38,11 @@ export async function unchangedWithoutLease(
   let answer: "unchanged" | "changed";
   try {
     answer = await source.check(marker.validators, context.signal, "cheap");
-    gate.accepted(source.servedBy?.() ?? origin);
+    gate.accepted(origin);
   } catch (error) {
     if (context.signal.aborted) throw context.signal.reason;
     const failure = source.describeError(error);
-    if (failure.throttled)
-      gate.throttle(source.servedBy?.() ?? origin, runtime.clock.monotonic(), failure.retryAfterMs);
+    // A "slow down" is the leased path's first failed attempt: its retry slows the pace.
     // A transient failure is the transfer's first attempt: the leased path retries from it.
     if (failure.retryable) return { prior: failure };
     // A permanent one (404 …) is final: one request, as for any transfer.

@@ -104,6 +104,7 @@ async function transfer(
   const maxAttempts = probe ? 1 : spec.maxAttempts;
   const delayScale = runtime.testHooks?.delayScale ?? 1;
   let attemptStartedAt = 0;
+  let slotTaken = false;
   const outcome = await withRetry(
     async (attempt) => {
       attemptNumber = attempt;
@@ -118,13 +119,15 @@ async function transfer(
         const refusedFor = await health.circuits.refusesFor(origin);
         if (refusedFor > 0) throw circuitOpenError(origin, refusedFor);
       }
-      // The origin asked everyone to slow down: keep its pace.
-      const wait = health.gate.reserveStart(origin, runtime.clock.monotonic());
+      // The origin asked everyone to slow down: keep its pace (a retry after a "slow down" has
+      // already waited for its slot).
+      const wait = slotTaken ? 0 : health.gate.reserveStart(origin, runtime.clock.monotonic());
+      slotTaken = false;
       if (wait > 0) await runtime.clock.sleep(wait * delayScale, signal);
       attemptStartedAt = runtime.clock.monotonic();
       context.gate.epoch = health.gate.epoch(origin);
       const fetched = await attemptTransfer(attemptContext, unchangedIf);
-      health.gate.accepted(source.servedBy?.() ?? origin);
+      health.gate.accepted(origin);
       return fetched;
     },
     {
@@ -135,8 +138,14 @@ async function transfer(
       counts: (error) => !(error instanceof SyncError && error.throttled),
       maxFreeAttempts: THROTTLED_ATTEMPTS,
       delayMs: (attempt, error) => {
-        // A "slow down" is waited out at the origin's pace (with its Retry-After), not here.
-        if (error instanceof SyncError && error.throttled) return 0;
+        // A "slow down" is waited out at the origin's pace (with its Retry-After), shared by
+        // every worker: the retry waits for its start slot.
+        if (error instanceof SyncError && error.throttled) {
+          const now = runtime.clock.monotonic();
+          health.gate.throttle(spec.source.origin, now, error.retryAfterMs);
+          slotTaken = true;
+          return Math.round(health.gate.reserveStart(spec.source.origin, now) * delayScale);
+        }
         const retryAfter = error instanceof SyncError ? error.retryAfterMs : undefined;
         return Math.round((retryAfter ?? backoffDelayMs(attempt, runtime.random)) * delayScale);
       },
@@ -145,8 +154,9 @@ async function transfer(
       onFailure: ({ attempt, error, delayMs }) => {
         const failure = asSyncError(error);
         const served = source.servedBy?.() ?? spec.source.origin;
-        if (failure.throttled)
-          health.gate.throttle(served, runtime.clock.monotonic(), failure.retryAfterMs);
+        // A last attempt answered "slow down" still slows the others (a retry did it in delayMs).
+        if (failure.throttled && delayMs === undefined)
+          health.gate.throttle(spec.source.origin, runtime.clock.monotonic(), failure.retryAfterMs);
         else if (isOriginFailure(failure)) health.gate.suspect(served);
         logFailedAttempt(logger, names, attempt, failure);
         if (delayMs !== undefined) {

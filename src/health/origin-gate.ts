@@ -25,6 +25,8 @@ interface OriginState {
   intervalMs: number;
   /** When the next request may start (monotonic ms). */
   nextStartAt: number;
+  /** When the pace was last slowed: answers to one burst of requests slow it once. */
+  slowedAt: number;
 }
 
 /** The pace after a first "slow down", and the slowest it ever goes. */
@@ -48,6 +50,7 @@ export class OriginGate {
         pausedUntil: 0,
         intervalMs: 0,
         nextStartAt: 0,
+        slowedAt: Number.NEGATIVE_INFINITY,
       };
       this.#origins.set(origin, state);
     }
@@ -110,16 +113,22 @@ export class OriginGate {
 
   /**
    * The origin asked to slow down (429, or `Retry-After`) at `nowMs` (monotonic): requests to it
-   * are spaced twice as far apart as before (a quarter second at first), and none starts before
+   * are spaced twice as far apart as before (a quarter second at first; once per spacing, however
+   * many workers were told at once), and none starts before
    * `Retry-After` has passed. Every worker of the run keeps that pace; it speeds up again by a
    * tenth with each request the origin accepts: slow down fast, recover gently.
    */
   throttle(origin: string, nowMs: number, retryAfterMs: number | undefined): void {
     const state = this.#state(origin);
-    state.intervalMs = Math.min(
-      SLOWEST_INTERVAL_MS,
-      Math.max(FIRST_INTERVAL_MS, state.intervalMs * 2),
-    );
+    // Several workers told "slow down" at once are one signal, not several: slow down once per
+    // spacing, as TCP halves its window once per round trip.
+    if (nowMs - state.slowedAt >= Math.max(FIRST_INTERVAL_MS, state.intervalMs)) {
+      state.intervalMs = Math.min(
+        SLOWEST_INTERVAL_MS,
+        Math.max(FIRST_INTERVAL_MS, state.intervalMs * 2),
+      );
+      state.slowedAt = nowMs;
+    }
     state.pausedUntil = Math.max(state.pausedUntil, nowMs + (retryAfterMs ?? state.intervalMs));
   }
 

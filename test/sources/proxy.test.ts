@@ -1,0 +1,113 @@
+/**
+ * Proxies: a real tinyproxy in front of an origin that refuses direct clients, with and without
+ * proxy auth, for http and (through CONNECT) https; curl's rules for the environment. Skipped,
+ * saying why, where tinyproxy or openssl is missing (`.ci/run` installs both).
+ */
+import assert from "node:assert/strict";
+import { describe, type TestContext, test } from "node:test";
+import { findLog, runCli } from "../helpers/cli.js";
+import {
+  hasOpenssl,
+  httpsOrigin,
+  noProxyEnv,
+  proxiedOnlyOrigin,
+  singlePair,
+  synced,
+} from "../helpers/origins.js";
+import { hasTinyproxy, Tinyproxy } from "../helpers/proxy.js";
+import { tempDir } from "../helpers/tmp.js";
+
+async function proxy(t: TestContext, dir: string, auth?: { user: string; password: string }) {
+  const started = await Tinyproxy.start(dir, auth);
+  t.after(() => started.stop());
+  return started;
+}
+
+describe("proxies", { skip: hasTinyproxy ? false : "tinyproxy is not installed" }, () => {
+  test("http_proxy is honoured; the origin refuses whoever comes without it", async (t) => {
+    const dir = await tempDir(t);
+    const origin = await proxiedOnlyOrigin(t);
+    const through = await proxy(t, dir);
+    const direct = await runCli(singlePair(origin, dir, "direct.bin"), { env: noProxyEnv });
+    assert.equal(direct.code, 70, "the origin refuses direct clients");
+    const result = await runCli(singlePair(origin, dir, "data.bin"), {
+      env: { ...noProxyEnv, http_proxy: through.url },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(await synced(dir));
+  });
+
+  test('curl\'s rules: upper-case HTTP_PROXY is ignored for http, no_proxy and --proxy "" go direct, --proxy wins', async (t) => {
+    const dir = await tempDir(t);
+    const origin = await proxiedOnlyOrigin(t);
+    const through = await proxy(t, dir);
+    for (const [what, env, extra, code] of [
+      ["HTTP_PROXY (upper case)", { HTTP_PROXY: through.url }, [], 70],
+      ["no_proxy=127.0.0.1", { http_proxy: through.url, no_proxy: "127.0.0.1" }, [], 70],
+      ['--proxy ""', { http_proxy: through.url }, ["--proxy", ""], 70],
+      ["--no-proxy '*'", { http_proxy: through.url }, ["--no-proxy", "*"], 70],
+      ["--proxy host:port (no scheme)", {}, ["--proxy", `127.0.0.1:${through.port}`], 0],
+      ["all_proxy", { all_proxy: through.url }, [], 0],
+    ] as const) {
+      const result = await runCli(
+        singlePair(origin, dir, `${code}-${what.length}.bin`, "--force", ...extra),
+        {
+          env: { ...noProxyEnv, ...env },
+        },
+      );
+      assert.equal(result.code, code, `${what}: ${result.stderr.slice(0, 500)}`);
+    }
+  });
+
+  test("proxy Basic auth from the proxy URL; the password never shows; a wrong one fails", async (t) => {
+    const dir = await tempDir(t);
+    const origin = await proxiedOnlyOrigin(t);
+    const through = await proxy(t, dir, { user: "alice", password: "PROXYSECRET42" });
+    const withAuth = `http://alice:PROXYSECRET42@127.0.0.1:${through.port}`;
+    const ok = await runCli(singlePair(origin, dir, "data.bin", "--proxy", withAuth, "--json"), {
+      env: noProxyEnv,
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(await synced(dir));
+    const wrong = await runCli(singlePair(origin, dir, "wrong.bin", "--json"), {
+      env: { ...noProxyEnv, http_proxy: `http://alice:WRONGSECRET99@127.0.0.1:${through.port}` },
+    });
+    assert.notEqual(wrong.code, 0);
+    // tinyproxy answers a refused proxy login with 401 (squid: 407).
+    assert.ok(
+      [401, 407].includes(Number(findLog(wrong, "download failed")?.status)),
+      wrong.stderr.slice(0, 500),
+    );
+    for (const output of [ok.stdout + ok.stderr, wrong.stdout + wrong.stderr]) {
+      assert.ok(!output.includes("PROXYSECRET42") && !output.includes("WRONGSECRET99"));
+    }
+  });
+
+  test("https goes through the proxy with CONNECT", {
+    skip: hasOpenssl ? false : "openssl is not installed",
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const origin = await httpsOrigin(t, dir);
+    const through = await proxy(t, dir);
+    const result = await runCli(singlePair(origin.url, dir, "data.bin", "--cacert", origin.ca), {
+      env: { ...noProxyEnv, https_proxy: through.url },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(await synced(dir));
+    assert.match(await through.log(), /CONNECT/, "the tunnel went through the proxy");
+  });
+
+  test("a proxy URL that is not one is refused: exit 64, named, nothing written", async (t) => {
+    const dir = await tempDir(t);
+    for (const [given, pattern] of [
+      ["socks5://127.0.0.1:1080", /socks5 proxies are not supported/],
+      ["http://127.0.0.1:8/some/path", /not a path/],
+    ] as const) {
+      const result = await runCli(
+        singlePair("http://127.0.0.1:9/x", dir, "out/x", "--proxy", given),
+      );
+      assert.equal(result.code, 64, result.stderr);
+      assert.match(result.stderr, pattern);
+    }
+  });
+});
