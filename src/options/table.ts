@@ -4,6 +4,7 @@
  */
 import { CHECKSUM_ALGORITHMS } from "../checksums/digest.js";
 import type { OptionSpec } from "./spec.js";
+import { NETWORK_OPTIONS } from "./table-network.js";
 
 export const OPTION_TABLE: readonly OptionSpec[] = [
   {
@@ -263,80 +264,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     help: "no progress bars or summary, even on a TTY",
     group: "Beyond both",
   },
-  {
-    flag: "proxy",
-    owner: "options/network",
-    short: "x",
-    key: "proxy",
-    kind: "string",
-    value: "URL",
-    defaultText: "$http_proxy, $https_proxy, $all_proxy",
-    help: 'proxy for every http(s) URL ([user:pass@]host:port; https through CONNECT); "" for none, ignoring the environment',
-    group: "Network",
-  },
-  {
-    flag: "no-proxy",
-    owner: "options/network",
-    key: "noProxy",
-    kind: "string",
-    value: "LIST",
-    defaultText: "$no_proxy",
-    help: "hosts reached without the proxy: comma-separated names, .domain suffixes, host:port, * for all",
-    group: "Network",
-  },
-  {
-    flag: "cacert",
-    owner: "options/network",
-    key: "cacert",
-    kind: "path",
-    value: "FILE",
-    help: "trust the CA certificates in this PEM file instead of the system's (NODE_EXTRA_CA_CERTS adds to them)",
-    group: "Network",
-  },
-  {
-    flag: "insecure",
-    owner: "options/network",
-    short: "k",
-    key: "insecure",
-    kind: "boolean",
-    help: "do not verify TLS certificates (a warning on every run)",
-    group: "Network",
-  },
-  {
-    flag: "cert",
-    owner: "options/network",
-    key: "cert",
-    kind: "path",
-    value: "FILE",
-    help: "TLS client certificate (PEM; holds the key too unless --key is given)",
-    group: "Network",
-  },
-  {
-    flag: "key",
-    owner: "options/network",
-    key: "key",
-    kind: "path",
-    value: "FILE",
-    help: "private key of --cert (PEM)",
-    group: "Network",
-  },
-  {
-    flag: "netrc",
-    owner: "options/network",
-    key: "netrc",
-    kind: "boolean",
-    help: "credentials per host from ~/.netrc (never sent to another host)",
-    group: "Network",
-  },
-  {
-    flag: "netrc-file",
-    owner: "options/network",
-    key: "netrcFile",
-    kind: "path",
-    value: "FILE",
-    help: "credentials per host from FILE",
-    group: "Network",
-  },
+  ...NETWORK_OPTIONS,
   {
     flag: "help",
     owner: "cli/help",

@@ -31,19 +31,12 @@ import {
   hashOf,
   lstatBigOrUndefined,
   lstatMtime,
-  lstatOrUndefined,
   statOrUndefined,
   unlinkQuietly,
 } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
-import {
-  type HolderVerdict,
-  judgeLockFile,
-  type LockOwner,
-  leaseExpired,
-  parseOwner,
-  type Self,
-} from "./lock-owner.js";
+import { breakStaleLock, STALE_BREAK_MS } from "./lock-break.js";
+import { judgeLockFile, type LockOwner, parseOwner, type Self } from "./lock-owner.js";
 import {
   type AcquireOptions,
   type Fence,
@@ -52,8 +45,6 @@ import {
   type Predecessor,
 } from "./store.js";
 
-/** A lock-break marker older than this belonged to a process killed mid-takeover. */
-const STALE_BREAK_MS = 2000;
 /**
  * An empty lock file younger than this may be one whose maker is about to name itself in it (one
  * synchronous step away): it is looked at again rather than taken. Older, its maker died.
@@ -147,7 +138,7 @@ export class FsLeases {
       if (held?.text === "" && ageMs >= 0 && ageMs < EMPTY_LOCK_GRACE_MS) return "changing";
       const verdict = judgeLockFile(this.#self, held?.text, ageMs, ttlMs, held?.stats.uid);
       if (verdict.alive) return "busy";
-      const broken = this.#breakStale(path, held?.text, ttlMs, verdict);
+      const broken = breakStaleLock(path, held?.text, ttlMs, verdict, this.#clock, this.#logger);
       if (broken !== "broken") return broken;
       predecessor = {
         ended: verdict.gone ? "gone" : "expired",
@@ -269,46 +260,5 @@ export class FsLeases {
         }
       },
     };
-  }
-
-  /**
-   * Removes a stale lock without racing another taker: only the holder of `<lock>.break` may
-   * remove it, and only if it still holds the very content judged stale, still unrenewed.
-   */
-  #breakStale(
-    path: string,
-    staleText: string | undefined,
-    ttlMs: number,
-    verdict: HolderVerdict,
-  ): "broken" | "busy" | "changing" {
-    const breakPath = `${path}.break`;
-    const fd = createNew(breakPath, 0o644);
-    if (fd === undefined) {
-      // Gone since (mtime unknown): someone else's new marker may be there now, so leave it.
-      const mtime = lstatOrUndefined(breakPath)?.mtimeMs;
-      if (mtime !== undefined && this.#clock.now() - mtime > STALE_BREAK_MS)
-        unlinkQuietly(breakPath);
-      return "changing";
-    }
-    closeSync(fd);
-    try {
-      const now = readSmallFile(path);
-      const same = now === null ? staleText === undefined : now?.text === staleText;
-      if (now === undefined) return "broken";
-      if (!same) return "busy";
-      // Renewed since we judged it: a paused holder woke up; it is alive after all.
-      const age = this.#clock.now() - (now?.stats.mtimeMs ?? lstatMtime(path));
-      if (!verdict.gone && !leaseExpired(age, ttlMs)) return "busy";
-      unlinkQuietly(path);
-      const owner = now ? parseOwner(now.text) : undefined;
-      this.#logger.emit("warning", "removed stale lock", {
-        lock: path,
-        holder_pid: owner?.pid ?? null,
-        reason: verdict.reason,
-      });
-      return "broken";
-    } finally {
-      unlinkQuietly(breakPath);
-    }
   }
 }

@@ -1,0 +1,59 @@
+/**
+ * Taking a stale lock over without racing another taker: `<lock>.break` is held (created with
+ * `O_EXCL`) for the few synchronous steps of a takeover, so that only one taker judges and
+ * removes a given stale lock.
+ */
+
+import { closeSync } from "node:fs";
+import type { Clock } from "../clock.js";
+import { createNew, readSmallFile } from "../fs/no-follow.js";
+import { lstatMtime, lstatOrUndefined, unlinkQuietly } from "../fs/stat.js";
+import type { Logger } from "../log/events.js";
+import { type HolderVerdict, leaseExpired, parseOwner } from "./lock-owner.js";
+
+/** A lock-break marker older than this belonged to a process killed mid-takeover. */
+export const STALE_BREAK_MS = 2000;
+
+/**
+ * Removes a stale lock without racing another taker: only the holder of `<lock>.break` may
+ * remove it, and only if it still holds the very content judged stale, still unrenewed.
+ * `broken`: removed (try to take it now); `busy`: it turned out alive; `changing`: another taker
+ * holds the marker (look again shortly).
+ */
+export function breakStaleLock(
+  path: string,
+  staleText: string | undefined,
+  ttlMs: number,
+  verdict: HolderVerdict,
+  clock: Clock,
+  logger: Logger,
+): "broken" | "busy" | "changing" {
+  const breakPath = `${path}.break`;
+  const fd = createNew(breakPath, 0o644);
+  if (fd === undefined) {
+    // Gone since (mtime unknown): someone else's new marker may be there now, so leave it.
+    const mtime = lstatOrUndefined(breakPath)?.mtimeMs;
+    if (mtime !== undefined && clock.now() - mtime > STALE_BREAK_MS) unlinkQuietly(breakPath);
+    return "changing";
+  }
+  closeSync(fd);
+  try {
+    const now = readSmallFile(path);
+    const same = now === null ? staleText === undefined : now?.text === staleText;
+    if (now === undefined) return "broken";
+    if (!same) return "busy";
+    // Renewed since we judged it: a paused holder woke up; it is alive after all.
+    const age = clock.now() - (now?.stats.mtimeMs ?? lstatMtime(path));
+    if (!verdict.gone && !leaseExpired(age, ttlMs)) return "busy";
+    unlinkQuietly(path);
+    const owner = now ? parseOwner(now.text) : undefined;
+    logger.emit("warning", "removed stale lock", {
+      lock: path,
+      holder_pid: owner?.pid ?? null,
+      reason: verdict.reason,
+    });
+    return "broken";
+  } finally {
+    unlinkQuietly(breakPath);
+  }
+}
