@@ -12,13 +12,16 @@ import type { Clock } from "../clock.js";
 import { UsageError } from "../errors.js";
 import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
-import { type NetworkSettings, resolveNetwork } from "./network.js";
+import { type NetworkOptions, type NetworkSettings, resolveNetwork } from "./network.js";
 import { defaultRoot } from "./package.js";
 import { parseSize } from "./size.js";
 import { defaultOf, specOf } from "./spec.js";
 
-/** Options of `sync()`: the command line's, camelCase, plus what only a library caller can pass. */
-export interface SyncOptions {
+/**
+ * Options of `sync()`: the command line's, camelCase, plus what only a library caller can pass;
+ * proxies, TLS and netrc as in `NetworkOptions`.
+ */
+export interface SyncOptions extends NetworkOptions {
   /** Sources (URLs, file URLs, paths); each lands at `artifactRoot/<name>`. */
   sources?: string[];
   /** The single source of single-pair mode (lands at `destination`). */
@@ -55,15 +58,6 @@ export interface SyncOptions {
   maxFilesize?: string;
   /** In directory sources, follow links that leave the source folder too. */
   followSymlinks?: boolean;
-  /** Proxies, TLS and netrc: see `NetworkOptions`. */
-  proxy?: string;
-  noProxy?: string;
-  cacert?: string;
-  insecure?: boolean;
-  cert?: string;
-  key?: string;
-  netrc?: boolean;
-  netrcFile?: string;
   /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
   signal?: AbortSignal;
   /** Receives every log event; silent by default. */
