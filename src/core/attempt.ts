@@ -29,6 +29,31 @@ export interface AttemptContext {
   display?: string;
   /** `--max-filesize` in bytes: a body known to be larger fails at once, one growing past it as it does. */
   maxFileBytes?: number;
+  /** The no-op check's answer when the source had changed: its body, for the first attempt to use. */
+  handOver?: HandOver;
+}
+
+/**
+ * A body already opened (the fast path's conditional GET answered 200), waiting under the lease
+ * for the first attempt: taken at most once, and given up (the connection closed) otherwise.
+ */
+export class HandOver {
+  #body: Body | undefined;
+  /** The marker's digest the check was made against: if another run committed since, it is stale. */
+  readonly basis: string;
+  constructor(body: Body, basis: string) {
+    this.#body = body;
+    this.basis = basis;
+  }
+  take(): Body | undefined {
+    const body = this.#body;
+    this.#body = undefined;
+    return body;
+  }
+  discard(): void {
+    const body = this.take();
+    if (body) abandon(body.body);
+  }
 }
 
 export type AttemptResult =
@@ -149,6 +174,10 @@ async function openResumable(
 ): Promise<Body | { kind: "not-modified" }> {
   const kept = await context.parts.reopen();
   const resumeIf = context.parts.validators;
+  // A body from the no-op check serves a transfer from zero (and was logged as its attempt).
+  const handed = context.handOver?.take();
+  if (handed && (!kept || !resumeIf)) return handed;
+  if (handed) abandon(handed.body); // a kept part to resume: ask for the rest instead
   context.onAttempt?.(kept?.offset ?? 0);
   if (!kept || !resumeIf) return open(context, { offset: 0, resumeIf: undefined, unchangedIf });
   try {

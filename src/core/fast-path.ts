@@ -5,14 +5,19 @@
  * open circuit, `--force` — goes the leased way, which decides again under the lease.
  */
 import type { SyncError } from "../errors.js";
-import type { Validators } from "../sources/source.js";
+import type { OpenResult, Validators } from "../sources/source.js";
+import { HandOver } from "./attempt.js";
 import { describes, type JobContext, logFailedAttempt, reportHealth } from "./context.js";
 import type { SourceResult } from "./result.js";
 
-/** A final result; `{ prior }` when the check failed transiently (the leased path retries from it); `undefined` to go on. */
+/**
+ * A final result; `{ prior }` when the check failed transiently (the leased path retries from
+ * it); `{ handOver }` when the source changed (its body, for the leased path's first attempt: one
+ * GET per changed source); `undefined` to go on.
+ */
 export async function unchangedWithoutLease(
   context: JobContext,
-): Promise<SourceResult | { prior: SyncError } | undefined> {
+): Promise<SourceResult | { prior: SyncError } | { handOver: HandOver } | undefined> {
   const { spec, runtime, names, build } = context;
   if (spec.force) return undefined;
   const marker = await runtime.store.readMarker(context.keys.marker);
@@ -35,9 +40,14 @@ export async function unchangedWithoutLease(
   const wait = gate.reserveStart(origin, runtime.clock.monotonic());
   if (wait > 0)
     await runtime.clock.sleep(wait * (runtime.testHooks?.delayScale ?? 1), context.signal);
-  let answer: "unchanged" | "changed";
+  let answer: OpenResult;
   try {
-    answer = await source.check(marker.validators, context.signal, "cheap");
+    answer = await source.open({
+      offset: 0,
+      resumeIf: undefined,
+      unchangedIf: marker.validators,
+      signal: context.signal,
+    });
     gate.accepted(origin);
   } catch (error) {
     if (context.signal.aborted) throw context.signal.reason;
@@ -55,7 +65,7 @@ export async function unchangedWithoutLease(
     await reportHealth(context, source.servedBy?.(), failure, false);
     return build.failed(failure, { attempts: 1, checksum: marker.checksum });
   }
-  if (answer !== "unchanged") return undefined;
+  if (answer.kind === "body") return { handOver: new HandOver(answer, marker.checksum) };
   await reportHealth(context, source.servedBy?.(), undefined, false);
   runtime.logger.emit("info", "destination already up-to-date", {
     ...names,

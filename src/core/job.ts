@@ -10,6 +10,7 @@ import type { Destination } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { Turn } from "../health/origin-health.js";
 import { type Lease, LeaseLostError } from "../state/store.js";
+import type { HandOver } from "./attempt.js";
 import {
   asSyncError,
   circuitOpenError,
@@ -70,9 +71,11 @@ export async function runJob(
   context.gate.epoch = runtime.health.gate.epoch(spec.source.origin);
   let lease: Lease | undefined;
   let probing = false;
+  let handOver: HandOver | undefined;
   try {
     const quick = await unchangedWithoutLease(context);
-    if (quick && !("prior" in quick)) return quick;
+    if (quick && "handOver" in quick) handOver = quick.handOver;
+    else if (quick && !("prior" in quick)) return quick;
     // The folder first: the lease of a local destination lives beside it.
     const unwritable = await prepare(context);
     if (unwritable) return unwritable;
@@ -90,7 +93,8 @@ export async function runJob(
     probing = admission.decision === "probe";
     // A lost lease stops the job as an interruption would: no commit, no marker.
     const leased = { ...context, signal: AbortSignal.any([signal, lease.lost]) };
-    const outcome = await transferUnderLease(leased, lease, probing, quick?.prior);
+    const prior = quick && "prior" in quick ? quick.prior : undefined;
+    const outcome = await transferUnderLease(leased, lease, probing, prior, handOver);
     await reportHealth(context, outcome.servedBy, outcome.error, probing);
     probing = false;
     if (outcome.error) {
@@ -133,6 +137,8 @@ export async function runJob(
     });
     return build.failed(failure, { checksum: await currentChecksum(context).catch(() => null) });
   } finally {
+    // A changed source's body that no attempt took (busy, refused …): its connection is closed.
+    handOver?.discard();
     context.gate.turn.leave();
     await lease?.release();
   }

@@ -11,7 +11,7 @@ import { backoffDelayMs } from "../policies/backoff.js";
 import { withRetry } from "../policies/retry.js";
 import type { Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type Marker } from "../state/store.js";
-import { type AttemptContext, attemptTransfer } from "./attempt.js";
+import { type AttemptContext, attemptTransfer, type HandOver } from "./attempt.js";
 import { commit, recordCommit, writeMarker } from "./commit.js";
 import {
   asSyncError,
@@ -44,11 +44,12 @@ export async function transferUnderLease(
   lease: Lease,
   probe: boolean,
   prior: SyncError | undefined,
+  handOver?: HandOver,
 ): Promise<Served> {
   const source = context.runtime.sources.open(context.spec.source);
   const parts = new PartKeeper(context, lease);
   try {
-    const outcome = await transfer(context, lease, parts, source, probe, prior);
+    const outcome = await transfer(context, lease, parts, source, probe, prior, handOver);
     return { ...outcome, servedBy: source.servedBy?.() };
   } finally {
     // Whatever stopped the job, a part still open is closed and kept for a resume.
@@ -63,10 +64,13 @@ async function transfer(
   source: AttemptContext["source"],
   probe: boolean,
   prior: SyncError | undefined,
+  handOver: HandOver | undefined,
 ): Promise<Outcome> {
   const { spec, runtime, names, destination, signal } = context;
   const { logger, store, health } = runtime;
   const marker = await store.readMarker(context.keys.marker);
+  // Another run committed since the no-op check: its answer is stale, ask again.
+  if (handOver && handOver.basis !== marker?.checksum) handOver.discard();
   const intact = describes(marker, context, await destination.fingerprint());
   const expectedMatches = !spec.expected || spec.expected.hex === marker?.checksum;
   const unchangedIf: Validators | undefined =
@@ -90,6 +94,7 @@ async function transfer(
     },
     onOpened: () => health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch),
     display: spec.source.display,
+    ...(handOver ? { handOver } : {}),
     ...(spec.maxFileBytes === undefined ? {} : { maxFileBytes: spec.maxFileBytes }),
     ...(destination.freeBytes
       ? { freeBytes: () => destination.freeBytes?.() ?? Promise.resolve(undefined) }

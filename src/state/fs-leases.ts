@@ -202,12 +202,13 @@ export class FsLeases {
     const lost = new AbortController();
     let renewedAt = this.#clock.now();
     let closed = false;
-    // An inode number alone is not enough (ext4 hands a freed one out again at once): the birth
-    // time goes with it, and where the filesystem has none, the content (our random token).
+    // Ours while the path leads to our inode and holds our random token.
     const ours = () => {
       const now = lstatBigOrUndefined(path);
       if (!now || now.ino !== identity.ino || now.dev !== identity.dev) return false;
-      if (identity.birthtimeNs !== 0n) return now.birthtimeNs === identity.birthtimeNs;
+      // The content too, always: a broken lock's inode is handed out again at once, and birth
+      // times are only as fine as the kernel's coarse clock (a few ms), so a lock made just after
+      // ours was broken can match both. Our random token cannot.
       return readSmallFile(path)?.text === text;
     };
     const renew = () => {

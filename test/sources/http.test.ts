@@ -239,4 +239,27 @@ describe("http source, single pair", () => {
     assert.equal((await runCli(pairArgs(dir, "/novalidators.bin"))).code, 0);
     assert.equal(server.requestsFor("/novalidators.bin").length, 2);
   });
+
+  test("a changed source costs one GET: the conditional request's 200 is the transfer", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/one-get.bin", { body: bytes(300_000, 71) });
+    const args = singlePair(server.url("/one-get.bin"), dir, "one-get.bin");
+    assert.equal((await runCli(args)).code, 0);
+    server.change("/one-get.bin", bytes(300_000, 72));
+    const before = server.requestsFor("/one-get.bin").length;
+    const result = await runCli(args);
+    assert.equal(result.code, 0, result.stderr);
+    const asked = server.requestsFor("/one-get.bin").slice(before);
+    assert.deepEqual(
+      asked.map((r) => [r.status, typeof r.headers["if-none-match"]]),
+      [[200, "string"]],
+      "one conditional GET, answered 200 and used",
+    );
+    assert.equal(sha256(await readFile(join(dir, "one-get.bin"))), sha256(bytes(300_000, 72)));
+    assert.equal(
+      result.logs.filter((l) => l.message === "attempting download").length,
+      1,
+      "one attempt logged",
+    );
+  });
 });
