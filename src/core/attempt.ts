@@ -85,7 +85,9 @@ export async function attemptTransfer(
   const opened = await openResumable(context, unchangedIf);
   context.onOpened?.();
   if (opened.kind === "not-modified") {
-    await parts.keep();
+    // A part kept for this very version (a killed --force run) can never be of use: the
+    // destination already holds it, and another version would not resume from it.
+    await parts.discard();
     return opened;
   }
 

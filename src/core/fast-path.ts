@@ -25,6 +25,8 @@ export async function unchangedWithoutLease(
   if (!marker || !hasValidators(marker.validators)) return undefined;
   if (spec.expected && spec.expected.hex !== marker.checksum) return undefined;
   if (!describes(marker, context, await context.destination.fingerprint())) return undefined;
+  // A killed run left its lock or a part record: the leased way clears them, even if unchanged.
+  if (runtime.store.hasLeftovers?.(context.keys.destination)) return undefined;
   // A circuit that is not plainly closed has a probe to run: that is the leased path's job.
   if (!(await runtime.health.circuits.isClosed(spec.source.origin))) return undefined;
   runtime.logger.emit("info", "attempting download", {

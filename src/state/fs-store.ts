@@ -20,6 +20,7 @@ import { errorCodeOf } from "../errors.js";
 import { type Failpoint, noFailpoint } from "../failpoints.js";
 import { mkdirs } from "../fs/mkdirs.js";
 import { readSmallFile } from "../fs/no-follow.js";
+import { lstatOrUndefined } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import { FsLeases } from "./fs-leases.js";
@@ -74,6 +75,17 @@ export class FsStateStore implements StateStore {
     await writeAtomically(this.#path(key, "marker"), JSON.stringify(marker), () =>
       this.#failpoint("marker-written"),
     );
+  }
+
+  hasLeftovers(key: string): boolean {
+    const exists = (path: string) => {
+      try {
+        return lstatOrUndefined(path) !== undefined;
+      } catch {
+        return false; // cannot be looked at: nothing this run could clear either
+      }
+    };
+    return exists(this.#leases.lockPath(key)) || exists(this.#path(key, "part"));
   }
 
   readPart(key: string): Promise<PartRecord | undefined> {

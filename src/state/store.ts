@@ -123,6 +123,12 @@ export interface StateStore {
   /** Refuses (`StaleFenceError`) when `fence` is no longer held. */
   writeMarker(key: string, marker: Marker, fence: Fence): Promise<void>;
   readPart(key: string): Promise<PartRecord | undefined>;
+  /**
+   * Whether a holder of `key` left something behind that only a lease holder may clear (a lock
+   * file of a killed run, a part record): the no-op fast path then takes the leased way, which
+   * clears it. Cheap (no file is read). Absent: nothing is ever left behind.
+   */
+  hasLeftovers?(key: string): boolean;
   /** Refuses (`StaleFenceError`) when `fence` is no longer held. */
   writePart(key: string, record: PartRecord, fence: Fence): Promise<void>;
   /** Refuses (`StaleFenceError`) when `fence` is no longer held. */

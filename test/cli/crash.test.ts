@@ -54,6 +54,30 @@ describe("crashes and signals never leave a partial destination", () => {
     assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
   });
 
+  test("a --force run killed while the source is unchanged: the next run leaves no part, lock or record behind", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(2_000_000, 43);
+    server.route("/same.bin", { body, script: [] });
+    assert.equal((await runCli(args(dir, "/same.bin"))).code, 0);
+    server.route("/same.bin", { body, script: [{ kind: "hold", afterBytes: 500_000 }] });
+    const forced = new CliProcess(args(dir, "/same.bin", "--force"));
+    await waitForPart(join(dir, "out"), 500_000);
+    forced.child.kill("SIGKILL");
+    await forced.done;
+    server.release();
+
+    const next = await runCli(args(dir, "/same.bin"));
+    assert.equal(next.code, 0, next.stderr);
+    assert.ok(findLog(next, "destination already up-to-date"));
+    assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"], "no part or lock left");
+    assert.deepEqual(
+      (await listFiles(join(dir, "locks"))).filter((name) => name.endsWith(".part.json")),
+      [],
+      "no part record left",
+    );
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+  });
+
   test("SIGKILL while replacing: the old destination stays whole", async (t) => {
     const dir = await tempDir(t);
     const v1 = bytes(400_000, 42);
