@@ -175,4 +175,16 @@ describe("hostile servers are refused cleanly", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await readFile(join(dir, "out", "data.bin"), "utf8"), "0123456789");
   });
+
+  test("after a redirect, an error names the URL that answered, and the one asked", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/moved-away.bin", {
+      body: Buffer.alloc(0),
+      script: [{ kind: "redirect", location: "/gone-now.bin" }],
+    });
+    const result = await runCli(args(dir, "/moved-away.bin"));
+    assert.equal(result.code, 70, result.stderr);
+    const reason = String(result.logs.find((l) => l.message === "synchronization failed")?.reason);
+    assert.match(reason, /gone-now\.bin \(redirected from .*moved-away\.bin\): HTTP 404/);
+  });
 });

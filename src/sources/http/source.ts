@@ -31,8 +31,11 @@ export class HttpSource implements Source {
   readonly #url: string;
   readonly #client: HttpClient;
   #servedBy: string | undefined;
+  /** The URL of the last request's last hop: after a redirect, the one that answered (or failed). */
+  #lastUrl: string | undefined;
   readonly #hop = (url: URL) => {
     this.#servedBy = originOf(url);
+    this.#lastUrl = url.href;
   };
 
   servedBy(): string | undefined {
@@ -199,8 +202,11 @@ export class HttpSource implements Source {
     return new SyncError("network", `${where}: ${code}`, { cause: error, retryable: true });
   }
 
+  /** The URL for messages: after a redirect, the one that answered, and where it came from. */
   #display(): string {
-    return redactUrl(this.#url);
+    const first = redactUrl(this.#url);
+    const last = this.#lastUrl === undefined ? first : redactUrl(this.#lastUrl);
+    return last === first ? first : `${last} (redirected from ${first})`;
   }
 }
 
