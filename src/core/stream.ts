@@ -77,8 +77,24 @@ export async function streamInto(
         cleanup();
         resolve();
       };
-      const onError = (error: unknown) =>
-        fail(context.signal.aborted ? context.signal.reason : context.source.describeError(error));
+      const onError = (error: unknown) => {
+        if (context.signal.aborted) return fail(context.signal.reason);
+        const failure = context.source.describeError(error);
+        const have = offset + received;
+        // A connection cut mid-body says how much of it arrived, not just UND_ERR_SOCKET.
+        if (failure.code !== "network" || total === undefined || have >= total)
+          return fail(failure);
+        fail(
+          new SyncError(
+            "network",
+            `short body: received ${have} of ${total} bytes (${failure.message})`,
+            {
+              retryable: failure.retryable,
+              cause: failure,
+            },
+          ),
+        );
+      };
       const onAbort = () => fail(context.signal.reason);
       body.on("data", onData);
       context.signal.addEventListener("abort", onAbort, { once: true });

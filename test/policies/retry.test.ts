@@ -122,6 +122,11 @@ describe("retries", () => {
     const result = await runCli(args(dir, "/reset.bin"));
     assert.equal(result.code, 0, result.stderr);
     assert.equal(findLog(result, "download failed")?.error_code, "network");
+    // The reason says how much arrived, not only the socket's error code.
+    assert.match(
+      String(findLog(result, "download failed")?.reason),
+      /^short body: received \d+ of 2000000 bytes \(/,
+    );
     assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
   });
 
