@@ -130,6 +130,19 @@ describe("retries", () => {
     assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
   });
 
+  test("a failed transfer from a server without validators leaves no part (it could never be resumed)", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/novalidator-reset.bin", {
+      body: bytes(2_000_000, 16),
+      etag: false,
+      lastModified: false,
+      script: Array.from({ length: 10 }, () => ({ kind: "reset" as const, afterBytes: 500_000 })),
+    });
+    const result = await runCli(args(dir, "/novalidator-reset.bin", "--max-retries", "2"));
+    assert.equal(result.code, 70, result.stderr);
+    assert.deepEqual(await listFiles(join(dir, "out")), [], "no part left");
+  });
+
   test("resumes the next attempt with Range and If-Range after a reset", async (t) => {
     const dir = await tempDir(t);
     const body = bytes(1_500_000, 19);
