@@ -22,8 +22,12 @@ import {
 } from "./context.js";
 import { PartKeeper } from "./parts.js";
 
-/** Attempts answered "slow down" (429, 503 with Retry-After) that a transfer may make beyond its budget. */
-const THROTTLED_ATTEMPTS = 20;
+/**
+ * Attempts a transfer may make beyond its budget: those answered "slow down" (429, 503 with
+ * Retry-After), and those that made progress before they failed (a flaky link that keeps
+ * resuming is not a dead origin). Bounded all the same.
+ */
+const FREE_ATTEMPTS = 100;
 
 export type Outcome =
   | {
@@ -102,6 +106,7 @@ async function transfer(
     onBytes: (chunk, received, total) => {
       // Counts what arrived even in attempts that fail: it was transferred in this run.
       bytes += chunk;
+      attemptBytes += chunk;
       runtime.onProgress?.({ type: "bytes", ...names, chunk, received, total });
     },
   };
@@ -110,6 +115,9 @@ async function transfer(
   const delayScale = runtime.testHooks?.delayScale ?? 1;
   let attemptStartedAt = 0;
   let slotTaken = false;
+  /** Body bytes of the attempt under way, and the attempt that last made progress. */
+  let attemptBytes = 0;
+  let lastProgressAt = 0;
   const outcome = await withRetry(
     async (attempt) => {
       attemptNumber = attempt;
@@ -130,6 +138,7 @@ async function transfer(
       slotTaken = false;
       if (wait > 0) await runtime.clock.sleep(wait * delayScale, signal);
       attemptStartedAt = runtime.clock.monotonic();
+      attemptBytes = 0;
       context.gate.epoch = health.gate.epoch(origin);
       const fetched = await attemptTransfer(attemptContext, unchangedIf);
       health.gate.accepted(origin);
@@ -140,8 +149,15 @@ async function transfer(
       ...(prior && !probe ? { prior: { attempts: 1, error: prior } } : {}),
       isRetryable: (error) => error instanceof SyncError && error.retryable,
       // "Slow down" is not "down": such attempts do not use up the budget (20 at most).
-      counts: (error) => !(error instanceof SyncError && error.throttled),
-      maxFreeAttempts: THROTTLED_ATTEMPTS,
+      counts: (error) => {
+        // Progress counts only where the next attempt resumes from it (a kept, recorded part).
+        if (attemptBytes > 0 && parts.validators !== undefined) {
+          lastProgressAt = attemptNumber;
+          return false;
+        }
+        return !(error instanceof SyncError && error.throttled);
+      },
+      maxFreeAttempts: FREE_ATTEMPTS,
       delayMs: (attempt, error) => {
         // A "slow down" is waited out at the origin's pace (with its Retry-After), shared by
         // every worker: the retry waits for its start slot.
@@ -152,7 +168,11 @@ async function transfer(
           return Math.round(health.gate.reserveStart(spec.source.origin, now) * delayScale);
         }
         const retryAfter = error instanceof SyncError ? error.retryAfterMs : undefined;
-        return Math.round((retryAfter ?? backoffDelayMs(attempt, runtime.random)) * delayScale);
+        // The backoff starts over after an attempt that made progress.
+        const sinceProgress = attempt - lastProgressAt;
+        return Math.round(
+          (retryAfter ?? backoffDelayMs(sinceProgress, runtime.random)) * delayScale,
+        );
       },
       sleep: (ms, sleepSignal) => runtime.clock.sleep(ms, sleepSignal),
       signal,

@@ -143,6 +143,35 @@ describe("retries", () => {
     assert.deepEqual(await listFiles(join(dir, "out")), [], "no part left");
   });
 
+  test("attempts that made progress do not use up the budget: eight cuts, each resumed, with --max-retries 3", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(2_000_000, 17);
+    server.route("/flaky-link.bin", {
+      body,
+      script: Array.from({ length: 8 }, () => ({ kind: "reset" as const, afterBytes: 200_000 })),
+    });
+    const result = await runCli(args(dir, "/flaky-link.bin", "--max-retries", "3"));
+    assert.equal(result.code, 0, result.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+    const asked = server.requestsFor("/flaky-link.bin");
+    assert.equal(asked.length, 9, "eight cut attempts and the last one");
+    assert.ok(
+      asked.slice(1).every((r) => /^bytes=\d+-$/.test(String(r.headers.range))),
+      "each resumed where the last stopped",
+    );
+  });
+
+  test("attempts that made no progress still use up the budget", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/no-progress.bin", {
+      body: bytes(100_000, 18),
+      script: Array.from({ length: 8 }, () => ({ kind: "reset" as const, afterBytes: 0 })),
+    });
+    const result = await runCli(args(dir, "/no-progress.bin", "--max-retries", "3"));
+    assert.equal(result.code, 70);
+    assert.equal(server.requestsFor("/no-progress.bin").length, 3);
+  });
+
   test("resumes the next attempt with Range and If-Range after a reset", async (t) => {
     const dir = await tempDir(t);
     const body = bytes(1_500_000, 19);
