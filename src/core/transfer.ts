@@ -150,8 +150,9 @@ async function transfer(
       isRetryable: (error) => error instanceof SyncError && error.retryable,
       // "Slow down" is not "down": such attempts do not use up the budget (20 at most).
       counts: (error) => {
-        // Progress counts only where the next attempt resumes from it (a kept, recorded part).
-        if (attemptBytes > 0 && parts.validators !== undefined) {
+        // Progress counts only where the next attempt resumes from it (a kept, recorded part),
+        // and never turns "one attempt" (--max-retries 1) into several.
+        if (maxAttempts > 1 && attemptBytes > 0 && parts.validators !== undefined) {
           lastProgressAt = attemptNumber;
           return false;
         }

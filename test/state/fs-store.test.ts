@@ -180,6 +180,12 @@ describe("FsStateStore: who may take a lock over", () => {
     const { store, logger } = await storeIn(t);
     const { child, content } = await liveHolder(t);
     child.kill("SIGSTOP");
+    // The signal is delivered asynchronously: wait until the kernel shows the process stopped
+    // (bounded: 200 looks, 10 ms apart).
+    const { processStopped } = await import("../../src/fs/processes.js");
+    for (let i = 0; i < 200 && !processStopped(child.pid as number); i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(processStopped(child.pid as number), "the holder is stopped");
     await writeFile(store.lockPath("pair"), content);
     const fresh = new Date();
     await utimes(store.lockPath("pair"), fresh, fresh);
