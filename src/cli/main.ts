@@ -9,6 +9,7 @@ import { EnvironmentError, UsageError } from "../errors.js";
 import { freezeAt } from "../failpoints.js";
 import { createJsonLogger } from "../log/json.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
+import { PROXY_ENV_NAMES } from "../options/network.js";
 import { packageVersion } from "../options/package.js";
 import { EXIT } from "../run/report.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
@@ -115,12 +116,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (source !== undefined) redactor.add(...secretsOfUrl(source));
     }
     // Proxy credentials, from --proxy or the environment, are secrets like any other.
-    for (const proxy of [
-      options.proxy,
-      ...["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"].map(
-        (name) => process.env[name],
-      ),
-    ]) {
+    for (const proxy of [options.proxy, ...PROXY_ENV_NAMES.map((name) => process.env[name])]) {
       if (proxy) redactor.add(...secretsOfUrl(proxy.includes("://") ? proxy : `http://${proxy}`));
     }
     const report = await runSync(

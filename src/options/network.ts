@@ -40,6 +40,15 @@ export interface NetworkSettings {
   netrc: Netrc | undefined;
 }
 
+/** Every environment variable a proxy may come from (their credentials are secrets to redact). */
+export const PROXY_ENV_NAMES = [
+  "http_proxy",
+  "https_proxy",
+  "HTTPS_PROXY",
+  "all_proxy",
+  "ALL_PROXY",
+] as const;
+
 /**
  * Proxies follow curl: `--proxy` wins; else `http_proxy` (lower case only: a CGI server sets
  * `HTTP_PROXY` from a request's `Proxy:` header) for http, `https_proxy` or `HTTPS_PROXY` for

@@ -53,15 +53,11 @@ export interface Source {
   /** Opens the data; throws `SyncError` (classified: code, retryable) when it cannot. */
   open(request: OpenRequest): Promise<OpenResult>;
   /**
-   * Asks whether the source still matches `unchangedIf`. `bodyless` never transfers data (dry
-   * runs); `cheap` may, when the source changed, in exchange for a cheaper "unchanged" (the
-   * no-op fast path).
+   * Asks whether the source still matches `unchangedIf`, transferring no data (dry runs). The
+   * no-op fast path uses `open` with `unchangedIf` instead, so that a changed source's answer is
+   * already the transfer.
    */
-  check(
-    unchangedIf: Validators | undefined,
-    signal: AbortSignal,
-    how?: "bodyless" | "cheap",
-  ): Promise<"unchanged" | "changed">;
+  check(unchangedIf: Validators | undefined, signal: AbortSignal): Promise<"unchanged" | "changed">;
   /** The origin (`scheme://host:port`) that answered the last request, after redirects; undefined for local files. */
   servedBy?(): string | undefined;
   /** Classifies an error raised while reading an opened body (reset, stall, short read). */

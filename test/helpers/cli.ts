@@ -131,3 +131,8 @@ export function singlePair(
     ...extra,
   ];
 }
+
+/** A run of many sources into `dir/out`, state in `dir/l`: what the batch tests run. */
+export function intoArtifactRoot(sources: string[], dir: string, ...extra: string[]): string[] {
+  return [...sources, "--artifact-root", join(dir, "out"), "--lock-dir", join(dir, "l"), ...extra];
+}

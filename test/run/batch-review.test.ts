@@ -9,7 +9,7 @@ import { markerKey } from "../../src/core/job.js";
 import { sync, UsageError } from "../../src/index.js";
 import { silentLogger } from "../../src/log/events.js";
 import { FsStateStore } from "../../src/state/fs-store.js";
-import { findLog, runCli } from "../helpers/cli.js";
+import { findLog, intoArtifactRoot, runCli } from "../helpers/cli.js";
 import { bytes, type Step, sha256, TestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
@@ -115,18 +115,9 @@ describe("batch edge cases", () => {
       local.url("/first.bin"),
       ...Array.from({ length: 5 }, (_, i) => local.url(`/later-${i}.bin`)),
     ];
-    const result = await runCli([
-      ...sources,
-      "--artifact-root",
-      join(dir, "out"),
-      "--lock-dir",
-      join(dir, "l"),
-      "--max-workers",
-      "4",
-      "--max-retries",
-      "3",
-      "--json",
-    ]);
+    const result = await runCli(
+      intoArtifactRoot([...sources], dir, "--max-workers", "4", "--max-retries", "3", "--json"),
+    );
     assert.equal(result.code, 1);
     // 1 success, then at most one failed first attempt per worker, then the leader's 2 retries.
     assert.ok(
@@ -161,19 +152,18 @@ describe("batch edge cases", () => {
       ...Array.from({ length: 4 }, (_, i) => dead.url(`/hang-${i}.bin`)),
       ...Array.from({ length: 4 }, (_, i) => good.url(`/fine-${i}.bin`)),
     ];
-    const result = await runCli([
-      ...sources,
-      "--artifact-root",
-      join(dir, "out"),
-      "--lock-dir",
-      join(dir, "l"),
-      "--max-workers",
-      "4",
-      "--max-retries",
-      "2",
-      "--timeout",
-      "0.5",
-    ]);
+    const result = await runCli(
+      intoArtifactRoot(
+        [...sources],
+        dir,
+        "--max-workers",
+        "4",
+        "--max-retries",
+        "2",
+        "--timeout",
+        "0.5",
+      ),
+    );
     assert.equal(result.code, 1);
     const order = result.logs
       .filter((l) => l.message === "updated destination" || l.message === "circuit breaker opened")
@@ -291,14 +281,7 @@ describe("batch edge cases", () => {
     await mkdir(src);
     await writeFile(Buffer.from(`${src}/lat\xe9.txt`, "latin1"), "x");
     await writeFile(join(src, "fine.txt"), "y");
-    const result = await runCli([
-      src,
-      "--artifact-root",
-      join(dir, "out"),
-      "--lock-dir",
-      join(dir, "l"),
-      "--json",
-    ]);
+    const result = await runCli(intoArtifactRoot([src], dir, "--json"));
     assert.equal(result.code, 1);
     const codes = JSON.parse(result.stdout).results.map((r: Result) => r.error?.code ?? r.status);
     assert.deepEqual(codes.sort(), ["invalid_source", "synced"]);
@@ -323,15 +306,9 @@ describe("batch edge cases", () => {
 
   test("--dry-run predicts a 404 as a failure", async (t) => {
     const dir = await tempDir(t);
-    const result = await runCli([
-      a.url("/never-there.bin"),
-      "--artifact-root",
-      join(dir, "out"),
-      "--lock-dir",
-      join(dir, "l"),
-      "--dry-run",
-      "--json",
-    ]);
+    const result = await runCli(
+      intoArtifactRoot([a.url("/never-there.bin")], dir, "--dry-run", "--json"),
+    );
     assert.equal(result.code, 70);
     assert.equal(JSON.parse(result.stdout).results[0].error.code, "not_found");
     assert.deepEqual(await listFiles(dir), []);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { SyncError } from "../../src/errors.js";
 import { FileSource } from "../../src/sources/file.js";
-import { findLog, runCli } from "../helpers/cli.js";
+import { findLog, intoArtifactRoot, runCli } from "../helpers/cli.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 async function tree(t: Parameters<typeof tempDir>[0]) {
@@ -24,13 +24,7 @@ async function tree(t: Parameters<typeof tempDir>[0]) {
 describe("links in directory sources", () => {
   test("a link inside the tree is followed; one leading outside is skipped with a warning", async (t) => {
     const { dir, src } = await tree(t);
-    const result = await runCli([
-      src,
-      "--artifact-root",
-      join(dir, "out"),
-      "--lock-dir",
-      join(dir, "l"),
-    ]);
+    const result = await runCli(intoArtifactRoot([src], dir));
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await listFiles(join(dir, "out")), [
       "src/a.txt",
@@ -47,14 +41,7 @@ describe("links in directory sources", () => {
 
   test("--follow-symlinks follows links that leave the tree too", async (t) => {
     const { dir, src } = await tree(t);
-    const result = await runCli([
-      src,
-      "--artifact-root",
-      join(dir, "out"),
-      "--lock-dir",
-      join(dir, "l"),
-      "--follow-symlinks",
-    ]);
+    const result = await runCli(intoArtifactRoot([src], dir, "--follow-symlinks"));
     assert.equal(result.code, 0, result.stderr);
     assert.equal(
       await readFile(join(dir, "out", "src", "outside-link.txt"), "utf8"),

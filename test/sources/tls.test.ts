@@ -4,6 +4,7 @@
  * to another host. Skipped, saying why, where openssl is missing (`.ci/run` installs it).
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { join } from "node:path";
@@ -69,16 +70,23 @@ describe("TLS", { skip: hasOpenssl ? false : "openssl is not installed" }, () =>
     assert.ok(await synced(dir));
   });
 
-  test("a --cacert that is missing or not PEM: exit 64, named", async (t) => {
+  test("a --cacert, --cert or --netrc-file that is missing or unfit: exit 64, named, nothing written", async (t) => {
     const dir = await tempDir(t);
     await writeFile(join(dir, "not.pem"), "hello");
-    for (const file of [join(dir, "missing.pem"), join(dir, "not.pem")]) {
-      const result = await runCli(
-        singlePair("https://127.0.0.1:9/x", dir, "out/x", "--cacert", file),
-      );
-      assert.equal(result.code, 64, result.stderr);
-      assert.match(result.stderr, /--cacert/);
+    await writeFile(join(dir, "bad.netrc"), "machine h login u password p stray\n");
+    for (const [flag, file] of [
+      ["--cacert", join(dir, "missing.pem")],
+      ["--cacert", join(dir, "not.pem")],
+      ["--cert", join(dir, "not.pem")],
+      ["--netrc-file", join(dir, "missing.netrc")],
+      ["--netrc-file", join(dir, "bad.netrc")],
+    ] as const) {
+      const result = await runCli(singlePair("https://127.0.0.1:9/x", dir, "out/x", flag, file));
+      assert.equal(result.code, 64, `${flag} ${file}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(flag));
+      assert.ok(!result.stderr.includes("stray"), "a netrc word is never shown");
     }
+    assert.ok(!existsSync(join(dir, "out")), "nothing written");
   });
 });
 

@@ -65,10 +65,10 @@ export class LinkFreeFolders {
         // There already, or made by another run meanwhile: checked next either way.
         if (errorCodeOf(error) !== "EEXIST") throw error;
       });
-      const wrong =
-        this.firstNotAFolder() ?? (lstatOrUndefined(path)?.isDirectory() ? undefined : path);
-      if (wrong !== undefined) this.#refuse(destination, wrong, isLink(wrong));
+      if (!lstatOrUndefined(path)?.isDirectory()) this.#refuse(destination, path, isLink(path));
     }
+    // A folder made earlier in the loop may have been swapped since: the whole way once more.
+    this.verify(destination);
   }
 
   #refuse(destination: string, path: string, link: boolean | undefined): never {

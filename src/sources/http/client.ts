@@ -59,10 +59,13 @@ export class HttpClient {
         keepAliveTimeout: 10_000,
         connections: 16,
       });
-    this.#agents = {
-      http: agentFor(network?.httpProxy ?? "", "http"),
-      https: agentFor(network?.httpsProxy ?? "", "https"),
-    };
+    const httpProxy = network?.httpProxy ?? "";
+    const httpsProxy = network?.httpsProxy ?? "";
+    const https = agentFor(httpsProxy, "https");
+    // Without any proxy one pool serves both schemes (an http URL must never reach the https
+    // proxy, and http is not tunnelled: with a proxy each scheme has its own).
+    const shared = httpProxy === "" && httpsProxy === "";
+    this.#agents = { http: shared ? https : agentFor(httpProxy, "http"), https };
   }
 
   /** Loads undici lazily: runs without an http source (and `--version`) never pay for it. */
@@ -75,7 +78,8 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#agents.http.destroy(), this.#agents.https.destroy()]);
+    const { http, https } = this.#agents;
+    await Promise.all(http === https ? [https.destroy()] : [http.destroy(), https.destroy()]);
   }
 
   /** One GET (or HEAD), redirects followed; returns the final response with its body unread. */

@@ -50,18 +50,14 @@ export class HttpSource implements Source {
   async check(
     unchangedIf: Validators | undefined,
     signal: AbortSignal,
-    how: "bodyless" | "cheap" = "bodyless",
   ): Promise<"unchanged" | "changed"> {
     let response: Dispatcher.ResponseData;
-    // `cheap` asks with a conditional GET, not HEAD: undici closes the connection after every
-    // HEAD, and the 304 expected carries no body anyway. Without validators, always HEAD.
-    const method = how === "cheap" && unchangedIf ? "GET" : "HEAD";
     try {
       ({ response } = await this.#client.get(
         this.#url,
         conditionalHeaders(unchangedIf),
         signal,
-        method,
+        "HEAD",
         this.#hop,
       ));
     } catch (error) {
