@@ -31,8 +31,13 @@ export interface JobSpec {
   algorithm: ChecksumAlgorithm;
   /** The digest the user expects, if any: a mismatch fails the pair and leaves the destination be. */
   expected?: { algorithm: ChecksumAlgorithm; hex: string };
-  /** Attempts in total (≥ 1). */
+  /** Attempts in total (≥ 1), not counting those the origin's health makes free (see `transfer.ts`). */
   maxAttempts: number;
+  /**
+   * No retry starts once this many milliseconds have passed without an answer from the origin
+   * (counted from the pair's first attempt, and again from every answer and every body byte).
+   */
+  retryMaxTimeMs: number;
   /** Ignore markers and validators: fetch and verify anew (still atomic). */
   force: boolean;
   /** How long to wait for a busy destination; 0 skips at once. */

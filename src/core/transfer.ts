@@ -7,7 +7,6 @@
 import type { Fingerprint } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import { isOriginFailure } from "../health/origin-health.js";
-import { backoffDelayMs } from "../policies/backoff.js";
 import { withRetry } from "../policies/retry.js";
 import type { Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type Marker } from "../state/store.js";
@@ -21,13 +20,7 @@ import {
   logFailedAttempt,
 } from "./context.js";
 import { PartKeeper } from "./parts.js";
-
-/**
- * Attempts a transfer may make beyond its budget: those answered "slow down" (429, 503 with
- * Retry-After), and those that made progress before they failed (a flaky link that keeps
- * resuming is not a dead origin). Bounded all the same.
- */
-const FREE_ATTEMPTS = 100;
+import { FREE_ATTEMPTS, RetryBudget } from "./retry-budget.js";
 
 export type Outcome =
   | {
@@ -96,7 +89,10 @@ async function transfer(
         resume_from: resumeFrom,
       });
     },
-    onOpened: () => health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch),
+    onOpened: () => {
+      budget.answered();
+      health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch);
+    },
     display: spec.source.display,
     ...(handOver ? { handOver } : {}),
     ...(spec.maxFileBytes === undefined ? {} : { maxFileBytes: spec.maxFileBytes }),
@@ -106,18 +102,23 @@ async function transfer(
     onBytes: (chunk, received, total) => {
       // Counts what arrived even in attempts that fail: it was transferred in this run.
       bytes += chunk;
-      attemptBytes += chunk;
+      budget.received(chunk);
       runtime.onProgress?.({ type: "bytes", ...names, chunk, received, total });
     },
   };
 
   const maxAttempts = probe ? 1 : spec.maxAttempts;
-  const delayScale = runtime.testHooks?.delayScale ?? 1;
+  const budget = new RetryBudget({
+    origin: spec.source.origin,
+    gate: health.gate,
+    now: () => runtime.clock.monotonic(),
+    random: runtime.random,
+    maxAttempts,
+    retryMaxTimeMs: spec.retryMaxTimeMs,
+    resumable: () => parts.validators !== undefined,
+    delayScale: runtime.testHooks?.delayScale ?? 1,
+  });
   let attemptStartedAt = 0;
-  let slotTaken = false;
-  /** Body bytes of the attempt under way, and the attempt that last made progress. */
-  let attemptBytes = 0;
-  let lastProgressAt = 0;
   const outcome = await withRetry(
     async (attempt) => {
       attemptNumber = attempt;
@@ -132,13 +133,10 @@ async function transfer(
         const refusedFor = await health.circuits.refusesFor(origin);
         if (refusedFor > 0) throw circuitOpenError(origin, refusedFor);
       }
-      // The origin asked everyone to slow down: keep its pace (a retry after a "slow down" has
-      // already waited for its slot).
-      const wait = slotTaken ? 0 : health.gate.reserveStart(origin, runtime.clock.monotonic());
-      slotTaken = false;
-      if (wait > 0) await runtime.clock.sleep(wait * delayScale, signal);
+      // The origin asked everyone to slow down: keep its pace.
+      const wait = budget.begin(attempt);
+      if (wait > 0) await runtime.clock.sleep(wait, signal);
       attemptStartedAt = runtime.clock.monotonic();
-      attemptBytes = 0;
       context.gate.epoch = health.gate.epoch(origin);
       const fetched = await attemptTransfer(attemptContext, unchangedIf);
       health.gate.accepted(origin);
@@ -148,33 +146,10 @@ async function transfer(
       maxAttempts,
       ...(prior && !probe ? { prior: { attempts: 1, error: prior } } : {}),
       isRetryable: (error) => error instanceof SyncError && error.retryable,
-      // "Slow down" is not "down": such attempts do not use up the budget (20 at most).
-      counts: (error) => {
-        // Progress counts only where the next attempt resumes from it (a kept, recorded part),
-        // and never turns "one attempt" (--max-retries 1) into several.
-        if (maxAttempts > 1 && attemptBytes > 0 && parts.validators !== undefined) {
-          lastProgressAt = attemptNumber;
-          return false;
-        }
-        return !(error instanceof SyncError && error.throttled);
-      },
+      charge: (error) => budget.charge(error),
       maxFreeAttempts: FREE_ATTEMPTS,
-      delayMs: (attempt, error) => {
-        // A "slow down" is waited out at the origin's pace (with its Retry-After), shared by
-        // every worker: the retry waits for its start slot.
-        if (error instanceof SyncError && error.throttled) {
-          const now = runtime.clock.monotonic();
-          health.gate.throttle(spec.source.origin, now, error.retryAfterMs);
-          slotTaken = true;
-          return Math.round(health.gate.reserveStart(spec.source.origin, now) * delayScale);
-        }
-        const retryAfter = error instanceof SyncError ? error.retryAfterMs : undefined;
-        // The backoff starts over after an attempt that made progress.
-        const sinceProgress = attempt - lastProgressAt;
-        return Math.round(
-          (retryAfter ?? backoffDelayMs(sinceProgress, runtime.random)) * delayScale,
-        );
-      },
+      mayRetry: () => budget.mayRetry(),
+      delayMs: (attempt, error) => budget.delayMs(attempt, error),
       sleep: (ms, sleepSignal) => runtime.clock.sleep(ms, sleepSignal),
       signal,
       onFailure: ({ attempt, error, delayMs }) => {
@@ -200,7 +175,7 @@ async function transfer(
 
   if (!outcome.ok) {
     if (outcome.error instanceof LeaseLostError) throw outcome.error;
-    const failure = asSyncError(outcome.error);
+    const failure = budget.failure(asSyncError(outcome.error));
     if (failure.code === "write_error") await parts.discard().catch(() => {});
     const fields = {
       ...names,

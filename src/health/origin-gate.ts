@@ -27,6 +27,8 @@ interface OriginState {
   nextStartAt: number;
   /** When the pace was last slowed: answers to one burst of requests slow it once. */
   slowedAt: number;
+  /** When it last answered or sent a byte in this run (monotonic ms); -Infinity: never. */
+  heardAt: number;
 }
 
 /** The pace after a first "slow down", and the slowest it ever goes. */
@@ -51,6 +53,7 @@ export class OriginGate {
         intervalMs: 0,
         nextStartAt: 0,
         slowedAt: Number.NEGATIVE_INFINITY,
+        heardAt: Number.NEGATIVE_INFINITY,
       };
       this.#origins.set(origin, state);
     }
@@ -149,6 +152,20 @@ export class OriginGate {
     const start = Math.max(nowMs, state.pausedUntil, state.nextStartAt);
     state.nextStartAt = start + state.intervalMs;
     return start - nowMs;
+  }
+
+  /**
+   * The origin answered, or sent body bytes, at `nowMs` (monotonic). An origin heard from in this
+   * run that stops answering is taken for a passing outage rather than a dead origin.
+   */
+  heard(origin: string, nowMs: number): void {
+    const state = this.#state(origin);
+    if (nowMs > state.heardAt) state.heardAt = nowMs;
+  }
+
+  /** When `origin` was last heard from in this run (monotonic ms); -Infinity when never. */
+  heardAt(origin: string): number {
+    return this.#state(origin).heardAt;
   }
 
   /** Take it when an attempt begins, and hand it to `prove` when the attempt succeeds. */

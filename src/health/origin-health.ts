@@ -19,6 +19,20 @@ export function isOriginFailure(error: SyncError): boolean {
   return error.retryable && !error.throttled && ORIGIN_FAILED.has(error.code);
 }
 
+/** Statuses a gateway (a proxy, a load balancer) sends when the origin behind it cannot be reached. */
+const GATEWAY_FAILURES = new Set([502, 504]);
+
+/**
+ * Whether `error` says the origin could not be reached at all — no connection, a connection cut
+ * or stalled, or a gateway that could not reach it — as opposed to an answer it gave. Such
+ * failures from an origin that was answering moments ago are an outage: worth waiting out.
+ */
+export function isUnreachable(error: SyncError): boolean {
+  if (!error.retryable || error.throttled) return false;
+  if (error.code === "network" || error.code === "timeout") return error.status === undefined;
+  return error.code === "http_error" && GATEWAY_FAILURES.has(error.status ?? 0);
+}
+
 export class OriginHealth {
   readonly gate: OriginGate;
   readonly circuits: Circuits;

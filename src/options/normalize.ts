@@ -29,6 +29,8 @@ export interface SyncOptions extends NetworkOptions {
   destination?: string;
   lockDir?: string;
   maxRetries?: number;
+  /** Seconds without an answer from the origin after which a pair stops retrying. */
+  retryMaxTime?: number;
   /** Seconds. */
   timeout?: number;
   /** Seconds. */
@@ -94,6 +96,7 @@ export interface ResolvedOptions {
   checksumFile: string | undefined;
   lockDir: string;
   maxAttempts: number;
+  retryMaxTimeMs: number;
   timeoutMs: number;
   circuitTtlMs: number;
   circuitThreshold: number;
@@ -251,6 +254,7 @@ export function normalizeOptions(
     checksumFile: options.checksumFile === undefined ? undefined : resolve(options.checksumFile),
     lockDir: resolve(options.lockDir ?? join(reportsDir, ".locks")),
     maxAttempts: checkNumber("maxRetries", options.maxRetries),
+    retryMaxTimeMs: toMs(checkNumber("retryMaxTime", options.retryMaxTime)),
     timeoutMs: toMs(checkNumber("timeout", options.timeout)),
     circuitTtlMs: toMs(checkNumber("circuitTtl", options.circuitTtl)),
     circuitThreshold: checkNumber("circuitThreshold", options.circuitThreshold),

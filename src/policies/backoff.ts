@@ -2,6 +2,11 @@
 
 export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_CAP_MS = 16_000;
+/**
+ * The longest wait between attempts while an origin that was answering cannot be reached: short,
+ * so that a link that comes back is used within seconds, not left idle for a long backoff.
+ */
+export const OUTAGE_BACKOFF_CAP_MS = 2000;
 /** Jitter adds up to this fraction of the base delay, so that many clients spread out. */
 export const JITTER_FRACTION = 0.25;
 /** A `Retry-After` longer than this is shortened: a CLI run should not sleep for an hour. */
@@ -9,11 +14,16 @@ export const RETRY_AFTER_CAP_MS = 60_000;
 
 /**
  * The delay before attempt `attempt + 1`, after `attempt` (1-based) failed: 1 s, 2 s, 4 s, 8 s,
- * 16 s, 16 s … plus up to 25 % random jitter. `random` returns a number in [0, 1).
+ * 16 s, 16 s … (never above `capMs`) plus up to 25 % random jitter. `random` returns a number
+ * in [0, 1).
  */
-export function backoffDelayMs(attempt: number, random: () => number): number {
+export function backoffDelayMs(
+  attempt: number,
+  random: () => number,
+  capMs: number = BACKOFF_CAP_MS,
+): number {
   const exponent = Math.max(0, Math.min(attempt - 1, 30));
-  const base = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** exponent);
+  const base = Math.min(capMs, BACKOFF_BASE_MS * 2 ** exponent);
   return Math.round(base + base * JITTER_FRACTION * random());
 }
 

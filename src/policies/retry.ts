@@ -1,7 +1,18 @@
 /**
- * Retry: run an operation up to `maxAttempts` times, sleeping between attempts. Knows nothing of
- * HTTP or files: the caller says which errors are retryable and how long to wait.
+ * Retry: run an operation until it succeeds or its budget is spent, sleeping between attempts.
+ * Knows nothing of HTTP or files: the caller says which errors are retryable, how each failed
+ * attempt is charged, and how long to wait.
  */
+
+/**
+ * How a failed attempt is charged to the budget:
+ * - `counted`: it uses up one of `maxAttempts` (the default for every failure);
+ * - `free`: it does not (the origin asked to slow down, or the attempt made progress), but at
+ *   most `maxFreeAttempts` such attempts are free — past that they count again;
+ * - `timed`: it does not either (an outage of an origin that was answering): such attempts are
+ *   bounded by `mayRetry` (a time budget), and by `maxTimedAttempts` as a last resort.
+ */
+export type Charge = "counted" | "free" | "timed";
 
 export interface RetryOptions {
   maxAttempts: number;
@@ -10,12 +21,16 @@ export interface RetryOptions {
   delayMs(attempt: number, error: unknown): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   signal?: AbortSignal;
-  /**
-   * Whether a failed attempt uses up the budget (default: every one does). Those that do not
-   * (the origin asked to slow down) are still bounded: at most `maxFreeAttempts` of them.
-   */
-  counts?(error: unknown): boolean;
+  /** How a retryable failure is charged (default: `counted`). */
+  charge?(error: unknown): Charge;
   maxFreeAttempts?: number;
+  /** Bound on `timed` attempts whatever `mayRetry` says (default 10,000). */
+  maxTimedAttempts?: number;
+  /**
+   * Whether another attempt may start at all (a time budget), asked after every retryable
+   * failure; `false` ends the loop as exhausted, whatever the attempts left.
+   */
+  mayRetry?(): boolean;
   /** An attempt already made elsewhere (a quick check) that failed: the loop continues from it. */
   prior?: { attempts: number; error: unknown };
   /** Called after every failed attempt; `delayMs` is set when another attempt follows. */
@@ -26,9 +41,11 @@ export type RetryOutcome<T> =
   | { ok: true; value: T; attempts: number }
   | { ok: false; error: unknown; attempts: number; exhausted: boolean };
 
+const MAX_TIMED_ATTEMPTS = 10_000;
+
 /**
  * Runs `operation(attempt)` until it succeeds, fails with a non-retryable error, or runs out of
- * attempts. An abort of `signal` is never retried: it rejects with the signal's reason.
+ * budget. An abort of `signal` is never retried: it rejects with the signal's reason.
  */
 export async function withRetry<T>(
   operation: (attempt: number) => Promise<T>,
@@ -37,12 +54,16 @@ export async function withRetry<T>(
   const first = (options.prior?.attempts ?? 0) + 1;
   if (options.prior) {
     const { attempts, error } = options.prior;
-    const delay = attempts < options.maxAttempts ? options.delayMs(attempts, error) : undefined;
+    const delay =
+      attempts < options.maxAttempts && (options.mayRetry?.() ?? true)
+        ? options.delayMs(attempts, error)
+        : undefined;
     options.onFailure?.({ attempt: attempts, error, delayMs: delay });
     if (delay === undefined) return { ok: false, error, attempts, exhausted: true };
     await options.sleep(delay, options.signal);
   }
   let free = 0;
+  let timed = 0;
   for (let attempt = first; ; attempt += 1) {
     options.signal?.throwIfAborted();
     try {
@@ -50,9 +71,13 @@ export async function withRetry<T>(
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       const retryable = options.isRetryable(error);
-      if (retryable && options.counts && !options.counts(error)) free += 1;
+      const charge = retryable ? (options.charge?.(error) ?? "counted") : "counted";
+      if (charge === "free") free += 1;
+      if (charge === "timed") timed += 1;
       const freeLeft = free <= (options.maxFreeAttempts ?? 0) ? free : 0;
-      const last = attempt - freeLeft >= options.maxAttempts;
+      const timedLeft = timed <= (options.maxTimedAttempts ?? MAX_TIMED_ATTEMPTS) ? timed : 0;
+      const last =
+        attempt - freeLeft - timedLeft >= options.maxAttempts || !(options.mayRetry?.() ?? true);
       const delay = retryable && !last ? options.delayMs(attempt, error) : undefined;
       options.onFailure?.({ attempt, error, delayMs: delay });
       if (delay === undefined) return { ok: false, error, attempts: attempt, exhausted: retryable };

@@ -25,6 +25,7 @@ export function jobSpecOf(pair: PlannedPair, options: ResolvedOptions): JobSpec 
     algorithm: options.algorithm,
     ...(pair.expected ? { expected: pair.expected } : {}),
     maxAttempts: options.maxAttempts,
+    retryMaxTimeMs: options.retryMaxTimeMs,
     force: options.force,
     waitLockMs: options.waitLockMs,
     ...(options.maxFileBytes === undefined ? {} : { maxFileBytes: options.maxFileBytes }),

@@ -22,6 +22,7 @@ const spec = (overrides: Partial<JobSpec> = {}): JobSpec => ({
   destination: "/data/data.bin",
   algorithm: "sha256",
   maxAttempts: 5,
+  retryMaxTimeMs: 300_000,
   force: false,
   waitLockMs: 0,
   ...overrides,
