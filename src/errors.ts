@@ -24,6 +24,12 @@ export interface SyncErrorOptions {
   discardPartial?: boolean;
   /** The origin asked to slow down (429, or 503 with `Retry-After`): alive, not failing. */
   throttled?: boolean;
+  /**
+   * No connection to the origin could be made (refused, unreachable, connect timeout, a name
+   * that did not resolve for now), or a gateway said it could not reach it (502, 504): the way
+   * to the origin is down, which says nothing of the origin itself.
+   */
+  unreachable?: boolean;
   cause?: unknown;
 }
 
@@ -39,6 +45,7 @@ export class SyncError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly discardPartial: boolean;
   readonly throttled: boolean;
+  readonly unreachable: boolean;
 
   constructor(code: FailureCode, message: string, options: SyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -48,6 +55,7 @@ export class SyncError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.discardPartial = options.discardPartial ?? false;
     this.throttled = options.throttled ?? false;
+    this.unreachable = options.unreachable ?? false;
   }
 }
 

@@ -19,18 +19,13 @@ export function isOriginFailure(error: SyncError): boolean {
   return error.retryable && !error.throttled && ORIGIN_FAILED.has(error.code);
 }
 
-/** Statuses a gateway (a proxy, a load balancer) sends when the origin behind it cannot be reached. */
-const GATEWAY_FAILURES = new Set([502, 504]);
-
 /**
- * Whether `error` says the origin could not be reached at all — no connection, a connection cut
- * or stalled, or a gateway that could not reach it — as opposed to an answer it gave. Such
+ * Whether `error` says the way to the origin is down — no connection could be made, or a gateway
+ * could not reach it — as opposed to an answer the origin gave or a connection it cut. Such
  * failures from an origin that was answering moments ago are an outage: worth waiting out.
  */
 export function isUnreachable(error: SyncError): boolean {
-  if (!error.retryable || error.throttled) return false;
-  if (error.code === "network" || error.code === "timeout") return error.status === undefined;
-  return error.code === "http_error" && GATEWAY_FAILURES.has(error.status ?? 0);
+  return error.retryable && !error.throttled && error.unreachable;
 }
 
 export class OriginHealth {

@@ -7,7 +7,8 @@ import { OriginGate } from "../../src/health/origin-gate.js";
 import { OUTAGE_BACKOFF_CAP_MS } from "../../src/policies/backoff.js";
 
 const O = "http://a.example:80";
-const unreachable = () => new SyncError("network", "a: EHOSTUNREACH", { retryable: true });
+const unreachable = () =>
+  new SyncError("network", "a: EHOSTUNREACH", { retryable: true, unreachable: true });
 
 function budgetAt(options: { maxAttempts?: number; resumable?: boolean } = {}) {
   const clock = { now: 1000 };
@@ -64,7 +65,13 @@ describe("retry budget", () => {
     budget.begin(1);
     const answer = new SyncError("http_error", "a: HTTP 500", { retryable: true, status: 500 });
     assert.equal(budget.charge(answer), "counted");
-    const gateway = new SyncError("http_error", "a: HTTP 504", { retryable: true, status: 504 });
+    const cut = new SyncError("network", "a: UND_ERR_SOCKET", { retryable: true });
+    assert.equal(budget.charge(cut), "counted", "a connection it cut is not a way that is down");
+    const gateway = new SyncError("http_error", "a: HTTP 504", {
+      retryable: true,
+      status: 504,
+      unreachable: true,
+    });
     assert.equal(budget.charge(gateway), "timed", "a gateway that cannot reach the origin");
     const one = budgetAt({ maxAttempts: 1 });
     one.gate.heard(O, 0);

@@ -162,6 +162,8 @@ export class HttpSource implements Source {
     return new SyncError("http_error", `${where}: HTTP ${status}`, {
       status,
       retryable,
+      // A gateway (a proxy, a load balancer) that could not reach the origin behind it.
+      ...(status === 502 || status === 504 ? { unreachable: true } : {}),
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       ...(throttled ? { throttled } : {}),
     });
@@ -179,6 +181,7 @@ export class HttpSource implements Source {
       return new SyncError("timeout", `${where}: ${timeoutWhat(code)} (${code})`, {
         cause: error,
         retryable: true,
+        ...(code === "UND_ERR_CONNECT_TIMEOUT" ? { unreachable: true } : {}),
       });
     }
     if (code === "UND_ERR_HEADERS_OVERFLOW") {
@@ -195,7 +198,11 @@ export class HttpSource implements Source {
     if (code === "UND_ERR_INVALID_ARG" || code === "ERR_INVALID_URL") {
       return new SyncError("invalid_source", `${where}: ${code}`, { cause: error });
     }
-    return new SyncError("network", `${where}: ${code}`, { cause: error, retryable: true });
+    return new SyncError("network", `${where}: ${code}`, {
+      cause: error,
+      retryable: true,
+      ...(UNREACHABLE_CODES.has(code) ? { unreachable: true } : {}),
+    });
   }
 
   /** The URL for messages: after a redirect, the one that answered, and where it came from. */
@@ -205,6 +212,17 @@ export class HttpSource implements Source {
     return last === first ? first : `${last} (redirected from ${first})`;
   }
 }
+
+/** Connect-time failures: no connection to the origin could be made. */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENETDOWN",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+]);
 
 function timeoutWhat(code: string): string {
   if (code === "UND_ERR_CONNECT_TIMEOUT") return "connect timed out";
