@@ -99,6 +99,7 @@ async function transfer(
     onOpened: () => health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch),
     display: spec.source.display,
     ...(handOver ? { handOver } : {}),
+    ...(runtime.limiter ? { limiter: runtime.limiter } : {}),
     ...(spec.maxFileBytes === undefined ? {} : { maxFileBytes: spec.maxFileBytes }),
     ...(destination.freeBytes
       ? { freeBytes: () => destination.freeBytes?.() ?? Promise.resolve(undefined) }
