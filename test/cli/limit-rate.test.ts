@@ -90,26 +90,26 @@ describe("--limit-rate", () => {
 
   test("pauses longer than --timeout are not taken for a stall: one attempt, no timeout", async (t) => {
     const dir = await tempDir(t);
-    const body = bytes(384 * KiB, 905);
+    const body = bytes(256 * KiB, 905);
     server.route("/limit/slow.bin", { body });
-    // At 128 KiB/s each chunk past the 64 KiB burst (undici hands over 64 KiB or more at once)
-    // is owed for 0.5 s or longer, past the 0.3 s timeout, while the server still has more to
+    // At 64 KiB/s each chunk past the 64 KiB burst (undici hands over 64 KiB or more at once)
+    // is owed for 1 s or longer, twice the 0.5 s timeout, while the server still has more to
     // send: undici's body timeout must not count time we hold the body paused ourselves.
     const result = await runCli(
       intoArtifactRoot(
         [server.url("/limit/slow.bin")],
         dir,
         "--limit-rate",
-        "128k",
+        "64k",
         "--timeout",
-        "0.3",
+        "0.5",
       ),
     );
     assert.equal(result.code, 0, result.stderr);
     assert.equal(sha256(await readFile(join(dir, "out", "slow.bin"))), sha256(body));
     assert.equal(findLog(result, "download failed"), undefined, result.stderr.slice(0, 1000));
     assert.equal(server.requestsFor("/limit/slow.bin").length, 1, "one request");
-    const floorMs = ((384 * KiB - 64 * KiB) / (128 * KiB)) * 1000;
+    const floorMs = ((256 * KiB - 64 * KiB) / (64 * KiB)) * 1000;
     assert.ok(runDurationMs(result) >= floorMs, `the run took ${runDurationMs(result)} ms`);
   });
 
