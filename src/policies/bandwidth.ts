@@ -16,6 +16,7 @@ export function defaultBurst(bytesPerSecond: number): number {
   return Math.max(Math.ceil(bytesPerSecond / 8), 64 * 1024);
 }
 
+/** The bucket: `take` as each chunk arrives; one instance for the whole run (see above). */
 export class BandwidthLimit {
   readonly bytesPerSecond: number;
   /** The most bytes taken at once without a wait: the bucket's size. */

@@ -11,10 +11,13 @@ import { access, chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { accepting, freePort } from "./proxy.js";
 
+/** Debian's path of squid (not on a non-root user's PATH there). */
 export const SQUID = "/usr/sbin/squid";
+/** Whether squid is installed: the squid tests skip, saying so, when not. */
 export const hasSquid = spawnSync(SQUID, ["-v"]).status === 0;
 /** Debian's path of squid's Basic auth helper for htpasswd-style files. */
 export const NCSA_AUTH = "/usr/lib/squid/basic_ncsa_auth";
+/** Whether that helper is there: the auth tests skip, saying so, when not. */
 export const hasNcsaAuth = (() => {
   try {
     accessSync(NCSA_AUTH, constants.X_OK);
@@ -24,6 +27,7 @@ export const hasNcsaAuth = (() => {
   }
 })();
 
+/** How a test's squid differs from the plain one (no auth, CONNECT to 443 only). */
 export interface SquidOptions {
   /** Demand Basic credentials (407 without them), checked by `basic_ncsa_auth`. */
   auth?: { user: string; password: string };
@@ -31,6 +35,7 @@ export interface SquidOptions {
   connectPorts?: number[];
 }
 
+/** One running squid, owned by the test that started it: `stop()` it in `t.after`. */
 export class Squid {
   private constructor(
     readonly port: number,
