@@ -106,7 +106,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
       token.value !== undefined &&
       token.value !== "-" &&
       token.value.startsWith("-") &&
-      !(spec.kind === "count" || spec.kind === "seconds");
+      !(spec.kind === "count" || spec.kind === "seconds" || spec.kind === "size");
     if (token.value === undefined || looksLikeOption) {
       throw new UsageError(
         token.rawName,

@@ -8,6 +8,7 @@ import type { Hash } from "node:crypto";
 import { type ChecksumAlgorithm, newHash } from "../checksums/digest.js";
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
+import type { BandwidthLimit } from "../policies/bandwidth.js";
 import type { OpenResult, Source, Validators } from "../sources/source.js";
 import type { PartKeeper } from "./parts.js";
 import { streamInto } from "./stream.js";
@@ -29,6 +30,8 @@ export interface AttemptContext {
   display?: string;
   /** `--max-filesize` in bytes: a body known to be larger fails at once, one growing past it as it does. */
   maxFileBytes?: number;
+  /** `--limit-rate`: the run's shared bandwidth limit, charged as body bytes arrive. */
+  limiter?: Pick<BandwidthLimit, "take">;
   /** The no-op check's answer when the source had changed: its body, for the first attempt to use. */
   handOver?: HandOver;
 }

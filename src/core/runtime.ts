@@ -8,6 +8,7 @@ import type { DestinationDriver } from "../destinations/destination.js";
 import type { Failpoint } from "../failpoints.js";
 import type { OriginHealth } from "../health/origin-health.js";
 import type { Logger } from "../log/events.js";
+import type { BandwidthLimit } from "../policies/bandwidth.js";
 import type { Source } from "../sources/source.js";
 import type { StateStore } from "../state/store.js";
 import type { ProgressEvent } from "./progress.js";
@@ -30,6 +31,8 @@ export interface Runtime {
   /** A lease holder silent for this long may be taken over (it renews every fifth of it). */
   leaseTtlMs: number;
   onProgress?: (event: ProgressEvent) => void;
+  /** `--limit-rate`: one bandwidth limit for every body byte of the run (absent: no limit). */
+  limiter?: Pick<BandwidthLimit, "take">;
   /** For the project's own tests only: crash points and faster backoff. Not an option users set. */
   testHooks?: { failpoint?: Failpoint; delayScale?: number };
 }

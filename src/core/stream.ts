@@ -3,6 +3,7 @@ import type { Hash } from "node:crypto";
 import { finished } from "node:stream";
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError, writeError } from "../errors.js";
+import type { BandwidthLimit } from "../policies/bandwidth.js";
 import type { OpenResult, Source } from "../sources/source.js";
 
 type Body = Extract<OpenResult, { kind: "body" }>;
@@ -10,8 +11,10 @@ type Body = Extract<OpenResult, { kind: "body" }>;
 /**
  * Streams the body into `sink` from its offset, hashing each chunk as it arrives, then makes the
  * part durable. Chunks are taken as 'data' events (no re-buffering) and handed to the sink, so
- * the network, the hash and the disk work at the same time. Returns the bytes received; throws
- * the signal's reason, the source's classified error, or a `write_error`.
+ * the network, the hash and the disk work at the same time. A full sink or an owed rate limit
+ * pauses the body (backpressure reaches the sender; nothing is buffered beyond one chunk) until
+ * both let it go on. Returns the bytes received; throws the signal's reason, the source's
+ * classified error, or a `write_error`.
  */
 export async function streamInto(
   context: {
@@ -21,6 +24,8 @@ export async function streamInto(
     /** A body growing past this many bytes (with the kept ones) fails with `tooBig`'s error. */
     maxFileBytes?: number;
     tooBig?: (bytes: number) => SyncError;
+    /** `--limit-rate`, shared by the run: each chunk is charged, and the body paused while it is owed. */
+    limiter?: Pick<BandwidthLimit, "take">;
   },
   sink: PartSink,
   hashes: Hash[],
@@ -46,6 +51,8 @@ export async function streamInto(
         cleanup();
         reject(error);
       };
+      /** The wait the body is paused for, if any (false once it failed): the end waits for it too. */
+      let paused: Promise<boolean> | undefined;
       const onData = (chunk: Buffer) => {
         if (
           context.maxFileBytes !== undefined &&
@@ -65,17 +72,32 @@ export async function streamInto(
           return;
         }
         context.onBytes?.(chunk.length, offset + received, total);
-        if (wait) {
+        const owed = context.limiter?.take(chunk.length, context.signal);
+        if (wait || owed) {
           body.pause();
-          wait.then(
-            () => body.resume(),
-            (error: unknown) => fail(asWriteError(error)),
+          const written = wait?.catch((error: unknown) => {
+            throw asWriteError(error);
+          });
+          paused = Promise.all([written, owed]).then(
+            () => {
+              paused = undefined;
+              body.resume();
+              return true;
+            },
+            (error: unknown) => {
+              fail(error);
+              return false;
+            },
           );
         }
       };
       const onEnd = () => {
-        cleanup();
-        resolve();
+        const done = () => {
+          cleanup();
+          resolve();
+        };
+        if (paused) paused.then((ok) => ok && done());
+        else done();
       };
       const onError = (error: unknown) => {
         if (context.signal.aborted) return fail(context.signal.reason);

@@ -95,6 +95,7 @@ async function transfer(
     },
     display: spec.source.display,
     ...(handOver ? { handOver } : {}),
+    ...(runtime.limiter ? { limiter: runtime.limiter } : {}),
     ...(spec.maxFileBytes === undefined ? {} : { maxFileBytes: spec.maxFileBytes }),
     ...(destination.freeBytes
       ? { freeBytes: () => destination.freeBytes?.() ?? Promise.resolve(undefined) }

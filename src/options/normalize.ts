@@ -14,7 +14,7 @@ import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
 import { type NetworkOptions, type NetworkSettings, resolveNetwork } from "./network.js";
 import { defaultRoot } from "./package.js";
-import { parseSize } from "./size.js";
+import { parseRate, parseSize } from "./size.js";
 import { defaultOf, specOf } from "./spec.js";
 
 /**
@@ -58,6 +58,8 @@ export interface SyncOptions extends NetworkOptions {
   header?: string[];
   /** Largest file accepted: bytes, or `512k`, `10M`, `2G`. */
   maxFilesize?: string;
+  /** `--limit-rate`: the whole run's body bytes per second, or a string as on the command line (`1.5M`). */
+  limitRate?: number | string;
   /** In directory sources, follow links that leave the source folder too. */
   followSymlinks?: boolean;
   /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
@@ -111,6 +113,8 @@ export interface ResolvedOptions {
   maxFileBytes: number | undefined;
   followSymlinks: boolean;
   network: NetworkSettings;
+  /** Body bytes per second the whole run may receive; undefined: no limit. */
+  limitRate: number | undefined;
 }
 
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -274,6 +278,8 @@ export function normalizeOptions(
       options.maxFilesize === undefined
         ? undefined
         : parseSize(options.maxFilesize, "--max-filesize"),
+    limitRate:
+      options.limitRate === undefined ? undefined : parseRate(options.limitRate, "--limit-rate"),
   };
 }
 

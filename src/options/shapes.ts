@@ -62,6 +62,9 @@ export function checkOptionShapes(options: object): void {
     } else if (spec.kind === "boolean") {
       if (typeof value !== "boolean")
         throw new UsageError(flag, `${flag} (${spec.key}) must be true or false`);
+    } else if (spec.kind === "size") {
+      if (typeof value !== "number" && typeof value !== "string")
+        throw new UsageError(flag, `${flag} (${spec.key}) must be a number of bytes or a string`);
     } else if (spec.kind !== "count" && spec.kind !== "seconds" && typeof value !== "string") {
       throw new UsageError(flag, `${flag} (${spec.key}) must be a string`);
     }

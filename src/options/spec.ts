@@ -1,7 +1,16 @@
 /** What one row of the option table says, and how to look a row up. */
 import { OPTION_TABLE } from "./table.js";
 
-export type OptionKind = "string" | "path" | "url" | "boolean" | "count" | "seconds" | "choice";
+export type OptionKind =
+  | "string"
+  | "path"
+  | "url"
+  | "boolean"
+  | "count"
+  | "seconds"
+  | "choice"
+  /** Bytes: a string with k/M/G suffixes on the command line; a number or such a string in `sync()`. */
+  | "size";
 
 export interface OptionSpec {
   /** Long flag without dashes: `source-url`. */

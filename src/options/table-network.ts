@@ -24,6 +24,16 @@ export const NETWORK_OPTIONS: readonly OptionSpec[] = [
     group: "Network",
   },
   {
+    flag: "limit-rate",
+    owner: "policies/bandwidth",
+    key: "limitRate",
+    kind: "size",
+    value: "RATE",
+    defaultText: "none",
+    help: "cap the whole run's received body bytes per second, shared by all transfers at once (not each): bytes, or k, M, G suffixes (1024-based, as curl: 200k, 1.5M)",
+    group: "Network",
+  },
+  {
     flag: "cacert",
     owner: "options/network",
     key: "cacert",

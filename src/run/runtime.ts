@@ -13,6 +13,7 @@ import { OriginGate } from "../health/origin-gate.js";
 import { OriginHealth } from "../health/origin-health.js";
 import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
+import { BandwidthLimit } from "../policies/bandwidth.js";
 import { FileSource } from "../sources/file.js";
 import { HttpClient } from "../sources/http/client.js";
 import { FsStateStore } from "../state/fs-store.js";
@@ -77,6 +78,9 @@ export async function buildRuntime(
           : new FileSource(source.href, source.within),
     },
     destinations: new LocalDestinations(),
+    ...(options.limitRate === undefined
+      ? {}
+      : { limiter: new BandwidthLimit(clock, options.limitRate) }),
     leaseTtlMs: LEASE_TTL_MS,
     ...(parts.onProgress ? { onProgress: parts.onProgress } : {}),
     ...(parts.testHooks ? { testHooks: parts.testHooks } : {}),

@@ -50,9 +50,9 @@ export async function listen(
   return (server.address() as AddressInfo).port;
 }
 
-/** An http origin that answers only requests that came through tinyproxy (its `Via`). */
-export async function proxiedOnlyOrigin(t: TestContext): Promise<string> {
-  const server = createServer(serveIf((req) => /tinyproxy/.test(String(req.headers.via))));
+/** An http origin that answers only requests that came through the proxy `via` names (tinyproxy's by default). */
+export async function proxiedOnlyOrigin(t: TestContext, via = /tinyproxy/): Promise<string> {
+  const server = createServer(serveIf((req) => via.test(String(req.headers.via))));
   return `http://127.0.0.1:${await listen(t, server)}/data.bin`;
 }
 

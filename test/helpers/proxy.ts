@@ -22,7 +22,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function accepting(port: number): Promise<boolean> {
+/** Whether something accepts a TCP connection on 127.0.0.1:`port` now. */
+export async function accepting(port: number): Promise<boolean> {
   const socket = connect(port, "127.0.0.1");
   try {
     await once(socket, "connect");

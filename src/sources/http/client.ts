@@ -10,6 +10,7 @@ import type { NetworkSettings } from "../../options/network.js";
 import type { Source } from "../source.js";
 import { basicAuthorization, discard } from "./headers.js";
 import { netrcFor } from "./netrc.js";
+import type { ProxyInUse } from "./proxy-errors.js";
 import { HttpSource } from "./source.js";
 
 export const MAX_REDIRECTS = 10;
@@ -163,6 +164,18 @@ export class HttpClient {
 
   now(): number {
     return this.#options.now();
+  }
+
+  /**
+   * The proxy set for `url`'s scheme, for messages about a proxy's answer (undefined: none). It
+   * does not apply no_proxy: it is asked only about requests a proxy did answer.
+   */
+  proxyFor(url: string): ProxyInUse | undefined {
+    const network = this.#options.network;
+    const scheme = url.startsWith("https:") ? "https" : "http";
+    const proxy = scheme === "https" ? network?.httpsProxy : network?.httpProxy;
+    if (!proxy) return undefined;
+    return { url: proxy, source: network?.proxySource[scheme] };
   }
 }
 

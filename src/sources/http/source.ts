@@ -14,6 +14,7 @@ import {
   statedDigests,
   validatorsOf,
 } from "./headers.js";
+import { proxyFailure } from "./proxy-errors.js";
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
 /** A certificate that fails verification will fail again: no retry, no circuit count. */
@@ -173,6 +174,8 @@ export class HttpSource implements Source {
     if (error instanceof SyncError) return error;
     const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
     const where = this.#display();
+    const refused = proxyFailure(error, where, this.#client.proxyFor(this.#lastUrl ?? this.#url));
+    if (refused) return refused;
     if (
       code === "UND_ERR_CONNECT_TIMEOUT" ||
       code === "UND_ERR_HEADERS_TIMEOUT" ||

@@ -1,0 +1,64 @@
+/**
+ * What a proxy's refusal means, said plainly. undici reports a proxy's 407 to a plain http request
+ * as an `InvalidArgumentError`, and any non-200 answer to CONNECT as a `RequestAbortedError`; left
+ * alone they read `UND_ERR_INVALID_ARG` (an "invalid source") and `UND_ERR_ABORTED` (a network
+ * error, retried as if the proxy might change its mind). Their messages are the only place the
+ * status is given, so they are matched here; the squid and tinyproxy tests pin that text.
+ */
+import { SyncError } from "../../errors.js";
+import { redactUrl } from "../../log/redact.js";
+
+/** The proxy a request went through, for messages: its URL and the option or variable it came from. */
+export interface ProxyInUse {
+  url: string;
+  /** `--proxy`, `http_proxy`, `https_proxy`, `all_proxy` … */
+  source: string | undefined;
+}
+
+const PROXY_AUTH = /^Proxy Authentication Required \(407\)$/;
+const TUNNEL_REFUSED = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$/;
+
+/**
+ * The `SyncError` for `error` when it is a proxy's refusal (a 407 to a request, or a CONNECT not
+ * answered 200), else `undefined`. `where` names the source. The proxy's URL is shown redacted.
+ * A 407 is not retried (the same credentials get the same answer), nor is a CONNECT refused with
+ * a 4xx (the proxy's rules); a 5xx from the proxy (it could not reach the origin) is.
+ */
+export function proxyFailure(
+  error: unknown,
+  where: string,
+  proxy: ProxyInUse | undefined,
+): SyncError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const tunnel = TUNNEL_REFUSED.exec(error.message);
+  const status = PROXY_AUTH.test(error.message) ? 407 : Number(tunnel?.[1] ?? Number.NaN);
+  if (Number.isNaN(status)) return undefined;
+  const named = proxy
+    ? `the proxy ${redactUrl(proxy.url)}${proxy.source ? ` (from ${proxy.source})` : ""}`
+    : "the proxy";
+  if (status === 407) {
+    const given = proxy !== undefined && hasCredentials(proxy.url);
+    const what = given
+      ? "it refused the credentials given in the proxy URL"
+      : "it asked for credentials: give them in the proxy URL (http://user:password@host:port)";
+    return new SyncError(
+      "http_error",
+      `${where}: proxy authentication required by ${named}: ${what} (HTTP 407)`,
+      { status, cause: error },
+    );
+  }
+  return new SyncError(
+    "http_error",
+    `${where}: ${named} refused the tunnel (CONNECT answered HTTP ${status})`,
+    { status, cause: error, retryable: status >= 500 },
+  );
+}
+
+function hasCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== "" || parsed.password !== "";
+  } catch {
+    return false;
+  }
+}
