@@ -58,6 +58,8 @@ export interface SyncOptions extends NetworkOptions {
   maxFilesize?: string;
   /** In directory sources, follow links that leave the source folder too. */
   followSymlinks?: boolean;
+  /** In directory sources (local or remote), files at most this many levels down (≥ 1). Default: no limit. */
+  maxDepth?: number;
   /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
   signal?: AbortSignal;
   /** Receives every log event; silent by default. */
@@ -107,6 +109,8 @@ export interface ResolvedOptions {
   /** Any file larger than this fails (its part removed); undefined: no limit. */
   maxFileBytes: number | undefined;
   followSymlinks: boolean;
+  /** Directory sources yield files at most this many levels down; undefined: no limit. */
+  maxDepth: number | undefined;
   network: NetworkSettings;
 }
 
@@ -265,6 +269,8 @@ export function normalizeOptions(
         : toMs(checkNumber("deadline", options.deadline, 0)),
     headers: parseHeaders(options.header),
     followSymlinks: options.followSymlinks ?? defaultOf<boolean>("followSymlinks"),
+    maxDepth:
+      options.maxDepth === undefined ? undefined : checkNumber("maxDepth", options.maxDepth, 1),
     network: resolveNetwork(options, env),
     maxFileBytes:
       options.maxFilesize === undefined

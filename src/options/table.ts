@@ -131,6 +131,17 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     group: "Many sources",
   },
   {
+    flag: "max-depth",
+    owner: "run/plan",
+    key: "maxDepth",
+    kind: "count",
+    min: 1,
+    value: "N",
+    defaultText: "none",
+    help: "in directory sources, take files at most N levels down (1: only those directly in it); a URL ending in / is a remote directory, its HTML index read",
+    group: "Many sources",
+  },
+  {
     flag: "follow-symlinks",
     owner: "run/plan",
     key: "followSymlinks",
