@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -22,7 +23,11 @@ export function findBinary(paths: string[], versionFlag: string): string | undef
   return paths.find((path) => spawnSync(path, [versionFlag]).status === 0);
 }
 
-export const APACHE = findBinary(["/usr/sbin/apache2", "/usr/sbin/httpd"], "-v");
+/** Debian's layout: the config below loads its modules from there. */
+const APACHE_MODULES = "/usr/lib/apache2/modules";
+export const APACHE = existsSync(`${APACHE_MODULES}/mod_autoindex.so`)
+  ? findBinary(["/usr/sbin/apache2"], "-v")
+  : undefined;
 export const LIGHTTPD = findBinary(["/usr/sbin/lighttpd", "/usr/bin/lighttpd"], "-v");
 export const PYTHON = findBinary(["python3"], "--version");
 export const NGINX = findBinary(["/usr/sbin/nginx", "/usr/bin/nginx"], "-v");
@@ -71,9 +76,8 @@ function stopper(child: ChildProcess, dir?: string): () => Promise<void> {
 export async function startApache(binary: string, root: string): Promise<WebServer> {
   const dir = await mkdtemp(join(tmpdir(), "resilient-sync-apache-"));
   const port = await freePort();
-  const modules = "/usr/lib/apache2/modules";
   const load = ["mpm_event", "authz_core", "dir", "mime", "autoindex"]
-    .map((name) => `LoadModule ${name}_module ${modules}/mod_${name}.so`)
+    .map((name) => `LoadModule ${name}_module ${APACHE_MODULES}/mod_${name}.so`)
     .join("\n");
   // As root, Apache serves as `nobody`; as anyone else it stays who it is.
   const user = process.getuid?.() === 0 ? "User #65534\nGroup #65534" : "";

@@ -251,6 +251,23 @@ describe("directory sources", () => {
     assert.equal(report.summary.unchanged, 5);
     assert.equal(report.summary.bytes, 0);
   });
+
+  test("--max-depth 1 takes only the files directly in a directory source", async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, "exports");
+    await mkdir(join(src, "2026", "11"), { recursive: true });
+    await writeFile(join(src, "top.csv"), "top\n");
+    await writeFile(join(src, "2026", "mid.csv"), "mid\n");
+    await writeFile(join(src, "2026", "11", "day.csv"), "day\n");
+    const root = ["--artifact-root", join(dir, "data"), "--lock-dir", join(dir, "locks")];
+    assert.equal((await runCli([src, "--max-depth", "1", ...root])).code, 0);
+    assert.deepEqual(await listFiles(join(dir, "data")), ["exports/top.csv"]);
+    assert.equal((await runCli([src, "--max-depth", "2", ...root])).code, 0);
+    assert.deepEqual(await listFiles(join(dir, "data")), [
+      "exports/2026/mid.csv",
+      "exports/top.csv",
+    ]);
+  });
 });
 
 describe("--checksum-file and server-stated digests", () => {
