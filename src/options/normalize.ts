@@ -90,6 +90,12 @@ export interface ResolvedOptions {
   sources: GivenSource[];
   /** Single-pair mode: the one source lands exactly here. Otherwise sources land under `artifactRoot`. */
   destination: string | undefined;
+  /**
+   * A directory source's folder when the user named one (`--destination`); undefined when
+   * `destination` is only the bundled sample's default, which a directory must not be poured
+   * into: it lands under `artifactRoot/<dirname>` then.
+   */
+  directoryDestination: string | undefined;
   artifactRoot: string;
   pattern: string;
   checksums: ChecksumClaim[];
@@ -249,6 +255,8 @@ export function normalizeOptions(
     destination: singlePair
       ? resolve(options.destination ?? join(reportsDir, "sample.csv"))
       : undefined,
+    directoryDestination:
+      options.destination === undefined ? undefined : resolve(options.destination),
     artifactRoot: resolve(options.artifactRoot ?? reportsDir),
     pattern,
     checksums,

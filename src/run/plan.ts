@@ -90,7 +90,9 @@ async function expand(
     return [single === undefined ? { ...pair, destinationWithin: options.artifactRoot } : pair];
   }
 
-  const root = single ?? join(options.artifactRoot, basename(location.href));
+  // A directory goes where the user put it, never into the sample's default file name.
+  const folder = options.directoryDestination;
+  const root = folder ?? join(options.artifactRoot, basename(location.href));
   // Never mirror our own output or state back into itself.
   const skip = [options.artifactRoot, options.lockDir, root].filter(
     (dir) => isInside(dir, location.href) || dir === location.href,
@@ -123,7 +125,7 @@ async function expand(
       return refused(file, root, "the file name would leave the artifact root");
     const pair = {
       ...checked(pairOf(file, destination, rel)),
-      destinationWithin: single ?? options.artifactRoot,
+      destinationWithin: folder ?? options.artifactRoot,
     };
     return options.followSymlinks ? pair : { ...pair, within };
   });

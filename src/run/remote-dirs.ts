@@ -54,7 +54,7 @@ interface Folder {
 /**
  * The pairs of the remote directory `given`: every file below it that `--pattern` takes, landing
  * at `<folder>/<path below the directory>`, where the folder is `--destination` when one is
- * given, else `--artifact-root/<dirname>`. `"empty directory"` when it lists no such file.
+ * given, else `--artifact-root/<dirname>` (with `--source-url` too: never the sample's default). `"empty directory"` when it lists no such file.
  *
  * Never throws for what the server says: an index that cannot be read becomes a failing pair
  * (the source's own, when it is the first page; the folder's, for a folder below it), and so
@@ -71,11 +71,11 @@ export async function expandRemoteDirectory(
   for (const part of ["username", "password", "search", "hash"] as const) root[part] = "";
   let folder: string;
   try {
-    folder = options.destination ?? join(options.artifactRoot, remoteDirectoryName(root));
+    folder = options.directoryDestination ?? join(options.artifactRoot, remoteDirectoryName(root));
   } catch (error) {
     return [refused(location, options.artifactRoot, (error as Error).message)];
   }
-  const within = options.destination ?? options.artifactRoot;
+  const within = options.directoryDestination ?? options.artifactRoot;
   const refusedFor = await listing.circuits.refusesFor(location.origin);
   if (refusedFor > 0)
     return [failing(location, folder, circuitOpenError(location.origin, refusedFor))];

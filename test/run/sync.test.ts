@@ -252,6 +252,20 @@ describe("directory sources", () => {
     assert.equal(report.summary.bytes, 0);
   });
 
+  test("--source-url DIR without --destination mirrors under the artifact root, not into sample.csv/", async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, "exports");
+    await mkdir(src);
+    await writeFile(join(src, "one.csv"), "one\n");
+    const result = await runCli(["--source-url", src], { env: { REPO_ROOT: dir } });
+    assert.equal(result.code, 0, result.stderr);
+    const reports = join(dir, "reports", "resilient-sync");
+    assert.deepEqual(
+      (await listFiles(reports)).filter((f) => !f.startsWith(".locks")),
+      ["exports/one.csv"],
+    );
+  });
+
   test("--max-depth 1 takes only the files directly in a directory source", async (t) => {
     const dir = await tempDir(t);
     const src = join(dir, "exports");

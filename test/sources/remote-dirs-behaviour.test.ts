@@ -155,6 +155,21 @@ describe("remote directories: behaviour", () => {
     assert.deepEqual(await listFiles(join(dir, "mirror")), ["one.bin", "sub/two.bin"]);
   });
 
+  test("--source-url URL/ without --destination mirrors under the artifact root, not into the sample's file name", async (t) => {
+    const dir = await tempDir(t);
+    index("/bare/dir/", links("one.bin"));
+    server.route("/bare/dir/one.bin", { body: bytes(100, 615) });
+    const result = await runCli(["--source-url", server.url("/bare/dir/")], {
+      env: { REPO_ROOT: dir },
+    });
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const reports = join(dir, "reports", "resilient-sync");
+    assert.deepEqual(
+      (await listFiles(reports)).filter((f) => !f.startsWith(".locks")),
+      ["dir/one.bin"],
+    );
+  });
+
   test("a server's root lands in a folder named after its host and port", async (t) => {
     const dir = await tempDir(t);
     index("/", links("at-root.bin"));
