@@ -54,7 +54,8 @@ interface Folder {
 /**
  * The pairs of the remote directory `given`: every file below it that `--pattern` takes, landing
  * at `<folder>/<path below the directory>`, where the folder is `--destination` when one is
- * given, else `--artifact-root/<dirname>` (with `--source-url` too: never the sample's default). `"empty directory"` when it lists no such file.
+ * given, else `--artifact-root/<dirname>` (with `--source-url` too: never the sample's default).
+ * `"empty directory"` when it lists no such file.
  *
  * Never throws for what the server says: an index that cannot be read becomes a failing pair
  * (the source's own, when it is the first page; the folder's, for a folder below it), and so
@@ -187,11 +188,16 @@ export async function expandRemoteDirectory(
     files: files.size,
     folders: seen.size - 1,
   });
+  // A server may list `x` both as a file and as a folder (`x/`, or a file `x/y`): the file may
+  // not take the folder's place, nor the other way round (that would refuse the whole run).
+  const folderNames = new Set(seen);
+  for (const rel of files.keys()) for (const above of ancestorsOf(rel)) folderNames.add(above);
   const planned = [...files.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([rel, pair]) =>
-      // A server may list `x` both as a file and as a folder: neither may take the other's place.
-      seen.has(rel) ? refused(pair.source, pair.destination, "it is listed as a folder too") : pair,
+      folderNames.has(rel)
+        ? refused(pair.source, pair.destination, "it is listed as a folder too")
+        : pair,
     );
   if (planned.length === 0 && unsafe.size === 0 && failed.length === 0) return "empty directory";
   return [...planned, ...unsafe.values(), ...failed];
