@@ -31,6 +31,7 @@ describe("remote directories: hostile index pages", () => {
     server.route("/h/secret.bin", { body: bytes(10, 601) });
     server.route("/h/dir/ok.bin", { body: bytes(5000, 602) });
     server.route("/h/dir/both/inner.bin", { body: bytes(100, 603) });
+    server.route("/h/dir/solo/deep.bin", { body: bytes(100, 615) });
     index("/h/dir/both/", links("inner.bin"));
     const unsafe = [
       "..%2F..%2Fescaped.bin",
@@ -60,6 +61,8 @@ describe("remote directories: hostile index pages", () => {
         "ok.bin#again",
         "both",
         "both/",
+        "solo",
+        "solo/deep.bin",
         ...unsafe,
       )}</body></html>`,
     );
@@ -73,16 +76,21 @@ describe("remote directories: hostile index pages", () => {
     ]);
     assert.deepEqual(
       byStatus.filter(([status]) => status === "synced").map(([, , d]) => d),
-      ["/dir/both/inner.bin", "/dir/ok.bin"],
+      ["/dir/both/inner.bin", "/dir/ok.bin", "/dir/solo/deep.bin"],
     );
     const refused = report.results.filter((r) => r.status === "failed");
-    assert.equal(refused.length, unsafe.length + 1, JSON.stringify(byStatus));
+    // The unsafe names, and `both` and `solo`, which are folders as well as files.
+    assert.equal(refused.length, unsafe.length + 2, JSON.stringify(byStatus));
     assert.ok(refused.every((r) => r.error?.code === "invalid_source"));
-    assert.deepEqual(await listFiles(join(dir, "out")), ["dir/both/inner.bin", "dir/ok.bin"]);
+    assert.deepEqual(await listFiles(join(dir, "out")), [
+      "dir/both/inner.bin",
+      "dir/ok.bin",
+      "dir/solo/deep.bin",
+    ]);
     const asked = server.requests.map((r) => r.path).filter((path) => path.startsWith("/h/"));
     assert.deepEqual(
       [...new Set(asked)].sort(),
-      ["/h/dir/", "/h/dir/both/", "/h/dir/both/inner.bin", "/h/dir/ok.bin"],
+      ["/h/dir/", "/h/dir/both/", "/h/dir/both/inner.bin", "/h/dir/ok.bin", "/h/dir/solo/deep.bin"],
       "nothing asked outside the directory, nor for a refused name",
     );
     assert.equal(server.requestsFor("/h/dir/ok.bin").length, 1, "one link, however written");
