@@ -138,7 +138,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     min: 1,
     value: "N",
     defaultText: "none",
-    help: "in directory sources, take files at most N levels down (1: only those directly in it); a URL ending in / is a remote directory, its HTML index read",
+    help: "in directory sources (local, or a URL ending in /, read from its HTML index), take files at most N levels down; 1: only those directly in it",
     group: "Many sources",
   },
   {
