@@ -9,6 +9,7 @@ import { isOwnFileName } from "../destinations/local/names.js";
 import { SyncError } from "../errors.js";
 import type { SourceLocation } from "../sources/location.js";
 
+/** One source and the destination it lands at, as the plan made them (see `JobSpec` for the run's form). */
 export interface PlannedPair {
   source: SourceLocation;
   destination: string;
@@ -56,6 +57,7 @@ export function checked(pair: PlannedPair): PlannedPair {
     : pair;
 }
 
+/** Why a name of our own files is refused (part and lock files live beside destinations). */
 export const OWN_NAMES_RESERVED =
   "names of resilient-sync's own files (*.resilient-sync.part, .resilient-sync-*.lock) are reserved";
 

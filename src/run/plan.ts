@@ -24,6 +24,7 @@ import { expandRemoteDirectory, isRemoteDirectory, type RemoteListing } from "./
 
 export type { PlannedPair } from "./pairs.js";
 
+/** The pairs of a run, and what the walks found worth a warning. */
 export interface Plan {
   pairs: PlannedPair[];
   /** Directory sources whose pattern matched no file (worth a warning). */

@@ -61,6 +61,7 @@ interface Report {
   results: Array<{ status: string; destination: string; error: { code: string } | null }>;
 }
 
+/** The `--json` results document of a run (asserting it was printed). */
 export function reportOf(result: CliResult): Report {
   assert.ok(result.stdout.startsWith("{"), result.stderr.slice(-2000));
   return JSON.parse(result.stdout) as Report;

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 
+/** A started server: URLs on it, and how to stop it (its temp dir removed). */
 export interface WebServer {
   url(path: string): string;
   stop(): Promise<void>;
@@ -25,6 +26,7 @@ export function findBinary(paths: string[], versionFlag: string): string | undef
 
 /** Debian's layout: the config below loads its modules from there. */
 const APACHE_MODULES = "/usr/lib/apache2/modules";
+/** The binaries found on this machine (undefined: the tests that need one skip, saying so). */
 export const APACHE = existsSync(`${APACHE_MODULES}/mod_autoindex.so`)
   ? findBinary(["/usr/sbin/apache2"], "-v")
   : undefined;

@@ -5,12 +5,12 @@
  * `--destination`, a server's root, files gone from the server, and `--max-depth` refused.
  */
 import assert from "node:assert/strict";
-import { stat } from "node:fs/promises";
+import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CliProcess, findLog, intoArtifactRoot, runCli } from "../helpers/cli.js";
 import { reportOf } from "../helpers/remote-tree.js";
-import { bytes, TestServer, useTestServer } from "../helpers/server.js";
+import { bytes, sha256, TestServer, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
@@ -178,6 +178,36 @@ describe("remote directories: behaviour", () => {
     assert.equal(result.code, 0, result.stderr.slice(-2000));
     const host = new URL(server.url("/")).host;
     assert.deepEqual(await listFiles(join(dir, "out")), [`${host}/at-root.bin`]);
+  });
+
+  test("a pattern that takes nothing warns as for a local directory, and asks for no file", async (t) => {
+    const dir = await tempDir(t);
+    index("/none/dir/", links("a.csv", "b.csv"));
+    const result = await runCli(
+      intoArtifactRoot([server.url("/none/dir/")], dir, "--pattern", "*.bin"),
+    );
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.equal(findLog(result, "directory matched no files")?.pattern, "*.bin");
+    assert.equal(server.requests.filter((r) => r.path.startsWith("/none/dir/a")).length, 0);
+  });
+
+  test("--checksum-file entries match the path below the remote directory", async (t) => {
+    const dir = await tempDir(t);
+    index("/sums/dir/", links("x/good.bin", "x/bad.bin"));
+    const good = bytes(500, 616);
+    server.route("/sums/dir/x/good.bin", { body: good });
+    server.route("/sums/dir/x/bad.bin", { body: bytes(500, 617) });
+    const sums = join(dir, "SHA256SUMS");
+    await writeFile(sums, `${sha256(good)}  x/good.bin\n${"0".repeat(64)}  x/bad.bin\n`);
+    const result = await runCli(
+      intoArtifactRoot([server.url("/sums/dir/")], dir, "--checksum-file", sums, "--json"),
+    );
+    assert.equal(result.code, 1, result.stderr.slice(-2000));
+    assert.deepEqual(
+      reportOf(result).results.map((r) => r.error?.code ?? r.status),
+      ["checksum_mismatch", "synced"],
+    );
+    assert.deepEqual(await listFiles(join(dir, "out")), ["dir/x/good.bin"]);
   });
 
   test("a file gone from the server is kept locally (copy, not sync)", async (t) => {
