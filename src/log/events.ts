@@ -104,6 +104,21 @@ export interface EventFields {
   "synchronization failed": SourceFields & FailureFields;
   "would fetch": SourceFields & { reason: string };
   "directory matched no files": { source: string; pattern: string };
+  /** A remote directory's index pages were read: what its plan holds. */
+  "listed directory": { source: string; pages: number; files: number; folders: number };
+  /** A remote folder that lists exactly what a folder above it lists (a link loop): not read further. */
+  "skipped folder": { source: string; folder: string; reason: string };
+  /** One attempt at a remote directory's index page failed; `delay_ms` is set when another follows. */
+  "index request failed": {
+    source: string;
+    page: string;
+    attempt: number;
+    error_code: string;
+    reason: string;
+    retryable: boolean;
+    delay_ms: number | null;
+    status?: number;
+  };
   /** A link in a directory source that leads outside it: not synced. */
   "skipped symlink": { source: string; link: string; reason: string };
   /** `--insecure`: said on every run, since it is easy to forget in a script. */

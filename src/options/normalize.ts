@@ -62,6 +62,8 @@ export interface SyncOptions extends NetworkOptions {
   limitRate?: number | string;
   /** In directory sources, follow links that leave the source folder too. */
   followSymlinks?: boolean;
+  /** In directory sources (local or remote), files at most this many levels down (≥ 1). Default: no limit. */
+  maxDepth?: number;
   /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
   signal?: AbortSignal;
   /** Receives every log event; silent by default. */
@@ -92,6 +94,12 @@ export interface ResolvedOptions {
   sources: GivenSource[];
   /** Single-pair mode: the one source lands exactly here. Otherwise sources land under `artifactRoot`. */
   destination: string | undefined;
+  /**
+   * A directory source's folder when the user named one (`--destination`); undefined when
+   * `destination` is only the bundled sample's default, which a directory must not be poured
+   * into: it lands under `artifactRoot/<dirname>` then.
+   */
+  directoryDestination: string | undefined;
   artifactRoot: string;
   pattern: string;
   checksums: ChecksumClaim[];
@@ -112,6 +120,8 @@ export interface ResolvedOptions {
   /** Any file larger than this fails (its part removed); undefined: no limit. */
   maxFileBytes: number | undefined;
   followSymlinks: boolean;
+  /** Directory sources yield files at most this many levels down; undefined: no limit. */
+  maxDepth: number | undefined;
   network: NetworkSettings;
   /** Body bytes per second the whole run may receive; undefined: no limit. */
   limitRate: number | undefined;
@@ -252,6 +262,8 @@ export function normalizeOptions(
     destination: singlePair
       ? resolve(options.destination ?? join(reportsDir, "sample.csv"))
       : undefined,
+    directoryDestination:
+      options.destination === undefined ? undefined : resolve(options.destination),
     artifactRoot: resolve(options.artifactRoot ?? reportsDir),
     pattern,
     checksums,
@@ -273,6 +285,8 @@ export function normalizeOptions(
         : toMs(checkNumber("deadline", options.deadline, 0)),
     headers: parseHeaders(options.header),
     followSymlinks: options.followSymlinks ?? defaultOf<boolean>("followSymlinks"),
+    maxDepth:
+      options.maxDepth === undefined ? undefined : checkNumber("maxDepth", options.maxDepth, 1),
     network: resolveNetwork(options, env),
     maxFileBytes:
       options.maxFilesize === undefined

@@ -142,6 +142,17 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     group: "Many sources",
   },
   {
+    flag: "max-depth",
+    owner: "run/plan",
+    key: "maxDepth",
+    kind: "count",
+    min: 1,
+    value: "N",
+    defaultText: "none",
+    help: "in directory sources (local, or a URL ending in /, read from its HTML index), take files at most N levels down; 1: only those directly in it",
+    group: "Many sources",
+  },
+  {
     flag: "follow-symlinks",
     owner: "run/plan",
     key: "followSymlinks",

@@ -1,32 +1,30 @@
 /**
- * The plan: sources → pairs. Expands directory sources (filtered by `--pattern`), names every
+ * The plan: sources → pairs. Expands directory sources — local folders here, remote ones (a URL
+ * ending in `/`) in `remote-dirs.ts` — filtered by `--pattern` and `--max-depth`, names every
  * destination, refuses two sources that would land on one destination (or one inside the other),
  * and matches expected checksums (`--checksum`, `--checksum-file`) to their pairs.
  */
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
-import type { ChecksumAlgorithm } from "../checksums/digest.js";
 import { isOwnFileName } from "../destinations/local/names.js";
-import { SyncError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
 import { nameFromUrlPath, type SourceLocation } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
+import {
+  checked,
+  hasControlCharacter,
+  isInside,
+  type PlannedPair,
+  pairOf,
+  refused,
+} from "./pairs.js";
+import { expandRemoteDirectory, isRemoteDirectory, type RemoteListing } from "./remote-dirs.js";
 
-export interface PlannedPair {
-  source: SourceLocation;
-  destination: string;
-  /** The name `--checksum-file` entries are matched against: the path below a directory source, else the file name. */
-  name: string;
-  expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
-  /** For a file of a directory source: the source folder's real path, which what is read must lie in. */
-  within?: string;
-  /** The folder the user named that the destination's folders are made in (never through a link). */
-  destinationWithin?: string;
-  /** Set when the source cannot be synced at all (an unsafe name): it fails as such, touching nothing. */
-  invalid?: SyncError;
-}
+export type { PlannedPair } from "./pairs.js";
 
+/** The pairs of a run, and what the walks found worth a warning. */
 export interface Plan {
   pairs: PlannedPair[];
   /** Directory sources whose pattern matched no file (worth a warning). */
@@ -35,12 +33,20 @@ export interface Plan {
   skippedLinks: Array<{ source: string; link: string }>;
 }
 
-export async function plan(options: ResolvedOptions): Promise<Plan> {
+/**
+ * Plans every source of `options`. `listing` reads remote directories (the run's HTTP client and
+ * origin health); a plan without one refuses them. Rejects with `UsageError` for a plan that
+ * cannot be made (colliding destinations, a bad checksum file), and with the signal's reason when
+ * the run is interrupted while listing.
+ */
+export async function plan(options: ResolvedOptions, listing?: RemoteListing): Promise<Plan> {
   const pairs: PlannedPair[] = [];
   const emptyDirectories: string[] = [];
   const skippedLinks: Plan["skippedLinks"] = [];
   for (const given of options.sources) {
-    const expanded = await expand(given, options, skippedLinks);
+    const expanded = isRemoteDirectory(given.location)
+      ? await expandRemoteDirectory(given, options, remote(listing))
+      : await expand(given, options, skippedLinks);
     if (expanded === "empty directory") emptyDirectories.push(given.location.display);
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
     else for (const pair of expanded) pairs.push(pair);
@@ -85,13 +91,21 @@ async function expand(
     return [single === undefined ? { ...pair, destinationWithin: options.artifactRoot } : pair];
   }
 
-  const root = single ?? join(options.artifactRoot, basename(location.href));
+  // A directory goes where the user put it, never into the sample's default file name.
+  const folder = options.directoryDestination;
+  const root = folder ?? join(options.artifactRoot, basename(location.href));
   // Never mirror our own output or state back into itself.
   const skip = [options.artifactRoot, options.lockDir, root].filter(
     (dir) => isInside(dir, location.href) || dir === location.href,
   );
   const within = await realpath(location.href);
-  const listed = await listDirectory(location.href, options.pattern, skip, options.followSymlinks);
+  const listed = await listDirectory(
+    location.href,
+    options.pattern,
+    skip,
+    options.followSymlinks,
+    options.maxDepth,
+  );
   for (const link of listed.leaving) skippedLinks.push({ source: location.display, link });
   const files = listed.files;
   if (files.length === 0) return "empty directory";
@@ -112,36 +126,10 @@ async function expand(
       return refused(file, root, "the file name would leave the artifact root");
     const pair = {
       ...checked(pairOf(file, destination, rel)),
-      destinationWithin: single ?? options.artifactRoot,
+      destinationWithin: folder ?? options.artifactRoot,
     };
     return options.followSymlinks ? pair : { ...pair, within };
   });
-}
-
-function pairOf(source: SourceLocation, destination: string, name: string): PlannedPair {
-  return { source, destination, name, expected: undefined };
-}
-
-function refused(source: SourceLocation, destination: string, reason: string): PlannedPair {
-  return {
-    ...pairOf(source, destination, ""),
-    invalid: new SyncError("invalid_source", `${source.display}: ${reason}`),
-  };
-}
-
-/** A destination named like one of our own files (a part, a lock) could collide with them. */
-function checked(pair: PlannedPair): PlannedPair {
-  return isOwnFileName(basename(pair.destination))
-    ? refused(
-        pair.source,
-        pair.destination,
-        "names of resilient-sync's own files (*.resilient-sync.part, .resilient-sync-*.lock) are reserved",
-      )
-    : pair;
-}
-
-function isInside(path: string, dir: string): boolean {
-  return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
 /** Two pairs on one destination, or one destination inside another's: refused up front, naming both. */
@@ -179,14 +167,16 @@ function refuseOverlaps(pairs: PlannedPair[]): void {
 
 /**
  * The files below `dir` (relative, `/`-separated, sorted) that `pattern` matches, leaving out
- * `skip` folders and our own files. A link to a file is followed when its target lies inside
- * `dir` (or always, with `follow`); a link that leads outside is left out and named in `leaving`.
+ * `skip` folders, our own files and files more than `maxDepth` levels down (1: those directly in
+ * `dir`). A link to a file is followed when its target lies inside `dir` (or always, with
+ * `follow`); a link that leads outside is left out and named in `leaving`.
  */
 export async function listDirectory(
   dir: string,
   pattern: string,
   skip: string[] = [],
   follow = false,
+  maxDepth = Number.POSITIVE_INFINITY,
 ): Promise<{ files: string[]; leaving: string[] }> {
   const matches = picomatch(pattern, { dot: true });
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -197,7 +187,9 @@ export async function listDirectory(
     const full = join(entry.parentPath, entry.name);
     if (skip.some((folder) => full === folder || isInside(full, folder))) continue;
     if (isOwnFileName(entry.name)) continue;
-    const rel = relative(dir, full).split(sep).join("/");
+    const segments = relative(dir, full).split(sep);
+    if (segments.length > maxDepth) continue;
+    const rel = segments.join("/");
     if (!matches(rel)) continue;
     if (entry.isFile()) {
       files.push(rel);
@@ -212,10 +204,7 @@ export async function listDirectory(
   return { files: files.sort(), leaving };
 }
 
-function hasControlCharacter(name: string): boolean {
-  for (const char of name) {
-    const code = char.charCodeAt(0);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
+function remote(listing: RemoteListing | undefined): RemoteListing {
+  if (!listing) throw new Error("a remote directory source needs a RemoteListing to be planned");
+  return listing;
 }

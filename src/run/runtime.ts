@@ -47,10 +47,15 @@ export function localStore(
   return new FsStateStore(lockDir, clock, logger, failpoint);
 }
 
-/** A runtime for one run, and what must be closed when the run ends. */
+/**
+ * A runtime for one run, its HTTP client (when any source is http(s): the plan lists remote
+ * directories with it, so index pages and transfers share one pool, proxies and credentials),
+ * and what must be closed when the run ends. `parts.credentials` is read when a source is opened,
+ * so it may be filled after the plan.
+ */
 export async function buildRuntime(
   parts: RuntimeParts,
-): Promise<{ runtime: Runtime; close: () => Promise<void> }> {
+): Promise<{ runtime: Runtime; http: HttpClient | undefined; close: () => Promise<void> }> {
   const { options, store, clock, logger } = parts;
   const http = parts.needsHttp
     ? await HttpClient.create({
@@ -85,5 +90,5 @@ export async function buildRuntime(
     ...(parts.onProgress ? { onProgress: parts.onProgress } : {}),
     ...(parts.testHooks ? { testHooks: parts.testHooks } : {}),
   };
-  return { runtime, close: async () => http?.close() };
+  return { runtime, http, close: async () => http?.close() };
 }

@@ -19,10 +19,11 @@ import { planJob } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
 import { readSourceList } from "./inputs.js";
 import { plan } from "./plan.js";
+import type { RemoteListing } from "./remote-dirs.js";
 import { exitCodeFor, type Report, summarize } from "./report.js";
 import { buildRuntime, localStore } from "./runtime.js";
 import { runScheduled } from "./scheduler.js";
-import { credentialsOf, jobSpecOf } from "./specs.js";
+import { credentialsOf, jobSpecOf, type SourceCredentials } from "./specs.js";
 
 export interface RunOptions extends SyncOptions {
   /** 32 lowercase hex characters identifying the run in logs and the report. */
@@ -76,25 +77,6 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
     sources: [...(options.sources ?? []), ...listed],
   });
 
-  // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
-  const { pairs, emptyDirectories, skippedLinks } = await plan(resolved);
-  const store = localStore(resolved.lockDir, clock, logger, hooks.failpoint);
-  await validateEnvironment(store, logger, resolved.dryRun);
-  if (!resolved.network.tls.rejectUnauthorized) {
-    logger.emit("warning", "TLS certificates not verified", {
-      reason: "--insecure: any server can pose as the origin",
-    });
-  }
-  for (const { source, link } of skippedLinks) {
-    logger.emit("warning", "skipped symlink", {
-      source,
-      link,
-      reason: "it leads outside the source folder (--follow-symlinks follows it)",
-    });
-  }
-  for (const source of emptyDirectories) {
-    logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
-  }
   // A callback that throws must not crash the host or leave a run unsettled: it is a warning.
   const userProgress = options.onProgress;
   const onProgress =
@@ -108,8 +90,8 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
         });
       }
     });
-  onProgress?.({ type: "planned", total: pairs.length });
 
+  // The deadline bounds the whole run, the listing of remote directories included.
   const deadlineMs = resolved.deadlineMs;
   const deadline =
     deadlineMs === undefined
@@ -123,24 +105,60 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
     ...(deadline ? [deadline.signal] : []),
     ...(options.signal ? [options.signal] : []),
   ]);
+  if (!resolved.network.tls.rejectUnauthorized) {
+    logger.emit("warning", "TLS certificates not verified", {
+      reason: "--insecure: any server can pose as the origin",
+    });
+  }
 
-  const { runtime, close } = await buildRuntime({
+  // The runtime comes before the plan: remote directories are listed with its HTTP client and
+  // origin health. It writes nothing until a job runs; the credentials are filled in once planned.
+  const store = localStore(resolved.lockDir, clock, logger, hooks.failpoint);
+  const credentials: SourceCredentials = new Map();
+  const { runtime, http, close } = await buildRuntime({
     options: resolved,
     store,
     clock,
     logger,
     random: options.random ?? Math.random,
     version,
-    needsHttp: pairs.some((pair) => pair.source.kind === "http"),
-    credentials: credentialsOf(pairs),
+    needsHttp: resolved.sources.some(({ location }) => location.kind === "http"),
+    credentials,
     ...(onProgress ? { onProgress } : {}),
     testHooks: hooks,
   });
-  const work = resolved.dryRun ? planJob : runJob;
-  const specs = pairs.map((pair) => jobSpecOf(pair, resolved));
+  const listing: RemoteListing | undefined = http && {
+    client: http,
+    gate: runtime.health.gate,
+    circuits: runtime.health.circuits,
+    clock,
+    random: runtime.random,
+    logger,
+    maxAttempts: resolved.maxAttempts,
+    retryMaxTimeMs: resolved.retryMaxTimeMs,
+    delayScale: hooks.delayScale ?? 1,
+    signal,
+  };
 
   let results: SourceResult[];
   try {
+    // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
+    const { pairs, emptyDirectories, skippedLinks } = await plan(resolved, listing);
+    for (const [bare, href] of credentialsOf(pairs)) credentials.set(bare, href);
+    await validateEnvironment(store, logger, resolved.dryRun);
+    for (const { source, link } of skippedLinks) {
+      logger.emit("warning", "skipped symlink", {
+        source,
+        link,
+        reason: "it leads outside the source folder (--follow-symlinks follows it)",
+      });
+    }
+    for (const source of emptyDirectories) {
+      logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
+    }
+    onProgress?.({ type: "planned", total: pairs.length });
+    const work = resolved.dryRun ? planJob : runJob;
+    const specs = pairs.map((pair) => jobSpecOf(pair, resolved));
     results = await runScheduled(specs, {
       limit: resolved.maxWorkers,
       gate: runtime.health.gate,

@@ -161,6 +161,8 @@ describe("batch sync", () => {
   test("names that would escape the artifact root fail as invalid_source; the rest sync", async (t) => {
     const dir = await tempDir(t);
     server.route("/safe.csv", { body: Buffer.from("ok\n") });
+    // `/dir/` is a remote directory now (listed, not named), and so is `/%2e%2e`, which URL
+    // parsing makes `/`, the server's root: this server has no index at either.
     const result = await runCli([
       server.url("/safe.csv"),
       server.url("/a/..%2F..%2Fescaped.csv"),
@@ -180,8 +182,8 @@ describe("batch sync", () => {
       [
         ["synced", null],
         ["failed", "invalid_source"],
-        ["failed", "invalid_source"],
-        ["failed", "invalid_source"],
+        ["failed", "not_found"],
+        ["failed", "not_found"],
       ],
     );
     assert.deepEqual(await listFiles(join(dir, "root")), ["data/safe.csv"]);
@@ -248,6 +250,37 @@ describe("directory sources", () => {
     assertValidReport(report);
     assert.equal(report.summary.unchanged, 5);
     assert.equal(report.summary.bytes, 0);
+  });
+
+  test("--source-url DIR without --destination mirrors under the artifact root, not into sample.csv/", async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, "exports");
+    await mkdir(src);
+    await writeFile(join(src, "one.csv"), "one\n");
+    const result = await runCli(["--source-url", src], { env: { REPO_ROOT: dir } });
+    assert.equal(result.code, 0, result.stderr);
+    const reports = join(dir, "reports", "resilient-sync");
+    assert.deepEqual(
+      (await listFiles(reports)).filter((f) => !f.startsWith(".locks")),
+      ["exports/one.csv"],
+    );
+  });
+
+  test("--max-depth 1 takes only the files directly in a directory source", async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, "exports");
+    await mkdir(join(src, "2026", "11"), { recursive: true });
+    await writeFile(join(src, "top.csv"), "top\n");
+    await writeFile(join(src, "2026", "mid.csv"), "mid\n");
+    await writeFile(join(src, "2026", "11", "day.csv"), "day\n");
+    const root = ["--artifact-root", join(dir, "data"), "--lock-dir", join(dir, "locks")];
+    assert.equal((await runCli([src, "--max-depth", "1", ...root])).code, 0);
+    assert.deepEqual(await listFiles(join(dir, "data")), ["exports/top.csv"]);
+    assert.equal((await runCli([src, "--max-depth", "2", ...root])).code, 0);
+    assert.deepEqual(await listFiles(join(dir, "data")), [
+      "exports/2026/mid.csv",
+      "exports/top.csv",
+    ]);
   });
 });
 

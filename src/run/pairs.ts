@@ -1,0 +1,76 @@
+/**
+ * Planned pairs and the checks every way of making one shares (a plain source, a local directory's
+ * file, a remote directory's file): names that are ours, names that hold control characters, and
+ * pairs refused up front so that they fail touching nothing.
+ */
+import { basename, sep } from "node:path";
+import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import { isOwnFileName } from "../destinations/local/names.js";
+import { SyncError } from "../errors.js";
+import type { SourceLocation } from "../sources/location.js";
+
+/** One source and the destination it lands at, as the plan made them (see `JobSpec` for the run's form). */
+export interface PlannedPair {
+  source: SourceLocation;
+  destination: string;
+  /** The name `--checksum-file` entries are matched against: the path below a directory source, else the file name. */
+  name: string;
+  expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
+  /** For a file of a directory source: the source folder's real path, which what is read must lie in. */
+  within?: string;
+  /** The folder the user named that the destination's folders are made in (never through a link). */
+  destinationWithin?: string;
+  /**
+   * Set when the source cannot be synced at all (an unsafe name, a remote directory whose index
+   * could not be read): it fails as such, touching nothing.
+   */
+  invalid?: SyncError;
+}
+
+/** A pair with nothing expected of it yet. */
+export function pairOf(source: SourceLocation, destination: string, name: string): PlannedPair {
+  return { source, destination, name, expected: undefined };
+}
+
+/** A pair that fails as `invalid_source` with `reason` (after the source's display name). */
+export function refused(source: SourceLocation, destination: string, reason: string): PlannedPair {
+  return failing(
+    source,
+    destination,
+    new SyncError("invalid_source", `${source.display}: ${reason}`),
+  );
+}
+
+/** A pair that fails with `error` as it is (its message already names the source). */
+export function failing(
+  source: SourceLocation,
+  destination: string,
+  error: SyncError,
+): PlannedPair {
+  return { ...pairOf(source, destination, ""), invalid: error };
+}
+
+/** A destination named like one of our own files (a part, a lock) could collide with them. */
+export function checked(pair: PlannedPair): PlannedPair {
+  return isOwnFileName(basename(pair.destination))
+    ? refused(pair.source, pair.destination, OWN_NAMES_RESERVED)
+    : pair;
+}
+
+/** Why a name of our own files is refused (part and lock files live beside destinations). */
+export const OWN_NAMES_RESERVED =
+  "names of resilient-sync's own files (*.resilient-sync.part, .resilient-sync-*.lock) are reserved";
+
+/** Whether `path` lies strictly inside `dir` (both absolute, normalised). */
+export function isInside(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/** Whether `name` holds a C0 control character or DEL: such a name could corrupt logs and folders. */
+export function hasControlCharacter(name: string): boolean {
+  for (const char of name) {
+    const code = char.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}

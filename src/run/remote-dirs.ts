@@ -1,0 +1,253 @@
+/**
+ * Remote directories: a source URL whose path ends in `/` is a directory. Its HTML index is read,
+ * the folders it links below it are read in turn (breadth first, to `--max-depth`), and every
+ * file found that `--pattern` takes becomes an ordinary http pair, mirrored under
+ * `--artifact-root/<dirname>/` as a local directory is (docs/remote-directories.md says why each
+ * rule is what it is).
+ *
+ * Like the local walk, this is planning: it writes nothing, and what it cannot read becomes a pair
+ * that fails touching nothing. Files gone from the server are not removed here (copy, not sync).
+ */
+import { join, resolve } from "node:path";
+import picomatch from "picomatch";
+import { circuitOpenError, isDeadline } from "../core/context.js";
+import { SyncError } from "../errors.js";
+import { isOriginFailure } from "../health/origin-health.js";
+import { redactUrl } from "../log/redact.js";
+import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
+import { classifyLink, type IndexLink } from "../sources/http/index-links.js";
+import { nameFromUrlPath, originOf, type SourceLocation } from "../sources/location.js";
+import { checked, failing, isInside, type PlannedPair, pairOf, refused } from "./pairs.js";
+import { type RemoteListing, readPageWithRetries } from "./remote-pages.js";
+
+export type { RemoteListing } from "./remote-pages.js";
+
+/**
+ * The most entries (files `--pattern` takes, and folders) one directory source may list: its
+ * pairs are planned in memory before any transfer starts. A larger tree fails as a whole, saying
+ * so, rather than being mirrored in part: sync its folders as separate sources.
+ */
+export const MAX_REMOTE_ENTRIES = 100_000;
+
+/** Whether an http(s) source names a directory: its path ends in `/` (`https://host` is `/`). */
+export function isRemoteDirectory(location: SourceLocation): boolean {
+  return location.kind === "http" && new URL(location.href).pathname.endsWith("/");
+}
+
+/**
+ * The local name of a remote directory: its last path segment, percent-decoded (refused like a
+ * file name when unsafe); for a server's root (`https://host/`), the host with any non-default
+ * port (`host`, `host:8080`), as `wget -r` names it. Throws `UsageError` for an unsafe name.
+ */
+export function remoteDirectoryName(url: URL): string {
+  if (url.pathname === "/") return url.host;
+  return nameFromUrlPath(url.pathname.slice(0, -1), "SOURCE");
+}
+
+interface Folder {
+  /** The page to read, with the source's userinfo. */
+  href: string;
+  /** Decoded path below the source, `/`-separated, empty for the source itself. */
+  rel: string;
+}
+
+/**
+ * The pairs of the remote directory `given`: every file below it that `--pattern` takes, landing
+ * at `<folder>/<path below the directory>`, where the folder is `--destination` when one is
+ * given, else `--artifact-root/<dirname>` (with `--source-url` too: never the sample's default).
+ * `"empty directory"` when it lists no such file.
+ *
+ * Never throws for what the server says: an index that cannot be read becomes a failing pair
+ * (the source's own, when it is the first page; the folder's, for a folder below it), and so
+ * does a link whose name is unsafe. Rejects only with the signal's reason (an interrupt).
+ */
+export async function expandRemoteDirectory(
+  given: GivenSource,
+  options: ResolvedOptions,
+  listing: RemoteListing,
+): Promise<PlannedPair[] | "empty directory"> {
+  const { location } = given;
+  const asGiven = new URL(location.href);
+  const root = new URL(asGiven.href);
+  for (const part of ["username", "password", "search", "hash"] as const) root[part] = "";
+  let folder: string;
+  try {
+    folder = options.directoryDestination ?? join(options.artifactRoot, remoteDirectoryName(root));
+  } catch (error) {
+    return [refused(location, options.artifactRoot, (error as Error).message)];
+  }
+  const within = options.directoryDestination ?? options.artifactRoot;
+  const refusedFor = await listing.circuits.refusesFor(location.origin);
+  if (refusedFor > 0)
+    return [failing(location, folder, circuitOpenError(location.origin, refusedFor))];
+
+  const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
+  const matches = picomatch(options.pattern, { dot: true });
+  /** The source's userinfo goes with every URL below it (same origin); logs never show it. */
+  const withUserinfo = (url: URL): string => {
+    const out = new URL(url.href);
+    out.username = asGiven.username;
+    out.password = asGiven.password;
+    return out.href;
+  };
+  const sourceAt = (url: URL): SourceLocation => {
+    const href = withUserinfo(url);
+    return { raw: href, kind: "http", href, display: redactUrl(href), origin: originOf(url) };
+  };
+
+  const files = new Map<string, PlannedPair>();
+  const unsafe = new Map<string, PlannedPair>();
+  const failed: PlannedPair[] = [];
+  const folders: Folder[] = [{ href: location.href, rel: "" }];
+  /** Folders queued or read, by decoded path: one folder linked twice (or reached by a redirect) is read once. */
+  const seen = new Set<string>([""]);
+  /** The listing digest of every folder read, by decoded path. */
+  const digests = new Map<string, string>();
+  let entries = 0;
+  let pages = 0;
+  const tooMany = new SyncError(
+    "invalid_source",
+    `${location.display}: lists more than ${MAX_REMOTE_ENTRIES} entries (files and folders); sync its folders as separate sources, or narrow it with --pattern or --max-depth`,
+  );
+
+  for (let next = 0; next < folders.length; next += 1) {
+    const at = folders[next] as Folder;
+    let page: { url: URL; digest: string; kept: IndexLink[] };
+    try {
+      page = await readPageWithRetries(listing, at.href, root, location.display, () =>
+        keeper(maxDepth, matches, MAX_REMOTE_ENTRIES - entries, tooMany),
+      );
+    } catch (error) {
+      if (listing.signal.aborted && !isDeadline(listing.signal.reason)) throw listing.signal.reason;
+      const failure = error instanceof SyncError ? error : new SyncError("network", String(error));
+      if (failure === tooMany || at.rel === "") return [failing(location, folder, failure)];
+      // A dead origin (or the deadline) would fail every page left: stop, and say how many.
+      const stop = isOriginFailure(failure) || isDeadline(failure);
+      const left = folders.length - next - 1;
+      const note = stop && left > 0 ? ` (listing stopped: ${left} more folders not listed)` : "";
+      failed.push(
+        failing(
+          sourceAt(new URL(at.href)),
+          join(folder, at.rel),
+          new SyncError(failure.code, `${failure.message}${note}`, {
+            ...(failure.status === undefined ? {} : { status: failure.status }),
+          }),
+        ),
+      );
+      if (stop) break;
+      continue;
+    }
+    pages += 1;
+    // A redirect may land on a folder already read (an alias): its links are known.
+    const landed = folderKeyOf(page.url, root);
+    if (landed !== undefined && landed !== at.rel) {
+      if (seen.has(landed)) continue;
+      seen.add(landed);
+    }
+    // A folder that lists exactly what a folder above it lists (every name, size and date) is
+    // that folder again: a link loop (`loop -> ..`), which would otherwise repeat the tree at
+    // every level until the server gives up. Not a failure: nothing is lost but copies.
+    const echoed = ancestorsOf(at.rel).find((above) => digests.get(above) === page.digest);
+    if (echoed !== undefined) {
+      listing.logger.emit("warning", "skipped folder", {
+        source: location.display,
+        folder: redactUrl(at.href),
+        reason: `it lists exactly what ${redactUrl(new URL(echoed === "" ? "" : `${encodePath(echoed)}/`, root).href)} lists: a link loop (sync it as a source of its own if it is not)`,
+      });
+      continue;
+    }
+    digests.set(at.rel, page.digest);
+    for (const link of page.kept) {
+      if (link.kind === "outside") continue;
+      if (link.kind === "unsafe") {
+        const key = link.url.href;
+        if (!unsafe.has(key)) unsafe.set(key, refused(sourceAt(link.url), folder, link.reason));
+        continue;
+      }
+      const rel = link.segments.join("/");
+      if (link.kind === "folder") {
+        if (seen.has(rel)) continue;
+        seen.add(rel);
+        folders.push({ href: withUserinfo(link.url), rel });
+      } else {
+        if (files.has(rel)) continue;
+        const destination = resolve(folder, ...link.segments);
+        const pair = isInside(destination, folder)
+          ? { ...checked(pairOf(sourceAt(link.url), destination, rel)), destinationWithin: within }
+          : refused(sourceAt(link.url), folder, "the file name would leave the artifact root");
+        files.set(rel, pair);
+      }
+      entries += 1;
+      if (entries > MAX_REMOTE_ENTRIES) return [failing(location, folder, tooMany)];
+    }
+  }
+
+  listing.logger.emit("info", "listed directory", {
+    source: location.display,
+    pages,
+    files: files.size,
+    folders: seen.size - 1,
+  });
+  // A server may list `x` both as a file and as a folder (`x/`, or a file `x/y`): the file may
+  // not take the folder's place, nor the other way round (that would refuse the whole run).
+  const folderNames = new Set(seen);
+  for (const rel of files.keys()) for (const above of ancestorsOf(rel)) folderNames.add(above);
+  const planned = [...files.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([rel, pair]) =>
+      folderNames.has(rel)
+        ? refused(pair.source, pair.destination, "it is listed as a folder too")
+        : pair,
+    );
+  if (planned.length === 0 && unsafe.size === 0 && failed.length === 0) return "empty directory";
+  return [...planned, ...unsafe.values(), ...failed];
+}
+
+/**
+ * What one page's attempt keeps of its links: files within `--max-depth` that `--pattern` takes,
+ * folders whose files could still be within it, and unsafe names (to be refused); at most
+ * `room` of them, past which `tooMany` is thrown to stop reading the page.
+ */
+function keeper(
+  maxDepth: number,
+  matches: (path: string) => boolean,
+  room: number,
+  tooMany: SyncError,
+): { add(link: IndexLink): void; result(): IndexLink[] } {
+  const kept: IndexLink[] = [];
+  return {
+    add(link) {
+      if (link.kind === "outside") return;
+      if (link.kind === "file") {
+        if (link.segments.length > maxDepth || !matches(link.segments.join("/"))) return;
+      } else if (link.kind === "folder") {
+        // A folder at depth d holds files at depth d + 1.
+        if (link.segments.length >= maxDepth) return;
+      }
+      kept.push(link);
+      if (kept.length > room) throw tooMany;
+    },
+    result: () => kept,
+  };
+}
+
+/** The folders above `rel` (`a/b/c` → `a/b`, `a`, `""`), nearest first. */
+function ancestorsOf(rel: string): string[] {
+  if (rel === "") return [];
+  const parts = rel.split("/");
+  return parts.map((_, i) => parts.slice(0, parts.length - 1 - i).join("/"));
+}
+
+/** A decoded `/`-separated path, percent-encoded again segment by segment. */
+function encodePath(rel: string): string {
+  return rel.split("/").map(encodeURIComponent).join("/");
+}
+
+/** The decoded path below `root` of the folder `url` lies in (`""` for `root`), if it is below it. */
+function folderKeyOf(url: URL, root: URL): string | undefined {
+  const folder = new URL(url.href);
+  folder.pathname = url.pathname.slice(0, url.pathname.lastIndexOf("/") + 1);
+  if (folder.pathname === root.pathname) return "";
+  const link = classifyLink(folder.pathname, folder, root);
+  return link.kind === "folder" ? link.segments.join("/") : undefined;
+}

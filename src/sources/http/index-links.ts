@@ -1,0 +1,117 @@
+/**
+ * The links of a directory index page (nginx, Apache, lighttpd, Caddy, python's http.server, or
+ * one written by hand), parsed with htmlparser2 as the page streams in, and what each link is to
+ * the directory being mirrored: a file or a folder below it, a name that cannot be made safely,
+ * or a link that is not followed at all.
+ */
+import { Parser } from "htmlparser2";
+import { isOwnFileName } from "../../destinations/local/names.js";
+
+/** What one `<a href>` of an index page is to the directory source `root`. */
+export type IndexLink =
+  /** Below `root`: `segments` are the percent-decoded names from `root` down to it. */
+  | { kind: "file" | "folder"; url: URL; segments: string[] }
+  /** Below `root`, but a name no file may have here (`..%2F`, control characters, ours …). */
+  | { kind: "unsafe"; url: URL; reason: string }
+  /** Not followed: the parent, the page itself, another origin or scheme, a query (sort links). */
+  | { kind: "outside"; href: string; reason: string };
+
+/**
+ * What `href` (as written in a page, entities already decoded) is to `root`, resolved against
+ * `base` (the page's URL, or its `<base href>`). `root` is the directory source's URL without
+ * userinfo, query or fragment, its path ending in `/`.
+ *
+ * Only links strictly below `root`, of its scheme, host and port, are followed (`wget -np`'s
+ * rule, and more: never another host). A link with a query is never a file of the directory:
+ * Apache's sort links (`?C=N;O=D`) and dynamic pages. The fragment is dropped. A link ending in
+ * `/` is a folder; any other is a file.
+ */
+export function classifyLink(href: string, base: URL, root: URL): IndexLink {
+  let url: URL;
+  try {
+    url = new URL(href, base);
+  } catch {
+    return { kind: "outside", href, reason: "not a URL" };
+  }
+  if (url.protocol !== root.protocol) return { kind: "outside", href, reason: "another scheme" };
+  if (url.host !== root.host) return { kind: "outside", href, reason: "another origin" };
+  if (url.search !== "")
+    return { kind: "outside", href, reason: "a query (a sort link or a page)" };
+  url.hash = "";
+  // The WHATWG parser has already resolved `.`, `..` and their encoded forms (`%2e%2e`).
+  if (!url.pathname.startsWith(root.pathname) || url.pathname === root.pathname) {
+    return { kind: "outside", href, reason: "not below the directory" };
+  }
+  // Links to the same place with other userinfo are the same place: the source's own
+  // credentials are the ones used below it.
+  url.username = "";
+  url.password = "";
+  const rest = url.pathname.slice(root.pathname.length);
+  const folder = rest.endsWith("/");
+  const segments: string[] = [];
+  for (const raw of (folder ? rest.slice(0, -1) : rest).split("/")) {
+    const problem = unsafeSegment(raw);
+    if (typeof problem === "object") return { kind: "unsafe", url, reason: problem.reason };
+    segments.push(problem);
+  }
+  return { kind: folder ? "folder" : "file", url, segments };
+}
+
+/** The decoded name of one path segment, or why no local file may be named so. */
+function unsafeSegment(raw: string): string | { reason: string } {
+  if (raw === "") return { reason: "an empty path segment (//)" };
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    return { reason: "a malformed percent-encoding, or a name that is not UTF-8" };
+  }
+  if (name === "." || name === "..") return { reason: `a path segment ${name}` };
+  if (name.includes("/") || name.includes("\\")) return { reason: "an encoded / or \\ in a name" };
+  for (const char of name) {
+    const code = char.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) return { reason: "a name holding control characters" };
+  }
+  if (isOwnFileName(name)) {
+    return { reason: "a name reserved for resilient-sync's own files (part, lock)" };
+  }
+  return name;
+}
+
+/**
+ * A streaming HTML reader that hands every `<a href>` to `link` as soon as it is parsed, with the
+ * first `<base href>` seen so far (HTML's rule: the first one counts), and every piece of text to
+ * `text`. Feed it text with `write`, then `end`. A handler may throw to stop the reading (a cap
+ * reached): the error propagates out of `write`.
+ */
+export class IndexLinkReader {
+  readonly #parser: Parser;
+  #base: string | undefined;
+
+  constructor(handlers: {
+    link: (href: string, base: string | undefined) => void;
+    text: (text: string) => void;
+  }) {
+    this.#parser = new Parser(
+      {
+        onopentag: (name, attributes) => {
+          const href = attributes.href;
+          if (href === undefined) return;
+          if (name === "a") handlers.link(href, this.#base);
+          else if (name === "base" && this.#base === undefined) this.#base = href;
+        },
+        ontext: handlers.text,
+      },
+      // HTML, not XML: names lower-cased, entities in attributes decoded (`&amp;` → `&`).
+      { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+    );
+  }
+
+  write(text: string): void {
+    this.#parser.write(text);
+  }
+
+  end(): void {
+    this.#parser.end();
+  }
+}
