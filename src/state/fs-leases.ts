@@ -179,6 +179,9 @@ export class FsLeases {
     ttlMs: number,
     predecessor: Predecessor,
   ): Lease | undefined {
+    // When the lease starts, by this store's clock — the clock its renewals and every judge of
+    // its age use — both in the file (its mtime) and for the holder itself.
+    const takenAt = this.#clock.now();
     let identity: BigIntStats;
     let owner: LockOwner;
     let text: string;
@@ -187,6 +190,7 @@ export class FsLeases {
       owner = this.#owner(this.#nextFence(predecessor));
       text = JSON.stringify(owner);
       writeSync(fd, text);
+      stampLease(fd, takenAt);
       identity = fstatSync(fd, { bigint: true });
       const atPath = lstatBigOrUndefined(path);
       if (atPath?.ino !== identity.ino || atPath.dev !== identity.dev) {
@@ -200,7 +204,7 @@ export class FsLeases {
       throw error;
     }
     const lost = new AbortController();
-    let renewedAt = this.#clock.now();
+    let renewedAt = takenAt;
     let closed = false;
     // Ours while the path leads to our inode and holds our random token.
     const ours = () => {
@@ -261,5 +265,20 @@ export class FsLeases {
         }
       },
     };
+  }
+}
+
+/**
+ * Dates a new lock file's lease `at` (the store's clock), as every renewal does. Left to the
+ * kernel, a new file's mtime is its coarse clock's, up to a tick (several ms) behind `now()`: the
+ * lease would look older to others than its holder thinks, and a store on a fake clock (the
+ * conformance suite) would see a lease just taken as already older than the TTL allows.
+ */
+function stampLease(fd: number, at: number): void {
+  try {
+    futimesSync(fd, at / 1000, at / 1000);
+  } catch {
+    // The kernel's creation time stands in: the same instant give or take a tick, and the first
+    // renewal dates the lease by our clock anyway.
   }
 }

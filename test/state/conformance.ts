@@ -98,6 +98,27 @@ export function storeConformance(
       await lease.release();
     });
 
+    test("a lease runs for its TTL from when its holder took it, by the store's clock", async (t) => {
+      const world = await makeWorld(t);
+      const KEY = world.key ?? DEFAULT_KEY;
+      // A minute from the machine's clock: a store that dates a new lease by any other clock than
+      // the one it was given (a lock file's kernel-made mtime) fails here every time, rather than
+      // now and then when that clock lags by a few milliseconds.
+      const frozen = new FakeClock({ start: Date.now() + 60_000 });
+      const clock = new FakeClock({ start: frozen.now() });
+      const a = world.open(frozen); // never renews: the lease is as old as it was when taken
+      const b = world.open(clock);
+      const lease = await held(a, KEY);
+      clock.advance(TTL - 1);
+      assert.equal(await b.acquire(KEY, once), undefined, "not taken before its TTL ran out");
+      clock.advance(2);
+      const next = await b.acquire(KEY, once);
+      assert.ok(next, "taken once its TTL ran out");
+      assert.equal(next.predecessor.ended, "expired");
+      await next.release();
+      await lease.release();
+    });
+
     test("a holder silent past its TTL is taken over; it then loses its lease and every fenced write", async (t) => {
       const world = await makeWorld(t);
       const KEY = world.key ?? DEFAULT_KEY;
