@@ -21,6 +21,7 @@ import {
   logFailedAttempt,
 } from "./context.js";
 import { PartKeeper } from "./parts.js";
+import { splitSettingsFor } from "./split-settings.js";
 
 /**
  * Attempts a transfer may make beyond its budget: those answered "slow down" (429, 503 with
@@ -98,6 +99,7 @@ async function transfer(
     },
     onOpened: () => health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch),
     display: spec.source.display,
+    split: splitSettingsFor(context, probe ? 1 : spec.maxAttempts),
     ...(handOver ? { handOver } : {}),
     ...(spec.maxFileBytes === undefined ? {} : { maxFileBytes: spec.maxFileBytes }),
     ...(destination.freeBytes

@@ -56,6 +56,8 @@ export interface SyncOptions extends NetworkOptions {
   header?: string[];
   /** Largest file accepted: bytes, or `512k`, `10M`, `2G`. */
   maxFilesize?: string;
+  /** Connections a large file may be fetched over at once (1–16); 1: one stream. */
+  split?: number;
   /** In directory sources, follow links that leave the source folder too. */
   followSymlinks?: boolean;
   /** Aborting stops the run: no partial destination, locks released; `sync` rejects with the reason. */
@@ -108,6 +110,8 @@ export interface ResolvedOptions {
   maxFileBytes: number | undefined;
   followSymlinks: boolean;
   network: NetworkSettings;
+  /** `--split`: connections a large ranged download may use at once (1: one stream). */
+  split: number;
 }
 
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -133,6 +137,9 @@ function checkNumber(
   }
   if (spec.min !== undefined && value < spec.min) {
     throw new UsageError(flag, `${flag} must be at least ${spec.min}, got ${value}`);
+  }
+  if (spec.max !== undefined && value > spec.max) {
+    throw new UsageError(flag, `${flag} must be at most ${spec.max}, got ${value}`);
   }
   if (value < 0 || (spec.positive && value === 0)) {
     throw new UsageError(
@@ -266,6 +273,7 @@ export function normalizeOptions(
     headers: parseHeaders(options.header),
     followSymlinks: options.followSymlinks ?? defaultOf<boolean>("followSymlinks"),
     network: resolveNetwork(options, env),
+    split: checkNumber("split", options.split),
     maxFileBytes:
       options.maxFilesize === undefined
         ? undefined
