@@ -89,4 +89,43 @@ describe("a killed segmented download resumes per segment", () => {
       );
     });
   }
+
+  test("SIGTERM mid-split: exit 143 within a second, progress recorded, the next run fetches only the rest", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(SIZE, 511);
+    const path = "/terminated.bin";
+    server.route(path, {
+      body,
+      script: STARTS.map(() => ({ kind: "hold" as const, afterBytes: SENT })),
+    });
+    const args = singlePair(server.url(path), dir, "out/data.bin", "--split", "4");
+    const run = new CliProcess(args);
+    await run.waitForLog("segmented download");
+    await server.waitFor(() =>
+      STARTS.every((_, i) => (server.requestsFor(path)[i]?.bytesSent ?? 0) >= SENT),
+    );
+    const sentAt = Date.now();
+    run.child.kill("SIGTERM");
+    const result = await run.done;
+    const tookMs = Date.now() - sentAt;
+    assert.equal(result.code, 143, result.stderr.slice(0, 2000));
+    assert.ok(tookMs < 1000, `stopped after ${tookMs} ms`);
+    server.release();
+    const firstRun = server.requestsFor(path).length;
+
+    const next = await runCli(args);
+    assert.equal(next.code, 0, next.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+    // What arrived before the signal was written, made durable and recorded as the run stopped
+    // (the server counts what it handed its socket, some of which may not have arrived yet).
+    const kept = Number(findLog(next, "segmented download")?.resumed_bytes);
+    assert.ok(kept > 0 && kept <= 4 * SENT, `kept ${kept}`);
+    const rest = server.requestsFor(path).slice(firstRun);
+    assert.equal(
+      rest.reduce((sum, r) => sum + r.bytesSent, 0),
+      SIZE - kept,
+      "only the rest",
+    );
+    assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
+  });
 });
