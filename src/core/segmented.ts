@@ -8,7 +8,7 @@
  */
 import type { Readable } from "node:stream";
 import type { PositionalPart } from "../destinations/destination.js";
-import { SyncError } from "../errors.js";
+import { SyncError, writeError } from "../errors.js";
 import {
   type OpenResult,
   type StatedDigest,
@@ -234,7 +234,10 @@ async function fetchSegments(
     for (const state of states) await state.writer.flush();
     await part.sync();
     startHashing([]); // every segment was already complete: no answer came
-    await (hasher as PrefixHasher).finish(context.signal);
+    await (hasher as PrefixHasher).finish(context.signal).catch((error: unknown) => {
+      if (context.signal.aborted) throw context.signal.reason;
+      throw writeError("read back", "the part file", error);
+    });
     const { checksum, verifiedBy } = (digests as Digests).verify();
     return {
       kind: "fetched",

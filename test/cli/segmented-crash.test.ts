@@ -128,4 +128,36 @@ describe("a killed segmented download resumes per segment", () => {
     );
     assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
   });
+
+  test("killed mid-split, and the source changed before the next run: the kept segments are dropped, the new version fetched from zero", async (t) => {
+    const dir = await tempDir(t);
+    const v1 = bytes(SIZE, 521);
+    const v2 = bytes(SIZE, 522);
+    const path = "/changed-meanwhile.bin";
+    server.route(path, {
+      body: v1,
+      script: STARTS.map(() => ({ kind: "hold" as const, afterBytes: SENT })),
+    });
+    const args = singlePair(server.url(path), dir, "out/data.bin", "--split", "4");
+    const victim = new CliProcess([...args, "--log-level", "debug"]);
+    await waitForLine(victim, (line) => line.message === "segment progress recorded");
+    victim.child.kill("SIGKILL");
+    await victim.done;
+    server.release();
+    server.change(path, v2);
+    const firstRun = server.requestsFor(path).length;
+
+    const next = await runCli(args);
+    assert.equal(next.code, 0, next.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(v2));
+    assert.equal(findLog(next, "download failed"), undefined, "within the same attempt");
+    const asked = server.requestsFor(path).slice(firstRun);
+    assert.ok(
+      asked.some((r) => r.headers.range === undefined && r.status === 200),
+      "a plain GET: from zero",
+    );
+    const split = next.logs.filter((line) => line.message === "segmented download");
+    assert.equal(split.at(-1)?.resumed_bytes, 0, "the new version's segments start empty");
+    assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
+  });
 });
