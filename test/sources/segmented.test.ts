@@ -58,6 +58,28 @@ describe("segmented download", () => {
     assert.equal(findLog(result, "download failed"), undefined, "the attempt never failed");
   });
 
+  test("the next run of a changed source splits the no-op check's answer: one plain GET, then ranges", async (t) => {
+    const dir = await tempDir(t);
+    const v1 = bytes(SIZE, 311);
+    const v2 = bytes(SIZE, 312);
+    server.route("/next.bin", { body: v1 });
+    assert.equal((await runCli(args(dir, "/next.bin", "--split", "4"))).code, 0);
+    server.change("/next.bin", v2);
+    const before = server.requestsFor("/next.bin").length;
+    const result = await runCli(args(dir, "/next.bin", "--split", "4"));
+    assert.equal(result.code, 0, result.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(v2));
+    const asked = server.requestsFor("/next.bin").slice(before);
+    assert.equal(asked.length, 4, "the check's GET and three segments");
+    assert.ok(asked[0]?.headers["if-none-match"], "the first is the conditional check");
+    assert.equal(asked.filter((r) => r.headers.range === undefined).length, 1);
+    const unchanged = await runCli(args(dir, "/next.bin", "--split", "4"));
+    assert.equal(
+      findLog(unchanged, "destination already up-to-date")?.reason,
+      "source not modified",
+    );
+  });
+
   for (const [name, ignoreIfRange] of [
     ["If-Range honoured: a 200 of the new version", false],
     ["If-Range ignored: a 206 of the new version", true],
