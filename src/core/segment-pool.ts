@@ -34,8 +34,8 @@ export interface PoolHooks {
   signal: AbortSignal;
   /** Opens the segment from `state.pushed` (pace, request, version checks); resolves to its body. */
   open(state: SegmentState, signal: AbortSignal): Promise<Readable>;
-  /** Streams a body into the segment until the segment's end. */
-  stream(body: Readable, state: SegmentState, signal: AbortSignal): Promise<void>;
+  /** Streams a body into the segment until the segment's end (`lead`: the whole-file body). */
+  stream(body: Readable, state: SegmentState, signal: AbortSignal, lead: boolean): Promise<void>;
   /** The wait before a segment cut after progress is asked again. */
   retryDelayMs(): number;
   sleep(ms: number, signal: AbortSignal): Promise<void>;
@@ -121,9 +121,10 @@ async function fetchSegment(
   for (let retries = 0; ; retries += 1) {
     const from = state.pushed;
     try {
+      const isLead = body !== undefined;
       const stream = body ?? (await hooks.open(state, signal));
       body = undefined;
-      await hooks.stream(stream, state, signal);
+      await hooks.stream(stream, state, signal, isLead);
       return;
     } catch (error) {
       if (body) {

@@ -33,15 +33,17 @@ export interface SegmentIo {
 }
 
 /**
- * Streams `body` — the bytes from `state.pushed` on — into the segment until its end, then stops
- * reading (a whole-file body of segment 0 is cut there and its connection closed). Resolves
- * when the segment is complete; rejects with the signal's reason, the source's classified error
- * (a body that ends early: a retryable `short body`), or a `write_error`.
+ * Streams `body` — the bytes from `state.pushed` on — into the segment until its end; bytes past
+ * it are never written. `cutAtEnd`: the body goes on past the segment (the first answer's,
+ * the whole file) and is cut there, its connection closed. Resolves when the segment is
+ * complete; rejects with the signal's reason, the source's classified error (a body that ends
+ * early: a retryable `short body`), or a `write_error`.
  */
 export async function streamSegment(
   body: Readable,
   state: SegmentState,
   io: SegmentIo,
+  cutAtEnd = false,
 ): Promise<void> {
   const asWriteError = (error: unknown) =>
     error instanceof SyncError ? error : writeError("write", "the part file", error);
@@ -89,8 +91,9 @@ export async function streamSegment(
             );
           }
         }
-        // The segment is whole: what follows belongs to the next one (a whole-file body).
-        if (state.pushed >= state.end) settle();
+        // A whole-file body is cut at the segment's end: what follows belongs to the next
+        // segment. A range's body ends there by itself, which keeps its connection reusable.
+        if (cutAtEnd && state.pushed >= state.end) settle();
       };
       const onEnd = () =>
         settle(state.pushed >= state.end ? undefined : shortBody("the body ended"));

@@ -201,16 +201,21 @@ async function fetchSegments(
           startHashing(answer.stated);
           return answer.body;
         },
-        stream: (body, state, streamSignal) =>
-          streamSegment(body, state, {
-            source: context.source,
-            signal: streamSignal,
-            offer: (position, chunk) => hasher?.offer(position, chunk),
-            onChunk: (bytes) => {
-              have += bytes;
-              context.onBytes?.(bytes, have, total);
+        stream: (body, state, streamSignal, lead) =>
+          streamSegment(
+            body,
+            state,
+            {
+              source: context.source,
+              signal: streamSignal,
+              offer: (position, chunk) => hasher?.offer(position, chunk),
+              onChunk: (bytes) => {
+                have += bytes;
+                context.onBytes?.(bytes, have, total);
+              },
             },
-          }),
+            lead,
+          ),
         retryDelayMs: split.retryDelayMs,
         sleep: split.sleep,
         throttled: (failure) => split.throttled(failure.retryAfterMs),

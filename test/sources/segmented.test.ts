@@ -58,6 +58,19 @@ describe("segmented download", () => {
     assert.equal(findLog(result, "download failed"), undefined, "the attempt never failed");
   });
 
+  test("the first answer's body cut inside segment 0: segment 0 goes on as a range from there", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(SIZE, 313);
+    server.route("/cut-lead.bin", { body, script: [{ kind: "reset", afterBytes: 1_000_000 }] });
+    const result = await runCli(args(dir, "/cut-lead.bin", "--split", "4"));
+    assert.equal(result.code, 0, result.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+    const asked = server.requestsFor("/cut-lead.bin");
+    assert.equal(asked.length, 5);
+    assert.deepEqual(rangeOf(asked.at(-1)), [1_000_000, 8 * MiB - 1]);
+    assert.equal(logsNamed(result.logs, "segment failed")[0]?.segment, 0);
+  });
+
   test("the next run of a changed source splits the no-op check's answer: one plain GET, then ranges", async (t) => {
     const dir = await tempDir(t);
     const v1 = bytes(SIZE, 311);
