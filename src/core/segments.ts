@@ -62,10 +62,12 @@ export function rangesAllowed(body: Body): body is Body & { length: number } {
  * `[0, total)` exactly, each with `start ≤ done ≤ end`. A record that does not is refused.
  */
 export function segmentsCover(segments: readonly SegmentRecord[], total: number): boolean {
-  if (segments.length < 1) return false;
+  // A record is read from a file: anything may be in it.
+  if (!Array.isArray(segments) || segments.length < 1) return false;
   let at = 0;
-  for (const segment of segments) {
-    const { start, end, done } = segment;
+  for (const segment of segments as unknown[]) {
+    if (typeof segment !== "object" || segment === null) return false;
+    const { start, end, done } = segment as SegmentRecord;
     if (![start, end, done].every((n) => Number.isSafeInteger(n))) return false;
     if (start !== at || end <= start || done < start || done > end) return false;
     at = end;

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CliProcess, findLog, type LogLine, runCli, singlePair } from "../helpers/cli.js";
@@ -158,6 +158,40 @@ describe("a killed segmented download resumes per segment", () => {
     );
     const split = next.logs.filter((line) => line.message === "segmented download");
     assert.equal(split.at(-1)?.resumed_bytes, 0, "the new version's segments start empty");
+    assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
+  });
+
+  test("a record whose segments do not describe the part is refused: warned, from zero, exact", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(SIZE, 531);
+    const path = "/tampered.bin";
+    server.route(path, {
+      body,
+      script: STARTS.map(() => ({ kind: "hold" as const, afterBytes: SENT })),
+    });
+    const args = singlePair(server.url(path), dir, "out/data.bin", "--split", "4");
+    const victim = new CliProcess([...args, "--log-level", "debug"]);
+    await waitForLine(victim, (line) => line.message === "segment progress recorded");
+    victim.child.kill("SIGKILL");
+    await victim.done;
+    server.release();
+    const [recordName] = (await listFiles(join(dir, "locks"))).filter((n) =>
+      n.endsWith(".part.json"),
+    );
+    assert.ok(recordName, "a part record was left");
+    const recordPath = join(dir, "locks", recordName);
+    const record = JSON.parse(await readFile(recordPath, "utf8"));
+    // Claims more than a segment holds.
+    record.segments[1].done = record.segments[1].end + 1;
+    await writeFile(recordPath, JSON.stringify(record));
+    const firstRun = server.requestsFor(path).length;
+
+    const next = await runCli(args);
+    assert.equal(next.code, 0, next.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+    assert.match(String(findLog(next, "discarded part file")?.reason), /segments/);
+    assert.equal(findLog(next, "segmented download")?.resumed_bytes, 0);
+    assert.equal(server.requestsFor(path)[firstRun]?.headers.range, undefined, "from zero");
     assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
   });
 });
