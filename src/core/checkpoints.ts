@@ -11,6 +11,7 @@ import type { PartKeeper } from "./parts.js";
 import type { SegmentState } from "./segment-stream.js";
 import type { SplitSettings } from "./split-settings.js";
 
+/** One segmented attempt's checkpoints: one at a time, each fdatasync before record. */
 export class Checkpoints {
   readonly #states: readonly SegmentState[];
   readonly #part: PositionalPart;

@@ -7,6 +7,7 @@ import { type ChecksumAlgorithm, newHash } from "../checksums/digest.js";
 import { SyncError } from "../errors.js";
 import type { StatedDigest } from "../sources/source.js";
 
+/** The hashes of one attempt, and their check against the digests the source states. */
 export class Digests {
   readonly #algorithm: ChecksumAlgorithm;
   readonly #stated: readonly StatedDigest[];

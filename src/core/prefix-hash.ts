@@ -39,6 +39,7 @@ export interface Updatable {
 /** The read-back buffer: 1 MiB, the size the single-stream resume reads kept parts in. */
 const READ_BUFFER_BYTES = 1 << 20;
 
+/** Hashes `[0, total)` of a part written in segments, in one pass (see the module's comment). */
 export class PrefixHasher {
   readonly #hashes: readonly Updatable[];
   readonly #total: number;

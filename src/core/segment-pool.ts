@@ -26,6 +26,7 @@ import type { SegmentState } from "./segment-stream.js";
 /** Retries of one segment after requests that made progress, per attempt (as for transfers). */
 const PROGRESS_RETRIES = 100;
 
+/** What the pool needs from the attempt around it: requests, streaming, waits, logging. */
 export interface PoolHooks {
   /** Connections at most, at first. */
   connections: number;

@@ -23,6 +23,7 @@ export interface SegmentState {
   readonly writer: SegmentWriter;
 }
 
+/** What a segment's stream reports to: the source (errors), the hasher, the progress count. */
 export interface SegmentIo {
   source: Pick<Source, "describeError">;
   signal: AbortSignal;

@@ -11,6 +11,7 @@ import type { JobContext } from "./context.js";
 /** Segment progress is made durable and recorded this often (see `checkpoints.ts`). */
 const CHECKPOINT_MS = 1000;
 
+/** One transfer's settings for its segmented attempts (`splitSettingsFor`). */
 export interface SplitSettings {
   /** `--split`: connections at most; 1 never splits a fresh download (a kept split part still resumes). */
   readonly connections: number;

@@ -54,6 +54,7 @@ export interface RangeRequest {
   signal: AbortSignal;
 }
 
+/** What a segment's request got: its span, or the whole file (see each case). */
 export type RangeAnswer =
   /** A 206 for exactly `[start, end)` (a `Content-Range` of any other span is refused). */
   | {

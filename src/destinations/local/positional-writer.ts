@@ -10,6 +10,7 @@ import type { FileHandle } from "node:fs/promises";
 import type { PositionalPart, SegmentWriter } from "../destination.js";
 import { PartWriter } from "./part-writer.js";
 
+/** The positional view of one `LocalPart` (`LocalPart.positional`). */
 export class PositionalWriter implements PositionalPart {
   readonly #handle: FileHandle;
   readonly #writers = new Set<PartWriter>();
