@@ -4,7 +4,7 @@
  * (A B C A B C …) after a warm-up; medians, min–max, peak RSS and the ratio to each peer are
  * printed as a markdown table (`--json` for machines). Installs nothing: it names what is missing.
  *
- *   npm run bench -- [--runs N] [--only W1,W3] [--quick] [--json]
+ *   npm run bench -- [--runs N] [--only W1,W3,W7] [--quick] [--json]
  *
  * The ratio column is peer median / resilient-sync median for times (above 1: we are faster) and
  * resilient-sync / peer for rates.
@@ -22,12 +22,13 @@ import {
   utimes,
   writeFile,
 } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sha256, TestServer } from "../test/helpers/server.js";
 import { type Measurement, measure, median, which } from "./lib/measure.js";
 import { type Nginx, startNginx } from "./lib/nginx.js";
+import { w7 } from "./segmented.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(ROOT, "dist", "src", "cli", "main.js");
@@ -582,12 +583,20 @@ async function main(): Promise<number> {
     if (wants("W4")) await w4(benchDir);
     if (wants("W5")) await w5(data, benchDir);
     if (wants("W6")) await w6(benchDir);
+    if (wants("W7")) {
+      await fileOf(join(data, "seg.bin"), 256 * MiB);
+      rows.push(...(await w7(data, "seg.bin", benchDir, CLI, RUNS, log)));
+      await rm(join(data, "seg.bin"));
+    }
   } finally {
     await nginx.stop();
     await rm(benchDir, { recursive: true, force: true });
   }
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.versions.node}`;
-  const header = `resilient-sync bench, ${new Date().toISOString().slice(0, 10)}, ${machine}, ${RUNS} counted runs after a warm-up, medians`;
+  const load = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+  const header = `resilient-sync bench, ${new Date().toISOString().slice(0, 10)}, ${machine}, ${RUNS} counted runs after a warm-up, medians; load average at the end ${load}`;
   if (JSON_OUT) process.stdout.write(`${JSON.stringify({ header, runs: RUNS, rows }, null, 2)}\n`);
   else process.stdout.write(`${header}\n\n${table()}\n`);
   return 0;

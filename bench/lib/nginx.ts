@@ -10,7 +10,15 @@ export interface Nginx {
   url(path: string): string;
   /** Body bytes nginx has sent so far (from its access log). */
   bytesSent(): Promise<number>;
+  /** Every request logged so far: body bytes sent, status, the Range asked for ("" for none). */
+  requests(): Promise<LoggedRequest[]>;
   stop(): Promise<void>;
+}
+
+export interface LoggedRequest {
+  bytes: number;
+  status: number;
+  range: string;
 }
 
 async function freePort(): Promise<number> {
@@ -40,7 +48,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 1024; }
 http {
-  log_format bytes '$body_bytes_sent';
+  log_format bytes '$body_bytes_sent $status "$http_range"';
   access_log ${dir}/access.log bytes;
   sendfile on;
   tcp_nopush on;
@@ -75,12 +83,21 @@ http {
     if (child.exitCode !== null) throw new Error(`nginx exited at start (see ${dir}/error.log)`);
     await delay(50);
   }
+  const requests = async (): Promise<LoggedRequest[]> => {
+    const log = await readFile(join(dir, "access.log"), "utf8").catch(() => "");
+    return log.split("\n").flatMap((line) => {
+      const match = /^(\d+) (\d+) "([^"]*)"$/.exec(line);
+      if (!match) return [];
+      const range = match[3] === "-" ? "" : (match[3] as string);
+      return [{ bytes: Number(match[1]), status: Number(match[2]), range }];
+    });
+  };
   return {
     url,
     async bytesSent() {
-      const log = await readFile(join(dir, "access.log"), "utf8").catch(() => "");
-      return log.split("\n").reduce((sum, line) => sum + (Number(line) || 0), 0);
+      return (await requests()).reduce((sum, request) => sum + request.bytes, 0);
     },
+    requests,
     async stop() {
       child.kill("SIGQUIT");
       await new Promise((resolve) => child.once("exit", resolve));

@@ -5,12 +5,16 @@
  * are the caller's next steps.
  */
 import type { Hash } from "node:crypto";
-import { type ChecksumAlgorithm, newHash } from "../checksums/digest.js";
+import type { ChecksumAlgorithm } from "../checksums/digest.js";
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { BandwidthLimit } from "../policies/bandwidth.js";
-import type { OpenResult, Source, Validators } from "../sources/source.js";
+import { type OpenResult, type Source, sameVersion, type Validators } from "../sources/source.js";
+import { Digests } from "./digests.js";
 import type { PartKeeper } from "./parts.js";
+import { canResumeSplit, fetchSplit, resumeSplit, splitPlan } from "./segmented.js";
+import { bytesDone } from "./segments.js";
+import type { SplitSettings } from "./split-settings.js";
 import { streamInto } from "./stream.js";
 
 export interface AttemptContext {
@@ -34,6 +38,8 @@ export interface AttemptContext {
   limiter?: Pick<BandwidthLimit, "take">;
   /** The no-op check's answer when the source had changed: its body, for the first attempt to use. */
   handOver?: HandOver;
+  /** `--split` and what a segmented attempt needs; absent: always one stream. */
+  split?: SplitSettings;
 }
 
 /**
@@ -78,6 +84,8 @@ export type AttemptResult =
     };
 
 type Body = Extract<OpenResult, { kind: "body" }>;
+/** The kept part was fetched in segments and this transfer resumes it so. */
+type KeptSegments = { kind: "segments"; total: number; done: number };
 
 /** Runs one attempt. Throws `SyncError`; keeps the part for a resume unless it cannot be trusted. */
 export async function attemptTransfer(
@@ -85,7 +93,17 @@ export async function attemptTransfer(
   unchangedIf: Validators | undefined,
 ): Promise<AttemptResult> {
   const { parts } = context;
-  const opened = await openResumable(context, unchangedIf);
+  let opened = await openResumable(context, unchangedIf);
+  if (opened.kind === "segments") {
+    try {
+      await checkSpace(context, opened.total, opened.total - opened.done);
+      return await resumeSplit(context);
+    } catch (error) {
+      if (!(error instanceof SyncError && error.discardPartial)) throw error;
+      // The source changed since the part was begun (its segments' part is gone): from zero.
+      opened = await open(context, { offset: 0, resumeIf: undefined, unchangedIf });
+    }
+  }
   context.onOpened?.();
   if (opened.kind === "not-modified") {
     // A part kept for this very version (a killed --force run) can never be of use: the
@@ -94,18 +112,16 @@ export async function attemptTransfer(
     return opened;
   }
 
-  const hash = newHash(context.algorithm);
   // Digests the source states in another algorithm are computed in the same pass.
-  const extra = new Map<ChecksumAlgorithm, Hash>();
-  for (const stated of opened.stated) {
-    if (stated.algorithm !== context.algorithm && !extra.has(stated.algorithm))
-      extra.set(stated.algorithm, newHash(stated.algorithm));
-  }
-  const hashes = [hash, ...extra.values()];
+  const digests = new Digests(context.algorithm, opened.stated);
+  const hashes = digests.hashes;
+  const plan = splitPlan(context, opened);
 
   let sink: PartSink;
   try {
-    await checkSpace(context, opened);
+    await checkSpace(context, totalOf(opened), opened.length);
+    if (plan && opened.length !== undefined)
+      return await fetchSplit(context, { ...opened, length: opened.length }, plan);
     sink = await sinkFor(context, opened, hashes);
   } catch (error) {
     abandon(opened.body);
@@ -128,9 +144,7 @@ export async function attemptTransfer(
   }
 
   const size = opened.offset + received;
-  const total =
-    opened.validators.size ??
-    (opened.length === undefined ? undefined : opened.offset + opened.length);
+  const total = totalOf(opened);
   if (
     (opened.length !== undefined && received !== opened.length) ||
     (total !== undefined && size !== total)
@@ -141,29 +155,22 @@ export async function attemptTransfer(
     });
   }
 
-  const checksum = hash.digest("hex");
-  const digests = new Map([...extra].map(([algorithm, h]) => [algorithm, h.digest("hex")]));
-  digests.set(context.algorithm, checksum);
-  for (const stated of opened.stated) {
-    const actual = digests.get(stated.algorithm);
-    if (actual !== stated.hex) {
-      // Corrupted in transit (or a server that lies): these bytes must not be kept or resumed.
-      await parts.discard();
-      throw new SyncError(
-        "checksum_mismatch",
-        `the body does not match the ${stated.header} header: ${stated.algorithm} ${actual}, stated ${stated.hex}`,
-        { retryable: true },
-      );
-    }
+  let verified: ReturnType<Digests["verify"]>;
+  try {
+    verified = digests.verify();
+  } catch (error) {
+    // Corrupted in transit (or a server that lies): these bytes must not be kept or resumed.
+    await parts.discard();
+    throw error;
   }
   return {
     kind: "fetched",
-    checksum,
+    checksum: verified.checksum,
     size,
     received,
     resumedFrom: opened.offset,
     validators: opened.validators,
-    verifiedBy: [...new Set(opened.stated.map((stated) => stated.header))],
+    verifiedBy: verified.verifiedBy,
     mode: opened.mode,
   };
 }
@@ -176,13 +183,24 @@ export async function attemptTransfer(
 async function openResumable(
   context: AttemptContext,
   unchangedIf: Validators | undefined,
-): Promise<Body | { kind: "not-modified" }> {
-  const kept = await context.parts.reopen();
+): Promise<Body | { kind: "not-modified" } | KeptSegments> {
+  let kept = await context.parts.reopen();
   const resumeIf = context.parts.validators;
   // A body from the no-op check serves a transfer from zero (and was logged as its attempt).
   const handed = context.handOver?.take();
   if (handed && (!kept || !resumeIf)) return handed;
   if (handed) abandon(handed.body); // a kept part to resume: ask for the rest instead
+  const segments = kept && context.parts.segments;
+  if (segments && canResumeSplit(context)) {
+    const done = bytesDone(segments);
+    context.onAttempt?.(done);
+    return { kind: "segments", total: (segments.at(-1) as { end: number }).end, done };
+  }
+  if (segments) {
+    // Fetched in segments, but this transfer cannot resume it so: from zero.
+    await context.parts.discard();
+    kept = undefined;
+  }
   context.onAttempt?.(kept?.offset ?? 0);
   if (!kept || !resumeIf) return open(context, { offset: 0, resumeIf: undefined, unchangedIf });
   try {
@@ -217,16 +235,6 @@ async function open(
   }
 }
 
-/** A ranged answer continues the kept bytes only if it names the version they were fetched under. */
-function sameVersion(kept: Validators, answer: Validators): boolean {
-  if (kept.etag !== undefined && answer.etag !== undefined) return kept.etag === answer.etag;
-  if (kept.lastModified !== undefined && answer.lastModified !== undefined)
-    return kept.lastModified === answer.lastModified;
-  if (kept.mtimeMs !== undefined && answer.mtimeMs !== undefined)
-    return kept.mtimeMs === answer.mtimeMs && kept.size === answer.size;
-  return true;
-}
-
 /**
  * The part this body goes into. Continuing the kept part: hash its bytes first (through its own
  * descriptor) and mark it as being written. Otherwise (from zero, or a server that ignored the
@@ -247,18 +255,27 @@ async function sinkFor(context: AttemptContext, opened: Body, hashes: Hash[]): P
  * Fails at once, before any byte is written, when the body's size is known and the destination's
  * filesystem has less room than that (instead of transferring until ENOSPC).
  */
-async function checkSpace(context: AttemptContext, opened: Body): Promise<void> {
-  const total =
-    opened.validators.size ??
-    (opened.length === undefined ? undefined : opened.offset + opened.length);
+async function checkSpace(
+  context: AttemptContext,
+  total: number | undefined,
+  needed: number | undefined,
+): Promise<void> {
   if (context.maxFileBytes !== undefined && total !== undefined && total > context.maxFileBytes)
     throw tooLarge(context, total);
-  if (opened.length === undefined || !context.freeBytes) return;
+  if (needed === undefined || !context.freeBytes) return;
   const free = await context.freeBytes();
-  if (free === undefined || free >= opened.length) return;
+  if (free === undefined || free >= needed) return;
   throw new SyncError(
     "write_error",
-    `not enough space for ${context.display ?? "the source"}: ${opened.length} bytes needed, ${free} bytes free where it is written`,
+    `not enough space for ${context.display ?? "the source"}: ${needed} bytes needed, ${free} bytes free where it is written`,
+  );
+}
+
+/** The whole file's size, when the answer says it (a 206's Content-Range, or offset + length). */
+function totalOf(opened: Body): number | undefined {
+  return (
+    opened.validators.size ??
+    (opened.length === undefined ? undefined : opened.offset + opened.length)
   );
 }
 

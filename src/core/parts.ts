@@ -5,11 +5,12 @@
  * destination finds that very file on disk (`Destination.openPart`). Anything else is discarded,
  * with a warning, and the transfer starts from zero in a new part.
  */
-import type { PartSink } from "../destinations/destination.js";
+import type { PartSink, PositionalPart } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import { canResumeWith, type Validators } from "../sources/source.js";
-import { type Lease, LeaseLostError, type PartRecord } from "../state/store.js";
+import { type Lease, LeaseLostError, type PartRecord, type SegmentRecord } from "../state/store.js";
 import { type JobContext, underFence } from "./context.js";
+import { segmentsCover } from "./segments.js";
 
 /** Bodies up to this size are fetched again whole rather than resumed: a record would cost more than it saves. */
 const RESUMABLE_FROM_BYTES = 64 * 1024;
@@ -34,6 +35,16 @@ export class PartKeeper {
   /** The validators the open part's bytes were fetched under (to ask for a resume with). */
   get validators(): Validators | undefined {
     return this.#record?.validators;
+  }
+
+  /** Whether this destination's parts can be written at offsets (a download may be split). */
+  get writesAtOffsets(): boolean {
+    return this.#context.destination.writesAtOffsets === true;
+  }
+
+  /** The open part's segments as last recorded (durable progress), when it is fetched in segments. */
+  get segments(): readonly SegmentRecord[] | undefined {
+    return this.#record?.segments;
   }
 
   /**
@@ -106,6 +117,8 @@ export class PartKeeper {
   #refusal(record: PartRecord): string | undefined {
     const { spec } = this.#context;
     if (record.source !== spec.source.display || !canResumeWith(record.validators)) return "";
+    if (record.segments !== undefined && !segmentsCover(record.segments, record.file.size))
+      return "its record of segments does not describe the part";
     if (record.closed) return undefined;
     const before = this.#lease.predecessor;
     if (before.ended === "gone" && before.token === record.holder) return undefined;
@@ -134,6 +147,53 @@ export class PartKeeper {
     };
     await this.#write(this.#record);
     return sink;
+  }
+
+  /**
+   * A new part for `total` bytes fetched in `segments` under `validators`: given its full size,
+   * then recorded (segments and all) before any byte is written. The destination must write at
+   * offsets (`writesAtOffsets`).
+   */
+  async createSegmented(
+    validators: Validators,
+    total: number,
+    segments: SegmentRecord[],
+  ): Promise<PositionalPart> {
+    await this.discard();
+    const sink = await this.#context.destination.openPart(undefined);
+    this.#sink = sink;
+    const positional = sink.positional?.();
+    if (!positional) throw new TypeError("this destination's parts cannot be written at offsets");
+    // Sized before it is recorded: a record never names a part smaller than it says. Killed in
+    // between, the part is a stranded one, which the next holder sweeps.
+    await positional.allocate(total);
+    this.#record = {
+      source: this.#context.spec.source.display,
+      validators,
+      file: sink.file(),
+      fence: this.#lease.fence.value,
+      holder: this.#lease.fence.token,
+      closed: false,
+      segments,
+    };
+    await this.#write(this.#record);
+    return positional;
+  }
+
+  /**
+   * Records each segment's progress, under the fence. The caller made those bytes durable
+   * (fdatasync) first: a record never claims more than the disk holds.
+   */
+  async recordSegments(segments: SegmentRecord[]): Promise<void> {
+    if (!this.#record) return;
+    this.#record = {
+      ...this.#record,
+      segments,
+      fence: this.#lease.fence.value,
+      holder: this.#lease.fence.token,
+      closed: false,
+    };
+    await this.#write(this.#record);
   }
 
   /** The reopened part is about to be written again: its record says so first. */

@@ -44,6 +44,8 @@ export interface JobSpec {
   waitLockMs: number;
   /** Any body larger than this fails (`write_error`), its part removed. */
   maxFileBytes?: number;
+  /** `--split`: connections a large ranged download may use at once; absent or 1: one stream. */
+  split?: number;
   /** Set when the pair must not be synced at all (an unsafe name): it fails as such, touching nothing. */
   invalid?: { code: FailureCode; message: string };
 }

@@ -21,6 +21,7 @@ import {
 } from "./context.js";
 import { PartKeeper } from "./parts.js";
 import { FREE_ATTEMPTS, RetryBudget } from "./retry-budget.js";
+import { splitSettingsFor } from "./split-settings.js";
 
 export type Outcome =
   | {
@@ -94,6 +95,7 @@ async function transfer(
       health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch);
     },
     display: spec.source.display,
+    split: splitSettingsFor(context, probe ? 1 : spec.maxAttempts),
     ...(handOver ? { handOver } : {}),
     ...(runtime.limiter ? { limiter: runtime.limiter } : {}),
     ...(spec.maxFileBytes === undefined ? {} : { maxFileBytes: spec.maxFileBytes }),

@@ -41,6 +41,45 @@ export interface PartSink {
   abandon(): Promise<void>;
   /** Removes the part; never throws. */
   discard(): Promise<void>;
+  /**
+   * The part written at offsets (segmented downloads), through the same descriptor; present
+   * where the destination `writesAtOffsets`. Once used, `offset` and `push` no longer describe
+   * the part: its record's segments do.
+   */
+  positional?(): PositionalPart;
+}
+
+/**
+ * A part written in segments, each in order from its own start, through the part's own
+ * descriptor. `abandon` and `discard` of the part stop every segment writer too.
+ */
+export interface PositionalPart {
+  /** Gives the part its full size (sparse: no byte written); done once, before any segment. */
+  allocate(size: number): Promise<void>;
+  /**
+   * A writer of the bytes from `position` on, strictly in order. `onWritten(end)` is called as
+   * each write completes: the bytes before `end` of this segment are then in the file and may be
+   * read back (they are never written again).
+   */
+  writerAt(position: number, onWritten: (end: number) => void): SegmentWriter;
+  /** Reads up to `length` bytes at `position` into `buffer`, through the part's descriptor. */
+  read(buffer: Uint8Array, length: number, position: number): Promise<number>;
+  /** Flushes every completed write to disk (fdatasync): what a record of progress may claim. */
+  datasync(): Promise<void>;
+  /** Makes the whole part durable (fsync): before the commit. */
+  sync(): Promise<void>;
+}
+
+/** One segment's writer (see `PositionalPart.writerAt`). */
+export interface SegmentWriter {
+  /** Where the next byte goes. */
+  readonly position: number;
+  /** Takes a chunk; returns a promise when the caller should pause until it settles. Throws the first write error. */
+  push(chunk: Uint8Array): Promise<void> | undefined;
+  /** Writes what is left and waits for it (no fsync: `PositionalPart.sync` does that once). */
+  flush(): Promise<void>;
+  /** Writes what did arrive and waits for it; never throws. */
+  abandon(): Promise<void>;
 }
 
 /** Anything that can say whether the writer still holds its lease (a `Lease`). */
@@ -94,6 +133,8 @@ export interface Destination {
   ): Promise<Fingerprint>;
   /** Bytes free where parts of this destination are written; `undefined` when unknown. */
   freeBytes?(): Promise<number | undefined>;
+  /** Its parts can be written at offsets (`PartSink.positional`): a download may be split. */
+  readonly writesAtOffsets?: boolean;
   /** The digest of what is there now; `null` when nothing is or it cannot be read. */
   checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null>;
 }

@@ -10,6 +10,11 @@ const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } = constants;
 
 /** Flags that create a new file or fail: never an existing file, never through a link. */
 export const CREATE_NEW = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY;
+/**
+ * `CREATE_NEW`, readable too: a part file, whose bytes a segmented download reads back through
+ * the same descriptor to hash them (as a resume reads a reopened part's).
+ */
+export const CREATE_NEW_RW = O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR;
 /** Flags that open an existing file for reading and writing, refusing a link. */
 export const OPEN_EXISTING_RW = O_RDWR | O_NOFOLLOW;
 

@@ -97,6 +97,27 @@ export interface EventFields {
   "removed stranded part files": SourceFields & { count: number };
   /** The run lost the destination's lease (paused past it, taken over): it stopped without committing. */
   "lock lost": SourceFields & { lock: string; reason: string };
+  /** A download fetched over several connections (`--split`): how it is cut, and what was kept. */
+  "segmented download": SourceFields & {
+    size: number;
+    segments: number;
+    connections: number;
+    resumed_bytes: number;
+  };
+  /**
+   * One segment's request failed. `delay_ms` set: it is asked again from its own offset after
+   * that wait; null: it waits for a connection to free (one fewer is used from now on).
+   */
+  "segment failed": SourceFields &
+    FailureFields & {
+      segment: number;
+      offset: number;
+      end: number;
+      retryable: boolean;
+      delay_ms: number | null;
+    };
+  /** Every segment's progress is durable (fdatasync) and recorded: a resume starts from `done`. */
+  "segment progress recorded": SourceFields & { done: number[] };
   /** The destination was replaced, but its folder could not be fsynced: a power loss may undo it. */
   "commit not durable": SourceFields & { reason: string };
   /** The destination was replaced, but its marker could not be written: the next run checks it anew. */

@@ -60,6 +60,8 @@ export interface SyncOptions extends NetworkOptions {
   maxFilesize?: string;
   /** `--limit-rate`: the whole run's body bytes per second, or a string as on the command line (`1.5M`). */
   limitRate?: number | string;
+  /** Connections a large file may be fetched over at once (1–16); 1: one stream. */
+  split?: number;
   /** In directory sources, follow links that leave the source folder too. */
   followSymlinks?: boolean;
   /** In directory sources (local or remote), files at most this many levels down (≥ 1). Default: no limit. */
@@ -125,6 +127,8 @@ export interface ResolvedOptions {
   network: NetworkSettings;
   /** Body bytes per second the whole run may receive; undefined: no limit. */
   limitRate: number | undefined;
+  /** `--split`: connections a large ranged download may use at once (1: one stream). */
+  split: number;
 }
 
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -150,6 +154,9 @@ function checkNumber(
   }
   if (spec.min !== undefined && value < spec.min) {
     throw new UsageError(flag, `${flag} must be at least ${spec.min}, got ${value}`);
+  }
+  if (spec.max !== undefined && value > spec.max) {
+    throw new UsageError(flag, `${flag} must be at most ${spec.max}, got ${value}`);
   }
   if (value < 0 || (spec.positive && value === 0)) {
     throw new UsageError(
@@ -288,6 +295,7 @@ export function normalizeOptions(
     maxDepth:
       options.maxDepth === undefined ? undefined : checkNumber("maxDepth", options.maxDepth, 1),
     network: resolveNetwork(options, env),
+    split: checkNumber("split", options.split),
     maxFileBytes:
       options.maxFilesize === undefined
         ? undefined

@@ -28,6 +28,8 @@ export interface OptionSpec {
   defaultText?: string;
   /** Smallest accepted number (`count`, `seconds`). */
   min?: number;
+  /** Largest accepted number (`count`), when the option has a meaningful ceiling. */
+  max?: number;
   /** `seconds` that must be strictly positive. */
   positive?: boolean;
   choices?: readonly string[];

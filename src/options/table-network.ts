@@ -86,4 +86,18 @@ export const NETWORK_OPTIONS: readonly OptionSpec[] = [
     help: "credentials per host from FILE",
     group: "Network",
   },
+  {
+    flag: "split",
+    // core/segmented reads it; the ceiling is the HTTP client's pool size per origin (16), so
+    // more segments could only queue for a connection (docs/segmented-download.md).
+    owner: "core/segmented",
+    key: "split",
+    kind: "count",
+    min: 1,
+    max: 16,
+    value: "N",
+    default: 1,
+    help: "fetch a file of 16 MiB or more over up to N connections at once (segments of at least 8 MiB), when its server honours Range with a strong validator; 1: one stream",
+    group: "Network",
+  },
 ];

@@ -29,6 +29,7 @@ export function jobSpecOf(pair: PlannedPair, options: ResolvedOptions): JobSpec 
     force: options.force,
     waitLockMs: options.waitLockMs,
     ...(options.maxFileBytes === undefined ? {} : { maxFileBytes: options.maxFileBytes }),
+    ...(options.split > 1 ? { split: options.split } : {}),
     ...(pair.invalid
       ? { invalid: { code: pair.invalid.code, message: pair.invalid.message } }
       : {}),

@@ -40,7 +40,37 @@ export type OpenResult =
       stated: StatedDigest[];
       /** The permission bits a new destination should get (a local file's own); else the umask's. */
       mode?: number;
+      /** The answer said `Accept-Ranges: bytes`: its bytes may be fetched in segments. */
+      acceptsRanges?: boolean;
     };
+
+/** One segment's request: the bytes `[start, end)` of the version `version` names, and no other. */
+export interface RangeRequest {
+  start: number;
+  /** One past the last byte wanted. */
+  end: number;
+  /** The validators of the version the other segments belong to: sent as `If-Range`. */
+  version: Validators;
+  signal: AbortSignal;
+}
+
+/** What a segment's request got: its span, or the whole file (see each case). */
+export type RangeAnswer =
+  /** A 206 for exactly `[start, end)` (a `Content-Range` of any other span is refused). */
+  | {
+      kind: "range";
+      body: Readable;
+      validators: Validators;
+      /** The file's size as the `Content-Range` states it (undefined for `*`). */
+      total: number | undefined;
+      /** Digests of the whole file the answer states (`Repr-Digest` only: the body is a part). */
+      stated: StatedDigest[];
+    }
+  /**
+   * A 200: the `If-Range` did not match (the source changed) or the server ignores ranges. The
+   * body is already discarded; the validators tell the two apart.
+   */
+  | { kind: "whole"; validators: Validators };
 
 export interface StatedDigest {
   algorithm: import("../checksums/digest.js").ChecksumAlgorithm;
@@ -62,6 +92,12 @@ export interface Source {
   servedBy?(): string | undefined;
   /** Classifies an error raised while reading an opened body (reset, stall, short read). */
   describeError(error: unknown): SyncError;
+  /**
+   * Asks for one segment with `Range` and `If-Range` (sources that can: http). Throws a
+   * classified `SyncError`; a 206 whose `Content-Range` is not the span asked for, or a 416, is
+   * `discardPartial`.
+   */
+  openRange?(request: RangeRequest): Promise<RangeAnswer>;
 }
 
 /** Whether a resume may rely on `validators`: a strong ETag, a Last-Modified date, or a file's size and mtime. */
@@ -70,4 +106,17 @@ export function canResumeWith(validators: Validators | undefined): validators is
   if (validators.etag !== undefined && !validators.etag.startsWith("W/")) return true;
   if (validators.lastModified !== undefined) return true;
   return validators.size !== undefined && validators.mtimeMs !== undefined;
+}
+
+/**
+ * Whether an answer names the version `kept` bytes were fetched under: ETags compared when both
+ * have one, else Last-Modified dates, else a file's mtime and size; true when nothing compares.
+ */
+export function sameVersion(kept: Validators, answer: Validators): boolean {
+  if (kept.etag !== undefined && answer.etag !== undefined) return kept.etag === answer.etag;
+  if (kept.lastModified !== undefined && answer.lastModified !== undefined)
+    return kept.lastModified === answer.lastModified;
+  if (kept.mtimeMs !== undefined && answer.mtimeMs !== undefined)
+    return kept.mtimeMs === answer.mtimeMs && kept.size === answer.size;
+  return true;
 }

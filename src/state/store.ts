@@ -114,6 +114,20 @@ export interface PartRecord {
   holder: string;
   /** True once its writer stopped writing (the attempt ended); false while (or if killed while) writing. */
   closed: boolean;
+  /**
+   * A part fetched in segments (`--split`): the file has its full size from the start and each
+   * segment is written in order from its own start. `done` counts only bytes made durable
+   * (fdatasync) before the record was written, so a resume never trusts more than the disk holds.
+   * Absent: a part written in one stream, whose size is its progress.
+   */
+  segments?: SegmentRecord[];
+}
+
+/** One segment of a part: the bytes `[start, end)` of the file, durably written up to `done`. */
+export interface SegmentRecord {
+  start: number;
+  end: number;
+  done: number;
 }
 
 export interface StateStore {

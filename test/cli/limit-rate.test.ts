@@ -73,6 +73,21 @@ describe("--limit-rate", () => {
     assert.deepEqual(order.slice(0, 2), ["attempting download", "attempting download"]);
   });
 
+  test("caps a segmented download too: all its connections draw on the one bucket", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(16 * MiB, 905);
+    server.route("/limit/split.bin", { body });
+    const result = await runCli(
+      intoArtifactRoot([server.url("/limit/split.bin")], dir, "--split", "2", "--limit-rate", "8M"),
+    );
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "split.bin"))), sha256(body));
+    assert.ok(findLog(result, "segmented download"), "it was split");
+    // The burst of 8M is 1 MiB: 15 MiB at 8 MiB/s take at least 1.875 s, split or not.
+    const floorMs = ((16 * MiB - MiB) / (8 * MiB)) * 1000;
+    assert.ok(runDurationMs(result) >= floorMs, `the run took ${runDurationMs(result)} ms`);
+  });
+
   test("caps local file sources too", async (t) => {
     const dir = await tempDir(t);
     const sources = [join(dir, "one.bin"), join(dir, "two.bin")];

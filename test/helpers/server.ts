@@ -24,7 +24,9 @@ export type Step =
   /** Answers a Range request with only `bytes` of the range (a valid but partial 206). */
   | { kind: "partial-range"; bytes: number }
   /** Writes these bytes to the socket as the whole response, then closes it (hostile servers). */
-  | { kind: "raw"; data: string | Buffer };
+  | { kind: "raw"; data: string | Buffer }
+  /** The source changes now (body and ETag, as `change`), then this request is served normally. */
+  | { kind: "change"; body: Buffer };
 
 export interface Route {
   body: Buffer;
@@ -171,6 +173,7 @@ export class TestServer extends EventEmitter {
       req.socket.end(step.data);
       return progress();
     }
+    if (step.kind === "change") this.change(path, step.body);
     if (step.kind === "redirect") {
       record.status = step.status ?? 302;
       res.writeHead(record.status, { location: step.location }).end();
@@ -190,7 +193,8 @@ export class TestServer extends EventEmitter {
       return progress();
     }
     let start = 0;
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    // `bytes=N-` (a resume) and `bytes=N-M` (a segment).
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     const ifRange = req.headers["if-range"];
     const rangeApplies =
       range &&
@@ -199,9 +203,11 @@ export class TestServer extends EventEmitter {
         ifRange === undefined ||
         ifRange === etag ||
         ifRange === lastModified);
+    let last = route.body.length - 1;
     if (rangeApplies) {
       start = Number(range[1]);
-      if (start >= route.body.length) {
+      if (range[2] !== "") last = Math.min(last, Number(range[2]));
+      if (start >= route.body.length || last < start) {
         record.status = 416;
         res.writeHead(416, { "content-range": `bytes */${route.body.length}` }).end();
         return progress();
@@ -209,15 +215,17 @@ export class TestServer extends EventEmitter {
     }
     const end =
       step.kind === "partial-range" && start > 0
-        ? Math.min(route.body.length, start + step.bytes)
-        : route.body.length;
+        ? Math.min(last + 1, start + step.bytes)
+        : last + 1;
     const slice = route.body.subarray(start, end);
-    record.status = start > 0 ? 206 : 200;
+    const partial = start > 0 || end < route.body.length;
+    record.status = partial ? 206 : 200;
     res.writeHead(record.status, {
       ...validators,
       ...(route.chunked ? {} : { "content-length": String(slice.length) }),
-      "accept-ranges": "bytes",
-      ...(start > 0 ? { "content-range": `bytes ${start}-${end - 1}/${route.body.length}` } : {}),
+      // A server that ignores ranges does not say it honours them.
+      ...(route.ignoreRange ? {} : { "accept-ranges": "bytes" }),
+      ...(partial ? { "content-range": `bytes ${start}-${end - 1}/${route.body.length}` } : {}),
     });
     progress();
     if (req.method === "HEAD") {
@@ -234,6 +242,7 @@ export class TestServer extends EventEmitter {
 
     switch (step.kind) {
       case "ok":
+      case "change":
       case "partial-range":
         await send(slice);
         res.end();

@@ -44,6 +44,7 @@ export interface RunShared {
 export class LocalDestination implements Destination {
   readonly path: string;
   readonly id: string;
+  readonly writesAtOffsets = true;
   /** The real folder (links resolved), where parts are made and the rename happens. */
   readonly #folder: string;
   readonly #name: string;

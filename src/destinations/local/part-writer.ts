@@ -19,6 +19,8 @@ export interface PartWriterOptions {
   idleFlushMs?: number;
   /** A batch older than this is written at the next chunk, so a slow body reaches the disk steadily. */
   maxBatchAgeMs?: number;
+  /** Called as each write completes, with the position its bytes end at (segmented parts). */
+  onWritten?: (end: number) => void;
 }
 
 export class PartWriter {
@@ -37,6 +39,7 @@ export class PartWriter {
   readonly #idle: NodeJS.Timeout;
   readonly #maxBatchAgeMs: number;
   #batchStartedAt = 0;
+  readonly #onWritten: ((end: number) => void) | undefined;
 
   constructor(handle: FileHandle, position: number, options: PartWriterOptions = {}) {
     this.#handle = handle;
@@ -44,6 +47,7 @@ export class PartWriter {
     this.#batchBytes = options.batchBytes ?? 2 * 1024 * 1024;
     this.#syncEveryBytes = options.syncEveryBytes ?? 64 * 1024 * 1024;
     this.#maxBatchAgeMs = options.maxBatchAgeMs ?? 100;
+    this.#onWritten = options.onWritten;
     this.#idle = setTimeout(() => this.#flushBatch(), options.idleFlushMs ?? 20);
     this.#idle.unref();
   }
@@ -78,12 +82,17 @@ export class PartWriter {
 
   /** Writes what is left, waits for every write, and fsyncs the file. */
   async finish(): Promise<void> {
+    await this.flush();
+    await this.#handle.sync();
+  }
+
+  /** Writes what is left and waits for every write (and a background sync), without an fsync. */
+  async flush(): Promise<void> {
     clearTimeout(this.#idle);
     this.#flushBatch();
     await this.#settle();
     await this.#syncing;
     if (this.#failure !== undefined) throw this.#failure;
-    await this.#handle.sync();
   }
 
   /**
@@ -113,7 +122,9 @@ export class PartWriter {
       .then(
         () => {
           this.#inFlight.delete(write);
-          if (this.#failure === undefined) this.#afterWrite(size);
+          if (this.#failure !== undefined) return;
+          this.#afterWrite(size);
+          this.#onWritten?.(position + size);
         },
         (error: unknown) => {
           this.#inFlight.delete(write);

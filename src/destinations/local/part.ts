@@ -9,11 +9,12 @@ import { lstatSync, type Stats, unlinkSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { SyncError, writeError } from "../../errors.js";
-import { CREATE_NEW, OPEN_EXISTING_RW } from "../../fs/no-follow.js";
+import { CREATE_NEW_RW, OPEN_EXISTING_RW } from "../../fs/no-follow.js";
 import type { PartFile } from "../../state/store.js";
-import type { PartSink, ResumeCandidate } from "../destination.js";
+import type { PartSink, PositionalPart, ResumeCandidate } from "../destination.js";
 import { isPartNameFor, newPartName } from "./names.js";
 import { PartWriter } from "./part-writer.js";
+import { PositionalWriter } from "./positional-writer.js";
 
 const READ_CHUNK = 1 << 20;
 
@@ -24,6 +25,8 @@ export class LocalPart implements PartSink {
   readonly #handle: FileHandle;
   readonly #stats: Stats;
   readonly #writer: PartWriter;
+  /** Set once the part is written at offsets (a segmented download). */
+  #positional: PositionalWriter | undefined;
   #closed = false;
 
   private constructor(
@@ -48,7 +51,7 @@ export class LocalPart implements PartSink {
       const partName = newPartName(name);
       const path = join(folder, partName);
       try {
-        const handle = await open(path, CREATE_NEW, 0o600);
+        const handle = await open(path, CREATE_NEW_RW, 0o600);
         return new LocalPart(folder, partName, handle, await handle.stat(), 0);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "EEXIST" && tries < 5) continue;
@@ -90,8 +93,18 @@ export class LocalPart implements PartSink {
       dev: this.#stats.dev,
       ino: this.#stats.ino,
       uid: this.#stats.uid,
-      size: this.#writer.position,
+      // A segmented part has its full size from the start; its progress is in its record.
+      size: this.#positional?.size ?? this.#writer.position,
     };
+  }
+
+  positional(): PositionalPart {
+    // A reopened part already has its size (the record said so, and `reopen` checked it).
+    this.#positional ??= new PositionalWriter(
+      this.#handle,
+      this.offset > 0 ? this.offset : undefined,
+    );
+    return this.#positional;
   }
 
   async hashKept(hashes: Hash[], signal: AbortSignal): Promise<void> {
@@ -132,11 +145,13 @@ export class LocalPart implements PartSink {
 
   async abandon(): Promise<void> {
     await this.#writer.abandon();
+    await this.#positional?.abandon();
     await this.close();
   }
 
   async discard(): Promise<void> {
     await this.#writer.abandon();
+    await this.#positional?.abandon();
     if (this.stillAtItsName()) {
       try {
         unlinkSync(join(this.folder, this.name));

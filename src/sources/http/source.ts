@@ -4,7 +4,14 @@ import { errorCodeOf, SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
 import { parseRetryAfter } from "../../policies/backoff.js";
 import { originOf } from "../location.js";
-import type { OpenRequest, OpenResult, Source, Validators } from "../source.js";
+import type {
+  OpenRequest,
+  OpenResult,
+  RangeAnswer,
+  RangeRequest,
+  Source,
+  Validators,
+} from "../source.js";
 import type { HttpClient } from "./client.js";
 import {
   conditionalHeaders,
@@ -102,6 +109,7 @@ export class HttpSource implements Source {
         length,
         validators,
         stated: statedDigests(response.headers, true),
+        ...(acceptsByteRanges(response.headers["accept-ranges"]) ? { acceptsRanges: true } : {}),
       };
     }
     if (status === 206 && ranged) {
@@ -148,6 +156,60 @@ export class HttpSource implements Source {
     throw this.#statusError(status, response.headers);
   }
 
+  async openRange(request: RangeRequest): Promise<RangeAnswer> {
+    const { start, end, version } = request;
+    const headers = conditionalHeaders(undefined);
+    // If-Range takes a strong ETag or a date: the server sends the span only for that version.
+    const strongEtag = version.etag?.startsWith("W/") ? undefined : version.etag;
+    const validator = strongEtag ?? version.lastModified;
+    if (validator === undefined || end <= start)
+      throw new SyncError("invalid_source", `${this.#display()}: no strong validator for a range`);
+    headers.range = `bytes=${start}-${end - 1}`;
+    headers["if-range"] = validator;
+    let response: Dispatcher.ResponseData;
+    try {
+      ({ response } = await this.#client.get(this.#url, headers, request.signal, "GET", this.#hop));
+    } catch (error) {
+      throw this.describeError(error);
+    }
+    const status = response.statusCode;
+    const validators = validatorsOf(response.headers);
+    if (status === 206) {
+      const range = parseContentRange(response.headers["content-range"]);
+      const length = numberHeader(response.headers["content-length"]);
+      if (
+        !range ||
+        range.start !== start ||
+        range.end !== end - 1 ||
+        (length !== undefined && length !== end - start)
+      ) {
+        await discard(response.body);
+        throw new SyncError(
+          "http_error",
+          `${this.#display()}: 206 with a Content-Range that does not match the request`,
+          { status, retryable: true, discardPartial: true },
+        );
+      }
+      return {
+        kind: "range",
+        body: response.body,
+        validators,
+        total: range.total,
+        stated: statedDigests(response.headers, false),
+      };
+    }
+    await discard(response.body);
+    if (status === 200) return { kind: "whole", validators };
+    if (status === 416) {
+      throw new SyncError("http_error", `${this.#display()}: range not satisfiable`, {
+        status,
+        retryable: true,
+        discardPartial: true,
+      });
+    }
+    throw this.#statusError(status, response.headers);
+  }
+
   #statusError(status: number, headers: Dispatcher.ResponseData["headers"]): SyncError {
     return httpStatusError(status, headers, this.#display(), this.#client.now());
   }
@@ -176,6 +238,12 @@ const UNREACHABLE_CODES = new Set([
   "ETIMEDOUT",
   "EAI_AGAIN",
 ]);
+
+/** `Accept-Ranges: bytes` (a list, case-insensitive); `none` or absent: no. */
+function acceptsByteRanges(value: string | string[] | undefined): boolean {
+  const text = Array.isArray(value) ? value.join(",") : (value ?? "");
+  return text.split(",").some((unit) => unit.trim().toLowerCase() === "bytes");
+}
 
 function timeoutWhat(code: string): string {
   if (code === "UND_ERR_CONNECT_TIMEOUT") return "connect timed out";

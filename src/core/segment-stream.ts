@@ -1,0 +1,126 @@
+/**
+ * One segment's body, streamed into its writer: each chunk offered to the prefix hasher and
+ * written at the segment's position, strictly in order, never past the segment's end.
+ */
+import { finished, type Readable } from "node:stream";
+import type { SegmentWriter } from "../destinations/destination.js";
+import { SyncError, writeError } from "../errors.js";
+import type { BandwidthLimit } from "../policies/bandwidth.js";
+import type { Source } from "../sources/source.js";
+
+/** One segment of a segmented download, as it stands in this process. */
+export interface SegmentState {
+  /** Its place in the file's order (0 holds the file's first byte). */
+  readonly index: number;
+  readonly start: number;
+  /** One past its last byte. */
+  readonly end: number;
+  /** Where its next byte goes: the bytes before it were handed to the writer. */
+  pushed: number;
+  /** The bytes before this are in the file (written, readable back, never written again). */
+  written: number;
+  /** The bytes before this are durable and recorded: what a resume may trust. */
+  recorded: number;
+  readonly writer: SegmentWriter;
+}
+
+/** What a segment's stream reports to: the source (errors), the hasher, the progress count. */
+export interface SegmentIo {
+  source: Pick<Source, "describeError">;
+  signal: AbortSignal;
+  /** A chunk is about to be written at `position` (the prefix hasher's `offer`). */
+  offer(position: number, chunk: Uint8Array): void;
+  /** `bytes` more of the file arrived. */
+  onChunk(bytes: number): void;
+  /** `--limit-rate`: the run's bandwidth limit, charged as chunks arrive. */
+  limiter?: Pick<BandwidthLimit, "take">;
+}
+
+/**
+ * Streams `body` — the bytes from `state.pushed` on — into the segment until its end; bytes past
+ * it are never written. `cutAtEnd`: the body goes on past the segment (the first answer's,
+ * the whole file) and is cut there, its connection closed. Resolves when the segment is
+ * complete; rejects with the signal's reason, the source's classified error (a body that ends
+ * early: a retryable `short body`), or a `write_error`.
+ */
+export async function streamSegment(
+  body: Readable,
+  state: SegmentState,
+  io: SegmentIo,
+  cutAtEnd = false,
+): Promise<void> {
+  const asWriteError = (error: unknown) =>
+    error instanceof SyncError ? error : writeError("write", "the part file", error);
+  const shortBody = (why: string, cause?: SyncError) =>
+    new SyncError(
+      "network",
+      `short body: segment ${state.index} (bytes ${state.start}–${state.end}) stopped at ${state.pushed} (${why})`,
+      { retryable: cause?.retryable ?? true, cause },
+    );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const stopWatching = finished(body, { writable: false }, (error) =>
+        error ? onError(error) : onEnd(),
+      );
+      const cleanup = () => {
+        body.off("data", onData);
+        stopWatching();
+        io.signal.removeEventListener("abort", onAbort);
+      };
+      const settle = (error?: unknown) => {
+        cleanup();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onData = (data: Buffer) => {
+        const room = state.end - state.pushed;
+        const chunk = data.length > room ? data.subarray(0, room) : data;
+        if (chunk.length > 0) {
+          const at = state.pushed;
+          io.offer(at, chunk);
+          state.pushed += chunk.length;
+          let wait: Promise<void> | undefined;
+          try {
+            wait = state.writer.push(chunk);
+          } catch (error) {
+            settle(asWriteError(error));
+            return;
+          }
+          io.onChunk(chunk.length);
+          const owed = io.limiter?.take(chunk.length, io.signal);
+          if (wait || owed) {
+            body.pause();
+            const written = wait?.catch((error: unknown) => {
+              throw asWriteError(error);
+            });
+            Promise.all([written, owed]).then(
+              () => body.resume(),
+              (error: unknown) => settle(error),
+            );
+          }
+        }
+        // A whole-file body is cut at the segment's end: what follows belongs to the next
+        // segment. A range's body ends there by itself, which keeps its connection reusable.
+        if (cutAtEnd && state.pushed >= state.end) settle();
+      };
+      const onEnd = () =>
+        settle(state.pushed >= state.end ? undefined : shortBody("the body ended"));
+      const onError = (error: unknown) => {
+        if (io.signal.aborted) return settle(io.signal.reason);
+        if (state.pushed >= state.end) return settle();
+        const failure = io.source.describeError(error);
+        settle(failure.code === "network" ? shortBody(failure.message, failure) : failure);
+      };
+      const onAbort = () => settle(io.signal.reason);
+      body.on("data", onData);
+      io.signal.addEventListener("abort", onAbort, { once: true });
+      if (io.signal.aborted) onAbort();
+    });
+  } finally {
+    // Read to its end or not, this body is done with: a whole-file body is cut here.
+    if (!body.readableEnded) {
+      body.on("error", () => {});
+      body.destroy();
+    }
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * A segmented attempt (`--split N`): the file's bytes fetched over several connections at once,
+ * each segment written in order from its own start, hashed in one pass as the file's prefix
+ * grows, its progress made durable and recorded about once a second, and the part fsynced
+ * before the commit like any other. When a download is split, and where: `segments.ts`. How the
+ * connections behave on failure: `segment-pool.ts`. The design and its reasons:
+ * docs/segmented-download.md.
+ */
+import type { Readable } from "node:stream";
+import type { PositionalPart } from "../destinations/destination.js";
+import { SyncError, writeError } from "../errors.js";
+import {
+  type OpenResult,
+  type StatedDigest,
+  sameVersion,
+  type Validators,
+} from "../sources/source.js";
+import type { SegmentRecord } from "../state/store.js";
+import type { AttemptContext, AttemptResult } from "./attempt.js";
+import { Checkpoints } from "./checkpoints.js";
+import { Digests } from "./digests.js";
+import { PrefixHasher } from "./prefix-hash.js";
+import { runSegments } from "./segment-pool.js";
+import { type SegmentState, streamSegment } from "./segment-stream.js";
+import { bytesDone, planSegments, rangesAllowed } from "./segments.js";
+import type { SplitSettings } from "./split-settings.js";
+
+type Body = Extract<OpenResult, { kind: "body" }>;
+type Fetched = Extract<AttemptResult, { kind: "fetched" }>;
+
+/** The segments a fresh download from the first answer `opened` is cut into; undefined: one stream. */
+export function splitPlan(context: AttemptContext, opened: Body): SegmentRecord[] | undefined {
+  const split = context.split;
+  if (!split || split.refused || split.connections < 2) return undefined;
+  if (!context.source.openRange || !context.parts.writesAtOffsets) return undefined;
+  if (!rangesAllowed(opened)) return undefined;
+  return planSegments(opened.length, split.connections);
+}
+
+/** Whether the kept part (fetched in segments) can be resumed in segments by this transfer. */
+export function canResumeSplit(context: AttemptContext): boolean {
+  return (
+    context.split !== undefined &&
+    context.source.openRange !== undefined &&
+    context.parts.segments !== undefined &&
+    context.parts.sink?.positional !== undefined
+  );
+}
+
+/**
+ * A fresh segmented download: a new part of the first answer's size, recorded with its
+ * segments, then every segment fetched; the first answer's body serves segment 0 and is cut at
+ * its end. Throws like an attempt; a changed source is `discardPartial` (the part is gone).
+ */
+export async function fetchSplit(
+  context: AttemptContext,
+  opened: Body & { length: number },
+  plan: SegmentRecord[],
+): Promise<Fetched> {
+  let part: PositionalPart;
+  try {
+    part = await context.parts.createSegmented(opened.validators, opened.length, plan);
+  } catch (error) {
+    opened.body.on("error", () => {});
+    opened.body.destroy();
+    throw error;
+  }
+  return fetchSegments(context, part, {
+    segments: plan,
+    total: opened.length,
+    version: opened.validators,
+    lead: opened.body,
+    stated: opened.stated,
+    mode: opened.mode,
+  });
+}
+
+/** Resumes the kept part (`canResumeSplit`): each segment from what its record says is durable. */
+export async function resumeSplit(context: AttemptContext): Promise<Fetched> {
+  const { parts } = context;
+  const segments = parts.segments as SegmentRecord[];
+  const part = parts.sink?.positional?.() as PositionalPart;
+  await parts.markWriting();
+  return fetchSegments(context, part, {
+    segments,
+    total: (segments.at(-1) as SegmentRecord).end,
+    version: parts.validators as Validators,
+    lead: undefined,
+    // Digests the source states come with the first answer (Repr-Digest only: ranges are parts).
+    stated: undefined,
+    mode: undefined,
+  });
+}
+
+interface Job {
+  segments: readonly SegmentRecord[];
+  total: number;
+  /** The version every segment must belong to. */
+  version: Validators;
+  lead: Readable | undefined;
+  stated: StatedDigest[] | undefined;
+  mode: number | undefined;
+}
+
+async function fetchSegments(
+  context: AttemptContext,
+  part: PositionalPart,
+  job: Job,
+): Promise<Fetched> {
+  const split = context.split as SplitSettings;
+  const { total, version } = job;
+  const kept = bytesDone(job.segments);
+  let have = kept;
+  let digests: Digests | undefined;
+  let hasher: PrefixHasher | undefined;
+  const states: SegmentState[] = job.segments.map((record, index) => {
+    const state: SegmentState = {
+      index,
+      start: record.start,
+      end: record.end,
+      pushed: record.done,
+      written: record.done,
+      recorded: record.done,
+      writer: part.writerAt(record.done, (end) => {
+        state.written = end;
+        hasher?.poke();
+      }),
+    };
+    return state;
+  });
+  const readableEnd = (position: number) => {
+    const state = states.find((s) => s.start <= position && position < s.end);
+    return state && state.written > position ? state.written : position;
+  };
+  // The hashes start once the digests the source states are known (the first answer).
+  const startHashing = (stated: StatedDigest[]) => {
+    if (hasher) return;
+    digests = new Digests(context.algorithm, stated);
+    hasher = new PrefixHasher(digests.hashes, total, {
+      read: (buffer, length, position) => part.read(buffer, length, position),
+      readableEnd,
+    });
+    hasher.poke(); // a resumed part's kept bytes
+  };
+  if (job.stated) startHashing(job.stated);
+
+  const waiting = states.filter((state) => state.pushed < state.end);
+  split.logger.emit("info", "segmented download", {
+    ...split.names,
+    size: total,
+    segments: states.length,
+    connections: Math.min(split.connections, waiting.length),
+    resumed_bytes: kept,
+  });
+  const failed = new AbortController();
+  const signal = AbortSignal.any([context.signal, failed.signal]);
+  const checkpoints = new Checkpoints(states, part, context.parts, split, (error) =>
+    failed.abort(error),
+  );
+  const stopCheckpoints = split.every(split.checkpointMs, () => checkpoints.run());
+
+  const changed = () =>
+    new SyncError("http_error", "the source changed during the segmented download", {
+      retryable: true,
+      discardPartial: true,
+    });
+  try {
+    const lead = job.lead && states[0] ? { state: states[0], body: job.lead } : undefined;
+    await runSegments(
+      waiting,
+      {
+        connections: split.connections,
+        retries: split.maxAttempts > 1,
+        signal,
+        open: async (state, requestSignal) => {
+          await split.startSlot(requestSignal);
+          const answer = await openRange(context, {
+            start: state.pushed,
+            end: state.end,
+            version,
+            signal: requestSignal,
+          });
+          context.onOpened?.();
+          if (answer.kind === "whole") {
+            if (!hasValidator(answer.validators) || !sameVersion(version, answer.validators))
+              throw changed();
+            // It said Accept-Ranges, then answered a range with the whole file: this transfer
+            // goes on in one stream.
+            split.refused = true;
+            throw new SyncError("http_error", "the server answered a range with the whole file", {
+              retryable: true,
+              discardPartial: true,
+            });
+          }
+          if (!sameVersion(version, answer.validators) || (answer.total ?? total) !== total) {
+            answer.body.on("error", () => {});
+            answer.body.destroy();
+            throw changed();
+          }
+          split.accepted();
+          startHashing(answer.stated);
+          return answer.body;
+        },
+        stream: (body, state, streamSignal, lead) =>
+          streamSegment(
+            body,
+            state,
+            {
+              source: context.source,
+              signal: streamSignal,
+              offer: (position, chunk) => hasher?.offer(position, chunk),
+              onChunk: (bytes) => {
+                have += bytes;
+                context.onBytes?.(bytes, have, total);
+              },
+              // Every segment draws on the run's one --limit-rate bucket.
+              ...(context.limiter ? { limiter: context.limiter } : {}),
+            },
+            lead,
+          ),
+        retryDelayMs: split.retryDelayMs,
+        sleep: split.sleep,
+        throttled: (failure) => split.throttled(failure.retryAfterMs),
+        failed: (state, failure, delayMs) =>
+          split.logger.emit("warning", "segment failed", {
+            ...split.names,
+            segment: state.index,
+            offset: state.pushed,
+            end: state.end,
+            error_code: failure.code,
+            reason: failure.message,
+            retryable: failure.retryable,
+            delay_ms: delayMs,
+            ...(failure.status === undefined ? {} : { status: failure.status }),
+          }),
+      },
+      lead,
+    );
+    stopCheckpoints();
+    await checkpoints.idle();
+    for (const state of states) await state.writer.flush();
+    await part.sync();
+    startHashing([]); // every segment was already complete: no answer came
+    await (hasher as PrefixHasher).finish(context.signal).catch((error: unknown) => {
+      if (context.signal.aborted) throw context.signal.reason;
+      throw writeError("read back", "the part file", error);
+    });
+    const { checksum, verifiedBy } = (digests as Digests).verify();
+    return {
+      kind: "fetched",
+      checksum,
+      size: total,
+      received: have - kept,
+      resumedFrom: kept,
+      validators: version,
+      verifiedBy,
+      mode: job.mode,
+    };
+  } catch (error) {
+    stopCheckpoints();
+    await Promise.all(states.map((state) => state.writer.abandon()));
+    const failure = error instanceof SyncError ? error : undefined;
+    if (
+      failure?.discardPartial ||
+      failure?.code === "write_error" ||
+      failure?.code === "checksum_mismatch"
+    ) {
+      await checkpoints.idle();
+      await context.parts.discard();
+    } else {
+      // What arrived is written: made durable and recorded, so the next attempt (or run)
+      // resumes every segment from where it stopped.
+      await checkpoints.idle();
+      await checkpoints.run();
+      await context.parts.keep();
+    }
+    throw error;
+  }
+}
+
+async function openRange(
+  context: AttemptContext,
+  request: Parameters<NonNullable<AttemptContext["source"]["openRange"]>>[0],
+) {
+  const openRange = context.source.openRange?.bind(context.source);
+  if (!openRange) throw new TypeError("the source cannot answer ranges");
+  try {
+    return await openRange(request);
+  } catch (error) {
+    throw context.source.describeError(error);
+  }
+}
+
+function hasValidator(validators: Validators): boolean {
+  return validators.etag !== undefined || validators.lastModified !== undefined;
+}
