@@ -9,9 +9,9 @@ import { TextDecoder } from "node:util";
 import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
 import type { HttpClient } from "./client.js";
+import { describeHttpError, httpStatusError } from "./errors.js";
 import { discard } from "./headers.js";
 import { classifyLink, type IndexLink, IndexLinkReader } from "./index-links.js";
-import { describeHttpError, httpStatusError } from "./source.js";
 
 /**
  * The largest index page read (16 MiB of body, about 100,000 entries of nginx's format): a

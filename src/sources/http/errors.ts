@@ -1,0 +1,116 @@
+/**
+ * HTTP failures as `SyncError`s: statuses (404/410 not found; 408, 425, 429 and 5xx retryable;
+ * 429 and a 503 with `Retry-After` "slow down"; 502/504 a gateway that cannot reach the origin)
+ * and undici's errors (timeouts, refused certificates, connections that could not be made).
+ * Shared by transfers and by the requests that read directory indexes.
+ */
+import type { Dispatcher } from "undici";
+import { errorCodeOf, SyncError } from "../../errors.js";
+import { parseRetryAfter } from "../../policies/backoff.js";
+import { type ProxyInUse, proxyFailure } from "./proxy-errors.js";
+
+const RETRYABLE_STATUSES = new Set([408, 425, 429]);
+/** A certificate that fails verification will fail again: no retry, no circuit count. */
+const PERMANENT_TLS_CODES = new Set([
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_REVOKED",
+]);
+/** Connect-time failures: no connection to the origin could be made. */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENETDOWN",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+]);
+
+function timeoutWhat(code: string): string {
+  if (code === "UND_ERR_CONNECT_TIMEOUT") return "connect timed out";
+  if (code === "UND_ERR_HEADERS_TIMEOUT") return "no response headers in time";
+  return "transfer stalled";
+}
+
+/**
+ * The failure an HTTP status means, for messages about `where`: 404 and 410 are `not_found`;
+ * 408, 425, 429 and 5xx are retryable `http_error`s (with `Retry-After` read against `nowMs`, and
+ * 429 or a 503 with `Retry-After` marked throttled: "slow down", not "down"); others permanent.
+ */
+export function httpStatusError(
+  status: number,
+  headers: Dispatcher.ResponseData["headers"],
+  where: string,
+  nowMs: number,
+): SyncError {
+  if (status === 404 || status === 410) {
+    return new SyncError("not_found", `${where}: HTTP ${status}`, { status });
+  }
+  const retryable = status >= 500 || RETRYABLE_STATUSES.has(status);
+  const retryAfter = headers["retry-after"];
+  const retryAfterMs = retryable
+    ? parseRetryAfter(typeof retryAfter === "string" ? retryAfter : undefined, nowMs)
+    : undefined;
+  // "Slow down", not "down": a 429, or a 503 that says when to come back.
+  const throttled = status === 429 || (status === 503 && retryAfterMs !== undefined);
+  return new SyncError("http_error", `${where}: HTTP ${status}`, {
+    status,
+    retryable,
+    // A gateway (a proxy, a load balancer) that could not reach the origin behind it.
+    ...(status === 502 || status === 504 ? { unreachable: true } : {}),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(throttled ? { throttled } : {}),
+  });
+}
+
+/**
+ * A failed request (undici's errors, a refused redirect) as a `SyncError` about `where` (a
+ * redacted URL): timeouts and connection errors retryable, a refused certificate or oversized
+ * headers permanent. A `SyncError` is returned as it is.
+ */
+export function describeHttpError(
+  error: unknown,
+  where: string,
+  proxy?: ProxyInUse | undefined,
+): SyncError {
+  if (error instanceof SyncError) return error;
+  const refused = proxyFailure(error, where, proxy);
+  if (refused) return refused;
+  const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
+  if (
+    code === "UND_ERR_CONNECT_TIMEOUT" ||
+    code === "UND_ERR_HEADERS_TIMEOUT" ||
+    code === "UND_ERR_BODY_TIMEOUT"
+  ) {
+    return new SyncError("timeout", `${where}: ${timeoutWhat(code)} (${code})`, {
+      cause: error,
+      retryable: true,
+      ...(code === "UND_ERR_CONNECT_TIMEOUT" ? { unreachable: true } : {}),
+    });
+  }
+  if (code === "UND_ERR_HEADERS_OVERFLOW") {
+    // The same server will send the same headers again.
+    return new SyncError("http_error", `${where}: response headers too large (${code})`, {
+      cause: error,
+    });
+  }
+  if (PERMANENT_TLS_CODES.has(code)) {
+    return new SyncError("network", `${where}: TLS certificate refused (${code})`, {
+      cause: error,
+    });
+  }
+  if (code === "UND_ERR_INVALID_ARG" || code === "ERR_INVALID_URL") {
+    return new SyncError("invalid_source", `${where}: ${code}`, { cause: error });
+  }
+  return new SyncError("network", `${where}: ${code}`, {
+    cause: error,
+    retryable: true,
+    ...(UNREACHABLE_CODES.has(code) ? { unreachable: true } : {}),
+  });
+}
