@@ -78,12 +78,7 @@ export class HttpSource implements Source {
       headers["if-range"] = resumeValidator;
     }
 
-    let response: Dispatcher.ResponseData;
-    try {
-      ({ response } = await this.#client.get(this.#url, headers, request.signal, "GET", this.#hop));
-    } catch (error) {
-      throw this.describeError(error);
-    }
+    const response = await this.#get(headers, request.signal);
     const status = response.statusCode;
     const validators = validatorsOf(response.headers);
     const length = numberHeader(response.headers["content-length"]);
@@ -153,12 +148,7 @@ export class HttpSource implements Source {
       throw new SyncError("invalid_source", `${this.#display()}: no strong validator for a range`);
     headers.range = `bytes=${start}-${end - 1}`;
     headers["if-range"] = validator;
-    let response: Dispatcher.ResponseData;
-    try {
-      ({ response } = await this.#client.get(this.#url, headers, request.signal, "GET", this.#hop));
-    } catch (error) {
-      throw this.describeError(error);
-    }
+    const response = await this.#get(headers, request.signal);
     const status = response.statusCode;
     const validators = validatorsOf(response.headers);
     if (status === 206) {
@@ -208,6 +198,18 @@ export class HttpSource implements Source {
   }
 
   /** The URL for messages: after a redirect, the one that answered, and where it came from. */
+  /** One GET of this URL (redirects followed), its failure classified. */
+  async #get(
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
+    try {
+      return (await this.#client.get(this.#url, headers, signal, "GET", this.#hop)).response;
+    } catch (error) {
+      throw this.describeError(error);
+    }
+  }
+
   #display(): string {
     const first = redactUrl(this.#url);
     const last = this.#lastUrl === undefined ? first : redactUrl(this.#lastUrl);
