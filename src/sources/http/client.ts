@@ -14,16 +14,6 @@ import type { ProxyInUse } from "./proxy-errors.js";
 import { HttpSource } from "./source.js";
 
 export const MAX_REDIRECTS = 10;
-/**
- * How much of a body undici may hold before it stops reading the socket. Its default (64 KiB)
- * pauses its parser whenever a body of more than 64 KiB arrives before we read it — as a small
- * file does while its part file is being made — and undici 7 then crashes the process, with an
- * assertion nothing can catch, when a `Connection: close` server (python's http.server, any
- * HTTP/1.0 server) closes the connection on the paused parser (nodejs/undici#5360, fixed only
- * in undici 8, which needs Node 22). A body that fits here never pauses it; for a larger one the
- * pause needs us to be this far behind at its very end.
- */
-const BODY_HIGH_WATER_MARK = 1024 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Headers that must not follow a redirect to another origin (as curl does without --location-trusted). */
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
@@ -124,7 +114,6 @@ export class HttpClient {
         signal,
         headersTimeout: this.#options.timeoutMs,
         bodyTimeout: this.#options.timeoutMs,
-        highWaterMark: BODY_HIGH_WATER_MARK,
       });
       const location = response.headers.location;
       if (!REDIRECT_STATUSES.has(response.statusCode) || typeof location !== "string") {

@@ -12,6 +12,7 @@ import type {
   Validators,
 } from "../source.js";
 import type { HttpClient } from "./client.js";
+import { eagerBody } from "./eager-body.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
 import {
   conditionalHeaders,
@@ -86,7 +87,7 @@ export class HttpSource implements Source {
     if (status === 200) {
       return {
         kind: "body",
-        body: response.body,
+        body: eagerBody(response.body),
         offset: 0,
         length,
         validators,
@@ -114,7 +115,7 @@ export class HttpSource implements Source {
       }
       return {
         kind: "body",
-        body: response.body,
+        body: eagerBody(response.body),
         offset: range.start,
         length: range.end - range.start + 1,
         validators: { ...validators, ...(range.total === undefined ? {} : { size: range.total }) },
@@ -169,7 +170,7 @@ export class HttpSource implements Source {
       }
       return {
         kind: "range",
-        body: response.body,
+        body: eagerBody(response.body),
         validators,
         total: range.total,
         stated: statedDigests(response.headers, false),
