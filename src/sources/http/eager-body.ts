@@ -31,6 +31,10 @@ class EagerBody extends Readable {
   constructor(source: Readable) {
     super({ highWaterMark: EAGER_BYTES });
     this.#source = source;
+    // A body may fail before anyone listens (an abort while it waits to be read, a hand-over
+    // never taken): that must not be an unhandled 'error' that ends the process. Readers still
+    // hear of it through their own listeners or `finished`.
+    this.on("error", () => {});
     source.on("data", (chunk: Buffer) => {
       if (!this.push(chunk)) source.pause();
     });
