@@ -10,9 +10,9 @@ import type { Readable } from "node:stream";
 import type { PositionalPart } from "../destinations/destination.js";
 import { SyncError, writeError } from "../errors.js";
 import {
+  carriesVersion,
   type OpenResult,
   type StatedDigest,
-  sameVersion,
   type Validators,
 } from "../sources/source.js";
 import type { SegmentRecord } from "../state/store.js";
@@ -159,11 +159,16 @@ async function fetchSegments(
   );
   const stopCheckpoints = split.every(split.checkpointMs, () => checkpoints.run());
 
-  const changed = () =>
-    new SyncError("http_error", "the source changed during the segmented download", {
+  // Another version answered a segment: the source changed, or a load balancer's backends name
+  // the same file differently. Either way the bytes cannot be stitched together: the part is
+  // dropped and the rest of this transfer goes in one stream, which needs one version only.
+  const changed = () => {
+    split.refused = true;
+    return new SyncError("http_error", "the source changed during the segmented download", {
       retryable: true,
       discardPartial: true,
     });
+  };
   try {
     const lead = job.lead && states[0] ? { state: states[0], body: job.lead } : undefined;
     await runSegments(
@@ -182,8 +187,7 @@ async function fetchSegments(
           });
           context.onOpened?.();
           if (answer.kind === "whole") {
-            if (!hasValidator(answer.validators) || !sameVersion(version, answer.validators))
-              throw changed();
+            if (!carriesVersion(version, answer.validators)) throw changed();
             // It said Accept-Ranges, then answered a range with the whole file: this transfer
             // goes on in one stream.
             split.refused = true;
@@ -192,7 +196,7 @@ async function fetchSegments(
               discardPartial: true,
             });
           }
-          if (!sameVersion(version, answer.validators) || (answer.total ?? total) !== total) {
+          if (!carriesVersion(version, answer.validators) || (answer.total ?? total) !== total) {
             answer.body.on("error", () => {});
             answer.body.destroy();
             throw changed();
@@ -289,8 +293,4 @@ async function openRange(
   } catch (error) {
     throw context.source.describeError(error);
   }
-}
-
-function hasValidator(validators: Validators): boolean {
-  return validators.etag !== undefined || validators.lastModified !== undefined;
 }

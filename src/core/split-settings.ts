@@ -31,8 +31,9 @@ export interface SplitSettings {
   readonly logger: Logger;
   readonly names: { source: string; destination: string };
   /**
-   * Set when a server that said `Accept-Ranges: bytes` answered a range with the whole file:
-   * the rest of this transfer goes in one stream. The only state that outlives an attempt.
+   * Set when a server that said `Accept-Ranges: bytes` answered a range with the whole file, or
+   * a segment came back from another version: the rest of this transfer goes in one stream. The
+   * only state that outlives an attempt.
    */
   refused: boolean;
 }

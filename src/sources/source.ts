@@ -120,3 +120,15 @@ export function sameVersion(kept: Validators, answer: Validators): boolean {
     return kept.mtimeMs === answer.mtimeMs && kept.size === answer.size;
   return true;
 }
+
+/**
+ * Whether a segment's answer carries the very version the first answer named: its strong ETag,
+ * else its Last-Modified date. Stricter than `sameVersion`: an answer that omits the validator is
+ * refused, since segments are stitched into one file and nothing else could tell their versions
+ * apart (a server that ignores `If-Range` and drops validators on a 206 would mix two versions).
+ */
+export function carriesVersion(kept: Validators, answer: Validators): boolean {
+  if (kept.etag !== undefined && !kept.etag.startsWith("W/")) return answer.etag === kept.etag;
+  if (kept.lastModified !== undefined) return answer.lastModified === kept.lastModified;
+  return false;
+}

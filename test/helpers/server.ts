@@ -36,6 +36,13 @@ export interface Route {
   ignoreRange?: boolean;
   /** Honour Range even when If-Range names another version (a broken server). */
   ignoreIfRange?: boolean;
+  /** 206 answers carry no ETag or Last-Modified (a server or cache that drops them). */
+  bareRanges?: boolean;
+  /**
+   * Backends behind a load balancer: request n is served by backend n mod length, which names the
+   * same body with its own ETag (and judges If-Range by it).
+   */
+  backendEtags?: string[];
   /** Send no Content-Length (a chunked body of unknown size). */
   chunked?: boolean;
   /** Faults, one consumed per request; when used up, requests are served normally. */
@@ -180,7 +187,12 @@ export class TestServer extends EventEmitter {
       return progress();
     }
 
-    const etag = route.etag === undefined ? etagOf(route.body) : route.etag;
+    const backends = route.backendEtags;
+    const etag = backends
+      ? backends[(this.requestsFor(path).length - 1) % backends.length]
+      : route.etag === undefined
+        ? etagOf(route.body)
+        : route.etag;
     const lastModified = route.lastModified || undefined;
     const validators: Record<string, string> = {
       ...(etag ? { etag } : {}),
@@ -221,7 +233,7 @@ export class TestServer extends EventEmitter {
     const partial = start > 0 || end < route.body.length;
     record.status = partial ? 206 : 200;
     res.writeHead(record.status, {
-      ...validators,
+      ...(partial && route.bareRanges ? {} : validators),
       ...(route.chunked ? {} : { "content-length": String(slice.length) }),
       // A server that ignores ranges does not say it honours them.
       ...(route.ignoreRange ? {} : { "accept-ranges": "bytes" }),

@@ -179,4 +179,36 @@ describe("segmented download", () => {
     assert.equal(server.requestsFor("/huge.bin").length, 1);
     assert.deepEqual(await listFiles(join(dir, "out")), []);
   });
+
+  test("a changed source whose 206s carry no validator and ignore If-Range is never stitched in", async (t) => {
+    const dir = await tempDir(t);
+    const v1 = bytes(SIZE, 314);
+    const v2 = bytes(SIZE, 315);
+    // The first answer names v1; the source changes before the first segment's request, and the
+    // server answers ranges of v2 with no ETag to compare.
+    server.route("/bare.bin", {
+      body: v1,
+      bareRanges: true,
+      ignoreIfRange: true,
+      script: [{ kind: "ok" }, { kind: "change", body: v2 }],
+    });
+    const result = await runCli(args(dir, "/bare.bin", "--split", "4"));
+    assert.equal(result.code, 0, result.stderr.slice(0, 2000));
+    const got = sha256(await readFile(join(dir, "out", "data.bin")));
+    assert.equal(got, sha256(v2), "the new version, whole: not v1's first segment and v2's rest");
+    assert.match(String(findLog(result, "download failed")?.reason), /changed/);
+    assert.equal(logsNamed(result.logs, "segmented download").length, 1, "then one stream");
+  });
+
+  test("backends naming the same file with their own ETags: one stream, not a failure", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(SIZE, 316);
+    server.route("/lb.bin", { body, backendEtags: ['"backend-a"', '"backend-b"'] });
+    const result = await runCli(args(dir, "/lb.bin", "--split", "4"));
+    assert.equal(result.code, 0, result.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+    assert.equal(logsNamed(result.logs, "segmented download").length, 1, "split once only");
+    assert.equal(logsNamed(result.logs, "attempting download").length, 2);
+    assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
+  });
 });
