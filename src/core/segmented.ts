@@ -69,6 +69,7 @@ export async function fetchSplit(
     segments: plan,
     total: opened.length,
     version: opened.validators,
+    fresh: true,
     lead: opened.body,
     stated: opened.stated,
     mode: opened.mode,
@@ -85,6 +86,7 @@ export async function resumeSplit(context: AttemptContext): Promise<Fetched> {
     segments,
     total: (segments.at(-1) as SegmentRecord).end,
     version: parts.validators as Validators,
+    fresh: false,
     lead: undefined,
     // Digests the source states come with the first answer (Repr-Digest only: ranges are parts).
     stated: undefined,
@@ -97,6 +99,8 @@ interface Job {
   total: number;
   /** The version every segment must belong to. */
   version: Validators;
+  /** Whether `version` is what the source said in this transfer (not a kept part's record). */
+  fresh: boolean;
   lead: Readable | undefined;
   stated: StatedDigest[] | undefined;
   mode: number | undefined;
@@ -159,11 +163,12 @@ async function fetchSegments(
   );
   const stopCheckpoints = split.every(split.checkpointMs, () => checkpoints.run());
 
-  // Another version answered a segment: the source changed, or a load balancer's backends name
-  // the same file differently. Either way the bytes cannot be stitched together: the part is
-  // dropped and the rest of this transfer goes in one stream, which needs one version only.
+  // Another version answered a segment. Against a kept part's record, the source changed since:
+  // start over, split as before. Against what the source said moments ago, it changed mid-way or
+  // a load balancer's backends name the same file differently: the part is dropped all the same,
+  // and the rest of this transfer goes in one stream, which needs one version only.
   const changed = () => {
-    split.refused = true;
+    if (job.fresh) split.refused = true;
     return new SyncError("http_error", "the source changed during the segmented download", {
       retryable: true,
       discardPartial: true,
