@@ -7,12 +7,12 @@ import { SyncError } from "../errors.js";
 import type { OriginGate } from "../health/origin-gate.js";
 import { isUnreachable } from "../health/origin-health.js";
 import { backoffDelayMs, OUTAGE_BACKOFF_CAP_MS } from "../policies/backoff.js";
-import type { Charge } from "../policies/retry.js";
+import { type Charge, PROGRESS_FLOOR_BYTES } from "../policies/retry.js";
 
 /**
  * Attempts a transfer may make beyond `--max-retries`: those answered "slow down" (429, 503 with
- * Retry-After), and those that made progress before they failed (a flaky link that keeps
- * resuming is not a dead origin). Bounded all the same.
+ * Retry-After), and those that made progress (`PROGRESS_FLOOR_BYTES` at least) before they failed
+ * (a flaky link that keeps resuming is not a dead origin). Bounded all the same.
  */
 export const FREE_ATTEMPTS = 100;
 
@@ -93,7 +93,11 @@ export class RetryBudget {
 
   #chargeOf(error: unknown): Charge {
     const { maxAttempts, gate, origin } = this.#options;
-    if (maxAttempts > 1 && this.#attemptBytes > 0 && this.#options.resumable()) {
+    if (
+      maxAttempts > 1 &&
+      this.#attemptBytes >= PROGRESS_FLOOR_BYTES &&
+      this.#options.resumable()
+    ) {
       this.#lastProgressAt = this.#attempt;
       return "free";
     }

@@ -3,9 +3,9 @@
  * `limit` at a time, each its own request.
  *
  * Failures, and what each costs:
- * - A segment cut after it made progress is asked again from its own offset after a short
- *   backoff (the backoff after progress starts over, as for whole transfers); the others never
- *   notice. At most `PROGRESS_RETRIES` such retries per segment and attempt.
+ * - A segment cut after it made progress (`PROGRESS_FLOOR_BYTES` at least) is asked again from
+ *   its own offset after a short backoff (the backoff after progress starts over, as for whole
+ *   transfers); the others never notice. At most `PROGRESS_RETRIES` such retries per segment and attempt.
  * - A segment that failed without progress (refused, 503, a reset before the body, a 429 "slow
  *   down") while others still run goes back to the head of the queue, and the attempt uses one
  *   connection fewer from then on: many origins answer too many connections exactly so (nginx's
@@ -21,6 +21,7 @@
 import { setMaxListeners } from "node:events";
 import type { Readable } from "node:stream";
 import { SyncError } from "../errors.js";
+import { PROGRESS_FLOOR_BYTES } from "../policies/retry.js";
 import type { SegmentState } from "./segment-stream.js";
 
 /** Retries of one segment after requests that made progress, per attempt (as for transfers). */
@@ -134,7 +135,7 @@ async function fetchSegment(
         body = undefined;
       }
       if (signal.aborted) throw signal.reason;
-      const progressed = state.pushed > from;
+      const progressed = state.pushed - from >= PROGRESS_FLOOR_BYTES;
       if (
         !(error instanceof SyncError) ||
         !hooks.retries ||

@@ -37,7 +37,7 @@ describe("retry budget", () => {
     const { budget, clock } = budgetAt();
     budget.begin(1);
     budget.answered();
-    budget.received(1000);
+    budget.received(64 * 1024);
     assert.equal(budget.charge(unreachable()), "free", "the first failure made progress");
     for (let attempt = 2; attempt < 40; attempt += 1) {
       budget.begin(attempt);
@@ -87,5 +87,16 @@ describe("retry budget", () => {
       budget.received(10);
     }
     assert.equal(budget.mayRetry(), true);
+  });
+
+  test("a few bytes and a cut is not progress: a server that dribbles a byte per request is counted", () => {
+    const { budget } = budgetAt();
+    budget.begin(1);
+    budget.answered();
+    budget.received(64 * 1024 - 1);
+    assert.equal(budget.charge(new SyncError("network", "cut", { retryable: true })), "counted");
+    budget.begin(2);
+    budget.received(64 * 1024);
+    assert.equal(budget.charge(new SyncError("network", "cut", { retryable: true })), "free");
   });
 });

@@ -9,7 +9,13 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { findLog, type LogLine, runCli, singlePair } from "../helpers/cli.js";
-import { bytes, type RecordedRequest, sha256, useTestServer } from "../helpers/server.js";
+import {
+  bytes,
+  type RecordedRequest,
+  type Step,
+  sha256,
+  useTestServer,
+} from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
@@ -210,5 +216,18 @@ describe("segmented download", () => {
     assert.equal(logsNamed(result.logs, "segmented download").length, 1, "split once only");
     assert.equal(logsNamed(result.logs, "attempting download").length, 2);
     assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
+  });
+
+  test("a server that cuts every segment after a few bytes is not progress: the retries stay few", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(SIZE, 317);
+    // The first answer brings 1 MiB; every request after it brings 100 bytes and is cut. Without a
+    // floor on what counts as progress, each 100 bytes bought another free retry.
+    const dribbles: Step[] = Array.from({ length: 400 }, () => ({ kind: "reset", afterBytes: 100 }));
+    server.route("/dribble.bin", { body, script: [{ kind: "reset", afterBytes: MiB }, ...dribbles] });
+    const result = await runCli(args(dir, "/dribble.bin", "--split", "4", "--max-retries", "3"));
+    assert.notEqual(result.code, 0, "every request is cut: the transfer fails");
+    const asked = server.requestsFor("/dribble.bin").length;
+    assert.ok(asked <= 40, `${asked} requests for a transfer whose every request is cut`);
   });
 });
