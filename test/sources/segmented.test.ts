@@ -223,8 +223,14 @@ describe("segmented download", () => {
     const body = bytes(SIZE, 317);
     // The first answer brings 1 MiB; every request after it brings 100 bytes and is cut. Without a
     // floor on what counts as progress, each 100 bytes bought another free retry.
-    const dribbles: Step[] = Array.from({ length: 400 }, () => ({ kind: "reset", afterBytes: 100 }));
-    server.route("/dribble.bin", { body, script: [{ kind: "reset", afterBytes: MiB }, ...dribbles] });
+    const dribbles: Step[] = Array.from({ length: 400 }, () => ({
+      kind: "reset",
+      afterBytes: 100,
+    }));
+    server.route("/dribble.bin", {
+      body,
+      script: [{ kind: "reset", afterBytes: MiB }, ...dribbles],
+    });
     const result = await runCli(args(dir, "/dribble.bin", "--split", "4", "--max-retries", "3"));
     assert.notEqual(result.code, 0, "every request is cut: the transfer fails");
     const asked = server.requestsFor("/dribble.bin").length;
