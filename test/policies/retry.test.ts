@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { findLog, type LogLine, runCli, singlePair } from "../helpers/cli.js";
+import { findLog, intoArtifactRoot, type LogLine, runCli, singlePair } from "../helpers/cli.js";
 import { bytes, sha256, TestServer, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
@@ -65,6 +65,25 @@ describe("retries", () => {
     assert.equal(exhausted?.attempts, 3);
     assert.equal(exhausted?.level, "error");
     assert.deepEqual(await listFiles(join(dir, "out")), []);
+  });
+
+  test("a 502 on one URL of an origin that answers is counted like any 5xx, not waited out as an outage", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/fine.bin", { body: bytes(100, 77) });
+    server.route("/broken.bin", {
+      body: bytes(10),
+      script: Array.from({ length: 500 }, () => ({ kind: "status" as const, status: 502 })),
+    });
+    const result = await runCli(
+      intoArtifactRoot(
+        [server.url("/fine.bin"), server.url("/broken.bin")],
+        dir,
+        ...["--max-workers", "1", "--max-retries", "3", "--retry-max-time", "5"],
+      ),
+    );
+    assert.equal(result.code, 1, "one synced, one failed");
+    assert.equal(server.requestsFor("/fine.bin").length, 1);
+    assert.equal(server.requestsFor("/broken.bin").length, 3, "--max-retries, not the time budget");
   });
 
   for (const status of [408, 425, 429]) {

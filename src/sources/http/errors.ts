@@ -42,12 +42,17 @@ function timeoutWhat(code: string): string {
  * The failure an HTTP status means, for messages about `where`: 404 and 410 are `not_found`;
  * 408, 425, 429 and 5xx are retryable `http_error`s (with `Retry-After` read against `nowMs`, and
  * 429 or a 503 with `Retry-After` marked throttled: "slow down", not "down"); others permanent.
+ * A 502 or 504 from a proxy we go through (`viaProxy`) is marked `unreachable`: the proxy could
+ * not reach the origin, an outage as surely as a failed connect. From the origin's own front (a
+ * load balancer, a reverse proxy) it is an answer about that URL, counted like any 5xx: one URL
+ * whose backend is broken must not be retried for the whole --retry-max-time.
  */
 export function httpStatusError(
   status: number,
   headers: Dispatcher.ResponseData["headers"],
   where: string,
   nowMs: number,
+  viaProxy = false,
 ): SyncError {
   if (status === 404 || status === 410) {
     return new SyncError("not_found", `${where}: HTTP ${status}`, { status });
@@ -62,8 +67,7 @@ export function httpStatusError(
   return new SyncError("http_error", `${where}: HTTP ${status}`, {
     status,
     retryable,
-    // A gateway (a proxy, a load balancer) that could not reach the origin behind it.
-    ...(status === 502 || status === 504 ? { unreachable: true } : {}),
+    ...(viaProxy && (status === 502 || status === 504) ? { unreachable: true } : {}),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     ...(throttled ? { throttled } : {}),
   });

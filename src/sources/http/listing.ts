@@ -69,7 +69,8 @@ export async function readIndexPage(
   const status = response.statusCode;
   if (status !== 200) {
     await discard(response.body);
-    const failure = httpStatusError(status, response.headers, where, client.now());
+    const viaProxy = client.proxyFor(url.href) !== undefined;
+    const failure = httpStatusError(status, response.headers, where, client.now(), viaProxy);
     if (failure.code !== "not_found") throw failure;
     throw new SyncError("not_found", `${failure.message}: no directory index there`, { status });
   }

@@ -189,7 +189,8 @@ export class HttpSource implements Source {
   }
 
   #statusError(status: number, headers: Dispatcher.ResponseData["headers"]): SyncError {
-    return httpStatusError(status, headers, this.#display(), this.#client.now());
+    const viaProxy = this.#client.proxyFor(this.#lastUrl ?? this.#url) !== undefined;
+    return httpStatusError(status, headers, this.#display(), this.#client.now(), viaProxy);
   }
 
   describeError(error: unknown): SyncError {
