@@ -22,25 +22,38 @@ export interface Clock {
   every(ms: number, fn: () => void): Cancel;
 }
 
+/** The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
   sleep: async (ms, signal) => {
-    if (ms <= 0) {
-      signal?.throwIfAborted();
-      return;
+    signal?.throwIfAborted();
+    // Node fires a timer of more than MAX_TIMER_MS at once (with a warning): a long wait (a
+    // `--limit-rate` of a few bytes a second) is slept in pieces instead.
+    for (let left = ms; left > 0; left -= MAX_TIMER_MS) {
+      await delay(Math.min(left, MAX_TIMER_MS), undefined, signal ? { signal } : undefined).catch(
+        (error: unknown) => {
+          throw signal?.aborted ? signal.reason : error;
+        },
+      );
     }
-    await delay(ms, undefined, signal ? { signal } : undefined).catch((error: unknown) => {
-      throw signal?.aborted ? signal.reason : error;
-    });
   },
   after: (ms, fn) => {
-    const timer = setTimeout(fn, ms);
-    timer.unref();
+    let timer: NodeJS.Timeout;
+    const arm = (left: number) => {
+      timer = setTimeout(
+        () => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()),
+        Math.min(left, MAX_TIMER_MS),
+      );
+      timer.unref();
+    };
+    arm(ms);
     return () => clearTimeout(timer);
   },
   every: (ms, fn) => {
-    const timer = setInterval(fn, ms);
+    const timer = setInterval(fn, Math.min(ms, MAX_TIMER_MS));
     timer.unref();
     return () => clearInterval(timer);
   },
