@@ -119,6 +119,16 @@ function proxyUrl({ name, value }: { name: string; value: string }): string {
       `${name}: ${url.protocol.slice(0, -1)} proxies are not supported (http:// or https:// only)`,
     );
   }
+  // The proxy's credentials are percent-decoded when it is used: a bad escape would fail then.
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    throw new UsageError(
+      name,
+      `${name}: the user name or password holds a malformed %-escape (write % as %25)`,
+    );
+  }
   if (url.pathname !== "/" || url.search !== "" || url.hash !== "") {
     throw new UsageError(
       name,

@@ -15,7 +15,7 @@ import {
   synced,
 } from "../helpers/origins.js";
 import { hasTinyproxy, Tinyproxy } from "../helpers/proxy.js";
-import { tempDir } from "../helpers/tmp.js";
+import { listFiles, tempDir } from "../helpers/tmp.js";
 
 async function proxy(t: TestContext, dir: string, auth?: { user: string; password: string }) {
   const started = await Tinyproxy.start(dir, auth);
@@ -102,12 +102,15 @@ describe("proxies", { skip: hasTinyproxy ? false : "tinyproxy is not installed" 
     for (const [given, pattern] of [
       ["socks5://127.0.0.1:1080", /socks5 proxies are not supported/],
       ["http://127.0.0.1:8/some/path", /not a path/],
+      ["http://user:50%zz@127.0.0.1:8", /malformed %-escape/],
     ] as const) {
       const result = await runCli(
         singlePair("http://127.0.0.1:9/x", dir, "out/x", "--proxy", given),
       );
       assert.equal(result.code, 64, result.stderr);
       assert.match(result.stderr, pattern);
+      assert.doesNotMatch(result.stderr, /50%zz/, "the password is never echoed");
     }
+    assert.deepEqual(await listFiles(dir), []);
   });
 });
