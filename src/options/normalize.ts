@@ -12,6 +12,7 @@ import type { Clock } from "../clock.js";
 import { UsageError } from "../errors.js";
 import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
+import { parseHeaders } from "./headers.js";
 import { type NetworkOptions, type NetworkSettings, resolveNetwork } from "./network.js";
 import { defaultRoot } from "./package.js";
 import { parseRate, parseSize } from "./size.js";
@@ -184,27 +185,6 @@ function checkNumber(
 /** Seconds (checked to hold whole milliseconds) as integer milliseconds. */
 function toMs(seconds: number): number {
   return Math.round(seconds * 1000);
-}
-
-/** Parses `Name: value` headers; refuses malformed names and CR/LF injection. */
-function parseHeaders(values: string[] | undefined): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const raw of values ?? []) {
-    const colon = raw.indexOf(":");
-    const name = colon > 0 ? raw.slice(0, colon).trim() : "";
-    const value = colon > 0 ? raw.slice(colon + 1).trim() : "";
-    const validName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name);
-    if (!validName || /[\r\n\0]/.test(value)) {
-      // The value may be a secret, and so may a malformed name (`Key=SECRET:…`): only a name
-      // that is a valid header name is shown.
-      throw new UsageError(
-        "--header",
-        `--header must be "Name: value", got a malformed header${validName ? ` named ${name}` : ""}`,
-      );
-    }
-    headers[name.toLowerCase()] = value;
-  }
-  return headers;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { CHECKSUM_ALGORITHMS } from "../checksums/digest.js";
 import type { OptionSpec } from "./spec.js";
 import { NETWORK_OPTIONS } from "./table-network.js";
+import { RETRY_OPTIONS } from "./table-retry.js";
 
 export const OPTION_TABLE: readonly OptionSpec[] = [
   {
@@ -37,49 +38,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     help: "state: locks, markers, partial downloads, circuit state",
     group: "Single pair",
   },
-  {
-    flag: "max-retries",
-    owner: "core/transfer",
-    key: "maxRetries",
-    kind: "count",
-    min: 1,
-    value: "N",
-    default: 5,
-    help: "attempts in total per transfer (N ≥ 1); attempts that made progress, were told to slow down, or met an outage of an origin that was answering do not count",
-    group: "Single pair",
-  },
-  {
-    flag: "retry-max-time",
-    owner: "core/transfer",
-    key: "retryMaxTime",
-    kind: "seconds",
-    positive: true,
-    value: "SEC",
-    default: 300,
-    help: "stop retrying a transfer once its origin has not answered for SEC (from its first attempt, its last answer or byte); bounds how long an outage is waited out",
-    group: "Single pair",
-  },
-  {
-    flag: "timeout",
-    owner: "sources/http",
-    key: "timeout",
-    kind: "seconds",
-    positive: true,
-    value: "SEC",
-    default: 30,
-    help: "connect, response-headers and stall timeout of one attempt (no byte for SEC aborts it); never cuts a transfer that keeps progressing",
-    group: "Single pair",
-  },
-  {
-    flag: "circuit-ttl",
-    owner: "health/circuits",
-    key: "circuitTtl",
-    kind: "seconds",
-    value: "SEC",
-    default: 300,
-    help: "how long an opened circuit refuses work",
-    group: "Single pair",
-  },
+  ...RETRY_OPTIONS,
   {
     flag: "artifact-root",
     owner: "run/plan",
