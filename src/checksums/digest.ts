@@ -1,8 +1,10 @@
 /** Checksum algorithms and digest arguments: pure, no I/O. */
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { UsageError } from "../errors.js";
+import { blake3Available, newBlake3 } from "./blake3.js";
 
-export const CHECKSUM_ALGORITHMS = ["sha256", "sha512", "sha1", "md5"] as const;
+/** Every algorithm, the default first; blake3 last (its 64 hex digits are taken as sha256's unless named). */
+export const CHECKSUM_ALGORITHMS = ["sha256", "sha512", "sha1", "md5", "blake3"] as const;
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
 
 const HEX_LENGTH: Record<ChecksumAlgorithm, number> = {
@@ -10,9 +12,13 @@ const HEX_LENGTH: Record<ChecksumAlgorithm, number> = {
   sha512: 128,
   sha1: 40,
   md5: 32,
+  blake3: 64,
 };
 
-/** The algorithm whose hex digests have `length` digits (they differ for all four). */
+/**
+ * The algorithm whose hex digests have `length` digits, for checksum files that do not say (as
+ * `sha256sum -c`): 64 digits are sha256's — a blake3 digest must be named (`blake3:HEX`).
+ */
 export function checksumAlgorithmForLength(length: number): ChecksumAlgorithm | undefined {
   return CHECKSUM_ALGORITHMS.find((algorithm) => HEX_LENGTH[algorithm] === length);
 }
@@ -21,8 +27,24 @@ export function isChecksumAlgorithm(value: string): value is ChecksumAlgorithm {
   return (CHECKSUM_ALGORITHMS as readonly string[]).includes(value);
 }
 
-export function newHash(algorithm: ChecksumAlgorithm): Hash {
-  return createHash(algorithm);
+/** An incremental hash: what every digest of the tool is computed with, in one pass. */
+export interface Hasher {
+  update(data: Buffer): unknown;
+  digest(encoding: "hex"): string;
+}
+
+/** A new hasher for `algorithm` (blake3 only where `blake3Available()`). */
+export function newHash(algorithm: ChecksumAlgorithm): Hasher {
+  return algorithm === "blake3" ? newBlake3() : createHash(algorithm);
+}
+
+/** Refuses blake3 as bad input (`argument` named) where its optional native package is missing. */
+export function requireBlake3(argument: string): void {
+  if (!blake3Available())
+    throw new UsageError(
+      argument,
+      `${argument}: blake3 needs the optional package @napi-rs/blake-hash, which is not installed for this platform (use sha256)`,
+    );
 }
 
 /** Validates a hex digest for `algorithm`; returns it lower-cased. */
@@ -64,6 +86,7 @@ export function parseChecksumArgument(
       );
     }
     algorithm = name;
+    if (algorithm === "blake3") requireBlake3("--checksum");
     digest = digest.slice(colon + 1);
   }
   return { source, algorithm, hex: parseHexDigest(digest, algorithm, "--checksum") };

@@ -4,8 +4,7 @@
  * any digest the source states, make it durable. Verifying the user's checksum and committing
  * are the caller's next steps.
  */
-import type { Hash } from "node:crypto";
-import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import type { ChecksumAlgorithm, Hasher } from "../checksums/digest.js";
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { BandwidthLimit } from "../policies/bandwidth.js";
@@ -240,7 +239,7 @@ async function open(
  * descriptor) and mark it as being written. Otherwise (from zero, or a server that ignored the
  * range): a new part, recorded before any byte lands in it.
  */
-async function sinkFor(context: AttemptContext, opened: Body, hashes: Hash[]): Promise<PartSink> {
+async function sinkFor(context: AttemptContext, opened: Body, hashes: Hasher[]): Promise<PartSink> {
   const { parts } = context;
   const kept = parts.sink;
   if (kept && opened.offset > 0 && opened.offset === kept.offset) {

@@ -2,8 +2,7 @@
  * The digests one attempt computes in its single pass: the run's algorithm, and any other the
  * source states a digest in (`Repr-Digest: sha-512=…`), checked against what it states.
  */
-import type { Hash } from "node:crypto";
-import { type ChecksumAlgorithm, newHash } from "../checksums/digest.js";
+import { type ChecksumAlgorithm, type Hasher, newHash } from "../checksums/digest.js";
 import { SyncError } from "../errors.js";
 import type { StatedDigest } from "../sources/source.js";
 
@@ -11,7 +10,7 @@ import type { StatedDigest } from "../sources/source.js";
 export class Digests {
   readonly #algorithm: ChecksumAlgorithm;
   readonly #stated: readonly StatedDigest[];
-  readonly #byAlgorithm = new Map<ChecksumAlgorithm, Hash>();
+  readonly #byAlgorithm = new Map<ChecksumAlgorithm, Hasher>();
 
   /** Hashes for `algorithm` and for every algorithm in `stated` (each once). */
   constructor(algorithm: ChecksumAlgorithm, stated: readonly StatedDigest[]) {
@@ -23,7 +22,7 @@ export class Digests {
   }
 
   /** Every hash to feed the bytes to, in one pass. */
-  get hashes(): Hash[] {
+  get hashes(): Hasher[] {
     return [...this.#byAlgorithm.values()];
   }
 

@@ -1,6 +1,7 @@
 /** The body of one answer, streamed into a part and hashed in the same pass. */
-import type { Hash } from "node:crypto";
+
 import { finished } from "node:stream";
+import type { Hasher } from "../checksums/digest.js";
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError, writeError } from "../errors.js";
 import type { BandwidthLimit } from "../policies/bandwidth.js";
@@ -28,7 +29,7 @@ export async function streamInto(
     limiter?: Pick<BandwidthLimit, "take">;
   },
   sink: PartSink,
-  hashes: Hash[],
+  hashes: Hasher[],
   opened: Body,
 ): Promise<number> {
   const { offset, body, length } = opened;

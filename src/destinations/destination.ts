@@ -3,8 +3,7 @@
  * there, receive data into a private part that only this writer can touch, and put a finished
  * part in place atomically once the writer proves it still holds its lease.
  */
-import type { Hash } from "node:crypto";
-import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import type { ChecksumAlgorithm, Hasher } from "../checksums/digest.js";
 import type { PartFile } from "../state/store.js";
 
 /** What identifies the destination's current content on disk: a hand edit changes one of these. */
@@ -32,7 +31,7 @@ export interface PartSink {
   /** The part as a state record describes it (its size: what was written so far). */
   file(): PartFile;
   /** Feeds the kept bytes `[0, offset)` into `hashes`, read through the part's own descriptor. */
-  hashKept(hashes: Hash[], signal: AbortSignal): Promise<void>;
+  hashKept(hashes: Hasher[], signal: AbortSignal): Promise<void>;
   /** Takes a chunk; returns a promise when the caller should pause until it settles. Throws the first write error. */
   push(chunk: Uint8Array): Promise<void> | undefined;
   /** Writes what is left and makes it durable. */

@@ -7,6 +7,7 @@ import {
   CHECKSUM_ALGORITHMS,
   type ChecksumAlgorithm,
   parseChecksumArgument,
+  requireBlake3,
 } from "../checksums/digest.js";
 import type { Clock } from "../clock.js";
 import { UsageError } from "../errors.js";
@@ -206,6 +207,7 @@ export function normalizeOptions(
       `--checksum-algorithm must be one of ${CHECKSUM_ALGORITHMS.join(", ")}, got ${JSON.stringify(algorithm)}`,
     );
   }
+  if (algorithm === "blake3") requireBlake3("--checksum-algorithm");
 
   const positional = options.sources ?? [];
   const singlePair =

@@ -88,7 +88,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     choices: CHECKSUM_ALGORITHMS,
     value: "ALGO",
     default: "sha256",
-    help: "digest computed while streaming: sha256, sha512, sha1, md5",
+    help: "digest computed while streaming: sha256, sha512, sha1, md5, blake3 (2-3× faster than sha256; named `blake3:HEX` in --checksum)",
     group: "Many sources",
   },
   {

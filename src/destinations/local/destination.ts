@@ -9,12 +9,13 @@
  * last identity check and the rename is a window in which a racing attacker could swap the part's
  * name; everything else goes through descriptors.
  */
-import { createHash } from "node:crypto";
+
 import { constants, type Stats } from "node:fs";
 import { open, rename, statfs } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
+import { newHash } from "../../checksums/digest.js";
 import { SyncError, writeError } from "../../errors.js";
 import { mkdirs } from "../../fs/mkdirs.js";
 import { lstatOrUndefined } from "../../fs/stat.js";
@@ -240,7 +241,7 @@ export class LocalDestination implements Destination {
         constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
       );
       if (!(await handle.stat()).isFile()) return null;
-      const hash = createHash(algorithm);
+      const hash = newHash(algorithm);
       const buffer = Buffer.allocUnsafe(READ_CHUNK);
       for (;;) {
         if (signal.aborted) return null;

@@ -4,10 +4,11 @@
  * this user wrote. Every read and write goes through the one descriptor opened here — never by
  * name again — so swapping the name for a link or another file redirects nothing.
  */
-import type { Hash } from "node:crypto";
+
 import { lstatSync, type Stats, unlinkSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
+import type { Hasher } from "../../checksums/digest.js";
 import { SyncError, writeError } from "../../errors.js";
 import { CREATE_NEW_RW, OPEN_EXISTING_RW } from "../../fs/no-follow.js";
 import type { PartFile } from "../../state/store.js";
@@ -107,7 +108,7 @@ export class LocalPart implements PartSink {
     return this.#positional;
   }
 
-  async hashKept(hashes: Hash[], signal: AbortSignal): Promise<void> {
+  async hashKept(hashes: Hasher[], signal: AbortSignal): Promise<void> {
     const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(this.offset, 1)));
     for (let position = 0; position < this.offset; ) {
       signal.throwIfAborted();
