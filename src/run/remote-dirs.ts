@@ -160,16 +160,18 @@ export async function expandRemoteDirectory(
     for (const link of page.kept) {
       if (link.kind === "outside") continue;
       if (link.kind === "unsafe") {
+        // Refused links are pairs of the plan too (one each, in the report): they count against
+        // the cap, or a page of a million junk links would fill memory past any bound.
         const key = link.url.href;
-        if (!unsafe.has(key)) unsafe.set(key, refused(sourceAt(link.url), folder, link.reason));
-        continue;
-      }
-      const rel = link.segments.join("/");
-      if (link.kind === "folder") {
+        if (unsafe.has(key)) continue;
+        unsafe.set(key, refused(sourceAt(link.url), folder, link.reason));
+      } else if (link.kind === "folder") {
+        const rel = link.segments.join("/");
         if (seen.has(rel)) continue;
         seen.add(rel);
         folders.push({ href: withUserinfo(link.url), rel });
       } else {
+        const rel = link.segments.join("/");
         if (files.has(rel)) continue;
         const destination = resolve(folder, ...link.segments);
         const pair = isInside(destination, folder)
