@@ -6,6 +6,9 @@
 import { basename, sep } from "node:path";
 import type { ChecksumAlgorithm } from "../checksums/digest.js";
 import { isOwnFileName } from "../destinations/local/names.js";
+
+export { hasControlCharacter } from "../destinations/local/names.js";
+
 import { SyncError } from "../errors.js";
 import type { SourceLocation } from "../sources/location.js";
 
@@ -64,13 +67,4 @@ export const OWN_NAMES_RESERVED =
 /** Whether `path` lies strictly inside `dir` (both absolute, normalised). */
 export function isInside(path: string, dir: string): boolean {
   return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-}
-
-/** Whether `name` holds a C0 control character or DEL: such a name could corrupt logs and folders. */
-export function hasControlCharacter(name: string): boolean {
-  for (const char of name) {
-    const code = char.charCodeAt(0);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
 }
