@@ -12,6 +12,7 @@ import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
 import { nameFromUrlPath, type SourceLocation } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
+import { refuseSharedFolders } from "./dir-folders.js";
 import {
   checked,
   hasControlCharacter,
@@ -36,13 +37,15 @@ export interface Plan {
 /**
  * Plans every source of `options`. `listing` reads remote directories (the run's HTTP client and
  * origin health); a plan without one refuses them. Rejects with `UsageError` for a plan that
- * cannot be made (colliding destinations, a bad checksum file), and with the signal's reason when
+ * cannot be made (colliding destinations, two directory sources sharing one folder, a bad checksum file), and with the signal's reason when
  * the run is interrupted while listing.
  */
 export async function plan(options: ResolvedOptions, listing?: RemoteListing): Promise<Plan> {
   const pairs: PlannedPair[] = [];
   const emptyDirectories: string[] = [];
   const skippedLinks: Plan["skippedLinks"] = [];
+  // Before any listing: a plan refused must not have asked the servers first.
+  await refuseSharedFolders(options);
   for (const given of options.sources) {
     const expanded = isRemoteDirectory(given.location)
       ? await expandRemoteDirectory(given, options, remote(listing))
