@@ -19,7 +19,10 @@ export interface PlannedPair {
   /** The name `--checksum-file` entries are matched against: the path below a directory source, else the file name. */
   name: string;
   expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
-  /** For a file of a directory source: the source folder's real path, which what is read must lie in. */
+  /**
+   * For a file of a directory source, what is read must lie in: the local folder's real path, or
+   * the remote directory's URL (no userinfo), which redirects may not leave.
+   */
   within?: string;
   /** The folder the user named that the destination's folders are made in (never through a link). */
   destinationWithin?: string;

@@ -182,7 +182,12 @@ export async function expandRemoteDirectory(
         if (files.has(rel)) continue;
         const destination = resolve(folder, ...link.segments);
         const pair = isInside(destination, folder)
-          ? { ...checked(pairOf(sourceAt(link.url), destination, rel)), destinationWithin: within }
+          ? {
+              ...checked(pairOf(sourceAt(link.url), destination, rel)),
+              destinationWithin: within,
+              // Its redirects may not leave the directory, as the index pages' may not.
+              within: root.href,
+            }
           : refused(sourceAt(link.url), folder, "the file name would leave the artifact root");
         files.set(rel, pair);
       }
