@@ -13,6 +13,7 @@ import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
 import { nameFromUrlPath, type SourceLocation } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
 import { refuseSharedFolders } from "./dir-folders.js";
+import { refuseInsideLockDir } from "./lock-dir-guard.js";
 import {
   checked,
   hasControlCharacter,
@@ -54,6 +55,7 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
     else for (const pair of expanded) pairs.push(pair);
   }
+  await refuseInsideLockDir(pairs, options.lockDir);
   refuseOverlaps(pairs);
   if (options.checksumFile !== undefined) {
     matchChecksumFile(pairs, await readChecksumFile(options.checksumFile, options.algorithm));
