@@ -10,7 +10,7 @@
  */
 import { join, resolve } from "node:path";
 import picomatch from "picomatch";
-import { circuitOpenError, isDeadline } from "../core/context.js";
+import { isDeadline } from "../core/context.js";
 import { SyncError } from "../errors.js";
 import { isOriginFailure } from "../health/origin-health.js";
 import { redactUrl } from "../log/redact.js";
@@ -85,9 +85,6 @@ export async function expandRemoteDirectory(
     return [refused(location, options.artifactRoot, (error as Error).message)];
   }
   const within = options.directoryDestination ?? options.artifactRoot;
-  const refusedFor = await listing.circuits.refusesFor(location.origin);
-  if (refusedFor > 0)
-    return [failing(location, folder, circuitOpenError(location.origin, refusedFor))];
 
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
   const matches = picomatch(options.pattern, { dot: true });
@@ -127,8 +124,10 @@ export async function expandRemoteDirectory(
       if (listing.signal.aborted && !isDeadline(listing.signal.reason)) throw listing.signal.reason;
       const failure = error instanceof SyncError ? error : new SyncError("network", String(error));
       if (failure === tooMany || at.rel === "") return [failing(location, folder, failure)];
-      // A dead origin (or the deadline) would fail every page left: stop, and say how many.
-      const stop = isOriginFailure(failure) || isDeadline(failure);
+      // A dead origin, an open circuit or the deadline would fail every page left: stop, and
+      // say how many.
+      const stop =
+        failure.code === "circuit_open" || isOriginFailure(failure) || isDeadline(failure);
       const left = folders.length - next - 1;
       const note = stop && left > 0 ? ` (listing stopped: ${left} more folders not listed)` : "";
       failed.push(
