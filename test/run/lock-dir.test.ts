@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { findLog, runCli } from "../helpers/cli.js";
@@ -60,5 +60,14 @@ describe("the lock dir", () => {
     );
     assert.equal(direct.code, 70, direct.stderr.slice(-2000));
     assert.match(String(findLog(direct, "synchronization failed")?.reason), /inside the lock dir/);
+
+    // And a local directory named .locks, which lands there by default too.
+    const local = join(root, "src", ".locks");
+    await mkdir(local, { recursive: true });
+    await writeFile(join(local, name), JSON.stringify(forged));
+    const folder = await runCli([local, "--json"], { env });
+    assert.equal(folder.code, 70, folder.stderr.slice(-2000));
+    assert.match(String(findLog(folder, "synchronization failed")?.reason), /inside the lock dir/);
+    assert.ok(!(await readdir(lockDir)).includes(name), "no circuit planted from a local folder");
   });
 });
