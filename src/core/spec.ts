@@ -14,7 +14,10 @@ export interface JobSource {
   display: string;
   /** Circuit breaker key: `scheme://host:port`, or the file URL of a local file. */
   origin: string;
-  /** A file of a directory source: what is read must really lie inside this folder (a real path). */
+  /**
+   * A file of a directory source: what is read must really lie inside it. For a local folder its
+   * real path; for a remote directory its URL (no userinfo), which no redirect may leave.
+   */
   within?: string;
 }
 

@@ -6,6 +6,8 @@
  * suspect again, and transfers already running must take a turn before they retry.
  */
 
+import type { SyncError } from "../errors.js";
+
 /** A turn at an origin's gate. `held` is false for a proven origin (no turn is needed). */
 export interface Turn {
   readonly held: boolean;
@@ -29,6 +31,8 @@ interface OriginState {
   slowedAt: number;
   /** When it last answered or sent a byte in this run (monotonic ms); -Infinity: never. */
   heardAt: number;
+  /** Why this run gave up on it (a whole retry budget spent on it unanswered); cleared when heard from. */
+  givenUp: SyncError | undefined;
 }
 
 /** The pace after a first "slow down", and the slowest it ever goes. */
@@ -54,6 +58,7 @@ export class OriginGate {
         nextStartAt: 0,
         slowedAt: Number.NEGATIVE_INFINITY,
         heardAt: Number.NEGATIVE_INFINITY,
+        givenUp: undefined,
       };
       this.#origins.set(origin, state);
     }
@@ -161,6 +166,21 @@ export class OriginGate {
   heard(origin: string, nowMs: number): void {
     const state = this.#state(origin);
     if (nowMs > state.heardAt) state.heardAt = nowMs;
+    state.givenUp = undefined;
+  }
+
+  /**
+   * A request spent its whole retry budget (`--max-retries`, or `--retry-max-time` of silence)
+   * on the origin and it never answered: `failure` says how. Index requests to it then fail at
+   * once with that failure instead of each spending a budget of its own, until it is heard from.
+   */
+  giveUp(origin: string, failure: SyncError): void {
+    this.#state(origin).givenUp = failure;
+  }
+
+  /** Why this run gave up on `origin`, if it did and has not heard from it since. */
+  givenUp(origin: string): SyncError | undefined {
+    return this.#state(origin).givenUp;
   }
 
   /** When `origin` was last heard from in this run (monotonic ms); -Infinity when never. */

@@ -6,6 +6,9 @@
 import { basename, sep } from "node:path";
 import type { ChecksumAlgorithm } from "../checksums/digest.js";
 import { isOwnFileName } from "../destinations/local/names.js";
+
+export { hasControlCharacter } from "../destinations/local/names.js";
+
 import { SyncError } from "../errors.js";
 import type { SourceLocation } from "../sources/location.js";
 
@@ -16,7 +19,10 @@ export interface PlannedPair {
   /** The name `--checksum-file` entries are matched against: the path below a directory source, else the file name. */
   name: string;
   expected: { algorithm: ChecksumAlgorithm; hex: string } | undefined;
-  /** For a file of a directory source: the source folder's real path, which what is read must lie in. */
+  /**
+   * For a file of a directory source, what is read must lie in: the local folder's real path, or
+   * the remote directory's URL (no userinfo), which redirects may not leave.
+   */
   within?: string;
   /** The folder the user named that the destination's folders are made in (never through a link). */
   destinationWithin?: string;
@@ -64,13 +70,4 @@ export const OWN_NAMES_RESERVED =
 /** Whether `path` lies strictly inside `dir` (both absolute, normalised). */
 export function isInside(path: string, dir: string): boolean {
   return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-}
-
-/** Whether `name` holds a C0 control character or DEL: such a name could corrupt logs and folders. */
-export function hasControlCharacter(name: string): boolean {
-  for (const char of name) {
-    const code = char.charCodeAt(0);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
 }

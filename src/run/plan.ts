@@ -12,6 +12,8 @@ import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
 import { nameFromUrlPath, type SourceLocation } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
+import { refuseSharedFolders } from "./dir-folders.js";
+import { refuseInsideLockDir } from "./lock-dir-guard.js";
 import {
   checked,
   hasControlCharacter,
@@ -36,13 +38,15 @@ export interface Plan {
 /**
  * Plans every source of `options`. `listing` reads remote directories (the run's HTTP client and
  * origin health); a plan without one refuses them. Rejects with `UsageError` for a plan that
- * cannot be made (colliding destinations, a bad checksum file), and with the signal's reason when
+ * cannot be made (colliding destinations, two directory sources sharing one folder, a bad checksum file), and with the signal's reason when
  * the run is interrupted while listing.
  */
 export async function plan(options: ResolvedOptions, listing?: RemoteListing): Promise<Plan> {
   const pairs: PlannedPair[] = [];
   const emptyDirectories: string[] = [];
   const skippedLinks: Plan["skippedLinks"] = [];
+  // Before any listing: a plan refused must not have asked the servers first.
+  await refuseSharedFolders(options);
   for (const given of options.sources) {
     const expanded = isRemoteDirectory(given.location)
       ? await expandRemoteDirectory(given, options, remote(listing))
@@ -51,6 +55,7 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
     else for (const pair of expanded) pairs.push(pair);
   }
+  await refuseInsideLockDir(pairs, options.lockDir);
   refuseOverlaps(pairs);
   if (options.checksumFile !== undefined) {
     matchChecksumFile(pairs, await readChecksumFile(options.checksumFile, options.algorithm));

@@ -10,15 +10,16 @@
  */
 import { join, resolve } from "node:path";
 import picomatch from "picomatch";
-import { circuitOpenError, isDeadline } from "../core/context.js";
+import { isDeadline } from "../core/context.js";
 import { SyncError } from "../errors.js";
 import { isOriginFailure } from "../health/origin-health.js";
 import { redactUrl } from "../log/redact.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
-import { classifyLink, type IndexLink } from "../sources/http/index-links.js";
+import type { IndexLink } from "../sources/http/index-links.js";
 import { nameFromUrlPath, originOf, type SourceLocation } from "../sources/location.js";
 import { checked, failing, isInside, type PlannedPair, pairOf, refused } from "./pairs.js";
 import { type RemoteListing, readPageWithRetries } from "./remote-pages.js";
+import { encodePath, folderKeyOf, keeper, refuseFilesListedAsFolders } from "./remote-walk.js";
 
 export type { RemoteListing } from "./remote-pages.js";
 
@@ -49,6 +50,13 @@ interface Folder {
   href: string;
   /** Decoded path below the source, `/`-separated, empty for the source itself. */
   rel: string;
+  /**
+   * The folder whose page linked this one (none for the source itself): the way down to it.
+   * A pointer, not a list of paths, so that a chain of folders thousands deep costs its length.
+   */
+  parent: Folder | undefined;
+  /** What its page lists (`ListingDigest`), once read. */
+  digest?: string;
 }
 
 /**
@@ -77,9 +85,6 @@ export async function expandRemoteDirectory(
     return [refused(location, options.artifactRoot, (error as Error).message)];
   }
   const within = options.directoryDestination ?? options.artifactRoot;
-  const refusedFor = await listing.circuits.refusesFor(location.origin);
-  if (refusedFor > 0)
-    return [failing(location, folder, circuitOpenError(location.origin, refusedFor))];
 
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
   const matches = picomatch(options.pattern, { dot: true });
@@ -98,11 +103,9 @@ export async function expandRemoteDirectory(
   const files = new Map<string, PlannedPair>();
   const unsafe = new Map<string, PlannedPair>();
   const failed: PlannedPair[] = [];
-  const folders: Folder[] = [{ href: location.href, rel: "" }];
+  const folders: Folder[] = [{ href: location.href, rel: "", parent: undefined }];
   /** Folders queued or read, by decoded path: one folder linked twice (or reached by a redirect) is read once. */
   const seen = new Set<string>([""]);
-  /** The listing digest of every folder read, by decoded path. */
-  const digests = new Map<string, string>();
   let entries = 0;
   let pages = 0;
   const tooMany = new SyncError(
@@ -121,8 +124,10 @@ export async function expandRemoteDirectory(
       if (listing.signal.aborted && !isDeadline(listing.signal.reason)) throw listing.signal.reason;
       const failure = error instanceof SyncError ? error : new SyncError("network", String(error));
       if (failure === tooMany || at.rel === "") return [failing(location, folder, failure)];
-      // A dead origin (or the deadline) would fail every page left: stop, and say how many.
-      const stop = isOriginFailure(failure) || isDeadline(failure);
+      // A dead origin, an open circuit or the deadline would fail every page left: stop, and
+      // say how many.
+      const stop =
+        failure.code === "circuit_open" || isOriginFailure(failure) || isDeadline(failure);
       const left = folders.length - next - 1;
       const note = stop && left > 0 ? ` (listing stopped: ${left} more folders not listed)` : "";
       failed.push(
@@ -147,33 +152,41 @@ export async function expandRemoteDirectory(
     // A folder that lists exactly what a folder above it lists (every name, size and date) is
     // that folder again: a link loop (`loop -> ..`), which would otherwise repeat the tree at
     // every level until the server gives up. Not a failure: nothing is lost but copies.
-    const echoed = ancestorsOf(at.rel).find((above) => digests.get(above) === page.digest);
+    let echoed = at.parent;
+    while (echoed !== undefined && echoed.digest !== page.digest) echoed = echoed.parent;
     if (echoed !== undefined) {
       listing.logger.emit("warning", "skipped folder", {
         source: location.display,
         folder: redactUrl(at.href),
-        reason: `it lists exactly what ${redactUrl(new URL(echoed === "" ? "" : `${encodePath(echoed)}/`, root).href)} lists: a link loop (sync it as a source of its own if it is not)`,
+        reason: `it lists exactly what ${redactUrl(new URL(echoed.rel === "" ? "" : `${encodePath(echoed.rel)}/`, root).href)} lists: a link loop (sync it as a source of its own if it is not)`,
       });
       continue;
     }
-    digests.set(at.rel, page.digest);
+    at.digest = page.digest;
     for (const link of page.kept) {
       if (link.kind === "outside") continue;
       if (link.kind === "unsafe") {
+        // Refused links are pairs of the plan too (one each, in the report): they count against
+        // the cap, or a page of a million junk links would fill memory past any bound.
         const key = link.url.href;
-        if (!unsafe.has(key)) unsafe.set(key, refused(sourceAt(link.url), folder, link.reason));
-        continue;
-      }
-      const rel = link.segments.join("/");
-      if (link.kind === "folder") {
+        if (unsafe.has(key)) continue;
+        unsafe.set(key, refused(sourceAt(link.url), folder, link.reason));
+      } else if (link.kind === "folder") {
+        const rel = link.segments.join("/");
         if (seen.has(rel)) continue;
         seen.add(rel);
-        folders.push({ href: withUserinfo(link.url), rel });
+        folders.push({ href: withUserinfo(link.url), rel, parent: at });
       } else {
+        const rel = link.segments.join("/");
         if (files.has(rel)) continue;
         const destination = resolve(folder, ...link.segments);
         const pair = isInside(destination, folder)
-          ? { ...checked(pairOf(sourceAt(link.url), destination, rel)), destinationWithin: within }
+          ? {
+              ...checked(pairOf(sourceAt(link.url), destination, rel)),
+              destinationWithin: within,
+              // Its redirects may not leave the directory, as the index pages' may not.
+              within: root.href,
+            }
           : refused(sourceAt(link.url), folder, "the file name would leave the artifact root");
         files.set(rel, pair);
       }
@@ -188,66 +201,8 @@ export async function expandRemoteDirectory(
     files: files.size,
     folders: seen.size - 1,
   });
-  // A server may list `x` both as a file and as a folder (`x/`, or a file `x/y`): the file may
-  // not take the folder's place, nor the other way round (that would refuse the whole run).
-  const folderNames = new Set(seen);
-  for (const rel of files.keys()) for (const above of ancestorsOf(rel)) folderNames.add(above);
-  const planned = [...files.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([rel, pair]) =>
-      folderNames.has(rel)
-        ? refused(pair.source, pair.destination, "it is listed as a folder too")
-        : pair,
-    );
+  // A file may not take the place of a folder of the same path (that would refuse the whole run).
+  const planned = refuseFilesListedAsFolders(files, seen);
   if (planned.length === 0 && unsafe.size === 0 && failed.length === 0) return "empty directory";
   return [...planned, ...unsafe.values(), ...failed];
-}
-
-/**
- * What one page's attempt keeps of its links: files within `--max-depth` that `--pattern` takes,
- * folders whose files could still be within it, and unsafe names (to be refused); at most
- * `room` of them, past which `tooMany` is thrown to stop reading the page.
- */
-function keeper(
-  maxDepth: number,
-  matches: (path: string) => boolean,
-  room: number,
-  tooMany: SyncError,
-): { add(link: IndexLink): void; result(): IndexLink[] } {
-  const kept: IndexLink[] = [];
-  return {
-    add(link) {
-      if (link.kind === "outside") return;
-      if (link.kind === "file") {
-        if (link.segments.length > maxDepth || !matches(link.segments.join("/"))) return;
-      } else if (link.kind === "folder") {
-        // A folder at depth d holds files at depth d + 1.
-        if (link.segments.length >= maxDepth) return;
-      }
-      kept.push(link);
-      if (kept.length > room) throw tooMany;
-    },
-    result: () => kept,
-  };
-}
-
-/** The folders above `rel` (`a/b/c` → `a/b`, `a`, `""`), nearest first. */
-function ancestorsOf(rel: string): string[] {
-  if (rel === "") return [];
-  const parts = rel.split("/");
-  return parts.map((_, i) => parts.slice(0, parts.length - 1 - i).join("/"));
-}
-
-/** A decoded `/`-separated path, percent-encoded again segment by segment. */
-function encodePath(rel: string): string {
-  return rel.split("/").map(encodeURIComponent).join("/");
-}
-
-/** The decoded path below `root` of the folder `url` lies in (`""` for `root`), if it is below it. */
-function folderKeyOf(url: URL, root: URL): string | undefined {
-  const folder = new URL(url.href);
-  folder.pathname = url.pathname.slice(0, url.pathname.lastIndexOf("/") + 1);
-  if (folder.pathname === root.pathname) return "";
-  const link = classifyLink(folder.pathname, folder, root);
-  return link.kind === "folder" ? link.segments.join("/") : undefined;
 }

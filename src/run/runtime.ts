@@ -79,7 +79,7 @@ export async function buildRuntime(
     sources: {
       open: (source) =>
         source.kind === "http" && http
-          ? http.source(parts.credentials.get(source.href) ?? source.href)
+          ? http.source(parts.credentials.get(source.href) ?? source.href, source.within)
           : new FileSource(source.href, source.within),
     },
     destinations: new LocalDestinations(),

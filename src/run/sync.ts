@@ -129,8 +129,10 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   });
   const listing: RemoteListing | undefined = http && {
     client: http,
-    gate: runtime.health.gate,
-    circuits: runtime.health.circuits,
+    health: runtime.health,
+    // A dry run writes nothing, circuit records included: it only reads them.
+    recordsHealth: !resolved.dryRun,
+    prepareState: () => store.ensureWritable(),
     clock,
     random: runtime.random,
     logger,

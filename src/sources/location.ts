@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hasControlCharacter, isNameTooLong, MAX_NAME_BYTES } from "../destinations/local/names.js";
 import { UsageError } from "../errors.js";
 import { redactUrl } from "../log/redact.js";
 
@@ -100,14 +101,17 @@ export function nameFromUrlPath(pathname: string, argument: string): string {
       `${argument} does not end in a usable file name (got ${JSON.stringify(name)}); use --destination`,
     );
   }
+  // Refused here, at plan time, rather than by the filesystem (ENAMETOOLONG) halfway through a run.
+  if (isNameTooLong(name)) {
+    throw new UsageError(
+      argument,
+      `${argument} ends in a file name longer than ${MAX_NAME_BYTES} bytes (${Buffer.byteLength(name)}); use --destination`,
+    );
+  }
   return name;
 }
 
 /** Separators and control characters: a name holding one could escape or corrupt its folder. */
 function hasUnsafeCharacter(name: string): boolean {
-  for (const char of name) {
-    const code = char.charCodeAt(0);
-    if (char === "/" || char === "\\" || code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
+  return name.includes("/") || name.includes("\\") || hasControlCharacter(name);
 }

@@ -35,6 +35,10 @@ describe("classifyLink", () => {
     ["nul%00.bin", "unsafe a name holding control characters"],
     ["%ff.bin", "unsafe a malformed percent-encoding, or a name that is not UTF-8"],
     ["x//y.bin", "unsafe an empty path segment (//)"],
+    // 255 bytes is the longest name a filesystem takes: refused while planning, not mid-run.
+    [`${"é".repeat(127)}x.bin`, "unsafe a name longer than 255 bytes"],
+    [`${"%C3%A9".repeat(128)}/`, "unsafe a name longer than 255 bytes"],
+    [`${"é".repeat(125)}x.bin`, `file sub/${"é".repeat(125)}x.bin`],
     ["x.resilient-sync.part", "unsafe a name reserved for resilient-sync's own files (part, lock)"],
     [
       ".resilient-sync-0123456789abcdef01234567.lock",

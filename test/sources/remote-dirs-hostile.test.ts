@@ -156,12 +156,13 @@ describe("remote directories: hostile index pages", () => {
       kind: "redirect" as const,
       location: elsewhere.url("/dir/"),
     }));
-    server.route("/away/dir/", { body: Buffer.from(""), script: away });
-    server.route("/up/dir/", {
+    server.route("/away/gone/", { body: Buffer.from(""), script: away });
+    // Each source has a name of its own: two directories named alike are refused up front.
+    server.route("/up/high/", {
       body: Buffer.from(""),
       script: [{ kind: "redirect", location: "/up/" }],
     });
-    index("/up/", links("dir/", "x.bin"));
+    index("/up/", links("high/", "x.bin"));
     server.route("/in/dir/", {
       body: Buffer.from(links("real/")),
       headers: HTML,
@@ -175,7 +176,7 @@ describe("remote directories: hostile index pages", () => {
 
     const result = await runCli(
       intoArtifactRoot(
-        [server.url("/away/dir/"), server.url("/up/dir/"), server.url("/in/dir/")],
+        [server.url("/away/gone/"), server.url("/up/high/"), server.url("/in/dir/")],
         dir,
         "--json",
       ),
@@ -206,7 +207,7 @@ describe("remote directories: hostile index pages", () => {
       headers: { "content-type": "application/json" },
     });
     const result = await runCli(
-      intoArtifactRoot([server.url("/missing/dir/"), server.url("/json/dir/")], dir, "--json"),
+      intoArtifactRoot([server.url("/missing/gone/"), server.url("/json/dir/")], dir, "--json"),
     );
     assert.equal(result.code, 70, result.stderr.slice(-2000));
     assert.deepEqual(
@@ -218,7 +219,7 @@ describe("remote directories: hostile index pages", () => {
       .map((line) => String(line.reason));
     assert.match(reasons[0] as string, /HTTP 404: no directory index there/);
     assert.match(reasons[1] as string, /not a directory index \(Content-Type "application\/json"/);
-    assert.equal(server.requestsFor("/missing/dir/").length, 1, "a 404 is not retried");
+    assert.equal(server.requestsFor("/missing/gone/").length, 1, "a 404 is not retried");
     assert.equal(await stat(join(dir, "out")).catch(() => undefined), undefined);
   });
 });

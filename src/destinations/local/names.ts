@@ -42,6 +42,23 @@ export function isOwnFileName(name: string): boolean {
   return name.endsWith(PART_SUFFIX) || LOCK.test(name);
 }
 
+/** Whether `name` holds a C0 control character or DEL: such a name could corrupt logs and folders. */
+export function hasControlCharacter(name: string): boolean {
+  for (const char of name) {
+    const code = char.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/** The longest name a file may have on the filesystems we write to (ext4, xfs, btrfs, APFS, NTFS …). */
+export const MAX_NAME_BYTES = 255;
+
+/** Whether `name` is longer than a file name may be (`MAX_NAME_BYTES` of UTF-8). */
+export function isNameTooLong(name: string): boolean {
+  return Buffer.byteLength(name) > MAX_NAME_BYTES;
+}
+
 /** The longest prefix of `text` of at most `bytes` UTF-8 bytes that ends on a character boundary. */
 function truncateUtf8(text: string, bytes: number): string {
   if (Buffer.byteLength(text) <= bytes) return text;

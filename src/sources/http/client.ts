@@ -74,8 +74,9 @@ export class HttpClient {
     return new HttpClient(await import("undici"), options);
   }
 
-  source(url: string): Source {
-    return new HttpSource(url, this);
+  /** `within`: the remote directory the file was listed in; its redirects must stay inside it. */
+  source(url: string, within?: string): Source {
+    return new HttpSource(url, this, within);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,12 @@
  * or a link that is not followed at all.
  */
 import { Parser } from "htmlparser2";
-import { isOwnFileName } from "../../destinations/local/names.js";
+import {
+  hasControlCharacter,
+  isNameTooLong,
+  isOwnFileName,
+  MAX_NAME_BYTES,
+} from "../../destinations/local/names.js";
 
 /** What one `<a href>` of an index page is to the directory source `root`. */
 export type IndexLink =
@@ -68,10 +73,8 @@ function unsafeSegment(raw: string): string | { reason: string } {
   }
   if (name === "." || name === "..") return { reason: `a path segment ${name}` };
   if (name.includes("/") || name.includes("\\")) return { reason: "an encoded / or \\ in a name" };
-  for (const char of name) {
-    const code = char.charCodeAt(0);
-    if (code < 0x20 || code === 0x7f) return { reason: "a name holding control characters" };
-  }
+  if (hasControlCharacter(name)) return { reason: "a name holding control characters" };
+  if (isNameTooLong(name)) return { reason: `a name longer than ${MAX_NAME_BYTES} bytes` };
   if (isOwnFileName(name)) {
     return { reason: "a name reserved for resilient-sync's own files (part, lock)" };
   }

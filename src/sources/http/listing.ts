@@ -12,6 +12,7 @@ import type { HttpClient } from "./client.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
 import { discard } from "./headers.js";
 import { classifyLink, type IndexLink, IndexLinkReader } from "./index-links.js";
+import { isWithinDirectory, withinDirectory } from "./within.js";
 
 /**
  * The largest index page read (16 MiB of body, about 100,000 entries of nginx's format): a
@@ -43,13 +44,7 @@ export async function readIndexPage(
   onLink: (link: IndexLink) => void,
 ): Promise<{ url: URL; digest: string }> {
   const where = redactUrl(page);
-  const guard = (url: URL) => {
-    if (url.origin === root.origin && url.pathname.startsWith(root.pathname)) return;
-    throw new SyncError(
-      "http_error",
-      `${where}: refused redirect to ${redactUrl(url.href)}: an index is read only from within the directory (${redactUrl(root.href)}); sync that URL instead`,
-    );
-  };
+  const guard = withinDirectory(root, where, "an index");
   let answered: { response: Awaited<ReturnType<HttpClient["get"]>>["response"]; url: URL };
   try {
     answered = await client.get(
@@ -184,7 +179,7 @@ function baseOf(page: URL, root: URL, declared?: string): URL {
   if (declared === undefined) return page;
   try {
     const base = new URL(declared, page);
-    if (base.origin === root.origin && base.pathname.startsWith(root.pathname)) return base;
+    if (isWithinDirectory(base, root)) return base;
   } catch {
     // A malformed base is no base.
   }

@@ -22,6 +22,7 @@ import {
   statedDigests,
   validatorsOf,
 } from "./headers.js";
+import { withinDirectory } from "./within.js";
 
 export class HttpSource implements Source {
   readonly #url: string;
@@ -29,7 +30,11 @@ export class HttpSource implements Source {
   #servedBy: string | undefined;
   /** The URL of the last request's last hop: after a redirect, the one that answered (or failed). */
   #lastUrl: string | undefined;
+  /** For a file of a remote directory: a redirect must stay within it (see `within.ts`). */
+  readonly #guard: ((url: URL) => void) | undefined;
   readonly #hop = (url: URL) => {
+    // Checked before the hop is recorded or sent: a refused target is never asked anything.
+    this.#guard?.(url);
     this.#servedBy = originOf(url);
     this.#lastUrl = url.href;
   };
@@ -38,9 +43,14 @@ export class HttpSource implements Source {
     return this.#servedBy;
   }
 
-  constructor(url: string, client: HttpClient) {
+  /** `within`: the URL of the remote directory this file was listed in, if it was. */
+  constructor(url: string, client: HttpClient, within?: string) {
     this.#url = url;
     this.#client = client;
+    this.#guard =
+      within === undefined
+        ? undefined
+        : withinDirectory(new URL(within), redactUrl(url), "a file of a remote directory");
   }
 
   async check(
