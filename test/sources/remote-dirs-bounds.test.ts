@@ -77,6 +77,6 @@ describe("remote directories: bounds", () => {
     assert.ok(findLog(result, "listed directory"), result.stderr.slice(-2000));
     // Every path below the chain was built once per level (and once more per level for its
     // loop check): 1500 levels took over 30 s that way, and take well under 10 s now.
-    assert.ok(elapsed < 15_000, `took ${Math.round(elapsed)} ms`);
+    assert.ok(elapsed < 25_000, `took ${Math.round(elapsed)} ms`);
   });
 });
