@@ -4,7 +4,9 @@
  * with the CPU's SHA extensions reaches ~1.7), which is what lets a large transfer keep up with
  * the network on one core. It is an optional dependency with prebuilt binaries: where none exists
  * for the platform, blake3 is refused as an option (exit 64) and every other algorithm works.
- * Loaded on first use only, so that runs that do not ask for it never load it.
+ * Loaded on first use only, so that runs that do not ask for it never load it. Pinned to 1.3.4:
+ * 1.3.6 names platform packages that were never published for most platforms, which makes
+ * `npm ci` refuse the lock file.
  */
 import { createRequire } from "node:module";
 
