@@ -69,3 +69,31 @@ export function timeoutSignal(
   const cancel = clock.after(ms, () => controller.abort(reason()));
   return { signal: controller.signal, cancel };
 }
+
+/**
+ * A signal that aborts when `first` or `second` does, with its reason (already aborted if either
+ * is), and the way to detach it. `AbortSignal.any` does the same but costs several times more per
+ * call and keeps its result attached to a long-lived input (the run's signal) until a garbage
+ * collection: a batch makes one per pair. Call `dispose` once the signal is no longer needed.
+ */
+export function eitherSignal(
+  first: AbortSignal,
+  second: AbortSignal,
+): { signal: AbortSignal; dispose: Cancel } {
+  const controller = new AbortController();
+  const already = first.aborted ? first : second.aborted ? second : undefined;
+  if (already) {
+    controller.abort(already.reason);
+    return { signal: controller.signal, dispose: () => {} };
+  }
+  const onFirst = () => controller.abort(first.reason);
+  const onSecond = () => controller.abort(second.reason);
+  const dispose = () => {
+    first.removeEventListener("abort", onFirst);
+    second.removeEventListener("abort", onSecond);
+  };
+  first.addEventListener("abort", onFirst, { once: true });
+  second.addEventListener("abort", onSecond, { once: true });
+  controller.signal.addEventListener("abort", dispose, { once: true });
+  return { signal: controller.signal, dispose };
+}

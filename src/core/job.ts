@@ -6,6 +6,7 @@
  * client, no concrete store is imported here (a test reads the imports).
  */
 import { createHash } from "node:crypto";
+import { eitherSignal } from "../clock.js";
 import type { Destination } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { Turn } from "../health/origin-health.js";
@@ -72,6 +73,7 @@ export async function runJob(
   let lease: Lease | undefined;
   let probing = false;
   let handOver: HandOver | undefined;
+  let detach: (() => void) | undefined;
   try {
     const quick = await unchangedWithoutLease(context);
     if (quick && "handOver" in quick) handOver = quick.handOver;
@@ -92,7 +94,9 @@ export async function runJob(
     }
     probing = admission.decision === "probe";
     // A lost lease stops the job as an interruption would: no commit, no marker.
-    const leased = { ...context, signal: AbortSignal.any([signal, lease.lost]) };
+    const either = eitherSignal(signal, lease.lost);
+    detach = either.dispose;
+    const leased = { ...context, signal: either.signal };
     const prior = quick && "prior" in quick ? quick.prior : undefined;
     const outcome = await transferUnderLease(leased, lease, probing, prior, handOver);
     await reportHealth(context, outcome.servedBy, outcome.error, probing);
@@ -139,6 +143,7 @@ export async function runJob(
   } finally {
     // A changed source's body that no attempt took (busy, refused …): its connection is closed.
     handOver?.discard();
+    detach?.();
     context.gate.turn.leave();
     await lease?.release();
   }

@@ -1,4 +1,9 @@
-/** Small synchronous file lookups the lock files need: what is at a path, without throwing for "nothing". */
+/**
+ * Small synchronous file lookups the lock files and destinations need: what is at a path, without
+ * throwing for "nothing". "Nothing there" is the common answer on a first run (no marker, no
+ * lock, no destination yet), so it is asked for with `throwIfNoEntry: false`: an exception built
+ * for ENOENT costs several times the syscall itself.
+ */
 
 import { createHash } from "node:crypto";
 import { type BigIntStats, lstatSync, type Stats, statSync, unlinkSync } from "node:fs";
@@ -8,27 +13,29 @@ export function hashOf(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 24);
 }
 
+/** The device and inode `path` leads to (links followed); `undefined` when it cannot be looked at. */
 export function statOrUndefined(path: string): { dev: number; ino: number } | undefined {
   try {
-    return statSync(path);
+    return statSync(path, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }
 }
 
+/** What is at `path` itself, with 64-bit numbers; `undefined` when nothing is. Throws other errors. */
 export function lstatBigOrUndefined(path: string): BigIntStats | undefined {
   try {
-    return lstatSync(path, { bigint: true });
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
   } catch (error) {
     if (errorCodeOf(error) === "ENOENT") return undefined;
     throw error;
   }
 }
 
-/** What is at `path` itself (a link is not followed); `undefined` when nothing is. */
+/** What is at `path` itself (a link is not followed); `undefined` when nothing is. Throws other errors. */
 export function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return lstatSync(path);
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch (error) {
     const code = errorCodeOf(error);
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;

@@ -6,7 +6,6 @@
  */
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
-import picomatch from "picomatch";
 import { isOwnFileName } from "../destinations/local/names.js";
 import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
@@ -18,11 +17,12 @@ import {
   checked,
   hasControlCharacter,
   isInside,
+  isRemoteDirectory,
   type PlannedPair,
   pairOf,
   refused,
 } from "./pairs.js";
-import { expandRemoteDirectory, isRemoteDirectory, type RemoteListing } from "./remote-dirs.js";
+import type { RemoteListing } from "./remote-pages.js";
 
 export type { PlannedPair } from "./pairs.js";
 
@@ -48,8 +48,13 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
   // Before any listing: a plan refused must not have asked the servers first.
   await refuseSharedFolders(options);
   for (const given of options.sources) {
+    // Loaded only for a remote directory: its HTML parser is a third of the start-up otherwise.
     const expanded = isRemoteDirectory(given.location)
-      ? await expandRemoteDirectory(given, options, remote(listing))
+      ? await (await import("./remote-dirs.js")).expandRemoteDirectory(
+          given,
+          options,
+          remote(listing),
+        )
       : await expand(given, options, skippedLinks);
     if (expanded === "empty directory") emptyDirectories.push(given.location.display);
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
@@ -183,6 +188,8 @@ export async function listDirectory(
   follow = false,
   maxDepth = Number.POSITIVE_INFINITY,
 ): Promise<{ files: string[]; leaving: string[] }> {
+  // Loaded only for a local directory source: a batch of files never needs it.
+  const { default: picomatch } = await import("picomatch");
   const matches = picomatch(pattern, { dot: true });
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const realRoot = await realpath(dir);

@@ -30,11 +30,6 @@ export type { RemoteListing } from "./remote-pages.js";
  */
 export const MAX_REMOTE_ENTRIES = 100_000;
 
-/** Whether an http(s) source names a directory: its path ends in `/` (`https://host` is `/`). */
-export function isRemoteDirectory(location: SourceLocation): boolean {
-  return location.kind === "http" && new URL(location.href).pathname.endsWith("/");
-}
-
 /**
  * The local name of a remote directory: its last path segment, percent-decoded (refused like a
  * file name when unsafe); for a server's root (`https://host/`), the host with any non-default

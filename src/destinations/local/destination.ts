@@ -10,8 +10,8 @@
  * name; everything else goes through descriptors.
  */
 
-import { constants, type Stats } from "node:fs";
-import { open, rename, statfs } from "node:fs/promises";
+import { constants, renameSync, type Stats, statfsSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
@@ -34,6 +34,11 @@ import { isPartNameFor, partNamesAreExact } from "./names.js";
 import { LocalPart } from "./part.js";
 
 const READ_CHUNK = 1 << 20;
+/**
+ * A rename that replaces a file up to this size is made at once; one replacing a larger file goes
+ * to the thread pool, since dropping the old file's last name frees its blocks in that call.
+ */
+const SYNC_RENAME_MAX_REPLACED_BYTES = 1 << 20;
 
 /** What the destinations of one run share. */
 export interface RunShared {
@@ -197,17 +202,20 @@ export class LocalDestination implements Destination {
     try {
       // Everything that can be done before the lease check is: after it come only the name
       // check and the rename, so the window in which a lost lease could go unnoticed is that short.
+      // The calls on the part's descriptor only touch its inode in memory: made at once.
       const existing = lstatOrUndefined(target);
       const owner = ownerToKeep(existing);
-      if (owner) await part.handle.chown(owner.uid, owner.gid);
-      await part.handle.chmod(modeFor(existing, this.#shared.umask, options.newFileMode));
-      const written = await part.handle.stat();
+      if (owner) part.handle.chown(owner.uid, owner.gid);
+      part.handle.chmod(modeFor(existing, this.#shared.umask, options.newFileMode));
+      const written = part.handle.stat();
       await part.close();
       await lease.check();
       if (!part.stillAtItsName())
         throw new SyncError("write_error", `the part file of ${this.path} was moved or replaced`);
       this.#linkFree?.verify(this.path);
-      await rename(join(part.folder, part.name), target);
+      const from = join(part.folder, part.name);
+      if ((existing?.size ?? 0) <= SYNC_RENAME_MAX_REPLACED_BYTES) renameSync(from, target);
+      else await rename(from, target);
       // From here on the destination is replaced: nothing may fail the commit any more.
       const undurable = await this.#shared.syncs.after(this.#folder).then(
         () => undefined,
@@ -225,7 +233,8 @@ export class LocalDestination implements Destination {
 
   async freeBytes(): Promise<number | undefined> {
     try {
-      const info = await statfs(this.#folder);
+      // statfs reads the filesystem's counters in memory: asked at once, not in the thread pool.
+      const info = statfsSync(this.#folder);
       return info.bavail * info.bsize;
     } catch {
       return undefined;

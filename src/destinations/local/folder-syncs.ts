@@ -4,8 +4,7 @@
  * small files) can share that fsync instead of each paying for their own. No commit resolves
  * before its rename is durable.
  */
-import { constants } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, constants, fsync, openSync } from "node:fs";
 import { errorCodeOf, writeError } from "../../errors.js";
 
 interface FolderState {
@@ -48,17 +47,28 @@ export class FolderSyncs {
   }
 }
 
+/**
+ * Opens the folder and fsyncs it. Only the fsync waits for the disk and goes to the thread pool;
+ * opening and closing a folder are cheap calls, made at once.
+ */
 async function fsyncFolder(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  let fd: number | undefined;
   try {
-    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    await handle.sync();
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    const opened = fd;
+    await new Promise<void>((resolve, reject) =>
+      fsync(opened, (error) => (error ? reject(error) : resolve())),
+    );
   } catch (error) {
     // Some filesystems refuse fsync on a folder; the rename has happened either way.
     if (!["EINVAL", "EISDIR", "EBADF", "EPERM"].includes(errorCodeOf(error) ?? "")) {
       throw writeError("sync the folder of", dir, error);
     }
   } finally {
-    await handle?.close();
+    try {
+      if (fd !== undefined) closeSync(fd);
+    } catch {
+      // a folder's descriptor: nothing was written through it
+    }
   }
 }

@@ -61,10 +61,13 @@ export class LinkFreeFolders {
     let path = this.root;
     for (const name of this.below) {
       path = join(path, name);
-      await mkdir(path).catch((error: unknown) => {
-        // There already, or made by another run meanwhile: checked next either way.
-        if (errorCodeOf(error) !== "EEXIST") throw error;
-      });
+      // Usually there already (a mirror's files share their folders): made only when missing.
+      if (lstatOrUndefined(path) === undefined) {
+        await mkdir(path).catch((error: unknown) => {
+          // Made by another run meanwhile: checked next either way.
+          if (errorCodeOf(error) !== "EEXIST") throw error;
+        });
+      }
       if (!lstatOrUndefined(path)?.isDirectory()) this.#refuse(destination, path, isLink(path));
     }
     // A folder made earlier in the loop may have been swapped since: the whole way once more.

@@ -11,7 +11,21 @@
  * growing (the body stalls) is written after `idleFlushMs`, so what arrived is on disk, ready
  * for a resume, even if the process is killed during the stall.
  */
-import type { FileHandle } from "node:fs/promises";
+/** What a `PartWriter` writes through: the part's own descriptor (`OpenFile`), or a test's stand-in. */
+export interface PartDescriptor {
+  writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
+  /** The same write made at once, without the thread pool; absent: every write goes there. */
+  writevSync?(buffers: Uint8Array[], position: number): number;
+  datasync(): Promise<void>;
+  sync(): Promise<void>;
+}
+
+/**
+ * The last batch is written at once, not through the thread pool, when it is at most this big and
+ * nothing else is being written: it only copies into the page cache (the fsync that follows is
+ * what waits for the disk), and a small file then costs one round trip less.
+ */
+const SYNC_WRITE_MAX_BYTES = 256 * 1024;
 
 export interface PartWriterOptions {
   batchBytes?: number;
@@ -24,7 +38,7 @@ export interface PartWriterOptions {
 }
 
 export class PartWriter {
-  readonly #handle: FileHandle;
+  readonly #handle: PartDescriptor;
   readonly #batchBytes: number;
   readonly #syncEveryBytes: number;
   #position: number;
@@ -41,7 +55,7 @@ export class PartWriter {
   #batchStartedAt = 0;
   readonly #onWritten: ((end: number) => void) | undefined;
 
-  constructor(handle: FileHandle, position: number, options: PartWriterOptions = {}) {
+  constructor(handle: PartDescriptor, position: number, options: PartWriterOptions = {}) {
     this.#handle = handle;
     this.#position = position;
     this.#batchBytes = options.batchBytes ?? 2 * 1024 * 1024;
@@ -82,8 +96,38 @@ export class PartWriter {
 
   /** Writes what is left, waits for every write, and fsyncs the file. */
   async finish(): Promise<void> {
+    this.#writeLastBatchNow();
     await this.flush();
     await this.#handle.sync();
+  }
+
+  /**
+   * Writes the batch still held right here when that is cheap and keeps the order: it is small,
+   * nothing is in flight before it, and nothing failed. Otherwise `flush` writes it as usual.
+   */
+  #writeLastBatchNow(): void {
+    const size = this.#batchSize;
+    const handle = this.#handle;
+    if (!handle.writevSync || size === 0 || size > SYNC_WRITE_MAX_BYTES) return;
+    if (this.#inFlight.size > 0 || this.#failure !== undefined) return;
+    const position = this.#position;
+    let pending = this.#batch;
+    this.#batch = [];
+    this.#batchSize = 0;
+    this.#position += size;
+    try {
+      // writev may write less than asked (a signal): continue where it stopped.
+      for (let written = 0; written < size; ) {
+        const bytes = handle.writevSync(pending, position + written);
+        written += bytes;
+        if (written < size) pending = remainder(pending, bytes);
+      }
+    } catch (error) {
+      this.#failure ??= error;
+      return;
+    }
+    this.#afterWrite(size);
+    this.#onWritten?.(position + size);
   }
 
   /** Writes what is left and waits for every write (and a background sync), without an fsync. */

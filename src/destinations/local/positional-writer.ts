@@ -6,18 +6,18 @@
  * the writer's one-write-at-a-time rule keeps what is written a prefix of the segment, which is
  * what its record of progress and the prefix hasher rely on.
  */
-import type { FileHandle } from "node:fs/promises";
+import type { OpenFile } from "../../fs/open-file.js";
 import type { PositionalPart, SegmentWriter } from "../destination.js";
 import { PartWriter } from "./part-writer.js";
 
 /** The positional view of one `LocalPart` (`LocalPart.positional`). */
 export class PositionalWriter implements PositionalPart {
-  readonly #handle: FileHandle;
+  readonly #handle: OpenFile;
   readonly #writers = new Set<PartWriter>();
   #size: number | undefined;
 
   /** `size`: the part's current size when it is reopened for a resume (already allocated). */
-  constructor(handle: FileHandle, size?: number) {
+  constructor(handle: OpenFile, size?: number) {
     this.#handle = handle;
     this.#size = size;
   }
