@@ -1,5 +1,5 @@
 /** One http(s) URL as a `Source`: conditional and ranged GETs, and every failure classified. */
-import type { Dispatcher } from "undici";
+import type { Readable } from "node:stream";
 import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
 import { originOf } from "../location.js";
@@ -11,7 +11,7 @@ import type {
   Source,
   Validators,
 } from "../source.js";
-import type { HttpClient } from "./client.js";
+import type { HttpClient, HttpResponse } from "./client.js";
 import { eagerBody } from "./eager-body.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
 import {
@@ -19,6 +19,7 @@ import {
   discard,
   numberHeader,
   parseContentRange,
+  type ResponseHeaders,
   statedDigests,
   validatorsOf,
 } from "./headers.js";
@@ -47,7 +48,7 @@ export class HttpSource implements Source {
     unchangedIf: Validators | undefined,
     signal: AbortSignal,
   ): Promise<"unchanged" | "changed"> {
-    let response: Dispatcher.ResponseData;
+    let response: HttpResponse;
     try {
       ({ response } = await this.#client.get(
         this.#url,
@@ -87,7 +88,7 @@ export class HttpSource implements Source {
     if (status === 200) {
       return {
         kind: "body",
-        body: eagerBody(response.body),
+        body: bodyOf(response),
         offset: 0,
         length,
         validators,
@@ -115,7 +116,7 @@ export class HttpSource implements Source {
       }
       return {
         kind: "body",
-        body: eagerBody(response.body),
+        body: bodyOf(response),
         offset: range.start,
         length: range.end - range.start + 1,
         validators: { ...validators, ...(range.total === undefined ? {} : { size: range.total }) },
@@ -170,7 +171,7 @@ export class HttpSource implements Source {
       }
       return {
         kind: "range",
-        body: eagerBody(response.body),
+        body: bodyOf(response),
         validators,
         total: range.total,
         stated: statedDigests(response.headers, false),
@@ -188,7 +189,7 @@ export class HttpSource implements Source {
     throw this.#statusError(status, response.headers);
   }
 
-  #statusError(status: number, headers: Dispatcher.ResponseData["headers"]): SyncError {
+  #statusError(status: number, headers: ResponseHeaders): SyncError {
     return httpStatusError(status, headers, this.#display(), this.#client.now());
   }
 
@@ -200,10 +201,7 @@ export class HttpSource implements Source {
 
   /** The URL for messages: after a redirect, the one that answered, and where it came from. */
   /** One GET of this URL (redirects followed), its failure classified. */
-  async #get(
-    headers: Record<string, string>,
-    signal: AbortSignal,
-  ): Promise<Dispatcher.ResponseData> {
+  async #get(headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
     try {
       return (await this.#client.get(this.#url, headers, signal, "GET", this.#hop)).response;
     } catch (error) {
@@ -216,6 +214,14 @@ export class HttpSource implements Source {
     const last = this.#lastUrl === undefined ? first : redactUrl(this.#lastUrl);
     return last === first ? first : `${last} (redirected from ${first})`;
   }
+}
+
+/**
+ * The body to hand on: undici's is read off at once (eager-body.ts: undici 7 must never be left
+ * paused); our own client's as it is (it can pause, and lends its chunks).
+ */
+function bodyOf(response: HttpResponse): Readable {
+  return response.engine === "undici" ? eagerBody(response.body) : response.body;
 }
 
 /** `Accept-Ranges: bytes` (a list, case-insensitive); `none` or absent: no. */
