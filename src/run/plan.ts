@@ -6,11 +6,10 @@
  */
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
-import picomatch from "picomatch";
 import { isOwnFileName } from "../destinations/local/names.js";
 import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
-import { nameFromUrlPath, type SourceLocation } from "../sources/location.js";
+import { isRemoteDirectory, nameFromUrlPath, type SourceLocation } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
 import {
   checked,
@@ -20,7 +19,7 @@ import {
   pairOf,
   refused,
 } from "./pairs.js";
-import { expandRemoteDirectory, isRemoteDirectory, type RemoteListing } from "./remote-dirs.js";
+import type { RemoteListing } from "./remote-dirs.js";
 
 export type { PlannedPair } from "./pairs.js";
 
@@ -45,7 +44,12 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
   const skippedLinks: Plan["skippedLinks"] = [];
   for (const given of options.sources) {
     const expanded = isRemoteDirectory(given.location)
-      ? await expandRemoteDirectory(given, options, remote(listing))
+      ? // Loaded only for a remote directory: a run of single files never pays for it.
+        await (await import("./remote-dirs.js")).expandRemoteDirectory(
+          given,
+          options,
+          remote(listing),
+        )
       : await expand(given, options, skippedLinks);
     if (expanded === "empty directory") emptyDirectories.push(given.location.display);
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
@@ -178,7 +182,7 @@ export async function listDirectory(
   follow = false,
   maxDepth = Number.POSITIVE_INFINITY,
 ): Promise<{ files: string[]; leaving: string[] }> {
-  const matches = picomatch(pattern, { dot: true });
+  const matches = (await import("picomatch")).default(pattern, { dot: true });
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const realRoot = await realpath(dir);
   const files: string[] = [];

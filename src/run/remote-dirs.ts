@@ -9,7 +9,6 @@
  * that fails touching nothing. Files gone from the server are not removed here (copy, not sync).
  */
 import { join, resolve } from "node:path";
-import picomatch from "picomatch";
 import { circuitOpenError, isDeadline } from "../core/context.js";
 import { SyncError } from "../errors.js";
 import { isOriginFailure } from "../health/origin-health.js";
@@ -29,10 +28,7 @@ export type { RemoteListing } from "./remote-pages.js";
  */
 export const MAX_REMOTE_ENTRIES = 100_000;
 
-/** Whether an http(s) source names a directory: its path ends in `/` (`https://host` is `/`). */
-export function isRemoteDirectory(location: SourceLocation): boolean {
-  return location.kind === "http" && new URL(location.href).pathname.endsWith("/");
-}
+export { isRemoteDirectory } from "../sources/location.js";
 
 /**
  * The local name of a remote directory: its last path segment, percent-decoded (refused like a
@@ -82,7 +78,7 @@ export async function expandRemoteDirectory(
     return [failing(location, folder, circuitOpenError(location.origin, refusedFor))];
 
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
-  const matches = picomatch(options.pattern, { dot: true });
+  const matches = (await import("picomatch")).default(options.pattern, { dot: true });
   /** The source's userinfo goes with every URL below it (same origin); logs never show it. */
   const withUserinfo = (url: URL): string => {
     const out = new URL(url.href);

@@ -111,3 +111,8 @@ function hasUnsafeCharacter(name: string): boolean {
   }
   return false;
 }
+
+/** Whether an http(s) source names a directory: its path ends in `/` (`https://host` is `/`). */
+export function isRemoteDirectory(location: SourceLocation): boolean {
+  return location.kind === "http" && new URL(location.href).pathname.endsWith("/");
+}

@@ -15,7 +15,7 @@ import { netrcFor } from "./netrc.js";
 import type { ProxyInUse } from "./proxy-errors.js";
 import { goesThroughProxy } from "./proxy-route.js";
 import { HttpSource } from "./source.js";
-import type { UndiciRoute } from "./undici-route.js";
+import type { eagerBody as EagerBody, UndiciRoute } from "./undici-route.js";
 
 export const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -40,15 +40,19 @@ export interface HttpResponse {
   statusCode: number;
   headers: ResponseHeaders;
   body: Readable & { dump?: (options?: { limit: number }) => Promise<void> };
-  /** `undici`: the body must be read off at once (see eager-body.ts). */
   engine: "h1" | "undici";
+  /**
+   * The body, to be read by someone else: undici's is read off at once (eager-body.ts: undici 7
+   * must never be left paused), ours is handed on as it is (it can pause, and lends its chunks).
+   */
+  handOver(): Readable;
 }
 
 /** One run's HTTP client: creates sources that share its connections. Close it when done. */
 export class HttpClient {
   readonly #options: HttpClientOptions;
   readonly #h1: H1Agent;
-  #undici: Promise<UndiciRoute> | undefined;
+  #undici: Promise<{ route: UndiciRoute; eagerBody: typeof EagerBody }> | undefined;
 
   private constructor(options: HttpClientOptions) {
     this.#options = options;
@@ -68,7 +72,7 @@ export class HttpClient {
 
   async close(): Promise<void> {
     await this.#h1.close();
-    await (await this.#undici)?.close();
+    await (await this.#undici)?.route.close();
   }
 
   /** Whether `url` is sent by undici: through a proxy, or every request when asked to. */
@@ -84,16 +88,22 @@ export class HttpClient {
     url: URL,
     init: { method: "GET" | "HEAD"; headers: Record<string, string>; signal: AbortSignal },
   ): Promise<HttpResponse> {
-    if (!this.viaUndici(url)) return { ...(await this.#h1.request(url, init)), engine: "h1" };
-    this.#undici ??= import("./undici-route.js").then(
-      ({ UndiciRoute }) => new UndiciRoute(this.#options.timeoutMs, this.#options.network),
-    );
-    const response = await (await this.#undici).request(url, init);
+    if (!this.viaUndici(url)) {
+      const response = await this.#h1.request(url, init);
+      return { ...response, engine: "h1", handOver: () => response.body };
+    }
+    this.#undici ??= import("./undici-route.js").then(({ UndiciRoute, eagerBody }) => ({
+      route: new UndiciRoute(this.#options.timeoutMs, this.#options.network),
+      eagerBody,
+    }));
+    const { route, eagerBody } = await this.#undici;
+    const response = await route.request(url, init);
     return {
       statusCode: response.statusCode,
       headers: response.headers,
       body: response.body,
       engine: "undici",
+      handOver: () => eagerBody(response.body),
     };
   }
 

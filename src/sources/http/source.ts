@@ -1,5 +1,4 @@
 /** One http(s) URL as a `Source`: conditional and ranged GETs, and every failure classified. */
-import type { Readable } from "node:stream";
 import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
 import { originOf } from "../location.js";
@@ -12,7 +11,6 @@ import type {
   Validators,
 } from "../source.js";
 import type { HttpClient, HttpResponse } from "./client.js";
-import { eagerBody } from "./eager-body.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
 import {
   conditionalHeaders,
@@ -88,7 +86,7 @@ export class HttpSource implements Source {
     if (status === 200) {
       return {
         kind: "body",
-        body: bodyOf(response),
+        body: response.handOver(),
         offset: 0,
         length,
         validators,
@@ -116,7 +114,7 @@ export class HttpSource implements Source {
       }
       return {
         kind: "body",
-        body: bodyOf(response),
+        body: response.handOver(),
         offset: range.start,
         length: range.end - range.start + 1,
         validators: { ...validators, ...(range.total === undefined ? {} : { size: range.total }) },
@@ -171,7 +169,7 @@ export class HttpSource implements Source {
       }
       return {
         kind: "range",
-        body: bodyOf(response),
+        body: response.handOver(),
         validators,
         total: range.total,
         stated: statedDigests(response.headers, false),
@@ -214,14 +212,6 @@ export class HttpSource implements Source {
     const last = this.#lastUrl === undefined ? first : redactUrl(this.#lastUrl);
     return last === first ? first : `${last} (redirected from ${first})`;
   }
-}
-
-/**
- * The body to hand on: undici's is read off at once (eager-body.ts: undici 7 must never be left
- * paused); our own client's as it is (it can pause, and lends its chunks).
- */
-function bodyOf(response: HttpResponse): Readable {
-  return response.engine === "undici" ? eagerBody(response.body) : response.body;
 }
 
 /** `Accept-Ranges: bytes` (a list, case-insensitive); `none` or absent: no. */

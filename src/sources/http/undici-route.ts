@@ -12,6 +12,9 @@
 import { type Dispatcher, EnvHttpProxyAgent, request } from "undici";
 import type { NetworkSettings } from "../../options/network.js";
 
+/** Loaded with undici: its bodies are read off at once (see eager-body.ts). */
+export { eagerBody } from "./eager-body.js";
+
 export class UndiciRoute {
   readonly #agents: { http: Dispatcher; https: Dispatcher };
   readonly #timeoutMs: number;
