@@ -141,8 +141,10 @@ export async function attemptTransfer(
       opened,
     );
   } catch (error) {
-    // After a failed write the part's end is not to be trusted for a resume: start over.
-    if (error instanceof SyncError && error.code === "write_error") await parts.discard();
+    // After a failed write the part's end is not to be trusted for a resume, nor after a body
+    // whose bytes cannot be (an answer with broken framing): start over.
+    if (error instanceof SyncError && (error.code === "write_error" || error.discardPartial))
+      await parts.discard();
     else await parts.keep();
     throw error;
   }

@@ -104,7 +104,13 @@ export async function streamInto(
         const failure = context.source.describeError(error);
         const have = offset + received;
         // A connection cut mid-body says how much of it arrived, not just the socket's error.
-        if (failure.code !== "network" || total === undefined || have >= total)
+        // A body whose bytes cannot be trusted (`discardPartial`) is not a short one.
+        if (
+          failure.code !== "network" ||
+          failure.discardPartial ||
+          total === undefined ||
+          have >= total
+        )
           return settle(failure);
         settle(
           new SyncError(

@@ -115,6 +115,15 @@ export function describeHttpError(
       cause: error,
     });
   }
+  if (code === "H1_INVALID_RESPONSE") {
+    // Framing that is not what it claims (a chunk longer than its size, say): the bytes this
+    // answer delivered before it was caught cannot be trusted, so none of them is kept.
+    return new SyncError("network", `${where}: ${(error as Error).message} (${code})`, {
+      cause: error,
+      retryable: true,
+      discardPartial: true,
+    });
+  }
   if (INVALID_REQUEST_CODES.has(code)) {
     return new SyncError("invalid_source", `${where}: ${code}`, { cause: error });
   }

@@ -73,9 +73,11 @@ export class ResponseParser {
   #head: Buffer | undefined;
   /** Body or chunk bytes still to come. */
   #remaining = 0;
-  /** A line (chunk size, chunk end, trailer) gathered so far, without its LF. */
+  /** A line (chunk size, trailer) gathered so far, without its LF. */
   #line = "";
   #trailerBytes = 0;
+  /** A CR after chunk data was seen (its LF must follow). */
+  #sawCr = false;
   #sawBytes = false;
 
   constructor(events: ParserEvents, options: { headRequest: boolean; maxHeaderBytes: number }) {
@@ -128,7 +130,20 @@ export class ResponseParser {
           pos = end;
         } else if (state === HEAD) {
           pos = this.#readHead(data, pos, end);
-        } else if (state === CHUNK_SIZE || state === CHUNK_END || state === TRAILERS) {
+        } else if (state === CHUNK_END) {
+          // Chunk data ends with CRLF (or a bare LF); anything else: the data was longer than
+          // its size said, caught at its first byte.
+          const byte = data[pos];
+          if (byte === 10) {
+            this.#state = CHUNK_SIZE;
+            this.#sawCr = false;
+          } else if (byte === 13 && !this.#sawCr) {
+            this.#sawCr = true;
+          } else {
+            throw invalidResponse("chunk data longer than its size");
+          }
+          pos += 1;
+        } else if (state === CHUNK_SIZE || state === TRAILERS) {
           pos = this.#readLine(data, pos, end);
         } else {
           break; // DONE or FAILED
@@ -252,9 +267,6 @@ export class ResponseParser {
         this.#state = CHUNK_DATA;
         this.#remaining = size;
       }
-    } else if (state === CHUNK_END) {
-      if (line !== "") throw invalidResponse("chunk data longer than its size");
-      this.#state = CHUNK_SIZE;
     } else if (line === "") {
       this.#state = DONE;
       this.#events.complete();
