@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type Measurement, measure, median, which } from "./lib/measure.js";
 import { startNginx } from "./lib/nginx.js";
 
@@ -29,7 +29,7 @@ const option = (name: string) => {
 const RUNS = Number(option("--runs") ?? 7);
 const MIB = Number(option("--mib") ?? 1024);
 const ONLY = (option("--only") ?? "tiny,big").split(",");
-const CLIS = argv;
+const CLIS = argv.map((cli) => resolve(cli));
 const MiB = 1024 * 1024;
 
 interface Contender {
