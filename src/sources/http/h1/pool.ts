@@ -26,6 +26,7 @@ export class OriginPool {
   readonly #all = new Set<H1Connection>();
   /** Connections open or being opened. */
   #open = 0;
+  #opened = 0;
   #closed = false;
 
   constructor(options: OriginPoolOptions) {
@@ -34,6 +35,14 @@ export class OriginPool {
 
   get openConnections(): number {
     return this.#open;
+  }
+
+  /**
+   * Connections opened so far, ever: how a test against a real server (which counts nothing for
+   * us) tells a reused connection from a new one.
+   */
+  get openedConnections(): number {
+    return this.#opened;
   }
 
   get idleConnections(): number {
@@ -85,6 +94,7 @@ export class OriginPool {
       this.#serveWaiting();
       throw error;
     }
+    this.#opened += 1;
     connection.onFree = (free) => this.#free(free);
     connection.onClose = (closed) => this.#gone(closed);
     this.#all.add(connection);
