@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { H1Error } from "../../src/sources/http/h1/errors.js";
-import { type ResponseHead, ResponseParser } from "../../src/sources/http/h1/parser.js";
+import type { ResponseHead } from "../../src/sources/http/h1/head.js";
+import { ResponseParser } from "../../src/sources/http/h1/parser.js";
 import {
   invalidResponses,
   selfDelimited,

@@ -12,7 +12,8 @@ import { isIP, connect as netConnect, type Socket } from "node:net";
 import { H1Body } from "./body.js";
 import { ReadCursor, type Slot, type SlotPool } from "./buffers.js";
 import { H1Error, type H1ErrorCode } from "./errors.js";
-import { type ResponseHead, type ResponseHeaders, ResponseParser } from "./parser.js";
+import type { ResponseHead, ResponseHeaders } from "./head.js";
+import { ResponseParser } from "./parser.js";
 
 export interface Target {
   https: boolean;

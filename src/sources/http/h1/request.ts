@@ -1,6 +1,6 @@
 /** The head of a GET or HEAD request (no body, ever), checked so that no header can add a line. */
 import { H1Error } from "./errors.js";
-import { hasControl } from "./parser.js";
+import { hasControl } from "./head.js";
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
