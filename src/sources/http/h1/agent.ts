@@ -6,12 +6,8 @@
  * and HEAD are idempotent, and nothing of the answer was seen.
  */
 import { SlotPool } from "./buffers.js";
-import {
-  type ConnectionSettings,
-  type H1Response,
-  openConnection,
-  type Target,
-} from "./connection.js";
+import { type ConnectionSettings, openConnection, type Target } from "./connect.js";
+import type { H1Response } from "./connection.js";
 import { H1Error } from "./errors.js";
 import { OriginPool } from "./pool.js";
 import { requestHead } from "./request.js";
