@@ -11,8 +11,7 @@ import type { BandwidthLimit } from "../policies/bandwidth.js";
 import { type OpenResult, type Source, sameVersion, type Validators } from "../sources/source.js";
 import { Digests } from "./digests.js";
 import type { PartKeeper } from "./parts.js";
-import { canResumeSplit, fetchSplit, resumeSplit, splitPlan } from "./segmented.js";
-import { bytesDone } from "./segments.js";
+import { bytesDone, canResumeSplit, splitPlan } from "./segments.js";
 import type { SplitSettings } from "./split-settings.js";
 import { streamInto } from "./stream.js";
 
@@ -96,7 +95,8 @@ export async function attemptTransfer(
   if (opened.kind === "segments") {
     try {
       await checkSpace(context, opened.total, opened.total - opened.done);
-      return await resumeSplit(context);
+      // Loaded only for a segmented attempt: single-stream runs never pay for it.
+      return await (await import("./segmented.js")).resumeSplit(context);
     } catch (error) {
       if (!(error instanceof SyncError && error.discardPartial)) throw error;
       // The source changed since the part was begun (its segments' part is gone): from zero.
@@ -120,7 +120,11 @@ export async function attemptTransfer(
   try {
     await checkSpace(context, totalOf(opened), opened.length);
     if (plan && opened.length !== undefined)
-      return await fetchSplit(context, { ...opened, length: opened.length }, plan);
+      return await (await import("./segmented.js")).fetchSplit(
+        context,
+        { ...opened, length: opened.length },
+        plan,
+      );
     sink = await sinkFor(context, opened, hashes);
   } catch (error) {
     abandon(opened.body);
@@ -136,8 +140,10 @@ export async function attemptTransfer(
       opened,
     );
   } catch (error) {
-    // After a failed write the part's end is not to be trusted for a resume: start over.
-    if (error instanceof SyncError && error.code === "write_error") await parts.discard();
+    // After a failed write the part's end is not to be trusted for a resume, nor after a body
+    // whose bytes cannot be (an answer with broken framing): start over.
+    if (error instanceof SyncError && (error.code === "write_error" || error.discardPartial))
+      await parts.discard();
     else await parts.keep();
     throw error;
   }

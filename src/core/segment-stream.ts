@@ -109,7 +109,11 @@ export async function streamSegment(
         if (io.signal.aborted) return settle(io.signal.reason);
         if (state.pushed >= state.end) return settle();
         const failure = io.source.describeError(error);
-        settle(failure.code === "network" ? shortBody(failure.message, failure) : failure);
+        settle(
+          failure.code === "network" && !failure.discardPartial
+            ? shortBody(failure.message, failure)
+            : failure,
+        );
       };
       const onAbort = () => settle(io.signal.reason);
       body.on("data", onData);

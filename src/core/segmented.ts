@@ -1,5 +1,5 @@
 /**
- * A segmented attempt (`--split N`): the file's bytes fetched over several connections at once,
+ * A segmented attempt (`--split N`), loaded only when one is made: the file's bytes fetched over several connections at once,
  * each segment written in order from its own start, hashed in one pass as the file's prefix
  * grows, its progress made durable and recorded about once a second, and the part fsynced
  * before the commit like any other. When a download is split, and where: `segments.ts`. How the
@@ -22,30 +22,11 @@ import { Digests } from "./digests.js";
 import { PrefixHasher } from "./prefix-hash.js";
 import { runSegments } from "./segment-pool.js";
 import { type SegmentState, streamSegment } from "./segment-stream.js";
-import { bytesDone, planSegments, rangesAllowed } from "./segments.js";
+import { bytesDone } from "./segments.js";
 import type { SplitSettings } from "./split-settings.js";
 
 type Body = Extract<OpenResult, { kind: "body" }>;
 type Fetched = Extract<AttemptResult, { kind: "fetched" }>;
-
-/** The segments a fresh download from the first answer `opened` is cut into; undefined: one stream. */
-export function splitPlan(context: AttemptContext, opened: Body): SegmentRecord[] | undefined {
-  const split = context.split;
-  if (!split || split.refused || split.connections < 2) return undefined;
-  if (!context.source.openRange || !context.parts.writesAtOffsets) return undefined;
-  if (!rangesAllowed(opened)) return undefined;
-  return planSegments(opened.length, split.connections);
-}
-
-/** Whether the kept part (fetched in segments) can be resumed in segments by this transfer. */
-export function canResumeSplit(context: AttemptContext): boolean {
-  return (
-    context.split !== undefined &&
-    context.source.openRange !== undefined &&
-    context.parts.segments !== undefined &&
-    context.parts.sink?.positional !== undefined
-  );
-}
 
 /**
  * A fresh segmented download: a new part of the first answer's size, recorded with its

@@ -15,6 +15,7 @@
 import type { OpenResult } from "../sources/source.js";
 import { canResumeWith } from "../sources/source.js";
 import type { SegmentRecord } from "../state/store.js";
+import type { AttemptContext } from "./attempt.js";
 
 /**
  * The smallest segment: 8 MiB. Each segment costs a request, a round trip and a TCP slow start;
@@ -78,4 +79,23 @@ export function segmentsCover(segments: readonly SegmentRecord[], total: number)
 /** Bytes already durable in the part, over all segments. */
 export function bytesDone(segments: readonly SegmentRecord[]): number {
   return segments.reduce((sum, segment) => sum + (segment.done - segment.start), 0);
+}
+
+/** The segments a fresh download from the first answer `opened` is cut into; undefined: one stream. */
+export function splitPlan(context: AttemptContext, opened: Body): SegmentRecord[] | undefined {
+  const split = context.split;
+  if (!split || split.refused || split.connections < 2) return undefined;
+  if (!context.source.openRange || !context.parts.writesAtOffsets) return undefined;
+  if (!rangesAllowed(opened)) return undefined;
+  return planSegments(opened.length, split.connections);
+}
+
+/** Whether the kept part (fetched in segments) can be resumed in segments by this transfer. */
+export function canResumeSplit(context: AttemptContext): boolean {
+  return (
+    context.split !== undefined &&
+    context.source.openRange !== undefined &&
+    context.parts.segments !== undefined &&
+    context.parts.sink?.positional !== undefined
+  );
 }

@@ -32,8 +32,12 @@ export interface PartSink {
   file(): PartFile;
   /** Feeds the kept bytes `[0, offset)` into `hashes`, read through the part's own descriptor. */
   hashKept(hashes: Hasher[], signal: AbortSignal): Promise<void>;
-  /** Takes a chunk; returns a promise when the caller should pause until it settles. Throws the first write error. */
-  push(chunk: Uint8Array): Promise<void> | undefined;
+  /**
+   * Takes a chunk; returns a promise when the caller should pause until it settles. Throws the
+   * first write error (the chunk was then not taken). `release`, if given, is called once the
+   * chunk's bytes are no longer needed (written); a chunk kept unwritten is never released.
+   */
+  push(chunk: Uint8Array, release?: () => void): Promise<void> | undefined;
   /** Writes what is left and makes it durable. */
   finish(): Promise<void>;
   /** Writes what did arrive (for a resume) and closes the part; never throws. */
@@ -73,8 +77,8 @@ export interface PositionalPart {
 export interface SegmentWriter {
   /** Where the next byte goes. */
   readonly position: number;
-  /** Takes a chunk; returns a promise when the caller should pause until it settles. Throws the first write error. */
-  push(chunk: Uint8Array): Promise<void> | undefined;
+  /** Takes a chunk, as `PartSink.push` does (with its `release`). */
+  push(chunk: Uint8Array, release?: () => void): Promise<void> | undefined;
   /** Writes what is left and waits for it (no fsync: `PositionalPart.sync` does that once). */
   flush(): Promise<void>;
   /** Writes what did arrive and waits for it; never throws. */

@@ -9,7 +9,7 @@ import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
-import { isRemoteDirectory } from "./pairs.js";
+import { isRemoteDirectory } from "../sources/location.js";
 import { remoteDirectoryName } from "./remote-dirs.js";
 
 /** Throws `UsageError` when two directory sources of `options` would be mirrored into one folder. */

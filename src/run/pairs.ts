@@ -33,11 +33,6 @@ export interface PlannedPair {
   invalid?: SyncError;
 }
 
-/** Whether an http(s) source names a directory: its path ends in `/` (`https://host` is `/`). */
-export function isRemoteDirectory(location: SourceLocation): boolean {
-  return location.kind === "http" && new URL(location.href).pathname.endsWith("/");
-}
-
 /** A pair with nothing expected of it yet. */
 export function pairOf(source: SourceLocation, destination: string, name: string): PlannedPair {
   return { source, destination, name, expected: undefined };

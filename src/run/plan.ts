@@ -9,7 +9,7 @@ import { basename, join, relative, resolve, sep } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
 import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
-import { nameFromUrlPath, type SourceLocation } from "../sources/location.js";
+import { isRemoteDirectory, nameFromUrlPath, type SourceLocation } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
 import { refuseSharedFolders } from "./dir-folders.js";
 import { refuseInsideLockDir } from "./lock-dir-guard.js";
@@ -17,7 +17,6 @@ import {
   checked,
   hasControlCharacter,
   isInside,
-  isRemoteDirectory,
   type PlannedPair,
   pairOf,
   refused,
@@ -50,7 +49,8 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
   for (const given of options.sources) {
     // Loaded only for a remote directory: its HTML parser is a third of the start-up otherwise.
     const expanded = isRemoteDirectory(given.location)
-      ? await (await import("./remote-dirs.js")).expandRemoteDirectory(
+      ? // Loaded only for a remote directory: a run of single files never pays for it.
+        await (await import("./remote-dirs.js")).expandRemoteDirectory(
           given,
           options,
           remote(listing),

@@ -9,7 +9,6 @@
  * that fails touching nothing. Files gone from the server are not removed here (copy, not sync).
  */
 import { join, resolve } from "node:path";
-import picomatch from "picomatch";
 import { isDeadline } from "../core/context.js";
 import { SyncError } from "../errors.js";
 import { isOriginFailure } from "../health/origin-health.js";
@@ -82,7 +81,7 @@ export async function expandRemoteDirectory(
   const within = options.directoryDestination ?? options.artifactRoot;
 
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
-  const matches = picomatch(options.pattern, { dot: true });
+  const matches = (await import("picomatch")).default(options.pattern, { dot: true });
   /** The source's userinfo goes with every URL below it (same origin); logs never show it. */
   const withUserinfo = (url: URL): string => {
     const out = new URL(url.href);

@@ -1,6 +1,6 @@
 /**
  * The one place where concrete classes are chosen: the local file store, the local destination,
- * undici for http(s), the local file reader, the circuit breaker over the store. Everything else
+ * the http(s) client (our HTTP/1.1 client, undici through proxies), the local file reader, the circuit breaker over the store. Everything else
  * receives them through the `Runtime`.
  */
 import type { Clock } from "../clock.js";
@@ -30,7 +30,7 @@ export interface RuntimeParts {
   logger: Logger;
   random: () => number;
   version: string;
-  /** Whether any source is http(s): undici is loaded only then. */
+  /** Whether any source is http(s): the http client is made only then. */
   needsHttp: boolean;
   credentials: SourceCredentials;
   onProgress?: (event: ProgressEvent) => void;
@@ -64,6 +64,8 @@ export async function buildRuntime(
         network: options.network,
         userAgent: `resilient-sync/${parts.version}`,
         now: () => clock.now(),
+        // A way back, should our own client misbehave somewhere: every request through undici.
+        engine: process.env.RESILIENT_SYNC_HTTP_CLIENT === "undici" ? "undici" : "auto",
       })
     : undefined;
   const circuits = new Circuits(store, clock, logger, {

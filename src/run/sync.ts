@@ -15,7 +15,6 @@ import { silentLogger } from "../log/events.js";
 import { normalizeOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
-import { planJob } from "./dry-run.js";
 import { validateEnvironment } from "./environment.js";
 import { readSourceList } from "./inputs.js";
 import { plan } from "./plan.js";
@@ -159,7 +158,7 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }
     onProgress?.({ type: "planned", total: pairs.length });
-    const work = resolved.dryRun ? planJob : runJob;
+    const work = resolved.dryRun ? (await import("./dry-run.js")).planJob : runJob;
     const specs = pairs.map((pair) => jobSpecOf(pair, resolved));
     results = await runScheduled(specs, {
       limit: resolved.maxWorkers,

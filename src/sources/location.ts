@@ -115,3 +115,8 @@ export function nameFromUrlPath(pathname: string, argument: string): string {
 function hasUnsafeCharacter(name: string): boolean {
   return name.includes("/") || name.includes("\\") || hasControlCharacter(name);
 }
+
+/** Whether an http(s) source names a directory: its path ends in `/` (`https://host` is `/`). */
+export function isRemoteDirectory(location: SourceLocation): boolean {
+  return location.kind === "http" && new URL(location.href).pathname.endsWith("/");
+}

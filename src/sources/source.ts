@@ -132,3 +132,37 @@ export function carriesVersion(kept: Validators, answer: Validators): boolean {
   if (kept.lastModified !== undefined) return answer.lastModified === kept.lastModified;
   return false;
 }
+
+/** What a lent body is handed to: each chunk with its release, then the end or the error. */
+export interface BodyConsumer {
+  /**
+   * A chunk. Its bytes stay as they are until `release` is called, and may be reused for later
+   * chunks at any moment after it: call it once nothing holds the chunk any more (written, not
+   * merely queued). A chunk never released is never reused (it costs memory, not data).
+   */
+  chunk(bytes: Buffer, release: () => void): void;
+  /** Every chunk was handed over. */
+  end(): void;
+  /** The body failed; every chunk that arrived before was handed over first. */
+  error(error: Error): void;
+}
+
+/**
+ * A body whose chunks may be borrowed rather than read as a stream (the http client's): no copy,
+ * no stream machinery, and the memory they are read into is used again once released.
+ */
+export interface LendingBody {
+  /** Not read as a stream, dumped or destroyed yet: `lend` may be called. */
+  readonly lendable: boolean;
+  /** Takes the body over: from now on it is not read as a stream. */
+  lend(consumer: BodyConsumer): void;
+  /** Stops reading from the network (chunks of the read under way may still be handed over). */
+  pauseLending(): void;
+  resumeLending(): void;
+}
+
+/** The body as a `LendingBody`, when it is one and has not been read as a stream yet. */
+export function lendingBody(body: Readable): (Readable & LendingBody) | undefined {
+  const lending = body as Readable & Partial<LendingBody>;
+  return lending.lendable === true ? (lending as Readable & LendingBody) : undefined;
+}

@@ -132,12 +132,17 @@ mimetype.assign = ( ".html" => "text/html", "" => "application/octet-stream" )
 
 /**
  * `python3 -m http.server 0` serving `root`: it picks a free port itself and says which on its
- * first line, which is waited for (no port race, no sleep).
+ * first line, which is waited for (no port race, no sleep). `args`: more of its options
+ * (`--protocol HTTP/1.1` for keep-alive, `--cgi`).
  */
-export async function startPythonServer(binary: string, root: string): Promise<WebServer> {
+export async function startPythonServer(
+  binary: string,
+  root: string,
+  args: string[] = [],
+): Promise<WebServer> {
   const child = spawn(
     binary,
-    ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root],
+    ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root, ...args],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { join, resolve, sep } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { classifyLink, IndexLinkReader } from "../../src/sources/http/index-links.js";
+import { classifyLink } from "../../src/sources/http/index-links.js";
+import { IndexLinkReader } from "../../src/sources/http/index-reader.js";
 
 const ROOT = new URL("http://example.com:8080/pub/data/");
 const PAGE = new URL("http://example.com:8080/pub/data/sub/");

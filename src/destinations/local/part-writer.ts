@@ -44,6 +44,8 @@ export class PartWriter {
   #position: number;
   #batch: Uint8Array[] = [];
   #batchSize = 0;
+  /** The releases of the batch's chunks: called once its write is over (see `push`). */
+  #releases: Array<() => void> = [];
   /** Batches handed over and not yet written (at most two): each chained after the one before. */
   #inFlight = new Set<Promise<void>>();
   #last: Promise<void> = Promise.resolve();
@@ -73,13 +75,17 @@ export class PartWriter {
 
   /**
    * Takes a chunk. Returns a promise when the caller should pause until it settles (too much is
-   * waiting for the disk), `undefined` otherwise. Throws the first write error.
+   * waiting for the disk), `undefined` otherwise. Throws the first write error (the chunk is then
+   * not taken). `release` is called once the write that carries the chunk is over (done or
+   * failed: the kernel no longer reads its bytes), never before; not at all for a chunk that is
+   * never written (a batch left after a failure).
    */
-  push(chunk: Uint8Array): Promise<void> | undefined {
+  push(chunk: Uint8Array, release?: () => void): Promise<void> | undefined {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#batchSize === 0) this.#batchStartedAt = performance.now();
     this.#batch.push(chunk);
     this.#batchSize += chunk.length;
+    if (release) this.#releases.push(release);
     if (
       this.#batchSize < this.#batchBytes &&
       performance.now() - this.#batchStartedAt < this.#maxBatchAgeMs
@@ -155,8 +161,10 @@ export class PartWriter {
     const buffers = this.#batch;
     const size = this.#batchSize;
     const position = this.#position;
+    const releases = this.#releases;
     this.#batch = [];
     this.#batchSize = 0;
+    this.#releases = [];
     this.#position += size;
     // Each write starts when the one before it has finished: in order, never side by side.
     const write = this.#last
@@ -166,12 +174,14 @@ export class PartWriter {
       .then(
         () => {
           this.#inFlight.delete(write);
+          for (const release of releases) release();
           if (this.#failure !== undefined) return;
           this.#afterWrite(size);
           this.#onWritten?.(position + size);
         },
         (error: unknown) => {
           this.#inFlight.delete(write);
+          for (const release of releases) release();
           this.#failure ??= error;
         },
       );

@@ -137,8 +137,8 @@ export class LocalPart implements PartSink {
     }
   }
 
-  push(chunk: Uint8Array): Promise<void> | undefined {
-    return this.#writer.push(chunk);
+  push(chunk: Uint8Array, release?: () => void): Promise<void> | undefined {
+    return this.#writer.push(chunk, release);
   }
 
   async finish(): Promise<void> {

@@ -46,7 +46,7 @@ export class PositionalWriter implements PositionalPart {
       get position() {
         return writer.position;
       },
-      push: (chunk) => writer.push(chunk),
+      push: (chunk, release) => writer.push(chunk, release),
       flush: () => writer.flush(),
       abandon: () => writer.abandon(),
     };

@@ -1,17 +1,21 @@
 /**
- * The http(s) client over undici: one connection pool (Agent) per run with keep-alive, conditional
- * requests, ranged resume guarded by `If-Range`, redirects followed by hand so that only
- * http(s) → http(s) is allowed, and every failure classified (status, error code, retryable).
+ * The http(s) client: GET and HEAD with redirects followed by hand so that only http(s) →
+ * http(s) is allowed, credentials (URL userinfo, netrc) that never follow a redirect to another
+ * origin, and `--header` values likewise. Direct requests go through our own HTTP/1.1 client
+ * (`h1/`, see docs/http-client.md); requests through a proxy go through undici, loaded only then.
  */
-import type { Dispatcher } from "undici";
+import type { Readable } from "node:stream";
 import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
 import type { NetworkSettings } from "../../options/network.js";
 import type { Source } from "../source.js";
-import { basicAuthorization, discard } from "./headers.js";
+import { H1Agent } from "./h1/agent.js";
+import { basicAuthorization, discard, type ResponseHeaders } from "./headers.js";
 import { netrcFor } from "./netrc.js";
 import type { ProxyInUse } from "./proxy-errors.js";
+import { goesThroughProxy } from "./proxy-route.js";
 import { HttpSource } from "./source.js";
+import type { eagerBody as EagerBody, UndiciRoute } from "./undici-route.js";
 
 export const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -27,51 +31,39 @@ export interface HttpClientOptions {
   now: () => number;
   /** Proxies, TLS, netrc; none when absent. */
   network?: NetworkSettings;
+  /** `undici`: send every request with undici, as before our own client (a way back). */
+  engine?: "auto" | "undici";
 }
 
-/** One run's HTTP client: creates sources that share its connection pool. Close it when done. */
-export class HttpClient {
-  /** One pool per scheme: http and https URLs may have different proxies (curl's rules). */
-  readonly #agents: { http: Dispatcher; https: Dispatcher };
-  readonly #request: typeof import("undici").request;
-  readonly #options: HttpClientOptions;
+/** A response: its status, headers and unread body, and which client it came through. */
+export interface HttpResponse {
+  statusCode: number;
+  headers: ResponseHeaders;
+  body: Readable & { dump?: (options?: { limit: number }) => Promise<void> };
+  engine: "h1" | "undici";
+  /**
+   * The body, to be read by someone else: undici's is read off at once (eager-body.ts: undici 7
+   * must never be left paused), ours is handed on as it is (it can pause, and lends its chunks).
+   */
+  handOver(): Readable;
+}
 
-  private constructor(undici: typeof import("undici"), options: HttpClientOptions) {
+/** One run's HTTP client: creates sources that share its connections. Close it when done. */
+export class HttpClient {
+  readonly #options: HttpClientOptions;
+  readonly #h1: H1Agent;
+  #undici: Promise<{ route: UndiciRoute; eagerBody: typeof EagerBody }> | undefined;
+
+  private constructor(options: HttpClientOptions) {
     this.#options = options;
-    this.#request = undici.request;
-    const network = options.network;
-    const tls = network?.tls ?? { rejectUnauthorized: true };
-    // undici's EnvHttpProxyAgent picks proxy or direct per host (no_proxy); given explicit
-    // values it reads no environment of its own. An https URL with only an http proxy set goes
-    // direct, as in curl (undici alone would send it through the http proxy).
-    // Plain http goes to the proxy as an absolute-URI request, as curl sends it (many proxies
-    // allow CONNECT to port 443 only); https is tunnelled with CONNECT.
-    const agentFor = (proxy: string, scheme: "http" | "https") =>
-      new undici.EnvHttpProxyAgent({
-        httpProxy: proxy,
-        httpsProxy: proxy,
-        proxyTunnel: scheme === "https",
-        noProxy: network?.noProxy ?? "",
-        connect: { timeout: options.timeoutMs, ...tls },
-        requestTls: { timeout: options.timeoutMs, ...tls },
-        proxyTls: { timeout: options.timeoutMs },
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-        keepAliveTimeout: 10_000,
-        connections: 16,
-      });
-    const httpProxy = network?.httpProxy ?? "";
-    const httpsProxy = network?.httpsProxy ?? "";
-    const https = agentFor(httpsProxy, "https");
-    // Without any proxy one pool serves both schemes (an http URL must never reach the https
-    // proxy, and http is not tunnelled: with a proxy each scheme has its own).
-    const shared = httpProxy === "" && httpsProxy === "";
-    this.#agents = { http: shared ? https : agentFor(httpProxy, "http"), https };
+    this.#h1 = new H1Agent({
+      timeoutMs: options.timeoutMs,
+      tls: options.network?.tls ?? { rejectUnauthorized: true },
+    });
   }
 
-  /** Loads undici lazily: runs without an http source (and `--version`) never pay for it. */
   static async create(options: HttpClientOptions): Promise<HttpClient> {
-    return new HttpClient(await import("undici"), options);
+    return new HttpClient(options);
   }
 
   /** `within`: the remote directory the file was listed in; its redirects must stay inside it. */
@@ -80,8 +72,40 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    const { http, https } = this.#agents;
-    await Promise.all(http === https ? [https.destroy()] : [http.destroy(), https.destroy()]);
+    await this.#h1.close();
+    await (await this.#undici)?.route.close();
+  }
+
+  /** Whether `url` is sent by undici: through a proxy, or every request when asked to. */
+  viaUndici(url: URL): boolean {
+    if (this.#options.engine === "undici") return true;
+    const network = this.#options.network;
+    const proxy = (url.protocol === "https:" ? network?.httpsProxy : network?.httpProxy) ?? "";
+    return goesThroughProxy(url, proxy, network?.noProxy ?? "");
+  }
+
+  /** One request, by the client that serves `url`. */
+  async #send(
+    url: URL,
+    init: { method: "GET" | "HEAD"; headers: Record<string, string>; signal: AbortSignal },
+  ): Promise<HttpResponse> {
+    if (!this.viaUndici(url)) {
+      const response = await this.#h1.request(url, init);
+      return { ...response, engine: "h1", handOver: () => response.body };
+    }
+    this.#undici ??= import("./undici-route.js").then(({ UndiciRoute, eagerBody }) => ({
+      route: new UndiciRoute(this.#options.timeoutMs, this.#options.network),
+      eagerBody,
+    }));
+    const { route, eagerBody } = await this.#undici;
+    const response = await route.request(url, init);
+    return {
+      statusCode: response.statusCode,
+      headers: response.headers,
+      body: response.body,
+      engine: "undici",
+      handOver: () => eagerBody(response.body),
+    };
   }
 
   /** One GET (or HEAD), redirects followed; returns the final response with its body unread. */
@@ -91,7 +115,7 @@ export class HttpClient {
     signal: AbortSignal,
     method: "GET" | "HEAD" = "GET",
     onHop: (url: URL) => void = () => {},
-  ): Promise<{ response: Dispatcher.ResponseData; url: URL }> {
+  ): Promise<{ response: HttpResponse; url: URL }> {
     let current = new URL(url);
     // Credentials: the URL's own, else the netrc entry of its host (asked again after a
     // redirect to another host, so one host's entry never reaches another).
@@ -108,14 +132,7 @@ export class HttpClient {
     current.password = "";
     for (let hop = 0; ; hop += 1) {
       onHop(current);
-      const response = await this.#request(current, {
-        method,
-        headers: sent,
-        dispatcher: current.protocol === "https:" ? this.#agents.https : this.#agents.http,
-        signal,
-        headersTimeout: this.#options.timeoutMs,
-        bodyTimeout: this.#options.timeoutMs,
-      });
+      const response = await this.#send(current, { method, headers: sent, signal });
       const location = response.headers.location;
       if (!REDIRECT_STATUSES.has(response.statusCode) || typeof location !== "string") {
         return { response, url: current };

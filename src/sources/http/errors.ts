@@ -1,12 +1,13 @@
 /**
  * HTTP failures as `SyncError`s: statuses (404/410 not found; 408, 425, 429 and 5xx retryable;
  * 429 and a 503 with `Retry-After` "slow down"; 502/504 a gateway that cannot reach the origin)
- * and undici's errors (timeouts, refused certificates, connections that could not be made).
+ * and the clients' errors (undici's and h1/errors.ts's: timeouts, refused certificates,
+ * connections that could not be made).
  * Shared by transfers and by the requests that read directory indexes.
  */
-import type { Dispatcher } from "undici";
 import { errorCodeOf, SyncError } from "../../errors.js";
 import { parseRetryAfter } from "../../policies/backoff.js";
+import type { ResponseHeaders } from "./headers.js";
 import { type ProxyInUse, proxyFailure } from "./proxy-errors.js";
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
@@ -32,11 +33,23 @@ const UNREACHABLE_CODES = new Set([
   "EAI_AGAIN",
 ]);
 
-function timeoutWhat(code: string): string {
-  if (code === "UND_ERR_CONNECT_TIMEOUT") return "connect timed out";
-  if (code === "UND_ERR_HEADERS_TIMEOUT") return "no response headers in time";
-  return "transfer stalled";
-}
+/** Timeouts, undici's and our HTTP/1.1 client's (h1/errors.ts), and what each means. */
+const TIMEOUT_CODES: Record<string, "connect" | "headers" | "body"> = {
+  UND_ERR_CONNECT_TIMEOUT: "connect",
+  H1_CONNECT_TIMEOUT: "connect",
+  UND_ERR_HEADERS_TIMEOUT: "headers",
+  H1_HEADERS_TIMEOUT: "headers",
+  UND_ERR_BODY_TIMEOUT: "body",
+  H1_BODY_TIMEOUT: "body",
+};
+const TIMEOUT_WHAT = {
+  connect: "connect timed out",
+  headers: "no response headers in time",
+  body: "transfer stalled",
+};
+const HEADERS_OVERFLOW_CODES = new Set(["UND_ERR_HEADERS_OVERFLOW", "H1_HEADERS_OVERFLOW"]);
+/** A request that cannot be made as given. */
+const INVALID_REQUEST_CODES = new Set(["UND_ERR_INVALID_ARG", "H1_INVALID_ARG", "ERR_INVALID_URL"]);
 
 /**
  * The failure an HTTP status means, for messages about `where`: 404 and 410 are `not_found`;
@@ -49,7 +62,7 @@ function timeoutWhat(code: string): string {
  */
 export function httpStatusError(
   status: number,
-  headers: Dispatcher.ResponseData["headers"],
+  headers: ResponseHeaders,
   where: string,
   nowMs: number,
   viaProxy = false,
@@ -87,18 +100,15 @@ export function describeHttpError(
   const refused = proxyFailure(error, where, proxy);
   if (refused) return refused;
   const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
-  if (
-    code === "UND_ERR_CONNECT_TIMEOUT" ||
-    code === "UND_ERR_HEADERS_TIMEOUT" ||
-    code === "UND_ERR_BODY_TIMEOUT"
-  ) {
-    return new SyncError("timeout", `${where}: ${timeoutWhat(code)} (${code})`, {
+  const timeout = TIMEOUT_CODES[code];
+  if (timeout) {
+    return new SyncError("timeout", `${where}: ${TIMEOUT_WHAT[timeout]} (${code})`, {
       cause: error,
       retryable: true,
-      ...(code === "UND_ERR_CONNECT_TIMEOUT" ? { unreachable: true } : {}),
+      ...(timeout === "connect" ? { unreachable: true } : {}),
     });
   }
-  if (code === "UND_ERR_HEADERS_OVERFLOW") {
+  if (HEADERS_OVERFLOW_CODES.has(code)) {
     // The same server will send the same headers again.
     return new SyncError("http_error", `${where}: response headers too large (${code})`, {
       cause: error,
@@ -109,7 +119,16 @@ export function describeHttpError(
       cause: error,
     });
   }
-  if (code === "UND_ERR_INVALID_ARG" || code === "ERR_INVALID_URL") {
+  if (code === "H1_INVALID_RESPONSE") {
+    // Framing that is not what it claims (a chunk longer than its size, say): the bytes this
+    // answer delivered before it was caught cannot be trusted, so none of them is kept.
+    return new SyncError("network", `${where}: ${(error as Error).message} (${code})`, {
+      cause: error,
+      retryable: true,
+      discardPartial: true,
+    });
+  }
+  if (INVALID_REQUEST_CODES.has(code)) {
     return new SyncError("invalid_source", `${where}: ${code}`, { cause: error });
   }
   return new SyncError("network", `${where}: ${code}`, {

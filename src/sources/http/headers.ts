@@ -1,8 +1,10 @@
 /** Reading and writing the HTTP headers resilient-sync cares about: validators, ranges, digests, credentials. */
 import type { Readable } from "node:stream";
-import type { Dispatcher } from "undici";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
 import type { StatedDigest, Validators } from "../source.js";
+
+/** Response headers: lower-case names, a repeated field as an array of its values. */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 export function conditionalHeaders(unchanged: Validators | undefined): Record<string, string> {
   const headers: Record<string, string> = { "accept-encoding": "identity" };
@@ -20,10 +22,7 @@ const RFC9530_ALGORITHMS: Record<string, ChecksumAlgorithm> = {
  * The digests of the whole file a response states: `Repr-Digest` always; `Content-Digest` and
  * `Content-MD5` only when the body is the whole file (`whole`). Unknown algorithms are ignored.
  */
-export function statedDigests(
-  headers: Dispatcher.ResponseData["headers"],
-  whole: boolean,
-): StatedDigest[] {
+export function statedDigests(headers: ResponseHeaders, whole: boolean): StatedDigest[] {
   const stated: StatedDigest[] = [];
   for (const name of whole ? ["repr-digest", "content-digest"] : ["repr-digest"]) {
     for (const [key, bytes] of parseDigestDictionary(headers[name])) {
@@ -97,7 +96,7 @@ export function numberHeader(value: string | string[] | undefined): number | und
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
-export function validatorsOf(headers: Dispatcher.ResponseData["headers"]): Validators {
+export function validatorsOf(headers: ResponseHeaders): Validators {
   const etag = header(headers.etag);
   const lastModified = header(headers["last-modified"]);
   return { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };

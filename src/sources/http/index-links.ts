@@ -1,10 +1,8 @@
 /**
- * The links of a directory index page (nginx, Apache, lighttpd, Caddy, python's http.server, or
- * one written by hand), parsed with htmlparser2 as the page streams in, and what each link is to
- * the directory being mirrored: a file or a folder below it, a name that cannot be made safely,
- * or a link that is not followed at all.
+ * What each link of a directory index page is to the directory being mirrored: a file or a
+ * folder below it, a name that cannot be made safely, or a link that is not followed at all. The
+ * page itself is parsed by `index-reader.ts` (htmlparser2, loaded only when a page is read).
  */
-import { Parser } from "htmlparser2";
 import {
   hasControlCharacter,
   isNameTooLong,
@@ -79,42 +77,4 @@ function unsafeSegment(raw: string): string | { reason: string } {
     return { reason: "a name reserved for resilient-sync's own files (part, lock)" };
   }
   return name;
-}
-
-/**
- * A streaming HTML reader that hands every `<a href>` to `link` as soon as it is parsed, with the
- * first `<base href>` seen so far (HTML's rule: the first one counts), and every piece of text to
- * `text`. Feed it text with `write`, then `end`. A handler may throw to stop the reading (a cap
- * reached): the error propagates out of `write`.
- */
-export class IndexLinkReader {
-  readonly #parser: Parser;
-  #base: string | undefined;
-
-  constructor(handlers: {
-    link: (href: string, base: string | undefined) => void;
-    text: (text: string) => void;
-  }) {
-    this.#parser = new Parser(
-      {
-        onopentag: (name, attributes) => {
-          const href = attributes.href;
-          if (href === undefined) return;
-          if (name === "a") handlers.link(href, this.#base);
-          else if (name === "base" && this.#base === undefined) this.#base = href;
-        },
-        ontext: handlers.text,
-      },
-      // HTML, not XML: names lower-cased, entities in attributes decoded (`&amp;` → `&`).
-      { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
-    );
-  }
-
-  write(text: string): void {
-    this.#parser.write(text);
-  }
-
-  end(): void {
-    this.#parser.end();
-  }
 }

@@ -11,7 +11,7 @@ import { redactUrl } from "../../log/redact.js";
 import type { HttpClient } from "./client.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
 import { discard } from "./headers.js";
-import { classifyLink, type IndexLink, IndexLinkReader } from "./index-links.js";
+import { classifyLink, type IndexLink } from "./index-links.js";
 import { isWithinDirectory, withinDirectory } from "./within.js";
 
 /**
@@ -92,6 +92,7 @@ export async function readIndexPage(
   let base: { declared: string | undefined; url: URL } = { declared: undefined, url };
   const digest = new ListingDigest(url);
   let stopped: { error: unknown } | undefined;
+  const { IndexLinkReader } = await import("./index-reader.js");
   const reader = new IndexLinkReader({
     link: (href, declared) => {
       if (declared !== base.declared) base = { declared, url: baseOf(url, root, declared) };

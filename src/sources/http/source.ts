@@ -1,5 +1,4 @@
 /** One http(s) URL as a `Source`: conditional and ranged GETs, and every failure classified. */
-import type { Dispatcher } from "undici";
 import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
 import { originOf } from "../location.js";
@@ -11,14 +10,14 @@ import type {
   Source,
   Validators,
 } from "../source.js";
-import type { HttpClient } from "./client.js";
-import { eagerBody } from "./eager-body.js";
+import type { HttpClient, HttpResponse } from "./client.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
 import {
   conditionalHeaders,
   discard,
   numberHeader,
   parseContentRange,
+  type ResponseHeaders,
   statedDigests,
   validatorsOf,
 } from "./headers.js";
@@ -57,7 +56,7 @@ export class HttpSource implements Source {
     unchangedIf: Validators | undefined,
     signal: AbortSignal,
   ): Promise<"unchanged" | "changed"> {
-    let response: Dispatcher.ResponseData;
+    let response: HttpResponse;
     try {
       ({ response } = await this.#client.get(
         this.#url,
@@ -97,7 +96,7 @@ export class HttpSource implements Source {
     if (status === 200) {
       return {
         kind: "body",
-        body: eagerBody(response.body),
+        body: response.handOver(),
         offset: 0,
         length,
         validators,
@@ -125,7 +124,7 @@ export class HttpSource implements Source {
       }
       return {
         kind: "body",
-        body: eagerBody(response.body),
+        body: response.handOver(),
         offset: range.start,
         length: range.end - range.start + 1,
         validators: { ...validators, ...(range.total === undefined ? {} : { size: range.total }) },
@@ -180,7 +179,7 @@ export class HttpSource implements Source {
       }
       return {
         kind: "range",
-        body: eagerBody(response.body),
+        body: response.handOver(),
         validators,
         total: range.total,
         stated: statedDigests(response.headers, false),
@@ -198,7 +197,7 @@ export class HttpSource implements Source {
     throw this.#statusError(status, response.headers);
   }
 
-  #statusError(status: number, headers: Dispatcher.ResponseData["headers"]): SyncError {
+  #statusError(status: number, headers: ResponseHeaders): SyncError {
     const viaProxy = this.#client.proxyFor(this.#lastUrl ?? this.#url) !== undefined;
     return httpStatusError(status, headers, this.#display(), this.#client.now(), viaProxy);
   }
@@ -211,10 +210,7 @@ export class HttpSource implements Source {
 
   /** The URL for messages: after a redirect, the one that answered, and where it came from. */
   /** One GET of this URL (redirects followed), its failure classified. */
-  async #get(
-    headers: Record<string, string>,
-    signal: AbortSignal,
-  ): Promise<Dispatcher.ResponseData> {
+  async #get(headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
     try {
       return (await this.#client.get(this.#url, headers, signal, "GET", this.#hop)).response;
     } catch (error) {

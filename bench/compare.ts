@@ -1,0 +1,132 @@
+/**
+ * Before/after figures for the http download path: builds of the CLI compared with each other,
+ * interleaved run by run (A B C, then C B A …), on one nginx.
+ *
+ *   node dist/bench/compare.js [--runs N] [--mib 1024] [--only tiny,big] CLI…
+ *
+ * Each CLI is a path to a `main.js` (say, this build's and a copy of an older `dist/`).
+ * - tiny: a 1 KiB file synced into a fresh folder, against `node -e 0` (start-up).
+ * - big: one file of `--mib` MiB (SHA-256 while streaming, fsync, rename), against `curl -o`.
+ * Prints medians and min–max of wall time, median and max of peak RSS, and the load average
+ * before and after each workload.
+ */
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type Measurement, measure, median, which } from "./lib/measure.js";
+import { startNginx } from "./lib/nginx.js";
+
+const argv = process.argv.slice(2);
+const option = (name: string) => {
+  const index = argv.indexOf(name);
+  if (index < 0) return undefined;
+  const value = argv[index + 1];
+  argv.splice(index, 2);
+  return value;
+};
+const RUNS = Number(option("--runs") ?? 7);
+const MIB = Number(option("--mib") ?? 1024);
+const ONLY = (option("--only") ?? "tiny,big").split(",");
+const CLIS = argv.map((cli) => resolve(cli));
+const MiB = 1024 * 1024;
+
+interface Contender {
+  name: string;
+  command(out: string): string[];
+}
+
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ");
+
+async function fileOf(path: string, size: number): Promise<void> {
+  const block = randomBytes(MiB);
+  const stream = createWriteStream(path);
+  for (let written = 0; written < size; written += block.length) {
+    if (!stream.write(written + block.length <= size ? block : block.subarray(0, size - written)))
+      await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
+  }
+  await new Promise<void>((resolve) => stream.end(() => resolve()));
+}
+
+async function race(title: string, contenders: Contender[], benchDir: string): Promise<void> {
+  const before = load();
+  const results = new Map<string, Measurement[]>(contenders.map((c) => [c.name, []]));
+  for (let round = 0; round <= RUNS; round += 1) {
+    for (const c of round % 2 === 0 ? contenders : [...contenders].reverse()) {
+      const out = join(benchDir, "out");
+      await rm(out, { recursive: true, force: true });
+      await mkdir(out, { recursive: true });
+      const m = await measure(c.command(out), { cwd: out });
+      if (m.code !== 0) process.stderr.write(`${c.name} exited ${m.code}: ${m.stderr}\n`);
+      if (round > 0) results.get(c.name)?.push(m);
+    }
+  }
+  console.log(`\n${title} (${RUNS} runs each after a warm-up; load ${before} → ${load()})`);
+  console.log("| contender | median | min–max | RSS median | RSS max |");
+  console.log("|---|---|---|---|---|");
+  for (const c of contenders) {
+    const ms = results.get(c.name) ?? [];
+    const s = ms.map((m) => m.seconds);
+    const rss = ms.map((m) => m.peakRssMiB ?? 0);
+    console.log(
+      `| ${c.name} | ${median(s).toFixed(3)} s | ${Math.min(...s).toFixed(3)}–${Math.max(...s).toFixed(3)} | ${median(rss).toFixed(0)} MiB | ${Math.max(...rss).toFixed(0)} MiB |`,
+    );
+  }
+}
+
+const benchDir = await mkdtemp(join(tmpdir(), "resilient-sync-compare-"));
+const data = join(benchDir, "data");
+await mkdir(data);
+// nginx's worker runs as nobody when we are root.
+await chmod(benchDir, 0o755);
+await chmod(data, 0o755);
+const nginx = await startNginx(data);
+try {
+  const ours = (url: string) =>
+    CLIS.map(
+      (cli, index): Contender => ({
+        name: `${index}: ${cli}`,
+        command: (out) => [
+          process.execPath,
+          cli,
+          "--source-url",
+          url,
+          "--destination",
+          join(out, "file.bin"),
+          "--lock-dir",
+          join(out, ".locks"),
+          "--quiet",
+        ],
+      }),
+    );
+  if (ONLY.includes("tiny")) {
+    await writeFile(join(data, "tiny.bin"), randomBytes(1024));
+    await race(
+      "tiny http sync (1 KiB)",
+      [
+        { name: "node -e 0", command: () => [process.execPath, "-e", "0"] },
+        ...ours(nginx.url("/tiny.bin")),
+      ],
+      benchDir,
+    );
+  }
+  if (ONLY.includes("big")) {
+    await fileOf(join(data, "big.bin"), MIB * MiB);
+    const curl: Contender[] = which("curl")
+      ? [
+          {
+            name: "curl -o",
+            command: (out) => ["curl", "-fsS", "-o", join(out, "file.bin"), nginx.url("/big.bin")],
+          },
+        ]
+      : [];
+    await race(`${MIB} MiB from nginx`, [...curl, ...ours(nginx.url("/big.bin"))], benchDir);
+  }
+} finally {
+  await nginx.stop();
+  await rm(benchDir, { recursive: true, force: true });
+}

@@ -1,0 +1,111 @@
+/**
+ * The memory sockets read into: slots of 64 KiB, taken from a free list the client shares and
+ * given back to it, so that a long body is received into the same few megabytes over and over.
+ *
+ * The rule that keeps a consumer's bytes intact: bytes of a slot handed to a consumer are never
+ * written again until every consumer holding them has released them. Each connection reads into
+ * its current slot from a cursor that only moves forward, so a read never lands on bytes handed
+ * out earlier; the cursor goes back to a slot's start (or the slot to the free list) only when
+ * its count of unreleased pieces is zero. A slot whose bytes went out as a plain stream chunk,
+ * which nobody releases, is `given`: it is never reused at all (the garbage collector has it).
+ * Forgetting a release therefore costs memory, never data.
+ */
+
+export const SLOT_BYTES = 64 * 1024;
+/** A read is given at least this much room; a slot with less left is done with. */
+const MIN_READ = 16 * 1024;
+
+export class Slot {
+  readonly buffer = Buffer.allocUnsafe(SLOT_BYTES);
+  /** Pieces handed out and not yet released. */
+  refs = 0;
+  /** Handed out for good: never reused. */
+  given = false;
+  /** The slot a connection is reading into now. */
+  current = false;
+  readonly #pool: SlotPool;
+
+  constructor(pool: SlotPool) {
+    this.#pool = pool;
+  }
+
+  /** One piece of it was released. */
+  release(): void {
+    this.refs -= 1;
+    if (this.refs === 0 && !this.current && !this.given) this.#pool.put(this);
+  }
+}
+
+/** The free slots of one client, shared by its connections. */
+export class SlotPool {
+  readonly #free: Slot[] = [];
+  readonly #keep: number;
+  /** Slots ever made (tests watch it). */
+  made = 0;
+
+  /** `keep`: free slots held at most; more are left to the garbage collector. */
+  constructor(keep = 128) {
+    this.#keep = keep;
+  }
+
+  take(): Slot {
+    const slot = this.#free.pop();
+    if (slot) return slot;
+    this.made += 1;
+    return new Slot(this);
+  }
+
+  put(slot: Slot): void {
+    if (slot.refs !== 0 || slot.given || slot.current) return;
+    if (this.#free.length < this.#keep && !this.#free.includes(slot)) this.#free.push(slot);
+  }
+
+  get free(): number {
+    return this.#free.length;
+  }
+}
+
+/** Where one connection's next read lands: `onread.buffer` asks `next()` before every read. */
+export class ReadCursor {
+  readonly #pool: SlotPool;
+  #slot: Slot | undefined;
+  /** Where the next read lands in the current slot. */
+  #at = 0;
+
+  constructor(pool: SlotPool) {
+    this.#pool = pool;
+  }
+
+  /** The room for the next read: the current slot past every byte read so far, or a fresh one. */
+  next(): Buffer {
+    let slot = this.#slot;
+    if (!slot || SLOT_BYTES - this.#at < MIN_READ) {
+      if (slot && slot.refs === 0 && !slot.given) {
+        // Nothing read into it is held any more: read into it again from its start.
+        this.#at = 0;
+      } else {
+        if (slot) slot.current = false;
+        slot = this.#pool.take();
+        slot.current = true;
+        this.#slot = slot;
+        this.#at = 0;
+      }
+    }
+    return slot.buffer.subarray(this.#at);
+  }
+
+  /** `bytes` were read into the room `next()` gave; returns the slot they are in. */
+  landed(bytes: number): Slot {
+    this.#at += bytes;
+    return this.#slot as Slot;
+  }
+
+  /** The connection is gone: its slot goes back to the pool once nothing in it is held. */
+  close(): void {
+    const slot = this.#slot;
+    this.#slot = undefined;
+    if (!slot) return;
+    slot.current = false;
+    this.#pool.put(slot);
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * One HTTP/1.1 connection (TCP, or TLS with ALPN http/1.1 only), carrying one request at a time.
+ * It reads with `onread` into the client's slots (buffers.ts): nothing is allocated per read and
+ * no stream sits between the socket and the parser. It reads only while the body being received
+ * wants data, so a consumer that falls behind stops the socket and TCP's window does the rest.
+ * Opened by connect.ts (which owns the connect timeout). Timeouts here: response head (from the
+ * request written), body stall (no byte while reading; time the body is held paused is not
+ * counted). A connection is offered for another request only once its response was complete to
+ * the last byte, nothing followed it, and the server allows reuse.
+ */
+import type { Socket } from "node:net";
+import { H1Body } from "./body.js";
+import type { ReadCursor, Slot } from "./buffers.js";
+import type { ConnectionSettings } from "./connect.js";
+import { H1Error, type H1ErrorCode } from "./errors.js";
+import type { ResponseHead, ResponseHeaders } from "./head.js";
+import { ResponseParser } from "./parser.js";
+
+export interface H1Response {
+  statusCode: number;
+  statusText: string;
+  headers: ResponseHeaders;
+  body: H1Body;
+}
+
+interface Exchange {
+  parser: ResponseParser;
+  head: ResponseHead | undefined;
+  body: H1Body | undefined;
+  complete: boolean;
+  resolve: (response: H1Response) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal;
+  onAbort: () => void;
+}
+
+export class H1Connection {
+  readonly #socket: Socket;
+  readonly #cursor: ReadCursor;
+  readonly #settings: ConnectionSettings;
+  #exchange: Exchange | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #paused = false;
+  #closed = false;
+  #ended = false;
+  /** The slot the read being parsed landed in (body chunks are views into it). */
+  #slot: Slot | undefined;
+  /** Responses received whole on it. */
+  served = 0;
+  /** The last request failed before any byte of its response, on a connection used before. */
+  staleFailure = false;
+  /** How long the server keeps it open when idle (its `Keep-Alive: timeout`), if it said so. */
+  keepAliveMs: number | undefined;
+  /** A response is complete and the connection may carry another request. */
+  onFree: (connection: H1Connection) => void = () => this.close();
+  /** The connection closed (for good). */
+  onClose: (connection: H1Connection) => void = () => {};
+
+  constructor(socket: Socket, cursor: ReadCursor, settings: ConnectionSettings) {
+    this.#socket = socket;
+    this.#cursor = cursor;
+    this.#settings = settings;
+    socket.on("error", (error) => this.destroy(error));
+    socket.on("end", () => this.#onEnd());
+    socket.on("close", () =>
+      this.destroy(new H1Error("H1_SOCKET", "the connection closed", { beforeResponse: true })),
+    );
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends a request (its head, serialized) and resolves with the response head and its body. */
+  request(text: string, headRequest: boolean, signal: AbortSignal): Promise<H1Response> {
+    if (this.#closed || this.#exchange) throw new Error("the connection is not free");
+    this.staleFailure = false;
+    return new Promise<H1Response>((resolve, reject) => {
+      const exchange: Exchange = {
+        parser: new ResponseParser(
+          {
+            head: (head) => this.#onHead(exchange, head),
+            body: (chunk) => exchange.body?.deliver(chunk, this.#slot as Slot),
+            complete: () => {
+              exchange.complete = true;
+            },
+          },
+          { headRequest, maxHeaderBytes: this.#settings.maxHeaderBytes },
+        ),
+        head: undefined,
+        body: undefined,
+        complete: false,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => this.destroy(signal.reason),
+      };
+      this.#exchange = exchange;
+      if (signal.aborted) return this.destroy(signal.reason);
+      signal.addEventListener("abort", exchange.onAbort, { once: true });
+      this.#socket.ref();
+      this.#arm("H1_HEADERS_TIMEOUT");
+      this.#socket.write(text);
+      this.#flow();
+    });
+  }
+
+  /** Closes it for good (an idle connection no longer wanted, the client closing). */
+  close(): void {
+    this.destroy(new H1Error("H1_SOCKET", "the connection was closed"));
+  }
+
+  /** Closes it; a request or body under way fails with `error`. */
+  destroy(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#disarm();
+    const exchange = this.#exchange;
+    this.#exchange = undefined;
+    this.#socket.destroy();
+    this.#cursor.close();
+    if (exchange) {
+      exchange.parser.stop();
+      exchange.signal.removeEventListener("abort", exchange.onAbort);
+      if (exchange.body) {
+        exchange.body.fail(asError(error));
+      } else {
+        this.staleFailure = this.served > 0 && exchange.parser.untouched;
+        exchange.reject(error);
+      }
+    }
+    this.onClose(this);
+  }
+
+  /** `bytes` were read into `view`, a piece of `slot` (from `onread`). */
+  onRead(bytes: number, view: Buffer, slot: Slot): void {
+    const exchange = this.#exchange;
+    if (!exchange) {
+      // Bytes nobody asked for: whatever they are, this connection is done with.
+      this.close();
+      return;
+    }
+    if (exchange.body) this.#timer?.refresh();
+    this.#slot = slot;
+    let used: number;
+    try {
+      used = exchange.parser.execute(view, 0, bytes);
+    } catch (error) {
+      this.destroy(error);
+      return;
+    }
+    if (exchange.complete && this.#exchange === exchange) this.#finish(exchange, used < bytes);
+    else this.#flow();
+  }
+
+  #onHead(exchange: Exchange, head: ResponseHead): void {
+    exchange.head = head;
+    const keepAlive = /(?:^|[,\s])timeout\s*=\s*(\d+)/i.exec(
+      String(head.headers["keep-alive"] ?? ""),
+    );
+    this.keepAliveMs = keepAlive ? Number(keepAlive[1]) * 1000 : undefined;
+    const body = new H1Body({
+      flow: () => {
+        if (this.#exchange?.body === body) this.#flow();
+      },
+      abandon: () => {
+        if (this.#exchange?.body === body) this.close();
+      },
+    });
+    exchange.body = body;
+    this.#arm("H1_BODY_TIMEOUT");
+    exchange.resolve({
+      statusCode: head.status,
+      statusText: head.statusText,
+      headers: head.headers,
+      body,
+    });
+  }
+
+  /** The response is complete: the body is told, and the connection offered again or closed. */
+  #finish(exchange: Exchange, surplus: boolean): void {
+    this.#disarm();
+    this.#exchange = undefined;
+    exchange.signal.removeEventListener("abort", exchange.onAbort);
+    this.served += 1;
+    const reusable =
+      exchange.head?.reusable === true &&
+      !surplus &&
+      !this.#ended &&
+      !this.#closed &&
+      (this.keepAliveMs === undefined || this.keepAliveMs > 1000);
+    exchange.body?.finish();
+    if (!reusable) {
+      this.close();
+      return;
+    }
+    this.#socket.unref();
+    this.#flow(); // read on while idle: a close by the server is noticed at once
+    this.onFree(this);
+  }
+
+  #onEnd(): void {
+    this.#ended = true;
+    const exchange = this.#exchange;
+    if (!exchange) {
+      this.close();
+      return;
+    }
+    try {
+      exchange.parser.eof();
+    } catch (error) {
+      this.destroy(error);
+      return;
+    }
+    if (exchange.complete) this.#finish(exchange, false);
+    else this.close();
+  }
+
+  /** Reads while the body being received wants data (or while waiting for a head, or idle). */
+  #flow(): void {
+    if (this.#closed) return;
+    const body = this.#exchange?.body;
+    const want = body ? body.wantsData : true;
+    if (want && this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+      if (body) this.#arm("H1_BODY_TIMEOUT");
+    } else if (!want && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+      if (body) this.#disarm();
+    }
+  }
+
+  #arm(code: H1ErrorCode): void {
+    this.#disarm();
+    const seconds = this.#settings.timeoutMs / 1000;
+    const what =
+      code === "H1_HEADERS_TIMEOUT"
+        ? `no response headers within ${seconds} s`
+        : `no body byte for ${seconds} s`;
+    this.#timer = setTimeout(() => this.destroy(new H1Error(code, what)), this.#settings.timeoutMs);
+    this.#timer.unref();
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
