@@ -29,6 +29,7 @@ import { sha256, TestServer } from "../test/helpers/server.js";
 import { type Measurement, measure, median, which } from "./lib/measure.js";
 import { type Nginx, startNginx } from "./lib/nginx.js";
 import { w7 } from "./segmented.js";
+import { targetsTable } from "./targets.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(ROOT, "dist", "src", "cli", "main.js");
@@ -181,6 +182,14 @@ async function w1(nginx: Nginx, data: string, benchDir: string) {
   const url = nginx.url("/big.bin");
   const contenders: Contender[] = [
     ours((out) => ["--source-url", url, "--destination", join(out, "big.bin")]),
+    {
+      ...ours((out) => [
+        ...["--source-url", url, "--destination", join(out, "big.bin")],
+        ...["--checksum-algorithm", "blake3"],
+      ]),
+      name: "resilient-sync blake3",
+      ours: false,
+    },
     {
       name: "curl -o",
       needs: { binary: "curl", install: "apt-get install curl" },
@@ -480,15 +489,21 @@ async function w4(benchDir: string) {
   }
 }
 
-async function w5(data: string, benchDir: string) {
+async function w5(nginx: Nginx, data: string, benchDir: string) {
   log("W5: start-up");
   const tiny = join(data, "tiny.csv");
   await writeFile(tiny, "a,b\n1,2\n");
+  await writeFile(join(data, "tiny.bin"), randomBytes(1024));
   const contenders: Contender[] = [
     {
       name: "resilient-sync --version",
       ours: true,
       command: () => [process.execPath, CLI, "--version"],
+    },
+    {
+      ...ours((out) => [nginx.url("/tiny.bin"), "--artifact-root", out]),
+      name: "resilient-sync tiny http sync",
+      ours: false,
     },
     { name: "node -e 0", command: () => [process.execPath, "-e", "0"] },
   ];
@@ -581,7 +596,7 @@ async function main(): Promise<number> {
       if (wants("W3")) await w3(nginx, list, data, benchDir);
     }
     if (wants("W4")) await w4(benchDir);
-    if (wants("W5")) await w5(data, benchDir);
+    if (wants("W5")) await w5(nginx, data, benchDir);
     if (wants("W6")) await w6(benchDir);
     if (wants("W7")) {
       await fileOf(join(data, "seg.bin"), 256 * MiB);
@@ -597,8 +612,11 @@ async function main(): Promise<number> {
     .map((x) => x.toFixed(2))
     .join(" ");
   const header = `resilient-sync bench, ${new Date().toISOString().slice(0, 10)}, ${machine}, ${RUNS} counted runs after a warm-up, medians; load average at the end ${load}`;
-  if (JSON_OUT) process.stdout.write(`${JSON.stringify({ header, runs: RUNS, rows }, null, 2)}\n`);
-  else process.stdout.write(`${header}\n\n${table()}\n`);
+  if (JSON_OUT)
+    process.stdout.write(
+      `${JSON.stringify({ header, runs: RUNS, rows, targets: targetsTable(rows) }, null, 2)}\n`,
+    );
+  else process.stdout.write(`${header}\n\n${table()}\n\nTargets:\n\n${targetsTable(rows)}\n`);
   return 0;
 }
 
