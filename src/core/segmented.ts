@@ -228,8 +228,8 @@ async function fetchSegments(
     );
     stopCheckpoints();
     await checkpoints.idle();
+    // Written, not yet fsynced: the commit's one fsync (after the final mode) makes it durable.
     for (const state of states) await state.writer.flush();
-    await part.sync();
     startHashing([]); // every segment was already complete: no answer came
     await (hasher as PrefixHasher).finish(context.signal).catch((error: unknown) => {
       if (context.signal.aborted) throw context.signal.reason;

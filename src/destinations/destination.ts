@@ -38,7 +38,10 @@ export interface PartSink {
    * chunk's bytes are no longer needed (written); a chunk kept unwritten is never released.
    */
   push(chunk: Uint8Array, release?: () => void): Promise<void> | undefined;
-  /** Writes what is left and makes it durable. */
+  /**
+   * Writes what is left. Durable once committed: the commit fsyncs the part after giving it its
+   * final mode, so one fsync covers the bytes and the mode.
+   */
   finish(): Promise<void>;
   /** Writes what did arrive (for a resume) and closes the part; never throws. */
   abandon(): Promise<void>;
@@ -69,8 +72,6 @@ export interface PositionalPart {
   read(buffer: Uint8Array, length: number, position: number): Promise<number>;
   /** Flushes every completed write to disk (fdatasync): what a record of progress may claim. */
   datasync(): Promise<void>;
-  /** Makes the whole part durable (fsync): before the commit. */
-  sync(): Promise<void>;
 }
 
 /** One segment's writer (see `PositionalPart.writerAt`). */

@@ -1,7 +1,7 @@
 /**
  * A destination on the local filesystem. Data is received into a private part file in the
  * destination's own folder (`part.ts`); the commit gives it the destination's mode through its
- * descriptor, checks the lease, checks that the part's name still leads to that very file, and
+ * descriptor, fsyncs it (bytes and mode in one fsync), checks the lease, checks that the part's name still leads to that very file, and
  * renames it over the destination, then fsyncs the folder — durable when it returns. Any crash
  * before the rename leaves the old destination.
  *
@@ -207,6 +207,14 @@ export class LocalDestination implements Destination {
       const owner = ownerToKeep(existing);
       if (owner) part.handle.chown(owner.uid, owner.gid);
       part.handle.chmod(modeFor(existing, this.#shared.umask, options.newFileMode));
+      // The part's one fsync comes after its mode and owner are set (`finish` only wrote): it
+      // makes the bytes and the inode durable together, so a power loss after the rename cannot
+      // bring the file back with the part's private 0600 mode, and no second fsync is paid.
+      try {
+        await part.handle.sync();
+      } catch (error) {
+        throw writeError("fsync the part file of", this.path, error);
+      }
       const written = part.handle.stat();
       await part.close();
       await lease.check();

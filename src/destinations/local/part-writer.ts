@@ -2,7 +2,7 @@
  * Writes a body into the part file without making the network wait for the disk: chunks are
  * gathered into batches written with one `writev` each, one batch in flight while the next one
  * fills, and the data written so far is flushed to disk in the background every
- * `syncEveryBytes`, so that the fsync before the rename finds little left to do.
+ * `syncEveryBytes`, so that the commit's fsync before the rename finds little left to do.
  *
  * One write at a time is what keeps the part file a contiguous prefix of the body at every
  * moment — after a kill, a failed write or an abandoned body, its size is exactly what can be
@@ -17,12 +17,11 @@ export interface PartDescriptor {
   /** The same write made at once, without the thread pool; absent: every write goes there. */
   writevSync?(buffers: Uint8Array[], position: number): number;
   datasync(): Promise<void>;
-  sync(): Promise<void>;
 }
 
 /**
  * The last batch is written at once, not through the thread pool, when it is at most this big and
- * nothing else is being written: it only copies into the page cache (the fsync that follows is
+ * nothing else is being written: it only copies into the page cache (the commit's fsync is
  * what waits for the disk), and a small file then costs one round trip less.
  */
 const SYNC_WRITE_MAX_BYTES = 256 * 1024;
@@ -100,11 +99,13 @@ export class PartWriter {
     });
   }
 
-  /** Writes what is left, waits for every write, and fsyncs the file. */
+  /**
+   * Writes what is left (a small last batch at once) and waits for every write. No fsync: the
+   * commit fsyncs the part once its final mode is set, one fsync for both.
+   */
   async finish(): Promise<void> {
     this.#writeLastBatchNow();
     await this.flush();
-    await this.#handle.sync();
   }
 
   /**

@@ -141,6 +141,10 @@ export class LocalPart implements PartSink {
     return this.#writer.push(chunk, release);
   }
 
+  /**
+   * Writes what is left, without an fsync: the commit fsyncs the part once its final mode is
+   * set, so that one fsync covers both (see `LocalDestination.commit`).
+   */
   async finish(): Promise<void> {
     await this.#writer.finish();
   }

@@ -61,10 +61,6 @@ export class PositionalWriter implements PositionalPart {
     await this.#handle.datasync();
   }
 
-  async sync(): Promise<void> {
-    await this.#handle.sync();
-  }
-
   /** Writes what each segment's writer still holds and waits for it; never throws. */
   async abandon(): Promise<void> {
     await Promise.all([...this.#writers].map((writer) => writer.abandon()));
