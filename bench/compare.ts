@@ -2,10 +2,11 @@
  * Before/after figures for the http download path: builds of the CLI compared with each other,
  * interleaved run by run (A B C, then C B A …), on one nginx.
  *
- *   node dist/bench/compare.js [--runs N] [--mib 1024] [--only tiny,big] CLI…
+ *   node dist/bench/compare.js [--runs N] [--mib 1024] [--only tiny,version,big] CLI…
  *
  * Each CLI is a path to a `main.js` (say, this build's and a copy of an older `dist/`).
  * - tiny: a 1 KiB file synced into a fresh folder, against `node -e 0` (start-up).
+ * - version: `--version`, against `node -e 0` (start-up alone; not run unless asked).
  * - big: one file of `--mib` MiB (SHA-256 while streaming, fsync, rename), against `curl -o`.
  * Prints medians and min–max of wall time, median and max of peak RSS, and the load average
  * before and after each workload.
@@ -110,6 +111,22 @@ try {
       [
         { name: "node -e 0", command: () => [process.execPath, "-e", "0"] },
         ...ours(nginx.url("/tiny.bin")),
+      ],
+      benchDir,
+    );
+  }
+  if (ONLY.includes("version")) {
+    // Start-up alone: what every invocation pays before it does anything (target ≤ 1.5×).
+    await race(
+      "--version",
+      [
+        { name: "node -e 0", command: () => [process.execPath, "-e", "0"] },
+        ...CLIS.map(
+          (cli, index): Contender => ({
+            name: `${index}: ${cli}`,
+            command: () => [process.execPath, cli, "--version"],
+          }),
+        ),
       ],
       benchDir,
     );

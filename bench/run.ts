@@ -32,7 +32,7 @@ import { w7 } from "./segmented.js";
 import { targetsTable } from "./targets.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = join(ROOT, "dist", "src", "cli", "main.js");
+const CLI = join(ROOT, "dist", "cli", "main.js");
 const MiB = 1024 * 1024;
 
 const argv = process.argv.slice(2);

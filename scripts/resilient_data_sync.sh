@@ -3,7 +3,7 @@
 # with the same arguments. Builds the TypeScript sources first if this checkout was never built.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ ! -f "$root/dist/src/cli/main.js" ]]; then
+if [[ ! -f "$root/dist/cli/main.js" ]]; then
   (cd "$root" && npm run build --silent >&2)
 fi
-exec node "$root/dist/src/cli/main.js" "$@"
+exec node "$root/dist/cli/main.js" "$@"

@@ -5,7 +5,7 @@
  * The core touches the world only through the `Runtime` it is given: no filesystem, no HTTP
  * client, no concrete store is imported here (a test reads the imports).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { eitherSignal } from "../clock.js";
 import type { Destination } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
@@ -29,8 +29,8 @@ import { transferUnderLease } from "./transfer.js";
 
 /** The state key of a pair's marker: one per source and destination (however it is spelled). */
 export function markerKey(source: string, destinationId: string): string {
-  const hash = createHash("sha256").update(`${source}\0${destinationId}`).digest("hex");
-  return `pair:${hash.slice(0, 32)}`;
+  // One-shot SHA-256: computed for every pair of every run, no-op runs included.
+  return `pair:${hash("sha256", `${source}\0${destinationId}`, "hex").slice(0, 32)}`;
 }
 
 /**

@@ -5,12 +5,13 @@
  * for ENOENT costs several times the syscall itself.
  */
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { type BigIntStats, lstatSync, type Stats, statSync, unlinkSync } from "node:fs";
 import { errorCodeOf } from "../errors.js";
 
+/** SHA-256 in one call (`crypto.hash`): a third of `createHash().update().digest()`'s cost. */
 export function hashOf(text: string): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, 24);
+  return hash("sha256", text, "hex").slice(0, 24);
 }
 
 /** The device and inode `path` leads to (links followed); `undefined` when it cannot be looked at. */

@@ -76,6 +76,9 @@ function redactQuery(search: string): string {
 
 /** The secrets a URL carries (userinfo, credential-like query values), raw and decoded. */
 export function secretsOfUrl(text: string): string[] {
+  // Userinfo needs an `@`, a query a `?`, a fragment a `#`: without any, nothing to parse (the
+  // CLI asks this of every listed source before the first request).
+  if (!/[@?#]/.test(text)) return [];
   let url: URL;
   try {
     url = new URL(text);

@@ -6,31 +6,42 @@
  * at plan time and fails touching nothing.
  */
 import { realpath } from "node:fs/promises";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { isInside, type PlannedPair, refused } from "./pairs.js";
 
 /** Replaces, in place, every pair of `pairs` whose destination lies in `lockDir` by a refused one. */
 export async function refuseInsideLockDir(pairs: PlannedPair[], lockDir: string): Promise<void> {
   const lexical = resolve(lockDir);
   const real = await realOf(lexical);
-  /** Real paths of the folders destinations are made in, each looked up once. */
-  const reals = new Map<string, Promise<string>>();
+  /** Each folder destinations are made in: its resolved form and its real path, looked up once. */
+  const bases = new Map<string, { resolved: string; real: string }>();
   for (let i = 0; i < pairs.length; i += 1) {
     const pair = pairs[i] as PlannedPair;
     if (pair.invalid) continue;
     const destination = resolve(pair.destination);
     // The folders below `destinationWithin` are made by the sync and never links (they are
     // refused if they are): that folder's real path, plus the rest, is where the file lands.
-    const base = pair.destinationWithin ?? dirname(destination);
-    let lookup = reals.get(base);
-    if (!lookup) {
-      lookup = realOf(base);
-      reals.set(base, lookup);
+    const given = pair.destinationWithin ?? dirname(destination);
+    let base = bases.get(given);
+    if (!base) {
+      const resolved = resolve(given);
+      base = { resolved, real: await realOf(resolved) };
+      bases.set(given, base);
     }
-    const landing = join(await lookup, relative(base, destination));
-    const inside = [lexical, real].some(
-      (dir) => isInside(destination, dir) || isInside(landing, dir) || landing === dir,
-    );
+    // Both paths are resolved: a destination inside its base is the base plus a plain suffix,
+    // which spares `relative()` (two more resolves) per pair — a 10,000-file batch's plan
+    // spent most of its time here.
+    const rest = isInside(destination, base.resolved)
+      ? destination.slice(base.resolved.length + (base.resolved.endsWith(sep) ? 0 : 1))
+      : relative(base.resolved, destination);
+    const landing = join(base.real, rest);
+    const inside =
+      isInside(destination, lexical) ||
+      isInside(landing, lexical) ||
+      landing === lexical ||
+      isInside(destination, real) ||
+      isInside(landing, real) ||
+      landing === real;
     if (inside) {
       pairs[i] = refused(
         pair.source,

@@ -5,7 +5,7 @@
  * and matches expected checksums (`--checksum`, `--checksum-file`) to their pairs.
  */
 import { readdir, realpath, stat } from "node:fs/promises";
-import { basename, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
 import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
@@ -159,11 +159,9 @@ function refuseOverlaps(pairs: PlannedPair[]): void {
   }
   const files = new Map(valid.map((pair) => [pair.destination, pair.source.display]));
   for (const pair of valid) {
-    for (
-      let dir = resolve(pair.destination, "..");
-      dir !== resolve(dir, "..");
-      dir = resolve(dir, "..")
-    ) {
+    // Resolved once, then `dirname` walks up: the same folders as resolving ".." at each step,
+    // without a resolve per level (this loop was a tenth of a no-op batch's planning).
+    for (let dir = dirname(resolve(pair.destination)); dir !== dirname(dir); dir = dirname(dir)) {
       const other = files.get(dir);
       if (other !== undefined) {
         throw new UsageError(

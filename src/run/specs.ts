@@ -48,6 +48,8 @@ export function credentialsOf(pairs: readonly PlannedPair[]): SourceCredentials 
 }
 
 function withoutUserinfo(href: string): string {
+  // A URL without `@` has no userinfo: no parse for it (one per pair of every run).
+  if (!href.includes("@")) return href;
   const url = new URL(href);
   if (url.username === "" && url.password === "") return href;
   url.username = "";

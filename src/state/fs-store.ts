@@ -11,7 +11,7 @@
  * write are two steps: a holder frozen between them for longer than the lease could still land
  * one write. Files offer no compare-and-set; the window is microseconds of running code.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { hash, randomUUID } from "node:crypto";
 import { constants, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { access, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -227,7 +227,7 @@ export class FsStateStore implements StateStore {
 }
 
 function hashOf(key: string): string {
-  return createHash("sha256").update(key).digest("hex").slice(0, 32);
+  return hash("sha256", key, "hex").slice(0, 32);
 }
 
 async function writeAtomically(

@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+export const CLI = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
 
 export interface LogLine {
   ts: string;

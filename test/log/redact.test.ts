@@ -46,6 +46,15 @@ describe("redactUrl", () => {
   });
 });
 
+describe("secretsOfUrl", () => {
+  test("a URL with no userinfo, query or fragment has none; each of those still yields its secret", () => {
+    assert.deepEqual(secretsOfUrl("http://127.0.0.1:8080/many/f0001.bin"), []);
+    assert.deepEqual(secretsOfUrl("https://bob:pw@h/x"), ["bob", "pw"]);
+    assert.deepEqual(secretsOfUrl("https://h/x?token=t0k3n&page=2"), ["t0k3n"]);
+    assert.deepEqual(secretsOfUrl("https://h/x#access_token=abc"), ["access_token=abc"]);
+  });
+});
+
 describe("Redactor", () => {
   test("scrubs registered secrets in raw and JSON-escaped form", () => {
     const redactor = new Redactor();

@@ -128,8 +128,11 @@ export class HttpClient {
       ...this.#options.headers,
       ...headers,
     };
-    current.username = "";
-    current.password = "";
+    // Only when there is something to strip: each URL setter re-serialises the whole URL.
+    if (explicit) {
+      current.username = "";
+      current.password = "";
+    }
     for (let hop = 0; ; hop += 1) {
       onHop(current);
       const response = await this.#send(current, { method, headers: sent, signal });
