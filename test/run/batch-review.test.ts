@@ -120,8 +120,13 @@ describe("batch edge cases", () => {
     );
     assert.equal(result.code, 1);
     // 1 success, then at most one failed first attempt per worker, then the leader's 2 retries.
+    const attempts = result.logs.filter((l) => l.message === "attempting download").length;
+    assert.ok(attempts <= 1 + 4 + 2, `${attempts} attempts`);
+    // The HTTP client sends a request once more, on a new connection, when a reused keep-alive
+    // connection closes before any answer (the server may have closed it as idle just then):
+    // at most one such resend per worker's connection.
     assert.ok(
-      local.requests.length <= 1 + 4 + 2,
+      local.requests.length <= attempts + 4,
       `${local.requests.length} requests: ${local.requests.map((r) => r.path).join(" ")} ${result.logs
         .filter((l) => /attempting|failed|circuit/.test(l.message))
         .map((l) => `${l.message}:${String(l.source).slice(-12)}:${l.attempt ?? ""}`)
