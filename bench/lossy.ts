@@ -7,7 +7,12 @@
  * is CPU on the receive path). Runs alternate (curl, ours, ours, curl …); medians are printed with
  * the load average. Needs root, `ip` (iproute2), iptables, nginx and curl.
  *
- *   node dist/bench/lossy.js [--runs N] [--loss PERCENT] [--json]
+ * Two more rows, alternated with the others, give the floor a Node program cannot go below:
+ * `node -e 0` (Node's own start-up) and resilient-sync fetching a 1 KiB file (a whole run's fixed
+ * cost: start-up, state, fsync, rename) — their difference from the big transfer is what the
+ * receive path itself costs.
+ *
+ *   node dist/bench/lossy.js [--runs N] [--loss PERCENT] [--size-mib N] [--checksum-algorithm A] [--json]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -19,8 +24,7 @@ import { measure, median, which } from "./lib/measure.js";
 import { startNginx } from "./lib/nginx.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = join(ROOT, "dist", "src", "cli", "main.js");
-const SIZE = 64 * 1024 * 1024;
+const CLI = join(ROOT, "dist", "cli", "main.js");
 const argv = process.argv.slice(2);
 const option = (name: string) => {
   const index = argv.indexOf(name);
@@ -28,6 +32,9 @@ const option = (name: string) => {
 };
 const RUNS = Math.min(Number(option("--runs") ?? 7), 50);
 const LOSS = option("--loss") ?? "1%";
+const SIZE_MIB = Math.min(Math.max(Number(option("--size-mib") ?? 64), 1), 4096);
+const SIZE = SIZE_MIB * 1024 * 1024;
+const ALGORITHM = option("--checksum-algorithm") ?? "sha256";
 const INSIDE = "RESILIENT_SYNC_BENCH_NETNS";
 
 /** Outside: makes the namespace and the lossy link, runs this file inside it, cleans up. */
@@ -72,25 +79,32 @@ async function inside(): Promise<void> {
   const www = join(dir, "www");
   execFileSync("mkdir", ["-p", www]);
   await writeFile(join(www, "f.bin"), randomBytes(SIZE), { mode: 0o644 });
+  await writeFile(join(www, "tiny.bin"), randomBytes(1024), { mode: 0o644 });
   await chmod(dir, 0o755); // nginx's worker runs as nobody when started by root
   const nginx = await startNginx(www);
-  const url = nginx.url("/f.bin");
+  const ours = (url: string) => (out: string) => [
+    process.execPath,
+    CLI,
+    url,
+    "--artifact-root",
+    out,
+    "--lock-dir",
+    join(out, ".locks"),
+    "--no-progress",
+    "--log-level",
+    "error",
+    "--checksum-algorithm",
+    ALGORITHM,
+  ];
   const contenders = {
-    "curl -o": (out: string) => ["curl", "-fsS", "-o", join(out, "f.bin"), url],
-    "resilient-sync": (out: string) => [
-      process.execPath,
-      CLI,
-      url,
-      "--artifact-root",
-      out,
-      "--lock-dir",
-      join(out, ".locks"),
-      "--no-progress",
-      "--log-level",
-      "error",
-    ],
+    "curl -o": (out: string) => ["curl", "-fsS", "-o", join(out, "f.bin"), nginx.url("/f.bin")],
+    "resilient-sync": ours(nginx.url("/f.bin")),
+    "resilient-sync 1 KiB": ours(nginx.url("/tiny.bin")),
+    "node -e 0": () => [process.execPath, "-e", "0"],
   } as const;
-  const times: Record<string, number[]> = { "curl -o": [], "resilient-sync": [] };
+  const times: Record<string, number[]> = Object.fromEntries(
+    Object.keys(contenders).map((name) => [name, []]),
+  );
   const load = loadavg()[0]?.toFixed(2);
   try {
     const order = Object.keys(contenders) as (keyof typeof contenders)[];
@@ -108,13 +122,35 @@ async function inside(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   const curl = median(times["curl -o"] ?? []);
-  const ours = median(times["resilient-sync"] ?? []);
-  const row = { workload: "W8 64 MiB, 1 % loss", curl, ours, ratio: ours / curl, load, runs: RUNS };
+  const big = median(times["resilient-sync"] ?? []);
+  const fixed = median(times["resilient-sync 1 KiB"] ?? []);
+  const node = median(times["node -e 0"] ?? []);
+  const row = {
+    workload: `W8 ${SIZE_MIB} MiB, ${LOSS} loss`,
+    curl,
+    ours: big,
+    ratio: big / curl,
+    ourFixedCost: fixed,
+    nodeStartup: node,
+    // No Node program can beat Node's start-up plus curl's own transfer.
+    floorRatio: (node + curl) / curl,
+    receivePathRatio: (big - fixed) / curl,
+    load,
+    runs: RUNS,
+  };
   if (argv.includes("--json")) console.log(JSON.stringify(row));
-  else
+  else {
+    const s = (seconds: number) => `${seconds.toFixed(3)} s`;
     console.log(
-      `| W8 64 MiB over a link losing ${LOSS} | curl -o ${curl.toFixed(2)} s | resilient-sync ${ours.toFixed(2)} s | ${(ours / curl).toFixed(2)}× curl (target ≤ 1.5×) | load ${load}, ${RUNS} runs each |`,
+      [
+        `W8, ${SIZE_MIB} MiB over a link losing ${LOSS}, ${ALGORITHM}, medians of ${RUNS} alternating runs, load ${load}:`,
+        "",
+        "| curl -o | resilient-sync | ratio (target ≤ 1.5×) | resilient-sync 1 KiB | node -e 0 | floor: (node -e 0 + curl) ÷ curl | (ours − ours 1 KiB) ÷ curl |",
+        "|---|---|---|---|---|---|---|",
+        `| ${s(curl)} | ${s(big)} | ${row.ratio.toFixed(2)}× | ${s(fixed)} | ${s(node)} | ${row.floorRatio.toFixed(2)}× | ${row.receivePathRatio.toFixed(2)}× |`,
+      ].join("\n"),
     );
+  }
 }
 
 if (process.env[INSIDE]) await inside();
