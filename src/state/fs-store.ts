@@ -166,6 +166,9 @@ export class FsStateStore implements StateStore {
   async #readRecord<T>(path: string, valid: (value: unknown) => boolean): Promise<T | undefined> {
     let read: ReturnType<typeof readSmallFile>;
     try {
+      // "No record" is the common answer for a new pair (twice per file on a first run): a stat
+      // that returns nothing costs a third of an `open` that fails, whose exception is built.
+      if (lstatOrUndefined(path) === undefined) return undefined;
       read = readSmallFile(path);
     } catch (error) {
       this.#warnUnreadable(path, errorCodeOf(error) ?? String(error));
