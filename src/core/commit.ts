@@ -70,13 +70,20 @@ export async function recordCommit(
   }
 }
 
-/** Writes the pair's marker under the lease; a refused fence is the lease lost. */
+/**
+ * Writes the pair's marker under the lease, and may release the lease with it (nothing may be
+ * written under it afterwards; `release()` stays safe to call); a refused fence is the lease lost.
+ */
 export async function writeMarker(
   context: JobContext,
   lease: Lease,
   marker: Marker,
 ): Promise<void> {
+  const { store } = context.runtime;
+  // The marker is the last thing written under the lease: where the store can, one step does both.
   await underFence(lease, () =>
-    context.runtime.store.writeMarker(context.keys.marker, marker, lease.fence),
+    store.writeMarkerAndRelease
+      ? store.writeMarkerAndRelease(context.keys.marker, marker, lease)
+      : store.writeMarker(context.keys.marker, marker, lease.fence),
   );
 }

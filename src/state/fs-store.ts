@@ -66,8 +66,9 @@ export class FsStateStore implements StateStore {
     if (!this.#leases.verify(fence)) throw new StaleFenceError(key, fence);
   }
 
-  readMarker(key: string): Promise<Marker | undefined> {
-    return this.#readRecord(this.#path(key, "marker"), isMarker);
+  async readMarker(key: string): Promise<Marker | undefined> {
+    const marker = await this.#readRecord<Marker>(this.#path(key, "marker"), isMarker);
+    return marker && withoutHolder(marker);
   }
 
   async writeMarker(key: string, marker: Marker, fence: Fence): Promise<void> {
@@ -75,6 +76,27 @@ export class FsStateStore implements StateStore {
     await writeAtomically(this.#path(key, "marker"), JSON.stringify(marker), () =>
       this.#failpoint("marker-written"),
     );
+  }
+
+  /**
+   * The marker, then the lease released, in one rename: the lease's lock file becomes the marker
+   * (`FsLeases.beginHandOver`), so a new pair costs no inode for its marker and no unlink for its
+   * lock. Where that cannot be done (a lock on another device than the lock dir …) the marker is
+   * written as `writeMarker` does, and the lease is left to the caller's `release()`.
+   */
+  async writeMarkerAndRelease(key: string, marker: Marker, lease: Lease): Promise<void> {
+    const path = this.#path(key, "marker");
+    // The hand-over checks the fence itself (the lock file is still ours); when it cannot be
+    // made, `writeMarker` checks it.
+    const steps = this.#leases.beginHandOver(lease.fence, path, JSON.stringify(marker));
+    if (!steps) return this.writeMarker(key, marker, lease.fence);
+    try {
+      await this.#failpoint("marker-written");
+    } catch (error) {
+      steps.abandon();
+      throw error;
+    }
+    steps.finish();
   }
 
   hasLeftovers(key: string): boolean {
@@ -285,4 +307,18 @@ function isPartRecord(value: unknown): boolean {
     typeof file.name === "string" &&
     ["dev", "ino", "uid", "size"].every((k) => typeof file[k] === "number")
   );
+}
+
+/** The fields a lock file names its holder with (`LockOwner`). */
+const HOLDER_FIELDS = ["pid", "host", "start", "pidns", "instance", "token", "fence", "created_at"];
+
+/**
+ * A marker without the holder fields it keeps when it was a lock file first
+ * (`writeMarkerAndRelease`): they describe a lease that has ended, and are no part of the marker.
+ */
+function withoutHolder(marker: Marker): Marker {
+  if (!("token" in marker)) return marker;
+  const copy: Record<string, unknown> = { ...marker };
+  for (const field of HOLDER_FIELDS) delete copy[field];
+  return copy as unknown as Marker;
 }
