@@ -309,16 +309,23 @@ function isPartRecord(value: unknown): boolean {
   );
 }
 
-/** The fields a lock file names its holder with (`LockOwner`). */
-const HOLDER_FIELDS = ["pid", "host", "start", "pidns", "instance", "token", "fence", "created_at"];
-
 /**
- * A marker without the holder fields it keeps when it was a lock file first
- * (`writeMarkerAndRelease`): they describe a lease that has ended, and are no part of the marker.
+ * The marker's own fields, in a fresh object: a marker that was a lock file first
+ * (`writeMarkerAndRelease`) also names the holder of a lease that has ended, which is no part of
+ * the marker. Picked rather than deleted: every such marker read then has one shape.
  */
-function withoutHolder(marker: Marker): Marker {
-  if (!("token" in marker)) return marker;
-  const copy: Record<string, unknown> = { ...marker };
-  for (const field of HOLDER_FIELDS) delete copy[field];
-  return copy as unknown as Marker;
+function withoutHolder(m: Marker): Marker {
+  if (!("token" in m)) return m;
+  return {
+    source: m.source,
+    destination: m.destination,
+    validators: m.validators,
+    algorithm: m.algorithm,
+    checksum: m.checksum,
+    destinationSize: m.destinationSize,
+    destinationMtimeMs: m.destinationMtimeMs,
+    destinationCtimeMs: m.destinationCtimeMs,
+    destinationIno: m.destinationIno,
+    syncedAt: m.syncedAt,
+  };
 }
