@@ -50,41 +50,22 @@ export function formatLine(
   return JSON.stringify(record);
 }
 
-/** The keys every line starts with, in this order; an event's field of the same name is dropped. */
-const FIXED_KEYS = new Set(["ts", "level", "message", "script", "run_id", "pid", "version"]);
-
-/**
- * `formatLine`'s text, built directly: the fixed keys after the level and message are the same
- * for every line of a logger (`fixedTail`), and each field is serialised on its own, skipped
- * exactly where `JSON.stringify` would skip it (undefined, a function, a symbol). A batch logs two
- * or three lines per file; building a record object first and serialising it cost twice as much.
- */
-function formatFast(
-  timestamp: string,
-  level: Level,
-  message: string,
-  fixedTail: string,
-  fields: object,
-): string {
-  let line = `{"ts":"${timestamp}","level":"${level}","message":${JSON.stringify(message)}${fixedTail}`;
-  for (const key in fields) {
-    // As `formatLine` does: a fixed key, or a name every object has (`constructor` …), is skipped.
-    if (!Object.hasOwn(fields, key) || FIXED_KEYS.has(key) || key in Object.prototype) continue;
-    const text = JSON.stringify((fields as Record<string, unknown>)[key]);
-    if (text !== undefined) line += `,${JSON.stringify(key)}:${text}`;
-  }
-  return `${line}}`;
-}
-
 /** The JSON-lines subscriber: filters by level, formats, scrubs secrets, writes. */
 export function createJsonLogger(options: JsonLoggerOptions): Logger {
   const threshold = LEVELS.indexOf(options.minLevel);
   const now = options.now ?? preciseNow;
-  const fixedTail = `,"script":"resilient-sync","run_id":${JSON.stringify(options.runId)},"pid":${JSON.stringify(options.pid)},"version":${JSON.stringify(options.version)}`;
   return {
     emit<M extends Message>(level: Level, message: M, fields: EventFields[M]): void {
       if (LEVELS.indexOf(level) < threshold) return;
-      const line = formatFast(isoTimestampMicros(now()), level, message, fixedTail, fields);
+      const line = formatLine(
+        { level, message, fields },
+        {
+          runId: options.runId,
+          version: options.version,
+          pid: options.pid,
+          timestamp: isoTimestampMicros(now()),
+        },
+      );
       const scrubbed = options.redactor.scrub(line);
       const toErr = options.allToErr || level === "warning" || level === "error";
       (toErr ? options.sinks.err : options.sinks.out)(`${scrubbed}\n`);
