@@ -130,9 +130,10 @@ export class FsLeases {
    * a filesystem where creating an inode is the dearest step of a small file (ext4 without a
    * journal skips recently freed ones), that is one create and one unlink fewer per file. The
    * lock file gets the record's fields after its holder's (so that, until the rename, it still
-   * names a holder that the next run can judge dead at once); the returned step renames it to
-   * `target`, which ends the lease (see `HandOverSteps`). `undefined` when it cannot be done — the lease is not held
-   * here, the lock is no longer ours, or `target` is on another device — and nothing changed.
+   * names a holder that the next run can judge dead at once); the returned steps rename it to
+   * `target` or remove it, either of which ends the lease (`HandOverSteps`). `undefined` when it
+   * cannot be done — the lease is not held here, the lock is no longer ours, or `target` is on
+   * another device — and nothing changed.
    */
   beginHandOver(fence: Fence, target: string, record: string): HandOverSteps | undefined {
     return this.#mine.get(fence.token)?.handOver(target, record);

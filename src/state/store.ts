@@ -139,8 +139,9 @@ export interface StateStore {
   /**
    * `writeMarker`, then the lease released, as one step: the last thing a job does under its
    * lease. Refuses (`StaleFenceError`) when the lease is no longer held, writing nothing. Once it
-   * resolves, `lease.release()` is a no-op; when it rejects otherwise, the lease is still the
-   * caller's to release. Absent: `writeMarker` and `release` do the same in two steps.
+   * resolves the lease may have ended; whatever the outcome, nothing may be written under it any
+   * more, and `lease.release()` stays the caller's to call (a no-op for a lease already ended).
+   * Absent: `writeMarker` and `release` do the same in two steps.
    */
   writeMarkerAndRelease?(key: string, marker: Marker, lease: Lease): Promise<void>;
   readPart(key: string): Promise<PartRecord | undefined>;
