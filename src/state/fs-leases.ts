@@ -271,7 +271,12 @@ export class FsLeases {
       return {
         finish: () => {
           try {
+            // Renewals stopped with the hand-over: a holder stopped between the two steps for
+            // longer than its lease may have been taken over. The lock at the path is then
+            // another run's, and must not become this run's marker (a release checks the same).
+            if (!isSame(path, identity)) return false;
             renameSync(path, target);
+            return true;
           } catch (error) {
             unlinkIfSame(path, identity);
             throw error;
@@ -319,11 +324,12 @@ export class FsLeases {
 }
 
 /**
- * A hand-over begun: `finish` renames the lock file to its target (the lease ends), `abandon`
+ * A hand-over begun: `finish` renames the lock file to its target (the lease ends) and says
+ * whether it did (`false`: the lock was no longer this holding's, nothing renamed); `abandon`
  * removes it instead (the lease ends, no record). One of them must be called.
  */
 export interface HandOverSteps {
-  finish(): void;
+  finish(): boolean;
   abandon(): void;
 }
 
@@ -339,11 +345,16 @@ function sameDevice(dev: bigint, folder: string): boolean | undefined {
   }
 }
 
+/** Whether `path` still leads to the file `identity` describes. */
+function isSame(path: string, identity: BigIntStats): boolean {
+  const now = lstatBigOrUndefined(path);
+  return now?.ino === identity.ino && now.dev === identity.dev;
+}
+
 /** Removes `path` if it is still the file `identity` describes (never another run's lock). */
 function unlinkIfSame(path: string, identity: BigIntStats): void {
   try {
-    const now = lstatBigOrUndefined(path);
-    if (now?.ino === identity.ino && now.dev === identity.dev) unlinkSync(path);
+    if (isSame(path, identity)) unlinkSync(path);
   } catch {
     // a lock we cannot remove is one the next run finds stale
   }

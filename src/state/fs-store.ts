@@ -96,7 +96,7 @@ export class FsStateStore implements StateStore {
       steps.abandon();
       throw error;
     }
-    steps.finish();
+    if (!steps.finish()) throw new StaleFenceError(key, lease.fence);
   }
 
   hasLeftovers(key: string): boolean {

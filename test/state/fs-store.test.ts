@@ -11,6 +11,8 @@ import { systemClock } from "../../src/clock.js";
 import { Circuits } from "../../src/health/circuits.js";
 import type { LogEvent, Logger } from "../../src/log/events.js";
 import { FsStateStore } from "../../src/state/fs-store.js";
+import { StaleFenceError } from "../../src/state/store.js";
+import { FakeClock } from "../helpers/fake-clock.js";
 
 const TTL_MS = 5000;
 const once0 = { ttlMs: TTL_MS, waitMs: 0 };
@@ -407,6 +409,36 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     assert.equal(written.mode & 0o022, 0, "not writable by others");
     assert.deepEqual(await store.readMarker("pair"), markerOf("abc"), "no holder fields read back");
     await lease.release();
+  });
+
+  test("a holder stopped between the hand-over's steps and taken over: the taker's lock stays, no marker", async (t) => {
+    const { dir } = await storeIn(t);
+    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
+    const paused = new FakeClock();
+    let taker: Awaited<ReturnType<FsStateStore["acquire"]>>;
+    let other: FsStateStore | undefined;
+    // The failpoint sits between writing the marker into the lock and the rename: there, another
+    // run whose clock went on past the lease takes the lock over.
+    const store = new FsStateStore(dir, paused, recorder(), async (name) => {
+      if (name !== "marker-written") return;
+      const later = new FakeClock({ start: paused.now() });
+      later.advance(TTL_MS * 3);
+      other = new FsStateStore(dir, later, recorder());
+      taker = await other.acquire(key, once0);
+    });
+    const lease = await store.acquire(key, once0);
+    assert.ok(lease);
+    await assert.rejects(
+      store.writeMarkerAndRelease("pair", markerOf("stale"), lease),
+      StaleFenceError,
+    );
+    assert.ok(taker, "taken over while stopped");
+    assert.equal(await store.readMarker("pair"), undefined, "no marker from the lost lease");
+    assert.ok(existsSync(store.lockPath(key)), "the taker's lock is where it was");
+    await taker.check();
+    await lease.release();
+    assert.ok(existsSync(store.lockPath(key)), "and a late release leaves it");
+    await taker.release();
   });
 
   test("a marker written the old way (no holder fields) still reads", async (t) => {
