@@ -2,14 +2,21 @@
  * Before/after figures for the http download path: builds of the CLI compared with each other,
  * interleaved run by run (A B C, then C B A …), on one nginx.
  *
- *   node dist/bench/compare.js [--runs N] [--mib 1024] [--only tiny,version,big] CLI…
+ *   node dist/bench/compare.js [--runs N] [--mib 1024] [--files 1000] [--only tiny,version,big,many,noop] CLI…
  *
  * Each CLI is a path to a `main.js` (say, this build's and a copy of an older `dist/`).
  * - tiny: a 1 KiB file synced into a fresh folder, against `node -e 0` (start-up).
  * - version: `--version`, against `node -e 0` (start-up alone; not run unless asked).
  * - big: one file of `--mib` MiB (SHA-256 while streaming, fsync, rename), against `curl -o`.
- * Prints medians and min–max of wall time, median and max of peak RSS, and the load average
- * before and after each workload.
+ * - many: 1,000 files of 16 KiB, 8 at once (W2), each run into a fresh folder, against
+ *   `aria2c -j8`; `--files N` for another count.
+ * - noop: the no-op re-run of those files (W3), each contender in a folder of its own synced
+ *   once before the counted runs, against `wget -N`.
+ * Each round runs the contenders in a rotated order (A B C, B C A, C A B …), so that every one
+ * runs in every position equally often: what a run leaves to the next (freed inodes, a warm
+ * cache) falls on each alike. Prints medians and min–max of wall time, the median of each
+ * contender's time over the first one's in the same round, median and max of peak RSS, and the
+ * load average before and after each workload.
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
@@ -30,12 +37,21 @@ const option = (name: string) => {
 const RUNS = Number(option("--runs") ?? 7);
 const MIB = Number(option("--mib") ?? 1024);
 const ONLY = (option("--only") ?? "tiny,big").split(",");
+const FILES = Number(option("--files") ?? 1000);
 const CLIS = argv.map((cli) => resolve(cli));
 const MiB = 1024 * 1024;
 
 interface Contender {
   name: string;
   command(out: string): string[];
+}
+
+interface RaceOptions {
+  /** Keep each contender's folder between runs (no-op re-runs), made once by `prepare`. */
+  persistent?: boolean;
+  prepare?: (c: Contender, out: string) => Promise<void>;
+  /** Files per run: rates are printed as files/s too. */
+  files?: number;
 }
 
 const load = () =>
@@ -53,28 +69,47 @@ async function fileOf(path: string, size: number): Promise<void> {
   await new Promise<void>((resolve) => stream.end(() => resolve()));
 }
 
-async function race(title: string, contenders: Contender[], benchDir: string): Promise<void> {
+async function race(
+  title: string,
+  contenders: Contender[],
+  benchDir: string,
+  options: RaceOptions = {},
+): Promise<void> {
   const before = load();
   const results = new Map<string, Measurement[]>(contenders.map((c) => [c.name, []]));
+  const folderOf = (index: number) => join(benchDir, options.persistent ? `out-${index}` : "out");
+  if (options.persistent) {
+    for (const [index, c] of contenders.entries()) {
+      await rm(folderOf(index), { recursive: true, force: true });
+      await mkdir(folderOf(index), { recursive: true });
+      await options.prepare?.(c, folderOf(index));
+    }
+  }
   for (let round = 0; round <= RUNS; round += 1) {
-    for (const c of round % 2 === 0 ? contenders : [...contenders].reverse()) {
-      const out = join(benchDir, "out");
-      await rm(out, { recursive: true, force: true });
-      await mkdir(out, { recursive: true });
+    const shift = round % contenders.length;
+    for (const c of [...contenders.slice(shift), ...contenders.slice(0, shift)]) {
+      const out = folderOf(contenders.indexOf(c));
+      if (!options.persistent) {
+        await rm(out, { recursive: true, force: true });
+        await mkdir(out, { recursive: true });
+      }
       const m = await measure(c.command(out), { cwd: out });
       if (m.code !== 0) process.stderr.write(`${c.name} exited ${m.code}: ${m.stderr}\n`);
       if (round > 0) results.get(c.name)?.push(m);
     }
   }
   console.log(`\n${title} (${RUNS} runs each after a warm-up; load ${before} → ${load()})`);
-  console.log("| contender | median | min–max | RSS median | RSS max |");
-  console.log("|---|---|---|---|---|");
+  console.log("| contender | median | min–max | ÷ first, same round | RSS median | RSS max |");
+  console.log("|---|---|---|---|---|---|");
+  const first = results.get(contenders[0]?.name ?? "") ?? [];
   for (const c of contenders) {
     const ms = results.get(c.name) ?? [];
     const s = ms.map((m) => m.seconds);
     const rss = ms.map((m) => m.peakRssMiB ?? 0);
+    const ratio = median(ms.map((m, i) => m.seconds / (first[i]?.seconds ?? Number.NaN)));
+    const rate = options.files ? ` (${(options.files / median(s)).toFixed(0)} files/s)` : "";
     console.log(
-      `| ${c.name} | ${median(s).toFixed(3)} s | ${Math.min(...s).toFixed(3)}–${Math.max(...s).toFixed(3)} | ${median(rss).toFixed(0)} MiB | ${Math.max(...rss).toFixed(0)} MiB |`,
+      `| ${c.name} | ${median(s).toFixed(3)} s${rate} | ${Math.min(...s).toFixed(3)}–${Math.max(...s).toFixed(3)} | ${ratio.toFixed(2)}× | ${median(rss).toFixed(0)} MiB | ${Math.max(...rss).toFixed(0)} MiB |`,
     );
   }
 }
@@ -130,6 +165,66 @@ try {
       ],
       benchDir,
     );
+  }
+  if (ONLY.includes("many") || ONLY.includes("noop")) {
+    await mkdir(join(data, "many"));
+    await chmod(join(data, "many"), 0o755);
+    const urls: string[] = [];
+    for (let i = 0; i < FILES; i += 1) {
+      const name = `f${String(i).padStart(6, "0")}.bin`;
+      await writeFile(join(data, "many", name), randomBytes(16 * 1024));
+      urls.push(nginx.url(`/many/${name}`));
+    }
+    const list = join(benchDir, "many.txt");
+    await writeFile(list, `${urls.join("\n")}\n`);
+    const batch = CLIS.map(
+      (cli, index): Contender => ({
+        name: `${index}: ${cli}`,
+        command: (out) => [
+          process.execPath,
+          cli,
+          "-i",
+          list,
+          "--artifact-root",
+          out,
+          "--lock-dir",
+          join(out, ".locks"),
+          "--max-workers",
+          "8",
+        ],
+      }),
+    );
+    if (ONLY.includes("many") && which("aria2c")) {
+      const aria: Contender = {
+        name: "aria2c -j8",
+        command: (out) => [
+          "aria2c",
+          "-i",
+          list,
+          "-j8",
+          "-q",
+          "--allow-overwrite=true",
+          "--file-allocation=none",
+          "-d",
+          out,
+        ],
+      };
+      await race(`${FILES} × 16 KiB, 8 at once (W2)`, [...batch, aria], benchDir, {
+        files: FILES,
+      });
+    }
+    if (ONLY.includes("noop") && which("wget")) {
+      const wget: Contender = {
+        name: "wget -N",
+        command: (out) => ["wget", "-q", "-N", "-i", list, "-P", out],
+      };
+      await race(`no-op re-run of ${FILES} files (W3)`, [...batch, wget], benchDir, {
+        persistent: true,
+        prepare: async (c, out) => {
+          await measure(c.command(out), { cwd: out });
+        },
+      });
+    }
   }
   if (ONLY.includes("big")) {
     await fileOf(join(data, "big.bin"), MIB * MiB);

@@ -1,7 +1,7 @@
 /** The last steps of a job: put the part in place under the lease, then record it. */
 import type { Fingerprint } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
-import type { Lease, Marker } from "../state/store.js";
+import { type Lease, LeaseLostError, type Marker } from "../state/store.js";
 import { asSyncError, type JobContext, underFence } from "./context.js";
 import type { PartKeeper } from "./parts.js";
 
@@ -49,20 +49,20 @@ export async function recordCommit(
   const { logger } = context.runtime;
   if (committed.undurable)
     logger.emit("warning", "commit not durable", { ...context.names, reason: committed.undurable });
-  try {
-    await lease.check();
-  } catch (error) {
-    logger.emit("warning", "lock lost", {
-      ...context.names,
-      lock: lease.key,
-      reason: `${(error as Error).message}, as this run committed`,
-    });
-    return;
-  }
+  // No separate ownership check first: each record write below checks the fence itself (a lock
+  // file read: five system calls), and a lease found lost there is said the same way.
   try {
     await parts.committed();
     await writeMarker(context, lease, marker);
   } catch (error) {
+    if (error instanceof LeaseLostError) {
+      logger.emit("warning", "lock lost", {
+        ...context.names,
+        lock: lease.key,
+        reason: `${error.message}, as this run committed`,
+      });
+      return;
+    }
     logger.emit("warning", "state not recorded", {
       ...context.names,
       reason: error instanceof Error ? error.message : String(error),
@@ -70,13 +70,20 @@ export async function recordCommit(
   }
 }
 
-/** Writes the pair's marker under the lease; a refused fence is the lease lost. */
+/**
+ * Writes the pair's marker under the lease, and may release the lease with it (nothing may be
+ * written under it afterwards; `release()` stays safe to call); a refused fence is the lease lost.
+ */
 export async function writeMarker(
   context: JobContext,
   lease: Lease,
   marker: Marker,
 ): Promise<void> {
+  const { store } = context.runtime;
+  // The marker is the last thing written under the lease: where the store can, one step does both.
   await underFence(lease, () =>
-    context.runtime.store.writeMarker(context.keys.marker, marker, lease.fence),
+    store.writeMarkerAndRelease
+      ? store.writeMarkerAndRelease(context.keys.marker, marker, lease)
+      : store.writeMarker(context.keys.marker, marker, lease.fence),
   );
 }

@@ -17,7 +17,10 @@ import {
   type BigIntStats,
   closeSync,
   fstatSync,
+  ftruncateSync,
   futimesSync,
+  renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -59,7 +62,7 @@ export class FsLeases {
   readonly #logger: Logger;
   #sequence = 0;
   /** How to tell, for each lease this store holds now (by token), that it is still ours. */
-  readonly #mine = new Map<string, () => boolean>();
+  readonly #mine = new Map<string, { ours: () => boolean; handOver: HandOver }>();
   readonly #self: Self = {
     host: hostname(),
     start: processStartTime(process.pid),
@@ -114,11 +117,26 @@ export class FsLeases {
 
   /** Whether `fence` still holds its lease: the lock file at its path is its holder's. */
   verify(fence: Fence): boolean {
-    const mine = this.#mine.get(fence.token);
+    const mine = this.#mine.get(fence.token)?.ours;
     if (mine) return mine();
     const held = readSmallFile(this.lockPath(fence.key));
     if (!held) return false;
     return parseOwner(held.text)?.token === fence.token;
+  }
+
+  /**
+   * Begins to end the lease `fence` holds by turning its lock file into the record `target`
+   * (`record` JSON text), so that no inode is made for the record and none freed for the lock: on
+   * a filesystem where creating an inode is the dearest step of a small file (ext4 without a
+   * journal skips recently freed ones), that is one create and one unlink fewer per file. The
+   * lock file gets the record's fields after its holder's (so that, until the rename, it still
+   * names a holder that the next run can judge dead at once); the returned steps rename it to
+   * `target` or remove it, either of which ends the lease (`HandOverSteps`). `undefined` when it
+   * cannot be done — the lease is not held here, the lock is no longer ours, or `target` is on
+   * another device — and nothing changed.
+   */
+  beginHandOver(fence: Fence, target: string, record: string): HandOverSteps | undefined {
+    return this.#mine.get(fence.token)?.handOver(target, record);
   }
 
   /** The lease, or why not: `busy` (held), `changing` (another run is taking a stale lock over). */
@@ -235,7 +253,44 @@ export class FsLeases {
       stopRenewing();
       this.#mine.delete(owner.token);
     };
-    this.#mine.set(owner.token, () => !lost.signal.aborted && ours());
+    const handOver: HandOver = (target, record) => {
+      if (closed || lost.signal.aborted || !record.startsWith("{") || record === "{}") return;
+      if (!ours() || sameDevice(identity.dev, dirname(target)) !== true) return;
+      closed = true;
+      stop();
+      const combined = Buffer.from(`${text.slice(0, -1)},${record.slice(1)}`);
+      try {
+        writeSync(fd, combined, 0, combined.length, 0);
+        ftruncateSync(fd, combined.length);
+      } catch (error) {
+        // Nothing renamed: the lock file is ours still (its content names us), removed as a release would.
+        closeQuietly(fd);
+        unlinkIfSame(path, identity);
+        throw error;
+      }
+      return {
+        finish: () => {
+          try {
+            // Renewals stopped with the hand-over: a holder stopped between the two steps for
+            // longer than its lease may have been taken over. The lock at the path is then
+            // another run's, and must not become this run's marker (a release checks the same).
+            if (!isSame(path, identity)) return false;
+            renameSync(path, target);
+            return true;
+          } catch (error) {
+            unlinkIfSame(path, identity);
+            throw error;
+          } finally {
+            closeQuietly(fd);
+          }
+        },
+        abandon: () => {
+          closeQuietly(fd);
+          unlinkIfSame(path, identity);
+        },
+      };
+    };
+    this.#mine.set(owner.token, { ours: () => !lost.signal.aborted && ours(), handOver });
     const fence: Fence = { key, value: owner.fence, token: owner.token };
     return {
       key,
@@ -265,6 +320,51 @@ export class FsLeases {
         }
       },
     };
+  }
+}
+
+/**
+ * A hand-over begun: `finish` renames the lock file to its target (the lease ends) and says
+ * whether it did (`false`: the lock was no longer this holding's, nothing renamed); `abandon`
+ * removes it instead (the lease ends, no record). One of them must be called.
+ */
+export interface HandOverSteps {
+  finish(): boolean;
+  abandon(): void;
+}
+
+/** Begins a hand-over; `undefined` when it could not begin (nothing changed). */
+type HandOver = (target: string, record: string) => HandOverSteps | undefined;
+
+/** Whether `folder` is on device `dev`; `undefined` when it cannot be looked at. */
+function sameDevice(dev: bigint, folder: string): boolean | undefined {
+  try {
+    return statSync(folder, { bigint: true }).dev === dev;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `path` still leads to the file `identity` describes. */
+function isSame(path: string, identity: BigIntStats): boolean {
+  const now = lstatBigOrUndefined(path);
+  return now?.ino === identity.ino && now.dev === identity.dev;
+}
+
+/** Removes `path` if it is still the file `identity` describes (never another run's lock). */
+function unlinkIfSame(path: string, identity: BigIntStats): void {
+  try {
+    if (isSame(path, identity)) unlinkSync(path);
+  } catch {
+    // a lock we cannot remove is one the next run finds stale
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
   }
 }
 

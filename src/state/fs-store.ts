@@ -66,8 +66,9 @@ export class FsStateStore implements StateStore {
     if (!this.#leases.verify(fence)) throw new StaleFenceError(key, fence);
   }
 
-  readMarker(key: string): Promise<Marker | undefined> {
-    return this.#readRecord(this.#path(key, "marker"), isMarker);
+  async readMarker(key: string): Promise<Marker | undefined> {
+    const marker = await this.#readRecord<Marker>(this.#path(key, "marker"), isMarker);
+    return marker && withoutHolder(marker);
   }
 
   async writeMarker(key: string, marker: Marker, fence: Fence): Promise<void> {
@@ -75,6 +76,27 @@ export class FsStateStore implements StateStore {
     await writeAtomically(this.#path(key, "marker"), JSON.stringify(marker), () =>
       this.#failpoint("marker-written"),
     );
+  }
+
+  /**
+   * The marker, then the lease released, in one rename: the lease's lock file becomes the marker
+   * (`FsLeases.beginHandOver`), so a new pair costs no inode for its marker and no unlink for its
+   * lock. Where that cannot be done (a lock on another device than the lock dir …) the marker is
+   * written as `writeMarker` does, and the lease is left to the caller's `release()`.
+   */
+  async writeMarkerAndRelease(key: string, marker: Marker, lease: Lease): Promise<void> {
+    const path = this.#path(key, "marker");
+    // The hand-over checks the fence itself (the lock file is still ours); when it cannot be
+    // made, `writeMarker` checks it.
+    const steps = this.#leases.beginHandOver(lease.fence, path, JSON.stringify(marker));
+    if (!steps) return this.writeMarker(key, marker, lease.fence);
+    try {
+      await this.#failpoint("marker-written");
+    } catch (error) {
+      steps.abandon();
+      throw error;
+    }
+    if (!steps.finish()) throw new StaleFenceError(key, lease.fence);
   }
 
   hasLeftovers(key: string): boolean {
@@ -166,6 +188,9 @@ export class FsStateStore implements StateStore {
   async #readRecord<T>(path: string, valid: (value: unknown) => boolean): Promise<T | undefined> {
     let read: ReturnType<typeof readSmallFile>;
     try {
+      // "No record" is the common answer for a new pair (twice per file on a first run): a stat
+      // that returns nothing costs a third of an `open` that fails, whose exception is built.
+      if (lstatOrUndefined(path) === undefined) return undefined;
       read = readSmallFile(path);
     } catch (error) {
       this.#warnUnreadable(path, errorCodeOf(error) ?? String(error));
@@ -282,4 +307,25 @@ function isPartRecord(value: unknown): boolean {
     typeof file.name === "string" &&
     ["dev", "ino", "uid", "size"].every((k) => typeof file[k] === "number")
   );
+}
+
+/**
+ * The marker's own fields, in a fresh object: a marker that was a lock file first
+ * (`writeMarkerAndRelease`) also names the holder of a lease that has ended, which is no part of
+ * the marker. Picked rather than deleted: every such marker read then has one shape.
+ */
+function withoutHolder(m: Marker): Marker {
+  if (!("token" in m)) return m;
+  return {
+    source: m.source,
+    destination: m.destination,
+    validators: m.validators,
+    algorithm: m.algorithm,
+    checksum: m.checksum,
+    destinationSize: m.destinationSize,
+    destinationMtimeMs: m.destinationMtimeMs,
+    destinationCtimeMs: m.destinationCtimeMs,
+    destinationIno: m.destinationIno,
+    syncedAt: m.syncedAt,
+  };
 }

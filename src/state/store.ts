@@ -136,6 +136,14 @@ export interface StateStore {
   readMarker(key: string): Promise<Marker | undefined>;
   /** Refuses (`StaleFenceError`) when `fence` is no longer held. */
   writeMarker(key: string, marker: Marker, fence: Fence): Promise<void>;
+  /**
+   * `writeMarker`, then the lease released, as one step: the last thing a job does under its
+   * lease. Refuses (`StaleFenceError`) when the lease is no longer held, writing nothing. Once it
+   * resolves the lease may have ended; whatever the outcome, nothing may be written under it any
+   * more, and `lease.release()` stays the caller's to call (a no-op for a lease already ended).
+   * Absent: `writeMarker` and `release` do the same in two steps.
+   */
+  writeMarkerAndRelease?(key: string, marker: Marker, lease: Lease): Promise<void>;
   readPart(key: string): Promise<PartRecord | undefined>;
   /**
    * Whether a holder of `key` left something behind that only a lease holder may clear (a lock

@@ -136,6 +136,35 @@ describe("runJob", () => {
     await assert.rejects(interrupted, /SIGTERM/);
   });
 
+  test("a lease taken over just as the run commits: synced, `lock lost`, no marker written", async () => {
+    const source = new FakeSource(body);
+    const paused = new FakeClock();
+    const { runtime, logger, backing, store } = world(source, paused);
+    let thief: Awaited<ReturnType<StateStore["acquire"]>>;
+    const failpoint = async (name: string) => {
+      if (name !== "after-rename") return;
+      // Another process, whose time went on while this one was frozen, takes the lease over.
+      const other = new FakeClock({ start: paused.now() });
+      other.advance(10_000);
+      thief = await new MemoryStateStore(other, backing).acquire("memory:///data/data.bin", {
+        ttlMs: 5000,
+        waitMs: 0,
+      });
+    };
+    const result = await runJob(spec(), { ...runtime, testHooks: { failpoint } }, never);
+    assert.ok(thief, "taken over");
+    assert.equal(result.status, "synced", "the destination was replaced: never reported failed");
+    assert.equal(runtime.destinations.commits, 1);
+    const lost = logger.events.find((event: LogEvent) => event.message === "lock lost");
+    assert.match(reasonOf(lost), /as this run committed/);
+    assert.equal(
+      await store.readMarker(markerKey(spec().source.display, "memory:///data/data.bin")),
+      undefined,
+      "no marker written under a lost lease",
+    );
+    assert.ok(backing.leases.get("memory:///data/data.bin"), "the new holder's lease is untouched");
+  });
+
   test("a marker write failing after the commit is a warning: the pair is synced", async () => {
     const source = new FakeSource(body);
     const { runtime, logger, store } = world(source);

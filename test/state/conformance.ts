@@ -194,6 +194,27 @@ export function storeConformance(
       await assert.rejects(store.writeMarker("pair", marker("late"), lease.fence), StaleFenceError);
     });
 
+    test("writeMarkerAndRelease writes the marker and frees the lease; a stale fence writes nothing", async (t) => {
+      const world = await makeWorld(t);
+      const KEY = world.key ?? DEFAULT_KEY;
+      const store = world.open(new FakeClock());
+      if (!store.writeMarkerAndRelease) return; // optional: writeMarker + release do the same
+      const lease = await held(store, KEY);
+      await store.writeMarkerAndRelease("pair", marker("abc"), lease);
+      assert.deepEqual(await store.readMarker("pair"), marker("abc"), "exactly the marker");
+      const other = world.open(new FakeClock());
+      const next = await held(other, KEY); // free at once
+      await lease.release(); // a no-op now: must not free the next holder's lease
+      assert.equal(await store.acquire(KEY, once), undefined, "still held by the next holder");
+      await assert.rejects(
+        store.writeMarkerAndRelease("pair", marker("late"), lease),
+        StaleFenceError,
+      );
+      assert.equal((await store.readMarker("pair"))?.checksum, "abc");
+      await next.check();
+      await next.release();
+    });
+
     test("circuit updates are atomic: concurrent updates from two stores lose none", async (t) => {
       const world = await makeWorld(t);
       const stores = [

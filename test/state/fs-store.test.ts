@@ -2,14 +2,17 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readlinkSync, watch } from "node:fs";
-import { mkdir, readdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { systemClock } from "../../src/clock.js";
 import { Circuits } from "../../src/health/circuits.js";
 import type { LogEvent, Logger } from "../../src/log/events.js";
 import { FsStateStore } from "../../src/state/fs-store.js";
+import { StaleFenceError } from "../../src/state/store.js";
+import { FakeClock } from "../helpers/fake-clock.js";
 
 const TTL_MS = 5000;
 const once0 = { ttlMs: TTL_MS, waitMs: 0 };
@@ -378,3 +381,95 @@ describe("FsStateStore: state files that are not plain files", () => {
     );
   });
 });
+
+describe("FsStateStore: the lock file becomes the marker", () => {
+  const markerOf = (checksum: string) => ({
+    source: "https://example.test/a",
+    destination: "/data/a",
+    validators: { etag: '"v1"' },
+    algorithm: "sha256" as const,
+    checksum,
+    destinationSize: 3,
+    destinationMtimeMs: 1,
+    destinationCtimeMs: 1,
+    destinationIno: 2,
+    syncedAt: new Date(0).toISOString(),
+  });
+
+  test("a local destination's lock file is renamed to its marker: the same inode, no lock left", async (t) => {
+    const { dir, store } = await storeIn(t);
+    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
+    const lease = await store.acquire(key, once0);
+    assert.ok(lease);
+    const lock = await stat(store.lockPath(key));
+    await store.writeMarkerAndRelease("pair", markerOf("abc"), lease);
+    assert.equal(existsSync(store.lockPath(key)), false, "no lock file left");
+    const written = await stat(store.recordPath("pair", "marker"));
+    assert.equal(written.ino, lock.ino, "the marker is the lock's inode: none made, none freed");
+    assert.equal(written.mode & 0o022, 0, "not writable by others");
+    assert.deepEqual(await store.readMarker("pair"), markerOf("abc"), "no holder fields read back");
+    await lease.release();
+  });
+
+  test("a holder stopped between the hand-over's steps and taken over: the taker's lock stays, no marker", async (t) => {
+    const { dir } = await storeIn(t);
+    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
+    const paused = new FakeClock();
+    let taker: Awaited<ReturnType<FsStateStore["acquire"]>>;
+    let other: FsStateStore | undefined;
+    // The failpoint sits between writing the marker into the lock and the rename: there, another
+    // run whose clock went on past the lease takes the lock over.
+    const store = new FsStateStore(dir, paused, recorder(), async (name) => {
+      if (name !== "marker-written") return;
+      const later = new FakeClock({ start: paused.now() });
+      later.advance(TTL_MS * 3);
+      other = new FsStateStore(dir, later, recorder());
+      taker = await other.acquire(key, once0);
+    });
+    const lease = await store.acquire(key, once0);
+    assert.ok(lease);
+    await assert.rejects(
+      store.writeMarkerAndRelease("pair", markerOf("stale"), lease),
+      StaleFenceError,
+    );
+    assert.ok(taker, "taken over while stopped");
+    assert.equal(await store.readMarker("pair"), undefined, "no marker from the lost lease");
+    assert.ok(existsSync(store.lockPath(key)), "the taker's lock is where it was");
+    await taker.check();
+    await lease.release();
+    assert.ok(existsSync(store.lockPath(key)), "and a late release leaves it");
+    await taker.release();
+  });
+
+  test("a marker written the old way (no holder fields) still reads", async (t) => {
+    const { store } = await storeIn(t);
+    await writeFile(store.recordPath("old", "marker"), JSON.stringify(markerOf("old")));
+    assert.deepEqual(await store.readMarker("old"), markerOf("old"));
+  });
+
+  test("a lock on another device than the lock dir: the marker is written, the lease is released by release()", async (t) => {
+    const shm = "/dev/shm";
+    if (!existsSync(shm) || (await stat(shm)).dev === (await stat(await tempDir(t))).dev) {
+      t.skip("no tmpfs on another device here");
+      return;
+    }
+    const { dir } = await storeIn(t);
+    const locks = await mkdtempIn(shm);
+    t.after(() => rm(locks, { recursive: true, force: true }));
+    const store = new FsStateStore(locks, systemClock, recorder());
+    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
+    const lease = await store.acquire(key, once0);
+    assert.ok(lease);
+    await store.writeMarkerAndRelease("pair", markerOf("abc"), lease);
+    assert.equal((await store.readMarker("pair"))?.checksum, "abc");
+    assert.equal(existsSync(store.lockPath(key)), true, "still held: release() is the caller's");
+    await lease.check();
+    await lease.release();
+    assert.equal(existsSync(store.lockPath(key)), false);
+  });
+});
+
+async function mkdtempIn(folder: string): Promise<string> {
+  const { mkdtemp } = await import("node:fs/promises");
+  return mkdtemp(join(folder, "resilient-sync-test-"));
+}
