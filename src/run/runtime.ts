@@ -5,10 +5,10 @@
  * receives them through the `Runtime`.
  */
 import type { Clock } from "../clock.js";
-import { EnvironmentError } from "../errors.js";
 import type { ProgressEvent } from "../core/progress.js";
 import type { Runtime } from "../core/runtime.js";
 import { LocalDestinations } from "../destinations/local/destinations.js";
+import { EnvironmentError } from "../errors.js";
 import type { Failpoint } from "../failpoints.js";
 import { Circuits } from "../health/circuits.js";
 import { OriginGate } from "../health/origin-gate.js";
