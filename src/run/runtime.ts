@@ -86,7 +86,7 @@ export async function openState(
     };
   }
   // Loaded only for a Redis run: a local one never pays for ioredis.
-  const [{ connectRedis }, { RedisStateStore }] = await Promise.all([
+  const [{ closeRedis, connectRedis }, { RedisStateStore }] = await Promise.all([
     import("../state/redis/connection.js"),
     import("../state/redis/store.js"),
   ]);
@@ -108,7 +108,7 @@ export async function openState(
     prepare: async () => {},
     close: async () => {
       await store.settled().catch(() => {});
-      client.disconnect();
+      closeRedis(client);
     },
   };
 }

@@ -9,7 +9,7 @@ import type { TestContext } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { silentLogger } from "../../src/log/events.js";
-import { connectRedis } from "../../src/state/redis/connection.js";
+import { closeRedis, connectRedis } from "../../src/state/redis/connection.js";
 import { RedisKeys } from "../../src/state/redis/keys.js";
 import { parseRedisLocation } from "../../src/state/redis/location.js";
 import { RedisStateStore } from "../../src/state/redis/store.js";
@@ -38,7 +38,7 @@ async function redisWorld(t: TestContext, server: RedisServer): Promise<StoreWor
   const clients: Redis[] = [admin];
   const stores: RedisStateStore[] = [];
   t.after(() => {
-    for (const client of clients) client.disconnect();
+    for (const client of clients) closeRedis(client);
   });
   const tick = async (ms: number, clocks: FakeClock[]) => {
     for (const clock of clocks) clock.advance(ms);

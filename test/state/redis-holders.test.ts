@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { systemClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/log/events.js";
-import { connectRedis } from "../../src/state/redis/connection.js";
+import { closeRedis, connectRedis } from "../../src/state/redis/connection.js";
 import { parseRedisLocation } from "../../src/state/redis/location.js";
 import { RedisStateStore } from "../../src/state/redis/store.js";
 import { CliProcess, findLog, runCli } from "../helpers/cli.js";
@@ -67,7 +67,7 @@ describe("Redis leases held by real processes", { skip: REDIS_SKIP }, () => {
     const [line] = (await once(child.stdout.setEncoding("utf8"), "data")) as [string];
     const fence = JSON.parse(line) as { value: number; token: string };
     const { client, store } = await storeOn(redis.server.url(), prefix);
-    t.after(() => client.disconnect());
+    t.after(() => closeRedis(client));
 
     // Alive, it renews: waiting for more than twice its TTL gets nothing.
     assert.equal(await store.acquire(key, { ttlMs: TTL_MS, waitMs: 2.5 * TTL_MS }), undefined);
@@ -132,7 +132,7 @@ describe("Redis leases held by real processes", { skip: REDIS_SKIP }, () => {
     assert.equal(sha256(await readFile(destination)), sha256(v2), "the next holder's file stands");
 
     const { client } = await storeOn(redis.server.url(), prefix);
-    t.after(() => client.disconnect());
+    t.after(() => closeRedis(client));
     const markers = await client.keys(`${prefix}marker:*`);
     assert.equal(markers.length, 1);
     const marker = JSON.parse(String(await client.get(markers[0] as string))) as {

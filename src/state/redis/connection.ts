@@ -14,6 +14,15 @@ export const CONNECT_TIMEOUT_MS = 3000;
 export const COMMAND_TIMEOUT_MS = 2000;
 const RECONNECT_MAX_MS = 1000;
 
+/** Connections closed on purpose (`closeRedis`): their end is not an outage. */
+const closing = new WeakSet<Redis>();
+
+/** Closes a connection made by `connectRedis` at once, quietly. */
+export function closeRedis(client: Redis): void {
+  closing.add(client);
+  client.disconnect();
+}
+
 /** Why a connection failed, in words fit for a log line (no secret: ioredis never quotes the password). */
 function reasonOf(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return reasonOf(error.errors[0]);
@@ -47,16 +56,17 @@ export async function connectRedis(location: RedisLocation, logger: Logger): Pro
     connectionName: "resilient-sync",
     retryStrategy: (times) => Math.min(100 * times, RECONNECT_MAX_MS),
   });
+  const wentDown = (reason: string) => {
+    if (!connected || down || closing.has(client)) return;
+    down = true;
+    logger.emit("warning", "state store unreachable", { state: location.display, reason });
+  };
   client.on("error", (error: unknown) => {
     lastError = error;
-    if (connected && !down) {
-      down = true;
-      logger.emit("warning", "state store unreachable", {
-        state: location.display,
-        reason: reasonOf(error),
-      });
-    }
+    wentDown(reasonOf(error));
   });
+  // A server that goes away cleanly (shut down, restarted) closes the connection without an error.
+  client.on("close", () => wentDown("the connection closed"));
   client.on("ready", () => {
     if (down) logger.emit("info", "state store reachable again", { state: location.display });
     down = false;
