@@ -13,7 +13,7 @@ import type { Clock } from "../clock.js";
 import { UsageError } from "../errors.js";
 import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
-import { parseRedisLocation, type RedisLocation } from "../state/redis/location.js";
+import { type StateLocation, stateLocationOf } from "../state/redis/location.js";
 import { parseHeaders } from "./headers.js";
 import { type NetworkOptions, type NetworkSettings, resolveNetwork } from "./network.js";
 import { defaultRoot } from "./package.js";
@@ -138,23 +138,6 @@ export interface ResolvedOptions {
   limitRate: number | undefined;
   /** `--split`: connections a large ranged download may use at once (1: one stream). */
   split: number;
-}
-
-/** `--state`: local files (the lock dir), or a Redis and the prefix of its keys. */
-export type StateLocation =
-  | { kind: "local" }
-  | { kind: "redis"; redis: RedisLocation; prefix: string };
-
-/** `--state` and `--state-prefix`, checked: a bad value is a `UsageError` naming its flag. */
-function stateOf(options: SyncOptions): StateLocation {
-  if (options.state === undefined) {
-    if (options.statePrefix !== undefined)
-      throw new UsageError("--state-prefix", "--state-prefix applies only with --state redis://…");
-    return { kind: "local" };
-  }
-  const prefix = options.statePrefix ?? defaultOf<string>("statePrefix");
-  if (prefix === "") throw new UsageError("--state-prefix", "--state-prefix is empty");
-  return { kind: "redis", redis: parseRedisLocation(options.state, "--state"), prefix };
 }
 
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -282,7 +265,7 @@ export function normalizeOptions(
     checksums,
     checksumFile: options.checksumFile === undefined ? undefined : resolve(options.checksumFile),
     lockDir: resolve(options.lockDir ?? join(reportsDir, ".locks")),
-    state: stateOf(options),
+    state: stateLocationOf(options.state, options.statePrefix),
     maxAttempts: checkNumber("maxRetries", options.maxRetries),
     retryMaxTimeMs: toMs(checkNumber("retryMaxTime", options.retryMaxTime)),
     timeoutMs: toMs(checkNumber("timeout", options.timeout)),

@@ -4,6 +4,7 @@
  * `display` never carries userinfo, so logs and errors can name the store freely.
  */
 import { UsageError } from "../../errors.js";
+import { defaultOf } from "../../options/spec.js";
 
 /** Where a Redis state store lives, as `--state` said. */
 export interface RedisLocation {
@@ -63,4 +64,24 @@ export function parseRedisLocation(raw: string, flag = "--state"): RedisLocation
     password: decode(url.password),
     display: `redis://${url.hostname}:${port}/${db}`,
   };
+}
+
+/** `--state`: local files (the lock dir), or a Redis and the prefix of its keys. */
+export type StateLocation =
+  | { kind: "local" }
+  | { kind: "redis"; redis: RedisLocation; prefix: string };
+
+/** `--state` and `--state-prefix`, checked: a bad value is a `UsageError` naming its flag. */
+export function stateLocationOf(
+  state: string | undefined,
+  prefix: string | undefined,
+): StateLocation {
+  if (state === undefined) {
+    if (prefix !== undefined)
+      throw new UsageError("--state-prefix", "--state-prefix applies only with --state redis://…");
+    return { kind: "local" };
+  }
+  const keyPrefix = prefix ?? defaultOf<string>("statePrefix");
+  if (keyPrefix === "") throw new UsageError("--state-prefix", "--state-prefix is empty");
+  return { kind: "redis", redis: parseRedisLocation(state, "--state"), prefix: keyPrefix };
 }
