@@ -13,13 +13,20 @@ export const noFailpoint: Failpoint = async () => {};
 
 /**
  * A failpoint that freezes at `target`: it logs `paused at failpoint` and never returns (the
- * test kills the process). `target` comes from `$RESILIENT_SYNC_FAILPOINT` in the CLI.
+ * test kills the process). `target` comes from `$RESILIENT_SYNC_FAILPOINT` in the CLI. With a
+ * `:stop` suffix (`before-rename:stop`) the process stops itself there (SIGSTOP) instead, and
+ * goes on from that very point once continued (SIGCONT): a holder paused at the worst moment.
  */
 export function freezeAt(target: string | undefined, logger: Logger): Failpoint {
   if (!target) return noFailpoint;
+  const [point, action] = target.split(":");
   return async (name) => {
-    if (name !== target) return;
+    if (name !== point) return;
     logger.emit("warning", "paused at failpoint", { failpoint: name });
+    if (action === "stop") {
+      process.kill(process.pid, "SIGSTOP");
+      return;
+    }
     await new Promise(() => {
       setInterval(() => {}, 1 << 30);
     });

@@ -58,6 +58,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
+  // The shared state's password (`--state redis://user:pass@…`): a secret from the first line on.
+  if (options.state !== undefined) redactor.add(...secretsOfUrl(options.state));
   if (options.help) {
     const { renderHelp } = await import("./help.js");
     process.stdout.write(renderHelp(version));

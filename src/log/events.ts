@@ -20,7 +20,14 @@ export interface FailureFields {
 
 export interface EventFields {
   /** stable */
-  "validated environment": { node: string; lock_dir: string; platform: string };
+  "validated environment": {
+    node: string;
+    /** The local state's folder (absent with `--state redis://…`). */
+    lock_dir?: string;
+    /** A shared state store, as `redis://host:port/db` (never its password); absent: local. */
+    state?: string;
+    platform: string;
+  };
   /** stable */
   "attempting download": SourceFields & {
     attempt: number;
@@ -90,7 +97,11 @@ export interface EventFields {
   };
   "waiting for lock": SourceFields & { lock: string; wait_seconds: number };
   "removed stale lock": { lock: string; holder_pid: number | null; reason: string };
-  "ignored unreadable state": { file: string; reason: string };
+  /** A state record that is not what it should be: `file` (local state) or `key` (Redis). */
+  "ignored unreadable state": { file?: string; key?: string; reason: string };
+  /** The shared state store stopped answering: leases not confirmed in time are given up. */
+  "state store unreachable": { state: string; reason: string };
+  "state store reachable again": { state: string };
   /** A kept part that may not be resumed (replaced, a link, another user's …): the transfer starts from zero. */
   "discarded part file": SourceFields & { reason: string };
   /** Part files a dead (or expired) predecessor left without a record, removed once this run holds the lease. */

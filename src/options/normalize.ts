@@ -13,6 +13,7 @@ import type { Clock } from "../clock.js";
 import { UsageError } from "../errors.js";
 import type { Level, Logger } from "../log/events.js";
 import { parseSourceLocation, type SourceLocation } from "../sources/location.js";
+import { type StateLocation, stateLocationOf } from "../state/redis/location.js";
 import { parseHeaders } from "./headers.js";
 import { type NetworkOptions, type NetworkSettings, resolveNetwork } from "./network.js";
 import { defaultRoot } from "./package.js";
@@ -30,6 +31,10 @@ export interface SyncOptions extends NetworkOptions {
   sourceUrl?: string;
   destination?: string;
   lockDir?: string;
+  /** `redis://[user:pass@]host[:port][/db]`: state shared by many hosts. Default: local (`lockDir`). */
+  state?: string;
+  /** With a Redis `state`: the prefix of every key. Default `resilient-sync:`. */
+  statePrefix?: string;
   maxRetries?: number;
   /** Seconds without an answer from the origin after which a pair stops retrying. */
   retryMaxTime?: number;
@@ -109,6 +114,8 @@ export interface ResolvedOptions {
   checksums: ChecksumClaim[];
   checksumFile: string | undefined;
   lockDir: string;
+  /** Where the state lives: the lock dir (local), or a Redis many hosts share. */
+  state: StateLocation;
   maxAttempts: number;
   retryMaxTimeMs: number;
   timeoutMs: number;
@@ -258,6 +265,7 @@ export function normalizeOptions(
     checksums,
     checksumFile: options.checksumFile === undefined ? undefined : resolve(options.checksumFile),
     lockDir: resolve(options.lockDir ?? join(reportsDir, ".locks")),
+    state: stateLocationOf(options.state, options.statePrefix),
     maxAttempts: checkNumber("maxRetries", options.maxRetries),
     retryMaxTimeMs: toMs(checkNumber("retryMaxTime", options.retryMaxTime)),
     timeoutMs: toMs(checkNumber("timeout", options.timeout)),

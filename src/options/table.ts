@@ -6,6 +6,7 @@ import { CHECKSUM_ALGORITHMS } from "../checksums/digest.js";
 import type { OptionSpec } from "./spec.js";
 import { NETWORK_OPTIONS } from "./table-network.js";
 import { RETRY_OPTIONS } from "./table-retry.js";
+import { STATE_OPTIONS } from "./table-state.js";
 
 export const OPTION_TABLE: readonly OptionSpec[] = [
   {
@@ -38,6 +39,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     help: "state: locks, markers, partial downloads, circuit state",
     group: "Single pair",
   },
+  ...STATE_OPTIONS,
   ...RETRY_OPTIONS,
   {
     flag: "artifact-root",

@@ -15,12 +15,19 @@ function isAtLeast(version: string, minimum: readonly number[]): boolean {
   return true;
 }
 
+/** What `validated environment` says of the state, besides the runtime. */
+export interface StateFields {
+  lock_dir?: string;
+  state?: string;
+}
+
 /**
- * Checks the runtime and that the lock dir can be created and written; logs `validated
- * environment`. A dry run checks the same without creating anything.
+ * Checks the runtime, then the state (`checkState`: the lock dir can be created and written, or
+ * the shared store answers); logs `validated environment`. A dry run checks the same without
+ * creating anything.
  */
 export async function validateEnvironment(
-  store: FsStateStore,
+  checkState: (dryRun: boolean) => Promise<StateFields>,
   logger: Logger,
   dryRun = false,
 ): Promise<void> {
@@ -30,6 +37,16 @@ export async function validateEnvironment(
       `Node.js ${process.versions.node} is too old: resilient-sync needs ${MINIMUM_NODE.join(".")} or newer`,
     );
   }
+  const state = await checkState(dryRun);
+  logger.emit("info", "validated environment", {
+    node: process.versions.node,
+    ...state,
+    platform: process.platform,
+  });
+}
+
+/** The local state's check: its lock dir can be created and written (a dry run creates nothing). */
+export async function checkLockDir(store: FsStateStore, dryRun: boolean): Promise<StateFields> {
   try {
     await (dryRun ? store.checkWritable() : store.ensureWritable());
   } catch (error) {
@@ -38,9 +55,5 @@ export async function validateEnvironment(
       cause: error,
     });
   }
-  logger.emit("info", "validated environment", {
-    node: process.versions.node,
-    lock_dir: store.dir,
-    platform: process.platform,
-  });
+  return { lock_dir: store.dir };
 }

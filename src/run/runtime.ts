@@ -1,12 +1,14 @@
 /**
- * The one place where concrete classes are chosen: the local file store, the local destination,
- * the http(s) client (our HTTP/1.1 client, undici through proxies), the local file reader, the circuit breaker over the store. Everything else
+ * The one place where concrete classes are chosen: the state store (local files, or Redis with
+ * `--state redis://…`), the local destination, the http(s) client (our HTTP/1.1 client, undici
+ * through proxies), the local file reader, the circuit breaker over the store. Everything else
  * receives them through the `Runtime`.
  */
 import type { Clock } from "../clock.js";
 import type { ProgressEvent } from "../core/progress.js";
 import type { Runtime } from "../core/runtime.js";
 import { LocalDestinations } from "../destinations/local/destinations.js";
+import { EnvironmentError } from "../errors.js";
 import type { Failpoint } from "../failpoints.js";
 import { Circuits } from "../health/circuits.js";
 import { OriginGate } from "../health/origin-gate.js";
@@ -18,6 +20,7 @@ import { FileSource } from "../sources/file.js";
 import { HttpClient } from "../sources/http/client.js";
 import { FsStateStore } from "../state/fs-store.js";
 import type { StateStore } from "../state/store.js";
+import { checkLockDir, type StateFields } from "./environment.js";
 import type { SourceCredentials } from "./specs.js";
 
 /** A lock holder silent this long may be taken over; it renews every second. */
@@ -45,6 +48,69 @@ export function localStore(
   failpoint?: Failpoint,
 ): FsStateStore {
   return new FsStateStore(lockDir, clock, logger, failpoint);
+}
+
+/** The state of a run: its store, the check made before any work, and what to close at the end. */
+export interface RunState {
+  store: StateStore;
+  /**
+   * Checks the state can be used — and, unless `dryRun`, makes it ready — or throws
+   * `EnvironmentError` (exit 42); resolves to what `validated environment` says of it.
+   */
+  validate(dryRun: boolean): Promise<StateFields>;
+  /** Makes the state writable (the listing of remote directories records origin health early). */
+  prepare(): Promise<void>;
+  /** Lets the state go (a connection closed). Never throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * The state `options.state` names. A Redis store is connected here, before the plan (it writes
+ * nothing by connecting; the plan reads circuit states from it): unreachable, it is an
+ * `EnvironmentError` (exit 42) — never a fall-back to local state.
+ */
+export async function openState(
+  options: ResolvedOptions,
+  clock: Clock,
+  logger: Logger,
+  failpoint?: Failpoint,
+): Promise<RunState> {
+  const { state } = options;
+  if (state.kind === "local") {
+    const store = localStore(options.lockDir, clock, logger, failpoint);
+    return {
+      store,
+      validate: (dryRun) => checkLockDir(store, dryRun),
+      prepare: () => store.ensureWritable(),
+      close: async () => {},
+    };
+  }
+  // Loaded only for a Redis run: a local one never pays for ioredis.
+  const [{ closeRedis, connectRedis }, { RedisStateStore }] = await Promise.all([
+    import("../state/redis/connection.js"),
+    import("../state/redis/store.js"),
+  ]);
+  const { display } = state.redis;
+  let client: Awaited<ReturnType<typeof connectRedis>>;
+  try {
+    client = await connectRedis(state.redis, logger);
+  } catch (error) {
+    throw new EnvironmentError(
+      "state",
+      `state store ${display} unreachable: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const store = new RedisStateStore({ client, clock, logger, prefix: state.prefix, display });
+  return {
+    store,
+    validate: async () => ({ state: display }),
+    prepare: async () => {},
+    close: async () => {
+      await store.settled().catch(() => {});
+      closeRedis(client);
+    },
+  };
 }
 
 /**

@@ -4,15 +4,15 @@
  * Never exits the process.
  */
 import { randomBytes } from "node:crypto";
-import { systemClock, timeoutSignal } from "../clock.js";
+import { type Clock, systemClock, timeoutSignal } from "../clock.js";
 import { isDeadline } from "../core/context.js";
 import { runJob } from "../core/job.js";
 import type { ProgressEvent } from "../core/progress.js";
 import { ResultBuilder, type SourceResult } from "../core/result.js";
 import { SyncError, UsageError } from "../errors.js";
 import type { Failpoint } from "../failpoints.js";
-import { silentLogger } from "../log/events.js";
-import { normalizeOptions, type SyncOptions } from "../options/normalize.js";
+import { type Logger, silentLogger } from "../log/events.js";
+import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
 import { validateEnvironment } from "./environment.js";
@@ -20,7 +20,7 @@ import { readSourceList } from "./inputs.js";
 import { plan } from "./plan.js";
 import type { RemoteListing } from "./remote-dirs.js";
 import { exitCodeFor, type Report, summarize } from "./report.js";
-import { buildRuntime, localStore } from "./runtime.js";
+import { buildRuntime, openState, type RunState } from "./runtime.js";
 import { runScheduled } from "./scheduler.js";
 import { credentialsOf, jobSpecOf, type SourceCredentials } from "./specs.js";
 
@@ -90,6 +90,42 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
       }
     });
 
+  // The state first: a shared store that cannot be reached stops the run before anything else
+  // (exit 42). Closed on every way out below.
+  const state = await openState(resolved, clock, logger, hooks.failpoint);
+  try {
+    return await runWithState(options, hooks, resolved, state, {
+      clock,
+      logger,
+      onProgress,
+      startedAt,
+      started,
+      runId,
+      version,
+    });
+  } finally {
+    await state.close();
+  }
+}
+
+/** The rest of `runSync`, once the state is open. */
+async function runWithState(
+  options: RunOptions,
+  hooks: TestHooks,
+  resolved: ResolvedOptions,
+  state: RunState,
+  run: {
+    clock: Clock;
+    logger: Logger;
+    onProgress: ((event: ProgressEvent) => void) | undefined;
+    startedAt: number;
+    started: number;
+    runId: string;
+    version: string;
+  },
+): Promise<Report> {
+  const { clock, logger, onProgress, startedAt, started, runId, version } = run;
+  const { store } = state;
   // The deadline bounds the whole run, the listing of remote directories included.
   const deadlineMs = resolved.deadlineMs;
   const deadline =
@@ -112,7 +148,6 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
 
   // The runtime comes before the plan: remote directories are listed with its HTTP client and
   // origin health. It writes nothing until a job runs; the credentials are filled in once planned.
-  const store = localStore(resolved.lockDir, clock, logger, hooks.failpoint);
   const credentials: SourceCredentials = new Map();
   const { runtime, http, close } = await buildRuntime({
     options: resolved,
@@ -131,7 +166,7 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
     health: runtime.health,
     // A dry run writes nothing, circuit records included: it only reads them.
     recordsHealth: !resolved.dryRun,
-    prepareState: () => store.ensureWritable(),
+    prepareState: () => state.prepare(),
     clock,
     random: runtime.random,
     logger,
@@ -146,7 +181,7 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
     // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
     const { pairs, emptyDirectories, skippedLinks } = await plan(resolved, listing);
     for (const [bare, href] of credentialsOf(pairs)) credentials.set(bare, href);
-    await validateEnvironment(store, logger, resolved.dryRun);
+    await validateEnvironment(state.validate, logger, resolved.dryRun);
     for (const { source, link } of skippedLinks) {
       logger.emit("warning", "skipped symlink", {
         source,

@@ -24,6 +24,7 @@ import { lstatOrUndefined } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import { FsLeases } from "./fs-leases.js";
+import { isMarker, isPartRecord } from "./records.js";
 import {
   type AcquireOptions,
   type Fence,
@@ -274,41 +275,6 @@ async function writeAtomically(
     throw error;
   }
 }
-
-function isMarker(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  const m = value as Record<string, unknown>;
-  return (
-    typeof m.source === "string" &&
-    typeof m.checksum === "string" &&
-    typeof m.algorithm === "string" &&
-    typeof m.destinationSize === "number" &&
-    typeof m.destinationMtimeMs === "number" &&
-    typeof m.destinationCtimeMs === "number" &&
-    typeof m.destinationIno === "number" &&
-    typeof m.validators === "object" &&
-    m.validators !== null
-  );
-}
-
-function isPartRecord(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  const p = value as Record<string, unknown>;
-  const file = p.file as Record<string, unknown> | null | undefined;
-  return (
-    typeof p.source === "string" &&
-    typeof p.validators === "object" &&
-    p.validators !== null &&
-    typeof p.fence === "number" &&
-    typeof p.holder === "string" &&
-    typeof p.closed === "boolean" &&
-    typeof file === "object" &&
-    file !== null &&
-    typeof file.name === "string" &&
-    ["dev", "ino", "uid", "size"].every((k) => typeof file[k] === "number")
-  );
-}
-
 /**
  * The marker's own fields, in a fresh object: a marker that was a lock file first
  * (`writeMarkerAndRelease`) also names the holder of a lease that has ended, which is no part of

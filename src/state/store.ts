@@ -1,14 +1,15 @@
 /**
  * The state a sync keeps between runs — leases, markers, part records, circuit state — behind one
  * interface. `FsStateStore` keeps it in files (one machine), `MemoryStateStore` in memory (tests,
- * and the reference the conformance suite holds every store to); a shared store (Redis) plugs in
- * the same way for a fleet.
+ * and the reference the conformance suite holds every store to), `RedisStateStore` in Redis
+ * (`--state redis://…`: many hosts share it).
  *
  * Every write that could undo another writer's work carries the writer's fence: a store refuses
  * it once the lease behind that fence has been taken over (`StaleFenceError`).
  */
 
 import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import { SyncError } from "../errors.js";
 import type { CircuitState } from "../policies/breaker.js";
 import type { Validators } from "../sources/source.js";
 
@@ -49,15 +50,31 @@ export class StaleFenceError extends Error {
 }
 
 /**
+ * A shared store (Redis) could not be reached, or did not answer, when a lease or a record needed
+ * it: whatever depended on it stops (a `write_error`: the state cannot be written), and nothing
+ * is committed on a lease the store cannot confirm.
+ */
+export class StateUnavailableError extends SyncError {
+  constructor(message: string, cause?: unknown) {
+    super("write_error", message, cause === undefined ? {} : { cause });
+  }
+}
+
+/**
  * A held lease. The store renews it while it is held; `lost` aborts (with a `LeaseLostError`)
- * once the store sees that someone else took it over — at the next renewal or `check`.
+ * once the store sees that someone else took it over — at the next renewal or `check` — or (with
+ * a `StateUnavailableError`) once a shared store stayed unreachable for so long that the lease
+ * may have run out there.
  */
 export interface Lease {
   readonly key: string;
   readonly fence: Fence;
   readonly predecessor: Predecessor;
   readonly lost: AbortSignal;
-  /** Throws `LeaseLostError` unless the lease is still ours now (renewing it if it is getting old). */
+  /**
+   * Throws `LeaseLostError` unless the lease is still ours now (renewing it if it is getting old);
+   * a shared store that cannot be asked throws `StateUnavailableError`: never a yes it cannot prove.
+   */
   check(): Promise<void>;
   /** Gives the lease up. Idempotent, never throws; never frees a lease someone else took over. */
   release(): Promise<void>;

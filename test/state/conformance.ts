@@ -3,6 +3,13 @@
  * takeovers of silent holders, fenced records, atomic circuit updates. `world` opens stores that
  * share one backing — like processes sharing a folder or a Redis — each with its own clock, so a
  * holder can be frozen (paused) while time passes for the others.
+ *
+ * Time passes through the world's hooks, because stores differ in whose clock dates a lease. The
+ * memory and file stores judge a lease's age by the clocks they are given: the hooks advance the
+ * fake clocks, to the millisecond. Redis dates leases by its own real clock: its world uses a
+ * short TTL, lets real time pass (watching the lease key's remaining TTL, or Redis's clock) while
+ * the running stores' fake clocks advance with it and fire their renewals — and a frozen holder's
+ * clock never moves, so it never renews.
  */
 import assert from "node:assert/strict";
 import { describe, type TestContext, test } from "node:test";
@@ -19,14 +26,52 @@ import { FakeClock } from "../helpers/fake-clock.js";
 
 export interface StoreWorld {
   /** A store on the shared backing, running on `clock`. */
-  open(clock: FakeClock): StateStore;
+  open(clock: FakeClock): StateStore | Promise<StateStore>;
   /** The lease key to test with (a store may place some keys differently). */
   key?: string;
+  /** The TTL of the suite's leases (default 5000 ms): short where leases expire in real time. */
+  ttlMs?: number;
+  /**
+   * How far past the asked time a real-time world's hooks may land (default 0): a boundary the
+   * suite checks to the millisecond on fake clocks is checked this far from the edge.
+   */
+  slackMs?: number;
+  /**
+   * The stores on `clocks` see `ms` pass on them — their timers fire (renewals) and what those
+   * started has finished — while the backing's own time stands. Default: the clocks advance.
+   */
+  tick?(ms: number, clocks: FakeClock[]): Promise<void>;
+  /** `ms` pass for the stores on `clocks` and for the backing (renewals fire as it goes). Default: `tick`. */
+  elapse?(ms: number, clocks: FakeClock[]): Promise<void>;
+  /**
+   * The lease `key`, whose holder is frozen, grows `ms` older as the store judges leases, while
+   * the stores on `clocks` run on. Default: `tick` (the running clocks judge its age).
+   */
+  age?(key: string, ms: number, clocks: FakeClock[]): Promise<void>;
 }
 
-const TTL = 5000;
+const DEFAULT_TTL = 5000;
 const DEFAULT_KEY = "resource:one";
-const once = { ttlMs: TTL, waitMs: 0 };
+
+async function advance(ms: number, clocks: FakeClock[]): Promise<void> {
+  for (const clock of clocks) clock.advance(ms);
+}
+
+/** The world with every hook filled in. */
+function complete(world: StoreWorld) {
+  const tick = world.tick ?? advance;
+  const ttlMs = world.ttlMs ?? DEFAULT_TTL;
+  return {
+    open: async (clock: FakeClock) => world.open(clock),
+    key: world.key ?? DEFAULT_KEY,
+    ttlMs,
+    once: { ttlMs, waitMs: 0 },
+    slackMs: world.slackMs ?? 0,
+    tick,
+    elapse: world.elapse ?? tick,
+    age: world.age ?? ((_key: string, ms: number, clocks: FakeClock[]) => tick(ms, clocks)),
+  };
+}
 
 const marker = (checksum: string): Marker => ({
   source: "https://example.test/a",
@@ -50,8 +95,8 @@ const part = (fence: number): PartRecord => ({
   closed: false,
 });
 
-async function held(store: StateStore, key: string): Promise<Lease> {
-  const lease = await store.acquire(key, once);
+async function held(store: StateStore, key: string, ttlMs: number): Promise<Lease> {
+  const lease = await store.acquire(key, { ttlMs, waitMs: 0 });
   assert.ok(lease, `${key} should be free`);
   return lease;
 }
@@ -59,59 +104,61 @@ async function held(store: StateStore, key: string): Promise<Lease> {
 export function storeConformance(
   name: string,
   makeWorld: (t: TestContext) => Promise<StoreWorld>,
+  options: { skip?: string | false } = {},
 ): void {
-  describe(`StateStore conformance: ${name}`, () => {
+  describe(`StateStore conformance: ${name}`, { skip: options.skip ?? false }, () => {
     test("a lease is exclusive; once released it is free again, and a later holder's fence is higher", async (t) => {
-      const world = await makeWorld(t);
-      const KEY = world.key ?? DEFAULT_KEY;
+      const world = complete(await makeWorld(t));
+      const { key: KEY, once } = world;
       const clock = new FakeClock();
-      const a = world.open(clock);
-      const b = world.open(clock);
-      const first = await held(a, KEY);
+      const a = await world.open(clock);
+      const b = await world.open(clock);
+      const first = await held(a, KEY, world.ttlMs);
       assert.equal(first.predecessor.ended, "released");
       assert.equal(await b.acquire(KEY, once), undefined, "busy for another store");
       assert.equal(await a.acquire(KEY, once), undefined, "busy for its own store too");
       await first.release();
       await first.release();
-      clock.advance(1);
-      const second = await held(b, KEY);
+      await world.tick(1, [clock]);
+      const second = await held(b, KEY, world.ttlMs);
+      assert.equal(second.predecessor.ended, "released", "its holder released it");
       assert.ok(second.fence.value > first.fence.value, "the fence grows");
       await second.check();
       await second.release();
     });
 
     test("a holder that keeps renewing is never taken over", async (t) => {
-      const world = await makeWorld(t);
-      const KEY = world.key ?? DEFAULT_KEY;
+      const world = complete(await makeWorld(t));
+      const { key: KEY, once, ttlMs: TTL } = world;
       const clockA = new FakeClock();
       const clockB = new FakeClock({ start: clockA.now() });
-      const a = world.open(clockA);
-      const b = world.open(clockB);
-      const lease = await held(a, KEY);
-      for (let second = 0; second < 20; second += 1) {
-        clockA.advance(1000);
-        clockB.advance(1000);
-        assert.equal(await b.acquire(KEY, once), undefined, `taken over after ${second + 1} s`);
+      const a = await world.open(clockA);
+      const b = await world.open(clockB);
+      const lease = await held(a, KEY, TTL);
+      // Four TTLs, in steps of a fifth of it (the renewal period).
+      for (let step = 0; step < 20; step += 1) {
+        await world.elapse(TTL / 5, [clockA, clockB]);
+        assert.equal(await b.acquire(KEY, once), undefined, `taken over after ${step + 1} steps`);
       }
       await lease.check();
       assert.equal(lease.lost.aborted, false);
       await lease.release();
     });
 
-    test("a lease runs for its TTL from when its holder took it, by the store's clock", async (t) => {
-      const world = await makeWorld(t);
-      const KEY = world.key ?? DEFAULT_KEY;
+    test("a lease runs for its TTL from when its holder took it, by the clock that dates leases", async (t) => {
+      const world = complete(await makeWorld(t));
+      const { key: KEY, once, ttlMs: TTL, slackMs } = world;
       // A minute from the machine's clock: a store that dates a new lease by any other clock than
       // the one it was given (a lock file's kernel-made mtime) fails here every time, rather than
       // now and then when that clock lags by a few milliseconds.
       const frozen = new FakeClock({ start: Date.now() + 60_000 });
       const clock = new FakeClock({ start: frozen.now() });
-      const a = world.open(frozen); // never renews: the lease is as old as it was when taken
-      const b = world.open(clock);
-      const lease = await held(a, KEY);
-      clock.advance(TTL - 1);
+      const a = await world.open(frozen); // never renews: the lease is as old as it was when taken
+      const b = await world.open(clock);
+      const lease = await held(a, KEY, TTL);
+      await world.age(KEY, TTL - 1 - slackMs, [clock]);
       assert.equal(await b.acquire(KEY, once), undefined, "not taken before its TTL ran out");
-      clock.advance(2);
+      await world.age(KEY, 2 + slackMs, [clock]);
       const next = await b.acquire(KEY, once);
       assert.ok(next, "taken once its TTL ran out");
       assert.equal(next.predecessor.ended, "expired");
@@ -120,16 +167,16 @@ export function storeConformance(
     });
 
     test("a holder silent past its TTL is taken over; it then loses its lease and every fenced write", async (t) => {
-      const world = await makeWorld(t);
-      const KEY = world.key ?? DEFAULT_KEY;
+      const world = complete(await makeWorld(t));
+      const { key: KEY, once, ttlMs: TTL } = world;
       const paused = new FakeClock();
       const clock = new FakeClock({ start: paused.now() });
-      const a = world.open(paused);
-      const b = world.open(clock);
-      const old = await held(a, KEY);
+      const a = await world.open(paused);
+      const b = await world.open(clock);
+      const old = await held(a, KEY, TTL);
       await a.writePart(KEY, part(old.fence.value), old.fence);
 
-      clock.advance(TTL + 1000); // the holder is frozen: no renewal
+      await world.age(KEY, TTL + TTL / 5, [clock]); // the holder is frozen: no renewal
       const next = await b.acquire(KEY, once);
       assert.ok(next, "taken over");
       assert.ok(next.fence.value > old.fence.value);
@@ -142,10 +189,11 @@ export function storeConformance(
       await assert.rejects(a.writeMarker("pair", marker("old"), old.fence), StaleFenceError);
       await assert.rejects(a.writePart(KEY, part(old.fence.value), old.fence), StaleFenceError);
       await assert.rejects(a.deletePart(KEY, old.fence), StaleFenceError);
+      assert.deepEqual(await b.readPart(KEY), part(old.fence.value), "the refused delete left it");
       await b.writeMarker("pair", marker("new"), next.fence);
       assert.equal((await a.readMarker("pair"))?.checksum, "new");
 
-      paused.advance(TTL); // the holder wakes: its next renewal notices
+      await world.tick(TTL, [paused]); // the holder wakes: its next renewal notices
       assert.equal(old.lost.aborted, true, "lost fires at the next renewal");
       assert.ok(old.lost.reason instanceof LeaseLostError);
       await assert.rejects(old.check(), LeaseLostError);
@@ -156,17 +204,19 @@ export function storeConformance(
     });
 
     test("waitMs waits for a release; an abort ends the wait", async (t) => {
-      const world = await makeWorld(t);
-      const KEY = world.key ?? DEFAULT_KEY;
+      const world = complete(await makeWorld(t));
+      const { key: KEY, ttlMs: TTL } = world;
       const clock = new FakeClock({ autoAdvance: true });
-      const store = world.open(clock);
-      const first = await held(store, KEY);
+      const store = await world.open(clock);
+      const first = await held(store, KEY, TTL);
       const controller = new AbortController();
       const waiting = store.acquire(KEY, { ttlMs: TTL, waitMs: 60_000, signal: controller.signal });
       controller.abort(new Error("stop"));
       await assert.rejects(waiting, /stop/);
-      const waiter = world.open(new FakeClock({ autoAdvance: true }));
-      const later = waiter.acquire(KEY, { ttlMs: 60_000, waitMs: 1000 });
+      const waiter = await world.open(new FakeClock({ autoAdvance: true }));
+      // A minute of the waiter's (instant) time: many tries, so a store whose tries are round
+      // trips still sees the release land while it waits.
+      const later = waiter.acquire(KEY, { ttlMs: 60_000, waitMs: 60_000 });
       await first.release();
       const taken = await later;
       assert.ok(taken, "taken once released");
@@ -174,16 +224,16 @@ export function storeConformance(
     });
 
     test("markers and part records round-trip under a held fence; unknown keys are empty", async (t) => {
-      const world = await makeWorld(t);
-      const KEY = world.key ?? DEFAULT_KEY;
-      const store = world.open(new FakeClock());
+      const world = complete(await makeWorld(t));
+      const { key: KEY } = world;
+      const store = await world.open(new FakeClock());
       assert.equal(await store.readMarker("nothing"), undefined);
       assert.equal(await store.readPart("nothing"), undefined);
       assert.deepEqual(await store.readCircuit("http://nowhere:80"), {
         state: "closed",
         failures: 0,
       });
-      const lease = await held(store, KEY);
+      const lease = await held(store, KEY, world.ttlMs);
       await store.writeMarker("pair", marker("abc"), lease.fence);
       await store.writePart(KEY, part(lease.fence.value), lease.fence);
       assert.deepEqual(await store.readMarker("pair"), marker("abc"));
@@ -195,15 +245,15 @@ export function storeConformance(
     });
 
     test("writeMarkerAndRelease writes the marker and frees the lease; a stale fence writes nothing", async (t) => {
-      const world = await makeWorld(t);
-      const KEY = world.key ?? DEFAULT_KEY;
-      const store = world.open(new FakeClock());
+      const world = complete(await makeWorld(t));
+      const { key: KEY, once } = world;
+      const store = await world.open(new FakeClock());
       if (!store.writeMarkerAndRelease) return; // optional: writeMarker + release do the same
-      const lease = await held(store, KEY);
+      const lease = await held(store, KEY, world.ttlMs);
       await store.writeMarkerAndRelease("pair", marker("abc"), lease);
       assert.deepEqual(await store.readMarker("pair"), marker("abc"), "exactly the marker");
-      const other = world.open(new FakeClock());
-      const next = await held(other, KEY); // free at once
+      const other = await world.open(new FakeClock());
+      const next = await held(other, KEY, world.ttlMs); // free at once
       await lease.release(); // a no-op now: must not free the next holder's lease
       assert.equal(await store.acquire(KEY, once), undefined, "still held by the next holder");
       await assert.rejects(
@@ -216,10 +266,10 @@ export function storeConformance(
     });
 
     test("circuit updates are atomic: concurrent updates from two stores lose none", async (t) => {
-      const world = await makeWorld(t);
+      const world = complete(await makeWorld(t));
       const stores = [
-        world.open(new FakeClock({ autoAdvance: true })),
-        world.open(new FakeClock({ autoAdvance: true })),
+        await world.open(new FakeClock({ autoAdvance: true })),
+        await world.open(new FakeClock({ autoAdvance: true })),
       ];
       const origin = "http://origin.test:80";
       const bump = (state: CircuitState): CircuitState => ({

@@ -1,0 +1,37 @@
+/** Shape checks of the records a store reads back: what another process wrote is never trusted blindly. */
+
+/** Whether a stored value has the shape of a `Marker` (a damaged or foreign record is ignored). */
+export function isMarker(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    typeof m.source === "string" &&
+    typeof m.checksum === "string" &&
+    typeof m.algorithm === "string" &&
+    typeof m.destinationSize === "number" &&
+    typeof m.destinationMtimeMs === "number" &&
+    typeof m.destinationCtimeMs === "number" &&
+    typeof m.destinationIno === "number" &&
+    typeof m.validators === "object" &&
+    m.validators !== null
+  );
+}
+
+/** Whether a stored value has the shape of a `PartRecord`. */
+export function isPartRecord(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const p = value as Record<string, unknown>;
+  const file = p.file as Record<string, unknown> | null | undefined;
+  return (
+    typeof p.source === "string" &&
+    typeof p.validators === "object" &&
+    p.validators !== null &&
+    typeof p.fence === "number" &&
+    typeof p.holder === "string" &&
+    typeof p.closed === "boolean" &&
+    typeof file === "object" &&
+    file !== null &&
+    typeof file.name === "string" &&
+    ["dev", "ino", "uid", "size"].every((k) => typeof file[k] === "number")
+  );
+}

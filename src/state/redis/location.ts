@@ -1,0 +1,87 @@
+/**
+ * `--state redis://[user:pass@]host:port[/db]`, parsed and checked at the edge (no client is
+ * loaded here: the option checks stay cheap). The password is kept apart from what is shown:
+ * `display` never carries userinfo, so logs and errors can name the store freely.
+ */
+import { UsageError } from "../../errors.js";
+import { defaultOf } from "../../options/spec.js";
+
+/** Where a Redis state store lives, as `--state` said. */
+export interface RedisLocation {
+  host: string;
+  port: number;
+  db: number;
+  username: string | undefined;
+  password: string | undefined;
+  /** `redis://host:port/db`: no userinfo, safe for logs, errors and the results document. */
+  display: string;
+}
+
+const DEFAULT_PORT = 6379;
+/** Redis's own ceiling on `databases` is far lower; this only refuses nonsense. */
+const MAX_DB = 1_000_000;
+
+/**
+ * Parses a `--state` value. Throws `UsageError` naming `flag` for any other scheme, a bad port
+ * or database, a query or fragment (nothing would read them: refused rather than ignored).
+ */
+export function parseRedisLocation(raw: string, flag = "--state"): RedisLocation {
+  const refuse = (why: string) =>
+    new UsageError(flag, `${flag} must be redis://[user:pass@]host[:port][/db]: ${why}`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Never echo the raw value: it may carry a password.
+    throw refuse("not a URL (or its port is out of range)");
+  }
+  if (url.protocol !== "redis:")
+    throw refuse(`the scheme ${url.protocol.slice(0, 20)} is not redis:`);
+  if (url.hostname === "") throw refuse("no host");
+  if (url.search !== "" || url.hash !== "") throw refuse("no query or fragment is understood");
+  const port = url.port === "" ? DEFAULT_PORT : Number(url.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    throw refuse("the port must be 1-65535");
+  const path = url.pathname.replace(/^\//, "");
+  if (path !== "" && !/^\d+$/.test(path)) throw refuse("the database must be a number");
+  const db = path === "" ? 0 : Number(path);
+  if (db > MAX_DB) throw refuse("the database number is too large");
+  const decode = (text: string) => {
+    if (text === "") return undefined;
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text; // a stray `%` is taken as written
+    }
+  };
+  // An IPv6 host keeps its brackets in `host`, not in `hostname`.
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return {
+    host,
+    port,
+    db,
+    username: decode(url.username),
+    password: decode(url.password),
+    display: `redis://${url.hostname}:${port}/${db}`,
+  };
+}
+
+/** `--state`: local files (the lock dir), or a Redis and the prefix of its keys. */
+export type StateLocation =
+  | { kind: "local" }
+  | { kind: "redis"; redis: RedisLocation; prefix: string };
+
+/** `--state` and `--state-prefix`, checked: a bad value is a `UsageError` naming its flag. */
+export function stateLocationOf(
+  state: string | undefined,
+  prefix: string | undefined,
+): StateLocation {
+  if (state === undefined) {
+    if (prefix !== undefined)
+      throw new UsageError("--state-prefix", "--state-prefix applies only with --state redis://…");
+    return { kind: "local" };
+  }
+  const keyPrefix = prefix ?? defaultOf<string>("statePrefix");
+  if (keyPrefix === "") throw new UsageError("--state-prefix", "--state-prefix is empty");
+  return { kind: "redis", redis: parseRedisLocation(state, "--state"), prefix: keyPrefix };
+}

@@ -1,0 +1,139 @@
+/**
+ * A real `redis-server` (Debian's) for the tests: started on a free 127.0.0.1 port, with no
+ * persistence (`--save "" --appendonly no`) and its own temp dir, ready once it says so on its
+ * output (never a fixed sleep); stopped (or killed, for the tests of a Redis lost mid-run) by the
+ * test. `REDIS_SKIP` says why the Redis tests are skipped when the binary is missing.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before } from "node:test";
+
+const BINARY = ["/usr/bin/redis-server", "/usr/local/bin/redis-server", "redis-server"].find(
+  (path) => spawnSync(path, ["--version"]).status === 0,
+);
+
+/** Why the tests that need Redis are skipped, or `false` when they can run. */
+export const REDIS_SKIP: string | false = BINARY
+  ? false
+  : "redis-server is not installed (apt-get install redis-server; .ci/run does)";
+
+export interface RedisServer {
+  readonly port: number;
+  /** `redis://127.0.0.1:PORT/db`. */
+  url(db?: number): string;
+  readonly process: ChildProcess;
+  /** Stops it (SIGTERM, then waits for its exit) and removes its dir. Idempotent. */
+  stop(): Promise<void>;
+  /** Kills it at once (SIGKILL), as a crash would, and waits for its exit. */
+  kill(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Resolves once the server says it is ready; rejects when it exits first or stays silent for 10 s. */
+function untilReady(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(
+      () => done(new Error(`redis-server not ready in 10 s: ${output}`)),
+      10_000,
+    );
+    const onData = (chunk: string) => {
+      output += chunk;
+      if (output.includes("Ready to accept connections")) done();
+    };
+    const onExit = () => done(new Error(`redis-server exited at start: ${output}`));
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.off("exit", onExit);
+      if (error) reject(error);
+      else resolve();
+    };
+    child.stdout?.setEncoding("utf8").on("data", onData);
+    child.once("exit", onExit);
+  });
+}
+
+/** Starts a redis-server (a few tries: a free port may be taken before the server binds it). */
+export async function startRedis(): Promise<RedisServer> {
+  if (!BINARY) throw new Error(String(REDIS_SKIP));
+  const dir = await mkdtemp(join(tmpdir(), "resilient-sync-redis-"));
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    const child = spawn(
+      BINARY,
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "notice",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stderr?.resume();
+    try {
+      await untilReady(child);
+    } catch (error) {
+      child.kill("SIGKILL");
+      if (attempt < 3) continue;
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+    child.stdout?.resume();
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once("exit", () => resolve());
+    });
+    const end = async (signal: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    };
+    return {
+      port,
+      url: (db = 0) => `redis://127.0.0.1:${port}/${db}`,
+      process: child,
+      stop: async () => {
+        await end("SIGTERM");
+        await rm(dir, { recursive: true, force: true });
+      },
+      kill: () => end("SIGKILL"),
+    };
+  }
+}
+
+/** A redis-server started before a file's tests and stopped after them (absent when skipped). */
+export function useRedis(): { readonly server: RedisServer } {
+  let started: RedisServer | undefined;
+  before(async () => {
+    if (!REDIS_SKIP) started = await startRedis();
+  });
+  after(() => started?.stop());
+  return {
+    get server(): RedisServer {
+      if (!started) throw new Error("redis-server starts in before()");
+      return started;
+    },
+  };
+}
