@@ -1,5 +1,5 @@
 /** The results document (README, "Results document") and the exit code it implies (README, "Exit codes"). */
-import type { SourceResult, Status } from "../core/result.js";
+import type { SourceResult } from "../core/result.js";
 import type { FailureCode } from "../errors.js";
 
 export type { SourceResult, Status } from "../core/result.js";
@@ -46,7 +46,14 @@ export function summarize(results: SourceResult[]): Summary {
  * of results in constant memory (a run streaming its results keeps nothing else of them).
  */
 export class Tally {
-  readonly #summary: Summary = { total: 0, synced: 0, unchanged: 0, skipped: 0, failed: 0, bytes: 0 };
+  readonly #summary: Summary = {
+    total: 0,
+    synced: 0,
+    unchanged: 0,
+    skipped: 0,
+    failed: 0,
+    bytes: 0,
+  };
   /** The failure codes seen, to tell whether every failure had one common cause. */
   readonly #failureCodes = new Set<FailureCode | undefined>();
 
