@@ -71,7 +71,7 @@ async function run(input: string, mode: string, files: number, args: string[]): 
     throw new Error(`${input} ${mode} ${files}: exit ${m.code}: ${m.stderr.slice(0, 500)}`);
   rows.push({ input, mode, files, seconds: m.seconds, rssMiB: m.peakRssMiB });
   process.stderr.write(
-    `${input} ${mode} ${files}: ${m.seconds.toFixed(1)} s, ${m.peakRssMiB?.toFixed(0)} MiB\n`,
+    `${input} ${mode} ${files}: ${m.seconds.toFixed(1)} s, ${(files / m.seconds).toFixed(0)} files/s, peak RSS ${m.peakRssMiB?.toFixed(0)} MiB\n`,
   );
   await rm(out, { recursive: true, force: true });
   await rm(locks, { recursive: true, force: true });
@@ -102,11 +102,11 @@ const perFileKiB = (row: Row) =>
   row.rssMiB === undefined ? "" : ((row.rssMiB * 1024) / row.files).toFixed(2);
 process.stdout.write(`Load average at the start: ${load}\n\n`);
 process.stdout.write(
-  "| input | mode | files | wall s | µs per file | peak RSS MiB | KiB per file |\n|---|---|---:|---:|---:|---:|---:|\n",
+  "| input | mode | files | wall s | files/s | µs per file | peak RSS MiB | KiB per file |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
 );
 for (const row of rows) {
   process.stdout.write(
-    `| ${row.input} | ${row.mode} | ${row.files.toLocaleString("en")} | ${row.seconds.toFixed(1)} | ${perFile(row)} | ${row.rssMiB?.toFixed(0) ?? ""} | ${perFileKiB(row)} |\n`,
+    `| ${row.input} | ${row.mode} | ${row.files.toLocaleString("en")} | ${row.seconds.toFixed(1)} | ${(row.files / row.seconds).toFixed(0)} | ${perFile(row)} | ${row.rssMiB?.toFixed(0) ?? ""} | ${perFileKiB(row)} |\n`,
   );
 }
 if (!values.dir) await rm(work, { recursive: true, force: true });

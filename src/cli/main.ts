@@ -7,12 +7,14 @@ import { randomBytes } from "node:crypto";
 import type { ProgressEvent } from "../core/progress.js";
 import { EnvironmentError, UsageError } from "../errors.js";
 import { freezeAt } from "../failpoints.js";
+import type { Logger } from "../log/events.js";
 import { createJsonLogger } from "../log/json.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
 import { PROXY_ENV_NAMES } from "../options/network.js";
 import { packageVersion } from "../options/package.js";
 import { EXIT } from "../run/report.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
+import { JsonDocument } from "./json-document.js";
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
 
@@ -91,9 +93,20 @@ export async function main(argv: readonly string[]): Promise<number> {
       : undefined,
   );
 
+  // Written as the run goes (results kept by nobody): see json-document.ts.
+  const document = options.json
+    ? new JsonDocument(process.stdout, redactor, { runId, version, startedAt: new Date() })
+    : undefined;
+
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(SIGNAL_EXIT[signal] ?? EXIT.sigterm);
+    if (controller.signal.aborted) {
+      // A second signal ends the process now; a document already begun is still closed whole
+      // (stdout to a file or pipe is written synchronously on Linux).
+      const code = SIGNAL_EXIT[signal] ?? EXIT.sigterm;
+      if (document?.begun) document.abort(code);
+      process.exit(code);
+    }
     logger.emit("warning", "interrupted", { signal });
     controller.abort(new Interrupted(signal));
   };
@@ -128,6 +141,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         logger,
         signal: controller.signal,
         ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
+        retainResults: false,
+        onResult: (result) => {
+          renderer?.record(result);
+          return document?.add(result);
+        },
       },
       {
         delayScale: delayScale(),
@@ -137,25 +155,39 @@ export async function main(argv: readonly string[]): Promise<number> {
     renderer?.finish(report);
     // A signal that arrived as the last transfer finished still decides the exit code.
     if (controller.signal.aborted) throw controller.signal.reason;
-    if (options.json) process.stdout.write(`${redactor.scrub(JSON.stringify(report, null, 2))}\n`);
+    document?.finish(report);
     return report.exit_code;
   } catch (error) {
     renderer?.stop();
-    if (error instanceof Interrupted) return SIGNAL_EXIT[error.signal] ?? EXIT.sigterm;
-    if (error instanceof UsageError) {
-      logger.emit("error", error.kind, { argument: error.argument, reason: error.message });
-      return EXIT.usage;
+    if (error instanceof Interrupted) {
+      const code = SIGNAL_EXIT[error.signal] ?? EXIT.sigterm;
+      // Interrupted: the document says so, with what finished (an empty one if nothing did).
+      document?.abort(code);
+      return code;
     }
-    if (error instanceof EnvironmentError) {
-      logger.emit("error", "environment unfit", { check: error.check, reason: error.message });
-      return EXIT.environment;
-    }
-    // A bug, not a user error: still one well-formed log line, and the "software error" exit.
-    logger.emit("error", "internal error", {
-      reason: error instanceof Error ? (error.stack ?? error.message) : String(error),
-    });
-    return EXIT.transfer;
+    const code = failureExit(error, logger);
+    // A run refused before its first result (bad input, an unfit machine) writes no document;
+    // one that fails later (a bug) still closes what it began.
+    if (document?.begun) document.abort(code);
+    return code;
   }
+}
+
+/** Logs why the run failed (one well-formed line) and gives its exit code. */
+function failureExit(error: unknown, logger: Logger): number {
+  if (error instanceof UsageError) {
+    logger.emit("error", error.kind, { argument: error.argument, reason: error.message });
+    return EXIT.usage;
+  }
+  if (error instanceof EnvironmentError) {
+    logger.emit("error", "environment unfit", { check: error.check, reason: error.message });
+    return EXIT.environment;
+  }
+  // A bug, not a user error: still one well-formed log line, and the "software error" exit.
+  logger.emit("error", "internal error", {
+    reason: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  });
+  return EXIT.transfer;
 }
 
 /**

@@ -41,6 +41,8 @@ export class TerminalRenderer {
   #bytes = 0;
   #done = 0;
   #stopped = false;
+  /** The closing lines of results taken with `record` (a run that keeps no results). */
+  readonly #lines: string[] = [];
 
   constructor(stream: NodeJS.WriteStream) {
     this.#stream = stream;
@@ -140,10 +142,15 @@ export class TerminalRenderer {
     });
   }
 
-  /** Stops the bars and prints one line per source and a summary. */
+  /** Keeps the closing line of one result, for a run whose report keeps none. */
+  record(result: SourceResult): void {
+    this.#lines.push(this.#line(result));
+  }
+
+  /** Stops the bars and prints one line per source (recorded, then the report's) and a summary. */
   finish(report: Report): void {
     this.stop();
-    const lines = report.results.map((result) => this.#line(result));
+    const lines = [...this.#lines, ...report.results.map((result) => this.#line(result))];
     const { summary } = report;
     lines.push(
       `${summary.total} sources: ${summary.synced} synced, ${summary.unchanged} up to date, ${summary.skipped} skipped, ${summary.failed} failed · ${formatBytes(summary.bytes)} in ${formatDuration(report.duration_ms)} · exit ${report.exit_code}`,

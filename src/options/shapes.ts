@@ -12,6 +12,8 @@ const LIBRARY_KEYS = new Set([
   "root",
   "runId",
   "onProgress",
+  "onResult",
+  "retainResults",
 ]);
 
 /** Whether `value` is an object with a method of each of these names. */
@@ -38,6 +40,8 @@ const LIBRARY_CHECKS: Record<string, (value: unknown) => string | undefined> = {
       ? undefined
       : "32 lowercase hex characters",
   onProgress: (value) => (typeof value === "function" ? undefined : "a function"),
+  onResult: (value) => (typeof value === "function" ? undefined : "a function"),
+  retainResults: (value) => (typeof value === "boolean" ? undefined : "true or false"),
 };
 
 /**

@@ -9,14 +9,17 @@ import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
 import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
-import { isRemoteDirectory, nameFromUrlPath, type SourceLocation } from "../sources/location.js";
+import { isRemoteDirectory, nameFromUrlPath } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
 import { refuseSharedFolders } from "./dir-folders.js";
 import { refuseInsideLockDir } from "./lock-dir-guard.js";
 import {
   checked,
+  DirectoryFilePair,
+  type DirectoryGroup,
   hasControlCharacter,
   isInside,
+  OWN_NAMES_RESERVED,
   type PlannedPair,
   pairOf,
   refused,
@@ -119,54 +122,60 @@ async function expand(
   for (const link of listed.leaving) skippedLinks.push({ source: location.display, link });
   const files = listed.files;
   if (files.length === 0) return "empty directory";
+  const group: DirectoryGroup = {
+    location,
+    root,
+    destinationWithin: folder ?? options.artifactRoot,
+    within: options.followSymlinks ? undefined : within,
+  };
   return files.map((rel) => {
-    const path = join(location.href, rel);
-    const file: SourceLocation = {
-      ...location,
-      raw: path,
-      href: path,
-      display: path,
-      origin: `file://${path}`,
-    };
-    if (rel.includes("\uFFFD")) return refused(file, root, "the file name is not valid UTF-8");
+    const pair = new DirectoryFilePair(group, rel);
+    if (rel.includes("\uFFFD")) return refusedFile(pair, root, "the file name is not valid UTF-8");
     if (hasControlCharacter(rel))
-      return refused(file, root, "the file name holds control characters");
-    const destination = resolve(root, rel);
+      return refusedFile(pair, root, "the file name holds control characters");
+    const destination = pair.destination;
     if (!isInside(destination, root))
-      return refused(file, root, "the file name would leave the artifact root");
-    const pair = {
-      ...checked(pairOf(file, destination, rel)),
-      destinationWithin: folder ?? options.artifactRoot,
-    };
-    return options.followSymlinks ? pair : { ...pair, within };
+      return refusedFile(pair, root, "the file name would leave the artifact root");
+    return isOwnFileName(basename(destination))
+      ? refusedFile(pair, destination, OWN_NAMES_RESERVED)
+      : pair;
   });
+}
+
+/** A file of a directory source refused up front (at `destination`), as the plain pair it fails as. */
+function refusedFile(file: DirectoryFilePair, destination: string, reason: string): PlannedPair {
+  const pair = refused(file.source, destination, reason);
+  pair.destinationWithin = file.destinationWithin;
+  if (file.within !== undefined) pair.within = file.within;
+  return pair;
 }
 
 /** Two pairs on one destination, or one destination inside another's: refused up front, naming both. */
 function refuseOverlaps(pairs: PlannedPair[]): void {
-  const valid = pairs
-    .filter((pair) => !pair.invalid)
-    .sort((a, b) => (a.destination < b.destination ? -1 : 1));
+  // Each destination read once (a directory's file derives its own when asked).
+  const valid: Array<{ destination: string; pair: PlannedPair }> = [];
+  for (const pair of pairs) if (!pair.invalid) valid.push({ destination: pair.destination, pair });
+  valid.sort((a, b) => (a.destination < b.destination ? -1 : 1));
   for (let i = 1; i < valid.length; i += 1) {
-    const before = valid[i - 1] as PlannedPair;
-    const pair = valid[i] as PlannedPair;
-    if (pair.destination === before.destination) {
+    const before = valid[i - 1] as (typeof valid)[number];
+    const entry = valid[i] as (typeof valid)[number];
+    if (entry.destination === before.destination) {
       throw new UsageError(
         "SOURCE",
-        `two sources map to one destination ${pair.destination}: ${before.source.display} and ${pair.source.display}`,
+        `two sources map to one destination ${entry.destination}: ${before.pair.source.display} and ${entry.pair.source.display}`,
       );
     }
   }
-  const files = new Map(valid.map((pair) => [pair.destination, pair.source.display]));
-  for (const pair of valid) {
+  const files = new Set(valid.map((entry) => entry.destination));
+  for (const { destination, pair } of valid) {
     // Resolved once, then `dirname` walks up: the same folders as resolving ".." at each step,
     // without a resolve per level (this loop was a tenth of a no-op batch's planning).
-    for (let dir = dirname(resolve(pair.destination)); dir !== dirname(dir); dir = dirname(dir)) {
-      const other = files.get(dir);
-      if (other !== undefined) {
+    for (let dir = dirname(resolve(destination)); dir !== dirname(dir); dir = dirname(dir)) {
+      if (files.has(dir)) {
+        const other = valid.find((entry) => entry.destination === dir) as (typeof valid)[number];
         throw new UsageError(
           "SOURCE",
-          `${pair.destination} (from ${pair.source.display}) would lie inside the file ${dir} (from ${other})`,
+          `${destination} (from ${pair.source.display}) would lie inside the file ${dir} (from ${other.pair.source.display})`,
         );
       }
     }

@@ -1,5 +1,5 @@
 /** The results document (README, "Results document") and the exit code it implies (README, "Exit codes"). */
-import type { SourceResult, Status } from "../core/result.js";
+import type { SourceResult } from "../core/result.js";
 import type { FailureCode } from "../errors.js";
 
 export type { SourceResult, Status } from "../core/result.js";
@@ -38,15 +38,56 @@ export const EXIT = {
 } as const;
 
 export function summarize(results: SourceResult[]): Summary {
-  const count = (status: Status) => results.filter((r) => r.status === status).length;
-  return {
-    total: results.length,
-    synced: count("synced"),
-    unchanged: count("unchanged"),
-    skipped: count("skipped"),
-    failed: count("failed"),
-    bytes: results.reduce((sum, r) => sum + r.bytes, 0),
+  return Tally.of(results).summary();
+}
+
+/**
+ * The counts a report needs, kept as results arrive: the summary and the exit code of any number
+ * of results in constant memory (a run streaming its results keeps nothing else of them).
+ */
+export class Tally {
+  readonly #summary: Summary = {
+    total: 0,
+    synced: 0,
+    unchanged: 0,
+    skipped: 0,
+    failed: 0,
+    bytes: 0,
   };
+  /** The failure codes seen, to tell whether every failure had one common cause. */
+  readonly #failureCodes = new Set<FailureCode | undefined>();
+
+  static of(results: Iterable<SourceResult>): Tally {
+    const tally = new Tally();
+    for (const result of results) tally.add(result);
+    return tally;
+  }
+
+  add(result: SourceResult): void {
+    const summary = this.#summary;
+    summary.total += 1;
+    summary[result.status] += 1;
+    summary.bytes += result.bytes;
+    if (result.status === "failed") this.#failureCodes.add(result.error?.code);
+  }
+
+  summary(): Summary {
+    return { ...this.#summary };
+  }
+
+  /**
+   * 0 when nothing failed; 1 when some failed and some did not; when all failed, the code of
+   * their common cause (65, 73, 75), else 70.
+   */
+  exitCode(): number {
+    const { failed, total } = this.#summary;
+    if (failed === 0) return EXIT.ok;
+    if (failed < total) return EXIT.partial;
+    const [only] = this.#failureCodes;
+    return this.#failureCodes.size === 1 && only !== undefined
+      ? (CODE_EXIT[only] ?? EXIT.transfer)
+      : EXIT.transfer;
+  }
 }
 
 const CODE_EXIT: Partial<Record<FailureCode, number>> = {
@@ -55,17 +96,7 @@ const CODE_EXIT: Partial<Record<FailureCode, number>> = {
   circuit_open: EXIT.circuitOpen,
 };
 
-/**
- * 0 when nothing failed; 1 when some failed and some did not; when all failed, the code of their
- * common cause (65, 73, 75), else 70.
- */
+/** The exit code of `results` (see `Tally.exitCode`). */
 export function exitCodeFor(results: SourceResult[]): number {
-  const failed = results.filter((r) => r.status === "failed");
-  if (failed.length === 0) return EXIT.ok;
-  if (failed.length < results.length) return EXIT.partial;
-  const codes = new Set(failed.map((r) => r.error?.code));
-  const [only] = codes;
-  return codes.size === 1 && only !== undefined
-    ? (CODE_EXIT[only] ?? EXIT.transfer)
-    : EXIT.transfer;
+  return Tally.of(results).exitCode();
 }

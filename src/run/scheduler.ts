@@ -1,81 +1,96 @@
 /**
  * The pool of transfers: at most `limit` pairs in flight, and a free worker takes the first
  * waiting pair whose origin will let it in now — so that transfers queued behind a suspect
- * origin never hold a worker that a healthy origin could use. Results keep the plan's order.
+ * origin never hold a worker that a healthy origin could use.
  *
- * Waiting pairs are queued per origin, origins in the order they first appear. A worker looks at
- * origins from the first that still has pairs and skips those whose gate is shut — about one per
- * transfer in flight — so taking the next pair costs O(limit), and a batch of a hundred thousand
- * pairs is scheduled in linear time.
+ * Items are drawn from an iterator as workers need them, so a batch is never held as a whole
+ * here: an item is made when it is taken, and dropped when its work is done. Only items whose
+ * origin's gate was shut when they came up are kept, queued per origin (origins in the order they
+ * were first deferred) and taken before anything new once their gate opens. A worker looks at
+ * the deferred origins — about one per transfer in flight, since a gate is shut only while a
+ * transfer holds it — then at the next new item, so taking an item costs O(limit) and a batch of
+ * a hundred thousand pairs is scheduled in linear time.
  */
 import type { OriginGate, Turn } from "../health/origin-gate.js";
 
-/** Items without an origin (refused pairs) need no turn. */
-const NO_ORIGIN = Symbol("no origin");
-
-export interface ScheduleOptions<T, R> {
+export interface ScheduleOptions<T> {
   limit: number;
   gate: OriginGate;
+  /** Items without an origin (refused pairs) need no turn. */
   originOf: (item: T) => string | undefined;
-  work: (item: T, turn: Turn) => Promise<R>;
+  /** Does the item, `index` its place in the iteration; the turn is left by the scheduler after. */
+  work: (item: T, index: number, turn: Turn) => Promise<void>;
   signal: AbortSignal;
   /**
-   * The result of an item never started because `signal` aborted with `reason`; `undefined`
-   * makes the whole schedule reject with that reason instead.
+   * Told of each item never started because `signal` aborted with `reason`; resolving to false
+   * makes the whole schedule reject with that reason instead (after every worker has finished).
    */
-  unstarted?: (item: T, reason: unknown) => R | undefined;
+  unstarted?: (item: T, index: number, reason: unknown) => boolean | Promise<boolean>;
 }
 
-export async function runScheduled<T, R>(
-  items: readonly T[],
-  options: ScheduleOptions<T, R>,
-): Promise<R[]> {
-  const { gate, signal } = options;
-  const results = new Array<R>(items.length);
-  const started = new Array<boolean>(items.length).fill(false);
-  const queues = new Map<string | typeof NO_ORIGIN, { indices: number[]; head: number }>();
-  /** Origins in the order they first appear; those before `first` have nothing left. */
-  const order: Array<string | typeof NO_ORIGIN> = [];
-  let first = 0;
-  let waiting = items.length;
-  for (const [index, item] of items.entries()) {
-    const origin = options.originOf(item) ?? NO_ORIGIN;
-    let queue = queues.get(origin);
-    if (!queue) {
-      queue = { indices: [], head: 0 };
-      queues.set(origin, queue);
-      order.push(origin);
-    }
-    queue.indices.push(index);
-  }
-  const free: Turn = { held: false, leave: () => {} };
-  const isEmpty = (origin: string | typeof NO_ORIGIN) => {
-    const queue = queues.get(origin);
-    return !queue || queue.head === queue.indices.length;
-  };
+interface Entry<T> {
+  item: T;
+  index: number;
+}
 
-  const take = (): { index: number; turn: Turn } | undefined => {
-    while (first < order.length && isEmpty(order[first] as string)) first += 1;
-    for (let at = first; at < order.length; at += 1) {
-      const origin = order[at] as string | typeof NO_ORIGIN;
-      if (isEmpty(origin)) continue;
-      const turn = origin === NO_ORIGIN ? free : gate.tryEnter(origin);
+interface Queue<T> {
+  entries: Entry<T>[];
+  head: number;
+}
+
+const FREE: Turn = { held: false, leave: () => {} };
+
+/**
+ * Runs `work` on every item of `items`, each once, at most `options.limit` at a time. Resolves
+ * when every item has been worked on (or reported to `unstarted`); rejects with a worker's error,
+ * or with the signal's reason when `unstarted` declines an item.
+ */
+export async function schedule<T>(items: Iterator<T>, options: ScheduleOptions<T>): Promise<void> {
+  const { gate, signal } = options;
+  const deferred = new Map<string, Queue<T>>();
+  let next = 0;
+  let exhausted = false;
+
+  const take = (): { entry: Entry<T>; turn: Turn } | undefined => {
+    for (const [origin, queue] of deferred) {
+      const turn = gate.tryEnter(origin);
       if (!turn) continue;
-      const queue = queues.get(origin) as { indices: number[]; head: number };
-      const index = queue.indices[queue.head] as number;
+      const entry = queue.entries[queue.head] as Entry<T>;
+      queue.entries[queue.head] = undefined as unknown as Entry<T>;
       queue.head += 1;
-      waiting -= 1;
-      return { index, turn };
+      if (queue.head === queue.entries.length) deferred.delete(origin);
+      return { entry, turn };
+    }
+    while (!exhausted) {
+      const drawn = items.next();
+      if (drawn.done) {
+        exhausted = true;
+        break;
+      }
+      const entry = { item: drawn.value, index: next };
+      next += 1;
+      const origin = options.originOf(entry.item);
+      if (origin === undefined) return { entry, turn: FREE };
+      // An origin with items already waiting keeps its order: this one waits behind them.
+      const queue = deferred.get(origin);
+      if (queue) {
+        queue.entries.push(entry);
+        continue;
+      }
+      const turn = gate.tryEnter(origin);
+      if (turn) return { entry, turn };
+      deferred.set(origin, { entries: [entry], head: 0 });
     }
     return undefined;
   };
 
   const worker = async () => {
-    while (waiting > 0) {
+    while (!exhausted || deferred.size > 0) {
       // An aborted run starts nothing more: what is left is `unstarted`'s to report.
       if (signal.aborted) return;
-      const next = take();
-      if (!next) {
+      const taken = take();
+      if (!taken) {
+        if (exhausted && deferred.size === 0) return;
         try {
           await gate.changed(signal);
         } catch (error) {
@@ -84,25 +99,57 @@ export async function runScheduled<T, R>(
         }
         continue;
       }
-      started[next.index] = true;
       try {
-        results[next.index] = await options.work(items[next.index] as T, next.turn);
+        await options.work(taken.entry.item, taken.entry.index, taken.turn);
       } finally {
-        next.turn.leave();
+        taken.turn.leave();
       }
     }
   };
   // allSettled: on abort every worker must finish its cleanup (locks) before the run settles.
-  const settled = await Promise.allSettled(
-    Array.from({ length: Math.min(options.limit, items.length) }, worker),
-  );
+  const settled = await Promise.allSettled(Array.from({ length: options.limit }, worker));
   const rejected = settled.find((outcome) => outcome.status === "rejected");
   if (rejected) throw rejected.reason;
-  for (const [index, item] of items.entries()) {
-    if (started[index]) continue;
-    const result = options.unstarted?.(item, signal.reason);
-    if (result === undefined) throw signal.reason;
-    results[index] = result;
+  if (!signal.aborted) return;
+  const left: Entry<T>[] = [];
+  for (const queue of deferred.values()) left.push(...queue.entries.slice(queue.head));
+  deferred.clear();
+  left.sort((a, b) => a.index - b.index);
+  for (const entry of left) await report(entry);
+  for (let drawn = items.next(); !drawn.done; drawn = items.next()) {
+    await report({ item: drawn.value, index: next });
+    next += 1;
   }
+
+  async function report(entry: Entry<T>): Promise<void> {
+    const accepted = (await options.unstarted?.(entry.item, entry.index, signal.reason)) ?? false;
+    if (!accepted) throw signal.reason;
+  }
+}
+
+/** `schedule` over an array, its results in the array's order (for callers that keep them all). */
+export async function runScheduled<T, R>(
+  items: readonly T[],
+  options: Omit<ScheduleOptions<T>, "work" | "unstarted"> & {
+    work: (item: T, turn: Turn) => Promise<R>;
+    /** The result of an item never started; `undefined` rejects the schedule with `reason`. */
+    unstarted?: (item: T, reason: unknown) => R | undefined;
+  },
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  const { unstarted } = options;
+  await schedule(items[Symbol.iterator](), {
+    ...options,
+    limit: Math.min(options.limit, items.length),
+    work: async (item, index, turn) => {
+      results[index] = await options.work(item, turn);
+    },
+    unstarted: (item, index, reason) => {
+      const result = unstarted?.(item, reason);
+      if (result === undefined) return false;
+      results[index] = result;
+      return true;
+    },
+  });
   return results;
 }

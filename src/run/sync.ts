@@ -17,11 +17,13 @@ import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
 import { validateEnvironment } from "./environment.js";
 import { readSourceList } from "./inputs.js";
+import type { PlannedPair } from "./plan.js";
 import { plan } from "./plan.js";
 import type { RemoteListing } from "./remote-dirs.js";
-import { exitCodeFor, type Report, summarize } from "./report.js";
+import { type Report, Tally } from "./report.js";
+import { ResultOrder, type ResultSink } from "./result-order.js";
 import { buildRuntime, openState, type RunState } from "./runtime.js";
-import { runScheduled } from "./scheduler.js";
+import { schedule } from "./scheduler.js";
 import { credentialsOf, jobSpecOf, type SourceCredentials } from "./specs.js";
 
 export interface RunOptions extends SyncOptions {
@@ -29,6 +31,19 @@ export interface RunOptions extends SyncOptions {
   runId?: string;
   /** Receives progress events: the plan, each transfer's start, bytes and result. */
   onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Receives every pair's result once, in plan order, as soon as the pairs planned before it
+   * have theirs; a promise it returns holds the workers until it settles. Called before `sync`
+   * settles, also for the results of a run that is then rejected (interrupted): those finished
+   * before the interruption, in plan order. A callback that throws fails the run.
+   */
+  onResult?: ResultSink;
+  /**
+   * `false`: the report's `results` stays empty (its summary and exit code still count every
+   * pair), so that memory does not grow with the number of pairs; take them with `onResult`.
+   * Default `true`.
+   */
+  retainResults?: boolean;
 }
 
 /** For the project's own tests, through the CLI: crash points and faster backoff. */
@@ -176,11 +191,20 @@ async function runWithState(
     signal,
   };
 
-  let results: SourceResult[];
+  const retained: SourceResult[] | undefined = options.retainResults === false ? undefined : [];
+  const tally = new Tally();
+  const userSink = options.onResult;
+  const order = userSink && new ResultOrder(userSink);
+  const deliver = (index: number, result: SourceResult): Promise<void> | undefined => {
+    tally.add(result);
+    if (retained) retained[index] = result;
+    return order?.put(index, result);
+  };
   try {
     // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
-    const { pairs, emptyDirectories, skippedLinks } = await plan(resolved, listing);
-    for (const [bare, href] of credentialsOf(pairs)) credentials.set(bare, href);
+    const planned = await plan(resolved, listing);
+    const { emptyDirectories, skippedLinks } = planned;
+    for (const [bare, href] of credentialsOf(planned.pairs)) credentials.set(bare, href);
     await validateEnvironment(state.validate, logger, resolved.dryRun);
     for (const { source, link } of skippedLinks) {
       logger.emit("warning", "skipped symlink", {
@@ -192,14 +216,16 @@ async function runWithState(
     for (const source of emptyDirectories) {
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }
-    onProgress?.({ type: "planned", total: pairs.length });
+    if (retained) retained.length = planned.pairs.length;
+    onProgress?.({ type: "planned", total: planned.pairs.length });
     const work = resolved.dryRun ? (await import("./dry-run.js")).planJob : runJob;
-    const specs = pairs.map((pair) => jobSpecOf(pair, resolved));
-    results = await runScheduled(specs, {
+    // Each pair becomes a job spec only when a worker takes it, and is let go once done.
+    await schedule(handOut(planned.pairs), {
       limit: resolved.maxWorkers,
       gate: runtime.health.gate,
-      originOf: (spec) => (spec.invalid ? undefined : spec.source.origin),
-      work: async (spec, turn) => {
+      originOf: (pair) => (pair.invalid ? undefined : pair.source.origin),
+      work: async (pair, index, turn) => {
+        const spec = jobSpecOf(pair, resolved);
         onProgress?.({
           type: "started",
           source: spec.source.display,
@@ -207,12 +233,13 @@ async function runWithState(
         });
         const result = await work(spec, runtime, signal, turn);
         onProgress?.({ type: "finished", result });
-        return result;
+        await deliver(index, result);
       },
       signal,
       // Past the deadline, what never started fails as `deadline`, and the report is still made.
-      unstarted: (spec, reason) => {
-        if (!isDeadline(reason)) return undefined;
+      unstarted: async (pair, index, reason) => {
+        if (!isDeadline(reason)) return false;
+        const spec = jobSpecOf(pair, resolved);
         logger.emit("error", "synchronization failed", {
           source: spec.source.display,
           destination: spec.destination,
@@ -221,16 +248,19 @@ async function runWithState(
         });
         const result = new ResultBuilder(spec, clock).failed(reason);
         onProgress?.({ type: "finished", result });
-        return result;
+        await deliver(index, result);
+        return true;
       },
     });
   } finally {
     deadline?.cancel();
     await close();
+    // An interrupted run still hands on what finished, so a streamed document can be closed whole.
+    await order?.drain();
   }
 
-  const summary = summarize(results);
-  const exitCode = exitCodeFor(results);
+  const summary = tally.summary();
+  const exitCode = tally.exitCode();
   const durationMs = Math.round(clock.monotonic() - started);
   logger.emit(exitCode === 0 ? "info" : "error", "synchronization complete", {
     exit_code: exitCode,
@@ -245,6 +275,15 @@ async function runWithState(
     duration_ms: durationMs,
     exit_code: exitCode,
     summary,
-    results,
+    results: retained ?? [],
   };
+}
+
+/** The pairs in order, each slot emptied as it is handed out: a pair lives only while worked on. */
+function* handOut(pairs: PlannedPair[]): Generator<PlannedPair> {
+  for (let index = 0; index < pairs.length; index += 1) {
+    const pair = pairs[index] as PlannedPair;
+    pairs[index] = undefined as unknown as PlannedPair;
+    yield pair;
+  }
 }
