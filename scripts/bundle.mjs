@@ -10,7 +10,12 @@
 import { build } from "esbuild";
 
 await build({
-  entryPoints: ["dist/src/cli/main.js"],
+  // The hash worker's thread is a file of its own, next to the chunk that starts it
+  // (`new URL("./hash-thread.js", import.meta.url)` resolves in dist/cli/ as in dist/src/).
+  entryPoints: {
+    main: "dist/src/cli/main.js",
+    "hash-thread": "dist/src/checksums/hash-thread.js",
+  },
   outdir: "dist/cli",
   bundle: true,
   splitting: true,

@@ -8,7 +8,13 @@ import type { ChecksumAlgorithm, Hasher } from "../checksums/digest.js";
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { BandwidthLimit } from "../policies/bandwidth.js";
-import { type OpenResult, type Source, sameVersion, type Validators } from "../sources/source.js";
+import {
+  lendingBody,
+  type OpenResult,
+  type Source,
+  sameVersion,
+  type Validators,
+} from "../sources/source.js";
 import { Digests } from "./digests.js";
 import type { PartKeeper } from "./parts.js";
 import { bytesDone, canResumeSplit, splitPlan } from "./segments.js";
@@ -111,12 +117,7 @@ export async function attemptTransfer(
     return opened;
   }
 
-  // Digests the source states in another algorithm are computed in the same pass.
-  const digests = new Digests(context.algorithm, opened.stated);
-  const hashes = digests.hashes;
   const plan = splitPlan(context, opened);
-
-  let sink: PartSink;
   try {
     await checkSpace(context, totalOf(opened), opened.length);
     if (plan && opened.length !== undefined)
@@ -125,6 +126,30 @@ export async function attemptTransfer(
         { ...opened, length: opened.length },
         plan,
       );
+  } catch (error) {
+    abandon(opened.body);
+    if (context.signal.aborted) throw context.signal.reason;
+    throw error;
+  }
+  // Digests the source states in another algorithm are computed in the same pass.
+  const digests = new Digests(context.algorithm, opened.stated, offloadHashing(context, opened));
+  try {
+    return await streamAndVerify(context, opened, digests);
+  } finally {
+    digests.close();
+  }
+}
+
+/** Streams the body into its part, hashing it with `digests`, and checks its length and digests. */
+async function streamAndVerify(
+  context: AttemptContext,
+  opened: Body,
+  digests: Digests,
+): Promise<AttemptResult> {
+  const { parts } = context;
+  const hashes = digests.hashes;
+  let sink: PartSink;
+  try {
     sink = await sinkFor(context, opened, hashes);
   } catch (error) {
     abandon(opened.body);
@@ -138,6 +163,7 @@ export async function attemptTransfer(
       sink,
       hashes,
       opened,
+      digests.worker,
     );
   } catch (error) {
     // After a failed write the part's end is not to be trusted for a resume, nor after a body
@@ -160,11 +186,12 @@ export async function attemptTransfer(
     });
   }
 
-  let verified: ReturnType<Digests["verify"]>;
+  let verified: Awaited<ReturnType<Digests["verify"]>>;
   try {
-    verified = digests.verify();
+    verified = await digests.verify();
   } catch (error) {
     // Corrupted in transit (or a server that lies): these bytes must not be kept or resumed.
+    // (A failed hash worker: they may be fine, but starting over is what is sure.)
     await parts.discard();
     throw error;
   }
@@ -178,6 +205,29 @@ export async function attemptTransfer(
     verifiedBy: verified.verifiedBy,
     mode: opened.mode,
   };
+}
+
+/** Bodies at least this long (what is left to receive) are hashed in a worker thread. */
+export const OFFLOAD_MIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Whether this body is hashed in a worker thread (docs/performance.md has the measurements):
+ * only a body lent from shared receive slots (the HTTP client's), long enough that the worker's
+ * start-up (~20 ms, ~12 MiB) is worth it, and only for the slow algorithms (SHA-2, SHA-1, MD5:
+ * ~0.6 s of CPU per GiB for SHA-256). BLAKE3 alone stays on the main thread: at ~0.2 s per GiB it
+ * measured slower in a worker (the hand-over and the second thread cost more than it saves).
+ * `RESILIENT_SYNC_HASH_WORKER=0` turns the worker off, `=1` on for any lent body (tests).
+ */
+function offloadHashing(context: AttemptContext, opened: Body): boolean {
+  const setting = process.env.RESILIENT_SYNC_HASH_WORKER;
+  if (setting === "0" || !lendingBody(opened.body)) return false;
+  if (setting === "1") return true;
+  const algorithms = [context.algorithm, ...opened.stated.map((stated) => stated.algorithm)];
+  return (
+    opened.length !== undefined &&
+    opened.length >= OFFLOAD_MIN_BYTES &&
+    algorithms.some((algorithm) => algorithm !== "blake3")
+  );
 }
 
 /**

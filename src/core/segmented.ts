@@ -235,7 +235,7 @@ async function fetchSegments(
       if (context.signal.aborted) throw context.signal.reason;
       throw writeError("read back", "the part file", error);
     });
-    const { checksum, verifiedBy } = (digests as Digests).verify();
+    const { checksum, verifiedBy } = await (digests as Digests).verify();
     return {
       kind: "fetched",
       checksum,

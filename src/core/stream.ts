@@ -2,6 +2,7 @@
 
 import { finished } from "node:stream";
 import type { Hasher } from "../checksums/digest.js";
+import type { HashWorker } from "../checksums/hash-worker.js";
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError, writeError } from "../errors.js";
 import type { BandwidthLimit } from "../policies/bandwidth.js";
@@ -28,12 +29,17 @@ interface StreamContext {
  * events. A full sink or an owed rate limit pauses the body (backpressure reaches the sender;
  * nothing is buffered beyond one network read) until both let it go on. Returns the bytes
  * received; throws the signal's reason, the source's classified error, or a `write_error`.
+ *
+ * With `offload` (a hash worker) the chunks are hashed there instead of `hashes`, lent without a
+ * copy: a lent chunk is released only once both its write and its hash are done, and a failed
+ * worker fails the stream at once.
  */
 export async function streamInto(
   context: StreamContext,
   sink: PartSink,
   hashes: Hasher[],
   opened: Body,
+  offload?: HashWorker,
 ): Promise<number> {
   const { offset, body, length } = opened;
   const total = length === undefined ? undefined : offset + length;
@@ -69,13 +75,16 @@ export async function streamInto(
           release?.();
           return settle(context.tooBig(offset + received + chunk.length));
         }
-        for (const hash of hashes) hash.update(chunk);
+        let sinkRelease = release;
+        if (!offload) for (const hash of hashes) hash.update(chunk);
+        else if (release) sinkRelease = lendToHash(offload, chunk, release);
+        else offload.update(chunk);
         received += chunk.length;
         let wait: Promise<void> | undefined;
         try {
-          wait = sink.push(chunk, release);
+          wait = sink.push(chunk, sinkRelease);
         } catch (error) {
-          release?.(); // not taken
+          sinkRelease?.(); // not taken
           return settle(asWriteError(error));
         }
         context.onBytes?.(chunk.length, offset + received, total);
@@ -125,6 +134,7 @@ export async function streamInto(
         );
       };
       const onAbort = () => settle(context.signal.reason);
+      if (offload) offload.onFailure = (error) => settle(error);
       context.signal.addEventListener("abort", onAbort, { once: true });
       if (context.signal.aborted) return onAbort();
       if (lending) {
@@ -153,4 +163,18 @@ export async function streamInto(
     body.destroy();
     throw error;
   }
+}
+
+/**
+ * Lends `chunk` to the hash worker; returns the release to give the sink. `release` itself is
+ * called once both have let go of the chunk (written and hashed), whichever comes last.
+ */
+function lendToHash(offload: HashWorker, chunk: Buffer, release: () => void): () => void {
+  let holders = 2;
+  const letGo = () => {
+    holders -= 1;
+    if (holders === 0) release();
+  };
+  offload.lend(chunk, letGo);
+  return letGo;
 }

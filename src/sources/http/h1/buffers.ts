@@ -9,6 +9,10 @@
  * its count of unreleased pieces is zero. A slot whose bytes went out as a plain stream chunk,
  * which nobody releases, is `given`: it is never reused at all (the garbage collector has it).
  * Forgetting a release therefore costs memory, never data.
+ *
+ * Slots are backed by `SharedArrayBuffer`s so that a transfer can lend the very bytes it received
+ * to a hash worker thread, without a copy (checksums/hash-worker.ts): to the socket and the disk
+ * they are ordinary memory.
  */
 
 export const SLOT_BYTES = 64 * 1024;
@@ -16,7 +20,7 @@ export const SLOT_BYTES = 64 * 1024;
 const MIN_READ = 16 * 1024;
 
 export class Slot {
-  readonly buffer = Buffer.allocUnsafe(SLOT_BYTES);
+  readonly buffer = Buffer.from(new SharedArrayBuffer(SLOT_BYTES));
   /** Pieces handed out and not yet released. */
   refs = 0;
   /** Handed out for good: never reused. */
