@@ -9,6 +9,7 @@
  * The ratio column is peer median / resilient-sync median for times (above 1: we are faster) and
  * resilient-sync / peer for rates.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import {
@@ -79,7 +80,7 @@ function available(contender: Contender): string | undefined {
 
 /**
  * Runs every contender `RUNS` times after one warm-up, alternating, each in a fresh output folder
- * (or the same one when `persistent`), and returns their measurements.
+ * (or the same one when `persistent`), with a `sync` after each run, and returns their measurements.
  */
 async function race(
   contenders: Contender[],
@@ -106,6 +107,9 @@ async function race(
         await mkdir(out, { recursive: true });
       }
       const m = await measure(c.command(out), { cwd: c.cwd?.(out) ?? out });
+      // Untimed: write back this run's dirty pages now, or the next contender pays for them (a
+      // tool that leaves 1 GiB unflushed, as curl and wget do, would slow whoever runs after it).
+      execFileSync("sync");
       if (m.code !== 0) log(`  ${c.name} exited ${m.code}: ${m.stderr.slice(0, 300)}`);
       if (c.verify && !(await c.verify(out))) m.code = -1;
       if (round > 0) results.get(c.name)?.push(m); // round 0 is the warm-up
