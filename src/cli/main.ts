@@ -61,7 +61,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
   // The shared state's password (`--state redis://user:pass@…`): a secret from the first line on.
-  if (options.state !== undefined) redactor.add(...secretsOfUrl(options.state));
+  // Only the password: a Redis user name (`default` more often than not) is no secret, and
+  // scrubbing every occurrence of it would corrupt log lines and the results document.
+  if (options.state !== undefined) redactor.add(...passwordsOfUrl(options.state));
   if (options.help) {
     const { renderHelp } = await import("./help.js");
     process.stdout.write(renderHelp(version));
@@ -231,3 +233,20 @@ main(process.argv.slice(2)).then(
     process.exit(EXIT.transfer);
   },
 );
+
+/** The password of `text` as written and as decoded; none when it is no URL or has none. */
+function passwordsOfUrl(text: string): string[] {
+  try {
+    const { password } = new URL(text);
+    if (!password) return [];
+    let decoded = password;
+    try {
+      decoded = decodeURIComponent(password);
+    } catch {
+      // a malformed escape: the option check refuses it, and the raw form is redacted meanwhile
+    }
+    return [password, decoded];
+  } catch {
+    return [];
+  }
+}

@@ -28,6 +28,7 @@ import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Clock } from "../clock.js";
+import { errorCodeOf } from "../errors.js";
 import { createNew, readSmallFile } from "../fs/no-follow.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import {
@@ -259,34 +260,57 @@ export class FsLeases {
       closed = true;
       stop();
       const combined = Buffer.from(`${text.slice(0, -1)},${record.slice(1)}`);
+      let open = true;
+      const closeOnce = () => {
+        // Once only: a second close could hit a descriptor number reused by another file.
+        if (open) closeQuietly(fd);
+        open = false;
+      };
       try {
         writeSync(fd, combined, 0, combined.length, 0);
         ftruncateSync(fd, combined.length);
       } catch (error) {
         // Nothing renamed: the lock file is ours still (its content names us), removed as a release would.
-        closeQuietly(fd);
+        closeOnce();
         unlinkIfSame(path, identity);
         throw error;
       }
+      // From here on the lock holds `combined`. The inode alone does not make it ours (a broken
+      // lock's inode is handed out again at once), so every step also compares the content.
+      const stillOurs = () =>
+        isSame(path, identity) && readSmallFile(path)?.text === combined.toString();
+      const removeIfOurs = () => {
+        try {
+          if (stillOurs()) unlinkSync(path);
+        } catch {
+          // a lock we cannot remove is one the next run finds stale
+        }
+      };
       return {
         finish: () => {
+          // Renewals stopped with the hand-over: a holder stopped between the two steps for
+          // longer than its lease may have been taken over. The lock at the path is then
+          // another run's, and must not become this run's marker (a release checks the same).
+          if (!stillOurs()) {
+            closeOnce();
+            return "not-ours";
+          }
           try {
-            // Renewals stopped with the hand-over: a holder stopped between the two steps for
-            // longer than its lease may have been taken over. The lock at the path is then
-            // another run's, and must not become this run's marker (a release checks the same).
-            if (!isSame(path, identity)) return false;
             renameSync(path, target);
-            return true;
+            closeOnce();
+            return "renamed";
           } catch (error) {
-            unlinkIfSame(path, identity);
+            // Two bind mounts of one filesystem share a device number, yet refuse a rename
+            // between them: the lock stays ours, for the caller to write the marker another way.
+            if (errorCodeOf(error) === "EXDEV") return "cross-device";
+            closeOnce();
+            removeIfOurs();
             throw error;
-          } finally {
-            closeQuietly(fd);
           }
         },
         abandon: () => {
-          closeQuietly(fd);
-          unlinkIfSame(path, identity);
+          closeOnce();
+          removeIfOurs();
         },
       };
     };
@@ -325,11 +349,14 @@ export class FsLeases {
 
 /**
  * A hand-over begun: `finish` renames the lock file to its target (the lease ends) and says
- * whether it did (`false`: the lock was no longer this holding's, nothing renamed); `abandon`
- * removes it instead (the lease ends, no record). One of them must be called.
+ * how it went — `renamed`; `not-ours` (the lock was no longer this holding's: nothing renamed,
+ * nothing removed); `cross-device` (the rename was refused as crossing mounts: the lock is still
+ * held, and `abandon` must follow once the record is written another way). `abandon` removes the
+ * lock instead, if it is still this holding's (the lease ends, no record). One of them must be
+ * called; `abandon` may follow `finish`.
  */
 export interface HandOverSteps {
-  finish(): boolean;
+  finish(): "renamed" | "not-ours" | "cross-device";
   abandon(): void;
 }
 
@@ -351,7 +378,11 @@ function isSame(path: string, identity: BigIntStats): boolean {
   return now?.ino === identity.ino && now.dev === identity.dev;
 }
 
-/** Removes `path` if it is still the file `identity` describes (never another run's lock). */
+/**
+ * Removes `path` if it is still the inode `identity` describes. By inode only: for a lock whose
+ * content may be torn (a failed rewrite an instant after it was found ours); elsewhere the content
+ * is compared too.
+ */
 function unlinkIfSame(path: string, identity: BigIntStats): void {
   try {
     if (isSame(path, identity)) unlinkSync(path);

@@ -97,7 +97,17 @@ export class FsStateStore implements StateStore {
       steps.abandon();
       throw error;
     }
-    if (!steps.finish()) throw new StaleFenceError(key, lease.fence);
+    const outcome = steps.finish();
+    if (outcome === "not-ours") throw new StaleFenceError(key, lease.fence);
+    if (outcome === "cross-device") {
+      // The lock is still ours (checked just before the rename): write the marker the usual way,
+      // then end the lease.
+      try {
+        await writeAtomically(path, JSON.stringify(marker));
+      } finally {
+        steps.abandon();
+      }
+    }
   }
 
   hasLeftovers(key: string): boolean {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readlinkSync, watch } from "node:fs";
-import { mkdir, readdir, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -439,6 +439,29 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     await lease.release();
     assert.ok(existsSync(store.lockPath(key)), "and a late release leaves it");
     await taker.release();
+  });
+
+  test("a lock whose inode was handed to another run during the hand-over is neither renamed nor removed", async (t) => {
+    const { dir } = await storeIn(t);
+    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
+    let lockPath = "";
+    const foreign = JSON.stringify({ token: "someone-else", fence: 99, pid: 1, host: "elsewhere" });
+    // Between the two steps, the lock's inode comes to hold another run's lock (a broken lock's
+    // inode is handed out again at once): same device and inode, other content.
+    const store = new FsStateStore(dir, new FakeClock(), recorder(), async (name) => {
+      if (name === "marker-written") await writeFile(lockPath, foreign);
+    });
+    const lease = await store.acquire(key, once0);
+    assert.ok(lease);
+    lockPath = store.lockPath(key);
+    await assert.rejects(
+      store.writeMarkerAndRelease("pair", markerOf("stale"), lease),
+      StaleFenceError,
+    );
+    assert.equal(await store.readMarker("pair"), undefined, "no marker");
+    assert.equal(await readFile(lockPath, "utf8"), foreign, "the other run's lock is untouched");
+    await lease.release();
+    assert.equal(await readFile(lockPath, "utf8"), foreign, "and a late release leaves it");
   });
 
   test("a marker written the old way (no holder fields) still reads", async (t) => {
