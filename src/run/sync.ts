@@ -254,9 +254,13 @@ async function runWithState(
     });
   } finally {
     deadline?.cancel();
-    await close();
-    // An interrupted run still hands on what finished, so a streamed document can be closed whole.
-    await order?.drain();
+    try {
+      await close();
+    } finally {
+      // An interrupted run (or a close that failed) still hands on what finished, so a streamed
+      // document can be closed whole.
+      await order?.drain();
+    }
   }
 
   const summary = tally.summary();
