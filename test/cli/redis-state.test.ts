@@ -98,6 +98,34 @@ describe("--state redis://", () => {
     await assertNoLocalState(dir);
   });
 
+  test("only the password is a secret: a user name such as `default` is not scrubbed from the output", {
+    skip: REDIS_SKIP,
+  }, async (t) => {
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const dir = await tempDir(t);
+    server.route("/default-data.bin", { body: bytes(2000, 4) });
+    // Redis's `default` user has no password here, so any password is accepted.
+    const state = `redis://default:${SECRET}@127.0.0.1:${redis.port}/0`;
+    const result = await runCli([
+      "--source-url",
+      server.url("/default-data.bin"),
+      "--destination",
+      join(dir, "out", "default-data.bin"),
+      "--state",
+      state,
+      "--json",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout); // a scrubbed user name could break the JSON itself
+    assert.equal(report.results[0]?.status, "synced");
+    assert.ok(
+      String(report.results[0]?.destination).endsWith("default-data.bin"),
+      `the destination is shown as it is: ${report.results[0]?.destination}`,
+    );
+    assert.ok(!`${result.stdout}${result.stderr}`.includes(SECRET), "the password is never shown");
+  });
+
   for (const when of ["while the body is held", "just before the commit"] as const) {
     test(`a Redis lost mid-run ${when}: the transfer stops without committing and says why`, {
       skip: REDIS_SKIP,
