@@ -17,10 +17,7 @@ import {
   type BigIntStats,
   closeSync,
   fstatSync,
-  ftruncateSync,
   futimesSync,
-  renameSync,
-  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -28,7 +25,6 @@ import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Clock } from "../clock.js";
-import { errorCodeOf } from "../errors.js";
 import { createNew, readSmallFile } from "../fs/no-follow.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import {
@@ -40,6 +36,12 @@ import {
 } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
 import { breakStaleLock, STALE_BREAK_MS } from "./lock-break.js";
+import {
+  type HandOver,
+  type HandOverSteps,
+  rewriteLockAsRecord,
+  sameDevice,
+} from "./lock-hand-over.js";
 import { judgeLockFile, type LockOwner, parseOwner, type Self } from "./lock-owner.js";
 import {
   type AcquireOptions,
@@ -259,60 +261,7 @@ export class FsLeases {
       if (!ours() || sameDevice(identity.dev, dirname(target)) !== true) return;
       closed = true;
       stop();
-      const combined = Buffer.from(`${text.slice(0, -1)},${record.slice(1)}`);
-      let open = true;
-      const closeOnce = () => {
-        // Once only: a second close could hit a descriptor number reused by another file.
-        if (open) closeQuietly(fd);
-        open = false;
-      };
-      try {
-        writeSync(fd, combined, 0, combined.length, 0);
-        ftruncateSync(fd, combined.length);
-      } catch (error) {
-        // Nothing renamed: the lock file is ours still (its content names us), removed as a release would.
-        closeOnce();
-        unlinkIfSame(path, identity);
-        throw error;
-      }
-      // From here on the lock holds `combined`. The inode alone does not make it ours (a broken
-      // lock's inode is handed out again at once), so every step also compares the content.
-      const stillOurs = () =>
-        isSame(path, identity) && readSmallFile(path)?.text === combined.toString();
-      const removeIfOurs = () => {
-        try {
-          if (stillOurs()) unlinkSync(path);
-        } catch {
-          // a lock we cannot remove is one the next run finds stale
-        }
-      };
-      return {
-        finish: () => {
-          // Renewals stopped with the hand-over: a holder stopped between the two steps for
-          // longer than its lease may have been taken over. The lock at the path is then
-          // another run's, and must not become this run's marker (a release checks the same).
-          if (!stillOurs()) {
-            closeOnce();
-            return "not-ours";
-          }
-          try {
-            renameSync(path, target);
-            closeOnce();
-            return "renamed";
-          } catch (error) {
-            // Two bind mounts of one filesystem share a device number, yet refuse a rename
-            // between them: the lock stays ours, for the caller to write the marker another way.
-            if (errorCodeOf(error) === "EXDEV") return "cross-device";
-            closeOnce();
-            removeIfOurs();
-            throw error;
-          }
-        },
-        abandon: () => {
-          closeOnce();
-          removeIfOurs();
-        },
-      };
+      return rewriteLockAsRecord({ fd, path, identity, text }, target, record);
     };
     this.#mine.set(owner.token, { ours: () => !lost.signal.aborted && ours(), handOver });
     const fence: Fence = { key, value: owner.fence, token: owner.token };
@@ -344,58 +293,6 @@ export class FsLeases {
         }
       },
     };
-  }
-}
-
-/**
- * A hand-over begun: `finish` renames the lock file to its target (the lease ends) and says
- * how it went — `renamed`; `not-ours` (the lock was no longer this holding's: nothing renamed,
- * nothing removed); `cross-device` (the rename was refused as crossing mounts: the lock is still
- * held, and `abandon` must follow once the record is written another way). `abandon` removes the
- * lock instead, if it is still this holding's (the lease ends, no record). One of them must be
- * called; `abandon` may follow `finish`.
- */
-export interface HandOverSteps {
-  finish(): "renamed" | "not-ours" | "cross-device";
-  abandon(): void;
-}
-
-/** Begins a hand-over; `undefined` when it could not begin (nothing changed). */
-type HandOver = (target: string, record: string) => HandOverSteps | undefined;
-
-/** Whether `folder` is on device `dev`; `undefined` when it cannot be looked at. */
-function sameDevice(dev: bigint, folder: string): boolean | undefined {
-  try {
-    return statSync(folder, { bigint: true }).dev === dev;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `path` still leads to the file `identity` describes. */
-function isSame(path: string, identity: BigIntStats): boolean {
-  const now = lstatBigOrUndefined(path);
-  return now?.ino === identity.ino && now.dev === identity.dev;
-}
-
-/**
- * Removes `path` if it is still the inode `identity` describes. By inode only: for a lock whose
- * content may be torn (a failed rewrite an instant after it was found ours); elsewhere the content
- * is compared too.
- */
-function unlinkIfSame(path: string, identity: BigIntStats): void {
-  try {
-    if (isSame(path, identity)) unlinkSync(path);
-  } catch {
-    // a lock we cannot remove is one the next run finds stale
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
   }
 }
 
