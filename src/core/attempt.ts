@@ -8,14 +8,9 @@ import type { ChecksumAlgorithm, Hasher } from "../checksums/digest.js";
 import type { PartSink } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { BandwidthLimit } from "../policies/bandwidth.js";
-import {
-  lendingBody,
-  type OpenResult,
-  type Source,
-  sameVersion,
-  type Validators,
-} from "../sources/source.js";
+import { type OpenResult, type Source, sameVersion, type Validators } from "../sources/source.js";
 import { Digests } from "./digests.js";
+import { offloadHashing } from "./hash-placement.js";
 import type { PartKeeper } from "./parts.js";
 import { bytesDone, canResumeSplit, splitPlan } from "./segments.js";
 import type { SplitSettings } from "./split-settings.js";
@@ -132,7 +127,11 @@ export async function attemptTransfer(
     throw error;
   }
   // Digests the source states in another algorithm are computed in the same pass.
-  const digests = new Digests(context.algorithm, opened.stated, offloadHashing(context, opened));
+  const digests = new Digests(
+    context.algorithm,
+    opened.stated,
+    offloadHashing(context.algorithm, opened),
+  );
   try {
     return await streamAndVerify(context, opened, digests);
   } finally {
@@ -205,29 +204,6 @@ async function streamAndVerify(
     verifiedBy: verified.verifiedBy,
     mode: opened.mode,
   };
-}
-
-/** Bodies at least this long (what is left to receive) are hashed in a worker thread. */
-export const OFFLOAD_MIN_BYTES = 64 * 1024 * 1024;
-
-/**
- * Whether this body is hashed in a worker thread (docs/performance.md has the measurements):
- * only a body lent from shared receive slots (the HTTP client's), long enough that the worker's
- * start-up (~20 ms, ~12 MiB) is worth it, and only for the slow algorithms (SHA-2, SHA-1, MD5:
- * ~0.6 s of CPU per GiB for SHA-256). BLAKE3 alone stays on the main thread: at ~0.2 s per GiB it
- * measured slower in a worker (the hand-over and the second thread cost more than it saves).
- * `RESILIENT_SYNC_HASH_WORKER=0` turns the worker off, `=1` on for any lent body (tests).
- */
-function offloadHashing(context: AttemptContext, opened: Body): boolean {
-  const setting = process.env.RESILIENT_SYNC_HASH_WORKER;
-  if (setting === "0" || !lendingBody(opened.body)) return false;
-  if (setting === "1") return true;
-  const algorithms = [context.algorithm, ...opened.stated.map((stated) => stated.algorithm)];
-  return (
-    opened.length !== undefined &&
-    opened.length >= OFFLOAD_MIN_BYTES &&
-    algorithms.some((algorithm) => algorithm !== "blake3")
-  );
 }
 
 /**
