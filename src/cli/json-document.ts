@@ -110,7 +110,7 @@ export class JsonDocument {
   }
 
   #flush(): Promise<void> | undefined {
-    const text = this.#redactor.scrub(this.#batch);
+    const text = this.#redactor.scrubJson(this.#batch);
     this.#batch = "";
     if (this.#out.write(text)) return undefined;
     return new Promise((resolve) => this.#out.once("drain", resolve));

@@ -66,7 +66,7 @@ export function createJsonLogger(options: JsonLoggerOptions): Logger {
           timestamp: isoTimestampMicros(now()),
         },
       );
-      const scrubbed = options.redactor.scrub(line);
+      const scrubbed = options.redactor.scrubJson(line);
       const toErr = options.allToErr || level === "warning" || level === "error";
       (toErr ? options.sinks.err : options.sinks.out)(`${scrubbed}\n`);
     },

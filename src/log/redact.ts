@@ -120,6 +120,9 @@ function withDecoded(values: string[]): string[] {
  * redaction: if a library puts a header value or URL into an error message, it still never
  * reaches the user's logs.
  */
+/** A JSON string literal, quotes and escapes included. */
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
+
 export class Redactor {
   readonly #secrets: string[] = [];
 
@@ -130,6 +133,34 @@ export class Redactor {
     }
     // Longest first, so a secret that contains another is replaced whole.
     this.#secrets.sort((a, b) => b.length - a.length);
+  }
+
+  /**
+   * JSON text (a document, or a run of whole values from one) with every registered secret
+   * replaced inside its string literals only: numbers, `true`/`false`/`null` and the punctuation
+   * are left alone, so the text stays valid JSON even when a secret is made of digits or a word
+   * such as `null`. A secret can only leak through a string, so nothing is lost by it.
+   */
+  scrubJson(text: string): string {
+    if (this.#secrets.length === 0) return text;
+    return text.replace(JSON_STRING, (literal) => {
+      // Scrubbed as the string it stands for, then written back: replacing inside the escaped
+      // form could cut an escape in two (`\n` + a secret starting with `n`).
+      let value: string;
+      try {
+        value = JSON.parse(literal) as string;
+      } catch {
+        return this.scrub(literal); // not one literal after all: never let a secret through
+      }
+      const scrubbed = this.#scrubRaw(value);
+      return scrubbed === value ? literal : JSON.stringify(scrubbed);
+    });
+  }
+
+  #scrubRaw(text: string): string {
+    let out = text;
+    for (const secret of this.#secrets) out = out.split(secret).join(REDACTED);
+    return out;
   }
 
   /** The text with every registered secret, raw or as it appears inside a JSON string, replaced. */

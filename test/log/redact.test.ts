@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { Redactor, redactUrl, secretsOfUrl } from "../../src/log/redact.js";
 
 describe("redactUrl", () => {
@@ -70,5 +71,64 @@ describe("Redactor", () => {
     const redactor = new Redactor();
     redactor.add("a", "");
     assert.equal(redactor.scrub("banana"), "banana");
+  });
+});
+
+describe("Redactor.scrubJson", () => {
+  test("digits and words as secrets: numbers and literals stay, the JSON stays valid, strings are scrubbed", () => {
+    const redactor = new Redactor();
+    redactor.add("12345", "null", "default");
+    const line = JSON.stringify({
+      bytes: 1234567,
+      ok: null,
+      state: "redis://default:12345@host:6379/0",
+      name: "default-data.bin",
+    });
+    const parsed = JSON.parse(redactor.scrubJson(line));
+    assert.equal(parsed.bytes, 1234567);
+    assert.equal(parsed.ok, null);
+    assert.equal(parsed.state, "redis://***:***@host:6379/0");
+    assert.equal(parsed.name, "***-data.bin");
+  });
+
+  test("any secrets in any JSON: the result parses, and no string in it holds a secret", () => {
+    const secret = fc.string({
+      minLength: 3,
+      maxLength: 8,
+      unit: fc.constantFrom("n", "u", "\\", '"', "1", "a", "é", "\n"),
+    });
+    const value = fc.jsonValue({ maxDepth: 3 });
+    fc.assert(
+      fc.property(
+        fc.array(secret, { minLength: 1, maxLength: 3 }),
+        value,
+        fc.nat(),
+        (secrets, json, seed) => {
+          const redactor = new Redactor();
+          redactor.add(...secrets);
+          // Put a secret inside a string of the value, so that some cases have something to hide.
+          const planted = { json, planted: `x${secrets[seed % secrets.length]}y` };
+          const out = JSON.parse(redactor.scrubJson(JSON.stringify(planted)));
+          const strings: string[] = [];
+          const walk = (v: unknown): void => {
+            if (typeof v === "string") strings.push(v);
+            else if (Array.isArray(v)) v.forEach(walk);
+            else if (v && typeof v === "object")
+              for (const [k, inner] of Object.entries(v)) {
+                strings.push(k);
+                walk(inner);
+              }
+          };
+          walk(out);
+          for (const s of strings)
+            for (const hidden of secrets)
+              assert.ok(
+                !s.includes(hidden),
+                `${JSON.stringify(s)} holds ${JSON.stringify(hidden)}`,
+              );
+        },
+      ),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 500) },
+    );
   });
 });
