@@ -12,6 +12,7 @@ import { type OpenResult, type Source, sameVersion, type Validators } from "../s
 import { Digests } from "./digests.js";
 import { offloadHashing } from "./hash-placement.js";
 import type { PartKeeper } from "./parts.js";
+import { checkSpace, tooLarge, totalOf } from "./room.js";
 import { bytesDone, canResumeSplit, splitPlan } from "./segments.js";
 import type { SplitSettings } from "./split-settings.js";
 import { streamInto } from "./stream.js";
@@ -280,45 +281,6 @@ async function sinkFor(context: AttemptContext, opened: Body, hashes: Hasher[]):
     return kept;
   }
   return parts.create(opened.validators, opened.length);
-}
-
-/**
- * Fails at once, before any byte is written, when the body's size is known and the destination's
- * filesystem has less room than that (instead of transferring until ENOSPC).
- */
-async function checkSpace(
-  context: AttemptContext,
-  total: number | undefined,
-  needed: number | undefined,
-): Promise<void> {
-  if (context.maxFileBytes !== undefined && total !== undefined && total > context.maxFileBytes)
-    throw tooLarge(context, total);
-  if (needed === undefined || !context.freeBytes) return;
-  const free = await context.freeBytes();
-  if (free === undefined || free >= needed) return;
-  throw new SyncError(
-    "write_error",
-    `not enough space for ${context.display ?? "the source"}: ${needed} bytes needed, ${free} bytes free where it is written`,
-  );
-}
-
-/** The whole file's size, when the answer says it (a 206's Content-Range, or offset + length). */
-function totalOf(opened: Body): number | undefined {
-  return (
-    opened.validators.size ??
-    (opened.length === undefined ? undefined : opened.offset + opened.length)
-  );
-}
-
-/** The failure of a body larger than `--max-filesize`. */
-export function tooLarge(
-  context: Pick<AttemptContext, "display" | "maxFileBytes">,
-  bytes: number,
-): SyncError {
-  return new SyncError(
-    "write_error",
-    `${context.display ?? "the source"} is larger than --max-filesize (${context.maxFileBytes} bytes): ${bytes} bytes or more`,
-  );
 }
 
 /** Stops reading a body we no longer want; its late "aborted" error is expected, not a crash. */

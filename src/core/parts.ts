@@ -6,7 +6,7 @@
  * with a warning, and the transfer starts from zero in a new part.
  */
 import type { PartSink, PositionalPart } from "../destinations/destination.js";
-import { SyncError } from "../errors.js";
+import { errorCodeOf, SyncError } from "../errors.js";
 import { canResumeWith, type Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type PartRecord, type SegmentRecord } from "../state/store.js";
 import { type JobContext, underFence } from "./context.js";
@@ -288,9 +288,13 @@ export class PartKeeper {
       await underFence(this.#lease, write);
     } catch (error) {
       if (error instanceof LeaseLostError) throw error;
-      throw new SyncError("write_error", `cannot record the part file: ${messageOf(error)}`, {
-        cause: error,
-      });
+      throw new SyncError(
+        "write_error",
+        `cannot record the part file: ${errorCodeOf(error) ?? (error instanceof Error ? error.message : String(error))}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -300,9 +304,4 @@ export class PartKeeper {
       reason,
     });
   }
-}
-
-function messageOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
 }

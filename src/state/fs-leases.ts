@@ -42,7 +42,7 @@ import {
   rewriteLockAsRecord,
   sameDevice,
 } from "./lock-hand-over.js";
-import { judgeLockFile, type LockOwner, parseOwner, type Self } from "./lock-owner.js";
+import { judgeLockFile, type LockOwner, parseOwner, type Self, stampLease } from "./lock-owner.js";
 import {
   type AcquireOptions,
   type Fence,
@@ -129,14 +129,9 @@ export class FsLeases {
 
   /**
    * Begins to end the lease `fence` holds by turning its lock file into the record `target`
-   * (`record` JSON text), so that no inode is made for the record and none freed for the lock: on
-   * a filesystem where creating an inode is the dearest step of a small file (ext4 without a
-   * journal skips recently freed ones), that is one create and one unlink fewer per file. The
-   * lock file gets the record's fields after its holder's (so that, until the rename, it still
-   * names a holder that the next run can judge dead at once); the returned steps rename it to
-   * `target` or remove it, either of which ends the lease (`HandOverSteps`). `undefined` when it
-   * cannot be done — the lease is not held here, the lock is no longer ours, or `target` is on
-   * another device — and nothing changed.
+   * (`record` JSON text; why and how: `lock-hand-over.ts`). `undefined` when it cannot be done —
+   * the lease is not held here, the lock is no longer ours, or `target` is on another device —
+   * and nothing changed.
    */
   beginHandOver(fence: Fence, target: string, record: string): HandOverSteps | undefined {
     return this.#mine.get(fence.token)?.handOver(target, record);
@@ -293,20 +288,5 @@ export class FsLeases {
         }
       },
     };
-  }
-}
-
-/**
- * Dates a new lock file's lease `at` (the store's clock), as every renewal does. Left to the
- * kernel, a new file's mtime is its coarse clock's, up to a tick (several ms) behind `now()`: the
- * lease would look older to others than its holder thinks, and a store on a fake clock (the
- * conformance suite) would see a lease just taken as already older than the TTL allows.
- */
-function stampLease(fd: number, at: number): void {
-  try {
-    futimesSync(fd, at / 1000, at / 1000);
-  } catch {
-    // The kernel's creation time stands in: the same instant give or take a tick, and the first
-    // renewal dates the lease by our clock anyway.
   }
 }

@@ -25,6 +25,7 @@ import type { Logger } from "../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import { FsLeases } from "./fs-leases.js";
 import { isMarker, isPartRecord } from "./records.js";
+import { SerialByKey } from "./serial-by-key.js";
 import {
   type AcquireOptions,
   type Fence,
@@ -45,7 +46,7 @@ export class FsStateStore implements StateStore {
   readonly #leases: FsLeases;
   readonly #failpoint: Failpoint;
   /** Circuit updates of this process, one at a time per origin (other processes: the circuit lock). */
-  readonly #circuitQueue = new Map<string, Promise<unknown>>();
+  readonly #circuitUpdates = new SerialByKey();
 
   constructor(dir: string, clock: Clock, logger: Logger, failpoint: Failpoint = noFailpoint) {
     this.dir = dir;
@@ -151,15 +152,7 @@ export class FsStateStore implements StateStore {
     origin: string,
     update: (current: CircuitState) => CircuitState,
   ): Promise<CircuitState> {
-    const before = this.#circuitQueue.get(origin) ?? Promise.resolve();
-    const next = before.catch(() => {}).then(() => this.#updateCircuitLocked(origin, update));
-    this.#circuitQueue.set(origin, next);
-    void next
-      .finally(() => {
-        if (this.#circuitQueue.get(origin) === next) this.#circuitQueue.delete(origin);
-      })
-      .catch(() => {});
-    return next;
+    return this.#circuitUpdates.run(origin, () => this.#updateCircuitLocked(origin, update));
   }
 
   async #updateCircuitLocked(

@@ -4,13 +4,13 @@
  * output (never a fixed sleep); stopped (or killed, for the tests of a Redis lost mid-run) by the
  * test. `REDIS_SKIP` says why the Redis tests are skipped when the binary is missing.
  */
+
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
+import { freePort } from "./proxy.js";
 
 const BINARY = ["/usr/bin/redis-server", "/usr/local/bin/redis-server", "redis-server"].find(
   (path) => spawnSync(path, ["--version"]).status === 0,
@@ -30,15 +30,6 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Kills it at once (SIGKILL), as a crash would, and waits for its exit. */
   kill(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Resolves once the server says it is ready; rejects when it exits first or stays silent for 10 s. */

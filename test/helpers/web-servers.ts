@@ -4,14 +4,15 @@
  * is `bench/lib/nginx.ts`). Each waits until it answers, never on a fixed sleep, and `skipReason`
  * says why a test must be skipped when the binary is missing.
  */
+
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { freePort } from "./proxy.js";
 
 /** A started server: URLs on it, and how to stop it (its temp dir removed). */
 export interface WebServer {
@@ -37,15 +38,6 @@ export const NGINX = findBinary(["/usr/sbin/nginx", "/usr/bin/nginx"], "-v");
 /** Why a test needing `binary` is skipped, or `false` when it can run. */
 export function skipReason(binary: string | undefined, name: string, apt: string): string | false {
   return binary ? false : `${name} is not installed (apt-get install ${apt}; .ci/run does)`;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Waits (at most 10 s, polling every 50 ms) until `url` answers, or the child has exited. */

@@ -18,6 +18,7 @@ import type { Clock } from "../../clock.js";
 import type { Logger } from "../../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../../policies/breaker.js";
 import { isMarker, isPartRecord } from "../records.js";
+import { SerialByKey } from "../serial-by-key.js";
 import {
   type AcquireOptions,
   type Fence,
@@ -55,7 +56,7 @@ export class RedisStateStore implements StateStore {
   readonly #keys: RedisKeys;
   readonly #leases: RedisLeases;
   /** Circuit updates of this process, one at a time per origin (other hosts: compare-and-set). */
-  readonly #circuitQueue = new Map<string, Promise<unknown>>();
+  readonly #circuitUpdates = new SerialByKey();
 
   constructor(options: RedisStoreOptions) {
     this.display = options.display;
@@ -168,15 +169,7 @@ export class RedisStateStore implements StateStore {
     origin: string,
     update: (current: CircuitState) => CircuitState,
   ): Promise<CircuitState> {
-    const before = this.#circuitQueue.get(origin) ?? Promise.resolve();
-    const next = before.catch(() => {}).then(() => this.#updateCircuit(origin, update));
-    this.#circuitQueue.set(origin, next);
-    void next
-      .finally(() => {
-        if (this.#circuitQueue.get(origin) === next) this.#circuitQueue.delete(origin);
-      })
-      .catch(() => {});
-    return next;
+    return this.#circuitUpdates.run(origin, () => this.#updateCircuit(origin, update));
   }
 
   /** Read, apply `update`, compare-and-set; again from the read when another host wrote between. */
