@@ -11,7 +11,9 @@ export type FailureCode =
   | "circuit_open"
   | "write_error"
   | "invalid_source"
-  | "deadline";
+  | "deadline"
+  /** A fleet job BullMQ gave up on: its workers kept dying, or it could not be run. */
+  | "worker_lost";
 
 export interface SyncErrorOptions {
   /** Whether another attempt may succeed (network errors, timeouts, 408/425/429/5xx). */

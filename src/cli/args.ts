@@ -18,6 +18,11 @@ export interface CliOptions extends SyncOptions {
   version?: boolean;
   progress?: boolean;
   noProgress?: boolean;
+  /** The fleet's commands only (cli/fleet.ts); a run on this machine refuses them. */
+  queue?: string;
+  wait?: boolean;
+  concurrency?: number;
+  stalledAfter?: number;
 }
 
 type ParseConfig = NonNullable<Parameters<typeof parseArgs>[0]>["options"];

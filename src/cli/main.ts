@@ -5,26 +5,17 @@
  */
 import { randomBytes } from "node:crypto";
 import type { ProgressEvent } from "../core/progress.js";
-import { EnvironmentError, UsageError } from "../errors.js";
-import { freezeAt } from "../failpoints.js";
-import type { Logger } from "../log/events.js";
+import { UsageError } from "../errors.js";
 import { createJsonLogger } from "../log/json.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
 import { PROXY_ENV_NAMES } from "../options/network.js";
 import { packageVersion } from "../options/package.js";
 import { EXIT } from "../run/report.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
+import { failureExit } from "./failure.js";
 import { JsonDocument } from "./json-document.js";
-
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
-
-class Interrupted extends Error {
-  readonly signal: string;
-  constructor(signal: string) {
-    super(`interrupted by ${signal}`);
-    this.signal = signal;
-  }
-}
+import { Interrupted, trapSignals } from "./signals.js";
+import { testHooksFromEnv } from "./test-hooks.js";
 
 function write(stream: NodeJS.WriteStream): (line: string) => void {
   return (line) => {
@@ -32,7 +23,13 @@ function write(stream: NodeJS.WriteStream): (line: string) => void {
   };
 }
 
+/** The fleet's commands (`resilient-sync enqueue …`, `resilient-sync worker …`): cli/fleet.ts. */
+const FLEET_COMMANDS = new Set(["enqueue", "worker"]);
+
 export async function main(argv: readonly string[]): Promise<number> {
+  // A first argument naming a command is the command (a file of that name: `./enqueue`).
+  const command = FLEET_COMMANDS.has(argv[0] ?? "") ? (argv[0] as "enqueue" | "worker") : undefined;
+  const args = command ? argv.slice(1) : argv;
   const version = packageVersion();
   const runId = process.env.RUN_ID || randomBytes(16).toString("hex");
   const redactor = new Redactor();
@@ -52,7 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   let options: CliOptions;
   try {
-    options = parseCommandLine(argv);
+    options = parseCommandLine(args);
   } catch (error) {
     if (error instanceof UsageError) {
       loggerFor({}).emit("error", error.kind, { argument: error.argument, reason: error.message });
@@ -63,7 +60,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   // The shared state's password (`--state redis://user:pass@…`): a secret from the first line on.
   // Only the password: a Redis user name (`default` more often than not) is no secret, and
   // scrubbing every occurrence of it would corrupt log lines and the results document.
-  if (options.state !== undefined) redactor.add(...passwordsOfUrl(options.state));
+  for (const url of [options.state, options.queue]) {
+    if (url !== undefined) redactor.add(...passwordsOfUrl(url));
+  }
   if (options.help) {
     const { renderHelp } = await import("./help.js");
     process.stdout.write(renderHelp(version));
@@ -72,6 +71,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (options.version) {
     process.stdout.write(`${version}\n`);
     return EXIT.ok;
+  }
+
+  if (command) {
+    const { runFleetCommand } = await import("./fleet.js");
+    return runFleetCommand(command, options, { logger: loggerFor(options), redactor, runId, version });
   }
 
   const showProgress = options.noProgress
@@ -100,20 +104,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     ? new JsonDocument(process.stdout, redactor, { runId, version, startedAt: new Date() })
     : undefined;
 
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      // A second signal ends the process now; a document already begun is still closed whole
-      // (stdout to a file or pipe is written synchronously on Linux).
-      const code = SIGNAL_EXIT[signal] ?? EXIT.sigterm;
-      if (document?.begun) document.abort(code);
-      process.exit(code);
-    }
-    logger.emit("warning", "interrupted", { signal });
-    controller.abort(new Interrupted(signal));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  // A second signal ends the process at once; a document already begun is still closed whole
+  // (stdout to a file or pipe is written synchronously on Linux).
+  const signal = trapSignals(logger, (code) => {
+    if (document?.begun) document.abort(code);
+  });
 
   try {
     if (options.inputFile !== undefined) {
@@ -141,7 +136,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...options,
         runId,
         logger,
-        signal: controller.signal,
+        signal,
         ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
         retainResults: false,
         onResult: (result) => {
@@ -149,20 +144,17 @@ export async function main(argv: readonly string[]): Promise<number> {
           return document?.add(result);
         },
       },
-      {
-        delayScale: delayScale(),
-        failpoint: freezeAt(process.env.RESILIENT_SYNC_FAILPOINT, logger),
-      },
+      testHooksFromEnv(logger),
     );
     renderer?.finish(report);
     // A signal that arrived as the last transfer finished still decides the exit code.
-    if (controller.signal.aborted) throw controller.signal.reason;
+    if (signal.aborted) throw signal.reason;
     document?.finish(report);
     return report.exit_code;
   } catch (error) {
     renderer?.stop();
     if (error instanceof Interrupted) {
-      const code = SIGNAL_EXIT[error.signal] ?? EXIT.sigterm;
+      const code = error.exitCode;
       // Interrupted: the document says so, with what finished (an empty one if nothing did).
       document?.abort(code);
       return code;
@@ -173,33 +165,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (document?.begun) document.abort(code);
     return code;
   }
-}
-
-/** Logs why the run failed (one well-formed line) and gives its exit code. */
-function failureExit(error: unknown, logger: Logger): number {
-  if (error instanceof UsageError) {
-    logger.emit("error", error.kind, { argument: error.argument, reason: error.message });
-    return EXIT.usage;
-  }
-  if (error instanceof EnvironmentError) {
-    logger.emit("error", "environment unfit", { check: error.check, reason: error.message });
-    return EXIT.environment;
-  }
-  // A bug, not a user error: still one well-formed log line, and the "software error" exit.
-  logger.emit("error", "internal error", {
-    reason: error instanceof Error ? (error.stack ?? error.message) : String(error),
-  });
-  return EXIT.transfer;
-}
-
-/**
- * `RESILIENT_SYNC_DELAY_SCALE` multiplies every backoff and Retry-After delay. It exists for
- * tests (0.001 turns a 16 s backoff into 16 ms); it is not an option users should need.
- */
-function delayScale(): number {
-  const raw = process.env.RESILIENT_SYNC_DELAY_SCALE;
-  const value = raw === undefined ? 1 : Number(raw);
-  return Number.isFinite(value) && value >= 0 ? value : 1;
 }
 
 // A run whose promise never settles would let Node exit with 0: that must never pass for success.

@@ -156,6 +156,18 @@ export interface EventFields {
   /** `--insecure`: said on every run, since it is easy to forget in a script. */
   "TLS certificates not verified": { reason: string };
   interrupted: { signal: string };
+  /** `enqueue`: a batch's jobs are on the queue (`batch_id` is the run id of its `--wait` report). */
+  "enqueued batch": { batch_id: string; jobs: number; queue: string };
+  /** `worker`: connected and taking jobs. Its lines carry `worker_id`, a job's also `job_id`. */
+  "worker started": { worker_id: string; queue: string; state: string; concurrency: number };
+  /** `worker`: stopped by a signal; the jobs it had in flight went back to the queue. */
+  "worker stopped": { worker_id: string; signal: string; handed_back: number };
+  /** A job stopped by its worker's shutdown, back on the queue for another worker. */
+  "job handed back": { job_id: string; source: string; destination: string };
+  /** A job this version cannot run (malformed: hand-written, another version's): failed as such. */
+  "job refused": { job_id: string; reason: string };
+  /** The queue's Redis stopped answering; its client keeps reconnecting. */
+  "queue unreachable": { queue: string; reason: string };
   /** A library caller's `onProgress` threw: the run goes on. */
   "progress callback failed": { reason: string };
 }
@@ -176,3 +188,15 @@ export interface Logger {
 
 /** A logger that drops everything: the library's default. */
 export const silentLogger: Logger = { emit: () => {} };
+
+/**
+ * A logger that puts `tags` before every event's own fields (a fleet worker tags its lines with
+ * `worker_id` and `job_id`). An event's field of the same name wins.
+ */
+export function tagged(logger: Logger, tags: Record<string, string | number>): Logger {
+  return {
+    emit(level, message, fields) {
+      logger.emit(level, message, { ...tags, ...fields } as typeof fields);
+    },
+  };
+}

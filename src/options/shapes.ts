@@ -60,6 +60,12 @@ export function checkOptionShapes(options: object): void {
       continue;
     }
     const flag = `--${spec.flag}`;
+    // A fleet option would be ignored by a run on this machine: refused, not ignored.
+    if (spec.group === "Fleet")
+      throw new UsageError(
+        flag,
+        `${flag} belongs to \`resilient-sync enqueue\` and \`resilient-sync worker\`, not to a run on this machine`,
+      );
     if (spec.multiple) {
       if (!isStringArray(value))
         throw new UsageError(flag, `${flag} (${spec.key}) must be an array of strings`);

@@ -34,7 +34,7 @@ export interface OptionSpec {
   positive?: boolean;
   choices?: readonly string[];
   help: string;
-  group: "Single pair" | "Many sources" | "Beyond both" | "Network" | "General";
+  group: "Single pair" | "Many sources" | "Beyond both" | "Network" | "Fleet" | "General";
   /** The module that owns the option's meaning (and validates what the generic checks cannot). */
   owner: string;
 }

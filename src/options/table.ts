@@ -6,6 +6,7 @@ import { CHECKSUM_ALGORITHMS } from "../checksums/digest.js";
 import type { OptionSpec } from "./spec.js";
 import { NETWORK_OPTIONS } from "./table-network.js";
 import { RETRY_OPTIONS } from "./table-retry.js";
+import { FLEET_OPTIONS } from "./table-fleet.js";
 import { STATE_OPTIONS } from "./table-state.js";
 
 export const OPTION_TABLE: readonly OptionSpec[] = [
@@ -248,6 +249,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     group: "Beyond both",
   },
   ...NETWORK_OPTIONS,
+  ...FLEET_OPTIONS,
   {
     flag: "help",
     owner: "cli/help",

@@ -17,9 +17,9 @@ import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
 import { validateEnvironment } from "./environment.js";
 import { readSourceList } from "./inputs.js";
+import { remoteListing } from "./listing.js";
 import type { PlannedPair } from "./plan.js";
 import { plan } from "./plan.js";
-import type { RemoteListing } from "./remote-dirs.js";
 import { type Report, Tally } from "./report.js";
 import { ResultOrder, type ResultSink } from "./result-order.js";
 import { buildRuntime, openState, type RunState } from "./runtime.js";
@@ -176,20 +176,16 @@ async function runWithState(
     ...(onProgress ? { onProgress } : {}),
     testHooks: hooks,
   });
-  const listing: RemoteListing | undefined = http && {
-    client: http,
-    health: runtime.health,
-    // A dry run writes nothing, circuit records included: it only reads them.
-    recordsHealth: !resolved.dryRun,
+  const listing = remoteListing({
+    http,
+    runtime,
+    options: resolved,
     prepareState: () => state.prepare(),
     clock,
-    random: runtime.random,
     logger,
-    maxAttempts: resolved.maxAttempts,
-    retryMaxTimeMs: resolved.retryMaxTimeMs,
     delayScale: hooks.delayScale ?? 1,
     signal,
-  };
+  });
 
   const retained: SourceResult[] | undefined = options.retainResults === false ? undefined : [];
   const tally = new Tally();

@@ -1,0 +1,96 @@
+/**
+ * What `enqueue` and `worker` agree on: the BullMQ queue's name and key prefix, how to connect
+ * to its Redis, what a job carries, and how a worker checks what it takes off the queue.
+ *
+ * A job is one planned pair: `{ batch, index, spec }`, the spec being the core's `JobSpec` —
+ * plain data with no secrets (credentials stay with each worker). Our own attempts, backoff,
+ * leases and fences run inside the job; BullMQ only hands jobs out, takes back a dead worker's
+ * (its stalled-job check) and carries the results.
+ */
+import type { ConnectionOptions, JobsOptions } from "bullmq";
+import type { JobSpec } from "../core/spec.js";
+import type { RedisLocation } from "../state/redis/location.js";
+
+/** One queue per key prefix: `--state-prefix` keeps deployments sharing a Redis apart. */
+export const QUEUE_NAME = "jobs";
+
+/** What a job carries. `index`: the pair's place in the batch's plan (results come back in it). */
+export interface FleetJob {
+  batch: string;
+  index: number;
+  spec: JobSpec;
+}
+
+/**
+ * BullMQ's key prefix for a state prefix: `resilient-sync:` → keys `resilient-sync:jobs:…`,
+ * beside the state's own `resilient-sync:…` keys and never among them.
+ */
+export function queuePrefixOf(statePrefix: string): string {
+  return statePrefix.endsWith(":") ? statePrefix.slice(0, -1) : statePrefix;
+}
+
+/**
+ * BullMQ connection options for `location`. `maxRetriesPerRequest: null` is what BullMQ's
+ * workers require: a blocking fetch must wait out a Redis restart, not fail after one retry.
+ */
+export function connectionOf(location: RedisLocation): ConnectionOptions {
+  return {
+    host: location.host,
+    port: location.port,
+    db: location.db,
+    ...(location.username === undefined ? {} : { username: location.username }),
+    ...(location.password === undefined ? {} : { password: location.password }),
+    maxRetriesPerRequest: null,
+    connectionName: "resilient-sync-fleet",
+  };
+}
+
+/** A job's id: its batch and place. Re-adding it is a no-op, so a retried enqueue adds nothing twice. */
+export function jobIdOf(batch: string, index: number): string {
+  return `${batch}.${index}`;
+}
+
+/** How long finished jobs (and their results) stay in Redis for an `enqueue --wait` to read. */
+const KEEP_COMPLETED_S = 24 * 3600;
+const KEEP_FAILED_S = 7 * 24 * 3600;
+
+/**
+ * Every job's options. One BullMQ attempt: the retries are ours, inside the job (backoff,
+ * Retry-After, circuit). A job comes back to the queue only when its worker stops answering.
+ */
+export const JOB_OPTIONS: JobsOptions = {
+  attempts: 1,
+  removeOnComplete: { age: KEEP_COMPLETED_S },
+  removeOnFail: { age: KEEP_FAILED_S },
+};
+
+/** A dead worker's job goes back to the queue this many times; then it fails (`worker_lost`). */
+export const MAX_STALLS = 2;
+
+/**
+ * Why `data` is not a job this version can run, or undefined when it is. Whoever can write to
+ * the queue's Redis chooses what workers fetch and where they write (docs/scaling.md): this
+ * refuses malformed jobs (another version's, a hand-written one), not a hostile Redis.
+ */
+export function problemOf(data: unknown): string | undefined {
+  if (typeof data !== "object" || data === null) return "the job is not an object";
+  const { batch, index, spec } = data as Partial<FleetJob>;
+  if (typeof batch !== "string" || !Number.isSafeInteger(index)) return "no batch or index";
+  if (typeof spec !== "object" || spec === null) return "no job spec";
+  const source = spec.source as Partial<JobSpec["source"]> | undefined;
+  if (
+    typeof source !== "object" ||
+    source === null ||
+    (source.kind !== "http" && source.kind !== "file") ||
+    typeof source.href !== "string" ||
+    typeof source.display !== "string" ||
+    typeof source.origin !== "string"
+  )
+    return "the job's source is malformed";
+  if (typeof spec.destination !== "string" || !spec.destination.startsWith("/"))
+    return "the job's destination is not an absolute path";
+  if (!Number.isSafeInteger(spec.maxAttempts) || spec.maxAttempts < 1)
+    return "the job's attempts are malformed";
+  if (typeof spec.algorithm !== "string") return "the job's checksum algorithm is missing";
+  return undefined;
+}

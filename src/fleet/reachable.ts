@@ -1,0 +1,26 @@
+/** A Redis the fleet needs, checked before anything is queued or taken: never a silent hang. */
+import { EnvironmentError } from "../errors.js";
+import type { Logger } from "../log/events.js";
+import { closeRedis, connectRedis } from "../state/redis/connection.js";
+import type { RedisLocation } from "../state/redis/location.js";
+
+/**
+ * Resolves once `location` answers a PING; throws `EnvironmentError` (exit 42) naming `flag`
+ * otherwise. BullMQ's own connections wait out outages forever, which is right once running and
+ * wrong at start: a mistyped host must be an error, not a process that waits.
+ */
+export async function checkReachable(
+  location: RedisLocation,
+  flag: string,
+  logger: Logger,
+): Promise<void> {
+  try {
+    closeRedis(await connectRedis(location, logger));
+  } catch (error) {
+    throw new EnvironmentError(
+      flag.replace(/^--/, ""),
+      `${flag} ${location.display} unreachable: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}

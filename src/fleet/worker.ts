@@ -1,0 +1,158 @@
+/**
+ * `resilient-sync worker`: takes jobs off the fleet's queue and runs each with the core's
+ * `runJob`, against the shared Redis state (leases, fences, markers, circuits), until stopped.
+ *
+ * What BullMQ does and what we do: BullMQ hands each job to one worker at a time and, when a
+ * worker stops renewing its job locks (killed, frozen, cut off), gives its jobs to another
+ * (`stalledAfterMs`). That alone could run a job twice — the stalled worker may still be alive.
+ * Our pair leases and fencing tokens are what make it safe: a second runner waits for or takes
+ * over the lease, and a holder that lost it can no longer commit (docs/state.md).
+ */
+import { UnrecoverableError, WaitingError, Worker } from "bullmq";
+import type { Clock } from "../clock.js";
+import { runJob } from "../core/job.js";
+import type { SourceResult } from "../core/result.js";
+import { EnvironmentError } from "../errors.js";
+import type { Failpoint } from "../failpoints.js";
+import { type Logger, tagged } from "../log/events.js";
+import type { ResolvedOptions } from "../options/normalize.js";
+import { buildRuntime, openState } from "../run/runtime.js";
+import type { RedisLocation } from "../state/redis/location.js";
+import {
+  connectionOf,
+  type FleetJob,
+  MAX_STALLS,
+  problemOf,
+  QUEUE_NAME,
+  queuePrefixOf,
+} from "./queue.js";
+import { checkReachable } from "./reachable.js";
+
+export interface WorkerSettings {
+  queue: RedisLocation;
+  /** The runtime's settings (network, timeouts, circuits, bandwidth) and the shared state. */
+  options: ResolvedOptions;
+  concurrency: number;
+  /** BullMQ's lock duration: a worker silent this long has its jobs taken over. */
+  stalledAfterMs: number;
+  workerId: string;
+  /** The package version: the HTTP client's User-Agent. */
+  version: string;
+  clock: Clock;
+  logger: Logger;
+  /** Aborting it stops the worker: jobs in flight stop safely and go back to the queue. */
+  signal: AbortSignal;
+  hooks: { failpoint?: Failpoint; delayScale?: number };
+}
+
+/**
+ * Runs until `signal` aborts; resolves to the number of jobs handed back then. Throws
+ * `EnvironmentError` when the queue's or the state's Redis cannot be reached at start.
+ */
+export async function runWorker(settings: WorkerSettings): Promise<number> {
+  const { options, clock, workerId, signal } = settings;
+  const logger = tagged(settings.logger, { worker_id: workerId });
+  await checkReachable(settings.queue, "--queue", logger);
+  const state = await openState(options, clock, logger, settings.hooks.failpoint);
+  if (options.state.kind !== "redis") {
+    await state.close();
+    throw new EnvironmentError("state", "a worker's state must be shared: --state redis://…");
+  }
+  const stateDisplay = options.state.redis.display;
+  const { runtime, close } = await buildRuntime({
+    options,
+    store: state.store,
+    clock,
+    logger,
+    random: Math.random,
+    version: settings.version,
+    needsHttp: true,
+    // No URL carries credentials in a job: this worker's netrc and headers provide them.
+    credentials: new Map(),
+    testHooks: settings.hooks,
+  });
+
+  const inFlight = new Set<AbortController>();
+  let handedBack = 0;
+  const handBack = async (job: { id?: string; data: FleetJob }, token?: string) => {
+    await (job as unknown as { moveToWait(token?: string): Promise<number> }).moveToWait(token);
+    handedBack += 1;
+    tagged(logger, { job_id: String(job.id) }).emit("info", "job handed back", {
+      job_id: String(job.id),
+      source: job.data.spec.source.display,
+      destination: job.data.spec.destination,
+    });
+    // Tells BullMQ the job was moved on purpose: neither completed nor failed.
+    throw new WaitingError();
+  };
+
+  const worker = new Worker<FleetJob, SourceResult>(
+    QUEUE_NAME,
+    async (job, token) => {
+      const problem = problemOf(job.data);
+      if (problem) {
+        logger.emit("error", "job refused", { job_id: String(job.id), reason: problem });
+        throw new UnrecoverableError(problem);
+      }
+      if (signal.aborted) return handBack(job, token);
+      const controller = new AbortController();
+      inFlight.add(controller);
+      try {
+        const jobLogger = tagged(logger, { job_id: String(job.id) });
+        return await runJob(job.data.spec, { ...runtime, logger: jobLogger }, controller.signal);
+      } catch (error) {
+        if (controller.signal.aborted) return handBack(job, token);
+        throw error;
+      } finally {
+        inFlight.delete(controller);
+      }
+    },
+    {
+      connection: connectionOf(settings.queue),
+      prefix: queuePrefixOf(options.state.prefix),
+      concurrency: settings.concurrency,
+      lockDuration: settings.stalledAfterMs,
+      stalledInterval: settings.stalledAfterMs,
+      maxStalledCount: MAX_STALLS,
+      name: workerId,
+      autorun: false,
+    },
+  );
+  let lastReason = "";
+  worker.on("error", (error) => {
+    // ioredis says the same thing on every reconnect attempt: said once per cause.
+    if (error.message === lastReason) return;
+    lastReason = error.message;
+    logger.emit("warning", "queue unreachable", {
+      queue: settings.queue.display,
+      reason: error.message,
+    });
+  });
+  worker.on("ready", () => {
+    lastReason = "";
+  });
+
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  const running = worker.run();
+  await worker.waitUntilReady();
+  logger.emit("info", "worker started", {
+    worker_id: workerId,
+    queue: settings.queue.display,
+    state: stateDisplay,
+    concurrency: settings.concurrency,
+  });
+  try {
+    await Promise.race([stopped, running]);
+  } finally {
+    // Jobs in flight stop (their leases released, their parts kept for a resume) and go back.
+    for (const controller of inFlight) controller.abort(signal.reason);
+    await worker.close();
+    await running.catch(() => {});
+    await close();
+    await state.close();
+  }
+  return handedBack;
+}
