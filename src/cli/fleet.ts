@@ -124,7 +124,10 @@ export async function runFleetCommand(
           });
     const sources = [...(cli.sources ?? []), ...listed];
     if (command === "enqueue" && sources.length === 0 && cli.sourceUrl === undefined)
-      throw new UsageError("SOURCE", "`resilient-sync enqueue` needs SOURCE…, -i FILE or --source-url");
+      throw new UsageError(
+        "SOURCE",
+        "`resilient-sync enqueue` needs SOURCE…, -i FILE or --source-url",
+      );
     const options = normalizeOptions({
       ...cli,
       ...(header ? { header } : {}),
@@ -142,7 +145,8 @@ export async function runFleetCommand(
         queue,
         options,
         concurrency: checkBound("concurrency", cli.concurrency ?? defaultOf("concurrency")),
-        stalledAfterMs: 1000 * checkBound("stalledAfter", cli.stalledAfter ?? defaultOf("stalledAfter")),
+        stalledAfterMs:
+          1000 * checkBound("stalledAfter", cli.stalledAfter ?? defaultOf("stalledAfter")),
         workerId,
         version,
         clock,
@@ -160,7 +164,12 @@ export async function runFleetCommand(
     }
 
     const { enqueueBatch } = await import("../fleet/enqueue.js");
-    if (cli.json) document = new JsonDocument(process.stdout, redactor, { runId, version, startedAt: new Date() });
+    if (cli.json)
+      document = new JsonDocument(process.stdout, redactor, {
+        runId,
+        version,
+        startedAt: new Date(),
+      });
     const outcome = await enqueueBatch({
       queue,
       options,

@@ -75,7 +75,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   if (command) {
     const { runFleetCommand } = await import("./fleet.js");
-    return runFleetCommand(command, options, { logger: loggerFor(options), redactor, runId, version });
+    return runFleetCommand(command, options, {
+      logger: loggerFor(options),
+      redactor,
+      runId,
+      version,
+    });
   }
 
   const showProgress = options.noProgress

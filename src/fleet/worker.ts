@@ -99,7 +99,11 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
       inFlight.add(controller);
       try {
         const jobLogger = tagged(logger, { job_id: String(job.id) });
-        return await runJob(job.data.spec, { ...runtime, logger: jobLogger }, controller.signal);
+        return await runJob(
+          takenOver(job, runtime.leaseTtlMs),
+          { ...runtime, logger: jobLogger },
+          controller.signal,
+        );
       } catch (error) {
         if (controller.signal.aborted) return handBack(job, token);
         throw error;
@@ -155,4 +159,16 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
     await state.close();
   }
   return handedBack;
+}
+
+/**
+ * A job taken back from a worker that went silent may still be leased by it: its lease lapses
+ * within one lease time (unless it was only paused, and renews). Skipping as "another
+ * synchronization is in progress" would drop the work, so such a job waits for the lease up to
+ * twice its time (or the batch's own `--wait-lock`, if longer).
+ */
+function takenOver(job: { stalledCounter: number; data: FleetJob }, leaseTtlMs: number) {
+  const { spec } = job.data;
+  if (job.stalledCounter === 0) return spec;
+  return { ...spec, waitLockMs: Math.max(spec.waitLockMs, 2 * leaseTtlMs) };
 }

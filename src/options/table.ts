@@ -4,9 +4,9 @@
  */
 import { CHECKSUM_ALGORITHMS } from "../checksums/digest.js";
 import type { OptionSpec } from "./spec.js";
+import { FLEET_OPTIONS } from "./table-fleet.js";
 import { NETWORK_OPTIONS } from "./table-network.js";
 import { RETRY_OPTIONS } from "./table-retry.js";
-import { FLEET_OPTIONS } from "./table-fleet.js";
 import { STATE_OPTIONS } from "./table-state.js";
 
 export const OPTION_TABLE: readonly OptionSpec[] = [

@@ -1,0 +1,46 @@
+/**
+ * A fleet for the tests: real worker processes (the CLI's `worker`) on a real redis-server,
+ * each ready once it says so; and the CLI's `enqueue`. Every test gets its own key prefix, so
+ * tests sharing one Redis never see each other's queue or state.
+ */
+import { randomBytes } from "node:crypto";
+import { CliProcess, type CliResult, runCli } from "./cli.js";
+
+/** A prefix no other test uses: `--state-prefix` keeps queues and state apart. */
+export function freshPrefix(): string {
+  return `t${randomBytes(4).toString("hex")}:`;
+}
+
+export interface Fleet {
+  readonly queue: string;
+  readonly prefix: string;
+  /** Starts a worker and resolves once it takes jobs. */
+  startWorker(...extra: string[]): Promise<CliProcess>;
+  /** Runs `enqueue` to its end. */
+  enqueue(...args: string[]): Promise<CliResult>;
+  /** SIGTERMs every worker still running and waits for them. */
+  stopAll(): Promise<void>;
+}
+
+export function fleetOn(queue: string, prefix = freshPrefix()): Fleet {
+  const workers: CliProcess[] = [];
+  const common = ["--queue", queue, "--state-prefix", prefix];
+  return {
+    queue,
+    prefix,
+    async startWorker(...extra) {
+      const worker = new CliProcess(["worker", ...common, ...extra]);
+      workers.push(worker);
+      await worker.waitForLog("worker started", 15_000);
+      return worker;
+    },
+    enqueue: (...args) => runCli(["enqueue", ...common, ...args]),
+    async stopAll() {
+      for (const worker of workers) {
+        if (worker.child.exitCode === null && worker.child.signalCode === null)
+          worker.child.kill("SIGTERM");
+      }
+      await Promise.all(workers.map((worker) => worker.done));
+    },
+  };
+}
