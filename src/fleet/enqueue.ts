@@ -103,6 +103,8 @@ export async function enqueueBatch(
   const connection = connectionOf(settings.queue);
   const prefix = queuePrefixOf(options.state.kind === "redis" ? options.state.prefix : "");
   const queue = new Queue<FleetJob, SourceResult>(QUEUE_NAME, { connection, prefix });
+  // Every job waited for listens for the queue's closing: as many listeners as jobs, no leak.
+  queue.setMaxListeners(0);
   // Listening before the first job is added: no job can finish unseen.
   const events = settings.wait ? new QueueEvents(QUEUE_NAME, { connection, prefix }) : undefined;
   try {

@@ -4,7 +4,8 @@
  * tests sharing one Redis never see each other's queue or state.
  */
 import { randomBytes } from "node:crypto";
-import { CliProcess, type CliResult, runCli } from "./cli.js";
+import { once } from "node:events";
+import { CliProcess, type CliResult, type LogLine, runCli } from "./cli.js";
 
 /** A prefix no other test uses: `--state-prefix` keeps queues and state apart. */
 export function freshPrefix(): string {
@@ -43,4 +44,23 @@ export function fleetOn(queue: string, prefix = freshPrefix()): Fleet {
       await Promise.all(workers.map((worker) => worker.done));
     },
   };
+}
+
+/** Resolves once the workers together have logged `count` lines that `match`; rejects after `timeoutMs`. */
+export async function untilLogged(
+  workers: CliProcess[],
+  match: (line: LogLine) => boolean,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<LogLine[]> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  for (;;) {
+    const lines = workers.flatMap((worker) => worker.logs().filter(match));
+    if (lines.length >= count) return lines;
+    signal.throwIfAborted();
+    // Any worker's next output (or the timeout) is the next moment to look again.
+    await Promise.race(
+      workers.map((worker) => once(worker.child, "output", { signal }).catch(() => {})),
+    );
+  }
 }

@@ -25,11 +25,17 @@ export interface RedisServer {
   readonly port: number;
   /** `redis://127.0.0.1:PORT/db`. */
   url(db?: number): string;
+  /** The running server process (a new one after `restart`). */
   readonly process: ChildProcess;
   /** Stops it (SIGTERM, then waits for its exit) and removes its dir. Idempotent. */
   stop(): Promise<void>;
   /** Kills it at once (SIGKILL), as a crash would, and waits for its exit. */
   kill(): Promise<void>;
+  /**
+   * Shuts it down (SIGTERM: an append-only file is flushed) and starts it again on the same
+   * port and dir; resolves once it accepts connections again. Only with `persist`.
+   */
+  restart(): Promise<void>;
 }
 
 /** Resolves once the server says it is ready; rejects when it exits first or stays silent for 10 s. */
@@ -57,59 +63,86 @@ function untilReady(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts a redis-server (a few tries: a free port may be taken before the server binds it). */
-export async function startRedis(): Promise<RedisServer> {
+/** A redis-server on `port` with its files in `dir`, once ready (its output drained after). */
+async function launch(port: number, dir: string, persist: boolean): Promise<ChildProcess> {
+  const child = spawn(
+    BINARY as string,
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      persist ? "yes" : "no",
+      "--appendfsync",
+      "always",
+      "--dir",
+      dir,
+      "--daemonize",
+      "no",
+      "--loglevel",
+      "notice",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stderr?.resume();
+  try {
+    await untilReady(child);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  child.stdout?.resume();
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+}
+
+/**
+ * Starts a redis-server (a few tries: a free port may be taken before the server binds it).
+ * `persist`: an append-only file, fsynced on every write, so that `restart` keeps the data.
+ */
+export async function startRedis(options: { persist?: boolean } = {}): Promise<RedisServer> {
   if (!BINARY) throw new Error(String(REDIS_SKIP));
+  const persist = options.persist ?? false;
   const dir = await mkdtemp(join(tmpdir(), "resilient-sync-redis-"));
   for (let attempt = 1; ; attempt += 1) {
     const port = await freePort();
-    const child = spawn(
-      BINARY,
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        dir,
-        "--daemonize",
-        "no",
-        "--loglevel",
-        "notice",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stderr?.resume();
+    let child: ChildProcess;
     try {
-      await untilReady(child);
+      child = await launch(port, dir, persist);
     } catch (error) {
-      child.kill("SIGKILL");
       if (attempt < 3) continue;
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
-    child.stdout?.resume();
-    const exited = new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once("exit", () => resolve());
-    });
     const end = async (signal: NodeJS.Signals) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
+      await exited(child);
     };
     return {
       port,
       url: (db = 0) => `redis://127.0.0.1:${port}/${db}`,
-      process: child,
+      get process() {
+        return child;
+      },
       stop: async () => {
         await end("SIGTERM");
         await rm(dir, { recursive: true, force: true });
       },
       kill: () => end("SIGKILL"),
+      restart: async () => {
+        if (!persist) throw new Error("restart() needs startRedis({ persist: true })");
+        await end("SIGTERM");
+        child = await launch(port, dir, persist);
+      },
     };
   }
 }
