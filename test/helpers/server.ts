@@ -254,6 +254,7 @@ export class TestServer extends EventEmitter {
 
     switch (step.kind) {
       case "ok":
+      case "hold-answer":
       case "change":
       case "partial-range":
         await send(slice);

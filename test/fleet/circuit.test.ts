@@ -1,0 +1,125 @@
+/**
+ * The circuit breaker across a fleet: an origin that failed for one worker is refused by every
+ * other worker without a request, and once its circuit's time is up exactly one request probes
+ * it for the whole fleet — however many workers and jobs ask at once.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import type { LogLine } from "../helpers/cli.js";
+import { fleetOn, untilLogged } from "../helpers/fleet.js";
+import { REDIS_SKIP, useRedis } from "../helpers/redis.js";
+import { bytes, type Step, useTestServer } from "../helpers/server.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const server = useTestServer();
+const redis = useRedis();
+
+interface Doc {
+  summary: { synced: number; failed: number };
+  results: { source: string; status: string; error: { code: string } | null }[];
+}
+
+/** What a worker logs for a job its circuit refused without asking the origin. */
+const refusedByCircuit = (line: LogLine) => line.message === "circuit breaker open";
+
+describe("the circuit breaker, fleet-wide", { skip: REDIS_SKIP }, () => {
+  test("one worker's failures open it for all; after its time, one probe for the whole fleet", async (t) => {
+    const dir = await tempDir(t);
+    const fleet = fleetOn(redis.server.url());
+    t.after(() => fleet.stopAll());
+    const circuit = ["--circuit-threshold", "1", "--circuit-ttl", "2"];
+    const down: Step[] = Array.from({ length: 10 }, () => ({ kind: "status", status: 500 }));
+    server.route("/flaky/first.bin", { body: bytes(1024, 1), script: down });
+    const out = ["--artifact-root", join(dir, "out"), "--max-retries", "1"];
+
+    // One worker meets the failing origin: the circuit opens.
+    const first = await fleet.startWorker("--concurrency", "1", ...circuit);
+    const failed = await fleet.enqueue(server.url("/flaky/first.bin"), ...out, "--wait");
+    assert.equal(failed.code, 70, failed.stderr);
+    const opened = await untilLogged(
+      [first],
+      (line) => line.message === "circuit breaker opened",
+      1,
+    );
+    const openedAt = Date.parse(String(opened[0]?.ts));
+
+    // Other workers, which never asked the origin, refuse it without a request.
+    first.child.kill("SIGTERM");
+    await first.done;
+    const others = await Promise.all(
+      [1, 2].map(() => fleet.startWorker("--concurrency", "4", ...circuit)),
+    );
+    const paths = Array.from({ length: 8 }, (_, index) => `/flaky/f${index}.bin`);
+    for (const [index, path] of paths.entries()) {
+      // Held until released: a probe stays in flight while the others ask.
+      server.route(path, { body: bytes(1024, index + 2), script: [{ kind: "hold-answer" }] });
+    }
+    const refused = await fleet.enqueue(
+      ...paths.map((path) => server.url(path)),
+      ...out,
+      "--wait",
+      "--json",
+    );
+    assert.equal(refused.code, 75, refused.stderr);
+    const doc = JSON.parse(refused.stdout) as Doc;
+    assert.deepEqual(
+      doc.results.map((result) => result.error?.code),
+      paths.map(() => "circuit_open"),
+    );
+    for (const path of paths)
+      assert.equal(server.requestsFor(path).length, 0, `${path} never asked`);
+    const refusers = new Set(
+      others.flatMap((worker) =>
+        worker
+          .logs()
+          .filter(refusedByCircuit)
+          .map((line) => line.worker_id),
+      ),
+    );
+    assert.equal(refusers.size, 2, "both workers refused jobs without asking");
+
+    // Past the circuit's time (2 s from its opening), two fresh workers ask at once. Within one
+    // process an origin not yet proven gets one transfer at a time, so one job per worker keeps
+    // every other job asking the shared circuit while the probe is held: one request reaches
+    // the origin, the seven others are refused.
+    await Promise.all(
+      others.map(async (worker) => {
+        worker.child.kill("SIGTERM");
+        await worker.done;
+      }),
+    );
+    const probers = await Promise.all(
+      [1, 2].map(() => fleet.startWorker("--concurrency", "1", ...circuit)),
+    );
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, openedAt + 2100 - Date.now())));
+    const probing = fleet.enqueue(
+      ...paths.map((path) => server.url(path)),
+      ...out,
+      "--wait",
+      "--json",
+    );
+    await untilLogged(probers, refusedByCircuit, 7);
+    const asked = paths.filter((path) => server.requestsFor(path).length > 0);
+    assert.equal(asked.length, 1, `one probe for the fleet, got ${asked.join(", ")}`);
+    server.release();
+    const probed = await probing;
+    assert.equal(probed.code, 1, probed.stderr);
+    const after = JSON.parse(probed.stdout) as Doc;
+    assert.equal(after.summary.synced, 1);
+    assert.equal(after.summary.failed, 7);
+    const total = paths.reduce((sum, path) => sum + server.requestsFor(path).length, 0);
+    assert.equal(total, 1, "nothing else reached the origin");
+
+    // The probe succeeded: the circuit is closed for everyone, and the origin answers at once.
+    for (const [index, path] of paths.entries())
+      server.route(path, { body: bytes(1024, index + 2) });
+    const healed = await fleet.enqueue(
+      ...paths.map((path) => server.url(path)),
+      ...out,
+      "--wait",
+      "--json",
+    );
+    assert.equal(healed.code, 0, healed.stderr);
+  });
+});
