@@ -8,7 +8,7 @@
  * Our pair leases and fencing tokens are what make it safe: a second runner waits for or takes
  * over the lease, and a holder that lost it can no longer commit (docs/state.md).
  */
-import { UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Clock } from "../clock.js";
 import { runJob } from "../core/job.js";
 import type { SourceResult } from "../core/result.js";
@@ -74,8 +74,8 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
 
   const inFlight = new Set<AbortController>();
   let handedBack = 0;
-  const handBack = async (job: { id?: string; data: FleetJob }, token?: string) => {
-    await (job as unknown as { moveToWait(token?: string): Promise<number> }).moveToWait(token);
+  const handBack = async (job: Job<FleetJob, SourceResult>, token?: string) => {
+    await job.moveToWait(token);
     handedBack += 1;
     tagged(logger, { job_id: String(job.id) }).emit("info", "job handed back", {
       job_id: String(job.id),
@@ -153,12 +153,48 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
   } finally {
     // Jobs in flight stop (their leases released, their parts kept for a resume) and go back.
     for (const controller of inFlight) controller.abort(signal.reason);
-    await worker.close();
-    await running.catch(() => {});
-    await close();
-    await state.close();
+    const shutdown = (async () => {
+      await worker.close();
+      await running.catch(() => {});
+      await close();
+      await state.close();
+    })();
+    if (!(await settlesWithin(shutdown, clock, SHUTDOWN_GRACE_MS))) {
+      // Redis is away: nothing can be handed back or released. The jobs' queue locks and pair
+      // leases lapse on their own and other workers take the jobs over; waiting longer would
+      // only keep a stopping pod (or a systemd stop) hanging.
+      logger.emit("warning", "queue unreachable", {
+        queue: settings.queue.display,
+        reason: `shutdown did not finish in ${SHUTDOWN_GRACE_MS / 1000} s; stopping without handing jobs back`,
+      });
+      // Not awaited: a disconnect waits for the connection's end, which an absent server never sends.
+      worker.disconnect().catch(() => {});
+    }
   }
   return handedBack;
+}
+
+/**
+ * How long a stopping worker waits to hand its jobs back and close its connections. Normally
+ * milliseconds; only an unreachable Redis makes it wait this long.
+ */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+async function settlesWithin(work: Promise<unknown>, clock: Clock, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  const settled = work.then(
+    () => true,
+    () => true,
+  );
+  const lapsed = clock.sleep(ms, timer.signal).then(
+    () => false,
+    () => false,
+  );
+  try {
+    return await Promise.race([settled, lapsed]);
+  } finally {
+    timer.abort();
+  }
 }
 
 /**
