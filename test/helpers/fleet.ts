@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { CliProcess, type CliResult, type LogLine, runCli } from "./cli.js";
+import { CliProcess, type CliResult, type LogLine, type RunOptions, runCli } from "./cli.js";
 
 /** A prefix no other test uses: `--state-prefix` keeps queues and state apart. */
 export function freshPrefix(): string {
@@ -17,8 +17,12 @@ export interface Fleet {
   readonly prefix: string;
   /** Starts a worker and resolves once it takes jobs. */
   startWorker(...extra: string[]): Promise<CliProcess>;
+  /** `startWorker`, run as `how` says (inside a namespace, say). */
+  startWorkerWith(how: RunOptions, ...extra: string[]): Promise<CliProcess>;
   /** Runs `enqueue` to its end. */
   enqueue(...args: string[]): Promise<CliResult>;
+  /** `enqueue`, run as `how` says. */
+  enqueueWith(how: RunOptions, ...args: string[]): Promise<CliResult>;
   /** SIGTERMs every worker still running and waits for them. */
   stopAll(): Promise<void>;
 }
@@ -29,13 +33,17 @@ export function fleetOn(queue: string, prefix = freshPrefix()): Fleet {
   return {
     queue,
     prefix,
-    async startWorker(...extra) {
-      const worker = new CliProcess(["worker", ...common, ...extra]);
+    startWorker(...extra) {
+      return this.startWorkerWith({}, ...extra);
+    },
+    async startWorkerWith(how, ...extra) {
+      const worker = new CliProcess(["worker", ...common, ...extra], how);
       workers.push(worker);
       await worker.waitForLog("worker started", 15_000);
       return worker;
     },
     enqueue: (...args) => runCli(["enqueue", ...common, ...args]),
+    enqueueWith: (how, ...args) => runCli(["enqueue", ...common, ...args], how),
     async stopAll() {
       for (const worker of workers) {
         if (worker.child.exitCode === null && worker.child.signalCode === null)

@@ -31,6 +31,7 @@ export function netnsUnavailable(): string | undefined {
 export class Netns {
   readonly name: string;
   #cuts: string[][] = [];
+  #links: string[] = [];
 
   constructor() {
     this.name = `rs-test-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -70,7 +71,55 @@ export class Netns {
     this.#cuts.push(...rules);
   }
 
-  /** Undoes every `cut`. */
+  /**
+   * Joins this namespace to `hub` by a veth pair on 10.77.`subnet`.0/24 (here .2, the hub .1)
+   * and routes `hubAddress` (an address the hub holds on its loopback, see `holdAddress`)
+   * through it, so that every namespace linked to the hub reaches the hub's services by one URL.
+   */
+  linkTo(hub: Netns, subnet: number, hubAddress: string): void {
+    const tag = randomBytes(3).toString("hex");
+    const here = `v${tag}a`;
+    const there = `v${tag}b`;
+    execFileSync("ip", [
+      "link",
+      "add",
+      here,
+      "netns",
+      this.name,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      there,
+      "netns",
+      hub.name,
+    ]);
+    this.run("ip", "addr", "add", `10.77.${subnet}.2/24`, "dev", here);
+    this.run("ip", "link", "set", here, "up");
+    hub.run("ip", "addr", "add", `10.77.${subnet}.1/24`, "dev", there);
+    hub.run("ip", "link", "set", there, "up");
+    this.run("ip", "route", "add", `${hubAddress}/32`, "via", `10.77.${subnet}.1`);
+    this.#links.push(here);
+  }
+
+  /** Gives this namespace `address` on its loopback: the one address its services are known by. */
+  holdAddress(address: string): void {
+    this.run("ip", "addr", "add", `${address}/32`, "dev", "lo");
+  }
+
+  /** Drops every packet on this namespace's links to other namespaces, both ways: it is cut off. */
+  isolate(): void {
+    for (const link of this.#links) {
+      const rules = [
+        ["OUTPUT", "-o", link, "-j", "DROP"],
+        ["INPUT", "-i", link, "-j", "DROP"],
+      ];
+      for (const rule of rules) this.run("iptables", "-A", ...rule);
+      this.#cuts.push(...rules);
+    }
+  }
+
+  /** Undoes every `cut` and `isolate`. */
   restore(): void {
     for (const rule of this.#cuts) this.run("iptables", "-D", ...rule);
     this.#cuts = [];

@@ -1,8 +1,9 @@
 /**
  * A standalone origin for tests that run it as a child process — inside a network namespace,
- * say: `node paced-origin.js SIZE BYTES_PER_SECOND`. It serves `/data.bin` (SIZE deterministic
- * bytes, a strong ETag, `Range`) no faster than the given rate, and reports on stdout, one JSON
- * object a line: `{"listening":PORT}`, then `{"request":{"range":…}}` for every request and
+ * say: `node paced-origin.js SIZE BYTES_PER_SECOND [HOST]`. It serves the same SIZE deterministic
+ * bytes at every path (a strong ETag, `Range`) no faster than the given rate to each request,
+ * listening on HOST (default 127.0.0.1), and reports on stdout, one JSON object a line:
+ * `{"listening":PORT}`, then `{"request":{"path":…,"range":…}}` for every request and
  * `{"sent":N}` each time another MiB has been handed to the socket.
  */
 import { createServer } from "node:http";
@@ -10,6 +11,7 @@ import { bytes, etagOf } from "./server.js";
 
 const size = Number(process.argv[2] ?? 1 << 20);
 const rate = Number(process.argv[3] ?? 1 << 20);
+const host = process.argv[4] ?? "127.0.0.1";
 const body = bytes(size, 7);
 const etag = etagOf(body);
 const lastModified = new Date(Date.UTC(2026, 0, 1)).toUTCString();
@@ -21,7 +23,7 @@ const report = (value: unknown) => process.stdout.write(`${JSON.stringify(value)
 
 const server = createServer((req, res) => {
   const range = req.headers.range;
-  report({ request: { range: range ?? null } });
+  report({ request: { path: req.url, range: range ?? null } });
   let start = 0;
   const match = typeof range === "string" ? /^bytes=(\d+)-$/.exec(range) : null;
   const ifRange = req.headers["if-range"];
@@ -63,7 +65,7 @@ const server = createServer((req, res) => {
   next();
 });
 server.keepAliveTimeout = 1000;
-server.listen(0, "127.0.0.1", () => {
+server.listen(0, host, () => {
   const address = server.address();
   report({ listening: typeof address === "object" && address ? address.port : 0 });
 });

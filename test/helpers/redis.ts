@@ -64,14 +64,24 @@ function untilReady(child: ChildProcess): Promise<void> {
 }
 
 /** A redis-server on `port` with its files in `dir`, once ready (its output drained after). */
-async function launch(port: number, dir: string, persist: boolean): Promise<ChildProcess> {
+async function launch(
+  port: number,
+  dir: string,
+  persist: boolean,
+  where: RedisPlace,
+): Promise<ChildProcess> {
+  const [command, ...prefix] = [...(where.wrapper ?? []), BINARY as string];
+  const bind = where.bind ?? "127.0.0.1";
   const child = spawn(
-    BINARY as string,
+    command as string,
     [
+      ...prefix,
       "--port",
       String(port),
       "--bind",
-      "127.0.0.1",
+      bind,
+      // Reachable beyond loopback only inside a namespace of the test's own.
+      ...(bind === "127.0.0.1" ? [] : ["--protected-mode", "no"]),
       "--save",
       "",
       "--appendonly",
@@ -105,11 +115,19 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Where the server runs: inside a namespace (`ip netns exec NAME`), bound to `bind`. */
+export interface RedisPlace {
+  wrapper?: string[];
+  bind?: string;
+}
+
 /**
  * Starts a redis-server (a few tries: a free port may be taken before the server binds it).
  * `persist`: an append-only file, fsynced on every write, so that `restart` keeps the data.
  */
-export async function startRedis(options: { persist?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(
+  options: { persist?: boolean } & RedisPlace = {},
+): Promise<RedisServer> {
   if (!BINARY) throw new Error(String(REDIS_SKIP));
   const persist = options.persist ?? false;
   const dir = await mkdtemp(join(tmpdir(), "resilient-sync-redis-"));
@@ -117,7 +135,7 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
     const port = await freePort();
     let child: ChildProcess;
     try {
-      child = await launch(port, dir, persist);
+      child = await launch(port, dir, persist, options);
     } catch (error) {
       if (attempt < 3) continue;
       await rm(dir, { recursive: true, force: true });
@@ -129,7 +147,7 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
     };
     return {
       port,
-      url: (db = 0) => `redis://127.0.0.1:${port}/${db}`,
+      url: (db = 0) => `redis://${options.bind ?? "127.0.0.1"}:${port}/${db}`,
       get process() {
         return child;
       },
@@ -141,7 +159,7 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
       restart: async () => {
         if (!persist) throw new Error("restart() needs startRedis({ persist: true })");
         await end("SIGTERM");
-        child = await launch(port, dir, persist);
+        child = await launch(port, dir, persist, options);
       },
     };
   }
