@@ -169,6 +169,26 @@ for (let round = 1; round <= rounds; round += 1) {
   }
 }
 
+// The shared state's share of those commands: one local run on the same Redis, no queue.
+{
+  const prefix = "benchlocal:";
+  const out = join(work, "out-local");
+  await admin.config("RESETSTAT");
+  const local = spawn(
+    process.execPath,
+    [CLI, "-i", list, "--artifact-root", out, "--state", queue, "--state-prefix", prefix],
+    { stdio: "ignore" },
+  );
+  const [code] = (await once(local, "close")) as [number | null];
+  if (code !== 0) throw new Error(`the local run exited ${code}`);
+  const stats = await commandStats();
+  const commands = [...stats.values()].reduce((sum, calls) => sum + calls, 0);
+  console.log(
+    `a local run with --state on the same Redis (no queue): ${(commands / files).toFixed(1)} Redis commands per pair`,
+  );
+  await rm(out, { recursive: true, force: true });
+}
+
 console.log("\nmedians:");
 const oneWorker = median(samples.filter((s) => s.workers === 1).map((s) => s.seconds));
 for (const count of counts) {

@@ -14,7 +14,7 @@ import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { remoteListing } from "../run/listing.js";
 import { plan } from "../run/plan.js";
-import { type Report, Tally } from "../run/report.js";
+import { finishReport, type Report, Tally } from "../run/report.js";
 import { ResultOrder, type ResultSink } from "../run/result-order.js";
 import { buildRuntime, openState } from "../run/runtime.js";
 import { jobSpecOf } from "../run/specs.js";
@@ -129,27 +129,18 @@ export async function enqueueBatch(
     settings.onQueued?.(jobs.length);
     if (!events) return { jobs: jobs.length };
     const tally = await follow(jobs, pairs, events, settings);
-    const summary = tally.summary();
-    const exitCode = tally.exitCode();
-    const durationMs = Math.round(clock.monotonic() - started);
-    logger.emit(exitCode === 0 ? "info" : "error", "synchronization complete", {
-      exit_code: exitCode,
-      duration_ms: durationMs,
-      ...summary,
-    });
-    return {
-      jobs: jobs.length,
-      report: {
-        run_id: batch,
+    const report = finishReport(
+      tally,
+      {
+        runId: batch,
         version: settings.version,
-        started_at: new Date(startedAt).toISOString(),
-        finished_at: new Date(clock.now()).toISOString(),
-        duration_ms: durationMs,
-        exit_code: exitCode,
-        summary,
-        results: [],
+        startedAt,
+        finishedAt: clock.now(),
+        durationMs: Math.round(clock.monotonic() - started),
       },
-    };
+      logger,
+    );
+    return { jobs: jobs.length, report };
   } finally {
     await events?.close();
     await queue.close();

@@ -1,6 +1,7 @@
 /** The results document (README, "Results document") and the exit code it implies (README, "Exit codes"). */
 import type { SourceResult } from "../core/result.js";
 import type { FailureCode } from "../errors.js";
+import type { Logger } from "../log/events.js";
 
 export type { SourceResult, Status } from "../core/result.js";
 
@@ -88,6 +89,45 @@ export class Tally {
       ? (CODE_EXIT[only] ?? EXIT.transfer)
       : EXIT.transfer;
   }
+}
+
+/** What a finished run says about itself: its id, version and times. */
+export interface RunTimes {
+  runId: string;
+  version: string;
+  /** Wall-clock ms at the start and at the end. */
+  startedAt: number;
+  finishedAt: number;
+  durationMs: number;
+}
+
+/**
+ * Logs `synchronization complete` (info, or error when the exit code is not 0) and returns the
+ * report of a finished run: one shape for a local run and a fleet's batch alike.
+ */
+export function finishReport(
+  tally: Tally,
+  times: RunTimes,
+  logger: Logger,
+  results: SourceResult[] = [],
+): Report {
+  const summary = tally.summary();
+  const exitCode = tally.exitCode();
+  logger.emit(exitCode === 0 ? "info" : "error", "synchronization complete", {
+    exit_code: exitCode,
+    duration_ms: times.durationMs,
+    ...summary,
+  });
+  return {
+    run_id: times.runId,
+    version: times.version,
+    started_at: new Date(times.startedAt).toISOString(),
+    finished_at: new Date(times.finishedAt).toISOString(),
+    duration_ms: times.durationMs,
+    exit_code: exitCode,
+    summary,
+    results,
+  };
 }
 
 const CODE_EXIT: Partial<Record<FailureCode, number>> = {

@@ -20,7 +20,7 @@ import { readSourceList } from "./inputs.js";
 import { remoteListing } from "./listing.js";
 import type { PlannedPair } from "./plan.js";
 import { plan } from "./plan.js";
-import { type Report, Tally } from "./report.js";
+import { finishReport, type Report, Tally } from "./report.js";
 import { ResultOrder, type ResultSink } from "./result-order.js";
 import { buildRuntime, openState, type RunState } from "./runtime.js";
 import { schedule } from "./scheduler.js";
@@ -259,24 +259,18 @@ async function runWithState(
     }
   }
 
-  const summary = tally.summary();
-  const exitCode = tally.exitCode();
-  const durationMs = Math.round(clock.monotonic() - started);
-  logger.emit(exitCode === 0 ? "info" : "error", "synchronization complete", {
-    exit_code: exitCode,
-    duration_ms: durationMs,
-    ...summary,
-  });
-  return {
-    run_id: runId,
-    version,
-    started_at: new Date(startedAt).toISOString(),
-    finished_at: new Date(clock.now()).toISOString(),
-    duration_ms: durationMs,
-    exit_code: exitCode,
-    summary,
-    results: retained ?? [],
-  };
+  return finishReport(
+    tally,
+    {
+      runId,
+      version,
+      startedAt,
+      finishedAt: clock.now(),
+      durationMs: Math.round(clock.monotonic() - started),
+    },
+    logger,
+    retained ?? [],
+  );
 }
 
 /** The pairs in order, each slot emptied as it is handed out: a pair lives only while worked on. */
