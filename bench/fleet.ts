@@ -108,10 +108,19 @@ async function commandStats(): Promise<Map<string, number>> {
   return stats;
 }
 
+/** CPU seconds the Redis server has used so far (user + system, main thread and all). */
+async function redisCpuSeconds(): Promise<number> {
+  const info = await admin.info("cpu");
+  const of = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+  return of("used_cpu_user") + of("used_cpu_sys");
+}
+
 interface Sample {
   workers: number;
   seconds: number;
   commands: number;
+  /** Redis CPU per job, µs. */
+  redisCpuUs: number;
   top: string;
 }
 const samples: Sample[] = [];
@@ -127,6 +136,7 @@ for (let round = 1; round <= rounds; round += 1) {
     const out = join(work, `out-${round}-${count}`);
     const running = await startWorkers(count, prefix);
     await admin.config("RESETSTAT");
+    const cpuBefore = await redisCpuSeconds();
     const started = performance.now();
     const enqueue = spawn(
       process.execPath,
@@ -146,6 +156,7 @@ for (let round = 1; round <= rounds; round += 1) {
     const [code] = (await once(enqueue, "close")) as [number | null];
     const seconds = (performance.now() - started) / 1000;
     if (code !== 0) throw new Error(`enqueue exited ${code}: ${complaints}`);
+    const redisCpuUs = (((await redisCpuSeconds()) - cpuBefore) * 1e6) / files;
     const stats = await commandStats();
     const commands = [...stats.values()].reduce((sum, calls) => sum + calls, 0);
     const top = [...stats.entries()]
@@ -153,10 +164,10 @@ for (let round = 1; round <= rounds; round += 1) {
       .slice(0, 8)
       .map(([name, calls]) => `${name} ${(calls / files).toFixed(1)}`)
       .join(", ");
-    samples.push({ workers: count, seconds, commands, top });
+    samples.push({ workers: count, seconds, commands, redisCpuUs, top });
     console.log(
       `round ${round}, ${count} worker(s): ${seconds.toFixed(2)} s, ${(files / seconds).toFixed(0)} files/s, ` +
-        `${(commands / files).toFixed(1)} Redis commands per job (${top})`,
+        `${(commands / files).toFixed(1)} Redis commands and ${redisCpuUs.toFixed(0)} µs of Redis CPU per job (${top})`,
     );
     for (const worker of running) worker.kill("SIGTERM");
     await Promise.all(running.map((worker) => once(worker, "close")));
@@ -174,6 +185,7 @@ for (let round = 1; round <= rounds; round += 1) {
   const prefix = "benchlocal:";
   const out = join(work, "out-local");
   await admin.config("RESETSTAT");
+  const cpuBefore = await redisCpuSeconds();
   const local = spawn(
     process.execPath,
     [CLI, "-i", list, "--artifact-root", out, "--state", queue, "--state-prefix", prefix],
@@ -181,10 +193,12 @@ for (let round = 1; round <= rounds; round += 1) {
   );
   const [code] = (await once(local, "close")) as [number | null];
   if (code !== 0) throw new Error(`the local run exited ${code}`);
+  const cpuUs = (((await redisCpuSeconds()) - cpuBefore) * 1e6) / files;
   const stats = await commandStats();
   const commands = [...stats.values()].reduce((sum, calls) => sum + calls, 0);
   console.log(
-    `a local run with --state on the same Redis (no queue): ${(commands / files).toFixed(1)} Redis commands per pair`,
+    `a local run with --state on the same Redis (no queue): ${(commands / files).toFixed(1)} ` +
+      `Redis commands and ${cpuUs.toFixed(0)} µs of Redis CPU per pair`,
   );
   await rm(out, { recursive: true, force: true });
 }
@@ -195,9 +209,11 @@ for (const count of counts) {
   const mine = samples.filter((sample) => sample.workers === count);
   const seconds = median(mine.map((sample) => sample.seconds));
   const perJob = median(mine.map((sample) => sample.commands / files));
+  const cpu = median(mine.map((sample) => sample.redisCpuUs));
   console.log(
     `  ${count} worker(s): ${(files / seconds).toFixed(0)} files/s, ${seconds.toFixed(2)} s, ` +
-      `${(oneWorker / seconds).toFixed(2)}× one worker, ${perJob.toFixed(1)} Redis commands per job`,
+      `${(oneWorker / seconds).toFixed(2)}× one worker, ${perJob.toFixed(1)} Redis commands and ` +
+      `${cpu.toFixed(0)} µs of Redis CPU per job (one Redis core: ~${Math.round(1e6 / cpu)} jobs/s)`,
   );
 }
 console.log(
