@@ -185,19 +185,29 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     }
   });
 
-  test("a second batch of the same sources is answered from the shared markers", async (t) => {
+  test("state kept where --state says (another db): a second batch is answered from the shared markers", async (t) => {
     const dir = await tempDir(t);
     const fleet = fleetOn(redis.server.url());
     t.after(() => fleet.stopAll());
     const { urls, bodies } = serve("again", 10, 2048);
-    await fleet.startWorker("--concurrency", "2");
+    // The queue in db 0, the state in db 1.
+    const state = ["--state", redis.server.url(1)];
+    await fleet.startWorker("--concurrency", "2", ...state);
     const first = await fleet.enqueue(...urls, "--artifact-root", join(dir, "out"), "--wait");
     assert.equal(first.code, 0, first.stderr);
+    const queueDb = new Redis(redis.server.url(0));
+    const stateDb = new Redis(redis.server.url(1));
+    t.after(() => {
+      queueDb.disconnect();
+      stateDb.disconnect();
+    });
+    assert.equal((await stateDb.keys(`${fleet.prefix}marker:*`)).length, 10, "markers in db 1");
+    assert.deepEqual(await queueDb.keys(`${fleet.prefix}marker:*`), [], "no marker in db 0");
     // Another worker, which did none of the first batch, answers the second.
     await fleet.stopAll();
     const fresh = fleetOn(fleet.queue, fleet.prefix);
     t.after(() => fresh.stopAll());
-    await fresh.startWorker("--concurrency", "2");
+    await fresh.startWorker("--concurrency", "2", ...state);
     const second = await fresh.enqueue(
       ...urls,
       "--artifact-root",
