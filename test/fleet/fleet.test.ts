@@ -250,6 +250,12 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     const run = await unreachable.enqueue(url, "--artifact-root", join(dir, "out"), "--wait");
     assert.equal(run.code, 42, run.stderr);
     assert.match(run.stderr, /--queue redis:\/\/127\.0\.0\.1:1\/0 unreachable/);
+    // A db the server does not have (16 by default) is refused, not swapped for db 0.
+    const noSuchDb = fleetOn(redis.server.url(99));
+    const refused = await noSuchDb.enqueue(url, "--artifact-root", join(dir, "out"));
+    assert.equal(refused.code, 42, refused.stderr);
+    assert.match(refused.stderr, /DB index is out of range/);
+    assert.deepEqual(await client.keys(`${noSuchDb.prefix}*`), [], "nothing queued in db 0");
     assert.equal(server.requestsFor("/never.bin").length, 0);
   });
 });

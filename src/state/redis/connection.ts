@@ -83,6 +83,9 @@ export async function connectRedis(location: RedisLocation, logger: Logger): Pro
       }),
     ]);
     await client.ping();
+    // ioredis selects the db on connect but only logs a refusal, then serves db 0: a db the
+    // server does not have must be an error, never writes to another db.
+    await client.select(location.db);
     connected = true;
     return client;
   } catch (error) {
