@@ -51,16 +51,14 @@ describe("the circuit breaker, fleet-wide", { skip: REDIS_SKIP }, () => {
       [1, 2].map(() => fleet.startWorker("--concurrency", "4", ...circuit)),
     );
     const paths = Array.from({ length: 8 }, (_, index) => `/flaky/f${index}.bin`);
+    /** One batch of every path, followed to its end, with its results document. */
+    const batchOfAll = () =>
+      fleet.enqueue(...paths.map((path) => server.url(path)), ...out, "--wait", "--json");
     for (const [index, path] of paths.entries()) {
       // Held until released: a probe stays in flight while the others ask.
       server.route(path, { body: bytes(1024, index + 2), script: [{ kind: "hold-answer" }] });
     }
-    const refused = await fleet.enqueue(
-      ...paths.map((path) => server.url(path)),
-      ...out,
-      "--wait",
-      "--json",
-    );
+    const refused = await batchOfAll();
     assert.equal(refused.code, 75, refused.stderr);
     const doc = JSON.parse(refused.stdout) as Doc;
     assert.deepEqual(
@@ -93,12 +91,7 @@ describe("the circuit breaker, fleet-wide", { skip: REDIS_SKIP }, () => {
       [1, 2].map(() => fleet.startWorker("--concurrency", "1", ...circuit)),
     );
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, openedAt + 2100 - Date.now())));
-    const probing = fleet.enqueue(
-      ...paths.map((path) => server.url(path)),
-      ...out,
-      "--wait",
-      "--json",
-    );
+    const probing = batchOfAll();
     await untilLogged(probers, refusedByCircuit, 7);
     const asked = paths.filter((path) => server.requestsFor(path).length > 0);
     assert.equal(asked.length, 1, `one probe for the fleet, got ${asked.join(", ")}`);
@@ -114,12 +107,7 @@ describe("the circuit breaker, fleet-wide", { skip: REDIS_SKIP }, () => {
     // The probe succeeded: the circuit is closed for everyone, and the origin answers at once.
     for (const [index, path] of paths.entries())
       server.route(path, { body: bytes(1024, index + 2) });
-    const healed = await fleet.enqueue(
-      ...paths.map((path) => server.url(path)),
-      ...out,
-      "--wait",
-      "--json",
-    );
+    const healed = await batchOfAll();
     assert.equal(healed.code, 0, healed.stderr);
   });
 });
