@@ -5,7 +5,13 @@
  */
 import type { Logger } from "./log/events.js";
 
-export type FailpointName = "after-lock" | "before-rename" | "after-rename" | "marker-written";
+export type FailpointName =
+  | "after-lock"
+  | "before-rename"
+  | "after-rename"
+  | "marker-written"
+  /** `enqueue`: the batch's first round of jobs is on the queue. */
+  | "enqueue-chunk-added";
 
 export type Failpoint = (name: FailpointName) => Promise<void>;
 

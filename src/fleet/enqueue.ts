@@ -5,30 +5,28 @@
  * the batch to its end and reports as a local run does: results in plan order, the same summary
  * and exit code.
  */
-import { type Job, Queue, QueueEvents } from "bullmq";
+import { Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
 import type { Clock } from "../clock.js";
-import { ResultBuilder, type SourceResult } from "../core/result.js";
-import type { JobSpec } from "../core/spec.js";
-import { SyncError, UsageError } from "../errors.js";
+import type { SourceResult } from "../core/result.js";
+import { UsageError } from "../errors.js";
+import type { Failpoint } from "../failpoints.js";
 import type { Logger } from "../log/events.js";
+import { isCredentialParameter } from "../log/redact.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { remoteListing } from "../run/listing.js";
 import { plan } from "../run/plan.js";
-import { finishReport, type Report, Tally } from "../run/report.js";
-import { ResultOrder, type ResultSink } from "../run/result-order.js";
+import { finishReport, type Report } from "../run/report.js";
+import type { ResultSink } from "../run/result-order.js";
 import { buildRuntime, openState } from "../run/runtime.js";
 import { jobSpecOf } from "../run/specs.js";
+import { closeRedis } from "../state/redis/connection.js";
 import type { RedisLocation } from "../state/redis/location.js";
-import {
-  connectionOf,
-  type FleetJob,
-  JOB_OPTIONS,
-  jobIdOf,
-  MAX_STALLS,
-  QUEUE_NAME,
-  queuePrefixOf,
-} from "./queue.js";
-import { checkReachable } from "./reachable.js";
+import { addJobs, claimBatch, closeWithin } from "./add-jobs.js";
+import { followBatch } from "./follow.js";
+import { QueueOutage } from "./outage.js";
+import { checkBatchId, connectionOf, type FleetJob, QUEUE_NAME, queuePrefixOf } from "./queue.js";
+import { connectReachable } from "./reachable.js";
 
 export interface EnqueueSettings {
   queue: RedisLocation;
@@ -46,26 +44,43 @@ export interface EnqueueSettings {
   onResult?: ResultSink;
   /** Called once every job is on the queue, before any waiting. */
   onQueued?: (jobs: number) => void;
-  hooks: { delayScale?: number };
+  hooks: { delayScale?: number; failpoint?: Failpoint };
 }
-
-/** Jobs added per round trip. */
-const ADD_CHUNK = 500;
 
 /**
  * Plans and queues the batch; with `wait`, resolves once every job has finished, to the batch's
- * report (its `results` empty: they went to `onResult`). Throws `UsageError` for a bad plan or a
- * source with credentials in its URL (nothing queued then), `EnvironmentError` when Redis cannot
- * be reached, and the signal's reason when interrupted.
+ * report (its `results` empty: they went to `onResult`). Throws `UsageError` for a bad plan, a
+ * source with credentials in its URL or a batch id already used (nothing queued then),
+ * `EnvironmentError` when Redis cannot be reached or is lost while queueing, and the signal's
+ * reason when interrupted.
  */
 export async function enqueueBatch(
   settings: EnqueueSettings,
 ): Promise<{ jobs: number; report?: Report }> {
-  const { options, clock, logger, signal, batch } = settings;
+  const { options, clock, logger, batch } = settings;
+  checkBatchId(batch);
   refuseCredentials(options);
   const startedAt = clock.now();
   const started = clock.monotonic();
-  await checkReachable(settings.queue, "--queue", logger);
+  const outage = new QueueOutage(settings.queue.display, logger);
+  // Our own connection (fail-fast): checks Redis answers before anything else, then claims the
+  // batch id, reads the server's clock and does the sweeps of a `--wait`.
+  const direct = await connectReachable(settings.queue, "--queue", outage.asLogger());
+  try {
+    return await planAndQueue(settings, direct, outage, startedAt, started);
+  } finally {
+    closeRedis(direct);
+  }
+}
+
+async function planAndQueue(
+  settings: EnqueueSettings,
+  direct: Redis,
+  outage: QueueOutage,
+  startedAt: number,
+  started: number,
+): Promise<{ jobs: number; report?: Report }> {
+  const { options, clock, logger, signal, batch } = settings;
   const state = await openState(options, clock, logger);
   let pairs: ReturnType<typeof jobSpecOf>[];
   try {
@@ -100,35 +115,57 @@ export async function enqueueBatch(
   }
   signal.throwIfAborted();
 
-  const connection = connectionOf(settings.queue);
   const prefix = queuePrefixOf(options.state.kind === "redis" ? options.state.prefix : "");
-  const queue = new Queue<FleetJob, SourceResult>(QUEUE_NAME, { connection, prefix });
-  // Every job waited for listens for the queue's closing: as many listeners as jobs, no leak.
-  queue.setMaxListeners(0);
-  // Listening before the first job is added: no job can finish unseen.
-  const events = settings.wait ? new QueueEvents(QUEUE_NAME, { connection, prefix }) : undefined;
+  // Not BullMQ's "wait out any outage" connection: adding fails when Redis is gone (and the
+  // enqueue says how far it got) rather than hanging an interactive command.
+  const queue = new Queue<FleetJob, SourceResult>(QUEUE_NAME, {
+    connection: connectionOf(settings.queue, true),
+    prefix,
+  });
+  let events: QueueEvents | undefined;
   try {
-    await events?.waitUntilReady();
-    const jobs: Job<FleetJob, SourceResult>[] = [];
-    for (let from = 0; from < pairs.length; from += ADD_CHUNK) {
-      const chunk = pairs.slice(from, from + ADD_CHUNK).map((spec, offset) => {
-        const index = from + offset;
-        return {
-          name: "sync",
-          data: { batch, index, spec },
-          opts: { ...JOB_OPTIONS, jobId: jobIdOf(batch, index) },
-        };
+    await outage.watch(queue);
+    await claimBatch(direct, prefix, batch, settings.queue.display);
+    if (settings.wait) {
+      // From the server's clock, a moment before the first job: every finish is in the stream
+      // after this id, however late this listener's first read happens.
+      const [seconds, micros] = await direct.time();
+      const lastEventId = `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
+      events = new QueueEvents(QUEUE_NAME, {
+        connection: connectionOf(settings.queue),
+        prefix,
+        lastEventId,
       });
-      jobs.push(...(await queue.addBulk(chunk)));
+      await outage.watch(events);
+      await events.waitUntilReady();
     }
+    await addJobs(queue, pairs, {
+      batch,
+      queueDisplay: settings.queue.display,
+      logger,
+      signal,
+      failpoint: settings.hooks.failpoint,
+    });
     logger.emit("info", "enqueued batch", {
       batch_id: batch,
-      jobs: jobs.length,
+      jobs: pairs.length,
       queue: settings.queue.display,
     });
-    settings.onQueued?.(jobs.length);
-    if (!events) return { jobs: jobs.length };
-    const tally = await follow(jobs, pairs, events, settings);
+    settings.onQueued?.(pairs.length);
+    if (!events) return { jobs: pairs.length };
+    const tally = await followBatch({
+      queue,
+      redis: direct,
+      events,
+      batch,
+      specs: pairs,
+      queueDisplay: settings.queue.display,
+      outage,
+      clock,
+      logger,
+      signal,
+      ...(settings.onResult ? { onResult: settings.onResult } : {}),
+    });
     const report = finishReport(
       tally,
       {
@@ -140,67 +177,34 @@ export async function enqueueBatch(
       },
       logger,
     );
-    return { jobs: jobs.length, report };
+    return { jobs: pairs.length, report };
   } finally {
-    await events?.close();
-    await queue.close();
+    // A Redis that went away never answers a close: the connections are dropped instead.
+    await Promise.all([closeWithin(events, clock), closeWithin(queue, clock)]);
   }
-}
-
-/** Waits for every job; hands each result on in plan order; rejects when `signal` aborts. */
-async function follow(
-  jobs: Job<FleetJob, SourceResult>[],
-  specs: JobSpec[],
-  events: QueueEvents,
-  settings: EnqueueSettings,
-): Promise<Tally> {
-  const { clock, signal } = settings;
-  const tally = new Tally();
-  const order = new ResultOrder(settings.onResult ?? (() => {}));
-  const aborted = new Promise<never>((_, reject) => {
-    const fail = () => reject(signal.reason);
-    if (signal.aborted) fail();
-    else signal.addEventListener("abort", fail, { once: true });
-  });
-  aborted.catch(() => {});
-  const outcomes = jobs.map(async (job, index) => {
-    const spec = specs[index] as JobSpec;
-    let result: SourceResult;
-    try {
-      result = (await job.waitUntilFinished(events)) as SourceResult;
-    } catch (error) {
-      // BullMQ failed the job: its workers died more often than allowed, or it could not run.
-      const reason = error instanceof Error ? error.message : String(error);
-      result = new ResultBuilder(spec, clock).failed(
-        new SyncError(
-          "worker_lost",
-          `the fleet gave up on job ${job.id} (taken back from a lost worker up to ${MAX_STALLS} times, or refused): ${reason}`,
-        ),
-      );
-    }
-    tally.add(result);
-    await order.put(index, result);
-  });
-  try {
-    await Promise.race([Promise.all(outcomes), aborted]);
-  } finally {
-    await order.drain();
-  }
-  return tally;
 }
 
 /**
- * A job carries no secrets: a source URL with a user or password cannot be queued. The workers
- * get credentials from their own `--netrc` or `--header` (docs/scaling.md).
+ * A job carries no secrets, and Redis keeps jobs in plain text: a source URL with a user, a
+ * password or a credential-like query parameter (`token`, `X-Amz-Signature` …: the names the
+ * logs redact) cannot be queued. Workers get credentials from their own `--netrc` or `--header`
+ * (docs/scaling.md).
  */
 function refuseCredentials(options: ResolvedOptions): void {
   for (const { location, argument } of options.sources) {
-    if (location.kind !== "http" || !location.href.includes("@")) continue;
+    if (location.kind !== "http" || !/[@?#]/.test(location.href)) continue;
     const url = new URL(location.href);
-    if (url.username === "" && url.password === "") continue;
+    const named = [...url.searchParams.keys()].filter(isCredentialParameter);
+    const what =
+      url.username !== "" || url.password !== ""
+        ? "a user or password"
+        : named.length > 0
+          ? `a credential-like query parameter (${named.join(", ")})`
+          : undefined;
+    if (what === undefined) continue;
     throw new UsageError(
       argument,
-      `${argument} ${location.display} carries credentials, which a queued job never does: give them to each worker (--netrc, --header)`,
+      `${argument} ${location.display} carries credentials (${what}), which a queued job never does: give them to each worker (--netrc, --header)`,
     );
   }
 }

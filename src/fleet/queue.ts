@@ -9,6 +9,7 @@
  */
 import type { ConnectionOptions, JobsOptions } from "bullmq";
 import type { JobSpec } from "../core/spec.js";
+import { UsageError } from "../errors.js";
 import type { RedisLocation } from "../state/redis/location.js";
 
 /** One queue per key prefix: `--state-prefix` keeps deployments sharing a Redis apart. */
@@ -31,24 +32,45 @@ export function queuePrefixOf(statePrefix: string): string {
 
 /**
  * BullMQ connection options for `location`. `maxRetriesPerRequest: null` is what BullMQ's
- * workers require: a blocking fetch must wait out a Redis restart, not fail after one retry.
+ * workers and event listeners require: a blocking read must wait out a Redis restart, not fail
+ * after one retry. `failFast` (a `Queue` that only adds jobs): a command fails after one retry.
  */
-export function connectionOf(location: RedisLocation): ConnectionOptions {
+export function connectionOf(location: RedisLocation, failFast = false): ConnectionOptions {
   return {
     host: location.host,
     port: location.port,
     db: location.db,
     ...(location.username === undefined ? {} : { username: location.username }),
     ...(location.password === undefined ? {} : { password: location.password }),
-    maxRetriesPerRequest: null,
+    maxRetriesPerRequest: failFast ? 1 : null,
     connectionName: "resilient-sync-fleet",
   };
 }
 
-/** A job's id: its batch and place. Re-adding it is a no-op, so a retried enqueue adds nothing twice. */
+/** A job's id: its batch and its place in the batch's plan. */
 export function jobIdOf(batch: string, index: number): string {
   return `${batch}.${index}`;
 }
+
+/** What a batch id (`RUN_ID`) may hold: BullMQ refuses `:` in job ids and ids that are integers. */
+const BATCH_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+
+/** Throws `UsageError` when `batch` cannot name a batch's jobs. */
+export function checkBatchId(batch: string): void {
+  if (!BATCH_ID.test(batch))
+    throw new UsageError(
+      "RUN_ID",
+      `RUN_ID ${JSON.stringify(batch)} cannot be a batch id: use 1 to 128 letters, digits, '-', '_' or '.'`,
+    );
+}
+
+/** The key that claims a batch id on the queue's Redis (beside BullMQ's `<prefix>:jobs:…`). */
+export function batchKeyOf(prefix: string, batch: string): string {
+  return `${prefix}:batch:${batch}`;
+}
+
+/** How long a batch id stays claimed: longer than any of its jobs' records are kept. */
+export const BATCH_CLAIM_S = 30 * 24 * 3600;
 
 /** How long finished jobs (and their results) stay in Redis for an `enqueue --wait` to read. */
 const KEEP_COMPLETED_S = 24 * 3600;

@@ -1,4 +1,6 @@
 /** A Redis the fleet needs, checked before anything is queued or taken: never a silent hang. */
+
+import type { Redis } from "ioredis";
 import { EnvironmentError } from "../errors.js";
 import type { Logger } from "../log/events.js";
 import { closeRedis, connectRedis } from "../state/redis/connection.js";
@@ -14,8 +16,17 @@ export async function checkReachable(
   flag: string,
   logger: Logger,
 ): Promise<void> {
+  closeRedis(await connectReachable(location, flag, logger));
+}
+
+/** `checkReachable`, keeping the connection (fail-fast: a command while Redis is away errs). */
+export async function connectReachable(
+  location: RedisLocation,
+  flag: string,
+  logger: Logger,
+): Promise<Redis> {
   try {
-    closeRedis(await connectRedis(location, logger));
+    return await connectRedis(location, logger);
   } catch (error) {
     throw new EnvironmentError(
       flag.replace(/^--/, ""),

@@ -18,6 +18,7 @@ import { type Logger, tagged } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { buildRuntime, openState } from "../run/runtime.js";
 import type { RedisLocation } from "../state/redis/location.js";
+import { QueueOutage } from "./outage.js";
 import {
   connectionOf,
   type FleetJob,
@@ -122,19 +123,7 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
       autorun: false,
     },
   );
-  let lastReason = "";
-  worker.on("error", (error) => {
-    // ioredis says the same thing on every reconnect attempt: said once per cause.
-    if (error.message === lastReason) return;
-    lastReason = error.message;
-    logger.emit("warning", "queue unreachable", {
-      queue: settings.queue.display,
-      reason: error.message,
-    });
-  });
-  worker.on("ready", () => {
-    lastReason = "";
-  });
+  await new QueueOutage(settings.queue.display, logger).watch(worker);
 
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();

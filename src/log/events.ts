@@ -168,6 +168,12 @@ export interface EventFields {
   "job refused": { job_id: string; reason: string };
   /** The queue's Redis stopped answering; its client keeps reconnecting. */
   "queue unreachable": { queue: string; reason: string };
+  /** The queue's Redis answers again after `queue unreachable`. */
+  "queue reachable again": { queue: string };
+  /** `enqueue`: stopped (a signal, a lost Redis) with part of the batch queued; those jobs run. */
+  "batch partly queued": { batch_id: string; queued: number; jobs: number; reason: string };
+  /** `enqueue --wait`: no worker takes jobs from this queue (said again if all leave). */
+  "no worker on the queue": { queue: string; batch_id: string; pending: number };
   /** A library caller's `onProgress` threw: the run goes on. */
   "progress callback failed": { reason: string };
 }

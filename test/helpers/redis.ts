@@ -33,9 +33,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /**
    * Shuts it down (SIGTERM: an append-only file is flushed) and starts it again on the same
-   * port and dir; resolves once it accepts connections again. Only with `persist`.
+   * port and dir; resolves once it accepts connections again. Only with `persist`. `whileDown`
+   * runs (and is awaited) between the stop and the start.
    */
-  restart(): Promise<void>;
+  restart(whileDown?: () => Promise<unknown>): Promise<void>;
 }
 
 /** Resolves once the server says it is ready; rejects when it exits first or stays silent for 10 s. */
@@ -156,9 +157,10 @@ export async function startRedis(
         await rm(dir, { recursive: true, force: true });
       },
       kill: () => end("SIGKILL"),
-      restart: async () => {
+      restart: async (whileDown) => {
         if (!persist) throw new Error("restart() needs startRedis({ persist: true })");
         await end("SIGTERM");
+        await whileDown?.();
         child = await launch(port, dir, persist, options);
       },
     };

@@ -1,0 +1,135 @@
+/**
+ * `enqueue` at its edges, through the real CLI on a real redis-server: a batch id names one
+ * batch (a reused `RUN_ID` is refused, never answered with an older batch's results), a signal
+ * or a lost Redis in the middle of queueing says how far it got, and `--wait` says why it is
+ * still waiting instead of staying silent.
+ */
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { CliProcess } from "../helpers/cli.js";
+import { fleetOn } from "../helpers/fleet.js";
+import { REDIS_SKIP, startRedis, useRedis } from "../helpers/redis.js";
+import { bytes, useTestServer } from "../helpers/server.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const server = useTestServer();
+const redis = useRedis();
+
+/** Jobs BullMQ holds for `prefix` (their hashes: `<prefix>jobs:<batch>.<index>`). */
+async function queuedJobs(url: string, prefix: string, batch: string): Promise<number> {
+  const client = new Redis(url);
+  try {
+    return (await client.keys(`${prefix}jobs:${batch}.*`)).length;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** An input list of `count` URLs nobody fetches (no worker runs): planning needs no request. */
+async function bigList(dir: string, count: number): Promise<string> {
+  const list = join(dir, "list.txt");
+  const lines = Array.from({ length: count }, (_, index) => server.url(`/big/f${index}.bin`));
+  await writeFile(list, `${lines.join("\n")}\n`);
+  return list;
+}
+
+describe("enqueue", { skip: REDIS_SKIP }, () => {
+  test("a batch id already on the queue is refused (exit 64), whatever its sources", async (t) => {
+    const dir = await tempDir(t);
+    const fleet = fleetOn(redis.server.url());
+    t.after(() => fleet.stopAll());
+    server.route("/first.bin", { body: bytes(1000, 1) });
+    server.route("/second.bin", { body: bytes(1000, 2) });
+    const env = { env: { RUN_ID: "nightly" } };
+    await fleet.startWorker();
+    const out = ["--artifact-root", join(dir, "out"), "--wait"];
+    const first = await fleet.enqueueWith(env, server.url("/first.bin"), ...out);
+    assert.equal(first.code, 0, first.stderr);
+    for (const source of ["/second.bin", "/first.bin"]) {
+      const again = await fleet.enqueueWith(env, server.url(source), ...out, "--json");
+      assert.equal(again.code, 64, again.stderr);
+      assert.match(again.stderr, /batch id nightly is already on --queue .*RUN_ID/);
+      assert.equal(again.stdout, "", "no results: not an older batch's");
+    }
+    assert.equal(server.requestsFor("/second.bin").length, 0);
+    assert.equal(await queuedJobs(fleet.queue, fleet.prefix, "nightly"), 1);
+    // A batch id BullMQ cannot take as a job id prefix is bad input, not an internal error.
+    const bad = await fleet.enqueueWith({ env: { RUN_ID: "a:b" } }, server.url("/first.bin"));
+    assert.equal(bad.code, 64, bad.stderr);
+    assert.match(bad.stderr, /RUN_ID/);
+  });
+
+  test("SIGTERM while queueing: exit 143, and it says how many jobs of which batch are queued", async (t) => {
+    const dir = await tempDir(t);
+    const fleet = fleetOn(redis.server.url());
+    const list = await bigList(dir, 3000);
+    const enqueue = new CliProcess(
+      ["enqueue", "--queue", fleet.queue, "--state-prefix", fleet.prefix, "-i", list],
+      { env: { RUN_ID: "stopped", RESILIENT_SYNC_FAILPOINT: "enqueue-chunk-added:stop" } },
+    );
+    await enqueue.waitForLog("paused at failpoint", 30_000);
+    enqueue.child.kill("SIGTERM");
+    enqueue.child.kill("SIGCONT");
+    const run = await enqueue.done;
+    assert.equal(run.code, 143, run.stderr);
+    const partial = run.logs.find((line) => line.message === "batch partly queued");
+    assert.ok(partial, run.stderr);
+    const queued = await queuedJobs(fleet.queue, fleet.prefix, "stopped");
+    assert.equal(partial.queued, queued);
+    assert.equal(partial.jobs, 3000);
+    assert.ok(queued > 0 && queued < 3000, `${queued} of 3000 queued`);
+  });
+
+  test("Redis lost while queueing: exit 42 naming --queue, the batch and how many were queued", async (t) => {
+    const dir = await tempDir(t);
+    const own = await startRedis();
+    t.after(() => own.stop());
+    const fleet = fleetOn(own.url());
+    const list = await bigList(dir, 3000);
+    const enqueue = new CliProcess(
+      ["enqueue", "--queue", fleet.queue, "--state-prefix", fleet.prefix, "-i", list],
+      { env: { RUN_ID: "cut", RESILIENT_SYNC_FAILPOINT: "enqueue-chunk-added:stop" } },
+    );
+    await enqueue.waitForLog("paused at failpoint", 30_000);
+    await own.kill();
+    enqueue.child.kill("SIGCONT");
+    const run = await enqueue.done;
+    assert.equal(run.code, 42, run.stderr);
+    assert.match(
+      run.stderr,
+      /--queue redis:\/\/127\.0\.0\.1:\d+\/0 lost after queuing 500 of 3000 jobs of batch cut/,
+    );
+  });
+
+  test("--wait says when no worker takes jobs and when Redis is away, then finishes once one does", async (t) => {
+    const dir = await tempDir(t);
+    const own = await startRedis({ persist: true });
+    t.after(() => own.stop());
+    const fleet = fleetOn(own.url());
+    t.after(() => fleet.stopAll());
+    server.route("/waited.bin", { body: bytes(2000, 3) });
+    const enqueue = new CliProcess([
+      "enqueue",
+      "--queue",
+      fleet.queue,
+      "--state-prefix",
+      fleet.prefix,
+      server.url("/waited.bin"),
+      "--artifact-root",
+      join(dir, "out"),
+      "--wait",
+    ]);
+    t.after(() => enqueue.child.kill("SIGKILL"));
+    const idle = await enqueue.waitForLog("no worker on the queue", 15_000);
+    assert.equal(idle.queue, own.url());
+    await own.restart(() => enqueue.waitForLog("queue unreachable", 15_000));
+    await enqueue.waitForLog("queue reachable again", 15_000);
+    await fleet.startWorker();
+    const run = await enqueue.done;
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(server.requestsFor("/waited.bin").length, 1);
+  });
+});
