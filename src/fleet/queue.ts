@@ -88,31 +88,3 @@ export const JOB_OPTIONS: JobsOptions = {
 
 /** A dead worker's job goes back to the queue this many times; then it fails (`worker_lost`). */
 export const MAX_STALLS = 2;
-
-/**
- * Why `data` is not a job this version can run, or undefined when it is. Whoever can write to
- * the queue's Redis chooses what workers fetch and where they write (docs/scaling.md): this
- * refuses malformed jobs (another version's, a hand-written one), not a hostile Redis.
- */
-export function problemOf(data: unknown): string | undefined {
-  if (typeof data !== "object" || data === null) return "the job is not an object";
-  const { batch, index, spec } = data as Partial<FleetJob>;
-  if (typeof batch !== "string" || !Number.isSafeInteger(index)) return "no batch or index";
-  if (typeof spec !== "object" || spec === null) return "no job spec";
-  const source = spec.source as Partial<JobSpec["source"]> | undefined;
-  if (
-    typeof source !== "object" ||
-    source === null ||
-    (source.kind !== "http" && source.kind !== "file") ||
-    typeof source.href !== "string" ||
-    typeof source.display !== "string" ||
-    typeof source.origin !== "string"
-  )
-    return "the job's source is malformed";
-  if (typeof spec.destination !== "string" || !spec.destination.startsWith("/"))
-    return "the job's destination is not an absolute path";
-  if (!Number.isSafeInteger(spec.maxAttempts) || spec.maxAttempts < 1)
-    return "the job's attempts are malformed";
-  if (typeof spec.algorithm !== "string") return "the job's checksum algorithm is missing";
-  return undefined;
-}

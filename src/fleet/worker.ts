@@ -18,15 +18,9 @@ import { type Logger, tagged } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { buildRuntime, openState } from "../run/runtime.js";
 import type { RedisLocation } from "../state/redis/location.js";
+import { problemOf } from "./job-check.js";
 import { QueueOutage } from "./outage.js";
-import {
-  connectionOf,
-  type FleetJob,
-  MAX_STALLS,
-  problemOf,
-  QUEUE_NAME,
-  queuePrefixOf,
-} from "./queue.js";
+import { connectionOf, type FleetJob, MAX_STALLS, QUEUE_NAME, queuePrefixOf } from "./queue.js";
 import { checkReachable } from "./reachable.js";
 
 export interface WorkerSettings {
