@@ -23,6 +23,13 @@ export interface CliOptions extends SyncOptions {
   wait?: boolean;
   concurrency?: number;
   stalledAfter?: number;
+  /** `-o FILE`: the destination (`--destination`); `-o -`: stdout (`toStdout`). */
+  output?: string;
+  toStdout?: boolean;
+  verbose?: boolean;
+  scriptName?: string;
+  jsonFormat?: "full" | "legacy";
+  metricsFile?: string;
 }
 
 type ParseConfig = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
@@ -95,7 +102,15 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
       // In a group of short options (`-xz`, `-10`) name the group as written, not one letter of it.
       const written = argv[token.index] ?? token.rawName;
       const name = written.startsWith("--") ? token.rawName : written;
-      throw new UsageError(name, `unknown option ${name}`, "unknown argument");
+      const near = name.startsWith("--")
+        ? closestFlag(name.slice(2).split("=")[0] ?? "")
+        : undefined;
+      const hint = near ? ` (did you mean --${near}?)` : "";
+      throw new UsageError(
+        name,
+        `unknown option ${name}${hint}; see resilient-sync --help`,
+        "unknown argument",
+      );
     }
     if (spec.kind === "boolean") {
       if (token.value !== undefined)
@@ -124,5 +139,65 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
     else options[spec.key] = value;
   }
   if (sources.length > 0) options.sources = sources;
-  return options as CliOptions;
+  return settle(options as CliOptions);
+}
+
+/** The long flag nearest to `written` (a typo, a missing letter), if one is near enough. */
+export function closestFlag(written: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const { flag } of OPTION_TABLE) {
+    const distance = editDistance(written, flag);
+    if (distance < bestDistance) {
+      best = flag;
+      bestDistance = distance;
+    }
+  }
+  // A third of the flag's letters may differ: `--destinaton`, `--max-worker`, not `--foo`.
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))
+    ? best
+    : undefined;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + cost,
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** Folds the aliases into the options they stand for; refuses the contradictions among them. */
+function settle(options: CliOptions): CliOptions {
+  if ((options.logLevel as string) === "warn") options.logLevel = "warning";
+  if (options.verbose) {
+    if (options.quiet)
+      throw new UsageError("--verbose", "-v/--verbose and -q/--quiet contradict each other");
+    if (options.logLevel !== undefined && options.logLevel !== "debug")
+      throw new UsageError("--verbose", "-v/--verbose is --log-level debug: give one of them");
+    options.logLevel = "debug";
+  }
+  if (options.jsonFormat !== undefined && !options.json)
+    throw new UsageError(
+      "--json-format",
+      "--json-format shapes the --json document: give --json too",
+    );
+  if (options.output !== undefined) {
+    if (options.destination !== undefined)
+      throw new UsageError("--output", "-o/--output and --destination both name the destination");
+    if (options.output === "-") options.toStdout = true;
+    else options.destination = options.output;
+    delete options.output;
+  }
+  return options;
 }

@@ -26,6 +26,8 @@ const COMMON = [
   "statePrefix",
   "logLevel",
   "quiet",
+  "verbose",
+  "scriptName",
   "proxy",
   "noProxy",
   "cacert",
@@ -54,13 +56,21 @@ const BATCH = [
   "waitLock",
   "maxFilesize",
   "maxRetries",
+  "retries",
   "retryMaxTime",
   "split",
   "json",
   "wait",
 ];
 /** How a worker runs its jobs: its own, whoever queued them. */
-const WORKER = ["concurrency", "stalledAfter", "circuitTtl", "circuitThreshold", "limitRate"];
+const WORKER = [
+  "concurrency",
+  "stalledAfter",
+  "circuitTtl",
+  "circuitThreshold",
+  "limitRate",
+  "backoffFactor",
+];
 
 const ALLOWED: Record<Command, Set<string>> = {
   enqueue: new Set([...COMMON, ...BATCH]),
@@ -68,7 +78,9 @@ const ALLOWED: Record<Command, Set<string>> = {
 };
 
 function flagOf(key: string): string {
-  return key === "sources" ? "SOURCE" : `--${specOf(key).flag}`;
+  if (key === "sources") return "SOURCE";
+  if (key === "toStdout") return "--output -";
+  return `--${specOf(key).flag}`;
 }
 
 /** Refuses an option `command` would not read, saying which command does read it. */

@@ -1,5 +1,5 @@
 /** `--help` text and README's option table, both rendered from the option table. */
-import type { OptionSpec } from "../options/spec.js";
+import { OPTION_GROUPS, type OptionSpec } from "../options/spec.js";
 import { OPTION_TABLE } from "../options/table.js";
 
 /** How a default reads in `--help` and README: `defaultText`, else the value (`off` for false). */
@@ -10,49 +10,114 @@ export function defaultShown(spec: OptionSpec): string | undefined {
   return String(spec.default);
 }
 
-function flagText(spec: OptionSpec): string {
+/** `-o, --output FILE`, as `--help`, README and the man page show a flag. */
+export function flagText(spec: OptionSpec): string {
   const long = `--${spec.flag}${spec.value ? ` ${spec.value}` : ""}`;
   return spec.short ? `-${spec.short}, ${long}` : long;
 }
 
-export function renderHelp(version: string): string {
+/** The option table's rows of each group, in the documented order of groups. */
+export function groupedOptions(): [string, OptionSpec[]][] {
+  return OPTION_GROUPS.map((group) => [group, OPTION_TABLE.filter((s) => s.group === group)]);
+}
+
+/** `text` cut into lines of at most `width` characters, at spaces (a longer word stays whole). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
+const EXAMPLES: [string, string][] = [
+  ["resilient-sync https://example.org/data.csv", "into ./data.csv; a re-run asks the server once"],
+  [
+    "resilient-sync -o /srv/data.bin --checksum HEX https://example.org/data.bin",
+    "one file, verified before it replaces /srv/data.bin",
+  ],
+  [
+    "resilient-sync --artifact-root /srv/mirror -i urls.txt --max-workers 8",
+    "many sources, 8 at a time",
+  ],
+  ["resilient-sync https://example.org/pub/ --pattern '*.iso'", "a remote directory, mirrored"],
+  [
+    "resilient-sync --json https://example.org/a https://example.org/b > results.json",
+    "a results document for scripts",
+  ],
+];
+
+/**
+ * The `--help` text, wrapped to `width` columns (the terminal's, or 80 in a pipe). `installed`:
+ * an installed copy has no bundled sample, so a bare invocation is not offered.
+ */
+export function renderHelp(version: string, width = 80, installed = true): string {
+  const cols = Math.max(60, Math.min(width, 120));
   const lines = [
-    `resilient-sync ${version}`,
-    "Copy http(s) URLs, file URLs and local files to local destinations and keep them in sync:",
-    "locked, retried, resumed, verified while streaming, committed atomically.",
+    `resilient-sync ${version}: copy http(s) URLs, file URLs and local files to local destinations`,
+    "and keep them in sync: locked, retried, resumed, verified, committed atomically.",
     "",
     "Usage:",
-    "  resilient-sync [options]                      sync --source-url to --destination (default: the bundled sample)",
-    "  resilient-sync [options] SOURCE ...           sync each SOURCE to --artifact-root/<name>",
+    "  resilient-sync [options] SOURCE...      each SOURCE into --artifact-root/<name>",
+    "  resilient-sync [options] -o FILE SOURCE the one SOURCE into FILE (- = stdout)",
+    ...(installed
+      ? []
+      : ["  resilient-sync                          (this checkout) sync the bundled sample.csv"]),
+    "  resilient-sync enqueue|worker --queue redis://…   a fleet (docs/scaling.md)",
     "",
+    "Examples:",
   ];
-  const groups = [...new Set(OPTION_TABLE.map((spec) => spec.group))];
-  for (const group of groups) {
+  for (const [command, what] of EXAMPLES) lines.push(`  ${command}`, `      ${what}`);
+  lines.push("");
+  const column = 34;
+  for (const [group, specs] of groupedOptions()) {
     lines.push(`${group}:`);
-    for (const spec of OPTION_TABLE.filter((s) => s.group === group)) {
+    for (const spec of specs) {
       const shown = defaultShown(spec);
-      const defaultText = shown ? ` (default: ${shown})` : "";
-      lines.push(`  ${flagText(spec).padEnd(38)} ${spec.help}${defaultText}`);
+      const text = `${spec.help}${shown ? ` (default: ${shown})` : ""}`;
+      const flag = `  ${flagText(spec)}`;
+      const body = wrap(text, cols - column - 1);
+      if (flag.length > column - 1)
+        lines.push(flag, ...body.map((l) => `${" ".repeat(column)}${l}`));
+      else
+        lines.push(
+          ...body.map((l, i) => `${i === 0 ? flag.padEnd(column) : " ".repeat(column)}${l}`),
+        );
     }
     lines.push("");
   }
   lines.push(
-    "Exit codes: 0 ok or up to date, 1 partial failure, 42 unfit environment, 64 invalid arguments,",
-    "65 checksum mismatch, 70 transfer failed, 73 destination not writable, 75 circuit open,",
-    "130/143 interrupted.",
-    "<root> is $REPO_ROOT, else the folder holding resilient-sync's package.json.",
+    ...wrap(
+      "Exit codes: 0 ok or up to date, 1 partial failure, 42 unfit environment, 64 invalid arguments, 65 checksum mismatch, 70 transfer failed, 73 destination not writable, 75 circuit open, 130/143 interrupted.",
+      cols,
+    ),
+    ...wrap(
+      installed
+        ? "State (locks, markers, partial downloads, circuits) is kept in $XDG_STATE_HOME/resilient-sync, else ~/.local/state/resilient-sync."
+        : "<root> is $REPO_ROOT, else this checkout (the folder holding resilient-sync's package.json).",
+      cols,
+    ),
+    "Documentation: man resilient-sync; https://github.com/resilient-sync/resilient-sync#readme",
   );
   return `${lines.join("\n")}\n`;
 }
 
-/** The option table as markdown, for README.md (a test keeps the two equal). */
+/** The option table as markdown, one table per group, for README.md (a test keeps them equal). */
 export function renderOptionsMarkdown(): string {
-  const rows = ["| option | default | meaning |", "|---|---|---|"];
-  for (const spec of OPTION_TABLE) {
-    const flag = flagText(spec).replace(/\|/g, "\\|");
-    rows.push(
-      `| \`${flag}\` | ${defaultShown(spec) ? `\`${defaultShown(spec)}\`` : ""} | ${spec.help} |`,
-    );
+  const out: string[] = [];
+  for (const [group, specs] of groupedOptions()) {
+    out.push(`**${group}**`, "", "| option | default | meaning |", "|---|---|---|");
+    for (const spec of specs) {
+      const flag = flagText(spec).replace(/\|/g, "\\|");
+      const shown = defaultShown(spec);
+      out.push(`| \`${flag}\` | ${shown ? `\`${shown}\`` : ""} | ${spec.help} |`);
+    }
+    out.push("");
   }
-  return `${rows.join("\n")}\n`;
+  return `${out.join("\n").trimEnd()}\n`;
 }

@@ -6,14 +6,16 @@
 import { randomBytes } from "node:crypto";
 import type { ProgressEvent } from "../core/progress.js";
 import { UsageError } from "../errors.js";
+import { humanTerminal, type RetryNotice } from "../log/human.js";
 import { createJsonLogger } from "../log/json.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
 import { PROXY_ENV_NAMES } from "../options/network.js";
-import { packageVersion } from "../options/package.js";
+import { isInstalled, packageVersion } from "../options/package.js";
 import { EXIT } from "../run/report.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
 import { failureExit } from "./failure.js";
 import { JsonDocument } from "./json-document.js";
+import { LegacyJsonDocument } from "./json-legacy.js";
 import { Interrupted, trapSignals } from "./signals.js";
 import { testHooksFromEnv } from "./test-hooks.js";
 
@@ -36,17 +38,33 @@ export async function main(argv: readonly string[]): Promise<number> {
   const loggerFor = (
     options: CliOptions,
     sinks = { out: write(process.stdout), err: write(process.stderr) },
-  ) =>
-    createJsonLogger({
+    terminal: { onRetry?: (notice: RetryNotice) => void; summaryShown?: boolean } = {},
+  ) => {
+    const minLevel = options.quiet ? "warning" : (options.logLevel ?? "info");
+    const json = createJsonLogger({
       runId,
       version,
       pid: process.pid,
-      minLevel: options.quiet ? "warning" : (options.logLevel ?? "info"),
+      minLevel,
       sinks,
-      allToErr: options.json ?? false,
+      // With --json or -o -, stdout carries the data: every log line goes to stderr.
+      allToErr: (options.json ?? false) || (options.toStdout ?? false),
       redactor,
+      ...(options.scriptName === undefined ? {} : { script: options.scriptName }),
     });
+    // A person reads a terminal: warnings and errors as short lines there. Scripts reading a
+    // pipe or a file, and anyone asking for --json, keep the JSON lines.
+    if (process.stderr.isTTY !== true || options.json) return json;
+    return humanTerminal({ json, write: sinks.err, redactor, minLevel, ...terminal });
+  };
 
+  // Installed, there is no bundled sample to sync: a bare invocation is a request for usage.
+  if (args.length === 0 && !command && process.env.REPO_ROOT === undefined && isInstalled()) {
+    process.stderr.write(
+      "usage: resilient-sync [options] SOURCE...   (resilient-sync --help for the options)\n",
+    );
+    return EXIT.usage;
+  }
   let options: CliOptions;
   try {
     options = parseCommandLine(args);
@@ -65,7 +83,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (options.help) {
     const { renderHelp } = await import("./help.js");
-    process.stdout.write(renderHelp(version));
+    const width = process.stdout.isTTY ? process.stdout.columns : 80;
+    process.stdout.write(renderHelp(version, width, isInstalled()));
     return EXIT.ok;
   }
   if (options.version) {
@@ -83,9 +102,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   }
 
-  const showProgress = options.noProgress
-    ? false
-    : (options.progress ?? (process.stderr.isTTY === true && !options.json));
+  const showProgress =
+    options.noProgress || options.toStdout
+      ? false
+      : (options.progress ?? (process.stderr.isTTY === true && !options.json));
   const renderer = showProgress
     ? new (await import("./render.js")).TerminalRenderer(process.stderr)
     : undefined;
@@ -102,11 +122,14 @@ export async function main(argv: readonly string[]): Promise<number> {
           err: (line) => renderer.log(line),
         }
       : undefined,
+    renderer ? { onRetry: (notice) => renderer.onRetry(notice), summaryShown: true } : {},
   );
 
   // Written as the run goes (results kept by nobody): see json-document.ts.
   const document = options.json
-    ? new JsonDocument(process.stdout, redactor, { runId, version, startedAt: new Date() })
+    ? options.jsonFormat === "legacy"
+      ? new LegacyJsonDocument(process.stdout, redactor)
+      : new JsonDocument(process.stdout, redactor, { runId, version, startedAt: new Date() })
     : undefined;
 
   // A second signal ends the process at once; a document already begun is still closed whole
@@ -136,9 +159,30 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const proxy of [options.proxy, ...PROXY_ENV_NAMES.map((name) => process.env[name])]) {
       if (proxy) redactor.add(...secretsOfUrl(proxy.includes("://") ? proxy : `http://${proxy}`));
     }
+    // What only this process reads (how the document is shaped, where stdout goes).
+    const { toStdout, jsonFormat: _jsonFormat, ...syncOptions } = options;
+    if (toStdout) {
+      if (options.json) throw new UsageError("--json", "--json and -o - both write to stdout");
+      const [{ normalizeOptions }, { streamToStdout }, { systemClock }] = await Promise.all([
+        import("../options/normalize.js"),
+        import("../run/to-stdout.js"),
+        import("../clock.js"),
+      ]);
+      const code = await streamToStdout({
+        options: normalizeOptions(syncOptions),
+        out: process.stdout,
+        clock: systemClock,
+        logger,
+        version,
+        signal,
+        delayScale: testHooksFromEnv(logger).delayScale,
+      });
+      renderer?.stop();
+      return code;
+    }
     const report = await runSync(
       {
-        ...options,
+        ...syncOptions,
         runId,
         logger,
         signal,

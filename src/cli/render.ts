@@ -29,18 +29,65 @@ export function formatDuration(ms: number): string {
 
 interface Transfer {
   bar: cliProgress.SingleBar;
-  sized: boolean;
+  name: string;
+  received: number;
+  total: number | undefined;
+  rate: RateMeter;
+  /** Set while the transfer waits to retry: when the wait ends, and what to say. */
+  retry?: { until: number; label: string };
+}
+
+/** Bytes per second over the last few seconds: it follows a link that speeds up or stalls. */
+export class RateMeter {
+  readonly #samples: [number, number][] = [];
+  #bytes = 0;
+
+  constructor(private readonly windowMs = 5000) {}
+
+  add(now: number, bytes: number): void {
+    this.#bytes += bytes;
+    this.#samples.push([now, this.#bytes]);
+    while (
+      this.#samples.length > 2 &&
+      now - (this.#samples[0] as [number, number])[0] > this.windowMs
+    )
+      this.#samples.shift();
+  }
+
+  /** Bytes per second at `now`, 0 before two samples. */
+  perSecond(now: number): number {
+    const first = this.#samples[0];
+    if (!first || this.#samples.length < 2) return 0;
+    const span = Math.max(now - first[0], 1);
+    return ((this.#bytes - first[1]) * 1000) / span;
+  }
+}
+
+/** `6.0 MiB / 12 MiB · 50% · 4.0 MiB/s · ETA 1.5 s`, the parts that are known. */
+export function progressText(done: number, total: number | undefined, rate: number): string {
+  const parts = [
+    total === undefined ? formatBytes(done) : `${formatBytes(done)} / ${formatBytes(total)}`,
+  ];
+  if (total !== undefined && total > 0)
+    parts.push(`${Math.floor((100 * Math.min(done, total)) / total)}%`);
+  parts.push(`${formatBytes(Math.round(rate))}/s`);
+  if (total !== undefined && rate > 0 && done < total)
+    parts.push(`ETA ${formatDuration(((total - done) / rate) * 1000)}`);
+  return parts.join(" · ");
 }
 
 export class TerminalRenderer {
   readonly #stream: NodeJS.WriteStream;
   readonly #bars: cliProgress.MultiBar;
   readonly #transfers = new Map<string, Transfer>();
-  readonly #startedAt = performance.now();
+  readonly #rate = new RateMeter();
   #total: cliProgress.SingleBar | undefined;
-  #bytes = 0;
+  #planned = 0;
+  /** Bytes of finished transfers (their files' sizes as received). */
+  #finishedBytes = 0;
   #done = 0;
   #stopped = false;
+  readonly #ticker: NodeJS.Timeout;
   /** The closing lines of results taken with `record` (a run that keeps no results). */
   readonly #lines: string[] = [];
 
@@ -62,11 +109,17 @@ export class TerminalRenderer {
           const width = options.barsize ?? 24;
           const filled = Math.round(Math.min(1, params.progress) * width);
           const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
-          return `${payload.label.padEnd(28).slice(0, 28)} ${bar} ${payload.detail}`;
+          const line = `${payload.label.padEnd(24).slice(0, 24)} ${bar} ${payload.detail}`;
+          // Never wider than the terminal: a wrapped bar line is redrawn as garbage.
+          const columns = stream.columns ?? 80;
+          return line.length > columns - 1 ? `${line.slice(0, columns - 2)}…` : line;
         },
       },
       cliProgress.Presets.shades_classic,
     );
+    // Countdowns and rates change without new bytes: redrawn a few times a second.
+    this.#ticker = setInterval(() => this.#refresh(), 250);
+    this.#ticker.unref();
   }
 
   /** Prints a line above the bars (warnings and errors while bars are shown). */
@@ -80,36 +133,59 @@ export class TerminalRenderer {
     this.#bars.update();
   }
 
+  /** A transfer waits `delayMs` before attempt `attempt`: its bar counts down. */
+  onRetry(notice: {
+    source: string;
+    destination: string;
+    attempt: number;
+    maxAttempts: number | undefined;
+    delayMs: number;
+    reason: string;
+  }): void {
+    const transfer = this.#transfers.get(keyOf(notice));
+    if (!transfer) return;
+    const of = notice.maxAttempts ? `/${notice.maxAttempts}` : "";
+    transfer.retry = {
+      until: performance.now() + notice.delayMs,
+      label: `${notice.reason}, retry ${notice.attempt}${of}`,
+    };
+    this.#refresh();
+  }
+
   onProgress(event: ProgressEvent): void {
     if (this.#stopped) return;
+    const now = performance.now();
     switch (event.type) {
       case "planned":
+        this.#planned = event.total;
         this.#total = this.#bars.create(Math.max(event.total, 1), 0, {
           label: "total",
           detail: "",
         });
-        this.#updateTotal(event.total);
+        this.#refresh();
         return;
-      case "started":
+      case "started": {
+        const name = basename(event.destination);
         this.#transfers.set(keyOf(event), {
-          bar: this.#bars.create(1, 0, { label: basename(event.destination), detail: "" }),
-          sized: false,
+          bar: this.#bars.create(1, 0, { label: name, detail: "" }),
+          name,
+          received: 0,
+          total: undefined,
+          rate: new RateMeter(),
         });
         return;
+      }
       case "bytes": {
-        this.#bytes += event.chunk;
+        this.#rate.add(now, event.chunk);
         const transfer = this.#transfers.get(keyOf(event));
         if (transfer) {
-          if (!transfer.sized && event.total !== undefined) {
-            transfer.bar.setTotal(Math.max(event.total, 1));
-            transfer.sized = true;
-          }
-          const size = event.total === undefined ? "" : ` / ${formatBytes(event.total)}`;
-          transfer.bar.update(event.total === undefined ? 0 : event.received, {
-            detail: `${formatBytes(event.received)}${size}`,
-          });
+          transfer.received = event.received;
+          transfer.total = event.total;
+          transfer.rate.add(now, event.chunk);
+          delete transfer.retry;
+          if (event.total !== undefined) transfer.bar.setTotal(Math.max(event.total, 1));
         }
-        this.#updateTotal();
+        this.#refresh();
         return;
       }
       case "finished": {
@@ -120,25 +196,46 @@ export class TerminalRenderer {
           this.#bars.remove(transfer.bar);
           this.#transfers.delete(key);
         }
+        this.#finishedBytes += transfer?.total ?? transfer?.received ?? 0;
         this.#done += 1;
-        this.#updateTotal();
+        this.#refresh();
         return;
       }
     }
   }
 
-  #updateTotal(planned?: number): void {
+  #refresh(): void {
+    if (this.#stopped) return;
+    const now = performance.now();
+    for (const transfer of this.#transfers.values()) {
+      const { retry } = transfer;
+      const detail = retry
+        ? `↻ ${retry.label} in ${formatDuration(Math.max(0, retry.until - now))}`
+        : progressText(transfer.received, transfer.total, transfer.rate.perSecond(now));
+      transfer.bar.update(transfer.total === undefined ? 0 : transfer.received, { detail });
+    }
     const total = this.#total;
     if (!total) return;
-    const elapsed = (performance.now() - this.#startedAt) / 1000;
-    const rate = elapsed > 0 ? this.#bytes / elapsed : 0;
-    const files = planned ?? total.getTotal();
-    const left = files - this.#done;
-    const perFile = this.#done > 0 ? elapsed / this.#done : undefined;
-    const eta =
-      perFile === undefined || left <= 0 ? "" : ` · ETA ${formatDuration(perFile * left * 1000)}`;
-    total.update(this.#done, {
-      detail: `${this.#done}/${files} files · ${formatBytes(this.#bytes)} · ${formatBytes(rate)}/s${eta}`,
+    // Bytes expected: every file whose size is known (finished, or told by its answer). Files
+    // not started yet are of unknown size: the total is then a floor ("≥"), with no ETA.
+    let expected = this.#finishedBytes;
+    let received = this.#finishedBytes;
+    let unknown = this.#planned - this.#done;
+    for (const transfer of this.#transfers.values()) {
+      received += transfer.received;
+      if (transfer.total !== undefined) {
+        expected += transfer.total;
+        unknown -= 1;
+      }
+    }
+    const rate = this.#rate.perSecond(now);
+    const bytes =
+      unknown > 0
+        ? `${formatBytes(received)}${expected > 0 ? ` / ≥${formatBytes(expected)}` : ""} · ${formatBytes(Math.round(rate))}/s`
+        : progressText(received, expected, rate);
+    total.setTotal(Math.max(unknown > 0 ? this.#planned : expected, 1));
+    total.update(unknown > 0 ? this.#done : received, {
+      detail: `${this.#done}/${this.#planned} files · ${bytes}`,
     });
   }
 
@@ -161,6 +258,7 @@ export class TerminalRenderer {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearInterval(this.#ticker);
     this.#bars.update();
     this.#bars.stop();
   }

@@ -30,6 +30,8 @@ export interface RetryBudgetOptions {
   resumable: () => boolean;
   /** Multiplies every wait (a test hook; 1 for users). */
   delayScale: number;
+  /** `--backoff-factor`: multiplies the backoff, never a server's Retry-After or pace. */
+  backoffFactor?: number;
 }
 
 export class RetryBudget {
@@ -133,7 +135,8 @@ export class RetryBudget {
     // short, so that the link is used again within seconds of its return.
     const sinceProgress = attempt - this.#lastProgressAt;
     const cap = this.#charged === "timed" ? OUTAGE_BACKOFF_CAP_MS : undefined;
-    return Math.round((retryAfter ?? backoffDelayMs(sinceProgress, random, cap)) * delayScale);
+    const backoff = backoffDelayMs(sinceProgress, random, cap) * (this.#options.backoffFactor ?? 1);
+    return Math.round((retryAfter ?? backoff) * delayScale);
   }
 
   /** The failure to report: the last one, saying when the time budget ended the retries. */

@@ -33,6 +33,8 @@ export interface Runtime {
   onProgress?: (event: ProgressEvent) => void;
   /** `--limit-rate`: one bandwidth limit for every body byte of the run (absent: no limit). */
   limiter?: Pick<BandwidthLimit, "take">;
+  /** `--backoff-factor`: multiplies every backoff delay (absent: 1). */
+  backoffFactor?: number;
   /** For the project's own tests only: crash points and faster backoff. Not an option users set. */
   testHooks?: { failpoint?: Failpoint; delayScale?: number };
 }

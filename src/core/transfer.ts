@@ -120,6 +120,7 @@ async function transfer(
     retryMaxTimeMs: spec.retryMaxTimeMs,
     resumable: () => parts.validators !== undefined,
     delayScale: runtime.testHooks?.delayScale ?? 1,
+    backoffFactor: runtime.backoffFactor ?? 1,
   });
   let attemptStartedAt = 0;
   const outcome = await withRetry(

@@ -174,6 +174,18 @@ export interface EventFields {
   "batch partly queued": { batch_id: string; queued: number; jobs: number; reason: string };
   /** `enqueue --wait`: no worker takes jobs from this queue (said again if all leave). */
   "no worker on the queue": { queue: string; batch_id: string; pending: number };
+  /** `-v`: what the run will do, after every default is filled in. */
+  "run settings": {
+    sources: number;
+    artifact_root: string;
+    destination?: string;
+    max_workers: number;
+    max_attempts: number;
+    backoff_factor: number;
+    timeout_ms: number;
+    retry_max_time_ms: number;
+    algorithm: string;
+  };
   /** A library caller's `onProgress` threw: the run goes on. */
   "progress callback failed": { reason: string };
 }

@@ -16,6 +16,8 @@ export interface JsonLoggerOptions {
   /** With `--json`, stdout carries the results document, so every log line goes to `err`. */
   allToErr: boolean;
   redactor: Redactor;
+  /** The `script` field of every line (`--script-name`). Default `resilient-sync`. */
+  script?: string;
   /** Epoch milliseconds with sub-millisecond precision. */
   now?: () => number;
 }
@@ -33,13 +35,13 @@ export function isoTimestampMicros(epochMs: number): string {
 /** One log line: the fixed keys in the documented order, then the event's own fields. */
 export function formatLine(
   event: { level: Level; message: string; fields: object },
-  context: { runId: string; version: string; pid: number; timestamp: string },
+  context: { runId: string; version: string; pid: number; timestamp: string; script?: string },
 ): string {
   const record: Record<string, unknown> = {
     ts: context.timestamp,
     level: event.level,
     message: event.message,
-    script: "resilient-sync",
+    script: context.script ?? "resilient-sync",
     run_id: context.runId,
     pid: context.pid,
     version: context.version,
@@ -63,6 +65,7 @@ export function createJsonLogger(options: JsonLoggerOptions): Logger {
           runId: options.runId,
           version: options.version,
           pid: options.pid,
+          ...(options.script === undefined ? {} : { script: options.script }),
           timestamp: isoTimestampMicros(now()),
         },
       );

@@ -2,7 +2,7 @@
  * `normalizeOptions`: validates user input once, at the edge, into the finished
  * `ResolvedOptions` every other layer reads. Defaults come from the option table, never from here.
  */
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import {
   CHECKSUM_ALGORITHMS,
   type ChecksumAlgorithm,
@@ -16,7 +16,7 @@ import { parseSourceLocation, type SourceLocation } from "../sources/location.js
 import { type StateLocation, stateLocationOf } from "../state/redis/location.js";
 import { parseHeaders } from "./headers.js";
 import { type NetworkOptions, type NetworkSettings, resolveNetwork } from "./network.js";
-import { defaultRoot } from "./package.js";
+import { placesOf } from "./places.js";
 import { parseRate, parseSize } from "./size.js";
 import { defaultOf, specOf } from "./spec.js";
 
@@ -36,6 +36,10 @@ export interface SyncOptions extends NetworkOptions {
   /** With a Redis `state`: the prefix of every key. Default `resilient-sync:`. */
   statePrefix?: string;
   maxRetries?: number;
+  /** The Python sibling's retries after the first attempt: `maxRetries` is `retries + 1`. */
+  retries?: number;
+  /** Multiplies every backoff delay. Default 1. */
+  backoffFactor?: number;
   /** Seconds without an answer from the origin after which a pair stops retrying. */
   retryMaxTime?: number;
   /** Seconds. */
@@ -136,6 +140,7 @@ export interface ResolvedOptions {
   network: NetworkSettings;
   /** Body bytes per second the whole run may receive; undefined: no limit. */
   limitRate: number | undefined;
+  backoffFactor: number;
   /** `--split`: connections a large ranged download may use at once (1: one stream). */
   split: number;
 }
@@ -191,6 +196,17 @@ function checkNumber(
 }
 
 /** Seconds (checked to hold whole milliseconds) as integer milliseconds. */
+/** `--max-retries N` (attempts in total), or the Python sibling's `--retries N` (N + 1 attempts). */
+function attemptsOf(options: SyncOptions): number {
+  if (options.retries === undefined) return checkNumber("maxRetries", options.maxRetries);
+  if (options.maxRetries !== undefined)
+    throw new UsageError(
+      "--retries",
+      "--retries N is --max-retries N+1: give one of them, not both",
+    );
+  return checkNumber("retries", options.retries, 0) + 1;
+}
+
 function toMs(seconds: number): number {
   return Math.round(seconds * 1000);
 }
@@ -204,8 +220,7 @@ export function normalizeOptions(
   options: SyncOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedOptions {
-  const root = resolve(options.root ?? env.REPO_ROOT ?? defaultRoot());
-  const reportsDir = join(root, "reports", "resilient-sync");
+  const places = placesOf(options.root, env);
 
   const algorithm = options.checksumAlgorithm ?? defaultOf<ChecksumAlgorithm>("checksumAlgorithm");
   if (!CHECKSUM_ALGORITHMS.includes(algorithm)) {
@@ -216,10 +231,17 @@ export function normalizeOptions(
   }
   if (algorithm === "blake3") requireBlake3("--checksum-algorithm");
 
-  const positional = options.sources ?? [];
+  // Installed, `--source-url URL` with no `--destination` lands like `resilient-sync URL` (in
+  // the working folder); a checkout keeps the Bash script's `reports/…/sample.csv`.
+  const promoted =
+    places.destination === undefined &&
+    options.sourceUrl !== undefined &&
+    options.destination === undefined;
+  const positional = promoted ? [options.sourceUrl as string] : (options.sources ?? []);
+  const sourceUrl = promoted ? undefined : options.sourceUrl;
   const singlePair =
-    options.sourceUrl !== undefined || options.destination !== undefined || positional.length === 0;
-  if (options.sourceUrl !== undefined && positional.length > 0) {
+    sourceUrl !== undefined || options.destination !== undefined || positional.length === 0;
+  if (sourceUrl !== undefined && positional.length > 0) {
     throw new UsageError(
       "--source-url",
       "--source-url names the single source; give it or SOURCE arguments, not both",
@@ -234,8 +256,13 @@ export function normalizeOptions(
 
   let sources: GivenSource[];
   if (singlePair) {
-    const argument = options.sourceUrl !== undefined ? "--source-url" : "SOURCE";
-    const raw = options.sourceUrl ?? positional[0] ?? join(root, "sample.csv");
+    const argument = sourceUrl !== undefined ? "--source-url" : "SOURCE";
+    const raw = sourceUrl ?? positional[0] ?? places.sample;
+    if (raw === undefined)
+      throw new UsageError(
+        "SOURCE",
+        "no source given: resilient-sync [options] SOURCE… (or -i FILE); see resilient-sync --help",
+      );
     sources = [{ location: parseSourceLocation(raw, argument), argument }];
   } else {
     sources = positional.map((raw) => ({
@@ -244,9 +271,15 @@ export function normalizeOptions(
     }));
   }
 
-  const checksums = (options.checksum ?? []).map((value) =>
-    parseChecksumArgument(value, algorithm),
-  );
+  // One source, however it was given: a bare `--checksum HEX` is that source's.
+  const only = positional.length === 1 ? positional[0] : undefined;
+  const checksums = (options.checksum ?? [])
+    .map((value) => parseChecksumArgument(value, algorithm))
+    .map((claim) =>
+      claim.source === undefined && !singlePair && only !== undefined
+        ? { ...claim, source: only }
+        : claim,
+    );
   if (!singlePair && checksums.some((claim) => claim.source === undefined)) {
     throw new UsageError("--checksum", "--checksum needs SOURCE=HEX when there are many sources");
   }
@@ -256,17 +289,17 @@ export function normalizeOptions(
   return {
     sources,
     destination: singlePair
-      ? resolve(options.destination ?? join(reportsDir, "sample.csv"))
+      ? resolve(options.destination ?? places.destination ?? places.artifactRoot)
       : undefined,
     directoryDestination:
       options.destination === undefined ? undefined : resolve(options.destination),
-    artifactRoot: resolve(options.artifactRoot ?? reportsDir),
+    artifactRoot: resolve(options.artifactRoot ?? places.artifactRoot),
     pattern,
     checksums,
     checksumFile: options.checksumFile === undefined ? undefined : resolve(options.checksumFile),
-    lockDir: resolve(options.lockDir ?? join(reportsDir, ".locks")),
+    lockDir: resolve(options.lockDir ?? places.lockDir),
     state: stateLocationOf(options.state, options.statePrefix),
-    maxAttempts: checkNumber("maxRetries", options.maxRetries),
+    maxAttempts: attemptsOf(options),
     retryMaxTimeMs: toMs(checkNumber("retryMaxTime", options.retryMaxTime)),
     timeoutMs: toMs(checkNumber("timeout", options.timeout)),
     circuitTtlMs: toMs(checkNumber("circuitTtl", options.circuitTtl)),
@@ -292,6 +325,7 @@ export function normalizeOptions(
         : parseSize(options.maxFilesize, "--max-filesize"),
     limitRate:
       options.limitRate === undefined ? undefined : parseRate(options.limitRate, "--limit-rate"),
+    backoffFactor: checkNumber("backoffFactor", options.backoffFactor),
   };
 }
 

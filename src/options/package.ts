@@ -14,13 +14,22 @@ export function packageRoot(): string {
 }
 
 /**
+ * Whether this copy was installed by npm (globally, by npx, as a dependency) rather than run from
+ * a checkout of the repository: installed packages live under a node_modules folder.
+ * `$RESILIENT_SYNC_INSTALLED=1` makes a checkout behave as installed (the tests of those defaults).
+ */
+export function isInstalled(): boolean {
+  if (process.env.RESILIENT_SYNC_INSTALLED === "1") return true;
+  return packageRoot().split(sep).includes("node_modules");
+}
+
+/**
  * `<root>` when neither `root` nor `$REPO_ROOT` is given: the project's own folder when run from
- * its checkout (the Bash script's behaviour), but the working folder when installed as a
- * dependency — nothing is ever written inside node_modules.
+ * its checkout (the Bash script's behaviour), the working folder when installed — nothing is
+ * ever written inside node_modules.
  */
 export function defaultRoot(): string {
-  const root = packageRoot();
-  return root.split(sep).includes("node_modules") ? process.cwd() : root;
+  return isInstalled() ? process.cwd() : packageRoot();
 }
 
 /** The package version, read once per call from package.json. */

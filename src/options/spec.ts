@@ -12,6 +12,21 @@ export type OptionKind =
   /** Bytes: a string with k/M/G suffixes on the command line; a number or such a string in `sync()`. */
   | "size";
 
+/** What `--help`, README and the man page group options by: what they do, in this order. */
+export const OPTION_GROUPS = [
+  "Sources and destinations",
+  "Verifying",
+  "Retries, timeouts and the circuit",
+  "State and locks",
+  "Speed",
+  "Network",
+  "Output and logs",
+  "Fleet",
+  "General",
+] as const;
+
+export type OptionGroup = (typeof OPTION_GROUPS)[number];
+
 export interface OptionSpec {
   /** Long flag without dashes: `source-url`. */
   flag: string;
@@ -34,7 +49,7 @@ export interface OptionSpec {
   positive?: boolean;
   choices?: readonly string[];
   help: string;
-  group: "Single pair" | "Many sources" | "Beyond both" | "Network" | "Fleet" | "General";
+  group: OptionGroup;
   /** The module that owns the option's meaning (and validates what the generic checks cannot). */
   owner: string;
 }

@@ -31,7 +31,7 @@ export const NETWORK_OPTIONS: readonly OptionSpec[] = [
     value: "RATE",
     defaultText: "none",
     help: "cap the whole run's received body bytes per second, shared by all transfers at once (not each): bytes, or k, M, G suffixes (1024-based, as curl: 200k, 1.5M)",
-    group: "Network",
+    group: "Speed",
   },
   {
     flag: "cacert",
@@ -98,6 +98,6 @@ export const NETWORK_OPTIONS: readonly OptionSpec[] = [
     value: "N",
     default: 1,
     help: "fetch a file of 16 MiB or more over up to N connections at once (segments of at least 8 MiB), when its server honours Range with a strong validator; 1: one stream",
-    group: "Network",
+    group: "Speed",
   },
 ];

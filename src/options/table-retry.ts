@@ -11,7 +11,26 @@ export const RETRY_OPTIONS: readonly OptionSpec[] = [
     value: "N",
     default: 5,
     help: "attempts in total per transfer (N ≥ 1); attempts that made progress, were told to slow down, or met an outage of an origin that was answering do not count",
-    group: "Single pair",
+    group: "Retries, timeouts and the circuit",
+  },
+  {
+    flag: "retries",
+    owner: "core/transfer",
+    key: "retries",
+    kind: "count",
+    value: "N",
+    help: "the Python sibling's: retries after the first attempt (the same as --max-retries N+1)",
+    group: "Retries, timeouts and the circuit",
+  },
+  {
+    flag: "backoff-factor",
+    owner: "core/retry-budget",
+    key: "backoffFactor",
+    kind: "seconds",
+    value: "F",
+    default: 1,
+    help: "multiplies every backoff delay (1 s, 2 s, 4 s … capped at 16 s); 0 retries at once; a server's Retry-After is kept as sent",
+    group: "Retries, timeouts and the circuit",
   },
   {
     flag: "retry-max-time",
@@ -22,7 +41,7 @@ export const RETRY_OPTIONS: readonly OptionSpec[] = [
     value: "SEC",
     default: 300,
     help: "stop retrying a transfer once its origin has not answered for SEC (from its first attempt, its last answer or byte); bounds how long an outage is waited out",
-    group: "Single pair",
+    group: "Retries, timeouts and the circuit",
   },
   {
     flag: "timeout",
@@ -33,7 +52,7 @@ export const RETRY_OPTIONS: readonly OptionSpec[] = [
     value: "SEC",
     default: 30,
     help: "connect, response-headers and stall timeout of one attempt (no byte for SEC aborts it); never cuts a transfer that keeps progressing",
-    group: "Single pair",
+    group: "Retries, timeouts and the circuit",
   },
   {
     flag: "circuit-ttl",
@@ -43,6 +62,6 @@ export const RETRY_OPTIONS: readonly OptionSpec[] = [
     value: "SEC",
     default: 300,
     help: "how long an opened circuit refuses work",
-    group: "Single pair",
+    group: "Retries, timeouts and the circuit",
   },
 ];

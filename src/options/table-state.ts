@@ -10,7 +10,7 @@ export const STATE_OPTIONS: readonly OptionSpec[] = [
     value: "URL",
     defaultText: "local: --lock-dir",
     help: "shared state for many hosts: redis://[user:pass@]host[:port][/db] (leases, markers, part records, circuits; the password is never logged); unreachable at start: exit 42",
-    group: "Single pair",
+    group: "State and locks",
   },
   {
     flag: "state-prefix",
@@ -20,6 +20,6 @@ export const STATE_OPTIONS: readonly OptionSpec[] = [
     value: "PREFIX",
     default: "resilient-sync:",
     help: "with --state redis://…: the prefix of every key, so several deployments can share one Redis",
-    group: "Single pair",
+    group: "State and locks",
   },
 ];

@@ -6,6 +6,7 @@ import { CHECKSUM_ALGORITHMS } from "../checksums/digest.js";
 import type { OptionSpec } from "./spec.js";
 import { FLEET_OPTIONS } from "./table-fleet.js";
 import { NETWORK_OPTIONS } from "./table-network.js";
+import { OUTPUT_OPTIONS } from "./table-output.js";
 import { RETRY_OPTIONS } from "./table-retry.js";
 import { STATE_OPTIONS } from "./table-state.js";
 
@@ -16,9 +17,9 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     key: "sourceUrl",
     kind: "url",
     value: "URL",
-    defaultText: "file://<root>/sample.csv",
+    defaultText: "none; a checkout: file://<root>/sample.csv",
     help: "source: http(s) URL, file URL, or path",
-    group: "Single pair",
+    group: "Sources and destinations",
   },
   {
     flag: "destination",
@@ -26,9 +27,19 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     key: "destination",
     kind: "path",
     value: "PATH",
-    defaultText: "<root>/reports/resilient-sync/sample.csv",
+    defaultText: "./<name>; a checkout: <root>/reports/resilient-sync/sample.csv",
     help: "destination file (its folders are created)",
-    group: "Single pair",
+    group: "Sources and destinations",
+  },
+  {
+    flag: "output",
+    short: "o",
+    owner: "cli/main",
+    key: "output",
+    kind: "path",
+    value: "FILE",
+    help: "the one source's destination, as curl -o (the same as --destination); - writes it to stdout (streamed, no state kept)",
+    group: "Sources and destinations",
   },
   {
     flag: "lock-dir",
@@ -36,9 +47,9 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     key: "lockDir",
     kind: "path",
     value: "DIR",
-    defaultText: "<root>/reports/resilient-sync/.locks",
+    defaultText: "$XDG_STATE_HOME/resilient-sync; a checkout: <root>/reports/resilient-sync/.locks",
     help: "state: locks, markers, partial downloads, circuit state",
-    group: "Single pair",
+    group: "State and locks",
   },
   ...STATE_OPTIONS,
   ...RETRY_OPTIONS,
@@ -48,9 +59,9 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     key: "artifactRoot",
     kind: "path",
     value: "DIR",
-    defaultText: "<root>/reports/resilient-sync",
+    defaultText: ".; a checkout: <root>/reports/resilient-sync",
     help: "where positional SOURCEs land: DIR/<name>",
-    group: "Many sources",
+    group: "Sources and destinations",
   },
   {
     flag: "pattern",
@@ -60,7 +71,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     value: "GLOB",
     default: "**/*",
     help: "files of a directory source to take (glob, relative to it; dotfiles included)",
-    group: "Many sources",
+    group: "Sources and destinations",
   },
   {
     flag: "max-workers",
@@ -71,7 +82,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     value: "N",
     default: 4,
     help: "transfers in flight at once",
-    group: "Many sources",
+    group: "Speed",
   },
   {
     flag: "checksum",
@@ -81,7 +92,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     multiple: true,
     value: "[SOURCE=][ALGO:]HEX",
     help: "expected digest of a source (repeatable); a bare HEX applies to the single source",
-    group: "Many sources",
+    group: "Verifying",
   },
   {
     flag: "checksum-algorithm",
@@ -92,7 +103,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     value: "ALGO",
     default: "sha256",
     help: "digest computed while streaming: sha256, sha512, sha1, md5, blake3 (2-3× faster than sha256; named `blake3:HEX` in --checksum)",
-    group: "Many sources",
+    group: "Verifying",
   },
   {
     flag: "checksum-file",
@@ -101,7 +112,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     kind: "path",
     value: "FILE",
     help: "a sha256sum-style file (HEX  name) whose names match destination file names; the algorithm follows each digest's length",
-    group: "Many sources",
+    group: "Verifying",
   },
   {
     flag: "max-depth",
@@ -112,7 +123,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     value: "N",
     defaultText: "none",
     help: "in directory sources (local, or a URL ending in /, read from its HTML index), take files at most N levels down; 1: only those directly in it",
-    group: "Many sources",
+    group: "Sources and destinations",
   },
   {
     flag: "follow-symlinks",
@@ -121,16 +132,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     kind: "boolean",
     default: false,
     help: "in directory sources, follow links that lead outside the source folder too (by default they are skipped with a warning; links inside it are followed)",
-    group: "Many sources",
-  },
-  {
-    flag: "json",
-    owner: "cli/main",
-    key: "json",
-    kind: "boolean",
-    default: false,
-    help: "write the results document to stdout; logs all go to stderr",
-    group: "Many sources",
+    group: "Sources and destinations",
   },
   {
     flag: "input-file",
@@ -140,16 +142,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     kind: "path",
     value: "FILE",
     help: "read sources from FILE, one a line (- = stdin); blank lines and # comments skipped",
-    group: "Beyond both",
-  },
-  {
-    flag: "dry-run",
-    owner: "run/dry-run",
-    key: "dryRun",
-    kind: "boolean",
-    default: false,
-    help: "plan and print what would happen; write nothing (no locks, no state)",
-    group: "Beyond both",
+    group: "Sources and destinations",
   },
   {
     flag: "force",
@@ -158,7 +151,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     kind: "boolean",
     default: false,
     help: "ignore markers and validators; fetch and verify anew (still atomic)",
-    group: "Beyond both",
+    group: "Verifying",
   },
   {
     flag: "wait-lock",
@@ -168,7 +161,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     value: "SEC",
     default: 0,
     help: "wait up to SEC for a busy lock instead of skipping",
-    group: "Beyond both",
+    group: "State and locks",
   },
   {
     flag: "deadline",
@@ -179,7 +172,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     value: "SEC",
     defaultText: "none",
     help: "bound the whole run; unfinished work fails as deadline",
-    group: "Beyond both",
+    group: "Retries, timeouts and the circuit",
   },
   {
     flag: "max-filesize",
@@ -189,7 +182,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     value: "SIZE",
     defaultText: "none",
     help: "fail any file larger than SIZE bytes (k, M, G suffixes, 1024-based, as curl); its part is removed",
-    group: "Beyond both",
+    group: "Verifying",
   },
   {
     flag: "circuit-threshold",
@@ -200,7 +193,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     value: "N",
     default: 1,
     help: "consecutive failed transfers to one origin that open its circuit",
-    group: "Beyond both",
+    group: "Retries, timeouts and the circuit",
   },
   {
     flag: "header",
@@ -210,44 +203,9 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     multiple: true,
     value: '"Name: value"',
     help: "extra request header (repeatable); @FILE reads them from a file, one a line; $RESILIENT_SYNC_HEADER adds more; values are never logged",
-    group: "Beyond both",
+    group: "Network",
   },
-  {
-    flag: "log-level",
-    owner: "log/json",
-    key: "logLevel",
-    kind: "choice",
-    choices: ["debug", "info", "warning", "error"],
-    value: "LEVEL",
-    default: "info",
-    help: "debug, info, warning, error",
-    group: "Beyond both",
-  },
-  {
-    flag: "quiet",
-    owner: "log/json",
-    key: "quiet",
-    kind: "boolean",
-    default: false,
-    help: "only warnings and errors",
-    group: "Beyond both",
-  },
-  {
-    flag: "progress",
-    owner: "cli/render",
-    key: "progress",
-    kind: "boolean",
-    help: "progress bars and a summary on stderr (default: on only when stderr is a TTY and --json is off)",
-    group: "Beyond both",
-  },
-  {
-    flag: "no-progress",
-    owner: "cli/render",
-    key: "noProgress",
-    kind: "boolean",
-    help: "no progress bars or summary, even on a TTY",
-    group: "Beyond both",
-  },
+  ...OUTPUT_OPTIONS,
   ...NETWORK_OPTIONS,
   ...FLEET_OPTIONS,
   {
@@ -262,6 +220,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   {
     flag: "version",
     owner: "cli/main",
+    short: "V",
     key: "version",
     kind: "boolean",
     help: "print the version and exit",

@@ -154,6 +154,7 @@ export async function buildRuntime(
     ...(options.limitRate === undefined
       ? {}
       : { limiter: new BandwidthLimit(clock, options.limitRate) }),
+    backoffFactor: options.backoffFactor,
     leaseTtlMs: LEASE_TTL_MS,
     ...(parts.onProgress ? { onProgress: parts.onProgress } : {}),
     ...(parts.testHooks ? { testHooks: parts.testHooks } : {}),

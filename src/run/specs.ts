@@ -47,7 +47,8 @@ export function credentialsOf(pairs: readonly PlannedPair[]): SourceCredentials 
   return credentials;
 }
 
-function withoutUserinfo(href: string): string {
+/** `href` without its user and password (unchanged when it has none). */
+export function withoutUserinfo(href: string): string {
   // A URL without `@` has no userinfo: no parse for it (one per pair of every run).
   if (!href.includes("@")) return href;
   const url = new URL(href);

@@ -90,6 +90,17 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
     ...options,
     sources: [...(options.sources ?? []), ...listed],
   });
+  logger.emit("debug", "run settings", {
+    sources: resolved.sources.length,
+    artifact_root: resolved.artifactRoot,
+    ...(resolved.destination === undefined ? {} : { destination: resolved.destination }),
+    max_workers: resolved.maxWorkers,
+    max_attempts: resolved.maxAttempts,
+    backoff_factor: resolved.backoffFactor,
+    timeout_ms: resolved.timeoutMs,
+    retry_max_time_ms: resolved.retryMaxTimeMs,
+    algorithm: resolved.algorithm,
+  });
 
   // A callback that throws must not crash the host or leave a run unsettled: it is a warning.
   const userProgress = options.onProgress;

@@ -1,0 +1,141 @@
+/**
+ * What a person at a terminal reads instead of JSON: warnings and errors as short lines
+ * (`✗ data.bin: HTTP 503, retry 2/5 in 2.0 s`). Used only when stderr is a terminal and no
+ * `--json` document is written; pipes, files and CI keep the JSON lines (README, "Logs").
+ */
+import { basename } from "node:path";
+import type { EventFields, Level, Logger, Message } from "./events.js";
+import type { Redactor } from "./redact.js";
+
+/** A retry about to be waited for: what the progress display counts down. */
+export interface RetryNotice {
+  source: string;
+  destination: string;
+  attempt: number;
+  maxAttempts: number | undefined;
+  delayMs: number;
+  reason: string;
+}
+
+export interface HumanTerminalOptions {
+  /** Where the JSON lines go (info and debug: stdout or nowhere, as before). */
+  json: Logger;
+  /** Writes one line (newline included) to the terminal. */
+  write: (line: string) => void;
+  redactor: Redactor;
+  minLevel: Level;
+  /** Told of every retry wait (the progress display shows its countdown). */
+  onRetry?: (notice: RetryNotice) => void;
+  /** The progress display prints its own summary: `synchronization complete` is not repeated. */
+  summaryShown?: boolean;
+}
+
+const LEVEL_RANK: Record<Level, number> = { debug: 0, info: 1, warning: 2, error: 3 };
+
+/**
+ * A logger that writes warnings, errors and retry waits as human lines to the terminal and
+ * hands everything else to the JSON logger.
+ */
+export function humanTerminal(options: HumanTerminalOptions): Logger {
+  // The last failure of each transfer and its attempt budget: a retry line says why and how many.
+  const lastFailure = new Map<string, string>();
+  const budget = new Map<string, number>();
+  const say = (text: string) => options.write(`${options.redactor.scrub(text)}\n`);
+  return {
+    emit<M extends Message>(level: Level, message: M, fields: EventFields[M]): void {
+      const f = fields as Record<string, unknown>;
+      const key = `${f.source}\0${f.destination}`;
+      if (message === "attempting download") budget.set(key, Number(f.max_attempts));
+      if (message === "download failed") {
+        const reason = shortReason(f);
+        lastFailure.set(key, reason);
+        if (f.retryable) return; // said with its retry wait
+      }
+      if (message === "sleeping before retry") {
+        const delayMs = Number(f.delay_ms);
+        const notice: RetryNotice = {
+          source: String(f.source),
+          destination: String(f.destination),
+          attempt: Number(f.next_attempt),
+          maxAttempts: budget.get(key),
+          delayMs,
+          reason: lastFailure.get(key) ?? "failed",
+        };
+        options.onRetry?.(notice);
+        if (LEVEL_RANK[options.minLevel] <= LEVEL_RANK.warning) {
+          const of = notice.maxAttempts ? `/${notice.maxAttempts}` : "";
+          say(
+            `↻ ${nameOf(f)}: ${notice.reason}, retry ${notice.attempt}${of} in ${seconds(delayMs)}`,
+          );
+        }
+        return;
+      }
+      if (message === "download successful" || message === "synchronization failed") {
+        lastFailure.delete(key);
+        budget.delete(key);
+      }
+      if (level !== "warning" && level !== "error") {
+        options.json.emit(level, message, fields);
+        return;
+      }
+      if (LEVEL_RANK[level] < LEVEL_RANK[options.minLevel]) return;
+      if (message === "synchronization complete" && options.summaryShown) return;
+      const line = humanLine(level, message, f);
+      if (line !== undefined) say(line);
+    },
+  };
+}
+
+/** One event as a line, or undefined when the closing summary says it better. */
+export function humanLine(
+  level: Level,
+  message: string,
+  f: Record<string, unknown>,
+): string | undefined {
+  const mark = level === "error" ? "✗" : "⚠";
+  switch (message) {
+    case "unknown argument":
+    case "invalid argument":
+      return `resilient-sync: ${f.reason}${String(f.reason).includes("--help") ? "" : " (see resilient-sync --help)"}`;
+    case "environment unfit":
+    case "internal error":
+      return `resilient-sync: ${f.reason}`;
+    case "download failed":
+      return `✗ ${nameOf(f)}: ${shortReason(f)}`;
+    case "exhausted retries":
+      return `✗ ${nameOf(f)}: gave up after ${f.attempts} attempts: ${shortReason(f)}`;
+    case "checksum mismatch":
+      return `✗ ${nameOf(f)}: checksum mismatch (${f.algorithm} expected ${String(f.expected).slice(0, 12)}…, got ${String(f.actual).slice(0, 12)}…)`;
+    case "circuit breaker opened":
+      return `⚠ ${f.origin}: circuit opened after ${f.consecutive_failures} failures; its sources are refused for ${f.open_seconds} s`;
+    case "circuit breaker open":
+      return `✗ ${nameOf(f)}: circuit open for ${f.origin}, retry in ${f.seconds_until_retry} s`;
+    case "another synchronization is in progress":
+      return `⚠ ${nameOf(f)}: skipped, another run holds its lock`;
+    case "synchronization complete":
+      return `${mark} ${f.failed} of ${f.total} failed · exit ${f.exit_code}`;
+    default: {
+      const about = f.destination ?? f.source ?? f.state ?? f.queue ?? f.lock;
+      const reason = f.reason === undefined ? "" : `: ${shortReason(f)}`;
+      return `${mark} ${message}${about === undefined ? "" : ` (${nameOf(f)})`}${reason}`;
+    }
+  }
+}
+
+function nameOf(f: Record<string, unknown>): string {
+  const destination = f.destination;
+  if (typeof destination === "string" && destination !== "" && destination !== "-")
+    return basename(destination);
+  return String(f.source ?? f.state ?? f.queue ?? f.lock ?? "");
+}
+
+/** The reason without the source's URL in front (the line already names the file). */
+function shortReason(f: Record<string, unknown>): string {
+  const reason = String(f.reason ?? f.error_code ?? "");
+  const source = typeof f.source === "string" ? f.source : "";
+  return source && reason.startsWith(`${source}: `) ? reason.slice(source.length + 2) : reason;
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}

@@ -1,0 +1,187 @@
+/**
+ * `-o -`: one source streamed to standard output, as `curl -o -` does, for pipelines
+ * (`resilient-sync -o - URL | tar x`). Nothing is kept: no lock, no marker, no part file, no
+ * circuit (a memory store). What still holds: retries with backoff, resuming where the stream
+ * broke (with a `Range` request under the first answer's validators, so the bytes already
+ * written are never sent twice or mixed with another version), stall timeouts, proxies, TLS,
+ * netrc, headers and `--checksum`.
+ *
+ * The limits of a pipe, decided here: bytes written cannot be taken back. A source that cannot
+ * resume after bytes went out fails (exit 70) rather than starting over; a checksum is checked
+ * at the end, so a mismatch (exit 65) is reported after the bytes went out — the reader must
+ * honour the exit code, as with curl.
+ */
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { type Hasher, newHash } from "../checksums/digest.js";
+import type { Clock } from "../clock.js";
+import { ResultBuilder } from "../core/result.js";
+import type { JobSource, JobSpec } from "../core/spec.js";
+import { SyncError, UsageError } from "../errors.js";
+import type { Logger } from "../log/events.js";
+import type { ResolvedOptions } from "../options/normalize.js";
+import { backoffDelayMs } from "../policies/backoff.js";
+import type { Validators } from "../sources/source.js";
+import { MemoryStateStore } from "../state/memory-store.js";
+import { EXIT, exitCodeFor } from "./report.js";
+import { buildRuntime } from "./runtime.js";
+import { withoutUserinfo } from "./specs.js";
+
+export interface StdoutSettings {
+  options: ResolvedOptions;
+  out: Writable;
+  clock: Clock;
+  logger: Logger;
+  version: string;
+  signal: AbortSignal;
+  delayScale: number;
+}
+
+/** Streams the one source to `out`; resolves to the exit code. Throws `UsageError` for bad input. */
+export async function streamToStdout(settings: StdoutSettings): Promise<number> {
+  const { options, clock, logger, signal } = settings;
+  const [given, ...more] = options.sources;
+  if (!given || more.length > 0 || options.directoryDestination !== undefined)
+    throw new UsageError("--output", "-o - streams one source: give exactly one SOURCE");
+  const { location } = given;
+  if (location.kind === "http" && new URL(location.href).pathname.endsWith("/"))
+    throw new UsageError("--output", "-o - streams one file; a URL ending in / is a directory");
+  const href = location.kind === "http" ? withoutUserinfo(location.href) : location.href;
+  const source: JobSource = {
+    kind: location.kind,
+    href,
+    display: location.display,
+    origin: location.origin,
+  };
+  const expected = options.checksums[0];
+  const spec: JobSpec = {
+    source,
+    destination: "-",
+    algorithm: expected?.algorithm ?? options.algorithm,
+    maxAttempts: options.maxAttempts,
+    retryMaxTimeMs: options.retryMaxTimeMs,
+    force: true,
+    waitLockMs: 0,
+  };
+  const { runtime, close } = await buildRuntime({
+    options,
+    store: new MemoryStateStore(clock),
+    clock,
+    logger,
+    random: Math.random,
+    version: settings.version,
+    needsHttp: location.kind === "http",
+    credentials: new Map(href === location.href ? [] : [[href, location.href]]),
+  });
+  const names = { source: location.display, destination: "-" };
+  const started = clock.monotonic();
+  // A reader that goes away (`| head`) is EPIPE on the next write: the stream stops, quietly.
+  const stopped = new AbortController();
+  let closedBy: Error | undefined;
+  const onOutError = (error: Error) => {
+    closedBy = error;
+    stopped.abort(error);
+  };
+  settings.out.on("error", onOutError);
+  const either = AbortSignal.any([signal, stopped.signal]);
+  const hasher: Hasher | undefined = expected ? newHash(expected.algorithm) : undefined;
+  let written = 0;
+  let version: Validators | undefined;
+  let attempt = 1;
+  const reader = runtime.sources.open(source);
+  try {
+    for (; ; attempt += 1) {
+      try {
+        logger.emit("info", "attempting download", {
+          ...names,
+          attempt,
+          max_attempts: spec.maxAttempts,
+          resume_from: written,
+        });
+        const opened = await reader.open({
+          offset: written,
+          resumeIf: written > 0 ? version : undefined,
+          unchangedIf: undefined,
+          signal: either,
+        });
+        if (opened.kind !== "body") throw new SyncError("http_error", "unexpected answer");
+        if (opened.offset !== written)
+          throw new SyncError(
+            "http_error",
+            `the source cannot resume at byte ${written} (no ranges, or it changed), and the bytes already written to stdout cannot be taken back`,
+          );
+        version = opened.validators;
+        for await (const chunk of opened.body as AsyncIterable<Buffer>) {
+          hasher?.update(chunk);
+          written += chunk.length;
+          if (!settings.out.write(chunk)) await once(settings.out, "drain", { signal: either });
+        }
+        break;
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        if (closedBy) {
+          logger.emit("error", "synchronization failed", {
+            ...names,
+            error_code: "write_error",
+            reason: `stdout closed by its reader: ${closedBy.message}`,
+          });
+          return EXIT.write;
+        }
+        // A body cut short arrives as the socket's error: the source says what it means.
+        const failure = error instanceof SyncError ? error : reader.describeError(error);
+        logger.emit("warning", "download failed", {
+          ...names,
+          attempt,
+          error_code: failure.code,
+          reason: failure.message,
+          retryable: failure.retryable,
+          ...(failure.status === undefined ? {} : { status: failure.status }),
+        });
+        if (!failure.retryable || attempt >= spec.maxAttempts) {
+          const result = new ResultBuilder(spec, clock).failed(failure);
+          logger.emit("error", "synchronization failed", {
+            ...names,
+            error_code: failure.code,
+            reason: failure.message,
+          });
+          return exitCodeFor([result]);
+        }
+        const delay =
+          (failure.retryAfterMs ?? backoffDelayMs(attempt, Math.random)) *
+          (failure.retryAfterMs === undefined ? options.backoffFactor : 1);
+        logger.emit("info", "sleeping before retry", {
+          ...names,
+          attempt,
+          next_attempt: attempt + 1,
+          delay_ms: Math.round(delay),
+          retry_after_ms: failure.retryAfterMs ?? null,
+        });
+        await clock.sleep(delay * settings.delayScale, either);
+      }
+    }
+    if (expected && hasher) {
+      const actual = hasher.digest("hex");
+      if (actual !== expected.hex) {
+        logger.emit("error", "checksum mismatch", {
+          ...names,
+          algorithm: expected.algorithm,
+          expected: expected.hex,
+          actual,
+        });
+        return EXIT.checksum;
+      }
+    }
+    logger.emit("info", "download successful", {
+      ...names,
+      attempt,
+      bytes: written,
+      duration_ms: Math.round(clock.monotonic() - started),
+      resumed_from: 0,
+      verified_by: expected ? ["--checksum"] : [],
+    });
+    return EXIT.ok;
+  } finally {
+    settings.out.off("error", onOutError);
+    await close();
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The flags people type without reading the manual, and the old scripts' flags: short options,
+ * `-o FILE` and `-o -`, typo suggestions, the Python sibling's `--retries`, `--backoff-factor`,
+ * `--script-name`, `--verbose` and its `--json` shape.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { CLI, findLog, messages, runCli } from "../helpers/cli.js";
+import { bytes, sha256, useTestServer } from "../helpers/server.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const server = useTestServer();
+
+/** Runs the CLI with stdout kept as bytes (a body written to it is binary). */
+async function runForBytes(
+  args: string[],
+): Promise<{ code: number | null; out: Buffer; err: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, RESILIENT_SYNC_DELAY_SCALE: "0.001" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out: Buffer[] = [];
+  let err = "";
+  child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    err += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, out: Buffer.concat(out), err };
+}
+
+describe("everyday flags", () => {
+  test("-V prints the version; -q hides info lines; -v shows debug; --log-level warn is warning", async (t) => {
+    const dir = await tempDir(t);
+    const pkg = JSON.parse(
+      await readFile(new URL("../../../package.json", import.meta.url), "utf8"),
+    );
+    const version = await runCli(["-V"]);
+    assert.equal(version.stdout, `${pkg.version}\n`);
+    server.route("/flags/a.bin", { body: bytes(100, 1) });
+    const target = ["-o", join(dir, "a.bin"), server.url("/flags/a.bin")];
+    const own = { env: { REPO_ROOT: dir } };
+    const quiet = await runCli(["-q", ...target], own);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.deepEqual(quiet.logs, [], "no info line with -q");
+    const verbose = await runCli(["-v", ...target, "--force"], own);
+    assert.ok(
+      verbose.logs.some((line) => line.level === "debug"),
+      "debug lines with -v",
+    );
+    const warn = await runCli(["--log-level", "warn", ...target], own);
+    assert.equal(warn.code, 0, warn.stderr);
+    assert.deepEqual(warn.logs, []);
+    const both = await runCli(["-q", "-v", ...target]);
+    assert.equal(both.code, 64);
+    assert.match(both.stderr, /contradict/);
+  });
+
+  test("-o FILE is the destination; with --destination too it is refused", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(3000, 2);
+    server.route("/flags/o.bin", { body });
+    const run = await runCli(["-o", join(dir, "o.bin"), server.url("/flags/o.bin")]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await readFile(join(dir, "o.bin")), body);
+    const twice = await runCli([
+      "-o",
+      join(dir, "x"),
+      "--destination",
+      join(dir, "y"),
+      server.url("/flags/o.bin"),
+    ]);
+    assert.equal(twice.code, 64);
+    assert.match(twice.stderr, /both name the destination/);
+  });
+
+  test("-o - streams to stdout, resumes after a reset, and checks --checksum", async () => {
+    const body = bytes(200_000, 5);
+    server.route("/flags/stream.bin", { body, script: [{ kind: "reset", afterBytes: 50_000 }] });
+    const run = await runForBytes(["-o", "-", server.url("/flags/stream.bin")]);
+    assert.equal(run.code, 0, run.err);
+    assert.equal(sha256(run.out), sha256(body));
+    const requests = server.requestsFor("/flags/stream.bin");
+    assert.equal(requests.length, 2);
+    assert.match(String(requests[1]?.headers.range), /^bytes=\d+-$/);
+    assert.doesNotMatch(run.err, /"message":"validated environment"/, "no state touched");
+    server.route("/flags/stream2.bin", { body });
+    const bad = await runForBytes([
+      "-o",
+      "-",
+      "--checksum",
+      "0".repeat(64),
+      server.url("/flags/stream2.bin"),
+    ]);
+    assert.equal(bad.code, 65, bad.err);
+    assert.match(bad.err, /checksum mismatch/);
+  });
+
+  test("-o - from a source that cannot resume fails rather than writing bytes twice", async () => {
+    const body = bytes(100_000, 6);
+    server.route("/flags/noresume.bin", {
+      body,
+      ignoreRange: true,
+      script: [{ kind: "reset", afterBytes: 30_000 }],
+    });
+    const run = await runForBytes(["-o", "-", server.url("/flags/noresume.bin")]);
+    assert.equal(run.code, 70, run.err);
+    assert.ok(run.out.length < body.length);
+    assert.deepEqual(run.out, body.subarray(0, run.out.length), "only the first bytes, once");
+    assert.match(run.err, /cannot resume at byte/);
+  });
+
+  test("a mistyped option names the closest one and --help", async () => {
+    const run = await runCli(["--destinaton", "x", "http://127.0.0.1:1/a"]);
+    assert.equal(run.code, 64);
+    assert.match(
+      run.stderr,
+      /unknown option --destinaton \(did you mean --destination\?\); see resilient-sync --help/,
+    );
+    const far = await runCli(["--frobnicate"]);
+    assert.doesNotMatch(far.stderr, /did you mean/);
+  });
+
+  test("the Python sibling's --retries N is N+1 attempts; with --max-retries it is refused", async (t) => {
+    const dir = await tempDir(t);
+    const failing = Array.from({ length: 5 }, () => ({ kind: "status" as const, status: 503 }));
+    server.route("/flags/r0.bin", { body: bytes(10, 1), script: [...failing] });
+    const none = await runCli(
+      ["--retries", "0", "-o", join(dir, "r0"), server.url("/flags/r0.bin")],
+      { env: { REPO_ROOT: join(dir, "none") } },
+    );
+    assert.equal(none.code, 70, none.stderr);
+    assert.equal(server.requestsFor("/flags/r0.bin").length, 1);
+    server.route("/flags/r2.bin", { body: bytes(10, 1), script: [...failing] });
+    const two = await runCli(
+      ["--retries", "2", "-o", join(dir, "r2"), server.url("/flags/r2.bin")],
+      { env: { REPO_ROOT: join(dir, "two") } },
+    );
+    assert.equal(two.code, 70, two.stderr);
+    assert.equal(server.requestsFor("/flags/r2.bin").length, 3);
+    const both = await runCli([
+      "--retries",
+      "2",
+      "--max-retries",
+      "3",
+      server.url("/flags/r2.bin"),
+    ]);
+    assert.equal(both.code, 64);
+    assert.match(both.stderr, /--retries N is --max-retries N\+1/);
+  });
+
+  test("--backoff-factor multiplies the logged backoff; --script-name names the logs", async (t) => {
+    const dir = await tempDir(t);
+    const delays: number[] = [];
+    for (const factor of ["1", "4"]) {
+      const path = `/flags/backoff${factor}.bin`;
+      server.route(path, { body: bytes(10, 1), script: [{ kind: "status", status: 503 }] });
+      const run = await runCli(
+        [
+          "--backoff-factor",
+          factor,
+          "--script-name",
+          "fetch_data.py",
+          "-o",
+          join(dir, `b${factor}`),
+          server.url(path),
+        ],
+        { env: { REPO_ROOT: join(dir, factor) } },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const sleep = findLog(run, "sleeping before retry");
+      assert.ok(sleep, messages(run).join(", "));
+      delays.push(Number(sleep.delay_ms));
+      assert.ok(run.logs.every((line) => line.script === "fetch_data.py"));
+    }
+    const [one, four] = delays as [number, number];
+    // 1 s plus up to 25 % jitter, scaled by the tests' 0.001: the factor shows in the ratio.
+    assert.ok(four / one > 4 / 1.25 - 0.01 && four / one < 4 * 1.25 + 0.01, `${one} → ${four}`);
+  });
+
+  test("--json --json-format legacy: the Python sibling's list", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/flags/l1.bin", { body: bytes(10, 1) });
+    server.route("/flags/l2.bin", {
+      body: bytes(10, 2),
+      script: [{ kind: "status", status: 404 }],
+    });
+    const run = await runCli(
+      [
+        "--json",
+        "--json-format",
+        "legacy",
+        "--artifact-root",
+        dir,
+        server.url("/flags/l1.bin"),
+        server.url("/flags/l2.bin"),
+      ],
+      { env: { REPO_ROOT: dir } },
+    );
+    assert.equal(run.code, 1, run.stderr);
+    const list = JSON.parse(run.stdout) as Record<string, unknown>[];
+    assert.deepEqual(
+      list.map((item) => [item.source, item.status]),
+      [
+        [server.url("/flags/l1.bin"), "ok"],
+        [server.url("/flags/l2.bin"), "failed"],
+      ],
+    );
+    assert.equal(list[0]?.checksum, sha256(bytes(10, 1)));
+    assert.equal(list[0]?.destination, join(dir, "l1.bin"));
+    const alone = await runCli(["--json-format", "legacy", server.url("/flags/l1.bin")]);
+    assert.equal(alone.code, 64);
+  });
+});

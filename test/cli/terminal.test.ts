@@ -1,0 +1,80 @@
+/**
+ * What a person sees at a terminal, read from a real pseudo-terminal (util-linux `script`):
+ * short human lines instead of JSON, a retry wait with its countdown, byte progress with a
+ * percentage, rate and ETA, and the closing lines. Pipes keep JSON (the other CLI tests).
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { describe, test } from "node:test";
+import { CLI } from "../helpers/cli.js";
+import { bytes, useTestServer } from "../helpers/server.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const server = useTestServer();
+const SCRIPT_SKIP =
+  spawnSync("script", ["--version"]).status === 0 ? false : "util-linux `script` is not installed";
+
+/** Runs the CLI on a 100×30 pseudo-terminal; resolves to what the screen received, escapes removed. */
+async function onTerminal(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; screen: string }> {
+  const quoted = [process.execPath, CLI, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`);
+  const child = spawn(
+    "script",
+    ["-qfec", `stty cols 100 rows 30; exec ${quoted.join(" ")}`, "/dev/null"],
+    {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let raw = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    raw += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  // eslint-free ANSI strip: CSI sequences and the cursor show/hide private modes.
+  const screen = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "\n");
+  return { code, screen };
+}
+
+describe("at a terminal", { skip: SCRIPT_SKIP }, () => {
+  test("a retry shows its reason and countdown; progress shows bytes, %, rate and ETA; no JSON", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/term/data.bin", {
+      body: bytes(400 * 1024, 9),
+      script: [{ kind: "status", status: 503 }],
+      pace: { chunkBytes: 16 * 1024, intervalMs: 40 },
+    });
+    const { code, screen } = await onTerminal(
+      ["--artifact-root", dir, server.url("/term/data.bin")],
+      { REPO_ROOT: dir, RESILIENT_SYNC_DELAY_SCALE: "0.5" },
+    );
+    assert.equal(code, 0, screen);
+    assert.match(screen, /↻ data\.bin: HTTP 503, retry 2\/5 in \d+\.\d s/);
+    assert.match(
+      screen,
+      /↻ HTTP 503, retry 2\/5 in \d+ ms|↻ HTTP 503, retry 2\/5 in \d\.\d s/,
+      "the bar counts down",
+    );
+    assert.match(
+      screen,
+      /KiB \/ 400 KiB · \d+% · [\d.]+ (KiB|MiB)\/s · ETA /,
+      "per-file bytes, %, rate, ETA",
+    );
+    assert.match(screen, /0\/1 files · /);
+    assert.match(screen, /✓ data\.bin\s+400 KiB/);
+    assert.match(screen, /1 sources: 1 synced/);
+    assert.doesNotMatch(screen, /\{"ts":/, "no JSON line on the terminal");
+  });
+
+  test("a usage error is one plain sentence with the closest option", async () => {
+    const { code, screen } = await onTerminal(["--destinaton", "x", "http://127.0.0.1:1/a"], {});
+    assert.equal(code, 64);
+    assert.match(
+      screen,
+      /resilient-sync: unknown option --destinaton \(did you mean --destination\?\); see resilient-sync --help/,
+    );
+    assert.doesNotMatch(screen, /\{"ts":/);
+  });
+});
