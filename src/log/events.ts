@@ -174,6 +174,8 @@ export interface EventFields {
   "batch partly queued": { batch_id: string; queued: number; jobs: number; reason: string };
   /** `enqueue --wait`: no worker takes jobs from this queue (said again if all leave). */
   "no worker on the queue": { queue: string; batch_id: string; pending: number };
+  /** `--metrics-file` could not be written (the run's outcome stands). */
+  "metrics not written": { file: string; reason: string };
   /** `-v`: what the run will do, after every default is filled in. */
   "run settings": {
     sources: number;

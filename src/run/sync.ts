@@ -18,6 +18,7 @@ import { checkOptionShapes } from "../options/shapes.js";
 import { validateEnvironment } from "./environment.js";
 import { readSourceList } from "./inputs.js";
 import { remoteListing } from "./listing.js";
+import { recordMetrics } from "./metrics.js";
 import type { PlannedPair } from "./plan.js";
 import { plan } from "./plan.js";
 import { finishReport, type Report, Tally } from "./report.js";
@@ -202,8 +203,11 @@ async function runWithState(
   const tally = new Tally();
   const userSink = options.onResult;
   const order = userSink && new ResultOrder(userSink);
+  let retries = 0;
+  const origins = new Set<string>();
   const deliver = (index: number, result: SourceResult): Promise<void> | undefined => {
     tally.add(result);
+    retries += Math.max(0, result.attempts - 1);
     if (retained) retained[index] = result;
     return order?.put(index, result);
   };
@@ -224,6 +228,7 @@ async function runWithState(
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }
     if (retained) retained.length = planned.pairs.length;
+    for (const pair of planned.pairs) if (!pair.invalid) origins.add(pair.source.origin);
     onProgress?.({ type: "planned", total: planned.pairs.length });
     const work = resolved.dryRun ? (await import("./dry-run.js")).planJob : runJob;
     // Each pair becomes a job spec only when a worker takes it, and is let go once done.
@@ -270,7 +275,7 @@ async function runWithState(
     }
   }
 
-  return finishReport(
+  const report = finishReport(
     tally,
     {
       runId,
@@ -282,6 +287,9 @@ async function runWithState(
     logger,
     retained ?? [],
   );
+  if (resolved.metricsFile !== undefined && !resolved.dryRun)
+    await recordMetrics(resolved.metricsFile, { report, retries, origins, store, logger });
+  return report;
 }
 
 /** The pairs in order, each slot emptied as it is handed out: a pair lives only while worked on. */

