@@ -2,7 +2,7 @@
  * The `--json` results document written as the run goes: its head and each result as they come
  * (in plan order, from `sync`'s `onResult`), then the closing fields once the run ends — so that
  * a run of any size keeps only counts, never the document. The keys come in this order:
- * `run_id`, `version`, `started_at`, `results`, `finished_at`, `duration_ms`, `exit_code`,
+ * `schema_version`, `run_id`, `version`, `started_at`, `results`, `finished_at`, `duration_ms`, `exit_code`,
  * `summary` (a JSON object's key order carries no meaning; the schema is the same).
  *
  * Nothing is written before the first result or the close: a run refused up front (bad input,
@@ -12,7 +12,7 @@
  */
 import type { SourceResult } from "../core/result.js";
 import type { Redactor } from "../log/redact.js";
-import { type Report, type Summary, Tally } from "../run/report.js";
+import { type Report, SCHEMA_VERSION, type Summary, Tally } from "../run/report.js";
 
 /** Where the document goes; `write` returns false when the caller should wait for `drain`. */
 export interface DocumentOutput {
@@ -26,7 +26,12 @@ const BATCH_CHARS = 64 * 1024;
 export class JsonDocument {
   readonly #out: DocumentOutput;
   readonly #redactor: Redactor;
-  readonly #head: { run_id: string; version: string; started_at: string };
+  readonly #head: {
+    schema_version: number;
+    run_id: string;
+    version: string;
+    started_at: string;
+  };
   readonly #started = performance.now();
   readonly #tally = new Tally();
   #begun = false;
@@ -42,6 +47,7 @@ export class JsonDocument {
     this.#out = out;
     this.#redactor = redactor;
     this.#head = {
+      schema_version: SCHEMA_VERSION,
       run_id: head.runId,
       version: head.version,
       started_at: head.startedAt.toISOString(),

@@ -14,7 +14,14 @@ export interface Summary {
   bytes: number;
 }
 
+/**
+ * The results document's shape version: raised when a field changes meaning or goes away (new
+ * fields are added without a raise). The schema (schema/results.schema.json) says which it is.
+ */
+export const SCHEMA_VERSION = 1;
+
 export interface Report {
+  schema_version: typeof SCHEMA_VERSION;
   run_id: string;
   version: string;
   started_at: string;
@@ -119,6 +126,7 @@ export function finishReport(
     ...summary,
   });
   return {
+    schema_version: SCHEMA_VERSION,
     run_id: times.runId,
     version: times.version,
     started_at: new Date(times.startedAt).toISOString(),
