@@ -82,7 +82,7 @@ export function renderManPage(version: string): string {
     ".B RUN_ID",
     roff("the run id of the logs and the results document (the batch id of an enqueue)."),
     ".TP",
-    ".BR http_proxy \", \" https_proxy \", \" no_proxy",
+    '.BR http_proxy ", " https_proxy ", " no_proxy',
     roff("proxies, as curl reads them (--proxy and --no-proxy win)."),
     ".TP",
     ".B RESILIENT_SYNC_HEADER",
@@ -116,7 +116,11 @@ export function renderBashCompletion(): string {
       cases.push(
         `    ${names}) COMPREPLY=($(compgen -W "${spec.choices.join(" ")}" -- "$cur")); return ;;`,
       );
-    else if (FILE_KINDS.has(spec.kind) || spec.flag === "input-file" || spec.flag === "checksum-file")
+    else if (
+      FILE_KINDS.has(spec.kind) ||
+      spec.flag === "input-file" ||
+      spec.flag === "checksum-file"
+    )
       cases.push(`    ${names}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`);
     else cases.push(`    ${names}) return ;;`);
   }
