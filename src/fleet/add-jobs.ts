@@ -48,12 +48,27 @@ export async function claimBatch(
   batch: string,
   display: string,
 ): Promise<void> {
-  const claimed = await client.set(batchKeyOf(prefix, batch), "1", "EX", BATCH_CLAIM_S, "NX");
+  const claimed = await client
+    .set(batchKeyOf(prefix, batch), "1", "EX", BATCH_CLAIM_S, "NX")
+    .catch((error: unknown) => {
+      throw refusedBy(display, error);
+    });
   if (claimed === null)
     throw new UsageError(
       "RUN_ID",
       `batch id ${batch} is already on --queue ${display}: a batch id names one batch; unset RUN_ID (a fresh id is made) or give a new one`,
     );
+}
+
+/**
+ * A Redis that answers but refuses (a read-only replica after a failover, out of memory, an ACL)
+ * or stops answering: an unfit environment (exit 42) naming --queue, not an internal error.
+ */
+export function refusedBy(display: string, error: unknown): EnvironmentError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new EnvironmentError("queue", `--queue ${display} refused the batch: ${reason}`, {
+    cause: error,
+  });
 }
 
 /**

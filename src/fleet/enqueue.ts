@@ -9,7 +9,7 @@ import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Clock } from "../clock.js";
 import type { SourceResult } from "../core/result.js";
-import { UsageError } from "../errors.js";
+import { EnvironmentError, UsageError } from "../errors.js";
 import type { Failpoint } from "../failpoints.js";
 import type { Logger } from "../log/events.js";
 import { isCredentialParameter } from "../log/redact.js";
@@ -20,9 +20,10 @@ import { finishReport, type Report } from "../run/report.js";
 import type { ResultSink } from "../run/result-order.js";
 import { buildRuntime, openState } from "../run/runtime.js";
 import { jobSpecOf } from "../run/specs.js";
-import { closeRedis } from "../state/redis/connection.js";
+import { CONNECT_TIMEOUT_MS, closeRedis } from "../state/redis/connection.js";
 import type { RedisLocation } from "../state/redis/location.js";
-import { addJobs, claimBatch, closeWithin } from "./add-jobs.js";
+import { addJobs, claimBatch, closeWithin, refusedBy } from "./add-jobs.js";
+import { within } from "./bounded.js";
 import { followBatch } from "./follow.js";
 import { QueueOutage } from "./outage.js";
 import { checkBatchId, connectionOf, type FleetJob, QUEUE_NAME, queuePrefixOf } from "./queue.js";
@@ -123,21 +124,34 @@ async function planAndQueue(
     prefix,
   });
   let events: QueueEvents | undefined;
+  const display = settings.queue.display;
+  // Redis gone (or frozen) before the first job: a clear error in seconds, never a wait forever.
+  const ready = (work: Promise<unknown>) =>
+    within(work, {
+      ms: CONNECT_TIMEOUT_MS,
+      signal,
+      clock,
+      late: () => new EnvironmentError("queue", `--queue ${display} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`),
+    });
   try {
-    await outage.watch(queue);
-    await claimBatch(direct, prefix, batch, settings.queue.display);
+    outage.watch(queue);
+    await ready(queue.waitUntilReady());
+    signal.throwIfAborted();
+    await claimBatch(direct, prefix, batch, display);
     if (settings.wait) {
       // From the server's clock, a moment before the first job: every finish is in the stream
       // after this id, however late this listener's first read happens.
-      const [seconds, micros] = await direct.time();
+      const [seconds, micros] = await direct.time().catch((error: unknown) => {
+        throw refusedBy(display, error);
+      });
       const lastEventId = `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
       events = new QueueEvents(QUEUE_NAME, {
         connection: connectionOf(settings.queue),
         prefix,
         lastEventId,
       });
-      await outage.watch(events);
-      await events.waitUntilReady();
+      outage.watch(events);
+      await ready(events.waitUntilReady());
     }
     await addJobs(queue, pairs, {
       batch,
@@ -200,7 +214,10 @@ function refuseCredentials(options: ResolvedOptions): void {
         ? "a user or password"
         : named.length > 0
           ? `a credential-like query parameter (${named.join(", ")})`
-          : undefined;
+          : // Never sent to a server, yet where OAuth puts tokens (`#access_token=…`).
+            url.hash.length > 1
+            ? "a fragment (#…), where tokens travel"
+            : undefined;
     if (what === undefined) continue;
     throw new UsageError(
       argument,

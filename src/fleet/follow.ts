@@ -79,14 +79,23 @@ export async function followBatch(settings: FollowSettings): Promise<Tally> {
   const sweeper = new Sweeper(settings, pending, settle, lost);
   try {
     if (pending.size === 0) everyoneDone.abort();
+    // A frozen Redis may hold a check for its command timeout: a signal does not wait for it.
+    const unlessStopped = (work: Promise<void>) =>
+      Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          if (signal.aborted) reject(signal.reason);
+          else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+      ]);
     while (!everyoneDone.signal.aborted) {
-      await sweeper.checkWorkers();
+      await unlessStopped(sweeper.checkWorkers());
       const either = AbortSignal.any([signal, everyoneDone.signal]);
       await clock.sleep(SWEEP_MS, either).catch((error: unknown) => {
         if (signal.aborted) throw signal.reason;
         if (!everyoneDone.signal.aborted) throw error;
       });
-      if (!everyoneDone.signal.aborted) await sweeper.sweep();
+      if (!everyoneDone.signal.aborted) await unlessStopped(sweeper.sweep());
     }
   } finally {
     events.off("completed", onCompleted);
@@ -102,6 +111,7 @@ type Settle = (jobId: string, resultOf: (spec: JobSpec) => SourceResult) => void
 /** Reads pending jobs from Redis; watches for a queue nobody works on. */
 class Sweeper {
   #workersSeen: boolean | undefined;
+  #workersUnknown = false;
 
   constructor(
     private readonly settings: FollowSettings,
@@ -113,11 +123,21 @@ class Sweeper {
   /** Says once when no worker listens on the queue (and again if all leave after some came). */
   async checkWorkers(): Promise<void> {
     const { queue, logger, batch } = this.settings;
+    if (this.#workersUnknown) return;
     let count: number;
     try {
       count = await queue.getWorkersCount();
     } catch (error) {
-      this.settings.outage.lost((error as Error).message);
+      if (!isRefusal(error)) {
+        this.settings.outage.lost((error as Error).message);
+        return;
+      }
+      // Reachable, but CLIENT LIST is not allowed (an ACL, a managed Redis): said once.
+      this.#workersUnknown = true;
+      logger.emit("warning", "cannot tell whether workers listen", {
+        queue: this.settings.queueDisplay,
+        reason: (error as Error).message,
+      });
       return;
     }
     const seen = count > 0;
@@ -155,7 +175,13 @@ class Sweeper {
         });
       }
     } catch (error) {
-      this.settings.outage.lost((error as Error).message);
+      // A refused read (an ACL) is no outage; the events still settle the jobs.
+      if (!isRefusal(error)) this.settings.outage.lost((error as Error).message);
     }
   }
+}
+
+/** An error Redis answered with (it is reachable), as opposed to no answer at all. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof Error && error.name === "ReplyError";
 }

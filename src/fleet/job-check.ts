@@ -4,6 +4,7 @@
  * malformed jobs (another version's, a hand-written one) before they reach the core, not a
  * hostile Redis.
  */
+import { relative, resolve } from "node:path";
 import { CHECKSUM_ALGORITHMS, checksumAlgorithmForLength } from "../checksums/digest.js";
 import type { JobSpec } from "../core/spec.js";
 import type { FailureCode } from "../errors.js";
@@ -28,8 +29,12 @@ const isCount = (value: unknown, min: number): boolean =>
   Number.isSafeInteger(value) && (value as number) >= min;
 const isDuration = (value: unknown): boolean =>
   typeof value === "number" && Number.isFinite(value) && value >= 0;
+/** An absolute path already in its plain form: no `..`, `.`, `//` or trailing `/` to reinterpret. */
 const isAbsolute = (value: unknown): value is string =>
-  typeof value === "string" && value.startsWith("/") && !value.includes("\0");
+  typeof value === "string" &&
+  value.startsWith("/") &&
+  !value.includes("\0") &&
+  resolve(value) === value;
 
 /** Why `data` is not a job this version can run, or undefined when it is. */
 export function problemOf(data: unknown): string | undefined {
@@ -59,8 +64,8 @@ function specProblem(spec: JobSpec): string | undefined {
   if (spec.destinationWithin !== undefined) {
     if (!isAbsolute(spec.destinationWithin))
       return "the job's destination folder is not an absolute path";
-    const folder = spec.destinationWithin.replace(/\/+$/, "");
-    if (!spec.destination.startsWith(`${folder}/`))
+    const inside = relative(spec.destinationWithin, spec.destination);
+    if (inside === "" || inside === ".." || inside.startsWith("../"))
       return "the job's destination is outside its destination folder";
   }
   if (!isCount(spec.maxAttempts, 1)) return "the job's attempts are malformed";

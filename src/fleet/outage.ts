@@ -15,17 +15,24 @@ interface Watched {
  */
 export class QueueOutage {
   #down = false;
-  #lastReason = "";
+  /** The causes already said during this outage (ioredis alternates between a few). */
+  readonly #said = new Set<string>();
 
   constructor(
     private readonly display: string,
     private readonly logger: Logger,
   ) {}
 
-  /** Follows `watched`'s errors and its client's reconnects. Resolves once listening. */
-  async watch(watched: Watched): Promise<void> {
+  /**
+   * Follows `watched`'s errors and its client's reconnects. Returns at once: its client exists
+   * only once connected, which may be never (Redis away), and nothing must wait on that here.
+   */
+  watch(watched: Watched): void {
     watched.on("error", (error) => this.lost(error.message));
-    (await watched.client).on("ready", () => this.back());
+    watched.client.then(
+      (client) => client.on("ready", () => this.back()),
+      () => {},
+    );
   }
 
   /**
@@ -43,16 +50,16 @@ export class QueueOutage {
   }
 
   lost(reason: string): void {
-    if (this.#down && reason === this.#lastReason) return;
+    if (this.#said.has(reason)) return;
     this.#down = true;
-    this.#lastReason = reason;
+    this.#said.add(reason);
     this.logger.emit("warning", "queue unreachable", { queue: this.display, reason });
   }
 
   back(): void {
     if (!this.#down) return;
     this.#down = false;
-    this.#lastReason = "";
+    this.#said.clear();
     this.logger.emit("info", "queue reachable again", { queue: this.display });
   }
 }

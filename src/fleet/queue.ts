@@ -12,6 +12,9 @@ import type { JobSpec } from "../core/spec.js";
 import { UsageError } from "../errors.js";
 import type { RedisLocation } from "../state/redis/location.js";
 
+/** How long a fail-fast connection's command may take. */
+const FAIL_FAST_COMMAND_MS = 10_000;
+
 /** One queue per key prefix: `--state-prefix` keeps deployments sharing a Redis apart. */
 export const QUEUE_NAME = "jobs";
 
@@ -43,6 +46,9 @@ export function connectionOf(location: RedisLocation, failFast = false): Connect
     ...(location.username === undefined ? {} : { username: location.username }),
     ...(location.password === undefined ? {} : { password: location.password }),
     maxRetriesPerRequest: failFast ? 1 : null,
+    // Fail-fast also means a command a frozen Redis never answers fails (a batch's adds take
+    // milliseconds; this only ends a wait that would never end).
+    ...(failFast ? { commandTimeout: FAIL_FAST_COMMAND_MS } : {}),
     connectionName: "resilient-sync-fleet",
   };
 }

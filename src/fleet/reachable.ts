@@ -25,8 +25,9 @@ export async function connectReachable(
   flag: string,
   logger: Logger,
 ): Promise<Redis> {
+  let client: Redis;
   try {
-    return await connectRedis(location, logger);
+    client = await connectRedis(location, logger);
   } catch (error) {
     throw new EnvironmentError(
       flag.replace(/^--/, ""),
@@ -34,4 +35,15 @@ export async function connectReachable(
       { cause: error },
     );
   }
+  // A replica answers PING but refuses every write (a stale primary after a failover): refused
+  // here, not discovered job by job. ROLE may be disabled (a managed Redis): then not checked.
+  const role = await client.role().catch(() => undefined);
+  if (role && (role[0] === "slave" || role[0] === "replica")) {
+    closeRedis(client);
+    throw new EnvironmentError(
+      flag.replace(/^--/, ""),
+      `${flag} ${location.display} is a read-only replica: point ${flag} at the primary`,
+    );
+  }
+  return client;
 }

@@ -117,14 +117,15 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
       autorun: false,
     },
   );
-  await new QueueOutage(settings.queue.display, logger).watch(worker);
+  new QueueOutage(settings.queue.display, logger).watch(worker);
 
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
   const running = worker.run();
-  await worker.waitUntilReady();
+  // Redis gone between the check and here: the worker waits for it, but a signal still stops it.
+  await Promise.race([worker.waitUntilReady(), stopped]);
   logger.emit("info", "worker started", {
     worker_id: workerId,
     queue: settings.queue.display,

@@ -172,6 +172,8 @@ export interface EventFields {
   "queue reachable again": { queue: string };
   /** `enqueue`: stopped (a signal, a lost Redis) with part of the batch queued; those jobs run. */
   "batch partly queued": { batch_id: string; queued: number; jobs: number; reason: string };
+  /** `enqueue --wait`: Redis refuses CLIENT LIST, so a missing worker cannot be told. */
+  "cannot tell whether workers listen": { queue: string; reason: string };
   /** `enqueue --wait`: no worker takes jobs from this queue (said again if all leave). */
   "no worker on the queue": { queue: string; batch_id: string; pending: number };
   /** `--metrics-file` could not be written (the run's outcome stands). */

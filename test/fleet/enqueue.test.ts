@@ -104,6 +104,86 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
     );
   });
 
+  test("a read-only replica is refused at start (42), by enqueue and by a worker", async (t) => {
+    const dir = await tempDir(t);
+    const replica = await startRedis();
+    t.after(() => replica.stop());
+    const client = new Redis(replica.url());
+    t.after(() => client.disconnect());
+    await client.replicaof("127.0.0.1", String(redis.server.port));
+    const fleet = fleetOn(replica.url());
+    const run = await fleet.enqueue(server.url("/never.bin"), "--artifact-root", join(dir, "o"));
+    assert.equal(run.code, 42, run.stderr);
+    assert.match(run.stderr, /is a read-only replica: point --queue at the primary/);
+    const worker = new CliProcess([
+      "worker",
+      "--queue",
+      replica.url(),
+      "--state-prefix",
+      fleet.prefix,
+    ]);
+    const done = await worker.done;
+    assert.equal(done.code, 42, done.stderr);
+  });
+
+  test("Redis lost while the plan is made: exit 42 in seconds, nothing claimed", {
+    timeout: 60_000,
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const own = await startRedis();
+    t.after(() => own.stop());
+    server.route("/plan/dir/", {
+      body: Buffer.from('<a href="f.bin">f.bin</a>'),
+      headers: { "content-type": "text/html" },
+      script: [{ kind: "hold-answer" }],
+    });
+    const fleet = fleetOn(own.url());
+    const enqueue = new CliProcess([
+      "enqueue",
+      "--queue",
+      fleet.queue,
+      "--state-prefix",
+      fleet.prefix,
+      "--artifact-root",
+      join(dir, "o"),
+      server.url("/plan/dir/"),
+    ]);
+    await server.waitFor(() => server.requestsFor("/plan/dir/").length === 1);
+    await own.kill();
+    server.release();
+    const run = await enqueue.done;
+    assert.equal(run.code, 42, run.stderr);
+    assert.match(run.stderr, /--queue redis:\/\/127\.0\.0\.1:\d+\/0 /);
+  });
+
+  test("--wait on a frozen Redis says so, and SIGTERM still ends it (143)", {
+    timeout: 60_000,
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const own = await startRedis();
+    t.after(() => own.kill());
+    const fleet = fleetOn(own.url());
+    const enqueue = new CliProcess([
+      "enqueue",
+      "--queue",
+      fleet.queue,
+      "--state-prefix",
+      fleet.prefix,
+      "--artifact-root",
+      join(dir, "o"),
+      "--wait",
+      server.url("/never.bin"),
+    ]);
+    t.after(() => enqueue.child.kill("SIGKILL"));
+    await enqueue.waitForLog("no worker on the queue", 15_000);
+    own.process.kill("SIGSTOP");
+    t.after(() => own.process.kill("SIGCONT"));
+    await enqueue.waitForLog("queue unreachable", 30_000);
+    enqueue.child.kill("SIGTERM");
+    const run = await enqueue.done;
+    assert.equal(run.code, 143, run.stderr);
+  });
+
   test("--wait says when no worker takes jobs and when Redis is away, then finishes once one does", async (t) => {
     const dir = await tempDir(t);
     const own = await startRedis({ persist: true });

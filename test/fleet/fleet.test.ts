@@ -237,6 +237,7 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
       [[url.replace("http://", "http://user:pw@")], /carries credentials/],
       [[`${url}?X-Amz-Signature=pw`], /credential-like query parameter \(X-Amz-Signature\)/],
       [[`${url}?a=1&access_token=pw`], /credential-like query parameter \(access_token\)/],
+      [[`${url}#access_token=pw`], /a fragment/],
       [[url, "--checksum", "nothex"], /--checksum/],
     ];
     for (const [args, reason] of cases) {

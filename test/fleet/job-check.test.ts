@@ -36,6 +36,9 @@ test("a well-formed job passes", () => {
   for (const key of ["destinationWithin", "expected", "maxFileBytes", "split", "invalid"])
     delete bare.spec[key];
   assert.equal(problemOf(bare), undefined);
+  const dotted = valid();
+  dotted.spec.destination = "/srv/out/..name";
+  assert.equal(problemOf(dotted), undefined, "a name starting with two dots is a name");
 });
 
 test("each malformed field is named", () => {
@@ -48,6 +51,10 @@ test("each malformed field is named", () => {
       /outside its destination folder/,
     ],
     [(job) => Object.assign(job.spec, { destination: "/srv/outside/a" }), /outside/],
+    [(job) => Object.assign(job.spec, { destination: "/srv/out/../escaped/a" }), /absolute path/],
+    [(job) => Object.assign(job.spec, { destination: "/srv/out/./a" }), /absolute path/],
+    [(job) => Object.assign(job.spec, { destinationWithin: "/srv/out/../" }), /folder/],
+    [(job) => Object.assign(job.spec, { destination: "/srv/out" }), /outside/],
     [(job) => Object.assign(job.spec, { algorithm: "crc32" }), /algorithm is unknown/],
     [
       (job) => Object.assign(job.spec, { expected: { algorithm: "sha256", hex: "abc" } }),
