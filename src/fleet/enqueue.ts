@@ -131,7 +131,11 @@ async function planAndQueue(
       ms: CONNECT_TIMEOUT_MS,
       signal,
       clock,
-      late: () => new EnvironmentError("queue", `--queue ${display} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`),
+      late: () =>
+        new EnvironmentError(
+          "queue",
+          `--queue ${display} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`,
+        ),
     });
   try {
     outage.watch(queue);
