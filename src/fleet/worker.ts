@@ -182,13 +182,16 @@ async function settlesWithin(work: Promise<unknown>, clock: Clock, ms: number): 
 }
 
 /**
- * A job taken back from a worker that went silent may still be leased by it: its lease lapses
- * within one lease time (unless it was only paused, and renews). Skipping as "another
- * synchronization is in progress" would drop the work, so such a job waits for the lease up to
- * twice its time (or the batch's own `--wait-lock`, if longer).
+ * A job's destination may be leased by a holder that is gone: a worker that went silent (its job
+ * taken back), or one whose release was lost with Redis (a restart mid-commit). Such a lease
+ * lapses within one lease time, unless its holder was only paused and renews. Skipping as
+ * "another synchronization is in progress" would drop the work, so every job waits for a busy
+ * destination up to twice the lease time (or the batch's own `--wait-lock`, if longer); one
+ * still busy after that is really being written by someone else, and is skipped as locally.
+ * Before, only jobs BullMQ had taken back waited, and a job running just after a Redis restart
+ * was skipped at a lease its own earlier attempt had left (a flaky redis-restart test).
  */
-function takenOver(job: { stalledCounter: number; data: FleetJob }, leaseTtlMs: number) {
+function takenOver(job: { data: FleetJob }, leaseTtlMs: number) {
   const { spec } = job.data;
-  if (job.stalledCounter === 0) return spec;
   return { ...spec, waitLockMs: Math.max(spec.waitLockMs, 2 * leaseTtlMs) };
 }
