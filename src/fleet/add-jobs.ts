@@ -85,6 +85,8 @@ export async function addJobs(
     logger: Logger;
     signal: AbortSignal;
     failpoint?: Failpoint | undefined;
+    /** A fail-fast connection of our own: counts what landed of a round that failed. */
+    direct: Pick<Redis, "pipeline">;
   },
 ): Promise<void> {
   const { batch, logger, signal } = settings;
@@ -96,6 +98,11 @@ export async function addJobs(
       jobs: pairs.length,
       reason,
     });
+  const stopped = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+  stopped.catch(() => {});
   for (let from = 0; from < pairs.length; from += ADD_CHUNK) {
     if (signal.aborted) {
       partly(`interrupted by ${(signal.reason as { signal?: string }).signal ?? "a signal"}`);
@@ -110,8 +117,19 @@ export async function addJobs(
       };
     });
     try {
-      await queue.addBulk(chunk);
+      // A frozen Redis holds an add for its command timeout: a signal does not wait for it.
+      await Promise.race([queue.addBulk(chunk), stopped]);
     } catch (error) {
+      // Part of a round may have landed (a timeout says nothing of what Redis did): counted.
+      queued += await landed(
+        settings.direct,
+        queue,
+        chunk.map(({ opts }) => opts.jobId),
+      );
+      if (signal.aborted) {
+        partly(`interrupted by ${(signal.reason as { signal?: string }).signal ?? "a signal"}`);
+        throw signal.reason;
+      }
       const reason = (error as Error).message;
       partly(reason);
       throw new EnvironmentError(
@@ -122,5 +140,21 @@ export async function addJobs(
     }
     queued += chunk.length;
     if (from === 0) await settings.failpoint?.("enqueue-chunk-added");
+  }
+}
+
+/** How many of `ids` are on the queue (0 when Redis cannot say: the count is then a floor). */
+async function landed(
+  direct: Pick<Redis, "pipeline">,
+  queue: Pick<Queue, "toKey">,
+  ids: (string | undefined)[],
+): Promise<number> {
+  try {
+    const pipeline = direct.pipeline();
+    for (const id of ids) if (id !== undefined) pipeline.exists(queue.toKey(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.filter(([error, value]) => !error && value === 1).length;
+  } catch {
+    return 0;
   }
 }

@@ -163,6 +163,7 @@ async function planAndQueue(
       logger,
       signal,
       failpoint: settings.hooks.failpoint,
+      direct,
     });
     logger.emit("info", "enqueued batch", {
       batch_id: batch,

@@ -80,14 +80,13 @@ export async function followBatch(settings: FollowSettings): Promise<Tally> {
   try {
     if (pending.size === 0) everyoneDone.abort();
     // A frozen Redis may hold a check for its command timeout: a signal does not wait for it.
-    const unlessStopped = (work: Promise<void>) =>
-      Promise.race([
-        work,
-        new Promise<never>((_, reject) => {
-          if (signal.aborted) reject(signal.reason);
-          else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-        }),
-      ]);
+    // One listener for the whole wait (one per check would pile up over a long batch).
+    const stopped = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    stopped.catch(() => {});
+    const unlessStopped = (work: Promise<void>) => Promise.race([work, stopped]);
     while (!everyoneDone.signal.aborted) {
       await unlessStopped(sweeper.checkWorkers());
       const either = AbortSignal.any([signal, everyoneDone.signal]);
@@ -140,6 +139,7 @@ class Sweeper {
       });
       return;
     }
+    this.settings.outage.back();
     const seen = count > 0;
     if (!seen && this.#workersSeen !== false)
       logger.emit("warning", "no worker on the queue", {
@@ -161,6 +161,10 @@ class Sweeper {
         for (const id of chunk)
           pipeline.hmget(queue.toKey(id), "name", "finishedOn", "returnvalue", "failedReason");
         const replies = (await pipeline.exec()) ?? [];
+        // ioredis resolves a pipeline with each command's error (a timeout included) in place.
+        const failed = replies.find(([error]) => error && !isRefusal(error))?.[0];
+        if (failed) throw failed;
+        this.settings.outage.back();
         chunk.forEach((id, index) => {
           const [error, fields] = replies[index] ?? [new Error("no reply"), null];
           if (error) return;

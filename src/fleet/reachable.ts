@@ -3,7 +3,7 @@
 import type { Redis } from "ioredis";
 import { EnvironmentError } from "../errors.js";
 import type { Logger } from "../log/events.js";
-import { closeRedis, connectRedis } from "../state/redis/connection.js";
+import { closeRedis, connectRedis, ReplicaError } from "../state/redis/connection.js";
 import type { RedisLocation } from "../state/redis/location.js";
 
 /**
@@ -31,18 +31,10 @@ export async function connectReachable(
   } catch (error) {
     throw new EnvironmentError(
       flag.replace(/^--/, ""),
-      `${flag} ${location.display} unreachable: ${(error as Error).message}`,
+      error instanceof ReplicaError
+        ? `${flag} ${location.display} is a read-only replica: point ${flag} at the primary`
+        : `${flag} ${location.display} unreachable: ${(error as Error).message}`,
       { cause: error },
-    );
-  }
-  // A replica answers PING but refuses every write (a stale primary after a failover): refused
-  // here, not discovered job by job. ROLE may be disabled (a managed Redis): then not checked.
-  const role = await client.role().catch(() => undefined);
-  if (role && (role[0] === "slave" || role[0] === "replica")) {
-    closeRedis(client);
-    throw new EnvironmentError(
-      flag.replace(/^--/, ""),
-      `${flag} ${location.display} is a read-only replica: point ${flag} at the primary`,
     );
   }
   return client;

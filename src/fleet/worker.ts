@@ -126,6 +126,13 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
   const running = worker.run();
   // Redis gone between the check and here: the worker waits for it, but a signal still stops it.
   await Promise.race([worker.waitUntilReady(), stopped]);
+  if (signal.aborted) {
+    // Not awaited: a Redis that never became ready never answers a close either.
+    worker.disconnect().catch(() => {});
+    await close();
+    await state.close();
+    return 0;
+  }
   logger.emit("info", "worker started", {
     worker_id: workerId,
     queue: settings.queue.display,

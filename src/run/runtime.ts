@@ -97,7 +97,9 @@ export async function openState(
   } catch (error) {
     throw new EnvironmentError(
       "state",
-      `state store ${display} unreachable: ${(error as Error).message}`,
+      (error as Error).name === "ReplicaError"
+        ? `state store ${display} is a read-only replica: point --state at the primary`
+        : `state store ${display} unreachable: ${(error as Error).message}`,
       { cause: error },
     );
   }

@@ -124,6 +124,19 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
     ]);
     const done = await worker.done;
     assert.equal(done.code, 42, done.stderr);
+    // A replica as the shared state: refused too, not discovered job by job (READONLY).
+    const stateOnReplica = new CliProcess([
+      "worker",
+      "--queue",
+      redis.server.url(),
+      "--state",
+      replica.url(),
+      "--state-prefix",
+      fleet.prefix,
+    ]);
+    const refused = await stateOnReplica.done;
+    assert.equal(refused.code, 42, refused.stderr);
+    assert.match(refused.stderr, /state store redis:\/\/\S+ is a read-only replica/);
   });
 
   test("Redis lost while the plan is made: exit 42 in seconds, nothing claimed", {

@@ -86,13 +86,39 @@ export async function connectRedis(location: RedisLocation, logger: Logger): Pro
     // ioredis selects the db on connect but only logs a refusal, then serves db 0: a db the
     // server does not have must be an error, never writes to another db.
     await client.select(location.db);
+    await refuseReplica(client);
     connected = true;
     return client;
   } catch (error) {
     client.disconnect();
+    if (error instanceof ReplicaError) throw error;
     // "Connection is closed." says little: the error event before it says why.
     throw new Error(reasonOf(lastError ?? error));
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The Redis answers but is a replica: every write would be refused (`READONLY`). */
+export class ReplicaError extends Error {
+  override readonly name = "ReplicaError";
+}
+
+/**
+ * Refuses a replica (a stale primary after a failover answers PING, then refuses every write):
+ * found at start, not job by job. `ROLE`, else `INFO replication` when ROLE is renamed away;
+ * when neither may be run (a managed Redis), it is not checked.
+ */
+async function refuseReplica(client: Redis): Promise<void> {
+  const role = await client
+    .role()
+    .then((reply) => String((reply as unknown[])[0]))
+    .catch(() =>
+      client
+        .info("replication")
+        .then((text) => /^role:(\w+)/m.exec(text)?.[1] ?? "unknown")
+        .catch(() => "unknown"),
+    );
+  if (role === "slave" || role === "replica")
+    throw new ReplicaError("it is a read-only replica: point it at the primary");
 }
