@@ -55,6 +55,10 @@ function coerce(spec: OptionSpec, raw: string, rawName: string): unknown {
           `${rawName} must be a whole number, got ${JSON.stringify(raw)}`,
         );
       return Number(raw);
+    case "number":
+      if (!/^(\d+(\.\d*)?|\.\d+)$/.test(raw))
+        throw new UsageError(rawName, `${rawName} must be a number, got ${JSON.stringify(raw)}`);
+      return Number(raw);
     case "seconds":
       if (!/^(\d+(\.\d*)?|\.\d+)$/.test(raw)) {
         throw new UsageError(
@@ -126,7 +130,12 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
       token.value !== undefined &&
       token.value !== "-" &&
       token.value.startsWith("-") &&
-      !(spec.kind === "count" || spec.kind === "seconds" || spec.kind === "size");
+      !(
+        spec.kind === "count" ||
+        spec.kind === "seconds" ||
+        spec.kind === "number" ||
+        spec.kind === "size"
+      );
     if (token.value === undefined || looksLikeOption) {
       throw new UsageError(
         token.rawName,
@@ -144,6 +153,9 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
 
 /** The long flag nearest to `written` (a typo, a missing letter), if one is near enough. */
 export function closestFlag(written: string): string | undefined {
+  // The start of exactly one flag (`--checksum-algo`): that one.
+  const starting = OPTION_TABLE.filter(({ flag }) => flag.startsWith(written));
+  if (written.length >= 3 && starting.length === 1) return starting[0]?.flag;
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const { flag } of OPTION_TABLE) {
@@ -154,7 +166,7 @@ export function closestFlag(written: string): string | undefined {
     }
   }
   // A third of the flag's letters may differ: `--destinaton`, `--max-worker`, not `--foo`.
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3))
     ? best
     : undefined;
 }
@@ -195,6 +207,22 @@ function settle(options: CliOptions): CliOptions {
   if (options.output !== undefined) {
     if (options.destination !== undefined)
       throw new UsageError("--output", "-o/--output and --destination both name the destination");
+    if ((options.sources?.length ?? 0) > 1)
+      throw new UsageError(
+        "--output",
+        "-o/--output names the destination of one SOURCE; for many, use --artifact-root DIR",
+      );
+    // `-o URL` is a forgotten file name, not a file called `http:`.
+    if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(options.output))
+      throw new UsageError(
+        "--output",
+        `-o/--output takes a file name, got the URL ${options.output.split(/[?#]/)[0]}: give -o FILE URL`,
+      );
+    if (options.output === "-" && options.progress)
+      throw new UsageError(
+        "--progress",
+        "--progress has nothing to draw with -o - (a stream to stdout)",
+      );
     if (options.output === "-") options.toStdout = true;
     else options.destination = options.output;
     delete options.output;

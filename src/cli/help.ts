@@ -57,24 +57,34 @@ const EXAMPLES: [string, string][] = [
  * an installed copy has no bundled sample, so a bare invocation is not offered.
  */
 export function renderHelp(version: string, width = 80, installed = true): string {
-  const cols = Math.max(60, Math.min(width, 120));
+  const cols = Math.max(40, Math.min(width, 120));
   const lines = [
-    `resilient-sync ${version}: copy http(s) URLs, file URLs and local files to local destinations`,
-    "and keep them in sync: locked, retried, resumed, verified, committed atomically.",
+    ...wrap(
+      `resilient-sync ${version}: copy http(s) URLs, file URLs and local files to local destinations and keep them in sync: locked, retried, resumed, verified, committed atomically.`,
+      cols,
+    ),
     "",
     "Usage:",
-    "  resilient-sync [options] SOURCE...      each SOURCE into --artifact-root/<name>",
-    "  resilient-sync [options] -o FILE SOURCE the one SOURCE into FILE (- = stdout)",
+  ];
+  const usage: [string, string][] = [
+    ["resilient-sync [options] SOURCE...", "each SOURCE into --artifact-root/<name>"],
+    ["resilient-sync [options] -o FILE SOURCE", "the one SOURCE into FILE (- = stdout)"],
     ...(installed
       ? []
-      : ["  resilient-sync                          (this checkout) sync the bundled sample.csv"]),
-    "  resilient-sync enqueue|worker --queue redis://…   a fleet (docs/scaling.md)",
-    "",
-    "Examples:",
+      : [["resilient-sync", "(this checkout) sync the bundled sample.csv"] as [string, string]]),
+    ["resilient-sync enqueue|worker --queue redis://…", "a fleet (docs/scaling.md)"],
   ];
-  for (const [command, what] of EXAMPLES) lines.push(`  ${command}`, `      ${what}`);
+  for (const [form, what] of usage)
+    lines.push(`  ${form}`, ...wrap(what, cols - 6).map((part) => `      ${part}`));
+  lines.push("", "Examples:");
+  for (const [command, what] of EXAMPLES)
+    lines.push(
+      ...wrap(command, cols - 4).map((part, i) => `${i === 0 ? "  " : "      "}${part}`),
+      ...wrap(what, cols - 6).map((part) => `      ${part}`),
+    );
   lines.push("");
-  const column = 34;
+  // Narrow terminals: the help text goes under the flag instead of beside it.
+  const column = cols < 70 ? 6 : 34;
   for (const [group, specs] of groupedOptions()) {
     lines.push(`${group}:`);
     for (const spec of specs) {
@@ -102,7 +112,8 @@ export function renderHelp(version: string, width = 80, installed = true): strin
         : "<root> is $REPO_ROOT, else this checkout (the folder holding resilient-sync's package.json).",
       cols,
     ),
-    "Documentation: man resilient-sync; https://github.com/resilient-sync/resilient-sync#readme",
+    "Documentation: man resilient-sync;",
+    "https://github.com/resilient-sync/resilient-sync#readme",
   );
   return `${lines.join("\n")}\n`;
 }

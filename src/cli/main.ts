@@ -55,7 +55,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     // A person reads a terminal: warnings and errors as short lines there. Scripts reading a
     // pipe or a file, and anyone asking for --json, keep the JSON lines.
     if (process.stderr.isTTY !== true || options.json) return json;
-    return humanTerminal({ json, write: sinks.err, redactor, minLevel, ...terminal });
+    const infoTo = options.toStdout ? process.stderr : process.stdout;
+    return humanTerminal({
+      json,
+      write: sinks.err,
+      redactor,
+      minLevel,
+      infoOnTerminal: infoTo.isTTY === true,
+      ...terminal,
+    });
   };
 
   // Installed, there is no bundled sample to sync: a bare invocation is a request for usage.
@@ -105,7 +113,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const showProgress =
     options.noProgress || options.toStdout
       ? false
-      : (options.progress ?? (process.stderr.isTTY === true && !options.json));
+      : // -q is quiet as curl -s and wget -q are: no bars unless asked for.
+        (options.progress ?? (process.stderr.isTTY === true && !options.json && !options.quiet));
   const renderer = showProgress
     ? new (await import("./render.js")).TerminalRenderer(process.stderr)
     : undefined;
@@ -125,6 +134,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     renderer ? { onRetry: (notice) => renderer.onRetry(notice), summaryShown: true } : {},
   );
 
+  const startedAt = Date.now();
   // Written as the run goes (results kept by nobody): see json-document.ts.
   const document = options.json
     ? options.jsonFormat === "legacy"
@@ -206,13 +216,23 @@ export async function main(argv: readonly string[]): Promise<number> {
       const code = error.exitCode;
       // Interrupted: the document says so, with what finished (an empty one if nothing did).
       document?.abort(code);
+      await metricsOfFailure(code);
       return code;
     }
     const code = failureExit(error, logger);
     // A run refused before its first result (bad input, an unfit machine) writes no document;
     // one that fails later (a bug) still closes what it began.
     if (document?.begun) document.abort(code);
+    await metricsOfFailure(code);
     return code;
+  }
+
+  /** A run that ended without a report still leaves its exit code in `--metrics-file`. */
+  async function metricsOfFailure(code: number): Promise<void> {
+    if (options.metricsFile === undefined || code === EXIT.usage || options.toStdout) return;
+    const { recordFailedRun } = await import("../run/metrics.js");
+    const { resolve } = await import("node:path");
+    await recordFailedRun(resolve(options.metricsFile), code, startedAt, logger);
   }
 }
 

@@ -114,14 +114,16 @@ export function renderBashCompletion(): string {
     const names = [`--${spec.flag}`, ...(spec.short ? [`-${spec.short}`] : [])].join("|");
     if (spec.choices)
       cases.push(
-        `    ${names}) COMPREPLY=($(compgen -W "${spec.choices.join(" ")}" -- "$cur")); return ;;`,
+        `    ${names}) mapfile -t COMPREPLY < <(compgen -W "${spec.choices.join(" ")}" -- "$cur"); return ;;`,
       );
+    else if (spec.value === "DIR")
+      cases.push(`    ${names}) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;`);
     else if (
       FILE_KINDS.has(spec.kind) ||
       spec.flag === "input-file" ||
       spec.flag === "checksum-file"
     )
-      cases.push(`    ${names}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`);
+      cases.push(`    ${names}) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;`);
     else cases.push(`    ${names}) return ;;`);
   }
   return `# bash completion for resilient-sync (generated from its option table)
@@ -133,13 +135,17 @@ _resilient_sync() {
 ${cases.join("\n")}
   esac
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "${flags.join(" ")}" -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -W "${flags.join(" ")}" -- "$cur")
     return
   fi
+  COMPREPLY=()
   if [[ $COMP_CWORD -eq 1 ]]; then
-    COMPREPLY=($(compgen -W "enqueue worker" -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -W "enqueue worker" -- "$cur")
   fi
-  COMPREPLY+=($(compgen -f -- "$cur"))
+  # One name a line: a file name with spaces stays one word.
+  local files
+  mapfile -t files < <(compgen -f -- "$cur")
+  COMPREPLY+=("\${files[@]}")
 }
 complete -o filenames -F _resilient_sync resilient-sync
 `;
@@ -153,13 +159,17 @@ export function renderZshCompletion(): string {
       ?.trim()
       .replace(/[[\]:'\\]/g, "")
       .slice(0, 70);
+    // The message between colons: no colon, quote or bracket of its own (`"Name: value"`).
+    const message = (spec.value ?? "VALUE").replace(/[:"'[\]\\]/g, "");
     const action = spec.choices
-      ? `:${spec.value ?? "VALUE"}:(${spec.choices.join(" ")})`
+      ? `:${message}:(${spec.choices.join(" ")})`
       : spec.kind === "boolean"
         ? ""
-        : FILE_KINDS.has(spec.kind)
-          ? `:${spec.value ?? "FILE"}:_files`
-          : `:${spec.value ?? "VALUE"}: `;
+        : spec.value === "DIR"
+          ? `:${message}:_files -/`
+          : FILE_KINDS.has(spec.kind)
+            ? `:${message}:_files`
+            : `:${message}: `;
     const repeat = spec.multiple ? "*" : "";
     const long = `--${spec.flag}`;
     if (spec.short)

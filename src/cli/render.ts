@@ -6,6 +6,7 @@
 import { basename } from "node:path";
 import cliProgress from "cli-progress";
 import type { ProgressEvent } from "../core/progress.js";
+import { printable } from "../log/human.js";
 import type { Report, SourceResult } from "../run/report.js";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -27,8 +28,12 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
 }
 
+/** Closing lines kept for sources that did not fail. */
+const MAX_LINES = 1000;
+
 interface Transfer {
-  bar: cliProgress.SingleBar;
+  /** Absent past the bars the terminal has rows for: counted in the total, not drawn. */
+  bar: cliProgress.SingleBar | undefined;
   name: string;
   received: number;
   total: number | undefined;
@@ -90,6 +95,7 @@ export class TerminalRenderer {
   readonly #ticker: NodeJS.Timeout;
   /** The closing lines of results taken with `record` (a run that keeps no results). */
   readonly #lines: string[] = [];
+  #unlisted = 0;
 
   constructor(stream: NodeJS.WriteStream) {
     this.#stream = stream;
@@ -109,7 +115,7 @@ export class TerminalRenderer {
           const width = options.barsize ?? 24;
           const filled = Math.round(Math.min(1, params.progress) * width);
           const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
-          const line = `${payload.label.padEnd(24).slice(0, 24)} ${bar} ${payload.detail}`;
+          const line = `${printable(payload.label).padEnd(24).slice(0, 24)} ${bar} ${payload.detail}`;
           // Never wider than the terminal: a wrapped bar line is redrawn as garbage.
           const columns = stream.columns ?? 80;
           return line.length > columns - 1 ? `${line.slice(0, columns - 2)}…` : line;
@@ -144,7 +150,8 @@ export class TerminalRenderer {
   }): void {
     const transfer = this.#transfers.get(keyOf(notice));
     if (!transfer) return;
-    const of = notice.maxAttempts ? `/${notice.maxAttempts}` : "";
+    const of =
+      notice.maxAttempts && notice.attempt <= notice.maxAttempts ? `/${notice.maxAttempts}` : "";
     transfer.retry = {
       until: performance.now() + notice.delayMs,
       label: `${notice.reason}, retry ${notice.attempt}${of}`,
@@ -166,8 +173,11 @@ export class TerminalRenderer {
         return;
       case "started": {
         const name = basename(event.destination);
+        const drawn = [...this.#transfers.values()].filter((transfer) => transfer.bar).length;
+        // Never more bars than rows: a screen that overflows scrolls bar fragments away.
+        const room = Math.max(1, (this.#stream.rows ?? 24) - 4);
         this.#transfers.set(keyOf(event), {
-          bar: this.#bars.create(1, 0, { label: name, detail: "" }),
+          bar: drawn < room ? this.#bars.create(1, 0, { label: name, detail: "" }) : undefined,
           name,
           received: 0,
           total: undefined,
@@ -183,7 +193,7 @@ export class TerminalRenderer {
           transfer.total = event.total;
           transfer.rate.add(now, event.chunk);
           delete transfer.retry;
-          if (event.total !== undefined) transfer.bar.setTotal(Math.max(event.total, 1));
+          if (event.total !== undefined) transfer.bar?.setTotal(Math.max(event.total, 1));
         }
         this.#refresh();
         return;
@@ -192,8 +202,10 @@ export class TerminalRenderer {
         const key = keyOf(event.result);
         const transfer = this.#transfers.get(key);
         if (transfer) {
-          transfer.bar.stop();
-          this.#bars.remove(transfer.bar);
+          if (transfer.bar) {
+            transfer.bar.stop();
+            this.#bars.remove(transfer.bar);
+          }
           this.#transfers.delete(key);
         }
         this.#finishedBytes += transfer?.total ?? transfer?.received ?? 0;
@@ -207,8 +219,13 @@ export class TerminalRenderer {
   #refresh(): void {
     if (this.#stopped) return;
     const now = performance.now();
+    let hidden = 0;
     for (const transfer of this.#transfers.values()) {
       const { retry } = transfer;
+      if (!transfer.bar) {
+        hidden += 1;
+        continue;
+      }
       const detail = retry
         ? `↻ ${retry.label} in ${formatDuration(Math.max(0, retry.until - now))}`
         : progressText(transfer.received, transfer.total, transfer.rate.perSecond(now));
@@ -235,24 +252,30 @@ export class TerminalRenderer {
         : progressText(received, expected, rate);
     total.setTotal(Math.max(unknown > 0 ? this.#planned : expected, 1));
     total.update(unknown > 0 ? this.#done : received, {
-      detail: `${this.#done}/${this.#planned} files · ${bytes}`,
+      detail: `${this.#done}/${this.#planned} files · ${bytes}${hidden > 0 ? ` · ${hidden} more in flight` : ""}`,
     });
   }
 
-  /** Keeps the closing line of one result, for a run whose report keeps none. */
+  /**
+   * Keeps the closing line of one result, for a run whose report keeps none: every failure, and
+   * the first `MAX_LINES` others (a million-file run must not keep a million lines).
+   */
   record(result: SourceResult): void {
-    this.#lines.push(this.#line(result));
+    if (result.status === "failed" || this.#lines.length < MAX_LINES)
+      this.#lines.push(this.#line(result));
+    else this.#unlisted += 1;
   }
 
   /** Stops the bars and prints one line per source (recorded, then the report's) and a summary. */
   finish(report: Report): void {
     this.stop();
     const lines = [...this.#lines, ...report.results.map((result) => this.#line(result))];
+    if (this.#unlisted > 0) lines.push(`… and ${this.#unlisted} more (--json lists every one)`);
     const { summary } = report;
     lines.push(
       `${summary.total} sources: ${summary.synced} synced, ${summary.unchanged} up to date, ${summary.skipped} skipped, ${summary.failed} failed · ${formatBytes(summary.bytes)} in ${formatDuration(report.duration_ms)} · exit ${report.exit_code}`,
     );
-    this.#stream.write(`${lines.join("\n")}\n`);
+    this.#stream.write(`${lines.map(printable).join("\n")}\n`);
   }
 
   stop(): void {

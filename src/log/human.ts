@@ -28,9 +28,23 @@ export interface HumanTerminalOptions {
   onRetry?: (notice: RetryNotice) => void;
   /** The progress display prints its own summary: `synchronization complete` is not repeated. */
   summaryShown?: boolean;
+  /** Info and debug lines would land on this terminal too (stdout is it, or `-o -`/`--json`). */
+  infoOnTerminal?: boolean;
 }
 
 const LEVEL_RANK: Record<Level, number> = { debug: 0, info: 1, warning: 2, error: 3 };
+
+/** C0 and C1 control characters (ESC, BEL, CSI, newlines …), but not the tab. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/**
+ * `text` safe to print on a terminal: a file name holding `ESC ] 0 ; … BEL` must not retitle the
+ * window or recolour the screen of the person reading it. Control characters become `\xNN`.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
 
 /**
  * A logger that writes warnings, errors and retry waits as human lines to the terminal and
@@ -40,7 +54,7 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
   // The last failure of each transfer and its attempt budget: a retry line says why and how many.
   const lastFailure = new Map<string, string>();
   const budget = new Map<string, number>();
-  const say = (text: string) => options.write(`${options.redactor.scrub(text)}\n`);
+  const say = (text: string) => options.write(`${printable(options.redactor.scrub(text))}\n`);
   return {
     emit<M extends Message>(level: Level, message: M, fields: EventFields[M]): void {
       const f = fields as Record<string, unknown>;
@@ -63,7 +77,11 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
         };
         options.onRetry?.(notice);
         if (LEVEL_RANK[options.minLevel] <= LEVEL_RANK.warning) {
-          const of = notice.maxAttempts ? `/${notice.maxAttempts}` : "";
+          // Attempts that made progress are free: past the budget, the count alone.
+          const of =
+            notice.maxAttempts && notice.attempt <= notice.maxAttempts
+              ? `/${notice.maxAttempts}`
+              : "";
           say(
             `↻ ${nameOf(f)}: ${notice.reason}, retry ${notice.attempt}${of} in ${seconds(delayMs)}`,
           );
@@ -75,6 +93,13 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
         budget.delete(key);
       }
       if (level !== "warning" && level !== "error") {
+        // Info and debug bound for this same terminal would be JSON among sentences: shown as
+        // sentences too when asked for (-v, --log-level), else left to the closing summary.
+        if (options.infoOnTerminal) {
+          if (LEVEL_RANK[level] >= LEVEL_RANK[options.minLevel] && options.minLevel !== "info")
+            say(`· ${humanLine(level, message, f)?.slice(2) ?? message}`);
+          return;
+        }
         options.json.emit(level, message, fields);
         return;
       }

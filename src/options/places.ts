@@ -33,7 +33,9 @@ export function userStateDir(env: NodeJS.ProcessEnv): string {
   // The spec says a relative XDG_STATE_HOME is invalid and must be ignored.
   const xdg = env.XDG_STATE_HOME;
   if (xdg && isAbsolute(xdg)) return join(xdg, "resilient-sync");
-  return join(env.HOME || homedir(), ".local", "state", "resilient-sync");
+  // An empty or relative HOME would put the state wherever the run starts: the account's own home.
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+  return join(home, ".local", "state", "resilient-sync");
 }
 
 /** The default places for a run given `root` (a library caller's) and the environment. */

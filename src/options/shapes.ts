@@ -75,7 +75,12 @@ export function checkOptionShapes(options: object): void {
     } else if (spec.kind === "size") {
       if (typeof value !== "number" && typeof value !== "string")
         throw new UsageError(flag, `${flag} (${spec.key}) must be a number of bytes or a string`);
-    } else if (spec.kind !== "count" && spec.kind !== "seconds" && typeof value !== "string") {
+    } else if (
+      spec.kind !== "count" &&
+      spec.kind !== "seconds" &&
+      spec.kind !== "number" &&
+      typeof value !== "string"
+    ) {
       throw new UsageError(flag, `${flag} (${spec.key}) must be a string`);
     }
   }

@@ -8,6 +8,8 @@ export type OptionKind =
   | "boolean"
   | "count"
   | "seconds"
+  /** A plain non-negative number (a factor). */
+  | "number"
   | "choice"
   /** Bytes: a string with k/M/G suffixes on the command line; a number or such a string in `sync()`. */
   | "size";

@@ -21,6 +21,7 @@ import { SyncError, UsageError } from "../errors.js";
 import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { backoffDelayMs } from "../policies/backoff.js";
+import { PROGRESS_FLOOR_BYTES } from "../policies/retry.js";
 import type { Validators } from "../sources/source.js";
 import { MemoryStateStore } from "../state/memory-store.js";
 import { EXIT, exitCodeFor } from "./report.js";
@@ -46,6 +47,7 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
   const { location } = given;
   if (location.kind === "http" && new URL(location.href).pathname.endsWith("/"))
     throw new UsageError("--output", "-o - streams one file; a URL ending in / is a directory");
+  refuseIgnored(options);
   const href = location.kind === "http" ? withoutUserinfo(location.href) : location.href;
   const source: JobSource = {
     kind: location.kind,
@@ -75,6 +77,11 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
   });
   const names = { source: location.display, destination: "-" };
   const started = clock.monotonic();
+  // Attempts that made progress are free, as in a file transfer; a silent origin is given up on
+  // after --retry-max-time, counted from the last answer or byte.
+  let counted = 0;
+  let heardAt = started;
+  let resumedFrom = 0;
   // A reader that goes away (`| head`) is EPIPE on the next write: the stream stops, quietly.
   const stopped = new AbortController();
   let closedBy: Error | undefined;
@@ -83,7 +90,9 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
     stopped.abort(error);
   };
   settings.out.on("error", onOutError);
-  const either = AbortSignal.any([signal, stopped.signal]);
+  const deadline =
+    options.deadlineMs === undefined ? undefined : AbortSignal.timeout(options.deadlineMs);
+  const either = AbortSignal.any([signal, stopped.signal, ...(deadline ? [deadline] : [])]);
   const hasher: Hasher | undefined = expected ? newHash(expected.algorithm) : undefined;
   let written = 0;
   let version: Validators | undefined;
@@ -91,6 +100,7 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
   const reader = runtime.sources.open(source);
   try {
     for (; ; attempt += 1) {
+      const before = written;
       try {
         logger.emit("info", "attempting download", {
           ...names,
@@ -111,14 +121,31 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
             `the source cannot resume at byte ${written} (no ranges, or it changed), and the bytes already written to stdout cannot be taken back`,
           );
         version = opened.validators;
+        heardAt = clock.monotonic();
+        if (written > 0) resumedFrom = written;
         for await (const chunk of opened.body as AsyncIterable<Buffer>) {
+          if (options.maxFileBytes !== undefined && written + chunk.length > options.maxFileBytes)
+            throw new SyncError(
+              "write_error",
+              `${location.display} is larger than --max-filesize (${options.maxFileBytes} bytes)`,
+            );
+          await runtime.limiter?.take(chunk.length, either);
           hasher?.update(chunk);
           written += chunk.length;
+          heardAt = clock.monotonic();
           if (!settings.out.write(chunk)) await once(settings.out, "drain", { signal: either });
         }
         break;
       } catch (error) {
         if (signal.aborted) throw signal.reason;
+        if (deadline?.aborted) {
+          logger.emit("error", "synchronization failed", {
+            ...names,
+            error_code: "deadline",
+            reason: `run deadline of ${(options.deadlineMs ?? 0) / 1000} s passed`,
+          });
+          return EXIT.transfer;
+        }
         if (closedBy) {
           logger.emit("error", "synchronization failed", {
             ...names,
@@ -137,7 +164,9 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
           retryable: failure.retryable,
           ...(failure.status === undefined ? {} : { status: failure.status }),
         });
-        if (!failure.retryable || attempt >= spec.maxAttempts) {
+        if (written - before < PROGRESS_FLOOR_BYTES && !failure.throttled) counted += 1;
+        const silentFor = clock.monotonic() - heardAt;
+        if (!failure.retryable || counted >= spec.maxAttempts || silentFor >= spec.retryMaxTimeMs) {
           const result = new ResultBuilder(spec, clock).failed(failure);
           logger.emit("error", "synchronization failed", {
             ...names,
@@ -176,7 +205,7 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
       attempt,
       bytes: written,
       duration_ms: Math.round(clock.monotonic() - started),
-      resumed_from: 0,
+      resumed_from: resumedFrom,
       verified_by: expected ? ["--checksum"] : [],
     });
     return EXIT.ok;
@@ -184,4 +213,24 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
     settings.out.off("error", onOutError);
     await close();
   }
+}
+
+/**
+ * Options a stream to stdout cannot honour: refused (64) rather than ignored. A dry run writes
+ * nothing (it plans); there is no destination to name in a checksum file, no run to measure in a
+ * metrics file, no segments to fetch in parallel into a pipe, no bar to draw over the data.
+ */
+function refuseIgnored(options: ResolvedOptions): void {
+  const ignored = [
+    options.dryRun ? "--dry-run" : undefined,
+    options.checksumFile !== undefined ? "--checksum-file" : undefined,
+    options.metricsFile !== undefined ? "--metrics-file" : undefined,
+    options.split > 1 ? "--split" : undefined,
+  ].filter((flag): flag is string => flag !== undefined);
+  const [flag] = ignored;
+  if (flag)
+    throw new UsageError(
+      flag,
+      `${flag} has no meaning with -o - (a stream to stdout): drop one of them`,
+    );
 }

@@ -99,6 +99,55 @@ describe("everyday flags", () => {
     assert.match(bad.err, /checksum mismatch/);
   });
 
+  test("-o - refuses what it cannot honour, honours --max-filesize, and keeps going while bytes come", async () => {
+    const body = bytes(400_000, 9);
+    server.route("/flags/cap.bin", { body });
+    for (const flag of [
+      ["--dry-run"],
+      ["--metrics-file", "/tmp/x.prom"],
+      ["--split", "4"],
+      ["--progress"],
+    ]) {
+      const refused = await runForBytes(["-o", "-", ...flag, server.url("/flags/cap.bin")]);
+      assert.equal(refused.code, 64, `${flag[0]}: ${refused.err}`);
+      assert.equal(refused.out.length, 0);
+    }
+    const capped = await runForBytes([
+      "-o",
+      "-",
+      "--max-filesize",
+      "100k",
+      server.url("/flags/cap.bin"),
+    ]);
+    assert.equal(capped.code, 73, capped.err);
+    assert.ok(capped.out.length <= 100 * 1024);
+    // Four cuts, each after more than 64 KiB of progress: free attempts, as for a file.
+    const cuts = Array.from({ length: 4 }, (_, i) => ({
+      kind: "reset" as const,
+      afterBytes: 80_000 + i,
+    }));
+    server.route("/flags/flaky.bin", { body, script: cuts });
+    const flaky = await runForBytes([
+      "-o",
+      "-",
+      "--max-retries",
+      "2",
+      server.url("/flags/flaky.bin"),
+    ]);
+    assert.equal(flaky.code, 0, flaky.err);
+    assert.equal(sha256(flaky.out), sha256(body));
+  });
+
+  test("-o FILE with many sources, or -o URL (the file name forgotten), is refused", async () => {
+    const many = await runCli(["-o", "x", "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"]);
+    assert.equal(many.code, 64);
+    assert.match(many.stderr, /use --artifact-root DIR/);
+    const url = await runCli(["-o", "http://127.0.0.1:1/a?token=secret"]);
+    assert.equal(url.code, 64);
+    assert.match(url.stderr, /takes a file name, got the URL http:\/\/127\.0\.0\.1:1\/a:/);
+    assert.doesNotMatch(url.stderr, /secret/);
+  });
+
   test("-o - from a source that cannot resume fails rather than writing bytes twice", async () => {
     const body = bytes(100_000, 6);
     server.route("/flags/noresume.bin", {
@@ -120,6 +169,8 @@ describe("everyday flags", () => {
       run.stderr,
       /unknown option --destinaton \(did you mean --destination\?\); see resilient-sync --help/,
     );
+    const prefix = await runCli(["--checksum-algo", "sha1", "http://127.0.0.1:1/a"]);
+    assert.match(prefix.stderr, /did you mean --checksum-algorithm\?/);
     const far = await runCli(["--frobnicate"]);
     assert.doesNotMatch(far.stderr, /did you mean/);
   });

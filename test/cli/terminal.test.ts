@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CLI } from "../helpers/cli.js";
 import { bytes, useTestServer } from "../helpers/server.js";
@@ -20,7 +22,7 @@ const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
 async function onTerminal(
   args: string[],
   env: Record<string, string>,
-): Promise<{ code: number | null; screen: string }> {
+): Promise<{ code: number | null; screen: string; raw: string }> {
   const quoted = [process.execPath, CLI, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`);
   const child = spawn(
     "script",
@@ -37,7 +39,7 @@ async function onTerminal(
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   // Escape sequences (cursor moves, show/hide) removed: what is left is the text shown.
   const screen = raw.replace(CSI, "").replace(/\r/g, "\n");
-  return { code, screen };
+  return { code, screen, raw };
 }
 
 describe("at a terminal", { skip: SCRIPT_SKIP }, () => {
@@ -68,6 +70,18 @@ describe("at a terminal", { skip: SCRIPT_SKIP }, () => {
     assert.match(screen, /✓ data\.bin\s+400 KiB/);
     assert.match(screen, /1 sources: 1 synced/);
     assert.doesNotMatch(screen, /\{"ts":/, "no JSON line on the terminal");
+  });
+
+  test("a file name with terminal escapes is shown escaped, never sent to the terminal raw", async (t) => {
+    const dir = await tempDir(t);
+    const hostile = `${String.fromCharCode(27)}]0;PWNED${String.fromCharCode(7)}x.bin`;
+    await mkdir(join(dir, "src"));
+    await writeFile(join(dir, "src", hostile), "data");
+    const { raw } = await onTerminal(["--artifact-root", join(dir, "out"), join(dir, "src")], {
+      REPO_ROOT: dir,
+    });
+    assert.ok(!raw.includes(`${String.fromCharCode(27)}]0;PWNED`), "no raw OSC sequence");
+    assert.ok(raw.includes("\\x1b]0;PWNED\\x07x.bin"), raw);
   });
 
   test("a usage error is one plain sentence with the closest option", async () => {

@@ -78,6 +78,28 @@ describe("--metrics-file", () => {
     assert.ok((bad.get("resilient_sync_last_run_timestamp_seconds") as number) >= lastSuccess);
   });
 
+  test("a run that ends without a report still leaves its exit code (42)", async (t) => {
+    const dir = await tempDir(t);
+    const metrics = join(dir, "m.prom");
+    server.route("/m/env.bin", { body: bytes(10, 4) });
+    const run = await runCli(
+      [
+        "--metrics-file",
+        metrics,
+        "--lock-dir",
+        "/proc/nope",
+        "-o",
+        join(dir, "x"),
+        server.url("/m/env.bin"),
+      ],
+      { env: { REPO_ROOT: dir } },
+    );
+    assert.equal(run.code, 42, run.stderr);
+    const values = await readMetrics(metrics);
+    assert.equal(values.get("resilient_sync_exit_code"), 42);
+    assert.equal(values.get("resilient_sync_sources{status=synced}"), 0);
+  });
+
   test("a link planted at the path is replaced, never written through", async (t) => {
     const dir = await tempDir(t);
     const victim = join(dir, "victim.txt");
