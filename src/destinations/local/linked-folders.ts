@@ -9,7 +9,7 @@
  * last check and the rename (microseconds) a racing attacker could still swap a folder. That is
  * the same window as the part's name check, stated in README "Limits".
  */
-import { mkdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { errorCodeOf, SyncError } from "../../errors.js";
 import { mkdirs } from "../../fs/mkdirs.js";
@@ -62,11 +62,16 @@ export class LinkFreeFolders {
     for (const name of this.below) {
       path = join(path, name);
       // Usually there already (a mirror's files share their folders): made only when missing.
+      // Synchronously, right after the check of its parent: an asynchronous mkdir waits for a
+      // thread of the pool, and a loaded machine stretched that wait into a window in which a
+      // parent swapped for a link carried the mkdir into the victim folder (seen in the suite).
       if (lstatOrUndefined(path) === undefined) {
-        await mkdir(path).catch((error: unknown) => {
+        try {
+          mkdirSync(path);
+        } catch (error) {
           // Made by another run meanwhile: checked next either way.
           if (errorCodeOf(error) !== "EEXIST") throw error;
-        });
+        }
       }
       if (!lstatOrUndefined(path)?.isDirectory()) this.#refuse(destination, path, isLink(path));
     }
