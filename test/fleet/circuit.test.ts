@@ -28,7 +28,10 @@ describe("the circuit breaker, fleet-wide", { skip: REDIS_SKIP }, () => {
     const dir = await tempDir(t);
     const fleet = fleetOn(redis.server.url());
     t.after(() => fleet.stopAll());
-    const circuit = ["--circuit-threshold", "1", "--circuit-ttl", "2"];
+    // Long enough for a loaded machine to stop one worker, start two and plan a batch while the
+    // circuit is still open (2 s was not, once in a full suite run).
+    const TTL_S = 6;
+    const circuit = ["--circuit-threshold", "1", "--circuit-ttl", String(TTL_S)];
     const down: Step[] = Array.from({ length: 10 }, () => ({ kind: "status", status: 500 }));
     server.route("/flaky/first.bin", { body: bytes(1024, 1), script: down });
     const out = ["--artifact-root", join(dir, "out"), "--max-retries", "1"];
@@ -77,7 +80,7 @@ describe("the circuit breaker, fleet-wide", { skip: REDIS_SKIP }, () => {
     );
     assert.equal(refusers.size, 2, "both workers refused jobs without asking");
 
-    // Past the circuit's time (2 s from its opening), two fresh workers ask at once. Within one
+    // Past the circuit's time (TTL_S from its opening), two fresh workers ask at once. Within one
     // process an origin not yet proven gets one transfer at a time, so one job per worker keeps
     // every other job asking the shared circuit while the probe is held: one request reaches
     // the origin, the seven others are refused.
@@ -90,7 +93,9 @@ describe("the circuit breaker, fleet-wide", { skip: REDIS_SKIP }, () => {
     const probers = await Promise.all(
       [1, 2].map(() => fleet.startWorker("--concurrency", "1", ...circuit)),
     );
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, openedAt + 2100 - Date.now())));
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, openedAt + TTL_S * 1000 + 100 - Date.now())),
+    );
     const probing = batchOfAll();
     await untilLogged(probers, refusedByCircuit, 7);
     const asked = paths.filter((path) => server.requestsFor(path).length > 0);

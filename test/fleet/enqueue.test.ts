@@ -71,6 +71,7 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
       { env: { RUN_ID: "stopped", RESILIENT_SYNC_FAILPOINT: "enqueue-chunk-added:stop" } },
     );
     await enqueue.waitForLog("paused at failpoint", 30_000);
+    await enqueue.untilStopped();
     enqueue.child.kill("SIGTERM");
     enqueue.child.kill("SIGCONT");
     const run = await enqueue.done;
@@ -94,6 +95,7 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
       { env: { RUN_ID: "cut", RESILIENT_SYNC_FAILPOINT: "enqueue-chunk-added:stop" } },
     );
     await enqueue.waitForLog("paused at failpoint", 30_000);
+    await enqueue.untilStopped();
     await own.kill();
     enqueue.child.kill("SIGCONT");
     const run = await enqueue.done;

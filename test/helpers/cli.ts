@@ -1,6 +1,7 @@
 /** Runs the real CLI as a child process and collects its exit, output and parsed log lines. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -87,6 +88,19 @@ export class CliProcess {
 
   logs(): LogLine[] {
     return [...parseLines(this.stdout), ...parseLines(this.stderr)];
+  }
+
+  /**
+   * Resolves once the process is stopped (state `T`): a `:stop` failpoint logs before it stops
+   * itself, and a SIGCONT sent in between would be lost. Polls /proc (bounded: 5 s).
+   */
+  async untilStopped(): Promise<void> {
+    for (let tries = 0; tries < 500; tries += 1) {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, "utf8");
+      if (/\) T /.test(stat)) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`process ${this.child.pid} did not stop`);
   }
 
   /** Resolves when a log line with `message` has been printed. */
