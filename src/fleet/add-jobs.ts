@@ -2,6 +2,7 @@
  * Putting a planned batch on the queue: the batch id claimed (one batch per id), the jobs added
  * in rounds, and what is said when that stops half-way (a signal, a lost Redis).
  */
+import { setTimeout } from "node:timers/promises";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Clock } from "../clock.js";
@@ -14,6 +15,8 @@ import { BATCH_CLAIM_S, batchKeyOf, type FleetJob, JOB_OPTIONS, jobIdOf } from "
 
 /** Jobs added per round trip. */
 const ADD_CHUNK = 500;
+/** How long an interrupted round may take to finish before its jobs are counted. */
+const SETTLE_MS = 2_000;
 
 /** How long closing the queue's connections may take before they are dropped. */
 const CLOSE_GRACE_MS = 2_000;
@@ -116,11 +119,17 @@ export async function addJobs(
         opts: { ...JOB_OPTIONS, jobId: jobIdOf(batch, index) },
       };
     });
+    const adding = queue.addBulk(chunk);
+    adding.catch(() => {});
     try {
       // A frozen Redis holds an add for its command timeout: a signal does not wait for it.
-      await Promise.race([queue.addBulk(chunk), stopped]);
+      await Promise.race([adding, stopped]);
     } catch (error) {
-      // Part of a round may have landed (a timeout says nothing of what Redis did): counted.
+      // Interrupted mid-round: a healthy Redis finishes the round in milliseconds; a frozen one
+      // is not waited for. Then what landed is counted (a timeout says nothing of what Redis
+      // did), so the count logged is the count queued.
+      if (signal.aborted)
+        await Promise.race([adding.catch(() => {}), setTimeout(SETTLE_MS).then(() => {})]);
       queued += await landed(
         settings.direct,
         queue,
