@@ -138,6 +138,20 @@ describe("everyday flags", () => {
     assert.equal(sha256(flaky.out), sha256(body));
   });
 
+  test("a failure of a URL with a user and password does not call it a redirect", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/flags/auth.bin", {
+      body: bytes(10, 1),
+      script: [{ kind: "status", status: 404 }],
+    });
+    const url = server.url("/flags/auth.bin").replace("http://", "http://user:pw@");
+    const run = await runCli(["-o", join(dir, "a"), url], { env: { REPO_ROOT: dir } });
+    assert.equal(run.code, 70, run.stderr);
+    assert.match(run.stderr, /HTTP 404/);
+    assert.doesNotMatch(run.stderr, /redirected from/);
+    assert.doesNotMatch(run.stderr, /pw@/);
+  });
+
   test("-o FILE with many sources, or -o URL (the file name forgotten), is refused", async () => {
     const many = await runCli(["-o", "x", "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"]);
     assert.equal(many.code, 64);

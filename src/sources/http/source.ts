@@ -208,7 +208,6 @@ export class HttpSource implements Source {
     return describeHttpError(error, where, proxy);
   }
 
-  /** The URL for messages: after a redirect, the one that answered, and where it came from. */
   /** One GET of this URL (redirects followed), its failure classified. */
   async #get(headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
     try {
@@ -218,10 +217,13 @@ export class HttpSource implements Source {
     }
   }
 
+  /** The URL for messages: after a redirect, the one that answered, and where it came from. */
   #display(): string {
     const first = redactUrl(this.#url);
-    const last = this.#lastUrl === undefined ? first : redactUrl(this.#lastUrl);
-    return last === first ? first : `${last} (redirected from ${first})`;
+    // The client sends userinfo as a header, so the URL it asked is the same one without it:
+    // not a redirect.
+    if (this.#lastUrl === undefined || bare(this.#lastUrl) === bare(this.#url)) return first;
+    return `${redactUrl(this.#lastUrl)} (redirected from ${first})`;
   }
 }
 
@@ -229,4 +231,16 @@ export class HttpSource implements Source {
 function acceptsByteRanges(value: string | string[] | undefined): boolean {
   const text = Array.isArray(value) ? value.join(",") : (value ?? "");
   return text.split(",").some((unit) => unit.trim().toLowerCase() === "bytes");
+}
+
+/** `href` without user and password, for comparing two spellings of one URL. */
+function bare(href: string): string {
+  try {
+    const url = new URL(href);
+    url.username = "";
+    url.password = "";
+    return url.href;
+  } catch {
+    return href;
+  }
 }
