@@ -17,6 +17,7 @@ import type { Failpoint } from "../failpoints.js";
 import { type Logger, tagged } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { buildRuntime, openState } from "../run/runtime.js";
+import { CONNECT_TIMEOUT_MS } from "../state/redis/connection.js";
 import type { RedisLocation } from "../state/redis/location.js";
 import { problemOf } from "./job-check.js";
 import { QueueOutage } from "./outage.js";
@@ -125,7 +126,15 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
   });
   const running = worker.run();
   // Redis gone between the check and here: the worker waits for it, but a signal still stops it.
+  // Redis reachable a moment ago but not ready now: said once, then waited for as BullMQ does.
+  const slow = clock.after(CONNECT_TIMEOUT_MS, () =>
+    logger.emit("warning", "queue unreachable", {
+      queue: settings.queue.display,
+      reason: `not ready after ${CONNECT_TIMEOUT_MS / 1000} s; still trying`,
+    }),
+  );
   await Promise.race([worker.waitUntilReady(), stopped]);
+  slow();
   if (signal.aborted) {
     // Not awaited: a Redis that never became ready never answers a close either.
     worker.disconnect().catch(() => {});
