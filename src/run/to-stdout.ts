@@ -12,6 +12,7 @@
  * honour the exit code, as with curl.
  */
 import { once } from "node:events";
+import { statSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { type Hasher, newHash } from "../checksums/digest.js";
 import type { Clock } from "../clock.js";
@@ -47,6 +48,8 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
   const { location } = given;
   if (location.kind === "http" && new URL(location.href).pathname.endsWith("/"))
     throw new UsageError("--output", "-o - streams one file; a URL ending in / is a directory");
+  if (location.kind === "file" && statSync(location.href, { throwIfNoEntry: false })?.isDirectory())
+    throw new UsageError("--output", `-o - streams one file; ${location.display} is a directory`);
   refuseIgnored(options);
   const href = location.kind === "http" ? withoutUserinfo(location.href) : location.href;
   const source: JobSource = {

@@ -156,6 +156,9 @@ describe("everyday flags", () => {
     const many = await runCli(["-o", "x", "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"]);
     assert.equal(many.code, 64);
     assert.match(many.stderr, /use --artifact-root DIR/);
+    const folder = await runForBytes(["-o", "-", "."]);
+    assert.equal(folder.code, 64, folder.err);
+    assert.match(folder.err, /is a directory/);
     const url = await runCli(["-o", "http://127.0.0.1:1/a?token=secret"]);
     assert.equal(url.code, 64);
     assert.match(url.stderr, /takes a file name, got the URL http:\/\/127\.0\.0\.1:1\/a:/);
