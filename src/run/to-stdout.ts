@@ -179,7 +179,8 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
           return exitCodeFor([result]);
         }
         const delay =
-          (failure.retryAfterMs ?? backoffDelayMs(attempt, Math.random)) *
+          // The backoff starts over after progress, as in a file transfer.
+          (failure.retryAfterMs ?? backoffDelayMs(Math.max(1, counted), Math.random)) *
           (failure.retryAfterMs === undefined ? options.backoffFactor : 1);
         logger.emit("info", "sleeping before retry", {
           ...names,
@@ -188,7 +189,24 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
           delay_ms: Math.round(delay),
           retry_after_ms: failure.retryAfterMs ?? null,
         });
-        await clock.sleep(delay * settings.delayScale, either);
+        const slept = await clock.sleep(delay * settings.delayScale, either).then(
+          () => true,
+          () => false,
+        );
+        if (!slept) {
+          // The wait was cut: by a signal (rethrown), the deadline or a closed stdout (said).
+          if (signal.aborted) throw signal.reason;
+          // Set by the stream's error handler while the wait ran (the compiler cannot know).
+          const closed = closedBy as Error | undefined;
+          logger.emit("error", "synchronization failed", {
+            ...names,
+            error_code: closed ? "write_error" : "deadline",
+            reason: closed
+              ? `stdout closed by its reader: ${closed.message}`
+              : `run deadline of ${(options.deadlineMs ?? 0) / 1000} s passed`,
+          });
+          return closed ? EXIT.write : EXIT.transfer;
+        }
       }
     }
     if (expected && hasher) {

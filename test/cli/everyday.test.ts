@@ -112,6 +112,11 @@ describe("everyday flags", () => {
       assert.equal(refused.code, 64, `${flag[0]}: ${refused.err}`);
       assert.equal(refused.out.length, 0);
     }
+    server.route("/flags/held.bin", { body, script: [{ kind: "hold-answer" }] });
+    const late = await runForBytes(["-o", "-", "--deadline", "1", server.url("/flags/held.bin")]);
+    server.release();
+    assert.equal(late.code, 70, late.err);
+    assert.match(late.err, /"error_code":"deadline"/);
     const capped = await runForBytes([
       "-o",
       "-",
