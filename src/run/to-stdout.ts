@@ -239,7 +239,7 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
 /**
  * Options a stream to stdout cannot honour: refused (64) rather than ignored. A dry run writes
  * nothing (it plans); there is no destination to name in a checksum file, no run to measure in a
- * metrics file, no segments to fetch in parallel into a pipe, no bar to draw over the data.
+ * metrics file, no segments to fetch in parallel into a pipe, no state to share.
  */
 function refuseIgnored(options: ResolvedOptions): void {
   const ignored = [
@@ -247,6 +247,7 @@ function refuseIgnored(options: ResolvedOptions): void {
     options.checksumFile !== undefined ? "--checksum-file" : undefined,
     options.metricsFile !== undefined ? "--metrics-file" : undefined,
     options.split > 1 ? "--split" : undefined,
+    options.state.kind === "redis" ? "--state" : undefined,
   ].filter((flag): flag is string => flag !== undefined);
   const [flag] = ignored;
   if (flag)
