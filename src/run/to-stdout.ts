@@ -16,13 +16,14 @@ import { statSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { type Hasher, newHash } from "../checksums/digest.js";
 import type { Clock } from "../clock.js";
+import { logFailedAttempt } from "../core/context.js";
 import { ResultBuilder } from "../core/result.js";
+import { FREE_ATTEMPTS, RetryBudget } from "../core/retry-budget.js";
 import type { JobSource, JobSpec } from "../core/spec.js";
 import { SyncError, UsageError } from "../errors.js";
 import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
-import { backoffDelayMs } from "../policies/backoff.js";
-import { PROGRESS_FLOOR_BYTES } from "../policies/retry.js";
+import { withRetry } from "../policies/retry.js";
 import type { Validators } from "../sources/source.js";
 import { MemoryStateStore } from "../state/memory-store.js";
 import { EXIT, exitCodeFor } from "./report.js";
@@ -80,11 +81,6 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
   });
   const names = { source: location.display, destination: "-" };
   const started = clock.monotonic();
-  // Attempts that made progress are free, as in a file transfer; a silent origin is given up on
-  // after --retry-max-time, counted from the last answer or byte.
-  let counted = 0;
-  let heardAt = started;
-  let resumedFrom = 0;
   // A reader that goes away (`| head`) is EPIPE on the next write: the stream stops, quietly.
   const stopped = new AbortController();
   let closedBy: Error | undefined;
@@ -97,117 +93,87 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
     options.deadlineMs === undefined ? undefined : AbortSignal.timeout(options.deadlineMs);
   const either = AbortSignal.any([signal, stopped.signal, ...(deadline ? [deadline] : [])]);
   const hasher: Hasher | undefined = expected ? newHash(expected.algorithm) : undefined;
+  const reader = runtime.sources.open(source);
   let written = 0;
   let version: Validators | undefined;
-  let attempt = 1;
-  const reader = runtime.sources.open(source);
+  let resumedFrom = 0;
+  // The file transfer's budget: progress and "slow down" are free, a silent origin is given up
+  // on after --retry-max-time, the backoff starts over after progress.
+  const budget = new RetryBudget({
+    origin: source.origin,
+    gate: runtime.health.gate,
+    now: () => clock.monotonic(),
+    random: runtime.random,
+    maxAttempts: spec.maxAttempts,
+    retryMaxTimeMs: spec.retryMaxTimeMs,
+    resumable: () => version !== undefined,
+    delayScale: settings.delayScale,
+    backoffFactor: options.backoffFactor,
+  });
+  const failed = (code: string, reason: string) =>
+    logger.emit("error", "synchronization failed", { ...names, error_code: code, reason });
   try {
-    for (; ; attempt += 1) {
-      const before = written;
-      try {
-        logger.emit("info", "attempting download", {
-          ...names,
-          attempt,
-          max_attempts: spec.maxAttempts,
-          resume_from: written,
-        });
-        const opened = await reader.open({
-          offset: written,
-          resumeIf: written > 0 ? version : undefined,
-          unchangedIf: undefined,
+    let outcome: Awaited<ReturnType<typeof withRetry<number>>>;
+    try {
+      outcome = await withRetry(
+        async (attempt) => {
+          const wait = budget.begin(attempt);
+          if (wait > 0) await clock.sleep(wait, either);
+          logger.emit("info", "attempting download", {
+            ...names,
+            attempt,
+            max_attempts: spec.maxAttempts,
+            resume_from: written,
+          });
+          try {
+            await streamOnce(attempt);
+          } catch (error) {
+            // A body cut short arrives as the socket's error: the source says what it means.
+            throw error instanceof SyncError || either.aborted
+              ? error
+              : reader.describeError(error);
+          }
+          return attempt;
+        },
+        {
+          maxAttempts: spec.maxAttempts,
+          isRetryable: (error) => error instanceof SyncError && error.retryable,
+          charge: (error) => budget.charge(error),
+          maxFreeAttempts: FREE_ATTEMPTS,
+          mayRetry: () => budget.mayRetry(),
+          delayMs: (attempt, error) => budget.delayMs(attempt, error),
+          sleep: (ms, sleepSignal) => clock.sleep(ms, sleepSignal),
           signal: either,
-        });
-        if (opened.kind !== "body") throw new SyncError("http_error", "unexpected answer");
-        if (opened.offset !== written)
-          throw new SyncError(
-            "http_error",
-            `the source cannot resume at byte ${written} (no ranges, or it changed), and the bytes already written to stdout cannot be taken back`,
-          );
-        version = opened.validators;
-        heardAt = clock.monotonic();
-        if (written > 0) resumedFrom = written;
-        for await (const chunk of opened.body as AsyncIterable<Buffer>) {
-          if (options.maxFileBytes !== undefined && written + chunk.length > options.maxFileBytes)
-            throw new SyncError(
-              "write_error",
-              `${location.display} is larger than --max-filesize (${options.maxFileBytes} bytes)`,
-            );
-          await runtime.limiter?.take(chunk.length, either);
-          hasher?.update(chunk);
-          written += chunk.length;
-          heardAt = clock.monotonic();
-          if (!settings.out.write(chunk)) await once(settings.out, "drain", { signal: either });
-        }
-        break;
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        if (deadline?.aborted) {
-          logger.emit("error", "synchronization failed", {
-            ...names,
-            error_code: "deadline",
-            reason: `run deadline of ${(options.deadlineMs ?? 0) / 1000} s passed`,
-          });
-          return EXIT.transfer;
-        }
-        if (closedBy) {
-          logger.emit("error", "synchronization failed", {
-            ...names,
-            error_code: "write_error",
-            reason: `stdout closed by its reader: ${closedBy.message}`,
-          });
-          return EXIT.write;
-        }
-        // A body cut short arrives as the socket's error: the source says what it means.
-        const failure = error instanceof SyncError ? error : reader.describeError(error);
-        logger.emit("warning", "download failed", {
-          ...names,
-          attempt,
-          error_code: failure.code,
-          reason: failure.message,
-          retryable: failure.retryable,
-          ...(failure.status === undefined ? {} : { status: failure.status }),
-        });
-        if (written - before < PROGRESS_FLOOR_BYTES && !failure.throttled) counted += 1;
-        const silentFor = clock.monotonic() - heardAt;
-        if (!failure.retryable || counted >= spec.maxAttempts || silentFor >= spec.retryMaxTimeMs) {
-          const result = new ResultBuilder(spec, clock).failed(failure);
-          logger.emit("error", "synchronization failed", {
-            ...names,
-            error_code: failure.code,
-            reason: failure.message,
-          });
-          return exitCodeFor([result]);
-        }
-        const delay =
-          // The backoff starts over after progress, as in a file transfer.
-          (failure.retryAfterMs ?? backoffDelayMs(Math.max(1, counted), Math.random)) *
-          (failure.retryAfterMs === undefined ? options.backoffFactor : 1);
-        logger.emit("info", "sleeping before retry", {
-          ...names,
-          attempt,
-          next_attempt: attempt + 1,
-          delay_ms: Math.round(delay),
-          retry_after_ms: failure.retryAfterMs ?? null,
-        });
-        const slept = await clock.sleep(delay * settings.delayScale, either).then(
-          () => true,
-          () => false,
-        );
-        if (!slept) {
-          // The wait was cut: by a signal (rethrown), the deadline or a closed stdout (said).
-          if (signal.aborted) throw signal.reason;
-          // Set by the stream's error handler while the wait ran (the compiler cannot know).
-          const closed = closedBy as Error | undefined;
-          logger.emit("error", "synchronization failed", {
-            ...names,
-            error_code: closed ? "write_error" : "deadline",
-            reason: closed
-              ? `stdout closed by its reader: ${closed.message}`
-              : `run deadline of ${(options.deadlineMs ?? 0) / 1000} s passed`,
-          });
-          return closed ? EXIT.write : EXIT.transfer;
-        }
-      }
+          onFailure: ({ attempt, error, delayMs }) => {
+            const failure = error as SyncError;
+            logFailedAttempt(logger, names, attempt, failure);
+            if (delayMs !== undefined)
+              logger.emit("info", "sleeping before retry", {
+                ...names,
+                attempt,
+                next_attempt: attempt + 1,
+                delay_ms: delayMs,
+                retry_after_ms: failure.retryAfterMs ?? null,
+              });
+          },
+        },
+      );
+    } catch (error) {
+      // Cut by a signal (rethrown), the deadline or a closed stdout (said).
+      if (signal.aborted || !either.aborted) throw error;
+      const closed = closedBy;
+      failed(
+        closed ? "write_error" : "deadline",
+        closed
+          ? `stdout closed by its reader: ${closed.message}`
+          : `run deadline of ${(options.deadlineMs ?? 0) / 1000} s passed`,
+      );
+      return closed ? EXIT.write : EXIT.transfer;
+    }
+    if (!outcome.ok) {
+      const failure = budget.failure(outcome.error as SyncError);
+      failed(failure.code, failure.message);
+      return exitCodeFor([new ResultBuilder(spec, clock).failed(failure)]);
     }
     if (expected && hasher) {
       const actual = hasher.digest("hex");
@@ -223,7 +189,7 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
     }
     logger.emit("info", "download successful", {
       ...names,
-      attempt,
+      attempt: outcome.value,
       bytes: written,
       duration_ms: Math.round(clock.monotonic() - started),
       resumed_from: resumedFrom,
@@ -233,6 +199,37 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
   } finally {
     settings.out.off("error", onOutError);
     await close();
+  }
+
+  /** One attempt: the rest of the body from `written` on, each byte to `out` once, in order. */
+  async function streamOnce(attempt: number): Promise<void> {
+    const opened = await reader.open({
+      offset: written,
+      resumeIf: written > 0 ? version : undefined,
+      unchangedIf: undefined,
+      signal: either,
+    });
+    if (opened.kind !== "body") throw new SyncError("http_error", "unexpected answer");
+    budget.answered();
+    if (opened.offset !== written)
+      throw new SyncError(
+        "http_error",
+        `the source cannot resume at byte ${written} (no ranges, or it changed), and the bytes already written to stdout cannot be taken back`,
+      );
+    version = opened.validators;
+    if (attempt > 1) resumedFrom = written;
+    for await (const chunk of opened.body as AsyncIterable<Buffer>) {
+      if (options.maxFileBytes !== undefined && written + chunk.length > options.maxFileBytes)
+        throw new SyncError(
+          "write_error",
+          `${location.display} is larger than --max-filesize (${options.maxFileBytes} bytes)`,
+        );
+      await runtime.limiter?.take(chunk.length, either);
+      hasher?.update(chunk);
+      written += chunk.length;
+      budget.received(chunk.length);
+      if (!settings.out.write(chunk)) await once(settings.out, "drain", { signal: either });
+    }
   }
 }
 
