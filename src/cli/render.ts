@@ -6,7 +6,7 @@
 import { basename } from "node:path";
 import cliProgress from "cli-progress";
 import type { ProgressEvent } from "../core/progress.js";
-import { printable } from "../log/human.js";
+import { printable, type RetryNotice, retryCount } from "../log/human.js";
 import { formatBytes, formatDuration, progressText, RateMeter } from "./progress-text.js";
 
 export { formatBytes, formatDuration };
@@ -86,21 +86,12 @@ export class TerminalRenderer {
   }
 
   /** A transfer waits `delayMs` before attempt `attempt`: its bar counts down. */
-  onRetry(notice: {
-    source: string;
-    destination: string;
-    attempt: number;
-    maxAttempts: number | undefined;
-    delayMs: number;
-    reason: string;
-  }): void {
+  onRetry(notice: RetryNotice): void {
     const transfer = this.#transfers.get(keyOf(notice));
     if (!transfer) return;
-    const of =
-      notice.maxAttempts && notice.attempt <= notice.maxAttempts ? `/${notice.maxAttempts}` : "";
     transfer.retry = {
       until: performance.now() + notice.delayMs,
-      label: `${notice.reason}, retry ${notice.attempt}${of}`,
+      label: `${notice.reason}, retry ${retryCount(notice)}`,
     };
     this.#refresh();
   }

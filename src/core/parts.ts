@@ -10,7 +10,7 @@ import { errorCodeOf, SyncError } from "../errors.js";
 import { canResumeWith, type Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type PartRecord, type SegmentRecord } from "../state/store.js";
 import { type JobContext, underFence } from "./context.js";
-import { segmentsCover } from "./segments.js";
+import { refusalOf } from "./part-refusal.js";
 
 /** Bodies up to this size are fetched again whole rather than resumed: a record would cost more than it saves. */
 const RESUMABLE_FROM_BYTES = 64 * 1024;
@@ -75,7 +75,7 @@ export class PartKeeper {
     const { store } = this.#context.runtime;
     const record = await store.readPart(this.#context.keys.destination);
     if (!record) return undefined;
-    const refusal = this.#refusal(record);
+    const refusal = refusalOf(record, this.#context.spec.source.display, this.#lease);
     if (refusal === undefined) {
       const sink = await this.#context.destination.openPart(
         { file: record.file, closed: record.closed },
@@ -111,18 +111,6 @@ export class PartKeeper {
   async #drop(record: PartRecord): Promise<void> {
     await this.#delete();
     await this.#context.destination.discardKept(record.file);
-  }
-
-  /** Why `record` may not be resumed by this job; "" when it is simply of no use (no warning). */
-  #refusal(record: PartRecord): string | undefined {
-    const { spec } = this.#context;
-    if (record.source !== spec.source.display || !canResumeWith(record.validators)) return "";
-    if (record.segments !== undefined && !segmentsCover(record.segments, record.file.size))
-      return "its record of segments does not describe the part";
-    if (record.closed) return undefined;
-    const before = this.#lease.predecessor;
-    if (before.ended === "gone" && before.token === record.holder) return undefined;
-    return "its writer may still be running (it never closed it)";
   }
 
   /**

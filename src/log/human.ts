@@ -17,6 +17,12 @@ export interface RetryNotice {
   reason: string;
 }
 
+/** `2/5`; past the budget (attempts that made progress are free), the count alone. */
+export function retryCount(notice: Pick<RetryNotice, "attempt" | "maxAttempts">): string {
+  const { attempt, maxAttempts } = notice;
+  return maxAttempts && attempt <= maxAttempts ? `${attempt}/${maxAttempts}` : String(attempt);
+}
+
 export interface HumanTerminalOptions {
   /** Where the JSON lines go (info and debug: stdout or nowhere, as before). */
   json: Logger;
@@ -76,16 +82,10 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
           reason: lastFailure.get(key) ?? "failed",
         };
         options.onRetry?.(notice);
-        if (LEVEL_RANK[options.minLevel] <= LEVEL_RANK.warning) {
-          // Attempts that made progress are free: past the budget, the count alone.
-          const of =
-            notice.maxAttempts && notice.attempt <= notice.maxAttempts
-              ? `/${notice.maxAttempts}`
-              : "";
+        if (LEVEL_RANK[options.minLevel] <= LEVEL_RANK.warning)
           say(
-            `↻ ${nameOf(f)}: ${notice.reason}, retry ${notice.attempt}${of} in ${seconds(delayMs)}`,
+            `↻ ${nameOf(f)}: ${notice.reason}, retry ${retryCount(notice)} in ${seconds(delayMs)}`,
           );
-        }
         return;
       }
       if (message === "download successful" || message === "synchronization failed") {

@@ -1,6 +1,8 @@
 /** Start-up checks: is this machine fit to run a sync at all? Failures are exit 42. */
+
 import { EnvironmentError } from "../errors.js";
 import type { Logger } from "../log/events.js";
+import type { ResolvedOptions } from "../options/normalize.js";
 import type { FsStateStore } from "../state/fs-store.js";
 
 /** undici 7 needs 20.18.1; package.json `engines` says the same. */
@@ -56,4 +58,19 @@ export async function checkLockDir(store: FsStateStore, dryRun: boolean): Promis
     });
   }
   return { lock_dir: store.dir };
+}
+
+/** `-v`: what the run will do, every default filled in (debug). */
+export function logRunSettings(resolved: ResolvedOptions, logger: Logger): void {
+  logger.emit("debug", "run settings", {
+    sources: resolved.sources.length,
+    artifact_root: resolved.artifactRoot,
+    ...(resolved.destination === undefined ? {} : { destination: resolved.destination }),
+    max_workers: resolved.maxWorkers,
+    max_attempts: resolved.maxAttempts,
+    backoff_factor: resolved.backoffFactor,
+    timeout_ms: resolved.timeoutMs,
+    retry_max_time_ms: resolved.retryMaxTimeMs,
+    algorithm: resolved.algorithm,
+  });
 }

@@ -15,7 +15,7 @@ import { type Logger, silentLogger } from "../log/events.js";
 import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
-import { validateEnvironment } from "./environment.js";
+import { logRunSettings, validateEnvironment } from "./environment.js";
 import { readSourceList } from "./inputs.js";
 import { remoteListing } from "./listing.js";
 import { recordMetrics } from "./metrics.js";
@@ -91,17 +91,7 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
     ...options,
     sources: [...(options.sources ?? []), ...listed],
   });
-  logger.emit("debug", "run settings", {
-    sources: resolved.sources.length,
-    artifact_root: resolved.artifactRoot,
-    ...(resolved.destination === undefined ? {} : { destination: resolved.destination }),
-    max_workers: resolved.maxWorkers,
-    max_attempts: resolved.maxAttempts,
-    backoff_factor: resolved.backoffFactor,
-    timeout_ms: resolved.timeoutMs,
-    retry_max_time_ms: resolved.retryMaxTimeMs,
-    algorithm: resolved.algorithm,
-  });
+  logRunSettings(resolved, logger);
 
   // A callback that throws must not crash the host or leave a run unsettled: it is a warning.
   const userProgress = options.onProgress;

@@ -66,10 +66,9 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
     const dir = await tempDir(t);
     const fleet = fleetOn(redis.server.url());
     const list = await bigList(dir, 3000);
-    const enqueue = new CliProcess(
-      ["enqueue", "--queue", fleet.queue, "--state-prefix", fleet.prefix, "-i", list],
-      { env: { RUN_ID: "stopped", RESILIENT_SYNC_FAILPOINT: "enqueue-chunk-added:stop" } },
-    );
+    const enqueue = fleet.spawnEnqueue(["-i", list], {
+      env: { RUN_ID: "stopped", RESILIENT_SYNC_FAILPOINT: "enqueue-chunk-added:stop" },
+    });
     await enqueue.waitForLog("paused at failpoint", 30_000);
     await enqueue.untilStopped();
     enqueue.child.kill("SIGTERM");
@@ -90,10 +89,9 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
     t.after(() => own.stop());
     const fleet = fleetOn(own.url());
     const list = await bigList(dir, 3000);
-    const enqueue = new CliProcess(
-      ["enqueue", "--queue", fleet.queue, "--state-prefix", fleet.prefix, "-i", list],
-      { env: { RUN_ID: "cut", RESILIENT_SYNC_FAILPOINT: "enqueue-chunk-added:stop" } },
-    );
+    const enqueue = fleet.spawnEnqueue(["-i", list], {
+      env: { RUN_ID: "cut", RESILIENT_SYNC_FAILPOINT: "enqueue-chunk-added:stop" },
+    });
     await enqueue.waitForLog("paused at failpoint", 30_000);
     await enqueue.untilStopped();
     await own.kill();
@@ -153,12 +151,7 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
       script: [{ kind: "hold-answer" }],
     });
     const fleet = fleetOn(own.url());
-    const enqueue = new CliProcess([
-      "enqueue",
-      "--queue",
-      fleet.queue,
-      "--state-prefix",
-      fleet.prefix,
+    const enqueue = fleet.spawnEnqueue([
       "--artifact-root",
       join(dir, "o"),
       server.url("/plan/dir/"),
@@ -178,12 +171,7 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
     const own = await startRedis();
     t.after(() => own.kill());
     const fleet = fleetOn(own.url());
-    const enqueue = new CliProcess([
-      "enqueue",
-      "--queue",
-      fleet.queue,
-      "--state-prefix",
-      fleet.prefix,
+    const enqueue = fleet.spawnEnqueue([
       "--artifact-root",
       join(dir, "o"),
       "--wait",
@@ -206,12 +194,7 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
     const fleet = fleetOn(own.url());
     t.after(() => fleet.stopAll());
     server.route("/waited.bin", { body: bytes(2000, 3) });
-    const enqueue = new CliProcess([
-      "enqueue",
-      "--queue",
-      fleet.queue,
-      "--state-prefix",
-      fleet.prefix,
+    const enqueue = fleet.spawnEnqueue([
       server.url("/waited.bin"),
       "--artifact-root",
       join(dir, "out"),

@@ -23,6 +23,8 @@ export interface Fleet {
   enqueue(...args: string[]): Promise<CliResult>;
   /** `enqueue`, run as `how` says. */
   enqueueWith(how: RunOptions, ...args: string[]): Promise<CliResult>;
+  /** Starts `enqueue` and returns at once: the test signals it or waits for its logs. */
+  spawnEnqueue(args: string[], how?: RunOptions): CliProcess;
   /** SIGTERMs every worker still running and waits for them. */
   stopAll(): Promise<void>;
 }
@@ -44,6 +46,7 @@ export function fleetOn(queue: string, prefix = freshPrefix()): Fleet {
     },
     enqueue: (...args) => runCli(["enqueue", ...common, ...args]),
     enqueueWith: (how, ...args) => runCli(["enqueue", ...common, ...args], how),
+    spawnEnqueue: (args, how = {}) => new CliProcess(["enqueue", ...common, ...args], how),
     async stopAll() {
       for (const worker of workers) {
         if (worker.child.exitCode === null && worker.child.signalCode === null)
