@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import type { ProgressEvent } from "../core/progress.js";
 import { UsageError } from "../errors.js";
 import { humanTerminal, type RetryNotice } from "../log/human.js";
-import { createJsonLogger } from "../log/json.js";
+import { createJsonLogger, type LineSinks } from "../log/json.js";
+import { type CoalescedSinks, coalescedSinks } from "../log/line-writer.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
 import { PROXY_ENV_NAMES } from "../options/network.js";
 import { isInstalled, packageVersion } from "../options/package.js";
@@ -37,7 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const redactor = new Redactor();
   const loggerFor = (
     options: CliOptions,
-    sinks = { out: write(process.stdout), err: write(process.stderr) },
+    sinks: LineSinks | CoalescedSinks = { out: write(process.stdout), err: write(process.stderr) },
     terminal: { onRetry?: (notice: RetryNotice) => void; summaryShown?: boolean } = {},
   ) => {
     const minLevel = options.quiet ? "warning" : (options.logLevel ?? "info");
@@ -47,6 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       pid: process.pid,
       minLevel,
       sinks,
+      ...("urgent" in sinks ? { urgentSinks: sinks.urgent } : {}),
       // With --json or -o -, stdout carries the data: every log line goes to stderr.
       allToErr: (options.json ?? false) || (options.toStdout ?? false),
       redactor,
@@ -130,7 +132,10 @@ export async function main(argv: readonly string[]): Promise<number> {
           out: process.stdout.isTTY ? () => {} : write(process.stdout),
           err: (line) => renderer.log(line),
         }
-      : undefined,
+      : process.stdout.isTTY || process.stderr.isTTY
+        ? undefined
+        : // Pipes and files (batch runs, cron, CI): a turn's lines in one write (line-writer.ts).
+          coalescedSinks(write(process.stdout), write(process.stderr)),
     renderer ? { onRetry: (notice) => renderer.onRetry(notice), summaryShown: true } : {},
   );
 

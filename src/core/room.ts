@@ -5,9 +5,13 @@ import type { AttemptContext } from "./attempt.js";
 
 type Body = Extract<OpenResult, { kind: "body" }>;
 
+/** Bodies of at least this many bytes are checked against the free space before being written. */
+export const SPACE_CHECK_FROM = 1024 * 1024;
+
 /**
- * Fails at once, before any byte is written, when the body's size is known and the destination's
- * filesystem has less room than that (instead of transferring until ENOSPC).
+ * Fails at once, before any byte is written, when the body's size is known (and at least
+ * `SPACE_CHECK_FROM`) and the destination's filesystem has less room than that (instead of
+ * transferring until ENOSPC).
  */
 export async function checkSpace(
   context: AttemptContext,
@@ -16,7 +20,9 @@ export async function checkSpace(
 ): Promise<void> {
   if (context.maxFileBytes !== undefined && total !== undefined && total > context.maxFileBytes)
     throw tooLarge(context, total);
-  if (needed === undefined || !context.freeBytes) return;
+  // A small body is not worth the question: it would fail on ENOSPC just as early (a write_error
+  // all the same), and a batch of small files would pay a statfs each.
+  if (needed === undefined || needed < SPACE_CHECK_FROM || !context.freeBytes) return;
   const free = await context.freeBytes();
   if (free === undefined || free >= needed) return;
   throw new SyncError(

@@ -13,6 +13,11 @@ export interface JsonLoggerOptions {
   pid: number;
   minLevel: Level;
   sinks: LineSinks;
+  /**
+   * Where warnings and errors go when `sinks` may hold lines back (line-writer.ts): sinks that
+   * write at once. Default: `sinks`.
+   */
+  urgentSinks?: LineSinks;
   /** With `--json`, stdout carries the results document, so every log line goes to `err`. */
   allToErr: boolean;
   redactor: Redactor;
@@ -70,8 +75,9 @@ export function createJsonLogger(options: JsonLoggerOptions): Logger {
         },
       );
       const scrubbed = options.redactor.scrubJson(line);
-      const toErr = options.allToErr || level === "warning" || level === "error";
-      (toErr ? options.sinks.err : options.sinks.out)(`${scrubbed}\n`);
+      const severe = level === "warning" || level === "error";
+      const sinks = severe ? (options.urgentSinks ?? options.sinks) : options.sinks;
+      (options.allToErr || severe ? sinks.err : sinks.out)(`${scrubbed}\n`);
     },
   };
 }

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { createJsonLogger } from "../../src/log/json.js";
+import { coalescedSinks } from "../../src/log/line-writer.js";
+import { Redactor } from "../../src/log/redact.js";
+
+const turnEnd = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe("coalesced log lines", () => {
+  test("a turn's lines leave in one write, at the end of the turn", async () => {
+    const writes: string[] = [];
+    const sinks = coalescedSinks(
+      (text) => writes.push(`out:${text}`),
+      (text) => writes.push(`err:${text}`),
+    );
+    sinks.out("a\n");
+    sinks.out("b\n");
+    sinks.out("c\n");
+    assert.deepEqual(writes, [], "nothing is written before the turn ends");
+    await turnEnd();
+    assert.deepEqual(writes, ["out:a\nb\nc\n"]);
+    sinks.out("d\n");
+    await turnEnd();
+    assert.deepEqual(writes, ["out:a\nb\nc\n", "out:d\n"]);
+  });
+
+  test("lines keep their order across the two streams", async () => {
+    const writes: string[] = [];
+    const sinks = coalescedSinks(
+      (text) => writes.push(`out:${text}`),
+      (text) => writes.push(`err:${text}`),
+    );
+    sinks.out("1\n");
+    sinks.err("2\n");
+    sinks.out("3\n");
+    await turnEnd();
+    assert.deepEqual(writes, ["out:1\n", "err:2\n", "out:3\n"]);
+  });
+
+  test("a warning is written at once, after what was pending", () => {
+    const writes: string[] = [];
+    const sinks = coalescedSinks(
+      (text) => writes.push(`out:${text}`),
+      (text) => writes.push(`err:${text}`),
+    );
+    const logger = createJsonLogger({
+      runId: "r".repeat(32),
+      version: "9.9.9",
+      pid: 42,
+      minLevel: "info",
+      sinks,
+      urgentSinks: sinks.urgent,
+      allToErr: false,
+      redactor: new Redactor(),
+      now: () => 0,
+    });
+    logger.emit("info", "destination already up-to-date", {
+      source: "http://127.0.0.1/a",
+      destination: "/tmp/a",
+      checksum: null,
+      reason: "source not modified",
+    });
+    logger.emit("warning", "paused at failpoint", { failpoint: "after-lock" });
+    // Synchronously: a process stopped right after its warning has said it.
+    assert.equal(writes.length, 2);
+    assert.match(writes[0] as string, /^out:.*"destination already up-to-date"/);
+    assert.match(writes[1] as string, /^err:.*"paused at failpoint"/);
+  });
+
+  test("a large turn is written as it grows, not held whole", () => {
+    const writes: string[] = [];
+    const sinks = coalescedSinks(
+      (text) => writes.push(text),
+      () => {},
+    );
+    const line = `${"x".repeat(1023)}\n`;
+    for (let i = 0; i < 200; i += 1) sinks.out(line);
+    assert.ok(writes.length >= 3, `written in ${writes.length} pieces before the turn ended`);
+    assert.ok(writes.every((text) => text.length <= 64 * 1024 + line.length));
+  });
+
+  test("what is pending is written when the process exits (process.exit included)", () => {
+    const module = fileURLToPath(new URL("../../src/log/line-writer.js", import.meta.url));
+    const script = `
+      const { coalescedSinks } = await import(${JSON.stringify(module)});
+      const sinks = coalescedSinks((t) => process.stdout.write(t), (t) => process.stderr.write(t));
+      for (let i = 0; i < 500; i += 1) sinks.out("line " + i + "\\n");
+      process.exit(3);
+    `;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    assert.equal(child.status, 3);
+    const lines = child.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 500);
+    assert.equal(lines[499], "line 499");
+  });
+});
