@@ -36,6 +36,11 @@ export class Circuits {
     this.#threshold = policy.threshold;
   }
 
+  /** Drops the cached state of `origin` (the store keeps it): see `OriginGate.forget`. */
+  forget(origin: string): void {
+    this.#cache.delete(origin);
+  }
+
   /**
    * The stored state, re-read at most once a second: a batch of a thousand files asks about one
    * origin a thousand times, and another process's change is seen within that second anyway.

@@ -65,6 +65,20 @@ export class OriginGate {
     return state;
   }
 
+  /**
+   * Drops what the gate knows of `origin` unless a transfer holds its turn: for an origin no
+   * other pair of the run will ask about (a local file is an origin of its own), so that a run
+   * of a million files does not keep a million states. Asked again, it starts unproven.
+   */
+  forget(origin: string): void {
+    if (this.#origins.get(origin)?.busy === false) this.#origins.delete(origin);
+  }
+
+  /** How many origins the gate keeps a state for. */
+  get size(): number {
+    return this.#origins.size;
+  }
+
   /** A turn at `origin` now, or `undefined` when another transfer holds it. */
   tryEnter(origin: string): Turn | undefined {
     const state = this.#state(origin);

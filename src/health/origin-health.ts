@@ -37,6 +37,15 @@ export class OriginHealth {
     this.circuits = circuits;
   }
 
+  /**
+   * Forgets `origin` in this process (gate and cached circuit; the stored circuit stays): for an
+   * origin the run will not ask about again.
+   */
+  forget(origin: string): void {
+    this.gate.forget(origin);
+    this.circuits.forget(origin);
+  }
+
   /** Waits for a turn at `origin`'s gate. */
   enter(origin: string, signal: AbortSignal): Promise<Turn> {
     return this.gate.enter(origin, signal);

@@ -26,6 +26,8 @@ export interface ScheduleOptions<T> {
    * makes the whole schedule reject with that reason instead (after every worker has finished).
    */
   unstarted?: (item: T, index: number, reason: unknown) => boolean | Promise<boolean>;
+  /** Told of each item worked on, once its turn has been left (what the run keeps of it may go). */
+  finished?: (item: T) => void;
 }
 
 interface Entry<T> {
@@ -103,6 +105,7 @@ export async function schedule<T>(items: Iterator<T>, options: ScheduleOptions<T
         await options.work(taken.entry.item, taken.entry.index, taken.turn);
       } finally {
         taken.turn.leave();
+        options.finished?.(taken.entry.item);
       }
     }
   };

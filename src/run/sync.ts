@@ -218,7 +218,10 @@ async function runWithState(
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }
     if (retained) retained.length = planned.pairs.length;
-    for (const pair of planned.pairs) if (!pair.invalid) origins.add(pair.source.origin);
+    // Only the metrics file reads them: a run without one keeps no set of every origin (every
+    // local file is an origin of its own).
+    if (resolved.metricsFile !== undefined)
+      for (const pair of planned.pairs) if (!pair.invalid) origins.add(pair.source.origin);
     onProgress?.({ type: "planned", total: planned.pairs.length });
     const work = resolved.dryRun ? (await import("./dry-run.js")).planJob : runJob;
     // Each pair becomes a job spec only when a worker takes it, and is let go once done.
@@ -238,6 +241,11 @@ async function runWithState(
         await deliver(index, result);
       },
       signal,
+      // A local file is an origin of its own: once its pair is done, what the run knew of it goes
+      // (a million files, not a million states; a second pair of that file starts it afresh).
+      finished: (pair) => {
+        if (!pair.invalid && pair.source.kind === "file") runtime.health.forget(pair.source.origin);
+      },
       // Past the deadline, what never started fails as `deadline`, and the report is still made.
       unstarted: async (pair, index, reason) => {
         if (!isDeadline(reason)) return false;

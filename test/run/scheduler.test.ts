@@ -96,4 +96,39 @@ describe("runScheduled", () => {
       (reason) => reason === "interrupted",
     );
   });
+
+  test("a local file's origin is forgotten once its pair is done; a turn still held keeps it", async () => {
+    const gate = new OriginGate();
+    const finishedWhileFree: boolean[] = [];
+    // Each item is a local file, an origin of its own, as in a directory of a million files.
+    const items = Array.from({ length: 50 }, (_, i) => `file:///data/f${i}`);
+    await runScheduled(items, {
+      limit: 4,
+      gate,
+      originOf: (item) => item,
+      work: async (item) => {
+        gate.prove(item, "finished", 0);
+        return item;
+      },
+      finished: (item) => {
+        // Called after the scheduler left the turn: the gate must see the origin free.
+        const turn = gate.tryEnter(item);
+        finishedWhileFree.push(turn !== undefined);
+        turn?.leave();
+        gate.forget(item);
+      },
+      signal: never,
+    });
+    assert.equal(finishedWhileFree.length, items.length, "told of every item once");
+    assert.ok(finishedWhileFree.every(Boolean));
+    assert.equal(gate.size, 0, "no origin state left after the run");
+
+    const held = gate.tryEnter("file:///busy");
+    gate.forget("file:///busy");
+    assert.equal(gate.tryEnter("file:///busy"), undefined, "a held turn survives forget");
+    held?.leave();
+    gate.prove("file:///busy", "finished", 0);
+    gate.forget("file:///busy");
+    assert.equal(gate.isProven("file:///busy"), false, "forgotten: unproven again");
+  });
 });
