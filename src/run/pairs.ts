@@ -81,6 +81,8 @@ export interface DirectoryGroup {
   destinationWithin: string;
   /** The folder's real path, unless links are followed. */
   within: string | undefined;
+  /** `root` resolved, ending in `/`: made on first use (see `DirectoryFilePair.destination`). */
+  rootPrefix?: string;
 }
 
 /**
@@ -112,7 +114,16 @@ export class DirectoryFilePair implements PlannedPair {
   }
 
   get destination(): string {
-    return resolve(this.#group.root, this.name);
+    // `name` is a plain relative path the listing made (no `.`, `..` or empty segment), so the
+    // resolved root and the name side by side are what `resolve(root, name)` returns, without
+    // its character-by-character normalisation: that was 300 bytes of garbage a file, asked of
+    // every file by the plan's checks.
+    const group = this.#group;
+    if (group.rootPrefix === undefined) {
+      const root = resolve(group.root);
+      group.rootPrefix = root.endsWith(sep) ? root : `${root}${sep}`;
+    }
+    return group.rootPrefix + this.name;
   }
 
   get destinationWithin(): string {

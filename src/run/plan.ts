@@ -5,14 +5,14 @@
  * and matches expected checksums (`--checksum`, `--checksum-file`) to their pairs.
  */
 import { readdir, realpath, stat } from "node:fs/promises";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { basename, join, relative, sep } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
-import { UsageError } from "../errors.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
 import { isRemoteDirectory, nameFromUrlPath } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
 import { refuseSharedFolders } from "./dir-folders.js";
 import { refuseInsideLockDir } from "./lock-dir-guard.js";
+import { refuseOverlaps } from "./overlaps.js";
 import {
   checked,
   DirectoryFilePair,
@@ -148,38 +148,6 @@ function refusedFile(file: DirectoryFilePair, destination: string, reason: strin
   pair.destinationWithin = file.destinationWithin;
   if (file.within !== undefined) pair.within = file.within;
   return pair;
-}
-
-/** Two pairs on one destination, or one destination inside another's: refused up front, naming both. */
-function refuseOverlaps(pairs: PlannedPair[]): void {
-  // Each destination read once (a directory's file derives its own when asked).
-  const valid: Array<{ destination: string; pair: PlannedPair }> = [];
-  for (const pair of pairs) if (!pair.invalid) valid.push({ destination: pair.destination, pair });
-  valid.sort((a, b) => (a.destination < b.destination ? -1 : 1));
-  for (let i = 1; i < valid.length; i += 1) {
-    const before = valid[i - 1] as (typeof valid)[number];
-    const entry = valid[i] as (typeof valid)[number];
-    if (entry.destination === before.destination) {
-      throw new UsageError(
-        "SOURCE",
-        `two sources map to one destination ${entry.destination}: ${before.pair.source.display} and ${entry.pair.source.display}`,
-      );
-    }
-  }
-  const files = new Set(valid.map((entry) => entry.destination));
-  for (const { destination, pair } of valid) {
-    // Resolved once, then `dirname` walks up: the same folders as resolving ".." at each step,
-    // without a resolve per level (this loop was a tenth of a no-op batch's planning).
-    for (let dir = dirname(resolve(destination)); dir !== dirname(dir); dir = dirname(dir)) {
-      if (files.has(dir)) {
-        const other = valid.find((entry) => entry.destination === dir) as (typeof valid)[number];
-        throw new UsageError(
-          "SOURCE",
-          `${destination} (from ${pair.source.display}) would lie inside the file ${dir} (from ${other.pair.source.display})`,
-        );
-      }
-    }
-  }
 }
 
 /**
