@@ -105,8 +105,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   // A long batch leaves garbage behind each file, and V8 lets old space grow to several times
   // the live data between full collections (a 100,000-file run: 230 MiB peak with 20–40 MiB
   // live). Growing it by a fifth over what is live keeps the run near its live size, for no CPU
-  // measured (docs/performance.md). This process only: the library leaves its host's flags alone.
-  (await import("node:v8")).setFlagsFromString("--heap-growing-percent=20");
+  // measured (docs/performance.md). This process only: the library leaves its host's flags
+  // alone, and so does the CLI when `node --heap-growing-percent=N` was given.
+  if (!process.execArgv.some((flag) => flag.startsWith("--heap-growing-percent")))
+    (await import("node:v8")).setFlagsFromString("--heap-growing-percent=20");
 
   if (command) {
     const { runFleetCommand } = await import("./fleet.js");
@@ -154,7 +156,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     : undefined;
 
   // A second signal ends the process at once; a document already begun is still closed whole
-  // (stdout to a file or pipe is written synchronously on Linux).
+  // (a file is written synchronously; a pipe as far as its reader keeps up).
   const signal = trapSignals(logger, (code) => {
     if (document?.begun) document.abort(code);
   });

@@ -1,14 +1,17 @@
 /**
  * Log lines bound for pipes and files, written a turn of the event loop's worth at a time.
  *
- * A batch run logs two info lines per file; written one by one, each is a system call of its own
- * (stdout and stderr are synchronous on pipes and files), about 5 % of a 1,000-file run's CPU.
+ * A batch run logs two info lines per file; written one by one, each is a system call of its own,
+ * about 5 % of a 1,000-file run's CPU.
  * Here info and debug lines wait for the end of the current turn and leave in one write; a
  * warning or an error is written at once, with everything before it, because it may be the last
  * thing the process says (a failpoint stops the process right after its warning; a signal's
  * second blow exits). Lines keep their order across the two streams: a line for the other stream
  * first writes out what is pending. What is pending is also written when the process exits
- * (`process.exit` included), so only a SIGKILL can lose it: the lines of at most one turn.
+ * (`process.exit`, an uncaught exception), so only an end without an 'exit' event — SIGKILL, a
+ * signal the CLI does not trap (SIGHUP, SIGQUIT), V8 out of memory — can lose it: the lines of
+ * at most one turn. The turn's end is not `unref`'d: an idle process (a retry's wait) writes its
+ * lines at once rather than when something next wakes it.
  *
  * Only for streams that are not terminals: a terminal's lines and bars are written as they come.
  */
@@ -50,7 +53,7 @@ export function coalescedSinks(
     if (pending.length >= FLUSH_AT) flush();
     else if (!scheduled) {
       scheduled = true;
-      setImmediate(onTurnEnd).unref();
+      setImmediate(onTurnEnd);
     }
   };
   const now = (to: (text: string) => void, line: string): void => {

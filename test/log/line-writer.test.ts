@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createJsonLogger } from "../../src/log/json.js";
@@ -96,5 +97,25 @@ describe("coalesced log lines", () => {
     const lines = child.stdout.trimEnd().split("\n");
     assert.equal(lines.length, 500);
     assert.equal(lines[499], "line 499");
+  });
+
+  test("a line logged by a process that then sits idle is written at once, not when it wakes", async (t) => {
+    const module = fileURLToPath(new URL("../../src/log/line-writer.js", import.meta.url));
+    // Once started, logs one line, then has nothing to do for 20 s (as in a retry's wait), and
+    // then writes "late" directly: a line held until the process next wakes comes after it.
+    const script = `
+      const { coalescedSinks } = await import(${JSON.stringify(module)});
+      const sinks = coalescedSinks((t) => process.stdout.write(t), (t) => process.stderr.write(t));
+      setTimeout(() => {
+        sinks.out("waiting\\n");
+        setTimeout(() => process.stdout.write("late\\n"), 20_000);
+      }, 100);
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    t.after(() => child.kill("SIGKILL"));
+    const [chunk] = (await once(child.stdout, "data")) as [Buffer];
+    assert.equal(chunk.toString(), "waiting\n", "the line came while the process waited");
   });
 });
