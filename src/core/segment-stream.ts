@@ -1,12 +1,21 @@
 /**
- * One segment's body, streamed into its writer: each chunk offered to the prefix hasher and
- * written at the segment's position, strictly in order, never past the segment's end.
+ * One segment's body, streamed (or lent, from the http client) into its writer: each chunk
+ * offered to the prefix hasher and written at the segment's position, strictly in order, never
+ * past the segment's end.
  */
 import { finished, type Readable } from "node:stream";
 import type { SegmentWriter } from "../destinations/destination.js";
 import { SyncError, writeError } from "../errors.js";
 import type { BandwidthLimit } from "../policies/bandwidth.js";
-import type { Source } from "../sources/source.js";
+import { lendingBody, type Source } from "../sources/source.js";
+
+/**
+ * Bytes of one segment lent to its writer and not yet written, beyond which its connection is
+ * not read: eight segments then hold at most 8 MiB between the network and the disk (one
+ * transfer's body may hold 6 MiB, sized for a hash worker running behind; segments are hashed
+ * from the file).
+ */
+const SEGMENT_LENT_BYTES = 1024 * 1024;
 
 /** One segment of a segmented download, as it stands in this process. */
 export interface SegmentState {
@@ -57,44 +66,58 @@ export async function streamSegment(
       `short body: segment ${state.index} (bytes ${state.start}–${state.end}) stopped at ${state.pushed} (${why})`,
       { retryable: cause?.retryable ?? true, cause },
     );
+  // The http client's bodies are lent, not streamed: each chunk stays in the slot it was read
+  // into until the writer has written it, and the slot is then read into again. Streamed, every
+  // 64 KiB slot was handed on for good and left to the garbage collector: 8 segments of a 256 MiB
+  // file peaked at 185 MiB of RSS.
+  const lending = lendingBody(body);
   try {
     await new Promise<void>((resolve, reject) => {
-      const stopWatching = finished(body, { writable: false }, (error) =>
-        error ? onError(error) : onEnd(),
-      );
-      const cleanup = () => {
-        body.off("data", onData);
-        stopWatching();
-        io.signal.removeEventListener("abort", onAbort);
-      };
+      let settled = false;
+      let detach = () => {};
       const settle = (error?: unknown) => {
-        cleanup();
+        if (settled) return;
+        settled = true;
+        detach();
+        io.signal.removeEventListener("abort", onAbort);
         if (error === undefined) resolve();
         else reject(error);
       };
-      const onData = (data: Buffer) => {
+      const pause = lending ? () => lending.pauseLending() : () => body.pause();
+      const resume = lending ? () => lending.resumeLending() : () => body.resume();
+      /** Waits the body is paused for (the writer's, the rate limit's). */
+      let waits = 0;
+      /** A chunk; `release` (a lent chunk's) goes to the writer, which calls it once written. */
+      const onChunk = (data: Buffer, release?: () => void) => {
+        if (settled) return release?.();
         const room = state.end - state.pushed;
         const chunk = data.length > room ? data.subarray(0, room) : data;
-        if (chunk.length > 0) {
+        if (chunk.length === 0) release?.();
+        else {
           const at = state.pushed;
           io.offer(at, chunk);
           state.pushed += chunk.length;
           let wait: Promise<void> | undefined;
           try {
-            wait = state.writer.push(chunk);
+            wait = state.writer.push(chunk, release);
           } catch (error) {
+            release?.(); // not taken
             settle(asWriteError(error));
             return;
           }
           io.onChunk(chunk.length);
           const owed = io.limiter?.take(chunk.length, io.signal);
           if (wait || owed) {
-            body.pause();
+            waits += 1;
+            if (waits === 1) pause();
             const written = wait?.catch((error: unknown) => {
               throw asWriteError(error);
             });
             Promise.all([written, owed]).then(
-              () => body.resume(),
+              () => {
+                waits -= 1;
+                if (waits === 0 && !settled) resume();
+              },
               (error: unknown) => settle(error),
             );
           }
@@ -116,9 +139,22 @@ export async function streamSegment(
         );
       };
       const onAbort = () => settle(io.signal.reason);
-      body.on("data", onData);
       io.signal.addEventListener("abort", onAbort, { once: true });
-      if (io.signal.aborted) onAbort();
+      if (io.signal.aborted) return onAbort();
+      if (lending) {
+        lending.lend({ chunk: onChunk, end: onEnd, error: onError }, SEGMENT_LENT_BYTES);
+        return;
+      }
+      // `finished` also reports a body that ended or failed before we began to listen.
+      const stopWatching = finished(body, { writable: false }, (error) =>
+        error ? onError(error) : onEnd(),
+      );
+      const onData = (chunk: Buffer) => onChunk(chunk);
+      body.on("data", onData);
+      detach = () => {
+        body.off("data", onData);
+        stopWatching();
+      };
     });
   } finally {
     // Read to its end or not, this body is done with: a whole-file body is cut here.

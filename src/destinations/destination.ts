@@ -78,7 +78,11 @@ export interface PositionalPart {
 export interface SegmentWriter {
   /** Where the next byte goes. */
   readonly position: number;
-  /** Takes a chunk, as `PartSink.push` does (with its `release`). */
+  /**
+   * Takes a chunk, as `PartSink.push` does (with its `release`). A segment stops reading once
+   * 1 MiB of its chunks is unreleased: a writer must write (and release) well before it holds
+   * that much waiting for more, or the segment stalls.
+   */
   push(chunk: Uint8Array, release?: () => void): Promise<void> | undefined;
   /** Writes what is left and waits for it (no fsync: `PositionalPart.sync` does that once). */
   flush(): Promise<void>;

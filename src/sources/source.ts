@@ -155,7 +155,11 @@ export interface LendingBody {
   /** Not read as a stream, dumped or destroyed yet: `lend` may be called. */
   readonly lendable: boolean;
   /** Takes the body over: from now on it is not read as a stream. */
-  lend(consumer: BodyConsumer): void;
+  /**
+   * `limitBytes`: lent bytes not yet released beyond which the network is not read (default:
+   * the body's own, sized for one transfer; the segments of one file share it out).
+   */
+  lend(consumer: BodyConsumer, limitBytes?: number): void;
   /** Stops reading from the network (chunks of the read under way may still be handed over). */
   pauseLending(): void;
   resumeLending(): void;

@@ -10,6 +10,9 @@ import type { OpenFile } from "../../fs/open-file.js";
 import type { PositionalPart, SegmentWriter } from "../destination.js";
 import { PartWriter } from "./part-writer.js";
 
+/** A segment's write batch: a quarter of what its body may have lent (see `writerAt`). */
+const SEGMENT_BATCH_BYTES = 256 * 1024;
+
 /** The positional view of one `LocalPart` (`LocalPart.positional`). */
 export class PositionalWriter implements PositionalPart {
   readonly #handle: OpenFile;
@@ -39,6 +42,9 @@ export class PositionalWriter implements PositionalPart {
     // record it (core/segmented.ts), for all segments at once.
     const writer = new PartWriter(this.#handle, position, {
       syncEveryBytes: Number.POSITIVE_INFINITY,
+      // Batches well under what a segment may have lent and unwritten (1 MiB, see
+      // core/segment-stream.ts): a batch waiting to fill must never be what stops the body.
+      batchBytes: SEGMENT_BATCH_BYTES,
       onWritten,
     });
     this.#writers.add(writer);

@@ -45,6 +45,8 @@ export class H1Body extends Readable implements LendingBody {
   #paused = false;
   /** Lent bytes not released yet. */
   #lent = 0;
+  /** Lent bytes beyond which the network is not read. */
+  #lentLimit = LENT_LIMIT;
   /** The stream's buffer is full: wait for `_read`. */
   #full = false;
   #dump: Dump | undefined;
@@ -67,7 +69,7 @@ export class H1Body extends Readable implements LendingBody {
       case "stream":
         return !this.#full;
       case "lent":
-        return !this.#paused && this.#lent < LENT_LIMIT;
+        return !this.#paused && this.#lent < this.#lentLimit;
       default:
         return true; // dump
     }
@@ -124,8 +126,9 @@ export class H1Body extends Readable implements LendingBody {
     }
   }
 
-  lend(consumer: BodyConsumer): void {
+  lend(consumer: BodyConsumer, limitBytes = LENT_LIMIT): void {
     if (!this.lendable) throw new Error("this body is already being read");
+    this.#lentLimit = limitBytes;
     this.#mode = "lent";
     this.#consumer = consumer;
     const held = this.#held;
@@ -185,7 +188,7 @@ export class H1Body extends Readable implements LendingBody {
       slot.release();
       const before = this.#lent;
       this.#lent -= chunk.length;
-      if (before >= LENT_LIMIT && this.#lent < LENT_LIMIT) this.#source?.flow();
+      if (before >= this.#lentLimit && this.#lent < this.#lentLimit) this.#source?.flow();
     };
     (this.#consumer as BodyConsumer).chunk(chunk, release);
   }
