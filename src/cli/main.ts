@@ -14,17 +14,15 @@ import { PROXY_ENV_NAMES } from "../options/network.js";
 import { isInstalled, packageVersion } from "../options/package.js";
 import { EXIT } from "../run/report.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
+import { OutputStreams } from "./closed-output.js";
 import { failureExit } from "./failure.js";
 import { JsonDocument } from "./json-document.js";
 import { LegacyJsonDocument } from "./json-legacy.js";
 import { Interrupted, trapSignals } from "./signals.js";
 import { testHooksFromEnv } from "./test-hooks.js";
 
-function write(stream: NodeJS.WriteStream): (line: string) => void {
-  return (line) => {
-    stream.write(line);
-  };
-}
+/** stdout and stderr, whose writes are dropped once their reader has gone (closed-output.ts). */
+const outputs = new OutputStreams([process.stdout, process.stderr]);
 
 /** The fleet's commands (`resilient-sync enqueue …`, `resilient-sync worker …`): cli/fleet.ts. */
 const FLEET_COMMANDS = new Set(["enqueue", "worker"]);
@@ -38,7 +36,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const redactor = new Redactor();
   const loggerFor = (
     options: CliOptions,
-    sinks: LineSinks | CoalescedSinks = { out: write(process.stdout), err: write(process.stderr) },
+    sinks: LineSinks | CoalescedSinks = {
+      out: outputs.lines(process.stdout),
+      err: outputs.lines(process.stderr),
+    },
     terminal: { onRetry?: (notice: RetryNotice) => void; summaryShown?: boolean } = {},
   ) => {
     const minLevel = options.quiet ? "warning" : (options.logLevel ?? "info");
@@ -137,13 +138,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     options,
     renderer
       ? {
-          out: process.stdout.isTTY ? () => {} : write(process.stdout),
+          out: process.stdout.isTTY ? () => {} : outputs.lines(process.stdout),
           err: (line) => renderer.log(line),
         }
       : process.stdout.isTTY || process.stderr.isTTY
         ? undefined
         : // Pipes and files (batch runs, cron, CI): a turn's lines in one write (line-writer.ts).
-          coalescedSinks(write(process.stdout), write(process.stderr)),
+          coalescedSinks(outputs.lines(process.stdout), outputs.lines(process.stderr)),
     renderer ? { onRetry: (notice) => renderer.onRetry(notice), summaryShown: true } : {},
   );
 
@@ -151,8 +152,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Written as the run goes (results kept by nobody): see json-document.ts.
   const document = options.json
     ? options.jsonFormat === "legacy"
-      ? new LegacyJsonDocument(process.stdout, redactor)
-      : new JsonDocument(process.stdout, redactor, { runId, version, startedAt: new Date() })
+      ? new LegacyJsonDocument(outputs.document(process.stdout), redactor)
+      : new JsonDocument(outputs.document(process.stdout), redactor, {
+          runId,
+          version,
+          startedAt: new Date(),
+        })
     : undefined;
 
   // A second signal ends the process at once; a document already begun is still closed whole
@@ -222,7 +227,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     // A signal that arrived as the last transfer finished still decides the exit code.
     if (signal.aborted) throw signal.reason;
     document?.finish(report);
-    return report.exit_code;
+    // The document asked for could not be written whole (its reader went away): not a success.
+    const documentLost = document !== undefined && outputs.isClosed(process.stdout);
+    return documentLost && report.exit_code === EXIT.ok ? EXIT.write : report.exit_code;
   } catch (error) {
     renderer?.stop();
     if (error instanceof Interrupted) {
