@@ -8,7 +8,7 @@ import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
-import { isRemoteDirectory, nameFromUrlPath } from "../sources/location.js";
+import { isRemoteDirectory, nameFromUrlPath, type SourceLocation } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
 import { refuseSharedFolders } from "./dir-folders.js";
 import { refuseInsideLockDir } from "./lock-dir-guard.js";
@@ -19,6 +19,8 @@ import {
   type DirectoryGroup,
   hasControlCharacter,
   isInside,
+  type NamedFolder,
+  NamedPair,
   OWN_NAMES_RESERVED,
   type PlannedPair,
   pairOf,
@@ -47,6 +49,7 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
   const pairs: PlannedPair[] = [];
   const emptyDirectories: string[] = [];
   const skippedLinks: Plan["skippedLinks"] = [];
+  const landing: NamedFolder = { root: options.artifactRoot };
   // Before any listing: a plan refused must not have asked the servers first.
   await refuseSharedFolders(options);
   for (const given of options.sources) {
@@ -58,7 +61,7 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
           options,
           remote(listing),
         )
-      : await expand(given, options, skippedLinks);
+      : await expand(given, options, skippedLinks, landing);
     if (expanded === "empty directory") emptyDirectories.push(given.location.display);
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
     else for (const pair of expanded) pairs.push(pair);
@@ -78,12 +81,12 @@ async function expand(
   given: GivenSource,
   options: ResolvedOptions,
   skippedLinks: Plan["skippedLinks"],
+  landing: NamedFolder,
 ): Promise<PlannedPair[] | "empty directory"> {
   const { location } = given;
   const single = options.destination;
   if (location.kind === "http") {
     if (single !== undefined) return [checked(pairOf(location, single, basename(single)))];
-    const root = options.artifactRoot;
     let name: string;
     try {
       name = nameFromUrlPath(new URL(location.href).pathname, "SOURCE");
@@ -91,7 +94,7 @@ async function expand(
       const message = error instanceof Error ? error.message : String(error);
       return [refused(location, options.artifactRoot, message)];
     }
-    return [{ ...checked(pairOf(location, join(root, name), name)), destinationWithin: root }];
+    return [named(landing, location, name)];
   }
 
   const info = await stat(location.href).catch(() => undefined);
@@ -100,8 +103,9 @@ async function expand(
     const destination = single ?? join(options.artifactRoot, basename(location.href));
     if (destination === location.href)
       return [refused(location, destination, "the source is its own destination")];
-    const pair = checked(pairOf(location, destination, basename(location.href)));
-    return [single === undefined ? { ...pair, destinationWithin: options.artifactRoot } : pair];
+    if (single !== undefined)
+      return [checked(pairOf(location, destination, basename(location.href)))];
+    return [named(landing, location, basename(location.href))];
   }
 
   // A directory goes where the user put it, never into the sample's default file name.
@@ -140,6 +144,17 @@ async function expand(
       ? refusedFile(pair, destination, OWN_NAMES_RESERVED)
       : pair;
   });
+}
+
+/**
+ * A source landing in `folder` under `name` (a single path segment): refused when the name is
+ * one of ours.
+ */
+function named(folder: NamedFolder, location: SourceLocation, name: string): PlannedPair {
+  if (!isOwnFileName(name)) return new NamedPair(folder, location, name);
+  const pair = refused(location, join(folder.root, name), OWN_NAMES_RESERVED);
+  pair.destinationWithin = folder.root;
+  return pair;
 }
 
 /** A file of a directory source refused up front (at `destination`), as the plain pair it fails as. */

@@ -35,8 +35,14 @@ interface Entry<T> {
   index: number;
 }
 
+/**
+ * An origin's deferred items and their places, in two arrays rather than an entry object each:
+ * an unproven origin's queue holds a whole input list behind its first transfer (16 bytes a line
+ * instead of 48).
+ */
 interface Queue<T> {
-  entries: Entry<T>[];
+  items: T[];
+  indexes: number[];
   head: number;
 }
 
@@ -57,10 +63,13 @@ export async function schedule<T>(items: Iterator<T>, options: ScheduleOptions<T
     for (const [origin, queue] of deferred) {
       const turn = gate.tryEnter(origin);
       if (!turn) continue;
-      const entry = queue.entries[queue.head] as Entry<T>;
-      queue.entries[queue.head] = undefined as unknown as Entry<T>;
+      const entry = {
+        item: queue.items[queue.head] as T,
+        index: queue.indexes[queue.head] as number,
+      };
+      queue.items[queue.head] = undefined as T;
       queue.head += 1;
-      if (queue.head === queue.entries.length) deferred.delete(origin);
+      if (queue.head === queue.items.length) deferred.delete(origin);
       return { entry, turn };
     }
     while (!exhausted) {
@@ -69,19 +78,21 @@ export async function schedule<T>(items: Iterator<T>, options: ScheduleOptions<T
         exhausted = true;
         break;
       }
-      const entry = { item: drawn.value, index: next };
+      const item = drawn.value;
+      const index = next;
       next += 1;
-      const origin = options.originOf(entry.item);
-      if (origin === undefined) return { entry, turn: FREE };
+      const origin = options.originOf(item);
+      if (origin === undefined) return { entry: { item, index }, turn: FREE };
       // An origin with items already waiting keeps its order: this one waits behind them.
       const queue = deferred.get(origin);
       if (queue) {
-        queue.entries.push(entry);
+        queue.items.push(item);
+        queue.indexes.push(index);
         continue;
       }
       const turn = gate.tryEnter(origin);
-      if (turn) return { entry, turn };
-      deferred.set(origin, { entries: [entry], head: 0 });
+      if (turn) return { entry: { item, index }, turn };
+      deferred.set(origin, { items: [item], indexes: [index], head: 0 });
     }
     return undefined;
   };
@@ -115,7 +126,9 @@ export async function schedule<T>(items: Iterator<T>, options: ScheduleOptions<T
   if (rejected) throw rejected.reason;
   if (!signal.aborted) return;
   const left: Entry<T>[] = [];
-  for (const queue of deferred.values()) left.push(...queue.entries.slice(queue.head));
+  for (const queue of deferred.values())
+    for (let at = queue.head; at < queue.items.length; at += 1)
+      left.push({ item: queue.items[at] as T, index: queue.indexes[at] as number });
   deferred.clear();
   left.sort((a, b) => a.index - b.index);
   for (const entry of left) await report(entry);

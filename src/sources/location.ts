@@ -65,18 +65,30 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
   }
   if (url.hostname === "")
     throw new UsageError(argument, `${argument} has no host: ${redactUrl(raw)}`);
+  // An input list holds a location per line for the whole run: equal strings are shared, not
+  // kept twice (most lines are their own href and display, and share their origin with the
+  // line before).
+  const href = url.href === raw ? raw : url.href;
+  const display = redactUrl(href);
   return {
     raw,
     kind: "http",
-    href: url.href,
-    display: redactUrl(url.href),
-    origin: originOf(url),
+    href,
+    display: display === href ? href : display,
+    origin: sharedOrigin(originOf(url)),
   };
 }
 
 /** The circuit-breaker key of an http(s) URL: `scheme://host:port`, the port always written. */
 export function originOf(url: URL): string {
   return `${url.protocol}//${url.hostname}:${url.port || DEFAULT_PORT[url.protocol]}`;
+}
+
+let lastOrigin = "";
+/** `origin`, or the equal string returned last time: one string for a run of lines of one origin. */
+function sharedOrigin(origin: string): string {
+  if (origin !== lastOrigin) lastOrigin = origin;
+  return lastOrigin;
 }
 
 function localFile(path: string, raw: string): SourceLocation {

@@ -4,12 +4,12 @@
  * are common; and a directory file's destination against `path.resolve`.
  */
 import assert from "node:assert/strict";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { SyncError, UsageError } from "../../src/errors.js";
 import { refuseOverlaps } from "../../src/run/overlaps.js";
-import { DirectoryFilePair, type PlannedPair, pairOf } from "../../src/run/pairs.js";
+import { DirectoryFilePair, NamedPair, type PlannedPair, pairOf } from "../../src/run/pairs.js";
 
 /** The check as it was first written: the oracle. */
 function plainRefuseOverlaps(pairs: PlannedPair[]): void {
@@ -112,6 +112,25 @@ describe("a directory file's destination", () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe("a named pair's destination (an input list's URL or file)", () => {
+  test("is what path.join(root, name) made before, for any resolved root and any one-segment name", () => {
+    // The names a URL or a file may land under: one segment, any characters but `/` and NUL,
+    // never empty, `.` or `..` (nameFromUrlPath and basename refuse or never make those).
+    const name = fc
+      .string({ minLength: 1, maxLength: 8, unit: "binary" })
+      .filter((s) => !s.includes("/") && !s.includes("\0") && s !== "." && s !== "..");
+    fc.assert(
+      fc.property(fc.constantFrom("/", "/out", "/a b/out", "/tmp/x.y"), name, (root, name) => {
+        const pair = new NamedPair({ root }, pairTo("/x", 0).source, name);
+        assert.equal(pair.destination, join(root, name));
+        assert.equal(pair.destinationWithin, root);
+        assert.equal(pair.name, name);
+      }),
+      { numRuns: 1000 },
     );
   });
 });

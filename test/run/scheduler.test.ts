@@ -131,4 +131,28 @@ describe("runScheduled", () => {
     gate.forget("file:///busy");
     assert.equal(gate.isProven("file:///busy"), false, "forgotten: unproven again");
   });
+
+  test("aborted behind an unproven origin, 200,000 waiting items are each reported unstarted, in order", async () => {
+    // One origin, never proven: the first transfer holds its turn and every other item waits in
+    // its queue. The abort hands them all to `unstarted` (a spread of the queue into one call
+    // overflowed the stack at about 125,000).
+    const controller = new AbortController();
+    const items = Array.from({ length: 200_000 }, (_, i) => i);
+    const results = await runScheduled(items, {
+      limit: 8,
+      gate: new OriginGate(),
+      originOf: () => "https://slow.test:443",
+      work: async (i) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        controller.abort("deadline");
+        return `done ${i}`;
+      },
+      signal: controller.signal,
+      unstarted: (i) => `unstarted ${i}`,
+    });
+    assert.equal(results[0], "done 0");
+    assert.equal(results[1], "unstarted 1");
+    assert.equal(results[199_999], "unstarted 199999");
+    assert.equal(results.filter((r) => r.startsWith("unstarted")).length, 199_999);
+  });
 });
