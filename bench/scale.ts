@@ -1,10 +1,11 @@
 /**
  * Scale: how time and peak memory grow with the number of files, for a directory source and for
  * an input list (`-i FILE`), planned and checked with `--dry-run --json`, and synced for real
- * at the smaller sizes. Files are one byte each, 1,000 to a folder, made once in a temp dir.
+ * at the smaller sizes: a directory of local files, and an input list of URLs served by nginx
+ * (8 workers, as W2). Files are one byte each, 1,000 to a folder, made once in a temp dir.
  *
  * Usage: npm run build && node dist/bench/scale.js [--sizes 125000,250000,500000,1000000]
- *          [--sync-sizes 25000,50000,100000] [--dir DIR]
+ *          [--sync-sizes 25000,50000,100000] [--http-sizes 1000,100000] [--dir DIR]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -13,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { measure } from "./lib/measure.js";
+import { startNginx } from "./lib/nginx.js";
 
 const CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 const PER_FOLDER = 1000;
@@ -21,13 +23,15 @@ const { values } = parseArgs({
   options: {
     sizes: { type: "string", default: "125000,250000,500000,1000000" },
     "sync-sizes": { type: "string", default: "25000,50000,100000" },
+    "http-sizes": { type: "string", default: "1000,100000" },
     dir: { type: "string" },
   },
 });
 const sizesOf = (text: string) => text.split(",").filter(Boolean).map(Number);
 const sizes = sizesOf(values.sizes);
 const syncSizes = sizesOf(values["sync-sizes"]);
-const largest = Math.max(...sizes, ...syncSizes);
+const httpSizes = sizesOf(values["http-sizes"]);
+const largest = Math.max(...sizes, ...syncSizes, ...httpSizes);
 
 const work = values.dir ?? (await mkdtemp(join(tmpdir(), "resilient-sync-scale-")));
 const src = join(work, "src");
@@ -96,6 +100,21 @@ for (const files of sizes) {
   await run("input list", "dry-run", files, ["-i", list]);
 }
 for (const files of syncSizes) await run("directory", "sync", files, folders(files));
+if (httpSizes.length > 0) {
+  const nginx = await startNginx(src);
+  try {
+    for (const files of httpSizes) {
+      const list = join(work, `urls-${files}.txt`);
+      const urls: string[] = [];
+      for (let d = 0; d < files / PER_FOLDER; d += 1)
+        for (let f = 0; f < PER_FOLDER; f += 1) urls.push(`${nginx.url(`/d${d}/f${d}-${f}`)}\n`);
+      await writeFile(list, urls.join(""));
+      await run("URL list (nginx)", "sync", files, ["-i", list, "--max-workers", "8"]);
+    }
+  } finally {
+    await nginx.stop();
+  }
+}
 
 const perFile = (row: Row) => ((row.seconds / row.files) * 1e6).toFixed(0);
 const perFileKiB = (row: Row) =>
