@@ -8,7 +8,7 @@
  *          [--sync-sizes 25000,50000,100000] [--http-sizes 1000,100000] [--dir DIR]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,6 +101,9 @@ for (const files of sizes) {
 }
 for (const files of syncSizes) await run("directory", "sync", files, folders(files));
 if (httpSizes.length > 0) {
+  // nginx's workers run as an unprivileged user when the bench runs as root: mkdtemp's 0700 would
+  // answer 403.
+  await chmod(work, 0o755);
   const nginx = await startNginx(src);
   try {
     for (const files of httpSizes) {

@@ -91,7 +91,9 @@ function sharedOrigin(origin: string): string {
   return lastOrigin;
 }
 
-function localFile(path: string, raw: string): SourceLocation {
+function localFile(resolved: string, raw: string): SourceLocation {
+  // An absolute, normal path given is its own href: one string, not two (see the http case).
+  const path = resolved === raw ? raw : resolved;
   return { raw, kind: "file", href: path, display: path, origin: `file://${path}` };
 }
 
