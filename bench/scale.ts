@@ -7,7 +7,7 @@
  * Usage: npm run build && node dist/bench/scale.js [--sizes 125000,250000,500000,1000000]
  *          [--sync-sizes 25000,50000,100000] [--http-sizes 1000,100000] [--dir DIR]
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,6 +32,13 @@ const sizes = sizesOf(values.sizes);
 const syncSizes = sizesOf(values["sync-sizes"]);
 const httpSizes = sizesOf(values["http-sizes"]);
 const largest = Math.max(...sizes, ...syncSizes, ...httpSizes);
+const uneven = [...sizes, ...syncSizes, ...httpSizes].find((n) => !(n > 0 && n % PER_FOLDER === 0));
+if (uneven !== undefined) {
+  process.stderr.write(
+    `scale: sizes are whole thousands of files (files are 1,000 to a folder); got ${uneven}\n`,
+  );
+  process.exit(64);
+}
 
 const work = values.dir ?? (await mkdtemp(join(tmpdir(), "resilient-sync-scale-")));
 const src = join(work, "src");
@@ -82,6 +89,10 @@ async function run(input: string, mode: string, files: number, args: string[]): 
 }
 
 process.stderr.write(`making ${largest} files in ${src} …\n`);
+// A failed run removes its files too (a million of them otherwise stay in the temp dir).
+process.on("exit", () => {
+  if (!values.dir) rmSync(work, { recursive: true, force: true });
+});
 makeFiles(largest);
 const load = loadavg()
   .map((x) => x.toFixed(2))
@@ -131,4 +142,3 @@ for (const row of rows) {
     `| ${row.input} | ${row.mode} | ${row.files.toLocaleString("en")} | ${row.seconds.toFixed(1)} | ${(row.files / row.seconds).toFixed(0)} | ${perFile(row)} | ${row.rssMiB?.toFixed(0) ?? ""} | ${perFileKiB(row)} |\n`,
   );
 }
-if (!values.dir) await rm(work, { recursive: true, force: true });

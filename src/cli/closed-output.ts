@@ -1,37 +1,52 @@
 /**
- * stdout and stderr whose reader may go away (`| head`, a log collector that died). A write to a
- * closed pipe fails with EPIPE, which Node reports as an 'error' event on the stream: unhandled,
- * it ended the run with a stack trace in the middle of whatever it was doing (curl and wget die
- * of SIGPIPE there, a signal Node ignores). Here a closed stream's writes are dropped from then
- * on and the run goes on to its end: the files are what the user asked for, the log lines only
- * tell of them. A `--json` document that could not be written whole is a failure of its own
- * (exit 73 for a run that was otherwise a success, decided in main.ts).
+ * stdout and stderr whose reader may go away (`| head`, a log collector that died) or whose file
+ * cannot take more (`> /dev/full`). A failed write is reported as an 'error' event on the
+ * stream: unhandled, it ended the run with a stack trace in the middle of whatever it was doing
+ * (curl and wget die of SIGPIPE on a closed pipe, a signal Node ignores). Here a stream that
+ * failed once is closed for us: its writes are dropped from then on and the run goes on to its
+ * end — the files are what the user asked for, the log lines only tell of them. A `--json`
+ * document that could not be written whole is a failure of its own: `documentLost()`, which
+ * main.ts turns into exit 73 for a run that was otherwise a success.
  */
 import type { DocumentOutput } from "./json-document.js";
 
-/** Errors that mean the reader has gone: the stream will take nothing more. */
-const GONE = new Set(["EPIPE", "ERR_STREAM_DESTROYED", "ECONNRESET"]);
-
 export class OutputStreams {
   readonly #closed = new Set<NodeJS.WritableStream>();
+  /** Streams a document was begun on. */
+  readonly #documents = new Set<NodeJS.WritableStream>();
   /** Waits for 'drain' to end when their stream closes instead. */
   readonly #waiting = new Map<NodeJS.WritableStream, Set<() => void>>();
 
   constructor(streams: readonly NodeJS.WritableStream[]) {
-    for (const stream of streams) {
-      stream.on("error", (error: NodeJS.ErrnoException) => {
-        if (!GONE.has(error.code ?? "")) throw error;
-        this.#closed.add(stream);
-        const waiting = this.#waiting.get(stream);
-        this.#waiting.delete(stream);
-        for (const wake of waiting ?? []) wake();
-      });
-    }
+    for (const stream of streams) stream.on("error", () => this.#close(stream));
   }
 
-  /** Whether `stream`'s reader has gone. */
-  isClosed(stream: NodeJS.WritableStream): boolean {
-    return this.#closed.has(stream);
+  #close(stream: NodeJS.WritableStream): void {
+    this.#closed.add(stream);
+    const waiting = this.#waiting.get(stream);
+    this.#waiting.delete(stream);
+    for (const wake of waiting ?? []) wake();
+  }
+
+  /**
+   * Calls `done` once everything written to `stream` so far has been handed to the system, or
+   * has failed: a write that fails this late (a small document's only write) still counts.
+   */
+  flush(stream: NodeJS.WritableStream, done: () => void): void {
+    if (this.#closed.has(stream)) {
+      done();
+      return;
+    }
+    stream.write("", (error) => {
+      if (error) this.#close(stream);
+      done();
+    });
+  }
+
+  /** Whether a document was begun on a stream that then failed: it was not written whole. */
+  documentLost(): boolean {
+    for (const stream of this.#documents) if (this.#closed.has(stream)) return true;
+    return false;
   }
 
   /** Writes lines to `stream` while it has a reader; drops them after. */
@@ -43,6 +58,7 @@ export class OutputStreams {
 
   /** `stream` as the `--json` document's output: a closed one takes everything and never blocks. */
   document(stream: NodeJS.WritableStream): DocumentOutput {
+    this.#documents.add(stream);
     return {
       write: (text) => this.#closed.has(stream) || stream.write(text),
       once: (_event, listener) => {

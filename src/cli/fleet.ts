@@ -12,6 +12,7 @@ import { defaultOf, specOf } from "../options/spec.js";
 import { EXIT } from "../run/report.js";
 import { parseRedisLocation } from "../state/redis/location.js";
 import type { CliOptions } from "./args.js";
+import type { OutputStreams } from "./closed-output.js";
 import { failureExit } from "./failure.js";
 import { JsonDocument } from "./json-document.js";
 import { Interrupted, trapSignals } from "./signals.js";
@@ -112,9 +113,16 @@ function checkBound(key: string, value: number): number {
 export async function runFleetCommand(
   command: Command,
   cli: CliOptions,
-  io: { logger: Logger; redactor: Redactor; runId: string; version: string },
+  io: {
+    logger: Logger;
+    /** stdout and stderr as main.ts guards them (a reader that goes away, closed-output.ts). */
+    outputs: OutputStreams;
+    redactor: Redactor;
+    runId: string;
+    version: string;
+  },
 ): Promise<number> {
-  const { logger, redactor, runId, version } = io;
+  const { logger, outputs, redactor, runId, version } = io;
   let document: JsonDocument | undefined;
   const signal = trapSignals(logger, (code) => {
     if (document?.begun) document.abort(code);
@@ -177,7 +185,7 @@ export async function runFleetCommand(
 
     const { enqueueBatch } = await import("../fleet/enqueue.js");
     if (cli.json)
-      document = new JsonDocument(process.stdout, redactor, {
+      document = new JsonDocument(outputs.document(process.stdout), redactor, {
         runId,
         version,
         startedAt: new Date(),
@@ -194,7 +202,7 @@ export async function runFleetCommand(
       ...(document ? { onResult: (result) => document?.add(result) } : {}),
       // The batch id on stdout as soon as it is queued (`batch=$(resilient-sync enqueue -q …)`).
       onQueued: () => {
-        if (!cli.json) process.stdout.write(`${runId}\n`);
+        if (!cli.json) outputs.lines(process.stdout)(`${runId}\n`);
       },
       hooks,
     });

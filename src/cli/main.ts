@@ -115,6 +115,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { runFleetCommand } = await import("./fleet.js");
     return runFleetCommand(command, options, {
       logger: loggerFor(options),
+      outputs,
       redactor,
       runId,
       version,
@@ -227,9 +228,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // A signal that arrived as the last transfer finished still decides the exit code.
     if (signal.aborted) throw signal.reason;
     document?.finish(report);
-    // The document asked for could not be written whole (its reader went away): not a success.
-    const documentLost = document !== undefined && outputs.isClosed(process.stdout);
-    return documentLost && report.exit_code === EXIT.ok ? EXIT.write : report.exit_code;
+    return report.exit_code;
   } catch (error) {
     renderer?.stop();
     if (error instanceof Interrupted) {
@@ -271,10 +270,12 @@ function exitAfterFlush(code: number): void {
   let pending = 2;
   const done = () => {
     pending -= 1;
-    if (pending === 0) process.exit(code);
+    if (pending > 0) return;
+    // A document asked for and not written whole (its reader went away) is no success.
+    process.exit(outputs.documentLost() && code === EXIT.ok ? EXIT.write : code);
   };
-  process.stdout.write("", done);
-  process.stderr.write("", done);
+  outputs.flush(process.stdout, done);
+  outputs.flush(process.stderr, done);
 }
 
 main(process.argv.slice(2)).then(

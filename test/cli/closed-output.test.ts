@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CLI } from "../helpers/cli.js";
@@ -52,16 +52,48 @@ describe("a reader that goes away", () => {
     });
   }
 
-  test("--json to a closed stdout: the files are synced, and the lost document is exit 73", async (t) => {
+  // One file: the whole document is one write at the very end, whose failure comes after the
+  // run has returned its code. 200: part of it is written, and fails, during the run.
+  for (const files of [1, 200]) {
+    test(`--json of ${files} file(s) to a closed stdout: the files are synced, and the lost document is exit 73`, async (t) => {
+      const dir = await tempDir(t);
+      const src = await sourceOf(dir, files);
+      const out = join(dir, "out");
+      const { code, other } = await runWithClosed(
+        [src, "--artifact-root", out, "--lock-dir", join(dir, "locks"), "--json"],
+        "stdout",
+      );
+      assert.doesNotMatch(other, /EPIPE|Unhandled/);
+      assert.equal(code, 73, other);
+      assert.equal((await readdir(join(out, "src"))).length, files);
+    });
+  }
+
+  test("stdout on a full device: the files are synced; exit 0 for log lines, 73 for a --json document", async (t) => {
     const dir = await tempDir(t);
-    const src = await sourceOf(dir, 200);
-    const out = join(dir, "out");
-    const { code, other } = await runWithClosed(
-      [src, "--artifact-root", out, "--lock-dir", join(dir, "locks"), "--json"],
-      "stdout",
-    );
-    assert.doesNotMatch(other, /EPIPE|Unhandled/);
-    assert.equal(code, 73, other);
-    assert.equal((await readdir(join(out, "src"))).length, 200);
+    const src = await sourceOf(dir, 20);
+    for (const [json, expected] of [
+      [false, 0],
+      [true, 73],
+    ] as const) {
+      const out = join(dir, `out-${json}`);
+      const full = await open("/dev/full", "w");
+      try {
+        const args = [src, "--artifact-root", out, "--lock-dir", join(dir, "locks")];
+        const child = spawn(process.execPath, [CLI, ...args, ...(json ? ["--json"] : [])], {
+          stdio: ["ignore", full.fd, "pipe"],
+        });
+        let stderr = "";
+        child.stderr?.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString();
+        });
+        const [code] = (await once(child, "exit")) as [number | null];
+        assert.doesNotMatch(stderr, /ENOSPC|Unhandled|\n\s+at /, "no stack trace");
+        assert.equal(code, expected, stderr);
+        assert.equal((await readdir(join(out, "src"))).length, 20);
+      } finally {
+        await full.close();
+      }
+    }
   });
 });

@@ -210,4 +210,28 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(server.requestsFor("/waited.bin").length, 1);
   });
+
+  test("--wait --json with stdout's reader gone: every job runs, and the lost document is exit 73", async (t) => {
+    const dir = await tempDir(t);
+    const fleet = fleetOn(redis.server.url());
+    t.after(() => fleet.stopAll());
+    for (let index = 0; index < 20; index += 1)
+      server.route(`/closed/f${index}.bin`, { body: bytes(500, index) });
+    await fleet.startWorker();
+    const enqueue = fleet.spawnEnqueue([
+      ...Array.from({ length: 20 }, (_, index) => server.url(`/closed/f${index}.bin`)),
+      "--artifact-root",
+      join(dir, "out"),
+      "--wait",
+      "--json",
+    ]);
+    t.after(() => enqueue.child.kill("SIGKILL"));
+    // The reader goes away before the first byte: the document can never be written.
+    enqueue.child.stdout?.destroy();
+    const run = await enqueue.done;
+    assert.equal(run.code, 73, run.stderr);
+    assert.doesNotMatch(run.stderr, /EPIPE|Unhandled|\n\s+at /);
+    for (let index = 0; index < 20; index += 1)
+      assert.equal(server.requestsFor(`/closed/f${index}.bin`).length, 1);
+  });
 });
