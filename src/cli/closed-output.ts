@@ -5,9 +5,10 @@
  * (curl and wget die of SIGPIPE on a closed pipe, a signal Node ignores). Here a stream that
  * failed once is closed for us: its writes are dropped from then on and the run goes on to its
  * end — the files are what the user asked for, the log lines only tell of them. A `--json`
- * document that could not be written whole is a failure of its own: `documentLost()`, which
- * main.ts turns into exit 73 for a run that was otherwise a success.
+ * document that could not be written whole is a failure of its own: `exitWhenFlushed` turns it
+ * into exit 73 for a run that was otherwise a success.
  */
+import { EXIT } from "../run/report.js";
 import type { DocumentOutput } from "./json-document.js";
 
 export class OutputStreams {
@@ -17,7 +18,10 @@ export class OutputStreams {
   /** Waits for 'drain' to end when their stream closes instead. */
   readonly #waiting = new Map<NodeJS.WritableStream, Set<() => void>>();
 
+  readonly #streams: readonly NodeJS.WritableStream[];
+
   constructor(streams: readonly NodeJS.WritableStream[]) {
+    this.#streams = streams;
     for (const stream of streams) stream.on("error", () => this.#close(stream));
   }
 
@@ -29,10 +33,23 @@ export class OutputStreams {
   }
 
   /**
-   * Calls `done` once everything written to `stream` so far has been handed to the system, or
-   * has failed: a write that fails this late (a small document's only write) still counts.
+   * Exits with `code` once everything written to the streams has left the process (writes to a
+   * pipe are asynchronous: `process.exit` at once would cut a large document short), or 73 in
+   * place of 0 when a document was begun on a stream that failed — decided only then, since the
+   * failure of a small document's one write comes after the run has returned its code.
    */
-  flush(stream: NodeJS.WritableStream, done: () => void): void {
+  exitWhenFlushed(code: number): void {
+    let pending = this.#streams.length;
+    const done = () => {
+      pending -= 1;
+      if (pending > 0) return;
+      process.exit(this.#documentLost() && code === EXIT.ok ? EXIT.write : code);
+    };
+    for (const stream of this.#streams) this.#flush(stream, done);
+  }
+
+  /** Calls `done` once what was written to `stream` has been handed to the system, or failed. */
+  #flush(stream: NodeJS.WritableStream, done: () => void): void {
     if (this.#closed.has(stream)) {
       done();
       return;
@@ -44,7 +61,7 @@ export class OutputStreams {
   }
 
   /** Whether a document was begun on a stream that then failed: it was not written whole. */
-  documentLost(): boolean {
+  #documentLost(): boolean {
     for (const stream of this.#documents) if (this.#closed.has(stream)) return true;
     return false;
   }

@@ -262,24 +262,8 @@ const unsettled = () => {
 };
 process.once("beforeExit", unsettled);
 
-/**
- * Exits once everything written to stdout and stderr has left the process: writes to a pipe are
- * asynchronous, and `process.exit` would cut a large `--json` document short.
- */
-function exitAfterFlush(code: number): void {
-  let pending = 2;
-  const done = () => {
-    pending -= 1;
-    if (pending > 0) return;
-    // A document asked for and not written whole (its reader went away) is no success.
-    process.exit(outputs.documentLost() && code === EXIT.ok ? EXIT.write : code);
-  };
-  outputs.flush(process.stdout, done);
-  outputs.flush(process.stderr, done);
-}
-
 main(process.argv.slice(2)).then(
-  (code) => exitAfterFlush(code),
+  (code) => outputs.exitWhenFlushed(code),
   (error: unknown) => {
     // Only reached when even the logger could not be set up (an unreadable package.json).
     process.stderr.write(

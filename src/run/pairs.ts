@@ -72,17 +72,21 @@ export function isInside(path: string, dir: string): boolean {
   return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
+/** A folder pairs land in, shared by them: `root`, and its resolved form made on first use. */
+export interface NamedFolder {
+  root: string;
+  /** `root` resolved, ending in `/` (see `pathBelow`). */
+  rootPrefix?: string;
+}
+
 /** What the files of one directory source share: the source, where they land, what they are read in. */
-export interface DirectoryGroup {
+export interface DirectoryGroup extends NamedFolder {
   /** The directory source's location (its files take its kind). */
   location: SourceLocation;
-  /** The folder its files are mirrored into. */
-  root: string;
+  /** The folder the user named, that the mirror's folders (under `root`) are made in. */
   destinationWithin: string;
   /** The folder's real path, unless links are followed. */
   within: string | undefined;
-  /** `root` resolved, ending in `/`: made on first use (see `pathBelow`). */
-  rootPrefix?: string;
 }
 
 /**
@@ -91,18 +95,12 @@ export interface DirectoryGroup {
  * that was 300 bytes of garbage a pair, asked of every pair by the plan's checks. The resolved
  * root is kept on `folder` once made.
  */
-function pathBelow(folder: { root: string; rootPrefix?: string }, name: string): string {
+function pathBelow(folder: NamedFolder, name: string): string {
   if (folder.rootPrefix === undefined) {
     const root = resolve(folder.root);
     folder.rootPrefix = root.endsWith(sep) ? root : `${root}${sep}`;
   }
   return folder.rootPrefix + name;
-}
-
-/** The folder sources land in by their own names (`--artifact-root`), shared by their pairs. */
-export interface NamedFolder {
-  root: string;
-  rootPrefix?: string;
 }
 
 /**
