@@ -103,13 +103,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.ok;
   }
 
-  // A long batch leaves garbage behind each file, and V8 lets old space grow to several times
-  // the live data between full collections (a 100,000-file run: 230 MiB peak with 20–40 MiB
-  // live). Growing it by a fifth over what is live keeps the run near its live size, for no CPU
-  // measured (docs/performance.md). This process only: the library leaves its host's flags
-  // alone, and so does the CLI when `node --heap-growing-percent=N` was given.
-  if (!process.execArgv.some((flag) => flag.startsWith("--heap-growing-percent")))
-    (await import("node:v8")).setFlagsFromString("--heap-growing-percent=20");
+  // A long batch would otherwise let V8's heap grow to several times what is live (heap-limits.ts).
+  (await import("./heap-limits.js")).limitHeapForBatches();
 
   if (command) {
     const { runFleetCommand } = await import("./fleet.js");
