@@ -200,6 +200,20 @@ async function w1(nginx: Nginx, data: string, benchDir: string) {
       command: (out) => ["curl", "-fsS", "-o", join(out, "big.bin"), url],
     },
     {
+      // Not a target: the same bytes made as durable as ours (the old script's way), which shows
+      // what this machine's disk charges for the fsync that curl -o alone never pays.
+      name: "curl -o, then sync FILE",
+      needs: { binary: "curl", install: "apt-get install curl" },
+      command: (out) => [
+        "sh",
+        "-c",
+        'curl -fsS -o "$1" "$2" && sync "$1"',
+        "sh",
+        join(out, "big.bin"),
+        url,
+      ],
+    },
+    {
       name: "wget -O",
       needs: { binary: "wget", install: "apt-get install wget" },
       command: (out) => ["wget", "-q", "-O", join(out, "big.bin"), url],
