@@ -28,12 +28,14 @@ const REPORT_NEW_SPACE = `data:text/javascript,${encodeURIComponent(`
 
 /**
  * Objects that survive one scavenge and die in a later one — what a batch leaves behind each
- * file, and what makes V8 grow its semi-spaces. Bounded: 300 turns of 10,000 objects.
+ * file, and what makes V8 grow its semi-spaces. Bounded: 3,000 turns of 1,000 objects, each
+ * turn short (as a batch's are: one file's work between two awaits), so that the observer's
+ * callback runs between growths.
  */
 const CHURN = `
   const ring = new Array(50000);
-  for (let turn = 0; turn < 300; turn += 1) {
-    for (let i = 0; i < 10000; i += 1) ring[(turn * 10000 + i) % ring.length] = { turn, i, text: "item " + i };
+  for (let turn = 0; turn < 3000; turn += 1) {
+    for (let i = 0; i < 1000; i += 1) ring[(turn * 1000 + i) % ring.length] = { turn, i, text: "item " + i };
     await new Promise((resolve) => setImmediate(resolve));
   }
 `;
