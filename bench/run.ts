@@ -200,8 +200,8 @@ async function w1(nginx: Nginx, data: string, benchDir: string) {
       command: (out) => ["curl", "-fsS", "-o", join(out, "big.bin"), url],
     },
     {
-      // Not a target: the same bytes made as durable as ours (the old script's way), which shows
-      // what this machine's disk charges for the fsync that curl -o alone never pays.
+      // Not a target: the file's data fsynced as ours is (the folder is not), which shows what
+      // this machine's disk charges for the fsync that curl -o alone never pays.
       name: "curl -o, then sync FILE",
       needs: { binary: "curl", install: "apt-get install curl" },
       command: (out) => [

@@ -5,22 +5,24 @@
  *
  * - Old space grows to 1.2× what is live after a full collection (`--heap-growing-percent=20`)
  *   instead of V8's several times: a 100,000-file run stays near its live size.
- * - The young generation stops at 4 MiB semi-spaces. V8 doubles them under allocation up to
+ * - The young generation is held at 4 MiB semi-spaces. V8 doubles them under allocation up to
  *   16 MiB each (32 MiB of RSS) within a second or two of any batch. Their limit
  *   (`--max-semi-space-size`) can only be given when Node starts, but the growth factor is read
- *   at each growth, so it is steered instead: one growth to 4 MiB, then none — what
- *   `node --max-semi-space-size=4` gives. Frozen at V8's initial 1 MiB instead, a 100,000-URL
- *   run paid ~10 % more CPU in scavenges; at 4 MiB, W1 and W2 measured no cost.
+ *   at each growth, so it is steered instead: whatever size the semi-spaces have, the factor is
+ *   the one whose next growth lands on 4 MiB, and 1 once there — what
+ *   `node --max-semi-space-size=4` gives, shrinking while idle and growing back included.
+ *   Frozen at V8's initial 1 MiB instead, a 100,000-URL run paid ~10 % more CPU in scavenges;
+ *   at 4 MiB, W1 and W2 measured no cost.
  *
  * Best effort by nature: V8 offers no synchronous hook, so a growth inside a long synchronous
- * stretch can go further before the freeze lands; it never goes past V8's own default.
+ * stretch can go further before the factor is reset; it never goes past V8's own default.
  * A setting the user gave to `node` itself (on its command line or in `NODE_OPTIONS`) wins.
  */
 import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 
-/** Semi-space size at which the young generation stops growing. */
-const SEMI_SPACE_CAP_BYTES = 4 << 20;
+/** Semi-space size the young generation is held at. */
+const SEMI_SPACE_TARGET_BYTES = 4 << 20;
 
 /** Applies both settings to this process, except those the user set when starting Node. */
 export function limitHeapForBatches(
@@ -29,43 +31,51 @@ export function limitHeapForBatches(
     ...(process.env.NODE_OPTIONS ?? "").split(/\s+/),
   ],
 ): void {
-  const given = (name: string) =>
-    nodeFlags.some((flag) => flag.replaceAll("_", "-").startsWith(name));
-  if (!given("--heap-growing-percent")) setFlagsFromString("--heap-growing-percent=20");
-  if (!given("--max-semi-space-size") && !given("--semi-space-growth-factor"))
-    stopYoungGenerationAt(SEMI_SPACE_CAP_BYTES);
+  const given = (name: string) => nodeFlags.some((flag) => isFlag(flag, name));
+  if (!given("heap-growing-percent")) setFlagsFromString("--heap-growing-percent=20");
+  if (!given("max-semi-space-size") && !given("semi-space-growth-factor"))
+    holdSemiSpacesAt(SEMI_SPACE_TARGET_BYTES);
 }
 
-/** Both semi-spaces together, as V8 reports the new space's size. */
-function newSpaceBytes(): number {
+/**
+ * Whether the command-line word `word` sets V8's flag `name`, in any form Node and V8 accept:
+ * one or two leading dashes, `_` for `-`, a value after `=`, quoted as in `NODE_OPTIONS`.
+ */
+export function isFlag(word: string, name: string): boolean {
+  const bare = word
+    .replace(/^["']|["']$/g, "")
+    .replace(/^--?/, "")
+    .replaceAll("_", "-");
+  return bare === name || bare.startsWith(`${name}=`);
+}
+
+/**
+ * One semi-space's capacity, as V8 reports the new space's use plus what is still free in it.
+ * Not `space_size`: that counts the second semi-space only once a scavenge has committed it.
+ */
+function semiSpaceBytes(): number {
   for (const space of getHeapSpaceStatistics())
-    if (space.space_name === "new_space") return space.space_size;
+    if (space.space_name === "new_space") return space.space_used_size + space.space_available_size;
   return 0;
 }
 
 /**
- * Lets the semi-spaces grow once, straight to `semiSpaceBytes`, then never again. V8 grows them
- * by its growth factor, read at each growth: set so that one growth reaches the cap, and set to
- * 1 at the first turn of the event loop after it. One step matters: a growth can happen in any
- * collection, also in a long synchronous stretch (planning a 100,000-line list holds the loop for
- * ~0.4 s) where no callback runs; step by step (×2 each time) the semi-spaces reached their
- * 16 MiB maximum inside such a stretch. The first growth comes during start-up, while the loop
- * still turns every few milliseconds. No polling, no timer: the observer does not keep the
- * process alive, and it is disconnected once its work is done.
+ * Sets the growth factor so that the semi-spaces' next growth lands on `target` (×4 from V8's
+ * initial 1 MiB, ×2 from 2 MiB) and to 1 once they are there; read again after every
+ * collection, because V8 also shrinks them (after a few idle seconds) and they must be able to
+ * grow back. Reported capacities fall a little short of powers of two (page headers), so the
+ * factor is rounded, not ceiled. No polling, no timer: the observer runs on V8's `gc` entries
+ * and does not keep the process alive.
  */
-function stopYoungGenerationAt(semiSpaceBytes: number): void {
-  const semiSpace = () => newSpaceBytes() / 2;
-  const freeze = () => setFlagsFromString("--semi-space-growth-factor=1");
-  const now = semiSpace();
-  if (now === 0 || now >= semiSpaceBytes) {
-    freeze();
-    return;
-  }
-  setFlagsFromString(`--semi-space-growth-factor=${Math.ceil(semiSpaceBytes / now)}`);
-  const observer = new PerformanceObserver(() => {
-    if (semiSpace() <= now) return;
-    freeze();
-    observer.disconnect();
-  });
-  observer.observe({ entryTypes: ["gc"] });
+function holdSemiSpacesAt(target: number): void {
+  let factor = 0;
+  const steer = () => {
+    const now = semiSpaceBytes();
+    const wanted = now > 0 ? Math.max(1, Math.round(target / now)) : 1;
+    if (wanted === factor) return;
+    factor = wanted;
+    setFlagsFromString(`--semi-space-growth-factor=${wanted}`);
+  };
+  steer();
+  new PerformanceObserver(steer).observe({ entryTypes: ["gc"] });
 }
