@@ -57,3 +57,42 @@ export function readSmallFile(path: string): { text: string; stats: Stats } | nu
     closeSync(fd);
   }
 }
+
+/** A file's identity: its inode number and device, as `bigint` stats give them. */
+export interface FileIdentity {
+  ino: bigint;
+  dev: bigint;
+}
+
+/**
+ * Whether `path` (a link is never followed) is the very file `identity` describes and holds
+ * exactly `content`. The inode and the bytes are read through one descriptor, so a swap between
+ * two lookups cannot pair one file's inode with another's content; and it costs four system
+ * calls (open, fstat, read, close) where an `lstat` before `readSmallFile` cost five. Throws
+ * only for errors other than "nothing there" or "not a plain file".
+ */
+export function holdsExactly(path: string, identity: FileIdentity, content: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = errorCodeOf(error);
+    if (code === "ENOENT" || code === "ELOOP" || code === "ENXIO") return false;
+    throw error;
+  }
+  try {
+    const stats = fstatSync(fd, { bigint: true });
+    if (!stats.isFile() || stats.ino !== identity.ino || stats.dev !== identity.dev) return false;
+    if (stats.size !== BigInt(content.length)) return false;
+    const buffer = Buffer.allocUnsafe(content.length);
+    let read = 0;
+    while (read < buffer.length) {
+      const n = readSync(fd, buffer, read, buffer.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return read === content.length && buffer.equals(content);
+  } finally {
+    closeSync(fd);
+  }
+}

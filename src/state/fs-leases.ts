@@ -25,7 +25,7 @@ import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Clock } from "../clock.js";
-import { createNew, readSmallFile } from "../fs/no-follow.js";
+import { createNew, holdsExactly, readSmallFile } from "../fs/no-follow.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import {
   hashOf,
@@ -222,15 +222,12 @@ export class FsLeases {
     const lost = new AbortController();
     let renewedAt = takenAt;
     let closed = false;
-    // Ours while the path leads to our inode and holds our random token.
-    const ours = () => {
-      const now = lstatBigOrUndefined(path);
-      if (!now || now.ino !== identity.ino || now.dev !== identity.dev) return false;
-      // The content too, always: a broken lock's inode is handed out again at once, and birth
-      // times are only as fine as the kernel's coarse clock (a few ms), so a lock made just after
-      // ours was broken can match both. Our random token cannot.
-      return readSmallFile(path)?.text === text;
-    };
+    // Ours while the path leads to our inode and holds our random token. The content too,
+    // always: a broken lock's inode is handed out again at once, and birth times are only as fine
+    // as the kernel's coarse clock (a few ms), so a lock made just after ours was broken can
+    // match both. Our random token cannot.
+    const content = Buffer.from(text);
+    const ours = () => holdsExactly(path, identity, content);
     const renew = () => {
       if (closed || lost.signal.aborted) return;
       if (!ours()) {

@@ -16,7 +16,7 @@ import {
   writeSync,
 } from "node:fs";
 import { errorCodeOf } from "../errors.js";
-import { readSmallFile } from "../fs/no-follow.js";
+import { holdsExactly } from "../fs/no-follow.js";
 import { lstatBigOrUndefined } from "../fs/stat.js";
 
 /** The lock file being handed over: its open descriptor, path, identity and content (ours). */
@@ -53,8 +53,7 @@ export function rewriteLockAsRecord(lock: HeldLock, target: string, record: stri
   }
   // From here on the lock holds `combined`. The inode alone does not make it ours (a broken
   // lock's inode is handed out again at once), so every step also compares the content.
-  const stillOurs = () =>
-    isSame(path, identity) && readSmallFile(path)?.text === combined.toString();
+  const stillOurs = () => holdsExactly(path, identity, combined);
   const removeIfOurs = () => {
     try {
       if (stillOurs()) unlinkSync(path);
