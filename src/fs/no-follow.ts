@@ -6,7 +6,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { errorCodeOf } from "../errors.js";
 
-const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } = constants;
+const { O_CREAT, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } = constants;
 
 /** Flags that create a new file or fail: never an existing file, never through a link. */
 export const CREATE_NEW = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY;
@@ -35,7 +35,7 @@ export function createNew(path: string, mode = 0o600): number | undefined {
 export function readSmallFile(path: string): { text: string; stats: Stats } | null | undefined {
   let fd: number;
   try {
-    fd = openSync(path, O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   } catch (error) {
     const code = errorCodeOf(error);
     if (code === "ENOENT") return undefined;
@@ -69,16 +69,19 @@ export interface FileIdentity {
  * exactly `content`. The inode and the bytes are read through one descriptor, so a swap between
  * two lookups cannot pair one file's inode with another's content; and it costs four system
  * calls (open, fstat, read, close) where an `lstat` before `readSmallFile` cost five. Throws
- * only for errors other than "nothing there" or "not a plain file".
+ * only when this process is out of descriptors.
  */
 export function holdsExactly(path: string, identity: FileIdentity, content: Buffer): boolean {
   let fd: number;
   try {
-    fd = openSync(path, O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   } catch (error) {
+    // Whatever cannot be opened is not the file we made and can open: a planted file with no
+    // read permission (EACCES), one under a lease (EAGAIN), a link (ELOOP), a socket (ENXIO).
+    // Only running out of descriptors says nothing about the file.
     const code = errorCodeOf(error);
-    if (code === "ENOENT" || code === "ELOOP" || code === "ENXIO") return false;
-    throw error;
+    if (code === "EMFILE" || code === "ENFILE") throw error;
+    return false;
   }
   try {
     const stats = fstatSync(fd, { bigint: true });

@@ -230,7 +230,15 @@ export class FsLeases {
     const ours = () => holdsExactly(path, identity, content);
     const renew = () => {
       if (closed || lost.signal.aborted) return;
-      if (!ours()) {
+      let stillOurs: boolean;
+      try {
+        stillOurs = ours();
+      } catch {
+        // Out of descriptors for a moment: asked again at the next beat. Never thrown from the
+        // timer, where it would end the process.
+        return;
+      }
+      if (!stillOurs) {
         stop();
         lost.abort(new LeaseLostError(key, "another run took the lock over"));
         return;

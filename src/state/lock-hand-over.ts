@@ -66,7 +66,14 @@ export function rewriteLockAsRecord(lock: HeldLock, target: string, record: stri
       // Renewals stopped with the hand-over: a holder stopped between the two steps for
       // longer than its lease may have been taken over. The lock at the path is then
       // another run's, and must not become this run's marker (a release checks the same).
-      if (!stillOurs()) {
+      let ours: boolean;
+      try {
+        ours = stillOurs();
+      } catch (error) {
+        closeOnce();
+        throw error;
+      }
+      if (!ours) {
         closeOnce();
         return "not-ours";
       }
