@@ -46,12 +46,7 @@ export function readSmallFile(path: string): { text: string; stats: Stats } | nu
     const stats = fstatSync(fd);
     if (!stats.isFile() || stats.size > 64 * 1024) return null;
     const buffer = Buffer.alloc(stats.size);
-    let read = 0;
-    while (read < buffer.length) {
-      const n = readSync(fd, buffer, read, buffer.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
+    const read = readFromStart(fd, buffer);
     return { text: buffer.subarray(0, read).toString("utf8"), stats };
   } finally {
     closeSync(fd);
@@ -88,14 +83,19 @@ export function holdsExactly(path: string, identity: FileIdentity, content: Buff
     if (!stats.isFile() || stats.ino !== identity.ino || stats.dev !== identity.dev) return false;
     if (stats.size !== BigInt(content.length)) return false;
     const buffer = Buffer.allocUnsafe(content.length);
-    let read = 0;
-    while (read < buffer.length) {
-      const n = readSync(fd, buffer, read, buffer.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return read === content.length && buffer.equals(content);
+    return readFromStart(fd, buffer) === content.length && buffer.equals(content);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Fills `buffer` from the start of the file `fd`, stopping early at its end; the bytes read. */
+function readFromStart(fd: number, buffer: Buffer): number {
+  let read = 0;
+  while (read < buffer.length) {
+    const n = readSync(fd, buffer, read, buffer.length - read, read);
+    if (n === 0) break;
+    read += n;
+  }
+  return read;
 }
