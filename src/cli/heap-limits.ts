@@ -71,7 +71,9 @@ function holdSemiSpacesAt(target: number): void {
   let factor = 0;
   const steer = () => {
     const now = semiSpaceBytes();
-    const wanted = now > 0 ? Math.max(1, Math.round(target / now)) : 1;
+    // No new space by that name (another V8): V8's own growth, rather than a guess.
+    if (now === 0) return;
+    const wanted = Math.max(1, Math.round(target / now));
     if (wanted === factor) return;
     factor = wanted;
     setFlagsFromString(`--semi-space-growth-factor=${wanted}`);

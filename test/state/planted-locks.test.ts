@@ -25,6 +25,14 @@ async function storeIn(t: Parameters<typeof tempDir>[0]) {
   return store;
 }
 
+/** A lease held on "pair" in a fresh store, and its lock file's path. */
+async function heldLock(t: Parameters<typeof tempDir>[0]) {
+  const store = await storeIn(t);
+  const lease = await store.acquire("pair", once0);
+  assert.ok(lease);
+  return { lease, path: store.lockPath("pair") };
+}
+
 /**
  * Holds a write lease on `path` from another process until the returned function ends it (or
  * the test ends): any other open of it then fails at once with EAGAIN (`O_NONBLOCK`), or blocks
@@ -57,10 +65,7 @@ async function leaseHeldOn(
 describe("a lock replaced under its holder", () => {
   test("the same inode with another token of the same length: lost", async (t) => {
     // As when a broken lock's inode is handed out again at once to the next holder's file.
-    const store = await storeIn(t);
-    const lease = await store.acquire("pair", once0);
-    assert.ok(lease);
-    const path = store.lockPath("pair");
+    const { lease, path } = await heldLock(t);
     const before = await stat(path);
     const theirs = (await readFile(path, "utf8")).replace(
       /"token":"([^"]+)"/,
@@ -78,10 +83,7 @@ describe("a lock replaced under its holder", () => {
 
   test("a copy of ours under another inode: lost", async (t) => {
     // Our content is readable by anyone; a planted copy must not pass for the file we hold.
-    const store = await storeIn(t);
-    const lease = await store.acquire("pair", once0);
-    assert.ok(lease);
-    const path = store.lockPath("pair");
+    const { lease, path } = await heldLock(t);
     const copy = await readFile(path);
     await unlink(path);
     await writeFile(path, copy);
