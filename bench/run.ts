@@ -81,15 +81,19 @@ function available(contender: Contender): string | undefined {
 /**
  * Runs every contender `RUNS` times after one warm-up, alternating, each in a fresh output folder
  * (or the same one when `persistent`), with a `sync` after each run, and returns their measurements.
+ * With `keepOutputs` each run gets a new folder and none is removed before the workload ends: see
+ * `w2` for why.
  */
 async function race(
   contenders: Contender[],
   options: {
     benchDir: string;
     persistent?: boolean;
+    keepOutputs?: boolean;
     prepare?: (c: Contender, out: string) => Promise<void>;
   },
 ): Promise<Map<string, Measurement[]>> {
+  const kept: string[] = [];
   const results = new Map<string, Measurement[]>();
   const outs = new Map<string, string>();
   const live = contenders.filter((c) => !available(c));
@@ -102,7 +106,11 @@ async function race(
   for (let round = 0; round <= RUNS; round += 1) {
     for (const c of round % 2 === 0 ? live : [...live].reverse()) {
       let out = outs.get(c.name) as string;
-      if (!options.persistent) {
+      if (options.keepOutputs) {
+        kept.push(out);
+        out = await mkdtemp(join(options.benchDir, `${c.name.replace(/\W+/g, "-")}-`));
+        outs.set(c.name, out);
+      } else if (!options.persistent) {
         await rm(out, { recursive: true, force: true });
         await mkdir(out, { recursive: true });
       }
@@ -116,7 +124,7 @@ async function race(
       out = outs.get(c.name) as string;
     }
   }
-  for (const out of outs.values()) await rm(out, { recursive: true, force: true });
+  for (const out of [...kept, ...outs.values()]) await rm(out, { recursive: true, force: true });
   return results;
 }
 
@@ -166,6 +174,22 @@ async function fileOf(path: string, size: number): Promise<void> {
   }
   await new Promise<void>((resolve) => stream.end(() => resolve()));
 }
+
+/**
+ * W2's and W3's floor: a bench-only Node program that keeps the tool's per-file promises (lock,
+ * SHA-256, part, fsync, rename, marker, folder fsync; the no-op's marker and state checks) and does
+ * nothing else (`bench/floors/lean-sync.ts`). Not a peer: what Node itself costs for that work here.
+ */
+const leanFloor = (list: string): Contender => ({
+  name: "lean Node floor",
+  command: (out) => [
+    process.execPath,
+    join(ROOT, "dist", "bench", "floors", "lean-sync.js"),
+    list,
+    out,
+    "8",
+  ],
+});
 
 const ours = (args: (out: string) => string[]): Contender => ({
   name: "resilient-sync",
@@ -294,6 +318,7 @@ async function w2(list: string, benchDir: string) {
   const shell = (script: string) => ["bash", "-c", script];
   const contenders: Contender[] = [
     ours((out) => ["-i", list, "--artifact-root", out, "--max-workers", "8"]),
+    leanFloor(list),
     {
       name: "aria2c -j8",
       needs: { binary: "aria2c", install: "apt-get install aria2" },
@@ -328,13 +353,21 @@ async function w2(list: string, benchDir: string) {
   for (const c of contenders)
     c.verify = async (out) =>
       (await readdir(out)).filter((name) => name.endsWith(".bin")).length === 1000;
-  record("W2 1,000 × 16 KiB", contenders, await race(contenders, { benchDir }), "files/s", 1000);
+  // Every run writes into a folder of its own, and all are removed once the workload is done.
+  // Removing the last run's 1,000–2,000 files just before the next run starts would make that run
+  // pay for them: ext4 without a journal (this project's machines) skips every inode freed in the
+  // last ~30 s when it allocates one, and on this disk that raised each create from tens of µs to
+  // ~0.4 ms — a cost of the bench's own clean-up, not of any tool, and one that weighed on each
+  // contender by the number of files it creates (docs/performance.md, 2026-12-06, late).
+  const results = await race(contenders, { benchDir, keepOutputs: true });
+  record("W2 1,000 × 16 KiB", contenders, results, "files/s", 1000);
 }
 
 async function w3(nginx: Nginx, list: string, data: string, benchDir: string) {
   log("W3: no-op re-run of W2 (nothing changed)");
   const contenders: Contender[] = [
     ours((out) => ["-i", list, "--artifact-root", out, "--max-workers", "8"]),
+    leanFloor(list),
     {
       name: "aria2c --conditional-get",
       needs: { binary: "aria2c", install: "apt-get install aria2" },
