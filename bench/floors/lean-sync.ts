@@ -14,9 +14,10 @@
  *   it: a conditional GET (`If-None-Match`, `If-Modified-Since`); a 304 ends the file: the no-op;
  * - otherwise: a lock file created `O_EXCL` beside the destination naming its holder, the body
  *   received and hashed (SHA-256), a part created `O_EXCL`, written, given its mode, fsynced,
- *   renamed over the destination; the lock file rewritten as the marker and renamed into
- *   OUT/.locks; then an fsync of the folder (shared by the renames made meanwhile) before the
- *   file counts as done.
+ *   renamed over the destination once the lock is seen to be still ours (its path leads to our
+ *   inode holding our token: the fence); the lock file rewritten as the marker and, ours still,
+ *   renamed into OUT/.locks; then an fsync of the folder (shared by the renames made meanwhile)
+ *   before the file counts as done.
  *
  * Not shipped, not a product: it trusts its input and its one server, and exits 1 at the first
  * surprise.
@@ -26,19 +27,22 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fstatSync,
   fsync,
   ftruncateSync,
   lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   writeSync,
 } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 
-const { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY, O_RDONLY, O_DIRECTORY } = constants;
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY, O_RDONLY, O_DIRECTORY, O_NONBLOCK, O_NOCTTY } =
+  constants;
 const CREATE_NEW = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY;
 
 interface Answer {
@@ -123,6 +127,19 @@ class FolderSync {
 const fsyncInPool = (fd: number) =>
   new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
 
+/** The lock at `path` is still the one we hold: our inode, our bytes (one descriptor, as the tool checks). */
+function stillOurs(path: string, ino: bigint, text: Buffer): boolean {
+  const fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  try {
+    const held = fstatSync(fd, { bigint: true });
+    if (held.ino !== ino || held.size !== BigInt(text.length)) return false;
+    const bytes = Buffer.alloc(text.length);
+    return readSync(fd, bytes, 0, bytes.length, 0) === bytes.length && bytes.equals(text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readMarker(path: string): Record<string, string | number> | undefined {
   try {
     return JSON.parse(readFileSync(path, "utf8"));
@@ -152,7 +169,7 @@ async function syncOne(url: URL, out: string, connection: Connection, folder: Fo
     String(there.ino) === marker.ino
   )
     extra = `If-None-Match: ${marker.etag}\r\nIf-Modified-Since: ${marker.lastModified}\r\n`;
-  const owner = JSON.stringify({ pid: process.pid, token: randomUUID() });
+  const owner = Buffer.from(JSON.stringify({ pid: process.pid, token: randomUUID() }));
   // The tool takes its lease before a transfer; a conditional GET needs none.
   const lockFd = extra ? undefined : openSync(lock, CREATE_NEW, 0o644);
   if (lockFd !== undefined) writeSync(lockFd, owner);
@@ -167,20 +184,25 @@ async function syncOne(url: URL, out: string, connection: Connection, folder: Fo
   fchmodSync(partFd, 0o644);
   await fsyncInPool(partFd);
   closeSync(partFd);
+  const lockIno = fstatSync(heldFd, { bigint: true }).ino;
+  if (!stillOurs(lock, lockIno, owner)) throw new Error(`${lock}: lock lost`);
   renameSync(part, destination);
   const committed = lstatSync(destination, { bigint: true });
-  const record = JSON.stringify({
-    owner,
-    etag: answer.headers.get("etag"),
-    lastModified: answer.headers.get("last-modified"),
-    sha256: digest,
-    size: String(committed.size),
-    mtimeNs: String(committed.mtimeNs),
-    ino: String(committed.ino),
-  });
-  writeSync(heldFd, record, 0);
-  ftruncateSync(heldFd, Buffer.byteLength(record));
+  const record = Buffer.from(
+    JSON.stringify({
+      owner: owner.toString(),
+      etag: answer.headers.get("etag"),
+      lastModified: answer.headers.get("last-modified"),
+      sha256: digest,
+      size: String(committed.size),
+      mtimeNs: String(committed.mtimeNs),
+      ino: String(committed.ino),
+    }),
+  );
+  writeSync(heldFd, record, 0, record.length, 0);
+  ftruncateSync(heldFd, record.length);
   closeSync(heldFd);
+  if (!stillOurs(lock, lockIno, record)) throw new Error(`${lock}: lock lost`);
   renameSync(lock, markerPath);
   await folder.after();
 }
