@@ -81,7 +81,7 @@ function available(contender: Contender): string | undefined {
 /**
  * Runs every contender `RUNS` times after one warm-up, alternating, each in a fresh output folder
  * (or the same one when `persistent`), with a `sync` after each run, and returns their measurements.
- * With `keepOutputs` each run gets a new folder and none is removed before the workload ends: see
+ * With `keepOutputs` each run gets a new folder and none is removed before the bench ends: see
  * `w2` for why.
  */
 async function race(
@@ -93,7 +93,6 @@ async function race(
     prepare?: (c: Contender, out: string) => Promise<void>;
   },
 ): Promise<Map<string, Measurement[]>> {
-  const kept: string[] = [];
   const results = new Map<string, Measurement[]>();
   const outs = new Map<string, string>();
   const live = contenders.filter((c) => !available(c));
@@ -107,7 +106,6 @@ async function race(
     for (const c of round % 2 === 0 ? live : [...live].reverse()) {
       let out = outs.get(c.name) as string;
       if (options.keepOutputs) {
-        kept.push(out);
         out = await mkdtemp(join(options.benchDir, `${c.name.replace(/\W+/g, "-")}-`));
         outs.set(c.name, out);
       } else if (!options.persistent) {
@@ -124,7 +122,10 @@ async function race(
       out = outs.get(c.name) as string;
     }
   }
-  for (const out of [...kept, ...outs.values()]) await rm(out, { recursive: true, force: true });
+  // Kept outputs stay until the bench ends (its folder is removed then), so that no later
+  // workload starts right after their removal either.
+  if (!options.keepOutputs)
+    for (const out of outs.values()) await rm(out, { recursive: true, force: true });
   return results;
 }
 
@@ -353,12 +354,11 @@ async function w2(list: string, benchDir: string) {
   for (const c of contenders)
     c.verify = async (out) =>
       (await readdir(out)).filter((name) => name.endsWith(".bin")).length === 1000;
-  // Every run writes into a folder of its own, and all are removed once the workload is done.
-  // Removing the last run's 1,000–2,000 files just before the next run starts would make that run
-  // pay for them: ext4 without a journal (this project's machines) skips every inode freed in the
-  // last ~30 s when it allocates one, and on this disk that raised each create from tens of µs to
-  // ~0.4 ms — a cost of the bench's own clean-up, not of any tool, and one that weighed on each
-  // contender by the number of files it creates (docs/performance.md, 2026-12-06, late).
+  // Every run writes into a folder of its own, all removed when the bench ends, so that no run
+  // starts just after thousands of files were removed. On ext4 without a journal (this project's
+  // machines) the inode allocator skips inodes freed between 1 and ~30 s earlier, which can make
+  // a create dearer by the number of such inodes; whether that moved the bench's figures is not
+  // settled (docs/performance.md, 2026-12-06, late), and keeping the folders costs nothing.
   const results = await race(contenders, { benchDir, keepOutputs: true });
   record("W2 1,000 × 16 KiB", contenders, results, "files/s", 1000);
 }

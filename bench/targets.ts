@@ -1,10 +1,11 @@
 /**
  * The speed issue's targets, each as a ratio computed from the rows of one bench run (peers
  * measured in the same run, alternating): what the target is, what was measured, met or not.
- * A target whose rows are missing (a workload not run, a peer not installed) says so. Where a
- * reference row of the same run shows what the promised work itself costs here (the lean Node
- * floor of W2 and W3; curl followed by an fsync for W1), its ratio is given beside ours: a target
- * the floor misses cannot be met on this machine; one the floor meets, the tool can.
+ * A target whose rows are missing (a workload not run, a peer not installed) says so. Beside
+ * ours, the same ratio for a reference row of the same run: for W2 and W3 the lean Node floor,
+ * which keeps the tool's per-file promises and does nothing else (a target that floor misses is
+ * out of a Node program's reach on this machine); for W1 curl followed by an fsync of its file,
+ * a reference only (no hash, no rename, its fsync after the transfer instead of during it).
  */
 
 /** What a target needs of a bench row. */
@@ -23,7 +24,7 @@ interface Target {
   /** Met when the figure is at most (`max`) or at least (`min`) this. */
   bound: { max: number } | { min: number };
   unit: "×" | "MiB";
-  /** The same ratio for a reference row that does only the promised work, and what that row is. */
+  /** The same ratio for a reference row of the run (see above), and what that row is. */
   floor?: {
     label: string;
     measure(
@@ -42,9 +43,9 @@ const ratio =
     return a / b;
   };
 
-/** curl -o with the file's data fsynced after it: the disk's price for the fsync we promise. */
+/** curl -o with the file's data fsynced after it: what the disk charges for an fsync. Not a floor. */
 const DURABLE_CURL = {
-  label: "curl -o, then sync FILE",
+  label: "reference, not a floor: curl -o, then sync FILE",
   measure: ratio("W1 1 GiB", "curl -o, then sync FILE", "curl -o"),
 };
 
@@ -114,7 +115,7 @@ export function targetsTable(rows: readonly MeasuredRow[]): string {
   const find = (workload: string, contender: string) =>
     rows.find((row) => row.workload === workload && row.contender === contender);
   const lines = [
-    "| target | bound | measured | met | same ratio for the work alone |",
+    "| target | bound | measured | met | same ratio for a reference |",
     "|---|---|---|---|---|",
   ];
   for (const target of TARGETS) {

@@ -10,14 +10,16 @@
  * every answer, no redirects). Each URL goes to OUT/<last path segment>, over WORKERS (8)
  * keep-alive connections. Per file, as the tool does it:
  *
- * - marker there and the destination matches it (size, mtime, inode), no lock and no part beside
- *   it: a conditional GET (`If-None-Match`, `If-Modified-Since`); a 304 ends the file: the no-op;
- * - otherwise: a lock file created `O_EXCL` beside the destination naming its holder, the body
- *   received and hashed (SHA-256), a part created `O_EXCL`, written, given its mode, fsynced,
- *   renamed over the destination once the lock is seen to be still ours (its path leads to our
- *   inode holding our token: the fence); the lock file rewritten as the marker and, ours still,
- *   renamed into OUT/.locks; then an fsync of the folder (shared by the renames made meanwhile)
- *   before the file counts as done.
+ * - marker there and naming this source and SHA-256, the destination matching it (size, mtime,
+ *   ctime, inode), no lock and no part record left by a killed run: a conditional GET
+ *   (`If-None-Match`, `If-Modified-Since`); a 304 ends the file: the no-op;
+ * - otherwise: a lock file created `O_EXCL` beside the destination, naming its holder as the
+ *   tool's do (pid, host, process start, pid namespace, instance, token, fence, time, pair) and
+ *   seen to be the file at its path, with a renewal timer armed; the body hashed (SHA-256); a
+ *   part created `O_EXCL`, written, given its mode, fsynced; the lock checked to be still ours
+ *   (one descriptor: inode and bytes) and the part's name still a file, then the rename over the
+ *   destination and an fsync of the folder (shared by the renames made meanwhile); then the lock
+ *   checked again, rewritten as the marker, checked, and renamed into OUT/.locks.
  *
  * Not shipped, not a product: it trusts its input and its one server, and exits 1 at the first
  * surprise.
@@ -34,11 +36,13 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readlinkSync,
   readSync,
   renameSync,
   writeSync,
 } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { hostname } from "node:os";
 import { join } from "node:path";
 
 const { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY, O_RDONLY, O_DIRECTORY, O_NONBLOCK, O_NOCTTY } =
@@ -61,6 +65,7 @@ class Connection {
     this.#socket = connect({ host, port, noDelay: true });
     this.#socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on("error", (error) => this.#waiting?.reject(error));
+    this.#socket.on("close", () => this.#waiting?.reject(new Error("connection closed")));
   }
 
   get(host: string, path: string, extra: string): Promise<Answer> {
@@ -149,62 +154,104 @@ function readMarker(path: string): Record<string, string | number> | undefined {
   }
 }
 
+/** What a lock file says of its holder, as the tool writes it: enough for another run to judge it. */
+const self = {
+  pid: process.pid,
+  host: hostname(),
+  start: readFileSync("/proc/self/stat", "utf8").split(" ")[21] ?? null,
+  pidns: readlinkSync("/proc/self/ns/pid"),
+  instance: randomUUID(),
+};
+let sequence = 0;
+
+/** The lease's renewal, as the tool arms one per lock (never due in a run this short). */
+const renewal = () => setTimeout(() => {}, 10_000).unref();
+
 async function syncOne(url: URL, out: string, connection: Connection, folder: FolderSync) {
   const name = url.pathname.slice(url.pathname.lastIndexOf("/") + 1);
   const destination = join(out, name);
   const lock = join(out, `.${name}.lock`);
   const part = join(out, `.${name}.part`);
   const markerPath = join(out, ".locks", `${name}.json`);
+  const partRecord = join(out, ".locks", `${name}.part.json`);
   const marker = readMarker(markerPath);
   const there = lstatSync(destination, { throwIfNoEntry: false, bigint: true });
+  // A killed run's lock or part record: the leased way clears them, changed or not.
   const clean =
-    !lstatSync(lock, { throwIfNoEntry: false }) && !lstatSync(part, { throwIfNoEntry: false });
+    !lstatSync(lock, { throwIfNoEntry: false }) &&
+    !lstatSync(partRecord, { throwIfNoEntry: false });
   let extra = "";
   if (
     marker &&
     clean &&
     there &&
+    marker.source === url.href &&
+    marker.algorithm === "sha256" &&
     String(there.size) === marker.size &&
     String(there.mtimeNs) === marker.mtimeNs &&
+    String(there.ctimeNs) === marker.ctimeNs &&
     String(there.ino) === marker.ino
   )
     extra = `If-None-Match: ${marker.etag}\r\nIf-Modified-Since: ${marker.lastModified}\r\n`;
-  const owner = Buffer.from(JSON.stringify({ pid: process.pid, token: randomUUID() }));
   // The tool takes its lease before a transfer; a conditional GET needs none.
-  const lockFd = extra ? undefined : openSync(lock, CREATE_NEW, 0o644);
-  if (lockFd !== undefined) writeSync(lockFd, owner);
+  const held = extra ? undefined : takeLock(lock, url.href, destination);
   const answer = await connection.get(url.host, url.pathname, extra);
   if (answer.status === 304) return;
   if (answer.status !== 200) throw new Error(`${url}: HTTP ${answer.status}`);
-  const heldFd = lockFd ?? openSync(lock, CREATE_NEW, 0o644);
-  if (lockFd === undefined) writeSync(heldFd, owner);
+  const { fd: lockFd, ino: lockIno, owner, timer } = held ?? takeLock(lock, url.href, destination);
   const digest = createHash("sha256").update(answer.body).digest("hex");
   const partFd = openSync(part, CREATE_NEW, 0o600);
   writeSync(partFd, answer.body);
   fchmodSync(partFd, 0o644);
   await fsyncInPool(partFd);
   closeSync(partFd);
-  const lockIno = fstatSync(heldFd, { bigint: true }).ino;
+  // The commit: the lease still ours, the part still the file we wrote, then the rename.
   if (!stillOurs(lock, lockIno, owner)) throw new Error(`${lock}: lock lost`);
+  if (!lstatSync(part, { throwIfNoEntry: false })?.isFile()) throw new Error(`${part}: replaced`);
   renameSync(part, destination);
   const committed = lstatSync(destination, { bigint: true });
+  await folder.after();
+  // The lock becomes the marker: ours before it is rewritten, ours again before it is renamed.
+  clearTimeout(timer);
+  if (!stillOurs(lock, lockIno, owner)) throw new Error(`${lock}: lock lost`);
   const record = Buffer.from(
     JSON.stringify({
-      owner: owner.toString(),
+      ...JSON.parse(owner.toString()),
+      source: url.href,
+      algorithm: "sha256",
       etag: answer.headers.get("etag"),
       lastModified: answer.headers.get("last-modified"),
       sha256: digest,
       size: String(committed.size),
       mtimeNs: String(committed.mtimeNs),
+      ctimeNs: String(committed.ctimeNs),
       ino: String(committed.ino),
     }),
   );
-  writeSync(heldFd, record, 0, record.length, 0);
-  ftruncateSync(heldFd, record.length);
-  closeSync(heldFd);
+  writeSync(lockFd, record, 0, record.length, 0);
+  ftruncateSync(lockFd, record.length);
   if (!stillOurs(lock, lockIno, record)) throw new Error(`${lock}: lock lost`);
   renameSync(lock, markerPath);
-  await folder.after();
+  closeSync(lockFd);
+}
+
+/** A lock file created beside the destination, naming its holder, seen to be the file at its path. */
+function takeLock(path: string, source: string, destination: string) {
+  const fd = openSync(path, CREATE_NEW, 0o644);
+  const owner = Buffer.from(
+    JSON.stringify({
+      ...self,
+      token: randomUUID(),
+      fence: Date.now() * 1000 + (sequence++ % 1000),
+      created_at: new Date().toISOString(),
+      source,
+      destination,
+    }),
+  );
+  writeSync(fd, owner);
+  const ino = fstatSync(fd, { bigint: true }).ino;
+  if (lstatSync(path, { bigint: true }).ino !== ino) throw new Error(`${path}: taken over`);
+  return { fd, ino, owner, timer: renewal() };
 }
 
 async function main(): Promise<void> {
