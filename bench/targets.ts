@@ -25,7 +25,7 @@ interface Target {
   bound: { max: number } | { min: number };
   unit: "×" | "MiB";
   /** The same ratio for a reference row of the run (see above), and what that row is. */
-  floor?: {
+  reference?: {
     label: string;
     measure(
       find: (workload: string, contender: string) => MeasuredRow | undefined,
@@ -55,14 +55,14 @@ const TARGETS: Target[] = [
     measure: ratio("W1 1 GiB", "resilient-sync", "curl -o"),
     bound: { max: 1.15 },
     unit: "×",
-    floor: DURABLE_CURL,
+    reference: DURABLE_CURL,
   },
   {
     name: "W1 1 GiB with --checksum-algorithm blake3: time ÷ curl -o",
     measure: ratio("W1 1 GiB", "resilient-sync blake3", "curl -o"),
     bound: { max: 1.0 },
     unit: "×",
-    floor: DURABLE_CURL,
+    reference: DURABLE_CURL,
   },
   {
     name: "peak RSS of a 1 GiB transfer",
@@ -81,7 +81,7 @@ const TARGETS: Target[] = [
     measure: ratio("W2 1,000 × 16 KiB", "resilient-sync", "aria2c -j8"),
     bound: { min: 2 },
     unit: "×",
-    floor: {
+    reference: {
       label: "lean Node floor",
       measure: ratio("W2 1,000 × 16 KiB", "lean Node floor", "aria2c -j8"),
     },
@@ -91,7 +91,7 @@ const TARGETS: Target[] = [
     measure: ratio("W3 no-op re-run", "resilient-sync", "wget -N"),
     bound: { max: 1.5 },
     unit: "×",
-    floor: {
+    reference: {
       label: "lean Node floor",
       measure: ratio("W3 no-op re-run", "lean Node floor", "wget -N"),
     },
@@ -122,20 +122,20 @@ export function targetsTable(rows: readonly MeasuredRow[]): string {
     const figure = target.measure(find);
     const limit = "max" in target.bound ? `≤ ${target.bound.max}` : `≥ ${target.bound.min}`;
     const bound = target.unit === "MiB" ? `${limit} MiB` : `${limit}×`;
-    const floorFigure = target.floor?.measure(find);
-    const floor =
-      target.floor === undefined
+    const referenceFigure = target.reference?.measure(find);
+    const reference =
+      target.reference === undefined
         ? ""
-        : typeof floorFigure === "number"
-          ? `${floorFigure.toFixed(2)}× (${target.floor.label})`
-          : `— (${floorFigure})`;
+        : typeof referenceFigure === "number"
+          ? `${referenceFigure.toFixed(2)}× (${target.reference.label})`
+          : `— (${referenceFigure})`;
     if (typeof figure === "string") {
-      lines.push(`| ${target.name} | ${bound} | — | ${figure} | ${floor} |`);
+      lines.push(`| ${target.name} | ${bound} | — | ${figure} | ${reference} |`);
       continue;
     }
     const met = "max" in target.bound ? figure <= target.bound.max : figure >= target.bound.min;
     const shown = target.unit === "MiB" ? `${figure.toFixed(0)} MiB` : `${figure.toFixed(2)}×`;
-    lines.push(`| ${target.name} | ${bound} | ${shown} | ${met ? "met" : "not met"} | ${floor} |`);
+    lines.push(`| ${target.name} | ${bound} | ${shown} | ${met ? "met" : "not met"} | ${reference} |`);
   }
   return lines.join("\n");
 }
