@@ -135,7 +135,9 @@ export function targetsTable(rows: readonly MeasuredRow[]): string {
     }
     const met = "max" in target.bound ? figure <= target.bound.max : figure >= target.bound.min;
     const shown = target.unit === "MiB" ? `${figure.toFixed(0)} MiB` : `${figure.toFixed(2)}×`;
-    lines.push(`| ${target.name} | ${bound} | ${shown} | ${met ? "met" : "not met"} | ${reference} |`);
+    lines.push(
+      `| ${target.name} | ${bound} | ${shown} | ${met ? "met" : "not met"} | ${reference} |`,
+    );
   }
   return lines.join("\n");
 }
