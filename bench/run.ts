@@ -119,7 +119,6 @@ async function race(
       if (m.code !== 0) log(`  ${c.name} exited ${m.code}: ${m.stderr.slice(0, 300)}`);
       if (c.verify && !(await c.verify(out))) m.code = -1;
       if (round > 0) results.get(c.name)?.push(m); // round 0 is the warm-up
-      out = outs.get(c.name) as string;
     }
   }
   // Kept outputs stay until the bench ends (its folder is removed then), so that no later

@@ -21,33 +21,29 @@
  *   destination and an fsync of the folder (shared by the renames made meanwhile); then the lock
  *   checked again, rewritten as the marker, checked, and renamed into OUT/.locks.
  *
- * Not shipped, not a product: it trusts its input and its one server, and exits 1 at the first
- * surprise.
+ * The file primitives are the tool's own (`createNew`, `holdsExactly`, `FolderSyncs`): what the
+ * floor leaves out is the job pipeline around them. Not shipped, not a product: it trusts its
+ * input and its one server, and exits 1 at the first surprise.
  */
 import { createHash, randomUUID } from "node:crypto";
 import {
   closeSync,
-  constants,
   fchmodSync,
   fstatSync,
   fsync,
   ftruncateSync,
   lstatSync,
   mkdirSync,
-  openSync,
   readFileSync,
   readlinkSync,
-  readSync,
   renameSync,
   writeSync,
 } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
-
-const { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY, O_RDONLY, O_DIRECTORY, O_NONBLOCK, O_NOCTTY } =
-  constants;
-const CREATE_NEW = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY;
+import { FolderSyncs } from "../../src/destinations/local/folder-syncs.js";
+import { createNew, holdsExactly } from "../../src/fs/no-follow.js";
 
 interface Answer {
   status: number;
@@ -100,50 +96,8 @@ class Connection {
   }
 }
 
-/** Folder fsyncs shared by the renames made while one is in flight, as the tool shares them. */
-class FolderSync {
-  #running?: Promise<void>;
-  #next?: Promise<void>;
-
-  constructor(private readonly folder: string) {}
-
-  /** Resolves once an fsync of the folder that began after this call has finished. */
-  after(): Promise<void> {
-    if (!this.#running) return this.#start();
-    this.#next ??= this.#running.then(() => {
-      this.#next = undefined;
-      return this.#start();
-    });
-    return this.#next;
-  }
-
-  #start(): Promise<void> {
-    const fd = openSync(this.folder, O_RDONLY | O_DIRECTORY);
-    this.#running = new Promise<void>((resolve, reject) =>
-      fsync(fd, (error) => (error ? reject(error) : resolve())),
-    ).finally(() => {
-      closeSync(fd);
-      this.#running = undefined;
-    });
-    return this.#running;
-  }
-}
-
 const fsyncInPool = (fd: number) =>
   new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
-
-/** The lock at `path` is still the one we hold: our inode, our bytes (one descriptor, as the tool checks). */
-function stillOurs(path: string, ino: bigint, text: Buffer): boolean {
-  const fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  try {
-    const held = fstatSync(fd, { bigint: true });
-    if (held.ino !== ino || held.size !== BigInt(text.length)) return false;
-    const bytes = Buffer.alloc(text.length);
-    return readSync(fd, bytes, 0, bytes.length, 0) === bytes.length && bytes.equals(text);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function readMarker(path: string): Record<string, string | number> | undefined {
   try {
@@ -167,7 +121,7 @@ let sequence = 0;
 /** The lease's renewal, as the tool arms one per lock (never due in a run this short). */
 const renewal = () => setTimeout(() => {}, 10_000).unref();
 
-async function syncOne(url: URL, out: string, connection: Connection, folder: FolderSync) {
+async function syncOne(url: URL, out: string, connection: Connection, folders: FolderSyncs) {
   const name = url.pathname.slice(url.pathname.lastIndexOf("/") + 1);
   const destination = join(out, name);
   const lock = join(out, `.${name}.lock`);
@@ -198,22 +152,23 @@ async function syncOne(url: URL, out: string, connection: Connection, folder: Fo
   const answer = await connection.get(url.host, url.pathname, extra);
   if (answer.status === 304) return;
   if (answer.status !== 200) throw new Error(`${url}: HTTP ${answer.status}`);
-  const { fd: lockFd, ino: lockIno, owner, timer } = held ?? takeLock(lock, url.href, destination);
+  const { fd: lockFd, identity, owner, timer } = held ?? takeLock(lock, url.href, destination);
   const digest = createHash("sha256").update(answer.body).digest("hex");
-  const partFd = openSync(part, CREATE_NEW, 0o600);
+  const partFd = createNew(part, 0o600);
+  if (partFd === undefined) throw new Error(`${part}: already there`);
   writeSync(partFd, answer.body);
   fchmodSync(partFd, 0o644);
   await fsyncInPool(partFd);
   closeSync(partFd);
   // The commit: the lease still ours, the part still the file we wrote, then the rename.
-  if (!stillOurs(lock, lockIno, owner)) throw new Error(`${lock}: lock lost`);
+  if (!holdsExactly(lock, identity, owner)) throw new Error(`${lock}: lock lost`);
   if (!lstatSync(part, { throwIfNoEntry: false })?.isFile()) throw new Error(`${part}: replaced`);
   renameSync(part, destination);
   const committed = lstatSync(destination, { bigint: true });
-  await folder.after();
+  await folders.after(out);
   // The lock becomes the marker: ours before it is rewritten, ours again before it is renamed.
   clearTimeout(timer);
-  if (!stillOurs(lock, lockIno, owner)) throw new Error(`${lock}: lock lost`);
+  if (!holdsExactly(lock, identity, owner)) throw new Error(`${lock}: lock lost`);
   const record = Buffer.from(
     JSON.stringify({
       ...JSON.parse(owner.toString()),
@@ -230,14 +185,15 @@ async function syncOne(url: URL, out: string, connection: Connection, folder: Fo
   );
   writeSync(lockFd, record, 0, record.length, 0);
   ftruncateSync(lockFd, record.length);
-  if (!stillOurs(lock, lockIno, record)) throw new Error(`${lock}: lock lost`);
+  if (!holdsExactly(lock, identity, record)) throw new Error(`${lock}: lock lost`);
   renameSync(lock, markerPath);
   closeSync(lockFd);
 }
 
 /** A lock file created beside the destination, naming its holder, seen to be the file at its path. */
 function takeLock(path: string, source: string, destination: string) {
-  const fd = openSync(path, CREATE_NEW, 0o644);
+  const fd = createNew(path, 0o644);
+  if (fd === undefined) throw new Error(`${path}: held by another run`);
   const owner = Buffer.from(
     JSON.stringify({
       ...self,
@@ -249,9 +205,10 @@ function takeLock(path: string, source: string, destination: string) {
     }),
   );
   writeSync(fd, owner);
-  const ino = fstatSync(fd, { bigint: true }).ino;
-  if (lstatSync(path, { bigint: true }).ino !== ino) throw new Error(`${path}: taken over`);
-  return { fd, ino, owner, timer: renewal() };
+  const identity = fstatSync(fd, { bigint: true });
+  if (lstatSync(path, { bigint: true }).ino !== identity.ino)
+    throw new Error(`${path}: taken over`);
+  return { fd, identity, owner, timer: renewal() };
 }
 
 async function main(): Promise<void> {
@@ -264,13 +221,13 @@ async function main(): Promise<void> {
   const origin = urls[0];
   if (!origin) return;
   mkdirSync(join(out, ".locks"), { recursive: true });
-  const folder = new FolderSync(out);
+  const folders = new FolderSyncs();
   let next = 0;
   const worker = async () => {
     const connection = new Connection(origin.hostname, Number(origin.port || 80));
     try {
       for (let index = next++; index < urls.length; index = next++)
-        await syncOne(urls[index] as URL, out, connection, folder);
+        await syncOne(urls[index] as URL, out, connection, folders);
     } finally {
       connection.close();
     }
