@@ -305,6 +305,39 @@ describe("h1 client: failures", () => {
     });
   });
 
+  test("timers on a reused connection: its next request still times out, and it is closed when idle again", async (t) => {
+    const agent = new H1Agent({ timeoutMs: 300, idleMs: 150 });
+    t.after(() => agent.close());
+    const body = bytes(2000, 83);
+    server.route("/timed.bin", { body });
+    server.route("/timed-silent.bin", { body, script: [{ kind: "hold-answer" }] });
+    const pool = () => agent.poolOf(new URL(server.url("/")));
+    /** Waits (bounded) until the pool has no connection open: the idle timer closed it. */
+    const idleClosed = async () => {
+      for (let i = 0; i < 100 && (pool()?.openConnections ?? 0) > 0; i += 1)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(pool()?.openConnections, 0, "the idle connection was closed");
+    };
+    for (let round = 1; round <= 2; round += 1) {
+      // Two requests on one connection, then idle: closed after idleMs.
+      for (let i = 0; i < 2; i += 1) {
+        const response = await get(agent, server.url("/timed.bin"));
+        assert.ok((await lendAll(response.body)).data.equals(body));
+      }
+      assert.equal(pool()?.openedConnections, round);
+      await idleClosed();
+    }
+    // A connection that served a request, then one that never gets its head: the deadline holds.
+    const first = await get(agent, server.url("/timed.bin"));
+    assert.ok((await lendAll(first.body)).data.equals(body));
+    await assert.rejects(get(agent, server.url("/timed-silent.bin")), (error: H1Error) => {
+      assert.equal(error.code, "H1_HEADERS_TIMEOUT");
+      return true;
+    });
+    assert.equal(pool()?.openedConnections, 3, "the silent request went on the reused connection");
+    server.release();
+  });
+
   test("a TLS handshake that never ends: H1_CONNECT_TIMEOUT, a timeout of an unreachable origin", async (t) => {
     const agent = agentFor(t, 300);
     const silent = createNetServer((socket) => socket.on("error", () => {}));
@@ -352,6 +385,35 @@ describe("h1 client: failures", () => {
       get(agent, server.url("/abort-body.bin"), {}, before.signal),
       (e) => e === reason,
     );
+  });
+
+  test("one signal shared by many requests: its abort fails those in flight, and a connection that finished on it stays usable", async (t) => {
+    const agent = agentFor(t);
+    const reason = new Error("the run stops");
+    const shared = new AbortController();
+    const body = bytes(1000, 81);
+    server.route("/shared-done.bin", { body });
+    server.route("/shared-held.bin", {
+      body,
+      script: [{ kind: "hold-answer" }, { kind: "hold-answer" }],
+    });
+    // Two requests held on the shared signal (two connections) …
+    const first = get(agent, server.url("/shared-held.bin"), {}, shared.signal);
+    const second = get(agent, server.url("/shared-held.bin"), {}, shared.signal);
+    await server.waitFor(() => server.requestsFor("/shared-held.bin").length === 2);
+    // … and one that finishes on it (a third): its connection goes back to the pool.
+    const done = await get(agent, server.url("/shared-done.bin"), {}, shared.signal);
+    assert.ok((await lendAll(done.body)).data.equals(body));
+    const pool = agent.poolOf(new URL(server.url("/")));
+    assert.equal(pool?.openedConnections, 3);
+    shared.abort(reason);
+    await assert.rejects(first, (error) => error === reason);
+    await assert.rejects(second, (error) => error === reason);
+    server.release();
+    // The abort reached only the two in flight: the connection that finished is reused.
+    const after = await get(agent, server.url("/shared-done.bin"));
+    assert.ok((await lendAll(after.body)).data.equals(body));
+    assert.equal(pool?.openedConnections, 3, "no connection opened after the abort");
   });
 
   test("response headers too large: H1_HEADERS_OVERFLOW, permanent", async (t) => {

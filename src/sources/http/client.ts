@@ -10,7 +10,7 @@ import { redactUrl } from "../../log/redact.js";
 import type { NetworkSettings } from "../../options/network.js";
 import type { Source } from "../source.js";
 import { H1Agent } from "./h1/agent.js";
-import { basicAuthorization, discard, type ResponseHeaders } from "./headers.js";
+import { basicAuthorization, discardBody, type ResponseHeaders } from "./headers.js";
 import { netrcFor } from "./netrc.js";
 import type { ProxyInUse } from "./proxy-errors.js";
 import { goesThroughProxy } from "./proxy-route.js";
@@ -41,6 +41,8 @@ export interface HttpResponse {
   headers: ResponseHeaders;
   body: Readable & { dump?: (options?: { limit: number }) => Promise<void> };
   engine: "h1" | "undici";
+  /** No body can follow (HEAD, 204, 304), and its connection is free already: nothing to discard. */
+  bodiless?: boolean;
   /**
    * The body, to be read by someone else: undici's is read off at once (eager-body.ts: undici 7
    * must never be left paused), ours is handed on as it is (it can pause, and lends its chunks).
@@ -91,7 +93,17 @@ export class HttpClient {
   ): Promise<HttpResponse> {
     if (!this.viaUndici(url)) {
       const response = await this.#h1.request(url, init);
-      return { ...response, engine: "h1", handOver: () => response.body };
+      // `body` stays a getter: a bodiless response makes its empty body only when asked for.
+      return {
+        statusCode: response.statusCode,
+        headers: response.headers,
+        get body() {
+          return response.body;
+        },
+        engine: "h1",
+        ...(response.bodiless ? { bodiless: true } : {}),
+        handOver: () => response.body,
+      };
     }
     this.#undici ??= import("./undici-route.js").then(({ UndiciRoute, eagerBody }) => ({
       route: new UndiciRoute(this.#options.timeoutMs, this.#options.network),
@@ -140,7 +152,7 @@ export class HttpClient {
       if (!REDIRECT_STATUSES.has(response.statusCode) || typeof location !== "string") {
         return { response, url: current };
       }
-      await discard(response.body);
+      await discardBody(response);
       if (hop >= MAX_REDIRECTS) {
         throw new SyncError(
           "http_error",

@@ -87,6 +87,14 @@ export async function discard(
   }
 }
 
+/** Drops a response's body (`discard`); a response that has none (`bodiless`) costs nothing. */
+export async function discardBody(response: {
+  bodiless?: boolean;
+  body: Parameters<typeof discard>[0];
+}): Promise<void> {
+  if (!response.bodiless) await discard(response.body);
+}
+
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }

@@ -10,7 +10,7 @@ import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
 import type { HttpClient } from "./client.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
-import { discard } from "./headers.js";
+import { discardBody } from "./headers.js";
 import { classifyLink, type IndexLink } from "./index-links.js";
 import { isWithinDirectory, withinDirectory } from "./within.js";
 
@@ -63,7 +63,7 @@ export async function readIndexPage(
   const { response, url } = answered;
   const status = response.statusCode;
   if (status !== 200) {
-    await discard(response.body);
+    await discardBody(response);
     const viaProxy = client.proxyFor(url.href) !== undefined;
     const failure = httpStatusError(status, response.headers, where, client.now(), viaProxy);
     if (failure.code !== "not_found") throw failure;
@@ -72,7 +72,7 @@ export async function readIndexPage(
   const type = String(response.headers["content-type"] ?? "");
   const mediaType = type.split(";")[0]?.trim().toLowerCase() ?? "";
   if (!HTML_TYPES.has(mediaType)) {
-    await discard(response.body);
+    await discardBody(response);
     throw new SyncError(
       "invalid_source",
       `${where}: not a directory index (Content-Type ${JSON.stringify(type || "none")}, not text/html): a URL ending in / is read as an HTML listing; without the / it is one file`,
@@ -81,7 +81,7 @@ export async function readIndexPage(
   }
   const encoding = String(response.headers["content-encoding"] ?? "identity").toLowerCase();
   if (encoding !== "identity") {
-    await discard(response.body);
+    await discardBody(response);
     throw new SyncError(
       "http_error",
       `${where}: the index came with Content-Encoding ${encoding} although identity was asked for`,

@@ -14,7 +14,7 @@ import type { HttpClient, HttpResponse } from "./client.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
 import {
   conditionalHeaders,
-  discard,
+  discardBody,
   numberHeader,
   parseContentRange,
   type ResponseHeaders,
@@ -68,7 +68,7 @@ export class HttpSource implements Source {
     } catch (error) {
       throw this.describeError(error);
     }
-    await discard(response.body);
+    await discardBody(response);
     if (response.statusCode === 304 && unchangedIf) return "unchanged";
     if (response.statusCode >= 200 && response.statusCode < 300) return "changed";
     throw this.#statusError(response.statusCode, response.headers);
@@ -111,7 +111,7 @@ export class HttpSource implements Source {
         range.start !== request.offset ||
         (length !== undefined && length !== range.end - range.start + 1)
       ) {
-        await discard(response.body);
+        await discardBody(response);
         throw new SyncError(
           "http_error",
           `${this.#display()}: 206 with a Content-Range that does not match the request`,
@@ -132,7 +132,7 @@ export class HttpSource implements Source {
         stated: statedDigests(response.headers, false),
       };
     }
-    await discard(response.body);
+    await discardBody(response);
     if (status === 304 && unchanged) return { kind: "not-modified" };
     if (status === 416 && ranged) {
       throw new SyncError(
@@ -170,7 +170,7 @@ export class HttpSource implements Source {
         range.end !== end - 1 ||
         (length !== undefined && length !== end - start)
       ) {
-        await discard(response.body);
+        await discardBody(response);
         throw new SyncError(
           "http_error",
           `${this.#display()}: 206 with a Content-Range that does not match the request`,
@@ -185,7 +185,7 @@ export class HttpSource implements Source {
         stated: statedDigests(response.headers, false),
       };
     }
-    await discard(response.body);
+    await discardBody(response);
     if (status === 200) return { kind: "whole", validators };
     if (status === 416) {
       throw new SyncError("http_error", `${this.#display()}: range not satisfiable`, {
