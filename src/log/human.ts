@@ -88,7 +88,15 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
           );
         return;
       }
-      if (message === "download successful" || message === "synchronization failed") {
+      // A pair's last word: what was kept for its retry lines goes (a no-op run of 100,000 files
+      // kept an entry per file).
+      if (
+        message === "download successful" ||
+        message === "synchronization failed" ||
+        message === "exhausted retries" ||
+        message === "destination already up-to-date" ||
+        message === "another synchronization is in progress"
+      ) {
         lastFailure.delete(key);
         budget.delete(key);
       }

@@ -22,9 +22,10 @@ import {
   writeSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Clock } from "../clock.js";
+import { childPath } from "../fs/child-path.js";
 import { createNew, holdsExactly, readSmallFile } from "../fs/no-follow.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import {
@@ -74,7 +75,7 @@ export class FsLeases {
   };
 
   constructor(dir: string, clock: Clock, logger: Logger) {
-    this.#dir = dir;
+    this.#dir = normalize(dir);
     this.#clock = clock;
     this.#logger = logger;
   }
@@ -90,9 +91,9 @@ export class FsLeases {
       const folder = dirname(path);
       const id = statOrUndefined(folder);
       const identity = id ? `${id.dev}:${id.ino}/${basename(path)}` : key;
-      return join(folder, `.resilient-sync-${hashOf(identity)}.lock`);
+      return childPath(folder, `.resilient-sync-${hashOf(identity)}.lock`);
     }
-    return join(this.#dir, `${hashOf(key)}.lock`);
+    return childPath(this.#dir, `${hashOf(key)}.lock`);
   }
 
   async acquire(key: string, options: AcquireOptions): Promise<Lease | undefined> {

@@ -14,10 +14,11 @@
 import { hash, randomUUID } from "node:crypto";
 import { constants, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { access, stat, unlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, normalize } from "node:path";
 import type { Clock } from "../clock.js";
 import { errorCodeOf } from "../errors.js";
 import { type Failpoint, noFailpoint } from "../failpoints.js";
+import { childPath } from "../fs/child-path.js";
 import { mkdirs } from "../fs/mkdirs.js";
 import { readSmallFile } from "../fs/no-follow.js";
 import { lstatOrUndefined } from "../fs/stat.js";
@@ -42,6 +43,8 @@ const CIRCUIT_LOCK_TTL_MS = 5000;
 
 export class FsStateStore implements StateStore {
   readonly dir: string;
+  /** `dir` normalised, for the records' paths. */
+  readonly #base: string;
   readonly #logger: Logger;
   readonly #leases: FsLeases;
   readonly #failpoint: Failpoint;
@@ -50,6 +53,7 @@ export class FsStateStore implements StateStore {
 
   constructor(dir: string, clock: Clock, logger: Logger, failpoint: Failpoint = noFailpoint) {
     this.dir = dir;
+    this.#base = normalize(dir);
     this.#logger = logger;
     this.#failpoint = failpoint;
     this.#leases = new FsLeases(dir, clock, logger);
@@ -181,11 +185,11 @@ export class FsStateStore implements StateStore {
   }
 
   #path(key: string, kind: "marker" | "part"): string {
-    return join(this.dir, `${hashOf(key)}.${kind}.json`);
+    return childPath(this.#base, `${hashOf(key)}.${kind}.json`);
   }
 
   #circuitPath(origin: string): string {
-    return join(this.dir, `circuit-${hashOf(origin)}.json`);
+    return childPath(this.#base, `circuit-${hashOf(origin)}.json`);
   }
 
   /** Reads a JSON record; a missing one is `undefined`, a damaged one is a warning and `undefined`. */

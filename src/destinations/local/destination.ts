@@ -17,6 +17,7 @@ import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
 import { newHash } from "../../checksums/digest.js";
 import { SyncError, writeError } from "../../errors.js";
+import { childPath } from "../../fs/child-path.js";
 import { mkdirs } from "../../fs/mkdirs.js";
 import { lstatOrUndefined } from "../../fs/stat.js";
 import type { PartFile } from "../../state/store.js";
@@ -54,6 +55,8 @@ export class LocalDestination implements Destination {
   /** The real folder (links resolved), where parts are made and the rename happens. */
   readonly #folder: string;
   readonly #name: string;
+  /** Where the destination is: `#folder` and `#name`. */
+  readonly #target: string;
 
   readonly #shared: RunShared;
   /** Set when the folders between a root and this destination must be real folders, not links. */
@@ -70,7 +73,8 @@ export class LocalDestination implements Destination {
     this.path = path;
     this.#folder = folder;
     this.#name = basename(path);
-    this.id = pathToFileURL(join(folder, this.#name)).href;
+    this.#target = childPath(folder, this.#name);
+    this.id = pathToFileURL(this.#target).href;
   }
 
   /**
@@ -89,10 +93,6 @@ export class LocalDestination implements Destination {
   /** Whether a folder on the way is a link (or not a folder): then nothing here is read or written. */
   get #throughLink(): boolean {
     return this.#linkFree?.firstNotAFolder() !== undefined;
-  }
-
-  get #target(): string {
-    return join(this.#folder, this.#name);
   }
 
   async fingerprint(): Promise<Fingerprint | undefined> {
