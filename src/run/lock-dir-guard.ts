@@ -7,6 +7,7 @@
  */
 import { realpath } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { resolvedPath } from "../fs/paths.js";
 import { isInside, type PlannedPair, refused } from "./pairs.js";
 
 /** Replaces, in place, every pair of `pairs` whose destination lies in `lockDir` by a refused one. */
@@ -18,7 +19,7 @@ export async function refuseInsideLockDir(pairs: PlannedPair[], lockDir: string)
   for (let i = 0; i < pairs.length; i += 1) {
     const pair = pairs[i] as PlannedPair;
     if (pair.invalid) continue;
-    const destination = resolve(pair.destination);
+    const destination = resolvedPath(pair.destination);
     // The folders below `destinationWithin` are made by the sync and never links (they are
     // refused if they are): that folder's real path, plus the rest, is where the file lands.
     const given = pair.destinationWithin ?? dirname(destination);

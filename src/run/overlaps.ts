@@ -9,8 +9,9 @@
  * destinations. The first version (an object per pair, a `Set`, a walk up from every file) held
  * 30 MiB more at a 100,000-file plan's peak (docs/performance.md).
  */
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 import { UsageError } from "../errors.js";
+import { resolvedPath } from "../fs/paths.js";
 import type { PlannedPair } from "./pairs.js";
 
 /** Throws `UsageError` naming the first two pairs that collide or nest, in destination order. */
@@ -57,7 +58,7 @@ export function refuseOverlaps(pairs: readonly PlannedPair[]): void {
     const destination = at(rank);
     // Resolved once, then `dirname` walks up: the same folders as resolving ".." at each step.
     for (
-      let dir = dirname(resolve(destination));
+      let dir = dirname(resolvedPath(destination));
       dir !== dirname(dir) && !clear.has(dir);
       dir = dirname(dir)
     ) {

@@ -25,8 +25,8 @@ import { hostname } from "node:os";
 import { basename, dirname, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Clock } from "../clock.js";
-import { childPath } from "../fs/child-path.js";
 import { createNew, holdsExactly, readSmallFile } from "../fs/no-follow.js";
+import { childPath } from "../fs/paths.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import {
   hashOf,

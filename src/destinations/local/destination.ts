@@ -17,8 +17,8 @@ import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
 import { newHash } from "../../checksums/digest.js";
 import { SyncError, writeError } from "../../errors.js";
-import { childPath } from "../../fs/child-path.js";
 import { mkdirs } from "../../fs/mkdirs.js";
+import { childPath } from "../../fs/paths.js";
 import { lstatOrUndefined } from "../../fs/stat.js";
 import type { PartFile } from "../../state/store.js";
 import type {

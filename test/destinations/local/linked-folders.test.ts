@@ -152,17 +152,25 @@ describe("linked folders below the artifact root", () => {
     await rename(sub, join(mirror, "src", "moved"));
     // The run may have made the folder again meanwhile (it had not reached it yet): replace that
     // one too. Bounded: three tries.
+    let remade = false;
     for (let tries = 0; tries < 3; tries += 1) {
       const planted = await symlink(victim, sub).then(
         () => true,
         () => false,
       );
       if (planted) break;
+      remade = true;
       // The run may be making a file in it at this very moment (ENOTEMPTY): the next try sees.
       await rm(sub, { recursive: true, force: true }).catch(() => {});
     }
     const result = await run.done;
-    assert.equal(result.code, 1, result.stderr);
+    if (remade && result.code === 0) {
+      // The run made the folder again and took its locks there before the link: removing that
+      // folder took the locks with it, and the run, finding its leases lost, skipped the pairs.
+      assert.match(result.stderr, /"lock lost"/);
+    } else {
+      assert.equal(result.code, 1, result.stderr);
+    }
     assert.deepEqual(
       (await readdir(victim)).sort(),
       ["config"],

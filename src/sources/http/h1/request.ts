@@ -3,6 +3,8 @@ import { H1Error } from "./errors.js";
 import { hasControl } from "./head.js";
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Header names already found valid: a run sends the same few names with every request. */
+const VALID_NAMES = new Set<string>();
 
 /**
  * `METHOD path HTTP/1.1`, `host` (the URL's, unless `headers` names one), then `headers` as
@@ -18,12 +20,16 @@ export function requestHead(
     throw new H1Error("H1_INVALID_ARG", `a request target that cannot be sent: ${url.pathname}`);
   let fields = "";
   let host = `host: ${url.host}\r\n`;
-  for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) throw new H1Error("H1_INVALID_ARG", `an invalid header name ${name}`);
+  for (const name in headers) {
+    const value = headers[name] as string;
+    if (!VALID_NAMES.has(name)) {
+      if (!TOKEN.test(name)) throw new H1Error("H1_INVALID_ARG", `an invalid header name ${name}`);
+      if (VALID_NAMES.size < 256) VALID_NAMES.add(name);
+    }
     // A field value may hold no CR, LF or NUL (nor other controls but HTAB).
     if (hasControl(value))
       throw new H1Error("H1_INVALID_ARG", `an invalid character in header ${name}`);
-    if (name.toLowerCase() === "host") host = "";
+    if (name.length === 4 && name.toLowerCase() === "host") host = "";
     fields += `${name}: ${value}\r\n`;
   }
   // Host first, as RFC 9110 §7.2 asks.
