@@ -5,6 +5,7 @@
  * open circuit, `--force` — goes the leased way, which decides again under the lease.
  */
 import type { SyncError } from "../errors.js";
+import { takes } from "../log/events.js";
 import type { OpenResult, Validators } from "../sources/source.js";
 import { HandOver } from "./attempt.js";
 import { describes, type JobContext, logFailedAttempt, reportHealth } from "./context.js";
@@ -29,12 +30,15 @@ export async function unchangedWithoutLease(
   if (runtime.store.hasLeftovers?.(context.keys.destination)) return undefined;
   // A circuit that is not plainly closed has a probe to run: that is the leased path's job.
   if (!(await runtime.health.circuits.isClosed(spec.source.origin))) return undefined;
-  runtime.logger.emit("info", "attempting download", {
-    ...names,
-    attempt: 1,
-    max_attempts: spec.maxAttempts,
-    resume_from: 0,
-  });
+  // At --quiet nobody takes a pair's info lines: none is built.
+  const info = takes(runtime.logger, "info");
+  if (info)
+    runtime.logger.emit("info", "attempting download", {
+      ...names,
+      attempt: 1,
+      max_attempts: spec.maxAttempts,
+      resume_from: 0,
+    });
   const source = runtime.sources.open(spec.source);
   const { gate } = runtime.health;
   const origin = spec.source.origin;
@@ -69,11 +73,12 @@ export async function unchangedWithoutLease(
   }
   if (answer.kind === "body") return { handOver: new HandOver(answer, marker.checksum) };
   await reportHealth(context, source.servedBy?.(), undefined, false);
-  runtime.logger.emit("info", "destination already up-to-date", {
-    ...names,
-    checksum: marker.checksum,
-    reason: "source not modified",
-  });
+  if (info)
+    runtime.logger.emit("info", "destination already up-to-date", {
+      ...names,
+      checksum: marker.checksum,
+      reason: "source not modified",
+    });
   return build.result({ status: "unchanged", checksum: marker.checksum, attempts: 1 });
 }
 

@@ -7,6 +7,7 @@
 import type { Fingerprint } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import { isOriginFailure } from "../health/origin-health.js";
+import { takes } from "../log/events.js";
 import { withRetry } from "../policies/retry.js";
 import type { Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type Marker } from "../state/store.js";
@@ -66,6 +67,8 @@ async function transfer(
 ): Promise<Outcome> {
   const { spec, runtime, names, destination, signal } = context;
   const { logger, store, health } = runtime;
+  // At --quiet nobody takes a pair's info lines: none is built.
+  const info = takes(logger, "info");
   const marker = await store.readMarker(context.keys.marker);
   // Another run committed since the no-op check: its answer is stale, ask again.
   if (handOver && handOver.basis !== marker?.checksum) handOver.discard();
@@ -83,12 +86,13 @@ async function transfer(
     algorithm: context.algorithm,
     signal,
     onAttempt: (resumeFrom) => {
-      logger.emit("info", "attempting download", {
-        ...names,
-        attempt: attemptNumber,
-        max_attempts: maxAttempts,
-        resume_from: resumeFrom,
-      });
+      if (info)
+        logger.emit("info", "attempting download", {
+          ...names,
+          attempt: attemptNumber,
+          max_attempts: maxAttempts,
+          resume_from: resumeFrom,
+        });
     },
     onOpened: () => {
       budget.answered();
@@ -165,13 +169,14 @@ async function transfer(
         else if (isOriginFailure(failure)) health.gate.suspect(served);
         logFailedAttempt(logger, names, attempt, failure);
         if (delayMs !== undefined) {
-          logger.emit("info", "sleeping before retry", {
-            ...names,
-            attempt,
-            next_attempt: attempt + 1,
-            delay_ms: delayMs,
-            retry_after_ms: failure.retryAfterMs ?? null,
-          });
+          if (info)
+            logger.emit("info", "sleeping before retry", {
+              ...names,
+              attempt,
+              next_attempt: attempt + 1,
+              delay_ms: delayMs,
+              retry_after_ms: failure.retryAfterMs ?? null,
+            });
         }
       },
     },
@@ -196,11 +201,12 @@ async function transfer(
   const attempts = outcome.attempts;
   const fetched = outcome.value;
   if (fetched.kind === "not-modified") {
-    logger.emit("info", "destination already up-to-date", {
-      ...names,
-      checksum: marker?.checksum ?? null,
-      reason: "source not modified",
-    });
+    if (info)
+      logger.emit("info", "destination already up-to-date", {
+        ...names,
+        checksum: marker?.checksum ?? null,
+        reason: "source not modified",
+      });
     return {
       error: undefined,
       status: "unchanged",
@@ -210,14 +216,15 @@ async function transfer(
     };
   }
 
-  logger.emit("info", "download successful", {
-    ...names,
-    attempt: attempts,
-    bytes: fetched.received,
-    duration_ms: Math.round(runtime.clock.monotonic() - attemptStartedAt),
-    resumed_from: fetched.resumedFrom,
-    verified_by: fetched.verifiedBy,
-  });
+  if (info)
+    logger.emit("info", "download successful", {
+      ...names,
+      attempt: attempts,
+      bytes: fetched.received,
+      duration_ms: Math.round(runtime.clock.monotonic() - attemptStartedAt),
+      resumed_from: fetched.resumedFrom,
+      verified_by: fetched.verifiedBy,
+    });
 
   if (spec.expected && spec.expected.hex !== fetched.checksum) {
     logger.emit("error", "checksum mismatch", {
@@ -264,11 +271,12 @@ async function transfer(
   const committed = await commit(context, lease, parts, fetched.mode);
   if (committed instanceof SyncError) return { error: committed, attempts, bytes };
   await recordCommit(context, lease, parts, record(committed), committed);
-  logger.emit("info", "updated destination", {
-    ...names,
-    checksum: fetched.checksum,
-    algorithm: context.algorithm,
-    bytes: fetched.size,
-  });
+  if (info)
+    logger.emit("info", "updated destination", {
+      ...names,
+      checksum: fetched.checksum,
+      algorithm: context.algorithm,
+      bytes: fetched.size,
+    });
   return { error: undefined, status: "synced", checksum: fetched.checksum, bytes, attempts };
 }

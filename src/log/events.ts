@@ -206,10 +206,21 @@ export interface LogEvent<M extends Message = Message> {
 /** The sink every layer writes to. Formatting is the subscriber's job, never the emitter's. */
 export interface Logger {
   emit<M extends Message>(level: Level, message: M, fields: EventFields[M]): void;
+  /**
+   * Whether events of `level` go anywhere. An emitter may skip building an event nobody takes
+   * (a no-op run at `--quiet` built two info events per file for nothing: ~5 % of its time).
+   * Absent: every level is taken.
+   */
+  enabled?(level: Level): boolean;
+}
+
+/** Whether `logger` takes events of `level` (one without `enabled` takes everything). */
+export function takes(logger: Logger, level: Level): boolean {
+  return logger.enabled?.(level) ?? true;
 }
 
 /** A logger that drops everything: the library's default. */
-export const silentLogger: Logger = { emit: () => {} };
+export const silentLogger: Logger = { emit: () => {}, enabled: () => false };
 
 /**
  * A logger that puts `tags` before every event's own fields (a fleet worker tags its lines with
@@ -220,5 +231,6 @@ export function tagged(logger: Logger, tags: Record<string, string | number>): L
     emit(level, message, fields) {
       logger.emit(level, message, { ...tags, ...fields } as typeof fields);
     },
+    enabled: (level) => takes(logger, level),
   };
 }

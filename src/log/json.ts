@@ -1,4 +1,11 @@
-import { type EventFields, LEVELS, type Level, type Logger, type Message } from "./events.js";
+import {
+  type EventFields,
+  LEVELS,
+  type Level,
+  type Logger,
+  type Message,
+  takes,
+} from "./events.js";
 import type { Redactor } from "./redact.js";
 
 /** Where lines go: `debug`/`info` to `out`, `warning`/`error` to `err` (README, "Logs"). */
@@ -79,6 +86,7 @@ export function createJsonLogger(options: JsonLoggerOptions): Logger {
       const sinks = severe ? (options.urgentSinks ?? options.sinks) : options.sinks;
       (options.allToErr || severe ? sinks.err : sinks.out)(`${scrubbed}\n`);
     },
+    enabled: (level) => LEVELS.indexOf(level) >= threshold,
   };
 }
 
@@ -88,5 +96,6 @@ export function fanOut(...loggers: Logger[]): Logger {
     emit(level, message, fields) {
       for (const logger of loggers) logger.emit(level, message, fields);
     },
+    enabled: (level) => loggers.some((logger) => takes(logger, level)),
   };
 }

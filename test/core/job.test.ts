@@ -59,6 +59,28 @@ describe("runJob", () => {
     assert.ok(logger.messages().includes("destination already up-to-date"));
   });
 
+  test("a logger that takes no info lines is handed none (a sync and a no-op); warnings still come", async () => {
+    const source = new FakeSource(body);
+    const clock = new FakeClock({ autoAdvance: true });
+    const recorded = recordingLogger();
+    const logger = {
+      ...recorded,
+      enabled: (level: string) => level !== "info" && level !== "debug",
+    };
+    const store = new MemoryStateStore(clock, new MemoryBacking());
+    const runtime = fakeRuntime({ store, clock, source, logger });
+    assert.equal((await runJob(spec(), runtime, never)).status, "synced");
+    assert.equal((await runJob(spec(), runtime, never)).status, "unchanged");
+    // A changed source whose first attempt fails: a warning, then the new version.
+    source.script.push("fail");
+    source.body = Buffer.from("the body of the file, version two\n");
+    source.etag = '"two"';
+    assert.equal((await runJob(spec(), runtime, never)).status, "synced");
+    const levels = recorded.events.map((event) => event.level);
+    assert.ok(!levels.includes("info"), `info events built: ${recorded.messages().join(", ")}`);
+    assert.ok(levels.includes("warning"), "the failed attempt's warning still comes");
+  });
+
   test("transient failures are retried after backoff on the injected clock", async () => {
     const source = new FakeSource(body, ["fail", "fail"]);
     const { runtime, clock } = world(source);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { createJsonLogger, isoTimestampMicros } from "../../src/log/json.js";
+import { LEVELS, silentLogger, tagged, takes } from "../../src/log/events.js";
+import { createJsonLogger, fanOut, isoTimestampMicros } from "../../src/log/json.js";
 import { Redactor } from "../../src/log/redact.js";
 
 describe("JSON-lines logger", () => {
@@ -38,5 +39,31 @@ describe("JSON-lines logger", () => {
       out[0],
       `{"ts":"1970-01-01T00:00:00.000000Z","level":"info","message":"circuit breaker reset","script":"resilient-sync","run_id":"${"r".repeat(32)}","pid":42,"version":"9.9.9","source":"s","origin":"o"}\n`,
     );
+  });
+
+  test("says which levels it takes (at --quiet, warnings and up), and so do loggers built on it", () => {
+    const at = (minLevel: "info" | "warning") =>
+      createJsonLogger({
+        runId: "r".repeat(32),
+        version: "9.9.9",
+        pid: 42,
+        minLevel,
+        sinks: { out: () => {}, err: () => {} },
+        allToErr: false,
+        redactor: new Redactor(),
+      });
+    const quiet = at("warning");
+    assert.deepEqual(
+      LEVELS.map((level) => takes(quiet, level)),
+      [false, false, true, true],
+    );
+    assert.deepEqual(
+      LEVELS.map((level) => takes(at("info"), level)),
+      [false, true, true, true],
+    );
+    assert.equal(takes(tagged(quiet, { worker_id: "w" }), "info"), false);
+    assert.equal(takes(fanOut(quiet, at("info")), "info"), true);
+    assert.equal(takes(silentLogger, "error"), false);
+    assert.equal(takes({ emit: () => {} }, "debug"), true, "a logger that does not say takes all");
   });
 });
