@@ -90,6 +90,11 @@ export class HttpSource implements Source {
 
     const response = await this.#get(headers, request.signal);
     const status = response.statusCode;
+    // The no-op's answer first: nothing of it is read but its status.
+    if (status === 304 && unchanged) {
+      await discardBody(response);
+      return { kind: "not-modified" };
+    }
     const validators = validatorsOf(response.headers);
     const length = numberHeader(response.headers["content-length"]);
 
@@ -133,7 +138,6 @@ export class HttpSource implements Source {
       };
     }
     await discardBody(response);
-    if (status === 304 && unchanged) return { kind: "not-modified" };
     if (status === 416 && ranged) {
       throw new SyncError(
         "http_error",
