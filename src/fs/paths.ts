@@ -3,6 +3,7 @@
  * character (a few hundred bytes of garbage per call) even when there is nothing to normalise.
  */
 import { resolve, sep } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
  * `path.join(folder, name)` for a `folder` already normalised (a resolved or real path, a lock
@@ -18,6 +19,28 @@ export function childPath(folder: string, name: string): string {
  */
 export function resolvedPath(path: string): string {
   return isNormalAbsolute(path) ? path : resolve(path);
+}
+
+/** Characters that a file URL holds as they are (nothing to percent-encode or decode). */
+const URL_PLAIN = /^[A-Za-z0-9/._-]*$/;
+
+/**
+ * `pathToFileURL(path).href`, spelled out for a normal absolute path of plain characters (no
+ * URL object made: a no-op re-run names every destination this way).
+ */
+export function fileUrlOf(path: string): string {
+  return URL_PLAIN.test(path) && isNormalAbsolute(path)
+    ? `file://${path}`
+    : pathToFileURL(path).href;
+}
+
+/** `fileURLToPath(url)`, read off directly when `url` is `file://` and a plain, normal path. */
+export function pathOfFileUrl(url: string): string {
+  if (url.startsWith("file:///")) {
+    const path = url.slice(7);
+    if (URL_PLAIN.test(path) && isNormalAbsolute(path)) return path;
+  }
+  return fileURLToPath(url);
 }
 
 function isNormalAbsolute(path: string): boolean {

@@ -45,9 +45,15 @@ export class Circuits {
    * The stored state, re-read at most once a second: a batch of a thousand files asks about one
    * origin a thousand times, and another process's change is seen within that second anyway.
    */
-  async #read(origin: string): Promise<CircuitState> {
+  /** The cached state of `origin`'s circuit while it is fresh; `undefined`: read the store. */
+  #fresh(origin: string): CircuitState | undefined {
     const cached = this.#cache.get(origin);
-    if (cached && this.#clock.monotonic() - cached.at < CACHE_MS) return cached.state;
+    return cached && this.#clock.monotonic() - cached.at < CACHE_MS ? cached.state : undefined;
+  }
+
+  async #read(origin: string): Promise<CircuitState> {
+    const fresh = this.#fresh(origin);
+    if (fresh) return fresh;
     const state = await this.#store.readCircuit(origin);
     this.#cache.set(origin, { state, at: this.#clock.monotonic() });
     return state;
@@ -95,7 +101,8 @@ export class Circuits {
 
   /** Whether `origin`'s circuit is plainly closed (no failure counted, nothing to probe). Changes nothing. */
   async isClosed(origin: string): Promise<boolean> {
-    const state = await this.#read(origin);
+    // Asked once per no-op pair: answered from a fresh cache without a second async step.
+    const state = this.#fresh(origin) ?? (await this.#read(origin));
     return state.state === "closed";
   }
 
@@ -107,7 +114,7 @@ export class Circuits {
 
   async succeeded(origin: string, source: string): Promise<void> {
     // Nothing to reset by the cache's account: write nothing (and overwrite nobody's newer state).
-    const cached = await this.#read(origin);
+    const cached = this.#fresh(origin) ?? (await this.#read(origin));
     if (cached.state === "closed" && cached.failures === 0) return;
     let wasOpen = false;
     await this.#update(origin, (current) => {

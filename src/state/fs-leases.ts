@@ -23,10 +23,9 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, normalize } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Clock } from "../clock.js";
 import { createNew, holdsExactly, readSmallFile } from "../fs/no-follow.js";
-import { childPath } from "../fs/paths.js";
+import { childPath, pathOfFileUrl } from "../fs/paths.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import {
   hashOf,
@@ -87,7 +86,7 @@ export class FsLeases {
    */
   lockPath(key: string): string {
     if (key.startsWith("file:///")) {
-      const path = fileURLToPath(key);
+      const path = pathOfFileUrl(key);
       const folder = dirname(path);
       const id = statOrUndefined(folder);
       const identity = id ? `${id.dev}:${id.ino}/${basename(path)}` : key;

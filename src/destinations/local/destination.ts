@@ -13,12 +13,11 @@
 import { constants, renameSync, type Stats, statfsSync } from "node:fs";
 import { open, rename } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
 import { newHash } from "../../checksums/digest.js";
 import { SyncError, writeError } from "../../errors.js";
 import { mkdirs } from "../../fs/mkdirs.js";
-import { childPath } from "../../fs/paths.js";
+import { childPath, fileUrlOf } from "../../fs/paths.js";
 import { lstatOrUndefined } from "../../fs/stat.js";
 import type { PartFile } from "../../state/store.js";
 import type {
@@ -74,7 +73,7 @@ export class LocalDestination implements Destination {
     this.#folder = folder;
     this.#name = basename(path);
     this.#target = childPath(folder, this.#name);
-    this.id = pathToFileURL(this.#target).href;
+    this.id = fileUrlOf(this.#target);
   }
 
   /**
