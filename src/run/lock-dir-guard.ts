@@ -7,7 +7,7 @@
  */
 import { realpath } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { resolvedPath } from "../fs/paths.js";
+import { childPath, resolvedPath } from "../fs/paths.js";
 import { isInside, type PlannedPair, refused } from "./pairs.js";
 
 /** Replaces, in place, every pair of `pairs` whose destination lies in `lockDir` by a refused one. */
@@ -32,10 +32,12 @@ export async function refuseInsideLockDir(pairs: PlannedPair[], lockDir: string)
     // Both paths are resolved: a destination inside its base is the base plus a plain suffix,
     // which spares `relative()` (two more resolves) per pair — a 10,000-file batch's plan
     // spent most of its time here.
-    const rest = isInside(destination, base.resolved)
+    const below = isInside(destination, base.resolved);
+    const rest = below
       ? destination.slice(base.resolved.length + (base.resolved.endsWith(sep) ? 0 : 1))
       : relative(base.resolved, destination);
-    const landing = join(base.real, rest);
+    // A suffix of a resolved path is normal already: appended, not joined (join normalises).
+    const landing = below && rest !== "" ? childPath(base.real, rest) : join(base.real, rest);
     const inside =
       isInside(destination, lexical) ||
       isInside(landing, lexical) ||

@@ -19,7 +19,9 @@ export class LocalDestinations implements DestinationDriver {
 
   async open(path: string, within?: string): Promise<Destination> {
     const folder = dirname(path);
-    const below = within === undefined ? undefined : relative(within, folder);
+    // A flat batch's files lie right in `within`: no `relative` (two resolves) per pair.
+    const below =
+      within === undefined ? undefined : folder === within ? "" : relative(within, folder);
     if (below !== undefined && below !== ".." && !below.startsWith(`..${sep}`)) {
       const root = await this.#real(within as string);
       const linkFree = new LinkFreeFolders(

@@ -26,7 +26,8 @@ export class LinkFreeFolders {
 
   /** The destination's folder. */
   get folder(): string {
-    return join(this.root, ...this.below);
+    // A file right in the root (a flat batch): the root itself, without join's normalising.
+    return this.below.length === 0 ? this.root : join(this.root, ...this.below);
   }
 
   /** The first folder below the root that exists and is not a real folder (a link, a file); `undefined` when none. */
