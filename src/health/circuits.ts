@@ -41,16 +41,16 @@ export class Circuits {
     this.#cache.delete(origin);
   }
 
-  /**
-   * The stored state, re-read at most once a second: a batch of a thousand files asks about one
-   * origin a thousand times, and another process's change is seen within that second anyway.
-   */
   /** The cached state of `origin`'s circuit while it is fresh; `undefined`: read the store. */
   #fresh(origin: string): CircuitState | undefined {
     const cached = this.#cache.get(origin);
     return cached && this.#clock.monotonic() - cached.at < CACHE_MS ? cached.state : undefined;
   }
 
+  /**
+   * The stored state, re-read at most once a second: a batch of a thousand files asks about one
+   * origin a thousand times, and another process's change is seen within that second anyway.
+   */
   async #read(origin: string): Promise<CircuitState> {
     const fresh = this.#fresh(origin);
     if (fresh) return fresh;

@@ -95,7 +95,8 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
         message === "synchronization failed" ||
         message === "exhausted retries" ||
         message === "destination already up-to-date" ||
-        message === "another synchronization is in progress"
+        message === "another synchronization is in progress" ||
+        message === "lock lost"
       ) {
         lastFailure.delete(key);
         budget.delete(key);

@@ -65,5 +65,7 @@ describe("JSON-lines logger", () => {
     assert.equal(takes(fanOut(quiet, at("info")), "info"), true);
     assert.equal(takes(silentLogger, "error"), false);
     assert.equal(takes({ emit: () => {} }, "debug"), true, "a logger that does not say takes all");
+    const flagged = { emit: () => {}, enabled: true } as unknown as Parameters<typeof takes>[0];
+    assert.equal(takes(flagged, "info"), true, "an `enabled` that is no function is not ours");
   });
 });

@@ -5,7 +5,7 @@
  * errors are classified (as undici's were).
  */
 import assert from "node:assert/strict";
-import { once } from "node:events";
+import { getEventListeners, once } from "node:events";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { describe, test } from "node:test";
 import fc from "fast-check";
@@ -303,6 +303,30 @@ describe("h1 client: failures", () => {
       assert.match(described.message, /ECONNREFUSED/);
       return true;
     });
+  });
+
+  test("a signal no request waits on any more has no listener left (an AbortSignal.any one would live until it aborted)", async (t) => {
+    const agent = agentFor(t);
+    const body = bytes(500, 85);
+    server.route("/listeners.bin", { body });
+    server.route("/listeners-held.bin", { body, script: [{ kind: "hold-answer" }] });
+    const signal = AbortSignal.any([new AbortController().signal]);
+    const held = get(agent, server.url("/listeners-held.bin"), {}, signal);
+    await server.waitFor(() => server.requestsFor("/listeners-held.bin").length === 1);
+    assert.equal(getEventListeners(signal, "abort").length, 1, "watched while a request waits");
+    const other = await get(agent, server.url("/listeners.bin"), {}, signal);
+    assert.ok((await lendAll(other.body)).data.equals(body));
+    assert.equal(getEventListeners(signal, "abort").length, 1, "one listener for both");
+    server.release();
+    assert.ok((await lendAll((await held).body)).data.equals(body));
+    const again = await get(
+      agent,
+      server.url("/listeners.bin"),
+      { "if-none-match": etagOf(body) },
+      signal,
+    );
+    assert.equal(again.statusCode, 304);
+    assert.equal(getEventListeners(signal, "abort").length, 0);
   });
 
   test("timers on a reused connection: its next request still times out, and it is closed when idle again", async (t) => {

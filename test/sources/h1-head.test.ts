@@ -202,4 +202,22 @@ describe("response heads read by hand", () => {
       }
     }
   });
+
+  test("fields named like Object's own properties are fields like any other", () => {
+    const head = parseHead(
+      "HTTP/1.1 200 OK\r\nConstructor: a\r\n__proto__: b\r\nconstructor: c\r\ntoString: d\r\n  e\r\nContent-Length: 0\r\n\r\n",
+      false,
+    );
+    assert.deepEqual(Object.keys(head.headers), [
+      "constructor",
+      "__proto__",
+      "tostring",
+      "content-length",
+    ]);
+    assert.deepEqual(head.headers.constructor, ["a", "c"]);
+    assert.equal(Object.getOwnPropertyDescriptor(head.headers, "__proto__")?.value, "b");
+    assert.equal(head.headers.tostring, "d e");
+    assert.equal(Object.getPrototypeOf(head.headers), Object.prototype);
+    assert.equal(head.framing, "length");
+  });
 });

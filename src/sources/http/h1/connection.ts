@@ -31,7 +31,8 @@ export interface H1Response {
 
 /**
  * A response that has no body. A no-op re-run's thousands of 304s never make a `Readable` for
- * their empty bodies: that cost ~18 % of a run of 10,000 conditional GETs.
+ * their empty bodies (taking them out of a copy of the client made 10,000 conditional GETs
+ * ~18 % faster).
  */
 class BodilessResponse implements H1Response {
   readonly bodiless = true;
@@ -69,7 +70,7 @@ export class H1Connection {
   #exchange: Exchange | undefined;
   /**
    * The deadline of the exchange under way: one timer for the connection's whole life, moved with
-   * `refresh()` (a timer per request and per phase cost ~12 % of a run of 10,000 small requests).
+   * `refresh()` (without the timers a copy of the client did 10,000 conditional GETs ~12 % faster).
    * Disarmed, it is left to fire into nothing.
    */
   #timer: NodeJS.Timeout | undefined;
@@ -166,7 +167,8 @@ export class H1Connection {
       } else {
         // A reused connection that ends before any byte of the answer may have been closed by the
         // server as the request left: the request may go again. Not when our own deadline ended
-        // it: the server took the request and said nothing, and a second try would double the wait.
+        // it: a second try would double the wait the user set. (A connection dropped silently on
+        // the way, by a NAT, ends this way too: the transfer's own retry takes it from there.)
         this.staleFailure =
           this.served > 0 &&
           exchange.parser.untouched &&

@@ -1,0 +1,70 @@
+/** The terminal logger's retry lines: a pair's attempt budget, kept while it runs and no longer. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { silentLogger } from "../../src/log/events.js";
+import { humanTerminal, type RetryNotice } from "../../src/log/human.js";
+import { Redactor } from "../../src/log/redact.js";
+
+const pair = { source: "https://origin.test/a.bin", destination: "/data/a.bin" };
+
+function terminal() {
+  const notices: RetryNotice[] = [];
+  const logger = humanTerminal({
+    json: silentLogger,
+    write: () => {},
+    redactor: new Redactor(),
+    minLevel: "warning",
+    onRetry: (notice) => notices.push(notice),
+  });
+  const retry = () =>
+    logger.emit("info", "sleeping before retry", {
+      ...pair,
+      attempt: 1,
+      next_attempt: 2,
+      delay_ms: 10,
+      retry_after_ms: null,
+    });
+  return { logger, notices, retry };
+}
+
+describe("the terminal logger", () => {
+  test("a retry line counts against the pair's attempt budget while the pair runs", () => {
+    const { logger, notices, retry } = terminal();
+    logger.emit("info", "attempting download", {
+      ...pair,
+      attempt: 1,
+      max_attempts: 5,
+      resume_from: 0,
+    });
+    retry();
+    assert.equal(notices[0]?.maxAttempts, 5);
+  });
+
+  for (const [message, fields] of [
+    ["destination already up-to-date", { checksum: null, reason: "source not modified" }],
+    ["another synchronization is in progress", { lock: "l" }],
+    ["lock lost", { lock: "l", reason: "r" }],
+    [
+      "download successful",
+      { attempt: 1, bytes: 1, duration_ms: 1, resumed_from: 0, verified_by: [] },
+    ],
+    ["synchronization failed", { error_code: "network", reason: "r" }],
+    ["exhausted retries", { error_code: "network", reason: "r", attempts: 5 }],
+  ] as const) {
+    test(`the budget goes with the pair's last message: ${message}`, () => {
+      const { logger, notices, retry } = terminal();
+      logger.emit("info", "attempting download", {
+        ...pair,
+        attempt: 1,
+        max_attempts: 5,
+        resume_from: 0,
+      });
+      const level =
+        message === "synchronization failed" || message === "exhausted retries" ? "error" : "info";
+      // biome-ignore lint/suspicious/noExplicitAny: each message with its own fields.
+      logger.emit(level, message as any, { ...pair, ...fields } as any);
+      retry();
+      assert.equal(notices[0]?.maxAttempts, undefined, "nothing kept of the finished pair");
+    });
+  }
+});
