@@ -369,27 +369,41 @@ async function w2(list: string, benchDir: string) {
   record("W2 1,000 × 16 KiB", contenders, results, "files/s", 1000);
 }
 
-async function w3(nginx: Nginx, list: string, data: string, benchDir: string) {
-  log("W3: no-op re-run of W2 (nothing changed)");
+/**
+ * The no-op re-run of `list` by each contender, timed after a first full sync into its folder,
+ * recorded as `workload`. At 10,000 files `aria2c --conditional-get` is left out (`withAria`): it
+ * fetches every body again (the 1,000-file row shows it), which would cost the bench a minute and
+ * tell nothing new.
+ */
+async function noOpRace(
+  list: string,
+  benchDir: string,
+  workload: string,
+  withAria: boolean,
+): Promise<Contender[]> {
   const contenders: Contender[] = [
     ours((out) => ["-i", list, "--artifact-root", out, "--max-workers", "8"]),
     leanFloor(list),
-    {
-      name: "aria2c --conditional-get",
-      needs: { binary: "aria2c", install: "apt-get install aria2" },
-      command: (out) => [
-        "aria2c",
-        "-i",
-        list,
-        "-j8",
-        "-q",
-        "--conditional-get=true",
-        "--allow-overwrite=true",
-        "--file-allocation=none",
-        "-d",
-        out,
-      ],
-    },
+    ...(withAria
+      ? [
+          {
+            name: "aria2c --conditional-get",
+            needs: { binary: "aria2c", install: "apt-get install aria2" },
+            command: (out: string) => [
+              "aria2c",
+              "-i",
+              list,
+              "-j8",
+              "-q",
+              "--conditional-get=true",
+              "--allow-overwrite=true",
+              "--file-allocation=none",
+              "-d",
+              out,
+            ],
+          },
+        ]
+      : []),
     {
       name: "wget -N",
       needs: { binary: "wget", install: "apt-get install wget" },
@@ -404,7 +418,13 @@ async function w3(nginx: Nginx, list: string, data: string, benchDir: string) {
       await measure(c.command(out), { cwd: out });
     },
   });
-  record("W3 no-op re-run", contenders, results, "s");
+  record(workload, contenders, results, "s");
+  return contenders;
+}
+
+async function w3(nginx: Nginx, list: string, data: string, benchDir: string) {
+  log("W3: no-op re-run of W2 (nothing changed)");
+  const contenders = await noOpRace(list, benchDir, "W3 no-op re-run", true);
 
   // Body bytes of one no-op run, then whether a changed file is picked up.
   const changed = join(data, "many", "f0007.bin");
@@ -427,30 +447,10 @@ async function w3(nginx: Nginx, list: string, data: string, benchDir: string) {
   }
 }
 
-/**
- * W3 at 10,000 files (the issue's second W3 target): resilient-sync, the lean floor and `wget -N`
- * only — `aria2c --conditional-get` fetches every body again (W3 at 1,000 shows it), which at
- * this size would cost the bench a minute and tell nothing new.
- */
+/** W3 at 10,000 files: the issue's second W3 target. */
 async function w3Large(list: string, benchDir: string) {
   log("W3: no-op re-run of 10,000 files");
-  const contenders: Contender[] = [
-    ours((out) => ["-i", list, "--artifact-root", out, "--max-workers", "8"]),
-    leanFloor(list),
-    {
-      name: "wget -N",
-      needs: { binary: "wget", install: "apt-get install wget" },
-      command: (out) => ["wget", "-q", "-N", "-i", list, "-P", out],
-    },
-  ];
-  const results = await race(contenders, {
-    benchDir,
-    persistent: true,
-    prepare: async (c, out) => {
-      await measure(c.command(out), { cwd: out });
-    },
-  });
-  record("W3 no-op re-run, 10,000 files", contenders, results, "s");
+  await noOpRace(list, benchDir, "W3 no-op re-run, 10,000 files", false);
 }
 
 async function w4(benchDir: string) {

@@ -3,7 +3,7 @@ import type { ChecksumAlgorithm } from "../checksums/digest.js";
 import type { Destination, Fingerprint } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { Turn } from "../health/origin-health.js";
-import type { Logger } from "../log/events.js";
+import { type Logger, takes } from "../log/events.js";
 import { type Lease, LeaseLostError, type Marker, StaleFenceError } from "../state/store.js";
 import type { ResultBuilder } from "./result.js";
 import type { Runtime } from "./runtime.js";
@@ -54,6 +54,28 @@ export function asSyncError(error: unknown): SyncError {
 export function circuitOpenError(origin: string, retryInMs: number): SyncError {
   const seconds = Math.ceil(retryInMs / 1000);
   return new SyncError("circuit_open", `circuit breaker open for ${origin}; retry in ${seconds} s`);
+}
+
+/**
+ * Logs one failed attempt with its real cause, then, when another follows after `delayMs`, the
+ * wait (an info line, built only for a logger that takes info).
+ */
+export function logFailedAttemptAndWait(
+  logger: Logger,
+  names: { source: string; destination: string },
+  attempt: number,
+  failure: SyncError,
+  delayMs: number | undefined,
+): void {
+  logFailedAttempt(logger, names, attempt, failure);
+  if (delayMs === undefined || !takes(logger, "info")) return;
+  logger.emit("info", "sleeping before retry", {
+    ...names,
+    attempt,
+    next_attempt: attempt + 1,
+    delay_ms: delayMs,
+    retry_after_ms: failure.retryAfterMs ?? null,
+  });
 }
 
 /** Logs one failed attempt with its real cause. */

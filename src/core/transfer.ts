@@ -18,7 +18,7 @@ import {
   circuitOpenError,
   describes,
   type JobContext,
-  logFailedAttempt,
+  logFailedAttemptAndWait,
 } from "./context.js";
 import { PartKeeper } from "./parts.js";
 import { FREE_ATTEMPTS, RetryBudget } from "./retry-budget.js";
@@ -167,17 +167,7 @@ async function transfer(
         if (failure.throttled && delayMs === undefined)
           health.gate.throttle(spec.source.origin, runtime.clock.monotonic(), failure.retryAfterMs);
         else if (isOriginFailure(failure)) health.gate.suspect(served);
-        logFailedAttempt(logger, names, attempt, failure);
-        if (delayMs !== undefined) {
-          if (info)
-            logger.emit("info", "sleeping before retry", {
-              ...names,
-              attempt,
-              next_attempt: attempt + 1,
-              delay_ms: delayMs,
-              retry_after_ms: failure.retryAfterMs ?? null,
-            });
-        }
+        logFailedAttemptAndWait(logger, names, attempt, failure, delayMs);
       },
     },
   );

@@ -7,7 +7,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
  * `path.join(folder, name)` for a `folder` already normalised (a resolved or real path, a lock
- * dir normalised once) and a plain `name` (no separator, not `.` or `..`): a concatenation.
+ * dir normalised once) and a `name` that is a file name or a normal relative path (no empty, `.`
+ * or `..` segment, no leading or trailing separator): a concatenation.
  */
 export function childPath(folder: string, name: string): string {
   return folder.endsWith(sep) ? folder + name : folder + sep + name;

@@ -16,7 +16,7 @@ import { statSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { type Hasher, newHash } from "../checksums/digest.js";
 import type { Clock } from "../clock.js";
-import { logFailedAttempt } from "../core/context.js";
+import { logFailedAttemptAndWait } from "../core/context.js";
 import { ResultBuilder } from "../core/result.js";
 import { FREE_ATTEMPTS, RetryBudget } from "../core/retry-budget.js";
 import type { JobSource, JobSpec } from "../core/spec.js";
@@ -146,15 +146,7 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
           signal: either,
           onFailure: ({ attempt, error, delayMs }) => {
             const failure = error as SyncError;
-            logFailedAttempt(logger, names, attempt, failure);
-            if (delayMs !== undefined)
-              logger.emit("info", "sleeping before retry", {
-                ...names,
-                attempt,
-                next_attempt: attempt + 1,
-                delay_ms: delayMs,
-                retry_after_ms: failure.retryAfterMs ?? null,
-              });
+            logFailedAttemptAndWait(logger, names, attempt, failure, delayMs);
           },
         },
       );

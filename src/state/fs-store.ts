@@ -25,7 +25,7 @@ import { lstatOrUndefined } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import { FsLeases } from "./fs-leases.js";
-import { isMarker, isPartRecord } from "./records.js";
+import { isMarker, isPartRecord, withoutHolder } from "./records.js";
 import { SerialByKey } from "./serial-by-key.js";
 import {
   type AcquireOptions,
@@ -281,24 +281,4 @@ async function writeAtomically(
     }
     throw error;
   }
-}
-/**
- * The marker's own fields, in a fresh object: a marker that was a lock file first
- * (`writeMarkerAndRelease`) also names the holder of a lease that has ended, which is no part of
- * the marker. Picked rather than deleted: every such marker read then has one shape.
- */
-function withoutHolder(m: Marker): Marker {
-  if (!("token" in m)) return m;
-  return {
-    source: m.source,
-    destination: m.destination,
-    validators: m.validators,
-    algorithm: m.algorithm,
-    checksum: m.checksum,
-    destinationSize: m.destinationSize,
-    destinationMtimeMs: m.destinationMtimeMs,
-    destinationCtimeMs: m.destinationCtimeMs,
-    destinationIno: m.destinationIno,
-    syncedAt: m.syncedAt,
-  };
 }

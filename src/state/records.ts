@@ -1,4 +1,5 @@
 /** Shape checks of the records a store reads back: what another process wrote is never trusted blindly. */
+import type { Marker } from "./store.js";
 
 /** Whether a stored value has the shape of a `Marker` (a damaged or foreign record is ignored). */
 export function isMarker(value: unknown): boolean {
@@ -34,4 +35,25 @@ export function isPartRecord(value: unknown): boolean {
     typeof file.name === "string" &&
     ["dev", "ino", "uid", "size"].every((k) => typeof file[k] === "number")
   );
+}
+
+/**
+ * The marker's own fields, in a fresh object: a marker that was a lock file first
+ * (`writeMarkerAndRelease`) also names the holder of a lease that has ended, which is no part of
+ * the marker. Picked rather than deleted: every such marker read then has one shape.
+ */
+export function withoutHolder(m: Marker): Marker {
+  if (!("token" in m)) return m;
+  return {
+    source: m.source,
+    destination: m.destination,
+    validators: m.validators,
+    algorithm: m.algorithm,
+    checksum: m.checksum,
+    destinationSize: m.destinationSize,
+    destinationMtimeMs: m.destinationMtimeMs,
+    destinationCtimeMs: m.destinationCtimeMs,
+    destinationIno: m.destinationIno,
+    syncedAt: m.syncedAt,
+  };
 }

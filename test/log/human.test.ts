@@ -24,18 +24,20 @@ function terminal() {
       delay_ms: 10,
       retry_after_ms: null,
     });
-  return { logger, notices, retry };
-}
-
-describe("the terminal logger", () => {
-  test("a retry line counts against the pair's attempt budget while the pair runs", () => {
-    const { logger, notices, retry } = terminal();
+  const start = () =>
     logger.emit("info", "attempting download", {
       ...pair,
       attempt: 1,
       max_attempts: 5,
       resume_from: 0,
     });
+  return { logger, notices, retry, start };
+}
+
+describe("the terminal logger", () => {
+  test("a retry line counts against the pair's attempt budget while the pair runs", () => {
+    const { notices, retry, start } = terminal();
+    start();
     retry();
     assert.equal(notices[0]?.maxAttempts, 5);
   });
@@ -52,13 +54,8 @@ describe("the terminal logger", () => {
     ["exhausted retries", { error_code: "network", reason: "r", attempts: 5 }],
   ] as const) {
     test(`the budget goes with the pair's last message: ${message}`, () => {
-      const { logger, notices, retry } = terminal();
-      logger.emit("info", "attempting download", {
-        ...pair,
-        attempt: 1,
-        max_attempts: 5,
-        resume_from: 0,
-      });
+      const { logger, notices, retry, start } = terminal();
+      start();
       const level =
         message === "synchronization failed" || message === "exhausted retries" ? "error" : "info";
       // biome-ignore lint/suspicious/noExplicitAny: each message with its own fields.

@@ -7,12 +7,12 @@
  */
 import { SlotPool } from "./buffers.js";
 import { type ConnectionSettings, openConnection, type Target } from "./connect.js";
-import type { H1Response } from "./connection.js";
 import { H1Error } from "./errors.js";
 import { OriginPool } from "./pool.js";
 import { requestHead } from "./request.js";
+import type { H1Response } from "./response.js";
 
-export type { H1Response } from "./connection.js";
+export type { H1Response } from "./response.js";
 
 export interface H1AgentOptions {
   /** Connect, response-head and body-stall timeout. */

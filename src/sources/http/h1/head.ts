@@ -33,7 +33,8 @@ for (let code = 48; code <= 57; code += 1) TCHAR[code] = 1;
 for (let code = 65; code <= 90; code += 1) TCHAR[code] = 1;
 for (let code = 97; code <= 122; code += 1) TCHAR[code] = 1;
 
-function isToken(text: string): boolean {
+/** Whether `text` is a field name (RFC 9110 `token`): the response's and the request's. */
+export function isToken(text: string): boolean {
   if (text.length === 0) return false;
   for (let i = 0; i < text.length; i += 1) {
     const code = text.charCodeAt(i);

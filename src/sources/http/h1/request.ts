@@ -1,10 +1,6 @@
 /** The head of a GET or HEAD request (no body, ever), checked so that no header can add a line. */
 import { H1Error } from "./errors.js";
-import { hasControl } from "./head.js";
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Header names already found valid: a run sends the same few names with every request. */
-const VALID_NAMES = new Set<string>();
+import { hasControl, isToken } from "./head.js";
 
 /**
  * `METHOD path HTTP/1.1`, `host` (the URL's, unless `headers` names one), then `headers` as
@@ -22,10 +18,7 @@ export function requestHead(
   let host = `host: ${url.host}\r\n`;
   for (const name in headers) {
     const value = headers[name] as string;
-    if (!VALID_NAMES.has(name)) {
-      if (!TOKEN.test(name)) throw new H1Error("H1_INVALID_ARG", `an invalid header name ${name}`);
-      if (VALID_NAMES.size < 256) VALID_NAMES.add(name);
-    }
+    if (!isToken(name)) throw new H1Error("H1_INVALID_ARG", `an invalid header name ${name}`);
     // A field value may hold no CR, LF or NUL (nor other controls but HTAB).
     if (hasControl(value))
       throw new H1Error("H1_INVALID_ARG", `an invalid character in header ${name}`);
