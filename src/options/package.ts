@@ -3,11 +3,22 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The folder holding resilient-sync's package.json. */
+/**
+ * The folder holding resilient-sync's package.json: the nearest one above this file that has a
+ * `name` — dist/cli/package.json only marks the bundled CLI as CommonJS (scripts/bundle.mjs).
+ */
 export function packageRoot(): string {
+  root ??= findPackageRoot();
+  return root;
+}
+
+let root: string | undefined;
+
+function findPackageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i += 1) {
-    if (existsSync(join(dir, "package.json"))) return dir;
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest) && "name" in JSON.parse(readFileSync(manifest, "utf8"))) return dir;
     dir = dirname(dir);
   }
   throw new Error("resilient-sync: cannot find its package.json");
