@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
-import type { FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { PartWriter } from "../../../src/destinations/local/part-writer.js";
+import { OpenFile } from "../../../src/fs/open-file.js";
 
 /** A FileHandle stand-in that records each writev's start and end, and can delay or fail one. */
 function recordingHandle(behaviour: (call: number) => { delayMs?: number; fail?: boolean }) {
@@ -64,5 +68,42 @@ describe("PartWriter keeps the part file a contiguous prefix", () => {
     await writer.push(chunk(5));
     await writer.abandon();
     assert.deepEqual(events, ["start 0 @100", "end 0"]);
+  });
+});
+
+describe("PartWriter gives lent chunks back once written", () => {
+  /** A real file behind the writer, with the synchronous write a small last batch takes. */
+  async function realFile(t: { after(fn: () => unknown): void }) {
+    const dir = await mkdtemp(join(tmpdir(), "part-writer-"));
+    const file = await OpenFile.open(
+      join(dir, "part"),
+      constants.O_RDWR | constants.O_CREAT | constants.O_EXCL,
+      0o600,
+    );
+    t.after(async () => {
+      file.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    return file;
+  }
+
+  test("a small body written at finish releases its chunks (and only after the write)", async (t) => {
+    const file = await realFile(t);
+    assert.ok(file.writevSync, "the real file offers the synchronous write");
+    const writer = new PartWriter(file as unknown as FileHandle, 0, { batchBytes: 1 << 20 });
+    const released: number[] = [];
+    for (let i = 0; i < 3; i += 1) writer.push(chunk(100), () => released.push(i));
+    assert.deepEqual(released, [], "nothing is released before it is written");
+    await writer.finish();
+    assert.deepEqual(released, [0, 1, 2]);
+  });
+
+  test("a batch written in the thread pool releases its chunks too", async (t) => {
+    const file = await realFile(t);
+    const writer = new PartWriter(file as unknown as FileHandle, 0, { batchBytes: 100 });
+    const released: number[] = [];
+    for (let i = 0; i < 3; i += 1) await writer.push(chunk(100), () => released.push(i));
+    await writer.finish();
+    assert.deepEqual(released, [0, 1, 2]);
   });
 });
