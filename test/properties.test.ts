@@ -10,9 +10,10 @@ import fc from "fast-check";
 import { parseChecksumArgument } from "../src/checksums/digest.js";
 import { parseCommandLine } from "../src/cli/args.js";
 import { UsageError } from "../src/errors.js";
+import { redactUrl } from "../src/log/redact.js";
 import { normalizeOptions } from "../src/options/normalize.js";
 import { OPTION_TABLE } from "../src/options/table.js";
-import { nameFromUrlPath, parseSourceLocation } from "../src/sources/location.js";
+import { httpPathname, nameFromUrlPath, parseSourceLocation } from "../src/sources/location.js";
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
 const ROOT = "/srv/artifact-root";
@@ -143,6 +144,45 @@ describe("properties", () => {
         },
       ),
       { numRuns: RUNS },
+    );
+  });
+
+  test("an http source's path and display, read off its href, are what the URL parser says", () => {
+    const oddities = fc.constantFrom(
+      "http://user:p%2Fw@host/a/b?c=d#e",
+      "http://[::1]:8080/a?b#c",
+      "http://host?x=/y",
+      "http://host#frag/with?query",
+      "https://h/%3F%23/x?y#z?",
+      "http://u@h:1/?#",
+      "HTTP://Host.Example:80/./a/../b/",
+      "http://h/a b/c\\d?e f#g h",
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.webUrl({
+            withQueryParameters: true,
+            withFragments: true,
+            authoritySettings: { withUserInfo: true, withIPv6: true, withPort: true },
+          }),
+          nasty.map((s) => `http://h/${s}`),
+          nasty.map((s) => `https://${s}`),
+          oddities,
+        ),
+        (text) => {
+          let location: ReturnType<typeof parseSourceLocation>;
+          try {
+            location = parseSourceLocation(text, "SOURCE");
+          } catch {
+            return; // refusals: the test above
+          }
+          if (location.kind !== "http") return;
+          assert.equal(httpPathname(location.href), new URL(location.href).pathname, location.href);
+          assert.equal(location.display, redactUrl(location.href), "redacted as from the text");
+        },
+      ),
+      { numRuns: RUNS * 3 },
     );
   });
 

@@ -31,6 +31,15 @@ export function redactUrl(text: string): string {
   } catch {
     return redactByPattern(text);
   }
+  return redactParsedUrl(url, text);
+}
+
+/**
+ * `redactUrl` for a URL already parsed: `text` is what it was parsed from, returned as it is when
+ * there is nothing to hide in a file URL. (The planner parses every source once and redacts it
+ * from that parse: a second parse per pair was ~2 µs of a no-op's ~90.)
+ */
+export function redactParsedUrl(url: URL, text: string): string {
   if (url.protocol === "file:" && !url.username && !url.password) return text;
   const userinfo = url.username || url.password ? `${REDACTED}@` : "";
   const query = redactQuery(url.search);

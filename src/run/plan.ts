@@ -8,7 +8,12 @@ import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
 import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
-import { isRemoteDirectory, nameFromUrlPath, type SourceLocation } from "../sources/location.js";
+import {
+  httpPathname,
+  isRemoteDirectory,
+  nameFromUrlPath,
+  type SourceLocation,
+} from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
 import { refuseSharedFolders } from "./dir-folders.js";
 import { refuseInsideLockDir } from "./lock-dir-guard.js";
@@ -89,7 +94,7 @@ async function expand(
     if (single !== undefined) return [checked(pairOf(location, single, basename(single)))];
     let name: string;
     try {
-      name = nameFromUrlPath(new URL(location.href).pathname, "SOURCE");
+      name = nameFromUrlPath(httpPathname(location.href), "SOURCE");
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       return [refused(location, options.artifactRoot, message)];

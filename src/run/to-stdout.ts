@@ -24,6 +24,7 @@ import { SyncError, UsageError } from "../errors.js";
 import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { withRetry } from "../policies/retry.js";
+import { isRemoteDirectory } from "../sources/location.js";
 import type { Validators } from "../sources/source.js";
 import { MemoryStateStore } from "../state/memory-store.js";
 import { EXIT, exitCodeFor } from "./report.js";
@@ -47,7 +48,7 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
   if (!given || more.length > 0 || options.directoryDestination !== undefined)
     throw new UsageError("--output", "-o - streams one source: give exactly one SOURCE");
   const { location } = given;
-  if (location.kind === "http" && new URL(location.href).pathname.endsWith("/"))
+  if (isRemoteDirectory(location))
     throw new UsageError("--output", "-o - streams one file; a URL ending in / is a directory");
   if (location.kind === "file" && statSync(location.href, { throwIfNoEntry: false })?.isDirectory())
     throw new UsageError("--output", `-o - streams one file; ${location.display} is a directory`);

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hasControlCharacter, isNameTooLong, MAX_NAME_BYTES } from "../destinations/local/names.js";
 import { UsageError } from "../errors.js";
-import { redactUrl } from "../log/redact.js";
+import { redactParsedUrl, redactUrl } from "../log/redact.js";
 
 /** Where a source lives, parsed and validated once at the edge. */
 export interface SourceLocation {
@@ -69,7 +69,7 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
   // kept twice (most lines are their own href and display, and share their origin with the
   // line before).
   const href = url.href === raw ? raw : url.href;
-  const display = redactUrl(href);
+  const display = redactParsedUrl(url, href);
   return {
     raw,
     kind: "http",
@@ -132,5 +132,23 @@ function hasUnsafeCharacter(name: string): boolean {
 
 /** Whether an http(s) source names a directory: its path ends in `/` (`https://host` is `/`). */
 export function isRemoteDirectory(location: SourceLocation): boolean {
-  return location.kind === "http" && new URL(location.href).pathname.endsWith("/");
+  return location.kind === "http" && httpPathname(location.href).endsWith("/");
+}
+
+/**
+ * `new URL(href).pathname` of an http(s) `href` as `parseSourceLocation` stores it (serialised by
+ * the URL parser), read off the string: every pair of a batch needs its path, and a parse costs
+ * microseconds. In a serialised http(s) URL the path is the first `/` after `//` (userinfo and
+ * host hold none; an empty path is written `/`) up to the first `?` or `#`, which the path only
+ * ever holds percent-encoded. Property-tested against the URL parser.
+ */
+export function httpPathname(href: string): string {
+  const start = href.indexOf("/", href.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = href.length;
+  const query = href.indexOf("?", start);
+  if (query >= 0) end = query;
+  const fragment = href.indexOf("#", start);
+  if (fragment >= 0 && fragment < end) end = fragment;
+  return href.slice(start, end);
 }
