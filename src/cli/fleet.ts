@@ -148,13 +148,17 @@ export async function runFleetCommand(
         "SOURCE",
         "`resilient-sync enqueue` needs SOURCE…, -i FILE or --source-url",
       );
-    const options = normalizeOptions({
-      ...cli,
-      ...(header ? { header } : {}),
-      sources,
-      inputFile: undefined,
-      state: cli.state ?? cli.queue,
-    } as CliOptions);
+    const options = normalizeOptions(
+      {
+        ...cli,
+        ...(header ? { header } : {}),
+        sources,
+        inputFile: undefined,
+        state: cli.state ?? cli.queue,
+      } as CliOptions,
+      process.env,
+      command === "worker" ? "queue" : "options",
+    );
     const hooks = testHooksFromEnv(logger);
     const { systemClock: clock } = await import("../clock.js");
 

@@ -89,11 +89,13 @@ function toMs(seconds: number): number {
 /**
  * Validates and completes `SyncOptions`: every default filled, every path absolute, every source
  * and checksum parsed. Throws `UsageError` naming the argument. Expanding directories and naming
- * destinations is the plan's job (`plan.ts`): it needs the filesystem.
+ * destinations is the plan's job (`plan.ts`): it needs the filesystem. `sourcesFrom: "queue"`
+ * (a fleet worker): no sources are looked for; `sources` is empty.
  */
 export function normalizeOptions(
   options: SyncOptions,
   env: NodeJS.ProcessEnv = process.env,
+  sourcesFrom: "options" | "queue" = "options",
 ): ResolvedOptions {
   const places = placesOf(options.root, env);
 
@@ -130,7 +132,10 @@ export function normalizeOptions(
   }
 
   let sources: GivenSource[];
-  if (singlePair) {
+  // A fleet worker's pairs come from the queue: it has no sources of its own, not even the
+  // bundled sample (which an installed copy does not have).
+  if (sourcesFrom === "queue") sources = [];
+  else if (singlePair) {
     const argument = sourceUrl !== undefined ? "--source-url" : "SOURCE";
     const raw = sourceUrl ?? positional[0] ?? places.sample;
     if (raw === undefined)

@@ -96,6 +96,30 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     }
   });
 
+  test("an installed copy's worker starts with no source and syncs what is queued", async (t) => {
+    const dir = await tempDir(t);
+    const fleet = fleetOn(redis.server.url());
+    t.after(() => fleet.stopAll());
+    const { urls, bodies } = serve("installed", 3, 2048);
+    // An installed copy has no bundled sample to fall back on; a worker needs none.
+    const installed = { env: { RESILIENT_SYNC_INSTALLED: "1", REPO_ROOT: undefined }, cwd: dir };
+    await fleet.startWorkerWith(installed, "--concurrency", "2");
+    const run = await fleet.enqueue(
+      ...urls,
+      "--artifact-root",
+      join(dir, "out"),
+      "--wait",
+      "--json",
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const doc = JSON.parse(run.stdout) as Doc;
+    assert.equal(doc.summary.synced, 3);
+    for (const result of doc.results) {
+      const body = bodies.get(new URL(result.source).pathname) as Buffer;
+      assert.deepEqual(await readFile(result.destination), body);
+    }
+  });
+
   test("a SIGKILLed worker's jobs are finished by the others: every file whole, none twice", async (t) => {
     const dir = await tempDir(t);
     const fleet = fleetOn(redis.server.url());
