@@ -1,18 +1,21 @@
 /**
  * Bundles the compiled CLI (dist/src/cli/main.js) into dist/cli/: one CommonJS file for the
  * command and one for the hash thread, instead of the ~100 ES modules tsc emits. npm packages
- * stay external and are still loaded only when needed (`import("undici")` stays an `import()`).
+ * stay external, `require`d by the module that uses them, so they load only when it first runs
+ * (undici only when a request goes through it, bullmq and ioredis only for the fleet …).
  *
- * Why one CommonJS file (docs/performance.md, "Start-up: one CommonJS file"):
+ * Why one CommonJS file (docs/performance.md, "Cold code: one CommonJS file …"):
  * - Node 20's ESM loader resolves, reads (asynchronously), links and compiles each module one by
- *   one; a CommonJS file is read and compiled once. A one-URL no-op run took ~11 ms less.
+ *   one; a CommonJS file is read and compiled once. A one-URL no-op run took ~15 ms less
+ *   (111 → 95–99 ms).
  * - In ES modules every imported binding is read through a module cell with a check that it is
  *   initialised; esbuild's CommonJS output holds the whole program in one scope of plain
  *   variables. Code that has not been optimised yet — all of it, in the first few hundred files
- *   of a batch — runs faster: a 1,000-file no-op re-run took 7 % less, W2 5 % less.
+ *   of a batch — runs faster: a 1,000-file no-op re-run took 4–7 % less, W2 4–5 % less.
  * The modules main.ts loads with `await import()` (the sync machinery, --help, the progress
  * bars, the fleet) become functions run on first use, so their top-level code still runs only
- * when needed; parsing the whole file up front costs ~1 ms (V8 compiles function bodies lazily).
+ * when needed. The whole file is compiled at start, function bodies only pre-parsed (V8 compiles
+ * each when first called): `--version` did not get slower.
  *
  * dist/cli/package.json says `"type": "commonjs"`: the files keep their `.js` names (the `bin`,
  * the docs and every test call dist/cli/main.js) inside a package that is otherwise ESM.

@@ -4,24 +4,41 @@ import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The folder holding resilient-sync's package.json: the nearest one above this file that has a
- * `name` — dist/cli/package.json only marks the bundled CLI as CommonJS (scripts/bundle.mjs).
+ * The folder holding resilient-sync's package.json: the nearest one above this file that names a
+ * package — dist/cli/package.json only marks the bundled CLI as CommonJS (scripts/bundle.mjs).
  */
 export function packageRoot(): string {
-  root ??= findPackageRoot();
-  return root;
+  return ownPackage().root;
 }
 
-let root: string | undefined;
+let found: { root: string; version: string } | undefined;
 
-function findPackageRoot(): string {
+/** Found once per process: the folder and the version never change under a running copy. */
+function ownPackage(): { root: string; version: string } {
+  if (found) return found;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i += 1) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && "name" in JSON.parse(readFileSync(manifest, "utf8"))) return dir;
+    const manifest = readManifest(join(dir, "package.json"));
+    if (typeof manifest?.name === "string") {
+      found = { root: dir, version: String(manifest.version) };
+      return found;
+    }
     dir = dirname(dir);
   }
   throw new Error("resilient-sync: cannot find its package.json");
+}
+
+/** A package.json's fields; `undefined` when there is none, or it is not a JSON object. */
+function readManifest(path: string): Record<string, unknown> | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const value: unknown = JSON.parse(readFileSync(path, "utf8"));
+    return value !== null && typeof value === "object"
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -43,10 +60,7 @@ export function defaultRoot(): string {
   return isInstalled() ? process.cwd() : packageRoot();
 }
 
-/** The package version, read once per call from package.json. */
+/** The package version, from its package.json. */
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as {
-    version: string;
-  };
-  return pkg.version;
+  return ownPackage().version;
 }

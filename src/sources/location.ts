@@ -144,7 +144,7 @@ export function isRemoteDirectory(location: SourceLocation): boolean {
  */
 export function httpPathname(href: string): string {
   const start = href.indexOf("/", href.indexOf("//") + 2);
-  if (start < 0) return "/";
+  if (start < 0) return "/"; // not serialised by the URL parser, which always writes a path
   let end = href.length;
   const query = href.indexOf("?", start);
   if (query >= 0) end = query;

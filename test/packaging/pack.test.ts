@@ -51,6 +51,10 @@ describe("the packed package", { skip: GIT_SKIP }, () => {
     const listing = run("tar", ["tzf", tarball], dir).stdout.split("\n");
     for (const shipped of [
       "package/dist/cli/main.js",
+      // Without it main.js is loaded as an ES module and fails at its first `require`.
+      "package/dist/cli/package.json",
+      // The hash thread of large transfers.
+      "package/dist/cli/hash-thread.js",
       "package/dist/src/index.js",
       "package/dist/src/index.d.ts",
       "package/dist/man/resilient-sync.1",

@@ -136,7 +136,7 @@ export class PartWriter {
       return;
     } finally {
       // Written or failed, the kernel no longer reads these bytes: their slots may be read into
-      // again. (Forgotten, a slot is never reused: a new 64 KiB every third file of W2.)
+      // again (a slot holding a piece never released is never reused).
       for (const release of releases) release();
     }
     this.#afterWrite(size);

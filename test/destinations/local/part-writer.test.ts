@@ -87,23 +87,26 @@ describe("PartWriter gives lent chunks back once written", () => {
     return file;
   }
 
-  test("a small body written at finish releases its chunks (and only after the write)", async (t) => {
+  test("a small body written at finish releases its chunks, once its bytes are in the file", async (t) => {
     const file = await realFile(t);
     assert.ok(file.writevSync, "the real file offers the synchronous write");
-    const writer = new PartWriter(file as unknown as FileHandle, 0, { batchBytes: 1 << 20 });
-    const released: number[] = [];
-    for (let i = 0; i < 3; i += 1) writer.push(chunk(100), () => released.push(i));
-    assert.deepEqual(released, [], "nothing is released before it is written");
+    const writer = new PartWriter(file, 0, { batchBytes: 1 << 20 });
+    // The file's size when each release comes: a chunk released before its write shows less.
+    const sizeAtRelease: number[] = [];
+    for (let i = 0; i < 3; i += 1)
+      writer.push(chunk(100), () => sizeAtRelease.push(file.stat().size));
+    assert.deepEqual(sizeAtRelease, [], "nothing is released before it is written");
     await writer.finish();
-    assert.deepEqual(released, [0, 1, 2]);
+    assert.deepEqual(sizeAtRelease, [300, 300, 300]);
   });
 
-  test("a batch written in the thread pool releases its chunks too", async (t) => {
+  test("a batch written in the thread pool releases its chunks too, each after its write", async (t) => {
     const file = await realFile(t);
-    const writer = new PartWriter(file as unknown as FileHandle, 0, { batchBytes: 100 });
-    const released: number[] = [];
-    for (let i = 0; i < 3; i += 1) await writer.push(chunk(100), () => released.push(i));
+    const writer = new PartWriter(file, 0, { batchBytes: 100 });
+    const sizeAtRelease: number[] = [];
+    for (let i = 0; i < 3; i += 1)
+      await writer.push(chunk(100), () => sizeAtRelease.push(file.stat().size));
     await writer.finish();
-    assert.deepEqual(released, [0, 1, 2]);
+    assert.deepEqual(sizeAtRelease, [100, 200, 300]);
   });
 });
