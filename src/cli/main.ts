@@ -104,9 +104,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   // A long batch would otherwise let V8's heap grow to several times what is live (heap-limits.ts).
-  (await import("./heap-limits.js")).limitHeapForBatches();
+  const heapUnderWay = (await import("./heap-limits.js")).limitHeapForBatches();
 
   if (command) {
+    // A worker's jobs come one by one from the queue: no long planning stretch to wait out.
+    if (command === "worker") heapUnderWay();
     const { runFleetCommand } = await import("./fleet.js");
     return runFleetCommand(command, options, {
       logger: loggerFor(options),
@@ -213,6 +215,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
         retainResults: false,
         onResult: (result) => {
+          heapUnderWay();
           renderer?.record(result);
           return document?.add(result);
         },

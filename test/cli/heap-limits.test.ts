@@ -12,7 +12,10 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { isFlag } from "../../src/cli/heap-limits.js";
 import { CLI } from "../helpers/cli.js";
+import { useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
+
+const server = useTestServer();
 
 const HEAP_LIMITS = fileURLToPath(new URL("../../src/cli/heap-limits.js", import.meta.url));
 const MiB = 1 << 20;
@@ -63,12 +66,12 @@ async function newSpaceAtExit(
 /**
  * A script that runs the churn (twice with `idle`: the second time after V8 has shrunk the new
  * space, which it does after about 8 idle seconds; waited for, up to 20 s), first calling
- * `limitHeapForBatches` when `limit` is set, and says "churned" when done.
+ * `limitHeapForBatches` when `limit` says so — and its `underWay` too unless `limit` is
+ * "not under way" — and says "churned" when done.
  */
-function churnScript(limit: boolean, idle = false): string[] {
-  const prelude = limit
-    ? `(await import(${JSON.stringify(`file://${HEAP_LIMITS}`)})).limitHeapForBatches();`
-    : "";
+function churnScript(limit: boolean | "not under way", idle = false): string[] {
+  const limited = `(await import(${JSON.stringify(`file://${HEAP_LIMITS}`)})).limitHeapForBatches()`;
+  const prelude = limit === false ? "" : limit === true ? `${limited}();` : `${limited};`;
   const shrink = `
     const { getHeapSpaceStatistics } = await import("node:v8");
     const { setTimeout: sleep } = await import("node:timers/promises");
@@ -97,6 +100,12 @@ describe("heap limits of the CLI process", () => {
     const run = await newSpaceAtExit(churnScript(true));
     assertChurned(run);
     assert.equal(run.bytes, 8 * MiB);
+  });
+
+  test("until the batch is under way, they stay at V8's initial 1 MiB", async () => {
+    const run = await newSpaceAtExit(churnScript("not under way"));
+    assertChurned(run);
+    assert.equal(run.bytes, 2 * MiB);
   });
 
   test("shrunk by V8 while idle, they grow back to 4 MiB", async () => {
@@ -148,6 +157,28 @@ describe("heap limits of the CLI process", () => {
       "--quiet",
     ]);
     assert.equal(code, 0, stderr);
+    assert.equal(bytes, 8 * MiB);
+  });
+
+  test("a 10,000-URL input list, planned in one stretch without an event-loop turn: 8 MiB", async (t) => {
+    // Unrouted paths: every pair is answered 404 at once, and fails; only the heap is looked at.
+    const dir = await tempDir(t);
+    const list = join(dir, "list.txt");
+    const urls = Array.from({ length: 10_000 }, (_, i) => server.url(`/nowhere/f${i}.bin`));
+    await writeFile(list, `${urls.join("\n")}\n`);
+    const { bytes, code } = await newSpaceAtExit([
+      CLI,
+      "-i",
+      list,
+      "--artifact-root",
+      join(dir, "copy"),
+      "--lock-dir",
+      join(dir, "locks"),
+      "--max-workers",
+      "8",
+      "--quiet",
+    ]);
+    assert.equal(code, 70, "every pair failed (404), none for a common local cause");
     assert.equal(bytes, 8 * MiB);
   });
 });
