@@ -22,7 +22,8 @@
  * (no module is loaded from disk in that stretch any more), V8 grew the semi-spaces 1 → 4 → 16
  * MiB before the factor could be reset: a 10,000-URL no-op peaked at 99 MiB instead of 76. So
  * the semi-spaces are held at V8's initial 1 MiB (growth factor 1) until the batch is under way
- * — its first result — and steered to 4 MiB from then on, when every file's I/O turns the loop.
+ * — the first result handed on, which is the first pair's (results go out in plan order) — and
+ * steered to 4 MiB from then on, when every file's I/O turns the loop.
  * A single large transfer thus runs at 1 MiB throughout: W1 measured the same time and 2–4 MiB
  * less RSS.
  * A setting the user gave to `node` itself (on its command line or in `NODE_OPTIONS`) wins.
@@ -35,8 +36,9 @@ const SEMI_SPACE_TARGET_BYTES = 4 << 20;
 
 /**
  * Applies both settings to this process, except those the user set when starting Node. Returns
- * `underWay`, to be called once the batch's work is under way (its first result; at once for a
- * fleet worker): until then the semi-spaces stay at 1 MiB. Calling it again does nothing.
+ * `underWay`, to be called once the batch's work is under way (the first result handed on; a
+ * fleet worker once it is ready; `enqueue` at once): until then the semi-spaces stay at 1 MiB.
+ * Calling it again does nothing.
  */
 export function limitHeapForBatches(
   nodeFlags: readonly string[] = [

@@ -107,8 +107,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   const heapUnderWay = (await import("./heap-limits.js")).limitHeapForBatches();
 
   if (command) {
-    // A worker's jobs come one by one from the queue: no long planning stretch to wait out.
-    if (command === "worker") heapUnderWay();
     const { runFleetCommand } = await import("./fleet.js");
     return runFleetCommand(command, options, {
       logger: loggerFor(options),
@@ -116,6 +114,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       redactor,
       runId,
       version,
+      heapUnderWay,
     });
   }
 
@@ -215,6 +214,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(renderer ? { onProgress: (event: ProgressEvent) => renderer.onProgress(event) } : {}),
         retainResults: false,
         onResult: (result) => {
+          // The plan is made and the first pair done: from here on the event loop turns often.
           heapUnderWay();
           renderer?.record(result);
           return document?.add(result);

@@ -39,6 +39,8 @@ export interface WorkerSettings {
   /** Aborting it stops the worker: jobs in flight stop safely and go back to the queue. */
   signal: AbortSignal;
   hooks: { failpoint?: Failpoint; delayScale?: number };
+  /** Called once, when it is ready and about to take jobs. */
+  onStarted?: () => void;
 }
 
 /**
@@ -148,6 +150,7 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
     state: stateDisplay,
     concurrency: settings.concurrency,
   });
+  settings.onStarted?.();
   try {
     await Promise.race([stopped, running]);
   } finally {

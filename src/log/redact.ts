@@ -37,7 +37,8 @@ export function redactUrl(text: string): string {
 /**
  * `redactUrl` for a URL already parsed: `text` is the URL written out (what it was parsed from,
  * or its `href`), returned as it is for a file URL with nothing to hide. The planner parses every
- * source once and redacts it from that parse: a second parse per pair cost ~2 µs.
+ * source once and redacts it from that parse: a second parse per pair cost ~2 µs of a no-op
+ * pair's ~90.
  */
 export function redactParsedUrl(url: URL, text: string): string {
   if (url.protocol === "file:" && !url.username && !url.password) return text;

@@ -168,9 +168,10 @@ export function normalizeOptions(
 
   return {
     sources,
-    destination: singlePair
-      ? resolve(options.destination ?? places.destination ?? places.artifactRoot)
-      : undefined,
+    destination:
+      singlePair && sourcesFrom === "options"
+        ? resolve(options.destination ?? places.destination ?? places.artifactRoot)
+        : undefined,
     directoryDestination:
       options.destination === undefined ? undefined : resolve(options.destination),
     artifactRoot: resolve(options.artifactRoot ?? places.artifactRoot),

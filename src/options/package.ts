@@ -19,8 +19,11 @@ function ownPackage(): { root: string; version: string } {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i += 1) {
     const manifest = readManifest(join(dir, "package.json"));
-    if (typeof manifest?.name === "string") {
-      found = { root: dir, version: String(manifest.version) };
+    // One with no name only says how the files beside it load (dist/cli's): the package is higher.
+    if (manifest !== undefined && "name" in manifest) {
+      if (typeof manifest.version !== "string")
+        throw new Error(`resilient-sync: ${join(dir, "package.json")} has no version`);
+      found = { root: dir, version: manifest.version };
       return found;
     }
     dir = dirname(dir);
@@ -28,17 +31,16 @@ function ownPackage(): { root: string; version: string } {
   throw new Error("resilient-sync: cannot find its package.json");
 }
 
-/** A package.json's fields; `undefined` when there is none, or it is not a JSON object. */
+/**
+ * A package.json's fields; `undefined` when there is none. One that cannot be read or is not a
+ * JSON object throws: a damaged copy must not adopt the package.json of a project above it.
+ */
 function readManifest(path: string): Record<string, unknown> | undefined {
   if (!existsSync(path)) return undefined;
-  try {
-    const value: unknown = JSON.parse(readFileSync(path, "utf8"));
-    return value !== null && typeof value === "object"
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  const value: unknown = JSON.parse(readFileSync(path, "utf8"));
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new Error(`resilient-sync: ${path} is not a package manifest`);
+  return value as Record<string, unknown>;
 }
 
 /**

@@ -120,6 +120,35 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     }
   });
 
+  test("a worker's young generation stays within 4 MiB semi-spaces (loading bullmq included)", async (t) => {
+    const dir = await tempDir(t);
+    const fleet = fleetOn(redis.server.url());
+    t.after(() => fleet.stopAll());
+    const { urls } = serve("young", 200, 4096);
+    // Prints the new space's size (both semi-spaces) as the worker exits.
+    const report = `data:text/javascript,${encodeURIComponent(`
+      import { getHeapSpaceStatistics } from "node:v8";
+      import { writeSync } from "node:fs";
+      process.on("exit", () => {
+        const space = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
+        writeSync(2, "new_space=" + space.space_size + "\\n");
+      });
+    `)}`;
+    const worker = await fleet.startWorkerWith(
+      { env: { NODE_OPTIONS: `--import=${report}` } },
+      "--concurrency",
+      "8",
+    );
+    const run = await fleet.enqueue(...urls, "--artifact-root", join(dir, "out"), "--wait");
+    assert.equal(run.code, 0, run.stderr);
+    await fleet.stopAll();
+    const done = await worker.done;
+    const newSpace = Number(/new_space=(\d+)/.exec(done.stderr)?.[1]);
+    assert.ok(newSpace > 0, done.stderr.slice(-500));
+    // Steered from the start, V8 grew them to 16 MiB (32 MiB of new space) while bullmq loaded.
+    assert.ok(newSpace <= 8 * 1024 * 1024, `new space ${newSpace} bytes`);
+  });
+
   test("a SIGKILLed worker's jobs are finished by the others: every file whole, none twice", async (t) => {
     const dir = await tempDir(t);
     const fleet = fleetOn(redis.server.url());
