@@ -18,7 +18,8 @@
  * when the ring is empty (it says so first), and only then is it woken (`Atomics.notify`).
  *
  * Failure: a worker that fails or exits before its digests fails the transfer (`onFailure`,
- * `finish` rejects) — never a digest of bytes it did not hash. `close()` ends the worker (always
+ * `finish` rejects) — never a digest of bytes it did not hash — and no other worker is started in
+ * this process (`hashWorkersUsable`): the retry hashes on the main thread, slower but sure. `close()` ends the worker (always
  * called, on every path). The worker keeps the process alive only while it has work (ranges not
  * yet hashed, or `finish` waiting): a paused socket does not, and a transfer waiting for the hash
  * must not see the process exit under it; an idle, forgotten worker does not hold the process.
@@ -43,6 +44,17 @@ const COPIED_LIMIT = 8 * 1024 * 1024;
 const STALL_MS = 30_000;
 
 type Range = { id: number; offset: number; length: number };
+
+let workersFailed = false;
+
+/**
+ * Whether hash workers may be started: not after one failed (its file missing from a damaged
+ * install, a thread that crashed or stalled). Without this, every retry started another that
+ * failed the same way, and the pair ended as a write error though nothing was wrong with the disk.
+ */
+export function hashWorkersUsable(): boolean {
+  return !workersFailed;
+}
 
 export class HashWorker {
   readonly #worker: Worker;
@@ -257,9 +269,12 @@ export class HashWorker {
 
   #fail(reason: string): SyncError {
     if (this.#failure || this.#closed) return this.#failure ?? new SyncError("write_error", reason);
-    const failure = new SyncError("write_error", `the hash worker failed: ${reason}`, {
-      retryable: true,
-    });
+    workersFailed = true;
+    const failure = new SyncError(
+      "write_error",
+      `the hash worker failed: ${reason} (the next attempt hashes on the main thread)`,
+      { retryable: true },
+    );
     this.#failure = failure;
     this.#result?.reject(failure);
     this.#result = undefined;

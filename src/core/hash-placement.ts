@@ -1,5 +1,6 @@
 /** Where a body is hashed: on the main thread, or in a worker thread over the receive slots. */
 import type { ChecksumAlgorithm } from "../checksums/digest.js";
+import { hashWorkersUsable } from "../checksums/hash-worker.js";
 import { lendingBody, type OpenResult } from "../sources/source.js";
 
 type Body = Extract<OpenResult, { kind: "body" }>;
@@ -13,11 +14,12 @@ export const OFFLOAD_MIN_BYTES = 64 * 1024 * 1024;
  * start-up (~20 ms, ~12 MiB) is worth it, and only for the slow algorithms (SHA-2, SHA-1, MD5:
  * ~0.6 s of CPU per GiB for SHA-256). BLAKE3 alone stays on the main thread: at ~0.2 s per GiB it
  * measured slower in a worker (the hand-over and the second thread cost more than it saves).
- * `RESILIENT_SYNC_HASH_WORKER=0` turns the worker off, `=1` on for any lent body (tests).
+ * `RESILIENT_SYNC_HASH_WORKER=0` turns the worker off, `=1` on for any lent body (tests). Never
+ * once a worker has failed in this process (`hashWorkersUsable`).
  */
 export function offloadHashing(algorithm: ChecksumAlgorithm, opened: Body): boolean {
   const setting = process.env.RESILIENT_SYNC_HASH_WORKER;
-  if (setting === "0" || !lendingBody(opened.body)) return false;
+  if (setting === "0" || !lendingBody(opened.body) || !hashWorkersUsable()) return false;
   if (setting === "1") return true;
   const algorithms = [algorithm, ...opened.stated.map((stated) => stated.algorithm)];
   return (

@@ -3,7 +3,7 @@
  * and nginx for the default size threshold): byte-exact files and the right digests at sizes
  * around the receive slots and the lent-bytes limit, a resume that hashes the kept part first, a
  * signal mid-transfer (the run stops, no worker keeps it alive), a checksum mismatch refused, and
- * a worker that dies (the transfer fails, never "synced").
+ * a worker that dies (the attempt fails, never "synced"; the retry hashes on the main thread).
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -112,6 +112,23 @@ describe("hashing in a worker thread", () => {
     assert.equal(findLog(result, "updated destination"), undefined);
     assert.match(String(findLog(result, "download failed")?.reason), /hash worker failed/);
     assert.ok(!existsSync(join(dir, "out", "data.bin")), "no destination");
+  });
+
+  test("after a worker died, the retry hashes on the main thread: synced, exact, right digest", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(4_000_000, 8);
+    server.route("/crash-then-main.bin", { body });
+    const result = await runCli(args(dir, "/crash-then-main.bin", "--max-retries", "2"), {
+      env: {
+        ...WORKER,
+        RESILIENT_SYNC_FAILPOINT: "hash-worker-crash",
+        RESILIENT_SYNC_DELAY_SCALE: "0.001",
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(String(findLog(result, "download failed")?.reason), /hash worker failed/);
+    assert.equal(findLog(result, "updated destination")?.checksum, sha256(body));
+    assert.ok((await readFile(join(dir, "out", "data.bin"))).equals(body));
   });
 
   test("from nginx, 80 MiB (over the size from which a worker is used by default): exact", {
