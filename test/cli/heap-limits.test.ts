@@ -12,6 +12,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { isFlag } from "../../src/cli/heap-limits.js";
 import { CLI } from "../helpers/cli.js";
+import { REPORT_NEW_SPACE, reportedNewSpace } from "../helpers/new-space.js";
 import { useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -19,16 +20,6 @@ const server = useTestServer();
 
 const HEAP_LIMITS = fileURLToPath(new URL("../../src/cli/heap-limits.js", import.meta.url));
 const MiB = 1 << 20;
-
-/** Loaded before the program: prints the new space's size (both semi-spaces) when it exits. */
-const REPORT_NEW_SPACE = `data:text/javascript,${encodeURIComponent(`
-  import { getHeapSpaceStatistics } from "node:v8";
-  import { writeSync } from "node:fs";
-  process.on("exit", () => {
-    const space = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
-    writeSync(2, "new_space=" + space.space_size + "\\n");
-  });
-`)}`;
 
 /**
  * Objects that survive one scavenge and die in a later one — what a batch leaves behind each
@@ -58,9 +49,9 @@ async function newSpaceAtExit(
     stderr += chunk.toString();
   });
   const [code] = (await once(child, "exit")) as [number | null];
-  const match = /new_space=(\d+)/.exec(stderr);
-  assert.ok(match, `no new-space report in: ${stderr}`);
-  return { bytes: Number(match[1]), code, stderr };
+  const bytes = reportedNewSpace(stderr);
+  assert.ok(bytes !== undefined, `no new-space report in: ${stderr}`);
+  return { bytes, code, stderr };
 }
 
 /**

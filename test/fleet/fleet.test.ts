@@ -11,6 +11,7 @@ import { describe, test } from "node:test";
 import { Redis } from "ioredis";
 import type { LogLine } from "../helpers/cli.js";
 import { fleetOn } from "../helpers/fleet.js";
+import { REPORT_NEW_SPACE, reportedNewSpace } from "../helpers/new-space.js";
 import { REDIS_SKIP, useRedis } from "../helpers/redis.js";
 import { assertValidReport } from "../helpers/schema.js";
 import { bytes, sha256, useTestServer } from "../helpers/server.js";
@@ -43,6 +44,14 @@ function serve(
     bodies.set(path, body);
   }
   return { urls, bodies };
+}
+
+/** Each result's destination holds the body served at its source's path. */
+async function assertDestinationsHold(doc: Doc, bodies: Map<string, Buffer>): Promise<void> {
+  for (const result of doc.results) {
+    const body = bodies.get(new URL(result.source).pathname) as Buffer;
+    assert.deepEqual(await readFile(result.destination), body, result.destination);
+  }
 }
 
 const jobLines = (logs: LogLine[], message: string) =>
@@ -114,10 +123,7 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     assert.equal(run.code, 0, run.stderr);
     const doc = JSON.parse(run.stdout) as Doc;
     assert.equal(doc.summary.synced, 3);
-    for (const result of doc.results) {
-      const body = bodies.get(new URL(result.source).pathname) as Buffer;
-      assert.deepEqual(await readFile(result.destination), body);
-    }
+    await assertDestinationsHold(doc, bodies);
   });
 
   test("a worker's young generation stays within 4 MiB semi-spaces (loading bullmq included)", async (t) => {
@@ -125,17 +131,8 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     const fleet = fleetOn(redis.server.url());
     t.after(() => fleet.stopAll());
     const { urls } = serve("young", 200, 4096);
-    // Prints the new space's size (both semi-spaces) as the worker exits.
-    const report = `data:text/javascript,${encodeURIComponent(`
-      import { getHeapSpaceStatistics } from "node:v8";
-      import { writeSync } from "node:fs";
-      process.on("exit", () => {
-        const space = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
-        writeSync(2, "new_space=" + space.space_size + "\\n");
-      });
-    `)}`;
     const worker = await fleet.startWorkerWith(
-      { env: { NODE_OPTIONS: `--import=${report}` } },
+      { env: { NODE_OPTIONS: `--import=${REPORT_NEW_SPACE}` } },
       "--concurrency",
       "8",
     );
@@ -143,7 +140,7 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     assert.equal(run.code, 0, run.stderr);
     await fleet.stopAll();
     const done = await worker.done;
-    const newSpace = Number(/new_space=(\d+)/.exec(done.stderr)?.[1]);
+    const newSpace = reportedNewSpace(done.stderr) ?? 0;
     assert.ok(newSpace > 0, done.stderr.slice(-500));
     // Steered from the start, V8 grew them to 16 MiB (32 MiB of new space) while bullmq loaded.
     assert.ok(newSpace <= 8 * 1024 * 1024, `new space ${newSpace} bytes`);
@@ -172,10 +169,7 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     assert.equal(run.code, 0, run.stderr);
     const doc = JSON.parse(run.stdout) as Doc;
     assert.equal(doc.summary.synced, 24, JSON.stringify(doc.summary));
-    for (const result of doc.results) {
-      const body = bodies.get(new URL(result.source).pathname) as Buffer;
-      assert.deepEqual(await readFile(result.destination), body);
-    }
+    await assertDestinationsHold(doc, bodies);
     // Only the victim's jobs in flight were fetched again; nothing committed twice.
     const started = new Set(
       jobLines(killed.logs, "attempting download").map((line) => String(line.source)),
@@ -232,10 +226,7 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     assert.equal(run.code, 0, run.stderr);
     const doc = JSON.parse(run.stdout) as Doc;
     assert.equal(doc.summary.synced, 6);
-    for (const result of doc.results) {
-      const body = bodies.get(new URL(result.source).pathname) as Buffer;
-      assert.deepEqual(await readFile(result.destination), body);
-    }
+    await assertDestinationsHold(doc, bodies);
   });
 
   test("state kept where --state says (another db): a second batch is answered from the shared markers", async (t) => {
