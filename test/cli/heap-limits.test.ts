@@ -96,7 +96,9 @@ describe("heap limits of the CLI process", () => {
   test("until the batch is under way, they stay at V8's initial 1 MiB", async () => {
     const run = await newSpaceAtExit(churnScript("not under way"));
     assertChurned(run);
-    assert.equal(run.bytes, 2 * MiB);
+    // Not grown: V8 may still shrink them below the initial size when it measures a low
+    // allocation rate (a busy machine slows the churn down), as it did once in a full run.
+    assert.ok(run.bytes <= 2 * MiB, `${run.bytes} bytes of new space`);
   });
 
   test("shrunk by V8 while idle, they grow back to 4 MiB", async () => {

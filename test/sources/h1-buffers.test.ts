@@ -25,7 +25,13 @@ import type { PartSink } from "../../src/destinations/destination.js";
 import { PartWriter } from "../../src/destinations/local/part-writer.js";
 import { describeHttpError } from "../../src/sources/http/errors.js";
 import { H1Agent } from "../../src/sources/http/h1/agent.js";
-import { ReadCursor, SLOT_BYTES, Slot, SlotPool } from "../../src/sources/http/h1/buffers.js";
+import {
+  MIN_READ_BYTES,
+  ReadCursor,
+  SLOT_BYTES,
+  Slot,
+  SlotPool,
+} from "../../src/sources/http/h1/buffers.js";
 import type { Source } from "../../src/sources/source.js";
 import { rawServer } from "../helpers/raw-server.js";
 import { bytes, seeded } from "../helpers/server.js";
@@ -69,7 +75,7 @@ describe("h1 read buffers", () => {
           }
           const cursor = cursors[turn++ % 2] as ReadCursor;
           const room = cursor.next();
-          assert.ok(room.length >= 16 * 1024 || room.length === SLOT_BYTES, "room for a read");
+          assert.ok(room.length >= MIN_READ_BYTES || room.length === SLOT_BYTES, "room for a read");
           for (const other of [...held.map((h) => h.piece), ...given])
             assert.ok(!overlap(room, other), "the next read never lands on a held piece");
           const n = Math.max(1, Math.floor(step.fraction * room.length));
@@ -98,7 +104,9 @@ describe("h1 read buffers", () => {
   test("a slow consumer holding chunks: none changes before its release, and the slots are reused", async (t) => {
     const { changed, slots, total } = await holdChunks(t);
     assert.equal(changed, 0);
-    assert.ok(slots * SLOT_BYTES < total / 4, `${slots} slots for ${total} bytes: reused`);
+    // Without reuse every slot's worth of the body needs a new one; with up to 40 chunks held at
+    // once (each may pin its own slot) a few dozen are made.
+    assert.ok(slots * SLOT_BYTES < total / 2, `${slots} slots for ${total} bytes: reused`);
   });
 
   test("the same check catches the classic bug: one fixed read buffer, reused at every read", async (t) => {
