@@ -2,12 +2,14 @@
  * Before/after figures for the http download path: builds of the CLI compared with each other,
  * interleaved run by run (A B C, then C B A …), on one nginx.
  *
- *   node dist/bench/compare.js [--runs N] [--mib 1024] [--files 1000] [--only tiny,version,big,many,noop] CLI…
+ *   node dist/bench/compare.js [--runs N] [--mib 1024] [--files 1000] [--only tiny,version,big,many,noop]
+ *     [--checksum-algorithm A] CLI…
  *
  * Each CLI is a path to a `main.js` (say, this build's and a copy of an older `dist/`).
  * - tiny: a 1 KiB file synced into a fresh folder, against `node -e 0` (start-up).
  * - version: `--version`, against `node -e 0` (start-up alone; not run unless asked).
- * - big: one file of `--mib` MiB (SHA-256 while streaming, fsync, rename), against `curl -o`.
+ * - big: one file of `--mib` MiB (SHA-256 while streaming, or `--checksum-algorithm`; fsync,
+ *   rename), against `curl -o`.
  * - many: 1,000 files of 16 KiB, 8 at once (W2), each run into a fresh folder, against
  *   `aria2c -j8`; `--files N` for another count.
  * - noop: the no-op re-run of those files (W3), each contender in a folder of its own synced
@@ -38,6 +40,8 @@ const RUNS = Number(option("--runs") ?? 7);
 const MIB = Number(option("--mib") ?? 1024);
 const ONLY = (option("--only") ?? "tiny,big").split(",");
 const FILES = Number(option("--files") ?? 1000);
+/** Passed to every build's tiny and big runs; the tool's default (SHA-256) when not given. */
+const ALGORITHM = option("--checksum-algorithm");
 const CLIS = argv.map((cli) => resolve(cli));
 const MiB = 1024 * 1024;
 
@@ -136,6 +140,7 @@ try {
           "--lock-dir",
           join(out, ".locks"),
           "--quiet",
+          ...(ALGORITHM ? ["--checksum-algorithm", ALGORITHM] : []),
         ],
       }),
     );

@@ -11,7 +11,11 @@
  */
 import type { Clock } from "../clock.js";
 
-/** The default burst: an eighth of a second's worth, and never below 64 KiB (one read's worth). */
+/**
+ * The default burst: an eighth of a second's worth, and never below 64 KiB. A chunk larger than
+ * what the bucket holds (our client reads up to 256 KiB at once) is charged whole and paid back
+ * by a pause, so the average rate holds whatever the read size.
+ */
 export function defaultBurst(bytesPerSecond: number): number {
   return Math.max(Math.ceil(bytesPerSecond / 8), 64 * 1024);
 }

@@ -18,7 +18,7 @@ export type Charge = "counted" | "free" | "timed";
  * Bytes an attempt (or a segment's request) must bring for its failure to count as one that made
  * progress. A server that sends a byte and cuts the connection, over and over, is not a flaky link
  * that keeps resuming: without a floor, each such byte bought a free retry (thousands of requests
- * for a split download). 64 KiB is one read's worth: any link that is moving data clears it.
+ * for a split download). 64 KiB is a read or less: any link that is moving data clears it.
  */
 export const PROGRESS_FLOOR_BYTES = 64 * 1024;
 
