@@ -7,9 +7,10 @@
  * reads synchronously), then every range of it is published as one entry of a shared ring:
  * (buffer id, offset, length), and the count of entries `written` is stored. The worker hashes
  * entries strictly in ring order and stores the count `done` after each, so the bytes are hashed
- * exactly once each, in the order they were handed over. A range's memory stays the caller's
- * responsibility until its `onHashed` is called (`done` went past it): only then may it be
- * written again. A transfer releases a receive slot once both its disk write and its hash are
+ * exactly once each, in the order they were handed over. A buffer stays known to the worker for
+ * the worker's life: the receive slots are kept and reused by the client (h1/buffers.ts), so
+ * they are few. A range's memory stays the caller's responsibility until its `onHashed` is
+ * called (`done` went past it): only then may it be written again. A transfer releases a receive slot once both its disk write and its hash are
  * done (see core/stream.ts).
  *
  * The main thread never blocks for the hot path: when the ring is full, ranges wait in a local
@@ -68,8 +69,11 @@ export class HashWorker {
   #published = 0;
   #done = 0;
   #backlog: Range[] = [];
-  /** `onHashed` callbacks by the sequence number of their range, oldest first. */
-  #waiting: Array<{ sequence: number; onHashed: () => void }> = [];
+  /**
+   * `onHashed` callbacks by the sequence number of their range, oldest first; those called are
+   * cleared at once (a callback holds its chunk, and so its whole receive slot).
+   */
+  #waiting: Array<{ sequence: number; onHashed: () => void } | undefined> = [];
   #waitingHead = 0;
   /** Bytes copied in and not yet hashed: [sequence, bytes] oldest first. */
   #copied: Array<[number, number]> = [];
@@ -228,6 +232,7 @@ export class HashWorker {
     while (this.#waitingHead < waiting.length) {
       const next = waiting[this.#waitingHead] as { sequence: number; onHashed: () => void };
       if (next.sequence >= this.#done) break;
+      waiting[this.#waitingHead] = undefined;
       this.#waitingHead += 1;
       next.onHashed();
     }

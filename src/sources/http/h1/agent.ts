@@ -24,7 +24,7 @@ export interface H1AgentOptions {
   idleMs?: number;
   /** The largest response head accepted (default 16 KiB, as undici and Node's http). */
   maxHeaderBytes?: number;
-  /** Free slots kept for reuse (default 32 of 256 KiB: 8 MiB). */
+  /** Free slots kept for reuse (default: all of them; see buffers.ts for why). */
   keepSlots?: number;
 }
 

@@ -3,8 +3,9 @@
  * - lent (`lend`): each chunk is a view into the slot it was read into, handed over with its
  *   release; the slot is reused once every piece of it is released (see buffers.ts). No copy, no
  *   stream machinery: the fast path, for transfers.
- * - as a `Readable` (anything else: index pages, segments, tests): chunks are pushed as they come
- *   and their slots given away for good (never reused, so never overwritten).
+ * - as a `Readable` (anything else: index pages, tests): chunks are pushed as they come and their
+ *   slots given away for good (never reused, so never overwritten). Transfers, segments and
+ *   `-o -` lend.
  * - dumped (`dump`): read and dropped, so that the connection can carry the next request.
  * Until one is chosen, what arrives is held (one read at most: the network is not read further).
  * Backpressure reaches TCP: the connection reads only while the body `wantsData`. A failure is

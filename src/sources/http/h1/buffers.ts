@@ -7,15 +7,23 @@
  * reads; with 256 KiB, ~4,000–5,000 (a read takes what the socket holds, up to the room left),
  * and the main thread's user time for a 1 GiB BLAKE3 transfer fell from 0.71 to 0.58 s
  * (docs/performance.md). Larger slots saved CPU but no more time, and cost more memory per
- * connection (each one holds the slot it reads into).
+ * connection busy receiving (each holds the slot it reads into; an idle one gives it back).
+ *
+ * Why every free slot is kept: V8 does not count a `SharedArrayBuffer`'s memory toward what
+ * makes it collect garbage (1,000 of 1 MiB made and dropped in turn peaked at 1,045 MiB of RSS,
+ * the same with `ArrayBuffer`s at 74 MiB), so a slot dropped from the free list stays in memory
+ * until some later full collection, and a new one is made in its place. With 16 large transfers
+ * at once, and a free list of 32, that churn peaked at 1.8–2.6 GiB. Kept, the slots number at
+ * most what the client ever had in use at once: bodies lend at most `LENT_LIMIT` each (body.ts).
  *
  * The rule that keeps a consumer's bytes intact: bytes of a slot handed to a consumer are never
  * written again until every consumer holding them has released them. Each connection reads into
  * its current slot from a cursor that only moves forward, so a read never lands on bytes handed
  * out earlier; the cursor goes back to a slot's start (or the slot to the free list) only when
  * its count of unreleased pieces is zero. A slot whose bytes went out as a plain stream chunk,
- * which nobody releases, is `given`: it is never reused at all (the garbage collector has it).
- * Forgetting a release therefore costs memory, never data.
+ * which nobody releases, is `given`: it is never reused at all (the garbage collector has it, in
+ * time, see above: only index pages are read that way, and they are small). Forgetting a release
+ * therefore costs memory, never data.
  *
  * Slots are backed by `SharedArrayBuffer`s so that a transfer can lend the very bytes it received
  * to a hash worker thread, without a copy (checksums/hash-worker.ts): to the socket and the disk
@@ -24,9 +32,7 @@
 
 export const SLOT_BYTES = 256 * 1024;
 /** A read is given at least this much room; a slot with less left is done with. */
-export const MIN_READ_BYTES = 64 * 1024;
-/** Free slots kept for reuse by default: 8 MiB. */
-export const KEEP_SLOTS = 32;
+const MIN_READ_BYTES = 64 * 1024;
 
 export class Slot {
   readonly buffer = Buffer.from(new SharedArrayBuffer(SLOT_BYTES));
@@ -56,8 +62,8 @@ export class SlotPool {
   /** Slots ever made (tests watch it). */
   made = 0;
 
-  /** `keep`: free slots held at most; more are left to the garbage collector. */
-  constructor(keep = KEEP_SLOTS) {
+  /** `keep`: free slots held at most (tests); more are left to the garbage collector. */
+  constructor(keep = Number.POSITIVE_INFINITY) {
     this.#keep = keep;
   }
 
@@ -78,19 +84,43 @@ export class SlotPool {
   }
 }
 
+/**
+ * The room an idle connection reads into, shared by all. Node asks for the next read's room
+ * right after each read, so the room asked for as a response ends would keep a slot for as long
+ * as the connection stays idle. Nothing is expected then but the end of the connection (bytes
+ * that come anyway close it). A read that lands here after the next request went out — the
+ * first read of each answer on a reused connection — is copied into a fresh slot at once
+ * (`landed`); the room is a slot's size, so that read is as large as any other (1 KiB made W2's
+ * 16 KiB answers take two reads each: 7 % slower).
+ */
+const IDLE_ROOM = Buffer.alloc(SLOT_BYTES);
+
 /** Where one connection's next read lands: `onread.buffer` asks `next()` before every read. */
 export class ReadCursor {
   readonly #pool: SlotPool;
   #slot: Slot | undefined;
   /** Where the next read lands in the current slot. */
   #at = 0;
+  #idle = false;
 
   constructor(pool: SlotPool) {
     this.#pool = pool;
   }
 
+  /** No response is awaited: the slot goes back (as `close`) and reads land in a scratch room. */
+  idle(): void {
+    this.#idle = true;
+    this.close();
+  }
+
+  /** A response is awaited again: reads take a slot. */
+  busy(): void {
+    this.#idle = false;
+  }
+
   /** The room for the next read: the current slot past every byte read so far, or a fresh one. */
   next(): Buffer {
+    if (this.#idle) return IDLE_ROOM;
     let slot = this.#slot;
     if (!slot || SLOT_BYTES - this.#at < MIN_READ_BYTES) {
       if (slot && slot.refs === 0 && !slot.given) {
@@ -107,10 +137,21 @@ export class ReadCursor {
     return slot.buffer.subarray(this.#at);
   }
 
-  /** `bytes` were read into the room `next()` gave; returns the slot they are in. */
-  landed(bytes: number): Slot {
+  /**
+   * `bytes` were read into `room`, the room `next()` gave: returns where they are, in a slot
+   * (`undefined`: they came while the connection was idle).
+   */
+  landed(bytes: number, room: Buffer): { slot: Slot; view: Buffer } | undefined {
+    if (room.buffer !== IDLE_ROOM.buffer) {
+      this.#at += bytes;
+      return { slot: this.#slot as Slot, view: room };
+    }
+    if (this.#idle) return undefined;
+    // The room was given while idle, and a request went out since: into a slot with them.
+    const view = this.next();
+    view.set(room.subarray(0, bytes));
     this.#at += bytes;
-    return this.#slot as Slot;
+    return { slot: this.#slot as Slot, view };
   }
 
   /** The connection is gone: its slot goes back to the pool once nothing in it is held. */

@@ -33,10 +33,10 @@ export async function openConnection(
   let connection: H1Connection | undefined;
   const onread = {
     buffer: () => cursor.next(),
-    // `view` is the room `buffer` gave: the bytes are at its start.
-    callback: (bytes: number, view: Uint8Array): boolean => {
-      const slot = cursor.landed(bytes);
-      connection?.onRead(bytes, view as Buffer, slot);
+    // `room` is what `buffer` gave: the bytes are at its start.
+    callback: (bytes: number, room: Uint8Array): boolean => {
+      const landed = cursor.landed(bytes, room as Buffer);
+      connection?.onRead(bytes, landed);
       return true; // the connection pauses the socket itself when it must
     },
   };

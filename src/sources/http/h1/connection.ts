@@ -100,6 +100,7 @@ export class H1Connection {
         signal,
       };
       this.#exchange = exchange;
+      this.#cursor.busy();
       if (signal.aborted) return this.destroy(signal.reason);
       watchAbort(signal, this.#onAbort);
       this.#socket.ref();
@@ -144,19 +145,19 @@ export class H1Connection {
     this.onClose(this);
   }
 
-  /** `bytes` were read into `view`, a piece of `slot` (from `onread`). */
-  onRead(bytes: number, view: Buffer, slot: Slot): void {
+  /** `bytes` were read into `landed.view`, a piece of `landed.slot` (none: read while idle). */
+  onRead(bytes: number, landed: { slot: Slot; view: Buffer } | undefined): void {
     const exchange = this.#exchange;
-    if (!exchange) {
+    if (!exchange || !landed) {
       // Bytes nobody asked for: whatever they are, this connection is done with.
       this.close();
       return;
     }
     if (exchange.body && this.#deadline) this.#timer?.refresh();
-    this.#slot = slot;
+    this.#slot = landed.slot;
     let used: number;
     try {
-      used = exchange.parser.execute(view, 0, bytes);
+      used = exchange.parser.execute(landed.view, 0, bytes);
     } catch (error) {
       this.destroy(error);
       return;
@@ -212,6 +213,9 @@ export class H1Connection {
       return;
     }
     this.#socket.unref();
+    // Idle, it holds no slot: many idle connections, one per origin of a long list, would
+    // otherwise hold 256 KiB each.
+    this.#cursor.idle();
     this.#flow(); // read on while idle: a close by the server is noticed at once
     this.onFree(this);
   }
