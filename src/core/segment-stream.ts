@@ -11,9 +11,9 @@ import { lendingBody, type Source } from "../sources/source.js";
 
 /**
  * Bytes of one segment lent to its writer and not yet written, beyond which its connection is
- * not read: eight segments then hold at most 8 MiB between the network and the disk (one
- * transfer's body may hold 6 MiB, sized for a hash worker running behind; segments are hashed
- * from the file).
+ * not read: eight segments then hold at most ~10 MiB between the network and the disk (the limit
+ * is checked before each read, which may bring up to 256 KiB more; one transfer's body may hold
+ * 6 MiB, sized for a hash worker running behind; segments are hashed from the file).
  */
 const SEGMENT_LENT_BYTES = 1024 * 1024;
 

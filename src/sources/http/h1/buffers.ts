@@ -5,7 +5,7 @@
  * Why 256 KiB: every read costs a system call and a pass through the parser, the body, the
  * hash and the part writer, whatever its size. With 64 KiB slots a 1 GiB body took ~16,400
  * reads; with 256 KiB, ~4,000–5,000 (a read takes what the socket holds, up to the room left),
- * and the main thread's user time for a 1 GiB BLAKE3 transfer fell from 0.71 to 0.58 s
+ * and the user CPU time of a 1 GiB BLAKE3 transfer fell from 0.75 to 0.58 s
  * (docs/performance.md). Larger slots saved CPU but no more time, and cost more memory per
  * connection busy receiving (each holds the slot it reads into; an idle one gives it back).
  *
