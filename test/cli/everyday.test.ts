@@ -4,33 +4,14 @@
  * `--script-name`, `--verbose` and its `--json` shape.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { CLI, findLog, messages, runCli } from "../helpers/cli.js";
+import { findLog, messages, runCli, runForBytes } from "../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
-
-/** Runs the CLI with stdout kept as bytes (a body written to it is binary). */
-async function runForBytes(
-  args: string[],
-): Promise<{ code: number | null; out: Buffer; err: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, RESILIENT_SYNC_DELAY_SCALE: "0.001" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const out: Buffer[] = [];
-  let err = "";
-  child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    err += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  return { code, out: Buffer.concat(out), err };
-}
 
 describe("everyday flags", () => {
   test("-V prints the version; -q hides info lines; -v shows debug; --log-level warn is warning", async (t) => {

@@ -4,9 +4,8 @@
  * on for good, and V8 does not collect shared buffers soon: 1 GiB to stdout peaked at 110–120 MiB.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { describe, test } from "node:test";
-import { CLI, type LogLine } from "../helpers/cli.js";
+import { type LogLine, runForBytes } from "../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../helpers/server.js";
 
 const server = useTestServer();
@@ -26,23 +25,16 @@ const COUNT_SHARED = `data:text/javascript,${encodeURIComponent(`
 async function toStdout(
   args: string[],
 ): Promise<{ code: number | null; out: Buffer; shared: number; logs: LogLine[] }> {
-  const child = spawn(process.execPath, ["--import", COUNT_SHARED, CLI, "-o", "-", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
+  const { code, out, err } = await runForBytes(["-o", "-", ...args], {
+    nodeArgs: ["--import", COUNT_SHARED],
   });
-  const out: Buffer[] = [];
-  let err = "";
-  child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    err += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   const shared = /@@shared (\d+)/.exec(err);
   assert.ok(shared, `no count in: ${err}`);
   const logs = err
     .split("\n")
     .filter((line) => line.startsWith("{"))
     .map((line) => JSON.parse(line) as LogLine);
-  return { code, out: Buffer.concat(out), shared: Number(shared[1]), logs };
+  return { code, out, shared: Number(shared[1]), logs };
 }
 
 describe("-o - lends the body to stdout", () => {

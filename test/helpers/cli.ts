@@ -150,3 +150,25 @@ export function singlePair(
 export function intoArtifactRoot(sources: string[], dir: string, ...extra: string[]): string[] {
   return [...sources, "--artifact-root", join(dir, "out"), "--lock-dir", join(dir, "l"), ...extra];
 }
+
+/**
+ * Runs the CLI with stdout kept as bytes (a body written to it is binary). `nodeArgs` go to node
+ * before the CLI (a preload, say).
+ */
+export async function runForBytes(
+  args: string[],
+  options: { nodeArgs?: string[] } = {},
+): Promise<{ code: number | null; out: Buffer; err: string }> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
+    env: { ...process.env, RESILIENT_SYNC_DELAY_SCALE: "0.001" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out: Buffer[] = [];
+  let err = "";
+  child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    err += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, out: Buffer.concat(out), err };
+}
