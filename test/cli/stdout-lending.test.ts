@@ -24,9 +24,11 @@ const COUNT_SHARED = `data:text/javascript,${encodeURIComponent(`
 
 async function toStdout(
   args: string[],
+  onStdout?: (chunk: Buffer) => void,
 ): Promise<{ code: number | null; out: Buffer; shared: number; logs: LogLine[] }> {
   const { code, out, err } = await runForBytes(["-o", "-", ...args], {
     nodeArgs: ["--import", COUNT_SHARED],
+    onStdout,
   });
   const shared = /@@shared (\d+)/.exec(err);
   assert.ok(shared, `no count in: ${err}`);
@@ -51,9 +53,22 @@ describe("-o - lends the body to stdout", () => {
   test("with --limit-rate the body is paused and resumed, the bytes exact", async () => {
     const body = bytes(MiB, 72);
     server.route("/stdout/slow.bin", { body });
-    const run = await toStdout(["--limit-rate", "512k", server.url("/stdout/slow.bin")]);
+    // Bytes on stdout by half a second after the first: paced, at most the 64 KiB burst, 256 KiB
+    // a second's half and one read of up to 256 KiB taken ahead. Unpaced, the whole MiB is there.
+    // An upper bound only: a slow machine delivers fewer, never more.
+    let first: number | undefined;
+    let early = 0;
+    const run = await toStdout(
+      ["--limit-rate", "512k", server.url("/stdout/slow.bin")],
+      (chunk) => {
+        const now = performance.now();
+        first ??= now;
+        if (now - first <= 500) early += chunk.length;
+      },
+    );
     assert.equal(run.code, 0);
     assert.equal(sha256(run.out), sha256(body));
+    assert.ok(early < 800 * 1024, `${early} bytes within 0.5 s of the first`);
     // (1 MiB - the 64 KiB burst) at 512 KiB/s: a lower bound only (a slow machine takes longer).
     const done = run.logs.find((line) => line.message === "download successful");
     assert.ok(Number(done?.duration_ms) >= 1800, `${done?.duration_ms} ms`);

@@ -153,11 +153,11 @@ export function intoArtifactRoot(sources: string[], dir: string, ...extra: strin
 
 /**
  * Runs the CLI with stdout kept as bytes (a body written to it is binary). `nodeArgs` go to node
- * before the CLI (a preload, say).
+ * before the CLI (a preload, say); `onStdout` sees each piece of stdout as it comes.
  */
 export async function runForBytes(
   args: string[],
-  options: { nodeArgs?: string[] } = {},
+  options: { nodeArgs?: string[]; onStdout?: (chunk: Buffer) => void } = {},
 ): Promise<{ code: number | null; out: Buffer; err: string }> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
     env: { ...process.env, RESILIENT_SYNC_DELAY_SCALE: "0.001" },
@@ -165,7 +165,10 @@ export async function runForBytes(
   });
   const out: Buffer[] = [];
   let err = "";
-  child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+  child.stdout?.on("data", (chunk: Buffer) => {
+    out.push(chunk);
+    options.onStdout?.(chunk);
+  });
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     err += chunk;
   });

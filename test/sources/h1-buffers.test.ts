@@ -156,42 +156,105 @@ describe("h1 read buffers", () => {
     // Slots dropped from the free list are not collected soon (V8 does not count shared
     // memory toward a collection), so a client that dropped them and made new ones grew
     // without bound under concurrent transfers; an idle keep-alive connection held its slot.
-    const body = bytes(4 * 1024 * 1024, 93);
-    const raw = await sender(t, body);
+    // A body of its own per answer (its seed in a header), so that one answer's bytes written
+    // over another's show.
+    const size = 4 * 1024 * 1024;
+    let answers = 0;
+    const raw = await rawServer(t, async (socket: Socket) => {
+      answers += 1;
+      const body = bytes(size, 1000 + answers);
+      socket.write(
+        `HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\nX-Seed: ${1000 + answers}\r\n\r\n`,
+      );
+      for (let at = 0; at < size && !socket.destroyed; at += 256 * 1024) {
+        if (!socket.write(body.subarray(at, at + 256 * 1024)))
+          await new Promise((resolve) => socket.once("drain", resolve));
+      }
+    });
     const agent = new H1Agent({ timeoutMs: 5000 });
     t.after(() => agent.close());
-    // Every chunk is held until all the bodies have arrived: each pins its slots at once.
-    const held: Array<() => void> = [];
+    // Every chunk is held until all the bodies have arrived: each pins its slots at once. At its
+    // release each is checked against its copy taken on arrival: a read parsed where another
+    // connection's read lands next (the shared idle room) would have changed.
+    const held: Array<{ chunk: Buffer; copy: Buffer; release: () => void }> = [];
+    let changed = 0;
     const receive = async () => {
       const response = await agent.request(new URL(raw.url("/")), {
         method: "GET",
         headers: {},
         signal: never(),
       });
+      const seed = Number(response.headers["x-seed"]);
       const copies: Buffer[] = [];
       await new Promise<void>((resolve, reject) => {
         response.body.lend({
           chunk(chunk, release) {
-            copies.push(Buffer.from(chunk));
-            held.push(release);
+            const copy = Buffer.from(chunk);
+            copies.push(copy);
+            held.push({ chunk, copy, release });
           },
           end: resolve,
           error: reject,
         });
       });
-      return Buffer.concat(copies);
+      return { seed, received: Buffer.concat(copies) };
     };
     // Twice: the second round goes over the idle connections of the first, whose first read
     // of each answer may land in the room idle connections share, and is moved into a slot.
     for (let round = 1; round <= 2; round += 1) {
       const received = await Promise.all(Array.from({ length: 12 }, receive));
-      for (const release of held.splice(0)) release();
-      for (const one of received) assert.ok(one.equals(body), `round ${round}: each body whole`);
+      for (const { chunk, copy, release } of held.splice(0)) {
+        if (!chunk.equals(copy)) changed += 1;
+        release();
+      }
+      assert.equal(changed, 0, `round ${round}: chunks changed while held`);
+      for (const one of received)
+        assert.ok(one.received.equals(bytes(size, one.seed)), `round ${round}: each body whole`);
       const { made, free } = agent.slots;
       assert.ok(made > 32, `${made} slots made: more than a free list of 32 would have kept`);
       assert.equal(free, made, `round ${round}: every slot made is back in the free list`);
     }
     assert.equal(raw.connections, 12, "the second round reused the first round's connections");
+  });
+
+  test("answers with Connection: close: every slot made is free again", async (t) => {
+    // A connection closed inside a read's callback was asked for the next read's room after it
+    // closed: the slot it got then was never given back (one per answer).
+    const body = bytes(100_000, 94);
+    const raw = await rawServer(t, async (socket: Socket) => {
+      socket.end(
+        Buffer.concat([
+          Buffer.from(
+            `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+          ),
+          body,
+        ]),
+      );
+    });
+    const agent = new H1Agent({ timeoutMs: 5000 });
+    t.after(() => agent.close());
+    for (let i = 0; i < 20; i += 1) {
+      const response = await agent.request(new URL(raw.url("/")), {
+        method: "GET",
+        headers: {},
+        signal: never(),
+      });
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => {
+        response.body.lend({
+          chunk(chunk, release) {
+            chunks.push(Buffer.from(chunk));
+            release();
+          },
+          end: resolve,
+          error: reject,
+        });
+      });
+      assert.ok(Buffer.concat(chunks).equals(body), `answer ${i}: the body`);
+    }
+    assert.equal(raw.connections, 20, "each answer on its own connection");
+    const { made, free } = agent.slots;
+    assert.equal(free, made, `${made} slots made, ${free} free`);
   });
 
   test("the same check catches a sink that releases a chunk on arrival instead of after its write", async (t) => {

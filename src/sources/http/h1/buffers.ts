@@ -154,8 +154,13 @@ export class ReadCursor {
     return { slot: this.#slot as Slot, view };
   }
 
-  /** The connection is gone: its slot goes back to the pool once nothing in it is held. */
+  /**
+   * The connection is gone: its slot goes back to the pool once nothing in it is held, and any
+   * later read lands in the idle room (Node asks for the next read's room even after a callback
+   * that closed the connection: a slot given then would never come back).
+   */
   close(): void {
+    this.#idle = true;
     const slot = this.#slot;
     this.#slot = undefined;
     if (!slot) return;
