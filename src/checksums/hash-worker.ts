@@ -69,10 +69,7 @@ export class HashWorker {
   #published = 0;
   #done = 0;
   #backlog: Range[] = [];
-  /**
-   * `onHashed` callbacks by the sequence number of their range, oldest first; those called are
-   * cleared at once (a callback holds its chunk, and so its whole receive slot).
-   */
+  /** `onHashed` callbacks by range sequence, oldest first; cleared once called. */
   #waiting: Array<{ sequence: number; onHashed: () => void } | undefined> = [];
   #waitingHead = 0;
   /** Bytes copied in and not yet hashed: [sequence, bytes] oldest first. */
@@ -93,8 +90,7 @@ export class HashWorker {
 
   /** Starts a worker hashing with every one of `algorithms` (each once). */
   constructor(algorithms: readonly ChecksumAlgorithm[]) {
-    // Loaded here, not at start-up: only a large transfer needs a thread, and loading the module
-    // made every run ~3 ms slower (a one-URL no-op: 106 ms, 60 alternating runs).
+    // Loaded here: only a large transfer needs a thread; at start-up it cost every run ~3 ms.
     const { MessageChannel, Worker } = process.getBuiltinModule("node:worker_threads");
     const channel = new MessageChannel();
     this.#registrations = channel.port1;
@@ -232,7 +228,7 @@ export class HashWorker {
     while (this.#waitingHead < waiting.length) {
       const next = waiting[this.#waitingHead] as { sequence: number; onHashed: () => void };
       if (next.sequence >= this.#done) break;
-      waiting[this.#waitingHead] = undefined;
+      waiting[this.#waitingHead] = undefined; // it holds its chunk, so the chunk's slot
       this.#waitingHead += 1;
       next.onHashed();
     }

@@ -13,7 +13,7 @@
  */
 import { once } from "node:events";
 import { statSync } from "node:fs";
-import type { Readable, Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import { type Hasher, newHash } from "../checksums/digest.js";
 import type { Clock } from "../clock.js";
 import { logFailedAttemptAndWait } from "../core/context.js";
@@ -25,8 +25,9 @@ import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { withRetry } from "../policies/retry.js";
 import { isRemoteDirectory } from "../sources/location.js";
-import { type LendingBody, lendingBody, type Validators } from "../sources/source.js";
+import { lendingBody, type Validators } from "../sources/source.js";
 import { MemoryStateStore } from "../state/memory-store.js";
+import { lendToWritable } from "./lend-to-writable.js";
 import { EXIT, exitCodeFor } from "./report.js";
 import { buildRuntime } from "./runtime.js";
 import { withoutUserinfo } from "./specs.js";
@@ -212,78 +213,31 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
     version = opened.validators;
     if (attempt > 1) resumedFrom = written;
     const lending = lendingBody(opened.body);
-    if (lending) return lendToOut(lending);
+    if (lending)
+      return lendToWritable(lending, settings.out, {
+        accept,
+        limiter: runtime.limiter,
+        signal: either,
+      });
     for await (const chunk of opened.body as AsyncIterable<Buffer>) {
-      const refused = tooBig(chunk.length);
-      if (refused) throw refused;
       await runtime.limiter?.take(chunk.length, either);
-      hasher?.update(chunk);
-      written += chunk.length;
-      budget.received(chunk.length);
+      const refused = accept(chunk);
+      if (refused) throw refused;
       if (!settings.out.write(chunk)) await once(settings.out, "drain", { signal: either });
     }
   }
 
-  /** The error for a body that `more` bytes would take past --max-filesize, if they would. */
-  function tooBig(more: number): SyncError | undefined {
-    if (options.maxFileBytes === undefined || written + more <= options.maxFileBytes) return;
-    return new SyncError(
-      "write_error",
-      `${location.display} is larger than --max-filesize (${options.maxFileBytes} bytes)`,
-    );
-  }
-
-  /**
-   * `streamOnce`'s loop for a body our http client lends: each chunk is released once `out` has
-   * written it, and its receive slot is read into again. Read as a stream, every chunk kept its
-   * slot for good, and 1 GiB to stdout peaked at 110–120 MiB. The body stops reading while its
-   * lent limit (a few MiB) waits for `out`: that is the backpressure. A rate limit pauses it too.
-   */
-  function lendToOut(body: Readable & LendingBody): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      let waits = 0;
-      let ended = false;
-      const settle = (error?: unknown) => {
-        if (settled) return;
-        settled = true;
-        either.removeEventListener("abort", onAbort);
-        if (error === undefined) return resolve();
-        body.destroy(); // its connection is closed: no attempt reads it again
-        reject(error);
-      };
-      const onAbort = () => settle(either.reason);
-      if (either.aborted) return onAbort();
-      either.addEventListener("abort", onAbort, { once: true });
-      body.lend({
-        chunk(chunk, release) {
-          const refused = settled ? undefined : tooBig(chunk.length);
-          if (settled || refused) {
-            release();
-            return settle(refused);
-          }
-          hasher?.update(chunk);
-          written += chunk.length;
-          budget.received(chunk.length);
-          settings.out.write(chunk, () => release());
-          const owed = runtime.limiter?.take(chunk.length, either);
-          if (!owed) return;
-          waits += 1;
-          if (waits === 1) body.pauseLending();
-          owed.then(() => {
-            waits -= 1;
-            if (waits > 0 || settled) return;
-            if (ended) settle();
-            else body.resumeLending();
-          }, settle);
-        },
-        end() {
-          ended = true;
-          if (waits === 0) settle();
-        },
-        error: settle,
-      });
-    });
+  /** Counts and hashes a chunk about to go out; the error when it would pass --max-filesize. */
+  function accept(chunk: Buffer): SyncError | undefined {
+    if (options.maxFileBytes !== undefined && written + chunk.length > options.maxFileBytes)
+      return new SyncError(
+        "write_error",
+        `${location.display} is larger than --max-filesize (${options.maxFileBytes} bytes)`,
+      );
+    hasher?.update(chunk);
+    written += chunk.length;
+    budget.received(chunk.length);
+    return undefined;
   }
 }
 

@@ -46,8 +46,17 @@ function serve(
   return { urls, bodies };
 }
 
-/** Each result's destination holds the body served at its source's path. */
-async function assertDestinationsHold(doc: Doc, bodies: Map<string, Buffer>): Promise<void> {
+/**
+ * The `enqueue --wait --json` run succeeded, synced every one of `bodies`, and each result's
+ * destination holds the body served at its source's path.
+ */
+async function assertAllSynced(
+  run: { code: number | null; stdout: string; stderr: string },
+  bodies: Map<string, Buffer>,
+): Promise<void> {
+  assert.equal(run.code, 0, run.stderr);
+  const doc = JSON.parse(run.stdout) as Doc;
+  assert.equal(doc.summary.synced, bodies.size, JSON.stringify(doc.summary));
   for (const result of doc.results) {
     const body = bodies.get(new URL(result.source).pathname) as Buffer;
     assert.deepEqual(await readFile(result.destination), body, result.destination);
@@ -120,10 +129,7 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
       "--wait",
       "--json",
     );
-    assert.equal(run.code, 0, run.stderr);
-    const doc = JSON.parse(run.stdout) as Doc;
-    assert.equal(doc.summary.synced, 3);
-    await assertDestinationsHold(doc, bodies);
+    await assertAllSynced(run, bodies);
   });
 
   test("a worker's young generation stays within 4 MiB semi-spaces (loading bullmq included)", async (t) => {
@@ -166,10 +172,7 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     const killed = await victim.done;
     assert.equal(killed.signal, "SIGKILL");
     const run = await enqueued;
-    assert.equal(run.code, 0, run.stderr);
-    const doc = JSON.parse(run.stdout) as Doc;
-    assert.equal(doc.summary.synced, 24, JSON.stringify(doc.summary));
-    await assertDestinationsHold(doc, bodies);
+    await assertAllSynced(run, bodies);
     // Only the victim's jobs in flight were fetched again; nothing committed twice.
     const started = new Set(
       jobLines(killed.logs, "attempting download").map((line) => String(line.source)),
@@ -223,10 +226,7 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
     assert.equal(jobLines(left.logs, "worker stopped")[0]?.handed_back, handedBack.length);
     await fleet.startWorker("--concurrency", "6");
     const run = await enqueued;
-    assert.equal(run.code, 0, run.stderr);
-    const doc = JSON.parse(run.stdout) as Doc;
-    assert.equal(doc.summary.synced, 6);
-    await assertDestinationsHold(doc, bodies);
+    await assertAllSynced(run, bodies);
   });
 
   test("state kept where --state says (another db): a second batch is answered from the shared markers", async (t) => {

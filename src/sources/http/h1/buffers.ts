@@ -107,9 +107,8 @@ export class ReadCursor {
     this.#pool = pool;
   }
 
-  /** No response is awaited: the slot goes back (as `close`) and reads land in a scratch room. */
+  /** No response is awaited: as `close`, the slot goes back and reads land in the idle room. */
   idle(): void {
-    this.#idle = true;
     this.close();
   }
 
