@@ -4,6 +4,7 @@
  * Never exits the process.
  */
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { type Clock, systemClock, timeoutSignal } from "../clock.js";
 import { isDeadline } from "../core/context.js";
 import { runJob } from "../core/job.js";
@@ -157,6 +158,9 @@ async function runWithState(
     ...(deadline ? [deadline.signal] : []),
     ...(options.signal ? [options.signal] : []),
   ]);
+  // Each worker listens here while it waits, paces or runs a job: as many as --max-workers, no
+  // leak, so Node's "possible EventTarget memory leak" warning at eleven would be a false alarm.
+  setMaxListeners(0, signal);
   if (!resolved.network.tls.rejectUnauthorized) {
     logger.emit("warning", "TLS certificates not verified", {
       reason: "--insecure: any server can pose as the origin",
