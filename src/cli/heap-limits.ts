@@ -28,6 +28,8 @@
  * less RSS.
  * A setting the user gave to `node` itself (on its command line or in `NODE_OPTIONS`) wins.
  */
+import { subscribe } from "node:diagnostics_channel";
+import type { EventEmitter } from "node:events";
 import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 
@@ -49,12 +51,41 @@ export function limitHeapForBatches(
   const given = (name: string) => nodeFlags.some((flag) => isFlag(flag, name));
   if (!given("heap-growing-percent")) setFlagsFromString("--heap-growing-percent=20");
   if (given("max-semi-space-size") || given("semi-space-growth-factor")) return () => {};
-  setFlagsFromString("--semi-space-growth-factor=1");
-  let steering = false;
+  let underWay = false;
+  // Under way, the factor is the one whose next growth lands on the target (×4 from V8's initial
+  // 1 MiB, ×2 from 2 MiB), 1 once there; read again after every collection, because V8 also
+  // shrinks the semi-spaces after a few idle seconds and they must be able to grow back.
+  // Reported capacities fall a little short of powers of two (page headers): rounded, not ceiled.
+  // Set every time (~3 µs), not only when it changes: V8 puts a factor below 2 back to 2 each
+  // time it sets up an isolate, and a large transfer's hash thread then let the main thread's
+  // semi-spaces grow to 4 MiB during a single transfer (measured, Node 20).
+  const steer = () => {
+    const now = semiSpaceBytes();
+    // No new space by that name (another V8): V8's own growth, rather than a guess.
+    if (now === 0) return;
+    const wanted = underWay ? Math.max(1, Math.round(SEMI_SPACE_TARGET_BYTES / now)) : 1;
+    setFlagsFromString(`--semi-space-growth-factor=${wanted}`);
+  };
+  // A thread sets up its isolate some time before it is `online` (~50 ms for a hash thread), and
+  // the next collection would grow the semi-spaces before the observer hears of it (6 runs of 6
+  // of a 256 MiB transfer grew them to 2 MiB): set every millisecond until then (1 run of 9).
+  subscribe("worker_threads", (message) => {
+    const meanwhile = setInterval(steer, 1);
+    meanwhile.unref();
+    const stop = () => {
+      clearInterval(meanwhile);
+      steer();
+    };
+    const { worker } = message as { worker: EventEmitter };
+    worker.once("online", stop);
+    worker.once("exit", stop);
+  });
+  new PerformanceObserver(steer).observe({ entryTypes: ["gc"] });
+  steer();
   return () => {
-    if (steering) return;
-    steering = true;
-    holdSemiSpacesAt(SEMI_SPACE_TARGET_BYTES);
+    if (underWay) return;
+    underWay = true;
+    steer();
   };
 }
 
@@ -78,27 +109,4 @@ function semiSpaceBytes(): number {
   for (const space of getHeapSpaceStatistics())
     if (space.space_name === "new_space") return space.space_used_size + space.space_available_size;
   return 0;
-}
-
-/**
- * Sets the growth factor so that the semi-spaces' next growth lands on `target` (×4 from V8's
- * initial 1 MiB, ×2 from 2 MiB) and to 1 once they are there; read again after every
- * collection, because V8 also shrinks them (after a few idle seconds) and they must be able to
- * grow back. Reported capacities fall a little short of powers of two (page headers), so the
- * factor is rounded, not ceiled. No polling, no timer: the observer runs on V8's `gc` entries
- * and does not keep the process alive.
- */
-function holdSemiSpacesAt(target: number): void {
-  let factor = 0;
-  const steer = () => {
-    const now = semiSpaceBytes();
-    // No new space by that name (another V8): V8's own growth, rather than a guess.
-    if (now === 0) return;
-    const wanted = Math.max(1, Math.round(target / now));
-    if (wanted === factor) return;
-    factor = wanted;
-    setFlagsFromString(`--semi-space-growth-factor=${wanted}`);
-  };
-  steer();
-  new PerformanceObserver(steer).observe({ entryTypes: ["gc"] });
 }

@@ -60,9 +60,15 @@ async function newSpaceAtExit(
  * `limitHeapForBatches` when `limit` says so — and its `underWay` too unless `limit` is
  * "not under way" — and says "churned" when done.
  */
-function churnScript(limit: boolean | "not under way", idle = false): string[] {
+function churnScript(limit: boolean | "not under way", idle = false, worker = false): string[] {
   const limited = `(await import(${JSON.stringify(`file://${HEAP_LIMITS}`)})).limitHeapForBatches()`;
-  const prelude = limit === false ? "" : limit === true ? `${limited}();` : `${limited};`;
+  // A worker thread started and ended before the churn, as a large transfer's hash thread is.
+  const thread = worker
+    ? `const { Worker } = await import("node:worker_threads");
+       await new Promise((resolve) => new Worker("", { eval: true }).once("exit", resolve));`
+    : "";
+  const prelude =
+    (limit === false ? "" : limit === true ? `${limited}();` : `${limited};`) + thread;
   const shrink = `
     const { getHeapSpaceStatistics } = await import("node:v8");
     const { setTimeout: sleep } = await import("node:timers/promises");
@@ -99,6 +105,15 @@ describe("heap limits of the CLI process", () => {
     // Not grown: V8 may still shrink them below the initial size when it measures a low
     // allocation rate (a busy machine slows the churn down), as it did once in a full run.
     assert.ok(run.bytes <= 2 * MiB, `${run.bytes} bytes of new space`);
+  });
+
+  test("a worker thread, which makes V8 put the growth factor back to 2, changes neither", async () => {
+    const held = await newSpaceAtExit(churnScript("not under way", false, true));
+    assertChurned(held);
+    assert.ok(held.bytes <= 2 * MiB, `held: ${held.bytes} bytes of new space`);
+    const steered = await newSpaceAtExit(churnScript(true, false, true));
+    assertChurned(steered);
+    assert.equal(steered.bytes, 8 * MiB, "steered");
   });
 
   test("shrunk by V8 while idle, they grow back to 4 MiB", async () => {
