@@ -198,7 +198,7 @@ export class PartKeeper {
 
   /**
    * The attempt stopped with the part worth keeping: its bytes are written, it is closed, and its
-   * record says so. A part that cannot be recorded while the lease is ours (the store fails) is
+   * record says so — unless writing them failed (a flush to disk included): then it is discarded. A part that cannot be recorded while the lease is ours (the store fails) is
    * removed: nobody could ever resume it. Once the lease is lost this holder removes nothing of a
    * recorded part: the next holder may have resumed it, and decides.
    */
@@ -211,7 +211,13 @@ export class PartKeeper {
       await sink.discard();
       return;
     }
-    await sink.abandon();
+    if (!(await sink.abandon())) {
+      // A write or flush failed: what the file shows may not be what the disk holds.
+      this.#warn("writing it to disk failed");
+      this.#sink = sink;
+      await this.discard();
+      return;
+    }
     this.#record = { ...this.#record, file: sink.file(), closed: true };
     try {
       await this.#write(this.#record);

@@ -43,8 +43,12 @@ export interface PartSink {
    * final mode, so one fsync covers the bytes and the mode.
    */
   finish(): Promise<void>;
-  /** Writes what did arrive (for a resume) and closes the part; never throws. */
-  abandon(): Promise<void>;
+  /**
+   * Writes what did arrive (for a resume) and closes the part; never throws. Resolves to whether
+   * the part may be resumed: `false` once a write or a flush to disk has failed, as the part's
+   * bytes can then not be trusted even where the file shows them.
+   */
+  abandon(): Promise<boolean>;
   /** Removes the part; never throws. */
   discard(): Promise<void>;
   /**

@@ -242,6 +242,35 @@ describe("runJob", () => {
     assert.match(reasonOf(discarded), /may still be running/);
   });
 
+  test("a part cut off mid-body is kept for a resume, unless writing it to disk failed", async () => {
+    const large = createHash("sha512").update("large").digest().toString("hex").repeat(1024);
+    for (const resumable of [true, false]) {
+      const hold = new PassThrough();
+      const { runtime, logger, backing } = world(new FakeSource(Buffer.from(large), [{ hold }]));
+      const running = runJob(spec({ maxAttempts: 1 }), runtime, never);
+      hold.write(large.slice(0, 100_000));
+      await waitFor(() => runtime.destinations.parts[0]?.data().length === 100_000, "the bytes");
+      const part = runtime.destinations.parts[0];
+      assert.ok(part);
+      // The destination's writer saw a write or a flush to disk fail.
+      part.resumable = resumable;
+      hold.destroy(new SyncError("network", "connection reset", { retryable: true }));
+      const result = await running;
+      assert.equal(result.status, "failed");
+      const record = backing.parts.get("memory:///data/data.bin");
+      const discarded = logger.events.find((event) => event.message === "discarded part file");
+      if (resumable) {
+        assert.equal(record?.closed, true, "kept, closed, for a resume");
+        assert.equal(record?.file.size, 100_000);
+        assert.equal(discarded, undefined);
+      } else {
+        assert.equal(record, undefined, "no record: nothing to resume");
+        assert.equal(part.data().length, 0, "the part is removed");
+        assert.match(reasonOf(discarded), /writing it to disk failed/);
+      }
+    }
+  });
+
   test("a spec refused by the plan fails without a lease or a request", async () => {
     const source = new FakeSource(body);
     const { runtime, backing } = world(source);

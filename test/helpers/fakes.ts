@@ -79,6 +79,8 @@ interface Stored {
 /** Destinations in memory: what a commit put where, and every part ever opened. */
 export class MemoryDestinations implements DestinationDriver {
   readonly files = new Map<string, Stored>();
+  /** Every part opened, in order. */
+  readonly parts: MemoryPart[] = [];
   commits = 0;
   #ino = 1;
 
@@ -96,7 +98,11 @@ export class MemoryDestinations implements DestinationDriver {
       id: `memory://${path}`,
       fingerprint: async () => files.get(path)?.fingerprint,
       prepare: async () => {},
-      openPart: async (_resume: ResumeCandidate | undefined) => new MemoryPart(nextIno()),
+      openPart: async (_resume: ResumeCandidate | undefined) => {
+        const part = new MemoryPart(nextIno());
+        this.parts.push(part);
+        return part;
+      },
       discardKept: async (_file: PartFile) => {},
       commit: async (part: PartSink, lease: LeaseCheck) => {
         await lease.check();
@@ -119,7 +125,7 @@ export class MemoryDestinations implements DestinationDriver {
   }
 }
 
-class MemoryPart implements PartSink {
+export class MemoryPart implements PartSink {
   readonly offset = 0;
   readonly #chunks: Buffer[] = [];
   readonly #ino: number;
@@ -144,7 +150,11 @@ class MemoryPart implements PartSink {
   }
 
   async finish(): Promise<void> {}
-  async abandon(): Promise<void> {}
+  /** What `abandon` resolves to: `false` plays a part whose writes or flushes failed. */
+  resumable = true;
+  async abandon(): Promise<boolean> {
+    return this.resumable;
+  }
   async discard(): Promise<void> {
     this.#chunks.length = 0;
   }

@@ -35,9 +35,21 @@ const SYNC_WRITE_MAX_BYTES = 256 * 1024;
  */
 const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Background flushes in flight at once across the process: each holds one of libuv's four pool
+ * threads for as long as the disk takes, and many large transfers at once would otherwise leave
+ * none for the writes themselves. A part that finds them all busy skips its turn: its bytes go
+ * with its next flush, or with the commit's fsync.
+ */
+export const MAX_FLUSHES_IN_FLIGHT = 2;
+let flushesInFlight = 0;
+
 export interface PartWriterOptions {
   batchBytes?: number;
-  /** Bytes written between background flushes (fdatasync); at most one is in flight. */
+  /**
+   * Bytes written between background flushes (fdatasync); at most one is in flight per part,
+   * `MAX_FLUSHES_IN_FLIGHT` in the process.
+   */
   syncEveryBytes?: number;
   idleFlushMs?: number;
   /** A batch older than this is written at the next chunk, so a slow body reaches the disk steadily. */
@@ -49,7 +61,7 @@ export interface PartWriterOptions {
 export class PartWriter {
   readonly #handle: PartDescriptor;
   readonly #batchBytes: number;
-  readonly #syncEveryBytes: number;
+  #syncEveryBytes: number;
   #position: number;
   #batch: Uint8Array[] = [];
   #batchSize = 0;
@@ -164,13 +176,19 @@ export class PartWriter {
 
   /**
    * After the body failed: writes what did arrive (it is good data, kept for a resume) and waits
-   * for the writes, without fsyncing. Write errors are dropped: the body's error is the story.
+   * for the writes and a background flush already started, starting none. Errors are not thrown
+   * (the body's error is the story) but told: resolves to whether every write and flush
+   * succeeded, that is, whether the part may be resumed. A failed flush in particular cannot be
+   * found out later: the kernel reports a writeback error once, and the fsync of a resumed
+   * part's commit would succeed over bytes the disk never took.
    */
-  async abandon(): Promise<void> {
+  async abandon(): Promise<boolean> {
     clearTimeout(this.#idle);
+    this.#syncEveryBytes = Number.POSITIVE_INFINITY;
     if (this.#failure === undefined) this.#flushBatch();
     await this.#settle().catch(() => {});
     await this.#syncing?.catch(() => {});
+    return this.#failure === undefined;
   }
 
   #flushBatch(): void {
@@ -220,12 +238,16 @@ export class PartWriter {
   #afterWrite(size: number): void {
     this.#unsynced += size;
     if (this.#unsynced < this.#syncEveryBytes || this.#syncing) return;
+    if (flushesInFlight >= MAX_FLUSHES_IN_FLIGHT) return;
     this.#unsynced = 0;
+    flushesInFlight += 1;
     this.#syncing = this.#handle.datasync().then(
       () => {
+        flushesInFlight -= 1;
         this.#syncing = undefined;
       },
       (error: unknown) => {
+        flushesInFlight -= 1;
         this.#syncing = undefined;
         this.#failure ??= error;
       },

@@ -164,10 +164,11 @@ export class LocalPart implements PartSink {
     }
   }
 
-  async abandon(): Promise<void> {
-    await this.#writer.abandon();
+  async abandon(): Promise<boolean> {
+    const resumable = await this.#writer.abandon();
     await this.#positional?.abandon();
     await this.close();
+    return resumable;
   }
 
   async discard(): Promise<void> {

@@ -54,7 +54,11 @@ export class PositionalWriter implements PositionalPart {
       },
       push: (chunk, release) => writer.push(chunk, release),
       flush: () => writer.flush(),
-      abandon: () => writer.abandon(),
+      // A segment's progress is trusted through its checkpoints (fdatasync, then record), not
+      // through what its writer says here.
+      abandon: async () => {
+        await writer.abandon();
+      },
     };
   }
 

@@ -4,7 +4,7 @@ import { type FileHandle, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { PartWriter } from "../../../src/destinations/local/part-writer.js";
+import { MAX_FLUSHES_IN_FLIGHT, PartWriter } from "../../../src/destinations/local/part-writer.js";
 import { OpenFile } from "../../../src/fs/open-file.js";
 
 /** A FileHandle stand-in that records each writev's start and end, and can delay or fail one. */
@@ -108,5 +108,80 @@ describe("PartWriter gives lent chunks back once written", () => {
       await writer.push(chunk(100), () => sizeAtRelease.push(file.stat().size));
     await writer.finish();
     assert.deepEqual(sizeAtRelease, [100, 200, 300]);
+  });
+});
+
+describe("PartWriter flushes to disk in the background", () => {
+  const MiB = 1024 * 1024;
+
+  /** A descriptor whose writes succeed at once and whose flushes are counted and scripted. */
+  function flushingHandle(datasync: () => Promise<void> = async () => {}) {
+    const handle = {
+      flushes: 0,
+      async writev(buffers: Uint8Array[]) {
+        return { bytesWritten: buffers.reduce((sum, b) => sum + b.length, 0) };
+      },
+      datasync() {
+        handle.flushes += 1;
+        return datasync();
+      },
+    };
+    return handle;
+  }
+
+  /** Resolves once `predicate` holds, checked after each turn of the event loop (bounded). */
+  async function turnsUntil(predicate: () => boolean, what: string): Promise<void> {
+    for (let turn = 0; turn < 1000 && !predicate(); turn += 1)
+      await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(predicate(), `never came: ${what}`);
+  }
+
+  /** Hands `mib` MiB to `writer`, 1 MiB at a time, waiting when it asks to. */
+  async function pushMiB(writer: PartWriter, mib: number): Promise<void> {
+    for (let i = 0; i < mib; i += 1) await writer.push(chunk(MiB));
+  }
+
+  test("every 8 MiB written, not only at the commit", async () => {
+    const handle = flushingHandle();
+    const writer = new PartWriter(handle, 0);
+    await pushMiB(writer, 17);
+    await writer.finish();
+    assert.equal(handle.flushes, 2, "after 8 and after 16 MiB");
+  });
+
+  test("a failed flush fails finish, and abandon says the part may not be resumed", async () => {
+    const eio = () => Promise.reject(Object.assign(new Error("injected EIO"), { code: "EIO" }));
+    const failing = new PartWriter(flushingHandle(eio), 0);
+    await pushMiB(failing, 9);
+    await assert.rejects(failing.finish(), /injected EIO/);
+
+    const cut = new PartWriter(flushingHandle(eio), 0);
+    await pushMiB(cut, 9);
+    assert.equal(await cut.abandon(), false, "a failed flush: not resumable");
+
+    const sound = new PartWriter(flushingHandle(), 0);
+    await pushMiB(sound, 9);
+    assert.equal(await sound.abandon(), true, "every write and flush done: resumable");
+  });
+
+  test(`at most ${MAX_FLUSHES_IN_FLIGHT} flushes in flight in the process: a part finding them busy skips its turn`, async () => {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const busy = Array.from({ length: MAX_FLUSHES_IN_FLIGHT }, () => flushingHandle(() => held));
+    const writers = busy.map((handle) => new PartWriter(handle, 0));
+    for (const writer of writers) await pushMiB(writer, 8);
+    await turnsUntil(() => busy.every((handle) => handle.flushes === 1), "the first flushes");
+    const late = flushingHandle();
+    const lateWriter = new PartWriter(late, 0);
+    await pushMiB(lateWriter, 8);
+    await lateWriter.flush(); // its 8 MiB written: its turn has come
+    assert.equal(late.flushes, 0, "skipped while the others are on the disk");
+    release();
+    await Promise.all(writers.map((writer) => writer.finish()));
+    await pushMiB(lateWriter, 8);
+    await lateWriter.finish();
+    assert.equal(late.flushes, 1, "its next turn flushes");
   });
 });
