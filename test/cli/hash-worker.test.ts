@@ -1,6 +1,6 @@
 /**
  * Transfers hashed in a worker thread, end to end through the CLI against real servers (node:http,
- * and nginx for the default size threshold): byte-exact files and the right digests at sizes
+ * and nginx for the default size threshold, each side of it): byte-exact files and the right digests at sizes
  * around the receive slots and the lent-bytes limit, a resume that hashes the kept part first, a
  * signal mid-transfer (the run stops, no worker keeps it alive), a checksum mismatch refused, and
  * a worker that dies (the attempt fails, never "synced"; the retry hashes on the main thread).
@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { startNginx } from "../../bench/lib/nginx.js";
 import { blake3Available, newBlake3 } from "../../src/checksums/blake3.js";
+import { OFFLOAD_MIN_BYTES } from "../../src/core/hash-placement.js";
 import { CliProcess, findLog, runCli, singlePair } from "../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir, waitForPart } from "../helpers/tmp.js";
@@ -131,7 +132,7 @@ describe("hashing in a worker thread", () => {
     assert.ok((await readFile(join(dir, "out", "data.bin"))).equals(body));
   });
 
-  test("from nginx, 80 MiB (over the size from which a worker is used by default): exact", {
+  test("from nginx, by default: a thread over OFFLOAD_MIN_BYTES, none under it; both exact", {
     skip: NGINX ? false : "nginx is not installed",
   }, async (t) => {
     const dir = await tempDir(t);
@@ -139,13 +140,30 @@ describe("hashing in a worker thread", () => {
     await mkdir(root);
     await chmod(dir, 0o755);
     await chmod(root, 0o755);
-    const body = bytes(80 * 1024 * 1024 + 3, 8);
-    await writeFile(join(root, "big.bin"), body);
+    // Counts the threads the CLI starts, as Node announces them.
+    const counter = join(dir, "count-threads.cjs");
+    await writeFile(
+      counter,
+      `const dc = require("node:diagnostics_channel"); let threads = 0;
+       dc.subscribe("worker_threads", () => { threads += 1; });
+       process.on("exit", () => require("node:fs").writeFileSync(process.env.THREADS_FILE, String(threads)));`,
+    );
     const nginx = await startNginx(root, NGINX);
     t.after(() => nginx.stop());
-    const result = await runCli(singlePair(nginx.url("/big.bin"), dir, "out/big.bin"));
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(findLog(result, "updated destination")?.checksum, sha256(body));
-    assert.ok((await readFile(join(dir, "out", "big.bin"))).equals(body));
+    for (const [name, size, threads] of [
+      ["over.bin", OFFLOAD_MIN_BYTES + 3, "1"],
+      ["under.bin", 1024 * 1024 + 3, "0"],
+    ] as const) {
+      const body = bytes(size, 8);
+      await writeFile(join(root, name), body);
+      const threadsFile = join(dir, `${name}.threads`);
+      const result = await runCli(singlePair(nginx.url(`/${name}`), dir, `out/${name}`), {
+        env: { NODE_OPTIONS: `--require ${counter}`, THREADS_FILE: threadsFile },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(findLog(result, "updated destination")?.checksum, sha256(body));
+      assert.ok((await readFile(join(dir, "out", name))).equals(body));
+      assert.equal(await readFile(threadsFile, "utf8"), threads, `threads started for ${name}`);
+    }
   });
 });
