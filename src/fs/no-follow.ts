@@ -3,7 +3,7 @@
  * existing file when a new one is meant: what keeps a planted link (`part -> /etc/passwd`) from
  * redirecting a write.
  */
-import { closeSync, constants, fstatSync, open, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { errorCodeOf } from "../errors.js";
 
 const { O_CREAT, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } = constants;
@@ -26,20 +26,6 @@ export function createNew(path: string, mode = 0o600): number | undefined {
     if (errorCodeOf(error) === "EEXIST") return undefined;
     throw error;
   }
-}
-
-/**
- * `createNew` in the thread pool: creating a file is the costliest small call on a busy folder
- * (ext4 picks an inode, skipping recently deleted ones), and made here the event loop goes on.
- */
-export function createNewInPool(path: string, mode = 0o600): Promise<number | undefined> {
-  return new Promise((resolve, reject) =>
-    open(path, CREATE_NEW, mode, (error, fd) => {
-      if (!error) resolve(fd);
-      else if (errorCodeOf(error) === "EEXIST") resolve(undefined);
-      else reject(error);
-    }),
-  );
 }
 
 /**

@@ -24,7 +24,7 @@ import {
 import { hostname } from "node:os";
 import { basename, dirname, normalize } from "node:path";
 import type { Clock } from "../clock.js";
-import { createNewInPool, holdsExactly, readSmallFile } from "../fs/no-follow.js";
+import { createNew, holdsExactly, readSmallFile } from "../fs/no-follow.js";
 import { childPath, pathOfFileUrl } from "../fs/paths.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import {
@@ -52,10 +52,8 @@ import {
 } from "./store.js";
 
 /**
- * An empty lock file younger than this may be one whose maker is about to name itself in it (the
- * file is created in the thread pool, and named, synchronously, when its maker's event loop next
- * turns): it is looked at again rather than taken. Older, its maker died — or was stalled that
- * long, and then finds the lock no longer at its path and tries again.
+ * An empty lock file younger than this may be one whose maker is about to name itself in it (one
+ * synchronous step away): it is looked at again rather than taken. Older, its maker died.
  */
 const EMPTY_LOCK_GRACE_MS = 1000;
 const POLL_MIN_MS = 25;
@@ -105,7 +103,7 @@ export class FsLeases {
     for (;;) {
       options.signal?.throwIfAborted();
       options.guard?.();
-      const outcome = await this.#tryAcquire(key, path, options.ttlMs);
+      const outcome = this.#tryAcquire(key, path, options.ttlMs);
       if (typeof outcome !== "string") return outcome;
       // A lock changing hands (a `.break` beside it) is looked at again until the change is
       // done — or the marker is old enough to be a dead breaker's — even when told not to wait.
@@ -140,15 +138,11 @@ export class FsLeases {
   }
 
   /** The lease, or why not: `busy` (held), `changing` (another run is taking a stale lock over). */
-  async #tryAcquire(
-    key: string,
-    path: string,
-    ttlMs: number,
-  ): Promise<Lease | "busy" | "changing"> {
+  #tryAcquire(key: string, path: string, ttlMs: number): Lease | "busy" | "changing" {
     // A few rounds: a stale lock removed in one round is free in the next.
     let predecessor: Predecessor = { ended: "released" };
     for (let round = 0; round < 3; round += 1) {
-      const fd = await createNewInPool(path, 0o644);
+      const fd = createNew(path, 0o644);
       if (fd !== undefined) {
         const lease = this.#held(key, path, fd, ttlMs, predecessor);
         if (lease) return lease;
