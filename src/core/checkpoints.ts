@@ -7,6 +7,7 @@
  * fetched again by the next run — at most about a second's worth of transfer.
  */
 import type { PositionalPart } from "../destinations/destination.js";
+import { writeError } from "../errors.js";
 import type { PartKeeper } from "./parts.js";
 import type { SegmentState } from "./segment-stream.js";
 import type { SplitSettings } from "./split-settings.js";
@@ -19,6 +20,11 @@ export class Checkpoints {
   readonly #split: SplitSettings;
   readonly #onError: (error: unknown) => void;
   #running: Promise<void> | undefined;
+  /**
+   * The fdatasync that failed, as a `write_error`. Kept: the kernel reports a writeback error
+   * once, so the next fdatasync would succeed and a record would claim bytes the disk never took.
+   */
+  #diskFailure: unknown;
 
   /** `onError`: a checkpoint failed (the store, the disk, a lost lease): the attempt must stop. */
   constructor(
@@ -49,6 +55,11 @@ export class Checkpoints {
     return this.#running;
   }
 
+  /** Whether a checkpoint's fdatasync has failed: the part's bytes can no longer be trusted. */
+  get diskFailed(): boolean {
+    return this.#diskFailure !== undefined;
+  }
+
   /** Resolves once no checkpoint is under way. */
   async idle(): Promise<void> {
     await this.#running;
@@ -57,8 +68,14 @@ export class Checkpoints {
   async #checkpoint(): Promise<void> {
     // Taken before the fdatasync: only writes already complete are claimed.
     const marks = this.#states.map((state) => state.written);
+    if (this.#diskFailure !== undefined) throw this.#diskFailure;
     if (marks.every((mark, i) => mark === this.#states[i]?.recorded)) return;
-    await this.#part.datasync();
+    try {
+      await this.#part.datasync();
+    } catch (error) {
+      this.#diskFailure = writeError("flush", "the part file", error);
+      throw this.#diskFailure;
+    }
     await this.#parts.recordSegments(
       this.#states.map((state, i) => ({
         start: state.start,

@@ -253,7 +253,8 @@ async function fetchSegments(
     if (
       failure?.discardPartial ||
       failure?.code === "write_error" ||
-      failure?.code === "checksum_mismatch"
+      failure?.code === "checksum_mismatch" ||
+      checkpoints.diskFailed
     ) {
       await checkpoints.idle();
       await context.parts.discard();
@@ -262,7 +263,9 @@ async function fetchSegments(
       // resumes every segment from where it stopped.
       await checkpoints.idle();
       await checkpoints.run();
-      await context.parts.keep();
+      // That last checkpoint's fdatasync may be the one that fails.
+      if (checkpoints.diskFailed) await context.parts.discard();
+      else await context.parts.keep();
     }
     throw error;
   }
