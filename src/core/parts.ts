@@ -98,7 +98,10 @@ export class PartKeeper {
 
   /** Drops whatever kept part the record names, without looking at it (`--force`). */
   async forget(): Promise<void> {
-    if (this.#sink) return this.discard();
+    if (this.#sink) {
+      await this.discard();
+      return;
+    }
     const record = await this.#context.runtime.store.readPart(this.#context.keys.destination);
     if (record) await this.#drop(record);
   }
@@ -212,10 +215,11 @@ export class PartKeeper {
       return;
     }
     if (!(await sink.abandon())) {
-      // A write or flush failed: what the file shows may not be what the disk holds.
-      this.#warn("writing it to disk failed");
+      // A write or flush failed: what the file shows may not be what the disk holds. Never
+      // thrown over the body's own error: a record left behind names a file that is gone.
       this.#sink = sink;
-      await this.discard();
+      const removed = await this.discard().catch(() => true);
+      if (removed) this.#warn("writing it to disk failed");
       return;
     }
     this.#record = { ...this.#record, file: sink.file(), closed: true };
@@ -227,18 +231,22 @@ export class PartKeeper {
     }
   }
 
-  /** Drops the part and its record: its bytes can no longer be trusted or resumed. */
-  async discard(): Promise<void> {
+  /**
+   * Drops the part and its record: its bytes can no longer be trusted or resumed. Resolves to
+   * `false` when the lease was lost meanwhile: the part is then closed and left to its new holder.
+   */
+  async discard(): Promise<boolean> {
     const sink = this.#sink;
     const had = this.#record !== undefined;
     this.#sink = undefined;
     this.#record = undefined;
     if (had && !(await this.#stillOurs())) {
       await sink?.abandon(); // closed, and left to the lease's new holder
-      return;
+      return false;
     }
     await sink?.discard();
     if (had) await this.#delete();
+    return true;
   }
 
   /** Whether the lease is still this job's (checked now). */

@@ -39,7 +39,9 @@ const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
  * Background flushes in flight at once across the process: each holds one of libuv's four pool
  * threads for as long as the disk takes, and many large transfers at once would otherwise leave
  * none for the writes themselves. A part that finds them all busy skips its turn: its bytes go
- * with its next flush, or with the commit's fsync.
+ * with its next flush, or with the commit's fsync. A flush that never returns (a dead network
+ * mount) keeps its place, and background flushing stops for the process: the commit's fsync
+ * would hang there all the same.
  */
 export const MAX_FLUSHES_IN_FLIGHT = 2;
 let flushesInFlight = 0;
