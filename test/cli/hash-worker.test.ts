@@ -152,7 +152,7 @@ describe("hashing in a worker thread", () => {
     t.after(() => nginx.stop());
     for (const [name, size, threads] of [
       ["over.bin", OFFLOAD_MIN_BYTES + 3, "1"],
-      ["under.bin", 1024 * 1024 + 3, "0"],
+      ["under.bin", OFFLOAD_MIN_BYTES - 3, "0"],
     ] as const) {
       const body = bytes(size, 8);
       await writeFile(join(root, name), body);
