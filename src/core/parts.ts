@@ -201,7 +201,8 @@ export class PartKeeper {
 
   /**
    * The attempt stopped with the part worth keeping: its bytes are written, it is closed, and its
-   * record says so — unless writing them failed (a flush to disk included): then it is discarded. A part that cannot be recorded while the lease is ours (the store fails) is
+   * record says so — unless writing them failed (a flush to disk included): then it is
+   * discarded. A part that cannot be recorded while the lease is ours (the store fails) is
    * removed: nobody could ever resume it. Once the lease is lost this holder removes nothing of a
    * recorded part: the next holder may have resumed it, and decides.
    */
