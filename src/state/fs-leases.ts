@@ -154,7 +154,7 @@ export class FsLeases {
       if (held?.text === "" && ageMs >= 0 && ageMs < EMPTY_LOCK_GRACE_MS) return "changing";
       const verdict = judgeLockFile(this.#self, held?.text, ageMs, ttlMs, held?.stats.uid);
       if (verdict.alive) return "busy";
-      const broken = breakStaleLock(path, held?.text, ttlMs, verdict, this.#clock, this.#logger);
+      const broken = breakStaleLock(path, held, ttlMs, verdict, this.#clock, this.#logger);
       if (broken !== "broken") return broken;
       predecessor = {
         ended: verdict.gone ? "gone" : "expired",

@@ -4,7 +4,7 @@
  * removes a given stale lock.
  */
 
-import { closeSync } from "node:fs";
+import { closeSync, type Stats } from "node:fs";
 import type { Clock } from "../clock.js";
 import { createNew, readSmallFile } from "../fs/no-follow.js";
 import { lstatMtime, lstatOrUndefined, unlinkQuietly } from "../fs/stat.js";
@@ -16,13 +16,14 @@ export const STALE_BREAK_MS = 2000;
 
 /**
  * Removes a stale lock without racing another taker: only the holder of `<lock>.break` may
- * remove it, and only if it still holds the very content judged stale, still unrenewed.
- * `broken`: removed (try to take it now); `busy`: it turned out alive; `changing`: another taker
- * holds the marker (look again shortly).
+ * remove it, and only if it is still the very file judged stale (`stale`, as read then; `null`
+ * for something not a regular file), with the same content, unrenewed.
+ * `broken`: removed (try to take it now); `busy`: it turned out alive, or another lock is there
+ * now; `changing`: another taker holds the marker (look again shortly).
  */
 export function breakStaleLock(
   path: string,
-  staleText: string | undefined,
+  stale: { text: string; stats: Stats } | null,
   ttlMs: number,
   verdict: HolderVerdict,
   clock: Clock,
@@ -39,8 +40,16 @@ export function breakStaleLock(
   closeSync(fd);
   try {
     const now = readSmallFile(path);
-    const same = now === null ? staleText === undefined : now?.text === staleText;
     if (now === undefined) return "broken";
+    // The same file, not only the same content: every empty lock reads alike, and one made since
+    // (its maker about to name itself) must not go for a dead one's.
+    const same =
+      now === null || stale === null
+        ? now === stale
+        : now.text === stale.text &&
+          now.stats.ino === stale.stats.ino &&
+          now.stats.dev === stale.stats.dev &&
+          now.stats.mtimeMs === stale.stats.mtimeMs;
     if (!same) return "busy";
     // Renewed since we judged it: a paused holder woke up; it is alive after all.
     const age = clock.now() - (now?.stats.mtimeMs ?? lstatMtime(path));

@@ -1,0 +1,70 @@
+/**
+ * Breaking a stale lock (src/state/lock-break.ts) on real files: the lock is removed only if it is
+ * still the very file judged stale, not merely one with the same content — every empty lock
+ * reads alike, and one made since by a live run must survive.
+ */
+import assert from "node:assert/strict";
+import { closeSync, existsSync, openSync, unlinkSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { systemClock } from "../../src/clock.js";
+import { readSmallFile } from "../../src/fs/no-follow.js";
+import { breakStaleLock } from "../../src/state/lock-break.js";
+import { judgeLockFile } from "../../src/state/lock-owner.js";
+import { recordingLogger } from "../helpers/fakes.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const TTL_MS = 30_000;
+/** The judging run, as `FsLeases` describes itself. */
+const SELF = { host: hostname(), start: null, pidns: null, instance: "this-test" };
+
+/** An empty lock file at `path`, as a maker leaves it for the moment before naming itself. */
+function emptyLock(path: string): number {
+  return openSync(path, "wx");
+}
+
+describe("breakStaleLock", () => {
+  test("removes the empty lock it judged", async (t) => {
+    const path = join(await tempDir(t), "pair.lock");
+    closeSync(emptyLock(path));
+    const stale = readSmallFile(path);
+    assert.ok(stale);
+    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    const logger = recordingLogger();
+    assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "broken");
+    assert.equal(existsSync(path), false);
+  });
+
+  test("leaves an empty lock made since in its place, though it reads the same", async (t) => {
+    const path = join(await tempDir(t), "pair.lock");
+    const judgedFd = emptyLock(path);
+    const stale = readSmallFile(path);
+    assert.ok(stale);
+    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    // Another taker removes the judged lock and a live run makes its own (the judged inode is
+    // still open here, so the new lock cannot reuse it).
+    unlinkSync(path);
+    const madeFd = emptyLock(path);
+    t.after(() => {
+      closeSync(judgedFd);
+      closeSync(madeFd);
+    });
+    const logger = recordingLogger();
+    assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "busy");
+    assert.equal(existsSync(path), true, "the new lock is still there");
+    assert.equal(logger.events.length, 0, "nothing reported removed");
+  });
+
+  test("leaves a lock whose content changed since it was judged", async (t) => {
+    const path = join(await tempDir(t), "pair.lock");
+    writeFileSync(path, "locked by someone\n");
+    const stale = readSmallFile(path);
+    assert.ok(stale);
+    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    writeFileSync(path, "locked by someone else\n");
+    const logger = recordingLogger();
+    assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "busy");
+    assert.equal(existsSync(path), true);
+  });
+});
