@@ -151,7 +151,9 @@ export class FsLeases {
       const held = readSmallFile(path);
       if (held === undefined) continue; // released meanwhile
       const ageMs = this.#clock.now() - (held?.stats.mtimeMs ?? lstatMtime(path));
-      if (held?.text === "" && ageMs >= 0 && ageMs < EMPTY_LOCK_GRACE_MS) return "changing";
+      // Either side of zero: a file's mtime is finer than `Date.now()`'s millisecond, so a lock
+      // made this very millisecond reads as up to 1 ms old in the future.
+      if (held?.text === "" && Math.abs(ageMs) < EMPTY_LOCK_GRACE_MS) return "changing";
       const verdict = judgeLockFile(this.#self, held?.text, ageMs, ttlMs, held?.stats.uid);
       if (verdict.alive) return "busy";
       const broken = breakStaleLock(path, held, ttlMs, verdict, this.#clock, this.#logger);

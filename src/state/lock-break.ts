@@ -42,14 +42,16 @@ export function breakStaleLock(
     const now = readSmallFile(path);
     if (now === undefined) return "broken";
     // The same file, not only the same content: every empty lock reads alike, and one made since
-    // (its maker about to name itself) must not go for a dead one's.
+    // (its maker about to name itself) must not go for a dead one's. The times count as much as
+    // the inode: ext4 hands a removed lock's inode number to the next file at once.
     const same =
       now === null || stale === null
         ? now === stale
         : now.text === stale.text &&
           now.stats.ino === stale.stats.ino &&
           now.stats.dev === stale.stats.dev &&
-          now.stats.mtimeMs === stale.stats.mtimeMs;
+          now.stats.mtimeMs === stale.stats.mtimeMs &&
+          now.stats.ctimeMs === stale.stats.ctimeMs;
     if (!same) return "busy";
     // Renewed since we judged it: a paused holder woke up; it is alive after all.
     const age = clock.now() - (now?.stats.mtimeMs ?? lstatMtime(path));

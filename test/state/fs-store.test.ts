@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readlinkSync, watch } from "node:fs";
+import { closeSync, existsSync, openSync, readlinkSync, utimesSync, watch } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -106,6 +106,23 @@ describe("FsStateStore locks", () => {
 });
 
 describe("FsStateStore lock takeover in progress", () => {
+  test("an empty lock dated ahead of the clock (made this very millisecond, or by a host a little ahead) gets its maker's grace", async (t) => {
+    const { store } = await storeIn(t);
+    const path = store.lockPath("pair");
+    // A live maker's lock, read before it names itself. File times are finer than Date.now()'s
+    // millisecond, so one made this millisecond reads as dated up to 1 ms ahead; half a second
+    // ahead makes that certain here, as a maker's clock a little ahead of ours would.
+    const madeAt = Date.now();
+    closeSync(openSync(path, "wx"));
+    const ahead = (madeAt + 500) / 1000;
+    utimesSync(path, ahead, ahead);
+    const lock = await store.acquire("pair", once0);
+    const waited = Date.now() - madeAt;
+    assert.ok(lock, "taken once the grace is over (its maker never named itself)");
+    assert.ok(waited >= 1000, `taken after ${waited} ms, within the maker's grace`);
+    await lock.release();
+  });
+
   test("a lock-break marker left by a killed breaker delays the next run (not even told to wait) by at most a few seconds, never blocks it", async (t) => {
     const { dir, store } = await storeIn(t);
     const path = store.lockPath("pair");

@@ -1,10 +1,11 @@
 /**
  * Breaking a stale lock (src/state/lock-break.ts) on real files: the lock is removed only if it is
  * still the very file judged stale, not merely one with the same content — every empty lock
- * reads alike, and one made since by a live run must survive.
+ * reads alike, and one made since by a live run must survive. (The function used to be given the
+ * judged text alone; given `""` in the second and third cases below, it removed the new lock.)
  */
 import assert from "node:assert/strict";
-import { closeSync, existsSync, openSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -54,6 +55,21 @@ describe("breakStaleLock", () => {
     assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "busy");
     assert.equal(existsSync(path), true, "the new lock is still there");
     assert.equal(logger.events.length, 0, "nothing reported removed");
+  });
+
+  test("leaves an empty lock made since in the judged one's inode (ext4 reuses it at once)", async (t) => {
+    const path = join(await tempDir(t), "pair.lock");
+    closeSync(emptyLock(path));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path, old, old);
+    const stale = readSmallFile(path);
+    assert.ok(stale);
+    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    unlinkSync(path);
+    closeSync(emptyLock(path));
+    const logger = recordingLogger();
+    assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "busy");
+    assert.equal(existsSync(path), true, "the new lock is still there");
   });
 
   test("leaves a lock whose content changed since it was judged", async (t) => {
