@@ -98,10 +98,7 @@ export class PartKeeper {
 
   /** Drops whatever kept part the record names, without looking at it (`--force`). */
   async forget(): Promise<void> {
-    if (this.#sink) {
-      await this.discard();
-      return;
-    }
+    if (this.#sink) return this.discard().then(() => {});
     const record = await this.#context.runtime.store.readPart(this.#context.keys.destination);
     if (record) await this.#drop(record);
   }
@@ -208,21 +205,16 @@ export class PartKeeper {
    */
   async keep(): Promise<void> {
     const sink = this.#sink;
-    this.#sink = undefined;
     if (!sink) return;
-    if (!this.#record) {
-      // Unrecorded (small): known to nobody else, so never anyone else's.
-      await sink.discard();
-      return;
-    }
+    // Unrecorded (small): known to nobody else, so never anyone else's.
+    if (!this.#record) return this.discard().then(() => {});
     if (!(await sink.abandon())) {
       // A write or flush failed: what the file shows may not be what the disk holds. Never
       // thrown over the body's own error: a record left behind names a file that is gone.
-      this.#sink = sink;
-      const removed = await this.discard().catch(() => true);
-      if (removed) this.#warn("writing it to disk failed");
+      if (await this.discard().catch(() => true)) this.#warn("writing it to disk failed");
       return;
     }
+    this.#sink = undefined;
     this.#record = { ...this.#record, file: sink.file(), closed: true };
     try {
       await this.#write(this.#record);
@@ -291,13 +283,10 @@ export class PartKeeper {
       await underFence(this.#lease, write);
     } catch (error) {
       if (error instanceof LeaseLostError) throw error;
-      throw new SyncError(
-        "write_error",
-        `cannot record the part file: ${errorCodeOf(error) ?? (error instanceof Error ? error.message : String(error))}`,
-        {
-          cause: error,
-        },
-      );
+      const detail = errorCodeOf(error) ?? (error instanceof Error ? error.message : String(error));
+      throw new SyncError("write_error", `cannot record the part file: ${detail}`, {
+        cause: error,
+      });
     }
   }
 

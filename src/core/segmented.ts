@@ -250,23 +250,17 @@ async function fetchSegments(
     stopCheckpoints();
     await Promise.all(states.map((state) => state.writer.abandon()));
     const failure = error instanceof SyncError ? error : undefined;
-    if (
+    const untrusted =
       failure?.discardPartial ||
       failure?.code === "write_error" ||
-      failure?.code === "checksum_mismatch" ||
-      checkpoints.diskFailed
-    ) {
-      await checkpoints.idle();
-      await context.parts.discard();
-    } else {
-      // What arrived is written: made durable and recorded, so the next attempt (or run)
-      // resumes every segment from where it stopped.
-      await checkpoints.idle();
-      await checkpoints.run();
-      // That last checkpoint's fdatasync may be the one that fails.
-      if (checkpoints.diskFailed) await context.parts.discard();
-      else await context.parts.keep();
-    }
+      failure?.code === "checksum_mismatch";
+    await checkpoints.idle();
+    // Otherwise what arrived is written: made durable and recorded, so the next attempt (or run)
+    // resumes every segment from where it stopped — unless that fdatasync, or an earlier one,
+    // failed (`diskFailed`: the kernel would not say so twice).
+    if (!untrusted) await checkpoints.run();
+    if (untrusted || checkpoints.diskFailed) await context.parts.discard();
+    else await context.parts.keep();
     throw error;
   }
 }

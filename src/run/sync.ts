@@ -4,13 +4,12 @@
  * Never exits the process.
  */
 import { randomBytes } from "node:crypto";
-import { setMaxListeners } from "node:events";
-import { type Clock, systemClock, timeoutSignal } from "../clock.js";
+import { type Clock, systemClock } from "../clock.js";
 import { isDeadline } from "../core/context.js";
 import { runJob } from "../core/job.js";
 import type { ProgressEvent } from "../core/progress.js";
 import { ResultBuilder, type SourceResult } from "../core/result.js";
-import { SyncError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { Failpoint } from "../failpoints.js";
 import { type Logger, silentLogger } from "../log/events.js";
 import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../options/normalize.js";
@@ -24,6 +23,7 @@ import type { PlannedPair } from "./plan.js";
 import { plan } from "./plan.js";
 import { finishReport, type Report, Tally } from "./report.js";
 import { ResultOrder, type ResultSink } from "./result-order.js";
+import { runSignal } from "./run-signal.js";
 import { buildRuntime, openState, type RunState } from "./runtime.js";
 import { schedule } from "./scheduler.js";
 import { credentialsOf, jobSpecOf, type SourceCredentials } from "./specs.js";
@@ -144,24 +144,12 @@ async function runWithState(
 ): Promise<Report> {
   const { clock, logger, onProgress, startedAt, started, runId, version } = run;
   const { store } = state;
-  // The deadline bounds the whole run, the listing of remote directories included.
-  const deadlineMs = resolved.deadlineMs;
-  const deadline =
-    deadlineMs === undefined
-      ? undefined
-      : timeoutSignal(
-          clock,
-          deadlineMs,
-          () => new SyncError("deadline", `run deadline of ${deadlineMs / 1000} s passed`),
-        );
-  const signal = AbortSignal.any([
-    ...(deadline ? [deadline.signal] : []),
-    ...(options.signal ? [options.signal] : []),
-  ]);
-  // Each worker listens here while it waits, paces or runs a job (one at a time, measured): Node's
-  // "possible EventTarget memory leak" warning at eleven was a false alarm above ten workers. The
-  // limit stays, with room, so that a real leak (one per file) is still reported.
-  setMaxListeners(2 * resolved.maxWorkers + 10, signal);
+  const { signal, cancel: cancelDeadline } = runSignal(
+    clock,
+    resolved.deadlineMs,
+    options.signal,
+    resolved.maxWorkers,
+  );
   if (!resolved.network.tls.rejectUnauthorized) {
     logger.emit("warning", "TLS certificates not verified", {
       reason: "--insecure: any server can pose as the origin",
@@ -268,7 +256,7 @@ async function runWithState(
       },
     });
   } finally {
-    deadline?.cancel();
+    cancelDeadline();
     try {
       await close();
     } finally {
