@@ -3,8 +3,19 @@
  * existing file when a new one is meant: what keeps a planted link (`part -> /etc/passwd`) from
  * redirecting a write.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  type Stats,
+} from "node:fs";
 import { errorCodeOf } from "../errors.js";
+
+/** The largest file read as a lock or a record: anything bigger is not one of ours. */
+const SMALL_FILE_MAX = 64 * 1024;
 
 const { O_CREAT, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } = constants;
 
@@ -44,7 +55,41 @@ export function readSmallFile(path: string): { text: string; stats: Stats } | nu
   }
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile() || stats.size > 64 * 1024) return null;
+    if (!stats.isFile() || stats.size > SMALL_FILE_MAX) return null;
+    const buffer = Buffer.alloc(stats.size);
+    const read = readFromStart(fd, buffer);
+    return { text: buffer.subarray(0, read).toString("utf8"), stats };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * What is at `path` (a link is never followed), for judging a lock file: its stats, and its text
+ * when it is a small regular file this process can read (`text` is `undefined` for a link, a
+ * folder, a file it may not read, one too big to be a lock). The stats come from the descriptor
+ * the text was read through, or from `lstat` when nothing could be opened, so they always
+ * describe the object judged. `undefined` when nothing is there. Throws only when this process is
+ * out of descriptors, or the folder itself cannot be looked into.
+ */
+export function inspectSmallFile(
+  path: string,
+): { text: string | undefined; stats: Stats } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  } catch (error) {
+    const code = errorCodeOf(error);
+    if (code === "ENOENT") return undefined;
+    if (code === "EMFILE" || code === "ENFILE") throw error;
+    // A link (ELOOP), a socket (ENXIO), another user's unreadable file (EACCES), one under a
+    // lease (EAGAIN): there, but not readable as a lock. `lstat` still dates and identifies it.
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    return stats === undefined ? undefined : { text: undefined, stats };
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile() || stats.size > SMALL_FILE_MAX) return { text: undefined, stats };
     const buffer = Buffer.alloc(stats.size);
     const read = readFromStart(fd, buffer);
     return { text: buffer.subarray(0, read).toString("utf8"), stats };

@@ -44,11 +44,6 @@ export function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
-/** The mtime of whatever is at `path` (a link included), or 0 when nothing is. */
-export function lstatMtime(path: string): number {
-  return lstatOrUndefined(path)?.mtimeMs ?? 0;
-}
-
 export function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);

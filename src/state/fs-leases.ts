@@ -24,18 +24,12 @@ import {
 import { hostname } from "node:os";
 import { basename, dirname, normalize } from "node:path";
 import type { Clock } from "../clock.js";
-import { createNew, holdsExactly, readSmallFile } from "../fs/no-follow.js";
+import { createNew, holdsExactly, inspectSmallFile, readSmallFile } from "../fs/no-follow.js";
 import { childPath, pathOfFileUrl } from "../fs/paths.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
-import {
-  hashOf,
-  lstatBigOrUndefined,
-  lstatMtime,
-  statOrUndefined,
-  unlinkQuietly,
-} from "../fs/stat.js";
+import { hashOf, lstatBigOrUndefined, statOrUndefined, unlinkQuietly } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
-import { breakStaleLock, STALE_BREAK_MS } from "./lock-break.js";
+import { breakStaleLock, lockInTheWay, STALE_BREAK_MS } from "./lock-break.js";
 import {
   type HandOver,
   type HandOverSteps,
@@ -148,13 +142,15 @@ export class FsLeases {
         if (lease) return lease;
         continue;
       }
-      const held = readSmallFile(path);
+      const held = inspectSmallFile(path);
       if (held === undefined) continue; // released meanwhile
-      const ageMs = this.#clock.now() - (held?.stats.mtimeMs ?? lstatMtime(path));
+      if (held.stats.isDirectory()) throw lockInTheWay(path, "it is a folder");
+      const ageMs = this.#clock.now() - held.stats.mtimeMs;
       // Either side of zero: a file's mtime is finer than `Date.now()`'s millisecond, so a lock
       // made this very millisecond reads as up to 1 ms old in the future.
-      if (held?.text === "" && Math.abs(ageMs) < EMPTY_LOCK_GRACE_MS) return "changing";
-      const verdict = judgeLockFile(this.#self, held?.text, ageMs, ttlMs, held?.stats.uid);
+      if (held.text === "" && Math.abs(ageMs) < EMPTY_LOCK_GRACE_MS) return "changing";
+      // A lock this run may not read (another user's, mode 0600) is judged by its age alone.
+      const verdict = judgeLockFile(this.#self, held.text, ageMs, ttlMs, held.stats.uid);
       if (verdict.alive) return "busy";
       const broken = breakStaleLock(path, held, ttlMs, verdict, this.#clock, this.#logger);
       if (broken !== "broken") return broken;

@@ -4,26 +4,33 @@
  * removes a given stale lock.
  */
 
-import { closeSync, type Stats } from "node:fs";
+import { closeSync, type Stats, unlinkSync } from "node:fs";
 import type { Clock } from "../clock.js";
-import { createNew, readSmallFile } from "../fs/no-follow.js";
-import { lstatMtime, lstatOrUndefined, unlinkQuietly } from "../fs/stat.js";
+import { errorCodeOf, SyncError } from "../errors.js";
+import { createNew, inspectSmallFile } from "../fs/no-follow.js";
+import { lstatOrUndefined, unlinkQuietly } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
 import { type HolderVerdict, leaseExpired, parseOwner } from "./lock-owner.js";
 
 /** A lock-break marker older than this belonged to a process killed mid-takeover. */
 export const STALE_BREAK_MS = 2000;
 
+/** What was found at a lock's path: its stats, and its text if it is a small file this run can read. */
+export type LockSighting = { text: string | undefined; stats: Stats };
+
 /**
  * Removes a stale lock without racing another taker: only the holder of `<lock>.break` may
- * remove it, and only if it is still the very file judged stale (`stale`, as read then; `null`
- * for something not a regular file), with the same content, unrenewed.
+ * remove it, and only if it is still the very file judged stale (`stale`: the same inode, device,
+ * times and content), unrenewed.
  * `broken`: removed (try to take it now); `busy`: it turned out alive, or another lock is there
  * now; `changing`: another taker holds the marker (look again shortly).
+ * Throws a `write_error` when the lock, or a dead taker's marker, is there to stay: this run may
+ * not remove it (a folder planted at its path, another user's file in a sticky folder, a
+ * read-only file system). Waiting would never end, and calling the pair busy would be a lie.
  */
 export function breakStaleLock(
   path: string,
-  stale: { text: string; stats: Stats } | null,
+  stale: LockSighting,
   ttlMs: number,
   verdict: HolderVerdict,
   clock: Clock,
@@ -34,30 +41,27 @@ export function breakStaleLock(
   if (fd === undefined) {
     // Gone since (mtime unknown): someone else's new marker may be there now, so leave it.
     const mtime = lstatOrUndefined(breakPath)?.mtimeMs;
-    if (mtime !== undefined && clock.now() - mtime > STALE_BREAK_MS) unlinkQuietly(breakPath);
+    if (mtime !== undefined && clock.now() - mtime > STALE_BREAK_MS) removeOrExplain(breakPath);
     return "changing";
   }
   closeSync(fd);
   try {
-    const now = readSmallFile(path);
+    const now = inspectSmallFile(path);
     if (now === undefined) return "broken";
     // The same file, not only the same content: every empty lock reads alike, and one made since
     // (its maker about to name itself) must not go for a dead one's. The times count as much as
     // the inode: ext4 hands a removed lock's inode number to the next file at once.
     const same =
-      now === null || stale === null
-        ? now === stale
-        : now.text === stale.text &&
-          now.stats.ino === stale.stats.ino &&
-          now.stats.dev === stale.stats.dev &&
-          now.stats.mtimeMs === stale.stats.mtimeMs &&
-          now.stats.ctimeMs === stale.stats.ctimeMs;
+      now.text === stale.text &&
+      now.stats.ino === stale.stats.ino &&
+      now.stats.dev === stale.stats.dev &&
+      now.stats.mtimeMs === stale.stats.mtimeMs &&
+      now.stats.ctimeMs === stale.stats.ctimeMs;
     if (!same) return "busy";
     // Renewed since we judged it: a paused holder woke up; it is alive after all.
-    const age = clock.now() - (now?.stats.mtimeMs ?? lstatMtime(path));
-    if (!verdict.gone && !leaseExpired(age, ttlMs)) return "busy";
-    unlinkQuietly(path);
-    const owner = now ? parseOwner(now.text) : undefined;
+    if (!verdict.gone && !leaseExpired(clock.now() - now.stats.mtimeMs, ttlMs)) return "busy";
+    removeOrExplain(path);
+    const owner = now.text === undefined ? undefined : parseOwner(now.text);
     logger.emit("warning", "removed stale lock", {
       lock: path,
       holder_pid: owner?.pid ?? null,
@@ -67,4 +71,27 @@ export function breakStaleLock(
   } finally {
     unlinkQuietly(breakPath);
   }
+}
+
+/** Removes `path`, or throws `lockInTheWay` saying why it cannot be (gone already is fine). */
+function removeOrExplain(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    const code = errorCodeOf(error);
+    if (code === "ENOENT") return;
+    throw lockInTheWay(path, code === "EISDIR" ? "it is a folder" : (code ?? String(error)), error);
+  }
+}
+
+/**
+ * The failure of a pair whose lock path holds something this run can never take over (`why`):
+ * a `write_error` naming it, and what to do.
+ */
+export function lockInTheWay(path: string, why: string, cause?: unknown): SyncError {
+  return new SyncError(
+    "write_error",
+    `cannot take the lock ${path} (${why}): remove it by hand, then run again`,
+    cause === undefined ? {} : { cause },
+  );
 }

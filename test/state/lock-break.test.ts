@@ -5,11 +5,20 @@
  * judged text alone; given `""` in the second and third cases below, it removed the new lock.)
  */
 import assert from "node:assert/strict";
-import { closeSync, existsSync, openSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { systemClock } from "../../src/clock.js";
+import type { SyncError } from "../../src/errors.js";
 import { readSmallFile } from "../../src/fs/no-follow.js";
 import { breakStaleLock } from "../../src/state/lock-break.js";
 import { judgeLockFile } from "../../src/state/lock-owner.js";
@@ -82,5 +91,25 @@ describe("breakStaleLock", () => {
     const logger = recordingLogger();
     assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "busy");
     assert.equal(existsSync(path), true);
+  });
+
+  test("a folder where a dead taker's marker belongs: a write_error naming it, never 'changing' for ever", async (t) => {
+    const path = join(await tempDir(t), "pair.lock");
+    closeSync(emptyLock(path));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path, old, old);
+    mkdirSync(`${path}.break`);
+    utimesSync(`${path}.break`, old, old);
+    const stale = readSmallFile(path);
+    assert.ok(stale);
+    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    const logger = recordingLogger();
+    assert.throws(
+      () => breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger),
+      (error: SyncError) =>
+        error.code === "write_error" && /pair\.lock\.break \(it is a folder\)/.test(error.message),
+    );
+    assert.equal(existsSync(path), true, "the lock is left for a later run");
+    assert.equal(logger.events.length, 0, "nothing reported removed");
   });
 });
