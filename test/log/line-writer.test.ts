@@ -4,27 +4,39 @@ import { once } from "node:events";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createJsonLogger } from "../../src/log/json.js";
-import { coalescedSinks } from "../../src/log/line-writer.js";
+import { coalescedSinks, LINGER_MS } from "../../src/log/line-writer.js";
 import { Redactor } from "../../src/log/redact.js";
 
 const turnEnd = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Past the time a line may wait for company (timers of equal or earlier end fire first). */
+const lingerEnd = () => new Promise<void>((resolve) => setTimeout(resolve, LINGER_MS));
 
 describe("coalesced log lines", () => {
-  test("a turn's lines leave in one write, at the end of the turn", async () => {
+  test("lines logged within a few milliseconds leave in one write, not one per turn", async () => {
     const writes: string[] = [];
+    let written: () => void = () => {};
+    const firstWrite = new Promise<void>((resolve) => {
+      written = resolve;
+    });
     const sinks = coalescedSinks(
-      (text) => writes.push(`out:${text}`),
+      (text) => {
+        writes.push(`out:${text}`);
+        written();
+      },
       (text) => writes.push(`err:${text}`),
     );
     sinks.out("a\n");
     sinks.out("b\n");
+    // A turn of the event loop ends (a file's response handled); the next turn logs on.
+    await turnEnd();
     sinks.out("c\n");
-    assert.deepEqual(writes, [], "nothing is written before the turn ends");
     await turnEnd();
+    assert.deepEqual(writes, [], "nothing is written at the end of a turn");
+    // The flush timer does not hold the process open; the run's own work does. This stands in.
+    const work = setTimeout(() => {}, 60_000);
+    await firstWrite;
+    clearTimeout(work);
     assert.deepEqual(writes, ["out:a\nb\nc\n"]);
-    sinks.out("d\n");
-    await turnEnd();
-    assert.deepEqual(writes, ["out:a\nb\nc\n", "out:d\n"]);
   });
 
   test("lines keep their order across the two streams", async () => {
@@ -36,7 +48,7 @@ describe("coalesced log lines", () => {
     sinks.out("1\n");
     sinks.err("2\n");
     sinks.out("3\n");
-    await turnEnd();
+    await lingerEnd();
     assert.deepEqual(writes, ["out:1\n", "err:2\n", "out:3\n"]);
   });
 
@@ -70,7 +82,7 @@ describe("coalesced log lines", () => {
     assert.match(writes[1] as string, /^err:.*"paused at failpoint"/);
   });
 
-  test("a large turn is written as it grows, not held whole", () => {
+  test("a large batch is written as it grows, not held whole", () => {
     const writes: string[] = [];
     const sinks = coalescedSinks(
       (text) => writes.push(text),
