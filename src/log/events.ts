@@ -97,6 +97,16 @@ export interface EventFields {
   };
   "waiting for lock": SourceFields & { lock: string; wait_seconds: number };
   "removed stale lock": { lock: string; holder_pid: number | null; reason: string };
+  /**
+   * A stale-looking lock this run may not remove (another user's, in a sticky folder) whose holder
+   * may still be running: the pair is skipped as busy. Said once per lock per run.
+   */
+  "cannot remove stale lock": {
+    lock: string;
+    owner_uid: number;
+    error_code: string;
+    reason: string;
+  };
   /** A state record that is not what it should be: `file` (local state) or `key` (Redis). */
   "ignored unreadable state": { file?: string; key?: string; reason: string };
   /** The shared state store stopped answering: leases not confirmed in time are given up. */

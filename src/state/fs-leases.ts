@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto";
 import {
   type BigIntStats,
   closeSync,
+  fchmodSync,
   fstatSync,
   futimesSync,
   unlinkSync,
@@ -24,12 +25,12 @@ import {
 import { hostname } from "node:os";
 import { basename, dirname, normalize } from "node:path";
 import type { Clock } from "../clock.js";
-import { createNew, holdsExactly, inspectSmallFile, readSmallFile } from "../fs/no-follow.js";
+import { createNew, holdsExactly, inspectSmallFile } from "../fs/no-follow.js";
 import { childPath, pathOfFileUrl } from "../fs/paths.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import { hashOf, lstatBigOrUndefined, statOrUndefined, unlinkQuietly } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
-import { breakStaleLock, lockInTheWay, STALE_BREAK_MS } from "./lock-break.js";
+import { type Breaking, breakStaleLock, lockInTheWay, STALE_BREAK_MS } from "./lock-break.js";
 import {
   type HandOver,
   type HandOverSteps,
@@ -56,8 +57,8 @@ const POLL_MAX_MS = 250;
 export class FsLeases {
   readonly #dir: string;
   readonly #clock: Clock;
-  readonly #logger: Logger;
   #sequence = 0;
+  readonly #breaking: Breaking;
   /** How to tell, for each lease this store holds now (by token), that it is still ours. */
   readonly #mine = new Map<string, { ours: () => boolean; handOver: HandOver }>();
   readonly #self: Self = {
@@ -70,7 +71,7 @@ export class FsLeases {
   constructor(dir: string, clock: Clock, logger: Logger) {
     this.#dir = normalize(dir);
     this.#clock = clock;
-    this.#logger = logger;
+    this.#breaking = { clock, logger, warned: new Set() };
   }
 
   /**
@@ -116,8 +117,8 @@ export class FsLeases {
   verify(fence: Fence): boolean {
     const mine = this.#mine.get(fence.token)?.ours;
     if (mine) return mine();
-    const held = readSmallFile(this.lockPath(fence.key));
-    if (!held) return false;
+    const held = inspectSmallFile(this.lockPath(fence.key));
+    if (held?.text === undefined) return false;
     return parseOwner(held.text)?.token === fence.token;
   }
 
@@ -152,7 +153,7 @@ export class FsLeases {
       // A lock this run may not read (another user's, mode 0600) is judged by its age alone.
       const verdict = judgeLockFile(this.#self, held.text, ageMs, ttlMs, held.stats.uid);
       if (verdict.alive) return "busy";
-      const broken = breakStaleLock(path, held, ttlMs, verdict, this.#clock, this.#logger);
+      const broken = breakStaleLock(path, held, ttlMs, verdict, this.#breaking);
       if (broken !== "broken") return broken;
       predecessor = {
         ended: verdict.gone ? "gone" : "expired",
@@ -203,6 +204,9 @@ export class FsLeases {
       // The fence is counted only by the one who created the lock: no two holders count at once.
       owner = this.#owner(this.#nextFence(predecessor));
       text = JSON.stringify(owner);
+      // Readable by every user whatever the umask: another user's run must be able to tell a
+      // running holder, which it never takes over, from a dead one. It names no secret.
+      fchmodSync(fd, 0o644);
       writeSync(fd, text);
       stampLease(fd, takenAt);
       identity = fstatSync(fd, { bigint: true });

@@ -15,6 +15,13 @@ import { type HolderVerdict, leaseExpired, parseOwner } from "./lock-owner.js";
 /** A lock-break marker older than this belonged to a process killed mid-takeover. */
 export const STALE_BREAK_MS = 2000;
 
+/** What a taker works with: its clock, its log, and the locks it has warned it may not remove. */
+export interface Breaking {
+  clock: Clock;
+  logger: Logger;
+  warned: Set<string>;
+}
+
 /** What was found at a lock's path: its stats, and its text if it is a small file this run can read. */
 export type LockSighting = { text: string | undefined; stats: Stats };
 
@@ -24,17 +31,18 @@ export type LockSighting = { text: string | undefined; stats: Stats };
  * times and content), unrenewed.
  * `broken`: removed (try to take it now); `busy`: it turned out alive, or another lock is there
  * now; `changing`: another taker holds the marker (look again shortly).
- * Throws a `write_error` when the lock, or a dead taker's marker, is there to stay: this run may
- * not remove it (a folder planted at its path, another user's file in a sticky folder, a
- * read-only file system). Waiting would never end, and calling the pair busy would be a lie.
+ * A lock `unlink` may not remove (EPERM, EACCES: another user's, in a sticky folder) is `busy`
+ * while its holder may still be running — stopped, or judged by its age alone — with a warning
+ * the first time (`warned` remembers the paths). Throws a `write_error` when the lock, or a dead
+ * taker's marker, is there to stay: a folder, a dead holder's lock this run may not remove, a
+ * read-only file system. Waiting would never end, and calling the pair busy would be a lie.
  */
 export function breakStaleLock(
   path: string,
   stale: LockSighting,
   ttlMs: number,
   verdict: HolderVerdict,
-  clock: Clock,
-  logger: Logger,
+  { clock, logger, warned }: Breaking,
 ): "broken" | "busy" | "changing" {
   const breakPath = `${path}.break`;
   const fd = createNew(breakPath, 0o644);
@@ -60,7 +68,24 @@ export function breakStaleLock(
     if (!same) return "busy";
     // Renewed since we judged it: a paused holder woke up; it is alive after all.
     if (!verdict.gone && !leaseExpired(clock.now() - now.stats.mtimeMs, ttlMs)) return "busy";
-    removeOrExplain(path);
+    const refused = removalRefused(path);
+    if (refused !== undefined) {
+      if (refused === "EISDIR") throw lockInTheWay(path, "it is a folder");
+      const why = `${refused}; owned by uid ${now.stats.uid}; ${verdict.reason}`;
+      if ((refused === "EPERM" || refused === "EACCES") && !verdict.gone) {
+        if (!warned.has(path)) {
+          warned.add(path);
+          logger.emit("warning", "cannot remove stale lock", {
+            lock: path,
+            owner_uid: now.stats.uid,
+            error_code: refused,
+            reason: verdict.reason,
+          });
+        }
+        return "busy";
+      }
+      throw lockInTheWay(path, why);
+    }
     const owner = now.text === undefined ? undefined : parseOwner(now.text);
     logger.emit("warning", "removed stale lock", {
       lock: path,
@@ -73,14 +98,22 @@ export function breakStaleLock(
   }
 }
 
-/** Removes `path`, or throws `lockInTheWay` saying why it cannot be (gone already is fine). */
-function removeOrExplain(path: string): void {
+/** Removes `path`: `undefined` when done (or gone already), else the error code that refused it. */
+function removalRefused(path: string): string | undefined {
   try {
     unlinkSync(path);
+    return undefined;
   } catch (error) {
-    const code = errorCodeOf(error);
-    if (code === "ENOENT") return;
-    throw lockInTheWay(path, code === "EISDIR" ? "it is a folder" : (code ?? String(error)), error);
+    const code = errorCodeOf(error) ?? String(error);
+    return code === "ENOENT" ? undefined : code;
+  }
+}
+
+/** Removes a dead taker's marker, or throws `lockInTheWay` when it is there to stay. */
+function removeOrExplain(path: string): void {
+  const refused = removalRefused(path);
+  if (refused !== undefined) {
+    throw lockInTheWay(path, refused === "EISDIR" ? "it is a folder" : refused);
   }
 }
 

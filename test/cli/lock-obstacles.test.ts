@@ -6,15 +6,19 @@
  * in progress" for ever. Real files, real processes, a real unprivileged user (`setpriv`).
  *
  * The code before this test called a folder a removed stale lock, then skipped the pair with exit
- * 0 on every run; and it failed on any lock it could not read (EACCES), live or long dead.
+ * 0 on every run; and it failed on any lock it could not read (EACCES), live or long dead. A
+ * review of the first fix found a running holder's lock, made under umask 077, taken over by
+ * another user's run (judged by age alone), and a stopped holder's lock in a sticky folder
+ * failing the pair with "remove it by hand"; both have cases here.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { systemClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/log/events.js";
 import { FsLeases } from "../../src/state/fs-leases.js";
@@ -44,13 +48,53 @@ async function layout(t: TestContext, outMode = 0o755) {
     pathToFileURL(destination).href,
   );
   const args = ["--source-url", source, "--destination", destination, "--lock-dir", locks];
-  return { source, destination, lock, args };
+  return { source, destination, lock, locks, args };
 }
 
 /** A lock file made by root that only root may read: another user's run, as this one sees it. */
 async function rootsUnreadableLock(path: string, dated?: Date): Promise<void> {
   await writeFile(path, '{"pid":1,"token":"roots"}\n', { mode: 0o600 });
   if (dated) await utimes(path, dated, dated);
+}
+
+/** Keeps `path`'s mtime fresh, as a live holder renewing its lease does, until the returned stop. */
+function renewing(path: string): () => void {
+  const timer = setInterval(() => utimes(path, new Date(), new Date()).catch(() => {}), 500);
+  return () => clearInterval(timer);
+}
+
+const FS_LEASES = fileURLToPath(new URL("../../src/state/fs-leases.js", import.meta.url));
+const CLOCK = fileURLToPath(new URL("../../src/clock.js", import.meta.url));
+
+/**
+ * A root run holding `destination`'s lock, made under umask 077, its lease last renewed an hour
+ * ago; then `after`: "stall" blocks its event loop (running, not stopped: its lease is never
+ * renewed); "die" exits without releasing it.
+ */
+async function rootHolder(destination: string, locks: string, after: "stall" | "die") {
+  const script = `
+    process.umask(0o077);
+    const { utimesSync } = await import("node:fs");
+    const { FsLeases } = await import(${JSON.stringify(FS_LEASES)});
+    const { systemClock } = await import(${JSON.stringify(CLOCK)});
+    const leases = new FsLeases(${JSON.stringify(locks)}, systemClock, { emit() {} });
+    const key = ${JSON.stringify(pathToFileURL(destination).href)};
+    const lease = await leases.acquire(key, { ttlMs: 5000, waitMs: 0 });
+    if (!lease) throw new Error("not acquired");
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(leases.lockPath(key), hourAgo, hourAgo);
+    process.stdout.write("held\\n");
+    if (${JSON.stringify(after)} === "die") process.exit(0);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+  `;
+  const child: ChildProcess = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [chunk] = (await once(child.stdout as NonNullable<typeof child.stdout>, "data")) as [
+    Buffer,
+  ];
+  assert.equal(chunk.toString(), "held\n");
+  return child;
 }
 
 describe("what stands at a lock path", () => {
@@ -77,6 +121,8 @@ describe("what stands at a lock path", () => {
     test("held (fresh): the pair is skipped as busy, not failed", async (t) => {
       const { destination, lock, args } = await layout(t, 0o777);
       await rootsUnreadableLock(lock);
+      const stop = renewing(lock);
+      t.after(stop);
       const result = await runCli(args, { wrapper: NOBODY });
       assert.equal(result.code, 0, result.stderr);
       assert.ok(findLog(result, "another synchronization is in progress"), result.stderr);
@@ -94,13 +140,47 @@ describe("what stands at a lock path", () => {
       assert.equal(existsSync(destination), true);
     });
 
-    test("stale, in a sticky folder: the pair fails naming the lock it may not remove", async (t) => {
+    test("stale, in a sticky folder, its holder perhaps alive: busy, with a warning", async (t) => {
       const { destination, lock, args } = await layout(t, 0o1777);
       await rootsUnreadableLock(lock, HOUR_AGO);
       const result = await runCli(args, { wrapper: NOBODY });
+      assert.equal(result.code, 0, result.stderr);
+      const warning = findLog(result, "cannot remove stale lock");
+      assert.equal(warning?.error_code, "EPERM");
+      assert.equal(warning?.owner_uid, 0);
+      assert.ok(findLog(result, "another synchronization is in progress"), result.stderr);
+      assert.equal(findLog(result, "removed stale lock"), undefined);
+      assert.equal(existsSync(lock), true, "root's lock is left alone");
+      assert.equal(existsSync(destination), false);
+    });
+  });
+
+  describe("a root run's lock made under umask 077, as another user's run sees it", {
+    skip: canDropPrivileges ? false : "needs root and setpriv to act as another user",
+  }, () => {
+    test("its holder running, though silent for an hour: never taken over", async (t) => {
+      const { destination, lock, locks, args } = await layout(t, 0o777);
+      const holder = await rootHolder(destination, locks, "stall");
+      t.after(() => holder.kill("SIGKILL"));
+      assert.equal((await stat(lock)).mode & 0o777, 0o644, "readable whatever the umask");
+      const result = await runCli(args, { wrapper: NOBODY });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(findLog(result, "another synchronization is in progress"), result.stderr);
+      assert.equal(findLog(result, "removed stale lock"), undefined);
+      assert.equal(existsSync(destination), false);
+    });
+
+    test("its holder gone, in a sticky folder: the pair fails naming the lock, its owner and why", async (t) => {
+      const { destination, lock, locks, args } = await layout(t, 0o1777);
+      const holder = await rootHolder(destination, locks, "die");
+      await once(holder, "exit");
+      const result = await runCli(args, { wrapper: NOBODY });
       assert.equal(result.code, 73, result.stderr);
       const failed = findLog(result, "synchronization failed");
-      assert.match(String(failed?.reason), /cannot take the lock .*\.lock \(EPERM\)/);
+      assert.match(
+        String(failed?.reason),
+        /cannot take the lock .*\.lock \(EPERM; owned by uid 0; holder process is gone\)/,
+      );
       assert.equal(findLog(result, "removed stale lock"), undefined);
       assert.equal(existsSync(lock), true, "root's lock is left alone");
       assert.equal(existsSync(destination), false);

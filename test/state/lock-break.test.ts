@@ -42,7 +42,14 @@ describe("breakStaleLock", () => {
     assert.ok(stale);
     const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
     const logger = recordingLogger();
-    assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "broken");
+    assert.equal(
+      breakStaleLock(path, stale, TTL_MS, verdict, {
+        clock: systemClock,
+        logger,
+        warned: new Set(),
+      }),
+      "broken",
+    );
     assert.equal(existsSync(path), false);
   });
 
@@ -61,7 +68,14 @@ describe("breakStaleLock", () => {
       closeSync(madeFd);
     });
     const logger = recordingLogger();
-    assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "busy");
+    assert.equal(
+      breakStaleLock(path, stale, TTL_MS, verdict, {
+        clock: systemClock,
+        logger,
+        warned: new Set(),
+      }),
+      "busy",
+    );
     assert.equal(existsSync(path), true, "the new lock is still there");
     assert.equal(logger.events.length, 0, "nothing reported removed");
   });
@@ -77,7 +91,14 @@ describe("breakStaleLock", () => {
     unlinkSync(path);
     closeSync(emptyLock(path));
     const logger = recordingLogger();
-    assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "busy");
+    assert.equal(
+      breakStaleLock(path, stale, TTL_MS, verdict, {
+        clock: systemClock,
+        logger,
+        warned: new Set(),
+      }),
+      "busy",
+    );
     assert.equal(existsSync(path), true, "the new lock is still there");
   });
 
@@ -89,7 +110,14 @@ describe("breakStaleLock", () => {
     const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
     writeFileSync(path, "locked by someone else\n");
     const logger = recordingLogger();
-    assert.equal(breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger), "busy");
+    assert.equal(
+      breakStaleLock(path, stale, TTL_MS, verdict, {
+        clock: systemClock,
+        logger,
+        warned: new Set(),
+      }),
+      "busy",
+    );
     assert.equal(existsSync(path), true);
   });
 
@@ -105,7 +133,12 @@ describe("breakStaleLock", () => {
     const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
     const logger = recordingLogger();
     assert.throws(
-      () => breakStaleLock(path, stale, TTL_MS, verdict, systemClock, logger),
+      () =>
+        breakStaleLock(path, stale, TTL_MS, verdict, {
+          clock: systemClock,
+          logger,
+          warned: new Set(),
+        }),
       (error: SyncError) =>
         error.code === "write_error" && /pair\.lock\.break \(it is a folder\)/.test(error.message),
     );
