@@ -204,12 +204,12 @@ export class FsLeases {
       // The fence is counted only by the one who created the lock: no two holders count at once.
       owner = this.#owner(this.#nextFence(predecessor));
       text = JSON.stringify(owner);
+      identity = fstatSync(fd, { bigint: true });
       // Readable by every user whatever the umask: another user's run must be able to tell a
       // running holder, which it never takes over, from a dead one. It names no secret.
       fchmodSync(fd, 0o644);
       writeSync(fd, text);
       stampLease(fd, takenAt);
-      identity = fstatSync(fd, { bigint: true });
       const atPath = lstatBigOrUndefined(path);
       if (atPath?.ino !== identity.ino || atPath.dev !== identity.dev) {
         closeSync(fd);
@@ -263,7 +263,8 @@ export class FsLeases {
       if (!ours() || sameDevice(identity.dev, dirname(target)) !== true) return;
       closed = true;
       stop();
-      return rewriteLockAsRecord({ fd, path, identity, text }, target, record);
+      const recordMode = Number(identity.mode) & 0o777;
+      return rewriteLockAsRecord({ fd, path, identity, text, recordMode }, target, record);
     };
     this.#mine.set(owner.token, { ours: () => !lost.signal.aborted && ours(), handOver });
     const fence: Fence = { key, value: owner.fence, token: owner.token };

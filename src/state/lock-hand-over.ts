@@ -9,6 +9,7 @@
 import {
   type BigIntStats,
   closeSync,
+  fchmodSync,
   ftruncateSync,
   renameSync,
   statSync,
@@ -25,6 +26,11 @@ export interface HeldLock {
   path: string;
   identity: BigIntStats;
   text: string;
+  /**
+   * The mode the umask gave the lock when it was made, before it was opened to every reader: the
+   * record keeps it, as a record written anew would (it names the source).
+   */
+  recordMode: number;
 }
 
 /**
@@ -45,6 +51,7 @@ export function rewriteLockAsRecord(lock: HeldLock, target: string, record: stri
   try {
     writeSync(fd, combined, 0, combined.length, 0);
     ftruncateSync(fd, combined.length);
+    fchmodSync(fd, lock.recordMode);
   } catch (error) {
     // Nothing renamed: the lock file is ours still (its content names us), removed as a release would.
     closeOnce();

@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, stat, utimes, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -113,6 +113,17 @@ describe("what stands at a lock path", () => {
       assert.equal((await stat(lock)).isDirectory(), true, "the folder is left alone");
       assert.equal(existsSync(destination), false);
     }
+  });
+
+  test("under umask 077 the record a lock becomes stays private, though the lock was not", async (t) => {
+    const { destination, locks, args } = await layout(t);
+    const umask077 = ["sh", "-c", 'umask 077; exec "$0" "$@"'];
+    const result = await runCli(args, { wrapper: umask077 });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(existsSync(destination), true);
+    const markers = (await readdir(locks)).filter((name) => name.endsWith(".marker.json"));
+    assert.equal(markers.length, 1, `one marker in ${locks}`);
+    assert.equal((await stat(join(locks, markers[0] as string))).mode & 0o777, 0o600);
   });
 
   describe("another user's lock this run may not read", {
