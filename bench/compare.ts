@@ -25,6 +25,7 @@ import { createWriteStream } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createCostLine } from "./lib/create-cost.js";
 import { type Measurement, measure, median, which } from "./lib/measure.js";
 import { startNginx } from "./lib/nginx.js";
 
@@ -119,6 +120,7 @@ async function race(
 }
 
 const benchDir = await mkdtemp(join(tmpdir(), "resilient-sync-compare-"));
+console.log(createCostLine(tmpdir()));
 const data = join(benchDir, "data");
 await mkdir(data);
 // nginx's worker runs as nobody when we are root.

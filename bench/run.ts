@@ -27,6 +27,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sha256, TestServer } from "../test/helpers/server.js";
+import { createCostLine } from "./lib/create-cost.js";
 import { type Measurement, measure, median, which } from "./lib/measure.js";
 import { type Nginx, startNginx } from "./lib/nginx.js";
 import { w7 } from "./segmented.js";
@@ -664,6 +665,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const benchDir = await mkdtemp(join(tmpdir(), "resilient-sync-bench-"));
+  // Measured first, on a quiet file system: it can decide W2 (lib/create-cost.ts).
+  const createCost = createCostLine(tmpdir());
   const data = join(benchDir, "data");
   await mkdir(data);
   // nginx's workers run unprivileged: they must be able to read the data.
@@ -699,7 +702,7 @@ async function main(): Promise<number> {
   const load = loadavg()
     .map((x) => x.toFixed(2))
     .join(" ");
-  const header = `resilient-sync bench, ${new Date().toISOString().slice(0, 10)}, ${machine}, ${RUNS} counted runs after a warm-up, medians; load average at the end ${load}`;
+  const header = `resilient-sync bench, ${new Date().toISOString().slice(0, 10)}, ${machine}, ${RUNS} counted runs after a warm-up, medians; load average at the end ${load}; ${createCost}`;
   if (JSON_OUT)
     process.stdout.write(
       `${JSON.stringify({ header, runs: RUNS, rows, targets: targetsTable(rows) }, null, 2)}\n`,
