@@ -23,6 +23,21 @@ export function statOrUndefined(path: string): { dev: number; ino: number } | un
   }
 }
 
+/**
+ * `statOrUndefined`, each path's first answer remembered for the life of the returned function
+ * ("nothing there" is not remembered). Only for a question a stale answer cannot make unsafe.
+ */
+export function rememberingStat(): (path: string) => { dev: number; ino: number } | undefined {
+  const known = new Map<string, { dev: number; ino: number }>();
+  return (path) => {
+    const remembered = known.get(path);
+    if (remembered) return remembered;
+    const id = statOrUndefined(path);
+    if (id) known.set(path, { dev: id.dev, ino: id.ino });
+    return id;
+  };
+}
+
 /** What is at `path` itself, with 64-bit numbers; `undefined` when nothing is. Throws other errors. */
 export function lstatBigOrUndefined(path: string): BigIntStats | undefined {
   try {

@@ -77,13 +77,13 @@ export class FsLeases {
   /**
    * Where the lock file of `key` lives. A local file's is named after its folder's device and
    * inode and its own name, so every spelling of it — a symlinked folder, a bind mount — finds
-   * the same lock.
+   * the same lock. `identify` tells the folder's (default: asks the file system now).
    */
-  lockPath(key: string): string {
+  lockPath(key: string, identify = statOrUndefined): string {
     if (key.startsWith("file:///")) {
       const path = pathOfFileUrl(key);
       const folder = dirname(path);
-      const id = statOrUndefined(folder);
+      const id = identify(folder);
       const identity = id ? `${id.dev}:${id.ino}/${basename(path)}` : key;
       return childPath(folder, `.resilient-sync-${hashOf(identity)}.lock`);
     }

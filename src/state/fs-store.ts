@@ -21,7 +21,7 @@ import { type Failpoint, noFailpoint } from "../failpoints.js";
 import { mkdirs } from "../fs/mkdirs.js";
 import { readSmallFile } from "../fs/no-follow.js";
 import { childPath } from "../fs/paths.js";
-import { lstatOrUndefined } from "../fs/stat.js";
+import { lstatOrUndefined, rememberingStat } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import { FsLeases } from "./fs-leases.js";
@@ -40,6 +40,8 @@ import {
 /** How long a circuit update may wait for another process's update of the same origin. */
 const CIRCUIT_LOCK_WAIT_MS = 5000;
 const CIRCUIT_LOCK_TTL_MS = 5000;
+/** This process's user, asked once (a system call per record read otherwise). */
+const OUR_UID = process.getuid?.();
 
 export class FsStateStore implements StateStore {
   readonly dir: string;
@@ -50,6 +52,8 @@ export class FsStateStore implements StateStore {
   readonly #failpoint: Failpoint;
   /** Circuit updates of this process, one at a time per origin (other processes: the circuit lock). */
   readonly #circuitUpdates = new SerialByKey();
+  /** Whether the last marker read was there: the next is looked for the way that pays then. */
+  #markersFound = false;
 
   constructor(dir: string, clock: Clock, logger: Logger, failpoint: Failpoint = noFailpoint) {
     this.dir = dir;
@@ -73,7 +77,10 @@ export class FsStateStore implements StateStore {
   }
 
   async readMarker(key: string): Promise<Marker | undefined> {
-    const marker = await this.#readRecord<Marker>(this.#path(key, "marker"), isMarker);
+    const path = this.#path(key, "marker");
+    const marker = await this.#readRecord<Marker>(path, isMarker, this.#markersFound);
+    // A run's pairs tend alike: all new (a first run) or all synced before (a re-run).
+    this.#markersFound = marker !== undefined;
     return marker && withoutHolder(marker);
   }
 
@@ -123,8 +130,17 @@ export class FsStateStore implements StateStore {
         return false; // cannot be looked at: nothing this run could clear either
       }
     };
-    return exists(this.#leases.lockPath(key)) || exists(this.#path(key, "part"));
+    const lock = this.#leases.lockPath(key, this.#folderIdentities);
+    return exists(lock) || exists(this.#path(key, "part"));
   }
+
+  /**
+   * A folder's identity as first seen in this run, for `hasLeftovers` alone: a batch asks it once
+   * per file, of the same few folders. Were a folder replaced during the run, the answer could
+   * miss a leftover lock, which only delays its clearing: the fast path it guards writes nothing,
+   * and every lease is still taken by the folder's identity now (`acquire`).
+   */
+  readonly #folderIdentities = rememberingStat();
 
   readPart(key: string): Promise<PartRecord | undefined> {
     return this.#readRecord(this.#path(key, "part"), isPartRecord);
@@ -192,13 +208,21 @@ export class FsStateStore implements StateStore {
     return childPath(this.#base, `circuit-${hashOf(origin)}.json`);
   }
 
-  /** Reads a JSON record; a missing one is `undefined`, a damaged one is a warning and `undefined`. */
-  async #readRecord<T>(path: string, valid: (value: unknown) => boolean): Promise<T | undefined> {
+  /**
+   * Reads a JSON record; a missing one is `undefined`, a damaged one is a warning and `undefined`.
+   * `likelyThere`: open it at once rather than first asking whether it is there.
+   */
+  async #readRecord<T>(
+    path: string,
+    valid: (value: unknown) => boolean,
+    likelyThere = false,
+  ): Promise<T | undefined> {
     let read: ReturnType<typeof readSmallFile>;
     try {
       // "No record" is the common answer for a new pair (twice per file on a first run): a stat
       // that returns nothing costs a third of an `open` that fails, whose exception is built.
-      if (lstatOrUndefined(path) === undefined) return undefined;
+      // Where records are likely there (a re-run's markers), the stat is one call too many.
+      if (!likelyThere && lstatOrUndefined(path) === undefined) return undefined;
       read = readSmallFile(path);
     } catch (error) {
       this.#warnUnreadable(path, errorCodeOf(error) ?? String(error));
@@ -210,8 +234,7 @@ export class FsStateStore implements StateStore {
       return undefined;
     }
     // Another user's record (or one others may write) could say anything: never trust it.
-    const uid = process.getuid?.();
-    if (uid !== undefined && read.stats.uid !== uid) {
+    if (OUR_UID !== undefined && read.stats.uid !== OUR_UID) {
       this.#warnUnreadable(path, `owned by uid ${read.stats.uid}, not this user`);
       return undefined;
     }

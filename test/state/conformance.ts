@@ -244,6 +244,21 @@ export function storeConformance(
       await assert.rejects(store.writeMarker("pair", marker("late"), lease.fence), StaleFenceError);
     });
 
+    test("a marker reads the same whatever was read before it: one there, one missing", async (t) => {
+      // The file store looks for the next marker the way that paid for the last one (it was
+      // there, or it was not): every order of the two must read right.
+      const world = complete(await makeWorld(t));
+      const store = await world.open(new FakeClock());
+      const lease = await held(store, world.key, world.ttlMs);
+      await store.writeMarker("there", marker("abc"), lease.fence);
+      const reads = ["missing", "there", "there", "missing", "missing", "there", "missing"];
+      for (const key of reads) {
+        const expected = key === "there" ? marker("abc") : undefined;
+        assert.deepEqual(await store.readMarker(key), expected, `${key} after the read before`);
+      }
+      await lease.release();
+    });
+
     test("writeMarkerAndRelease writes the marker and frees the lease; a stale fence writes nothing", async (t) => {
       const world = complete(await makeWorld(t));
       const { key: KEY, once } = world;

@@ -413,6 +413,21 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     syncedAt: new Date(0).toISOString(),
   });
 
+  test("a lock left in a folder already asked about is still found", async (t) => {
+    // The folder's identity (which names its lock files) is remembered for these questions.
+    const { dir, store } = await storeIn(t);
+    const first = pathToFileURL(join(dir, "..", "a.bin")).href;
+    const second = pathToFileURL(join(dir, "..", "b.bin")).href;
+    assert.equal(store.hasLeftovers(first), false);
+    assert.equal(store.hasLeftovers(second), false);
+    const lease = await store.acquire(second, once0);
+    assert.ok(lease);
+    assert.equal(store.hasLeftovers(second), true, "its lock");
+    assert.equal(store.hasLeftovers(first), false, "not another file's");
+    await lease.release();
+    assert.equal(store.hasLeftovers(second), false);
+  });
+
   test("a local destination's lock file is renamed to its marker: the same inode, no lock left", async (t) => {
     const { dir, store } = await storeIn(t);
     const key = pathToFileURL(join(dir, "..", "data.bin")).href;
