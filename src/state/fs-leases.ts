@@ -258,12 +258,16 @@ export class FsLeases {
       stopRenewing();
       this.#mine.delete(owner.token);
     };
+    // The mode the umask gave the lock before it was opened to every reader: the record's.
+    const recordMode = Number(identity.mode) & 0o777;
     const handOver: HandOver = (target, record) => {
       if (closed || lost.signal.aborted || !record.startsWith("{") || record === "{}") return;
+      // Under a umask that keeps records from others (077, 027), the record is written anew: a
+      // reader who opened the lock while it was open to all would read the record through it.
+      if ((recordMode & 0o044) !== 0o044) return;
       if (!ours() || sameDevice(identity.dev, dirname(target)) !== true) return;
       closed = true;
       stop();
-      const recordMode = Number(identity.mode) & 0o777;
       return rewriteLockAsRecord({ fd, path, identity, text, recordMode }, target, record);
     };
     this.#mine.set(owner.token, { ours: () => !lost.signal.aborted && ours(), handOver });

@@ -40,8 +40,6 @@ import {
 /** How long a circuit update may wait for another process's update of the same origin. */
 const CIRCUIT_LOCK_WAIT_MS = 5000;
 const CIRCUIT_LOCK_TTL_MS = 5000;
-/** This process's user, asked once (a system call per record read otherwise). */
-const OUR_UID = process.getuid?.();
 
 export class FsStateStore implements StateStore {
   readonly dir: string;
@@ -234,7 +232,8 @@ export class FsStateStore implements StateStore {
       return undefined;
     }
     // Another user's record (or one others may write) could say anything: never trust it.
-    if (OUR_UID !== undefined && read.stats.uid !== OUR_UID) {
+    const uid = process.getuid?.();
+    if (uid !== undefined && read.stats.uid !== uid) {
       this.#warnUnreadable(path, `owned by uid ${read.stats.uid}, not this user`);
       return undefined;
     }

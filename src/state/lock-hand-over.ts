@@ -28,7 +28,8 @@ export interface HeldLock {
   text: string;
   /**
    * The mode the umask gave the lock when it was made, before it was opened to every reader: the
-   * record keeps it, as a record written anew would (it names the source).
+   * record keeps it, as a record written anew would. Only one that others may read anyway is
+   * handed over (`FsLeases`): a reader who opened the lock could read the record through it.
    */
   recordMode: number;
 }

@@ -28,6 +28,8 @@ export interface HolderVerdict {
   alive: boolean;
   /** Certainly dead: whatever it wrote is quiet. */
   gone: boolean;
+  /** Its process is there, stopped (SIGSTOP, Ctrl-Z): alive, though its lease ran out. */
+  stopped?: true;
   fence: number;
   token: string;
   reason: string;
@@ -94,7 +96,7 @@ export function judgeHolder(
   if (owner.start && start && owner.start !== start)
     return verdict(false, true, "holder pid was reused by another process");
   if (expired && processStopped(owner.pid))
-    return verdict(false, false, "holder is stopped and its lease expired");
+    return { ...verdict(false, false, "holder is stopped and its lease expired"), stopped: true };
   return verdict(true, false, "held");
 }
 

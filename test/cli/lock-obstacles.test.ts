@@ -9,14 +9,15 @@
  * 0 on every run; and it failed on any lock it could not read (EACCES), live or long dead. A
  * review of the first fix found a running holder's lock, made under umask 077, taken over by
  * another user's run (judged by age alone), and a stopped holder's lock in a sticky folder
- * failing the pair with "remove it by hand"; both have cases here.
+ * failing the pair with "remove it by hand"; a second review found a file planted long ago in a
+ * sticky folder skipping the pair for ever. Each has a case here.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { systemClock } from "../../src/clock.js";
@@ -30,6 +31,8 @@ const canDropPrivileges =
   process.getuid?.() === 0 &&
   spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), "true"]).status === 0;
 const HOUR_AGO = new Date(Date.now() - 3_600_000);
+const MINUTE_AGO = new Date(Date.now() - 60_000);
+const TWO_DAYS_AGO = new Date(Date.now() - 2 * 86_400_000);
 
 /** A source file, a destination folder `out` (mode `outMode`) and the destination's lock path. */
 async function layout(t: TestContext, outMode = 0o755) {
@@ -124,6 +127,8 @@ describe("what stands at a lock path", () => {
     const markers = (await readdir(locks)).filter((name) => name.endsWith(".marker.json"));
     assert.equal(markers.length, 1, `one marker in ${locks}`);
     assert.equal((await stat(join(locks, markers[0] as string))).mode & 0o777, 0o600);
+    const left = (await readdir(dirname(destination))).filter((name) => name.endsWith(".lock"));
+    assert.deepEqual(left, [], "no lock left");
   });
 
   describe("another user's lock this run may not read", {
@@ -151,17 +156,35 @@ describe("what stands at a lock path", () => {
       assert.equal(existsSync(destination), true);
     });
 
-    test("stale, in a sticky folder, its holder perhaps alive: busy, with a warning", async (t) => {
+    test("stale not long, in a sticky folder, its holder perhaps alive: busy, warned once", async (t) => {
       const { destination, lock, args } = await layout(t, 0o1777);
-      await rootsUnreadableLock(lock, HOUR_AGO);
-      const result = await runCli(args, { wrapper: NOBODY });
+      await rootsUnreadableLock(lock, MINUTE_AGO);
+      // Waiting a second for the lock: it is looked at several times, and warned about once.
+      const result = await runCli([...args, "--wait-lock", "1"], { wrapper: NOBODY });
       assert.equal(result.code, 0, result.stderr);
-      const warning = findLog(result, "cannot remove stale lock");
-      assert.equal(warning?.error_code, "EPERM");
-      assert.equal(warning?.owner_uid, 0);
+      const warnings = result.logs.filter((line) => line.message === "cannot remove stale lock");
+      assert.equal(warnings.length, 1, result.stderr);
+      assert.equal(warnings[0]?.error_code, "EPERM");
+      assert.equal(warnings[0]?.owner_uid, 0);
       assert.ok(findLog(result, "another synchronization is in progress"), result.stderr);
       assert.equal(findLog(result, "removed stale lock"), undefined);
       assert.equal(existsSync(lock), true, "root's lock is left alone");
+      assert.equal(existsSync(destination), false);
+    });
+
+    test("a file planted at the lock path long ago, in a sticky folder: the pair fails naming it", async (t) => {
+      const { destination, lock, args } = await layout(t, 0o1777);
+      await writeFile(lock, "junk\n", { mode: 0o644 });
+      await utimes(lock, TWO_DAYS_AGO, TWO_DAYS_AGO);
+      const result = await runCli(args, { wrapper: NOBODY });
+      assert.equal(result.code, 73, result.stderr);
+      const failed = findLog(result, "synchronization failed");
+      assert.match(
+        String(failed?.reason),
+        /cannot take the lock .*\.lock \(EPERM; owned by uid 0;/,
+      );
+      assert.equal(findLog(result, "cannot remove stale lock"), undefined);
+      assert.equal(existsSync(lock), true);
       assert.equal(existsSync(destination), false);
     });
   });

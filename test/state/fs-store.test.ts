@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, existsSync, openSync, readlinkSync, utimesSync, watch } from "node:fs";
-import { mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import {
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -411,6 +421,45 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     destinationCtimeMs: 1,
     destinationIno: 2,
     syncedAt: new Date(0).toISOString(),
+  });
+
+  test("under umask 077 the marker is written anew, never through the lock others could open", async (t) => {
+    const { dir, store } = await storeIn(t);
+    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
+    const before = process.umask(0o077);
+    try {
+      const lease = await store.acquire(key, once0);
+      assert.ok(lease);
+      const lock = await stat(store.lockPath(key));
+      assert.equal(lock.mode & 0o777, 0o644, "the lock: readable by all, to tell its holder");
+      await store.writeMarkerAndRelease("pair", markerOf("abc"), lease);
+      const written = await stat(store.recordPath("pair", "marker"));
+      assert.notEqual(written.ino, lock.ino, "not the lock's inode");
+      await lease.release(); // the lock was not handed over: the caller releases it
+      assert.equal(existsSync(store.lockPath(key)), false, "no lock file left");
+      assert.equal(written.mode & 0o777, 0o600);
+      assert.deepEqual(await store.readMarker("pair"), markerOf("abc"));
+    } finally {
+      process.umask(before);
+    }
+  });
+
+  test("a folder replaced since: its lock is asked for by the folder now, by every run", async (t) => {
+    const { dir, store } = await storeIn(t);
+    const folder = join(dir, "..", "out");
+    await mkdir(folder);
+    const key = pathToFileURL(join(folder, "data.bin")).href;
+    assert.equal(store.hasLeftovers(key), false);
+    const first = await store.acquire(key, once0);
+    assert.ok(first);
+    await first.release();
+    await rename(folder, `${folder}.old`);
+    await mkdir(folder);
+    const other = new FsStateStore(dir, systemClock, recorder());
+    const held = await other.acquire(key, once0);
+    assert.ok(held, "another run takes the lock in the new folder");
+    assert.equal(await store.acquire(key, once0), undefined, "this run finds it held");
+    await held.release();
   });
 
   test("a lock left in a folder already asked about is still found", async (t) => {
