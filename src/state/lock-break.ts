@@ -10,16 +10,10 @@ import { errorCodeOf, SyncError } from "../errors.js";
 import { createNew, inspectSmallFile } from "../fs/no-follow.js";
 import { lstatOrUndefined, unlinkQuietly } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
-import { type HolderVerdict, leaseExpired, parseOwner } from "./lock-owner.js";
+import { type HolderVerdict, LONG_SILENCE_MS, leaseExpired, parseOwner } from "./lock-owner.js";
 
 /** A lock-break marker older than this belonged to a process killed mid-takeover. */
 export const STALE_BREAK_MS = 2000;
-/**
- * How long after its lease ran out a lock this run may not remove is still left to a holder
- * that cannot be shown dead (a stalled run, another host's), the pair skipped as busy; after
- * that the pair fails naming it.
- */
-export const UNREMOVABLE_PATIENCE_MS = 10 * 60_000;
 
 /** What a taker works with: its clock, its log, and the locks it has warned it may not remove. */
 export interface Breaking {
@@ -39,7 +33,7 @@ export type LockSighting = { text: string | undefined; stats: Stats };
  * now; `changing`: another taker holds the marker (look again shortly).
  * A lock `unlink` may not remove (EPERM, EACCES: another user's, in a sticky folder) is `busy`
  * while its holder may still come back — stopped, or judged by its age alone and silent for
- * less than `UNREMOVABLE_PATIENCE_MS` — with a warning the first time (`warned` remembers the
+ * less than `LONG_SILENCE_MS` — with a warning the first time (`warned` remembers the
  * paths). Throws a `write_error` when the lock, or a dead taker's marker, is there to stay: a
  * folder, a dead holder's lock, one silent for longer, a read-only file system. Waiting would
  * never end, and calling the pair busy would be a lie.
@@ -83,7 +77,7 @@ export function breakStaleLock(
       // lease ran out not long ago. Longer, and it is a dead run's or something planted: waiting
       // on it would skip the pair for ever.
       const silentMs = clock.now() - now.stats.mtimeMs - ttlMs;
-      const mayReturn = verdict.stopped || (!verdict.gone && silentMs < UNREMOVABLE_PATIENCE_MS);
+      const mayReturn = verdict.stopped || (!verdict.gone && silentMs < LONG_SILENCE_MS);
       if ((refused === "EPERM" || refused === "EACCES") && mayReturn) {
         if (!warned.has(path)) {
           warned.add(path);

@@ -18,6 +18,13 @@ export interface LockOwner {
 /** This process, as a lock file would name it. */
 export type Self = Pick<LockOwner, "host" | "start" | "pidns" | "instance">;
 
+/**
+ * How long past its lease a holder that cannot be shown dead (nor alive) is still waited on: one
+ * whose /proc is hidden, or whose stale lock this run may not remove. A run stalled longer is
+ * treated as dead; a planted lock blocks no longer than this.
+ */
+export const LONG_SILENCE_MS = 10 * 60_000;
+
 /** Whether a lease last renewed `ageMs` ago has run out (a renewal dated far in the future counts as out too: a clock that cannot be trusted). */
 export function leaseExpired(ageMs: number, ttlMs: number): boolean {
   return ageMs > ttlMs || ageMs < -ttlMs;
@@ -87,10 +94,18 @@ export function judgeHolder(
     !(owner.pid === process.pid && owner.instance !== self.instance);
   if (!askable) return verdict(!expired, false, "holder's lease expired");
   if (!processExists(owner.pid)) return verdict(false, true, "holder process is gone");
+  const uid = processUid(owner.pid);
+  // A live process whose /proc this user may not read (`hidepid=2`): its owner and start cannot
+  // be checked, so a holder cannot be told from a planted lock naming some process. It is given
+  // the benefit of the doubt until it has been silent long past its lease.
+  if (uid === null && owner.start) {
+    const silentLong = Math.abs(ageMs) - ttlMs > LONG_SILENCE_MS;
+    return verdict(!silentLong, false, "holder cannot be inspected (/proc hidden), silent long");
+  }
   // A lock file names its own holder: unprovable (judged by its lease alone) when it does not say
   // when that process started, or when the file belongs to another user than the process — a
   // file planted to name some long-running process (pid 1) would otherwise block for ever.
-  const planted = !owner.start || (fileUid !== undefined && processUid(owner.pid) !== fileUid);
+  const planted = !owner.start || (fileUid !== undefined && uid !== fileUid);
   if (planted) return verdict(!expired, false, "holder's lease expired");
   const start = processStartTime(owner.pid);
   if (owner.start && start && owner.start !== start)

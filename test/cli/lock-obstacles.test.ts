@@ -30,6 +30,19 @@ const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
 const canDropPrivileges =
   process.getuid?.() === 0 &&
   spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), "true"]).status === 0;
+/** `NOBODY`, in a mount namespace of its own whose /proc hides other users' processes. */
+const NOBODY_HIDEPID = [
+  "unshare",
+  "-m",
+  "--propagation",
+  "private",
+  "sh",
+  "-c",
+  `mount -t proc -o hidepid=2 proc /proc && exec ${NOBODY.join(" ")} "$0" "$@"`,
+];
+const HIDEPID_WORKS =
+  canDropPrivileges &&
+  spawnSync(NOBODY_HIDEPID[0] as string, [...NOBODY_HIDEPID.slice(1), "true"]).status === 0;
 const HOUR_AGO = new Date(Date.now() - 3_600_000);
 const MINUTE_AGO = new Date(Date.now() - 60_000);
 const TWO_DAYS_AGO = new Date(Date.now() - 2 * 86_400_000);
@@ -70,11 +83,16 @@ const FS_LEASES = fileURLToPath(new URL("../../src/state/fs-leases.js", import.m
 const CLOCK = fileURLToPath(new URL("../../src/clock.js", import.meta.url));
 
 /**
- * A root run holding `destination`'s lock, made under umask 077, its lease last renewed an hour
- * ago; then `after`: "stall" blocks its event loop (running, not stopped: its lease is never
- * renewed); "die" exits without releasing it.
+ * A root run holding `destination`'s lock, made under umask 077, its lease last renewed
+ * `silentMs` ago (default an hour); then `after`: "stall" blocks its event loop (running, not
+ * stopped: its lease is never renewed); "die" exits without releasing it.
  */
-async function rootHolder(destination: string, locks: string, after: "stall" | "die") {
+async function rootHolder(
+  destination: string,
+  locks: string,
+  after: "stall" | "die",
+  silentMs = 3_600_000,
+) {
   const script = `
     process.umask(0o077);
     const { utimesSync } = await import("node:fs");
@@ -84,8 +102,8 @@ async function rootHolder(destination: string, locks: string, after: "stall" | "
     const key = ${JSON.stringify(pathToFileURL(destination).href)};
     const lease = await leases.acquire(key, { ttlMs: 5000, waitMs: 0 });
     if (!lease) throw new Error("not acquired");
-    const hourAgo = new Date(Date.now() - 3_600_000);
-    utimesSync(leases.lockPath(key), hourAgo, hourAgo);
+    const renewedAt = new Date(Date.now() - ${silentMs});
+    utimesSync(leases.lockPath(key), renewedAt, renewedAt);
     process.stdout.write("held\\n");
     if (${JSON.stringify(after)} === "die") process.exit(0);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
@@ -218,6 +236,31 @@ describe("what stands at a lock path", () => {
       assert.equal(findLog(result, "removed stale lock"), undefined);
       assert.equal(existsSync(lock), true, "root's lock is left alone");
       assert.equal(existsSync(destination), false);
+    });
+  });
+
+  describe("where /proc hides other users' processes (hidepid=2)", {
+    skip: HIDEPID_WORKS ? false : "needs root, setpriv, unshare and a hidepid /proc mount",
+  }, () => {
+    test("a running holder silent a minute past its lease: never taken over", async (t) => {
+      const { destination, locks, args } = await layout(t, 0o777);
+      const holder = await rootHolder(destination, locks, "stall", 60_000);
+      t.after(() => holder.kill("SIGKILL"));
+      const result = await runCli(args, { wrapper: NOBODY_HIDEPID });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(findLog(result, "another synchronization is in progress"), result.stderr);
+      assert.equal(findLog(result, "removed stale lock"), undefined);
+      assert.equal(existsSync(destination), false);
+    });
+
+    test("silent an hour: taken over (a planted lock naming a live process blocks no longer)", async (t) => {
+      const { destination, locks, args } = await layout(t, 0o777);
+      const holder = await rootHolder(destination, locks, "stall");
+      t.after(() => holder.kill("SIGKILL"));
+      const result = await runCli(args, { wrapper: NOBODY_HIDEPID });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(String(findLog(result, "removed stale lock")?.reason), /cannot be inspected/);
+      assert.equal(existsSync(destination), true);
     });
   });
 });
