@@ -24,16 +24,23 @@ export function statOrUndefined(path: string): { dev: number; ino: number } | un
 }
 
 /**
- * `statOrUndefined`, each path's first answer remembered for the life of the returned function
- * ("nothing there" is not remembered). Only for a question a stale answer cannot make unsafe.
+ * `statOrUndefined`, each path's answer remembered for `forMs` ("nothing there" is not
+ * remembered), and for no more than `paths` paths at once (a long-lived embedder's). Only for a
+ * question a stale answer cannot make unsafe.
  */
-export function rememberingStat(): (path: string) => { dev: number; ino: number } | undefined {
-  const known = new Map<string, { dev: number; ino: number }>();
+export function rememberingStat(
+  forMs = 10_000,
+  paths = 4096,
+): (path: string) => { dev: number; ino: number } | undefined {
+  const known = new Map<string, { dev: number; ino: number; until: number }>();
   return (path) => {
+    const now = performance.now();
     const remembered = known.get(path);
-    if (remembered) return remembered;
+    if (remembered && remembered.until > now) return remembered;
     const id = statOrUndefined(path);
-    if (id) known.set(path, { dev: id.dev, ino: id.ino });
+    if (known.size >= paths) known.clear();
+    if (id) known.set(path, { dev: id.dev, ino: id.ino, until: now + forMs });
+    else known.delete(path);
     return id;
   };
 }

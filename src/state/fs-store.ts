@@ -133,8 +133,8 @@ export class FsStateStore implements StateStore {
   }
 
   /**
-   * A folder's identity as first seen in this run, for `hasLeftovers` alone: a batch asks it once
-   * per file, of the same few folders. Were a folder replaced during the run, the answer could
+   * A folder's identity as seen in the last ten seconds, for `hasLeftovers` alone: a batch asks
+   * it once per file, of the same few folders. Were a folder replaced meanwhile, the answer could
    * miss a leftover lock, which only delays its clearing: the fast path it guards writes nothing,
    * and every lease is still taken by the folder's identity now (`acquire`).
    */
