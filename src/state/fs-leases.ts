@@ -29,6 +29,7 @@ import { createNew, holdsExactly, inspectSmallFile } from "../fs/no-follow.js";
 import { childPath, pathOfFileUrl } from "../fs/paths.js";
 import { pidNamespace, processStartTime } from "../fs/processes.js";
 import { hashOf, lstatBigOrUndefined, statOrUndefined, unlinkQuietly } from "../fs/stat.js";
+import { readUmask } from "../fs/umask.js";
 import type { Logger } from "../log/events.js";
 import { type Breaking, breakStaleLock, lockInTheWay, STALE_BREAK_MS } from "./lock-break.js";
 import {
@@ -59,6 +60,7 @@ export class FsLeases {
   readonly #clock: Clock;
   #sequence = 0;
   readonly #breaking: Breaking;
+  readonly #umask = readUmask();
   /** How to tell, for each lease this store holds now (by token), that it is still ours. */
   readonly #mine = new Map<string, { ours: () => boolean; handOver: HandOver }>();
   readonly #self: Self = {
@@ -207,7 +209,7 @@ export class FsLeases {
       identity = fstatSync(fd, { bigint: true });
       // Readable by every user whatever the umask: another user's run must be able to tell a
       // running holder, which it never takes over, from a dead one. It names no secret.
-      fchmodSync(fd, 0o644);
+      if ((Number(identity.mode) & 0o777) !== 0o644) fchmodSync(fd, 0o644);
       writeSync(fd, text);
       stampLease(fd, takenAt);
       const atPath = lstatBigOrUndefined(path);
@@ -258,17 +260,16 @@ export class FsLeases {
       stopRenewing();
       this.#mine.delete(owner.token);
     };
-    // The mode the umask gave the lock before it was opened to every reader: the record's.
-    const recordMode = Number(identity.mode) & 0o777;
     const handOver: HandOver = (target, record) => {
       if (closed || lost.signal.aborted || !record.startsWith("{") || record === "{}") return;
-      // Under a umask that keeps records from others (077, 027), the record is written anew: a
-      // reader who opened the lock while it was open to all would read the record through it.
-      if ((recordMode & 0o044) !== 0o044) return;
+      // The lock is 0644, so the record it becomes is: only where the umask would give a record
+      // that too (a folder's default ACL does not decide). Under 077 or 027 the record is written
+      // anew: a reader who opened the lock while it was open to all would read it through that.
+      if ((0o644 & ~this.#umask) !== 0o644) return;
       if (!ours() || sameDevice(identity.dev, dirname(target)) !== true) return;
       closed = true;
       stop();
-      return rewriteLockAsRecord({ fd, path, identity, text, recordMode }, target, record);
+      return rewriteLockAsRecord({ fd, path, identity, text }, target, record);
     };
     this.#mine.set(owner.token, { ours: () => !lost.signal.aborted && ours(), handOver });
     const fence: Fence = { key, value: owner.fence, token: owner.token };

@@ -76,7 +76,8 @@ export function breakStaleLock(
       // Its holder may still come back: a stopped process, or one judged by age alone whose
       // lease ran out not long ago. Longer, and it is a dead run's or something planted: waiting
       // on it would skip the pair for ever.
-      const silentMs = clock.now() - now.stats.mtimeMs - ttlMs;
+      // Either side of now: a lock dated in the future is as silent as one dated as far back.
+      const silentMs = Math.abs(clock.now() - now.stats.mtimeMs) - ttlMs;
       const mayReturn = verdict.stopped || (!verdict.gone && silentMs < LONG_SILENCE_MS);
       if ((refused === "EPERM" || refused === "EACCES") && mayReturn) {
         if (!warned.has(path)) {

@@ -9,7 +9,6 @@
 import {
   type BigIntStats,
   closeSync,
-  fchmodSync,
   ftruncateSync,
   renameSync,
   statSync,
@@ -26,12 +25,6 @@ export interface HeldLock {
   path: string;
   identity: BigIntStats;
   text: string;
-  /**
-   * The mode the umask gave the lock when it was made, before it was opened to every reader: the
-   * record keeps it, as a record written anew would. Only one that others may read anyway is
-   * handed over (`FsLeases`): a reader who opened the lock could read the record through it.
-   */
-  recordMode: number;
 }
 
 /**
@@ -52,7 +45,6 @@ export function rewriteLockAsRecord(lock: HeldLock, target: string, record: stri
   try {
     writeSync(fd, combined, 0, combined.length, 0);
     ftruncateSync(fd, combined.length);
-    fchmodSync(fd, lock.recordMode);
   } catch (error) {
     // Nothing renamed: the lock file is ours still (its content names us), removed as a release would.
     closeOnce();

@@ -88,9 +88,13 @@ export function judgeHolder(
     reason,
   });
   if (!owner) return verdict(!expired, false, "unreadable lock, lease expired");
+  // Only a process this one can see is asked: the same host and the same, known pid namespace
+  // (without /proc both sides would read as "no namespace", and two hosts' root namespaces
+  // read alike, so a known one is required).
   const askable =
     owner.host === self.host &&
-    (owner.pidns ?? null) === self.pidns &&
+    self.pidns !== null &&
+    owner.pidns === self.pidns &&
     !(owner.pid === process.pid && owner.instance !== self.instance);
   if (!askable) return verdict(!expired, false, "holder's lease expired");
   if (!processExists(owner.pid)) return verdict(false, true, "holder process is gone");
@@ -98,6 +102,10 @@ export function judgeHolder(
   // A live process whose /proc this user may not read (`hidepid=2`): its owner and start cannot
   // be checked, so a holder cannot be told from a planted lock naming some process. It is given
   // the benefit of the doubt until it has been silent long past its lease.
+  // Our own processes are never hidden from us: a lock of ours naming a hidden one is a dead
+  // run's whose pid another user's process now has.
+  if (uid === null && fileUid !== undefined && fileUid === process.getuid?.())
+    return verdict(false, true, "holder pid was reused by another process");
   if (uid === null && owner.start) {
     const silentLong = Math.abs(ageMs) - ttlMs > LONG_SILENCE_MS;
     return verdict(!silentLong, false, "holder cannot be inspected (/proc hidden), silent long");

@@ -16,11 +16,13 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { systemClock } from "../../src/clock.js";
+import { pidNamespace } from "../../src/fs/processes.js";
 import { silentLogger } from "../../src/log/events.js";
 import { FsLeases } from "../../src/state/fs-leases.js";
 import { findLog, runCli } from "../helpers/cli.js";
@@ -45,14 +47,17 @@ const HIDEPID_WORKS =
   spawnSync(NOBODY_HIDEPID[0] as string, [...NOBODY_HIDEPID.slice(1), "true"]).status === 0;
 const HOUR_AGO = new Date(Date.now() - 3_600_000);
 const MINUTE_AGO = new Date(Date.now() - 60_000);
+const THIRTY_SECONDS_AGO = new Date(Date.now() - 30_000);
 const TWO_DAYS_AGO = new Date(Date.now() - 2 * 86_400_000);
+const TWO_DAYS_AHEAD = new Date(Date.now() + 2 * 86_400_000);
 
 /** A source file, a destination folder `out` (mode `outMode`) and the destination's lock path. */
 async function layout(t: TestContext, outMode = 0o755) {
   const dir = await tempDir(t);
   await chmod(dir, 0o755);
   const source = join(dir, "source.csv");
-  await writeFile(source, "id,value\n1,a\n", { mode: 0o644 });
+  await writeFile(source, "id,value\n1,a\n");
+  await chmod(source, 0o644); // readable by nobody whatever the umask
   const out = join(dir, "out");
   await mkdir(out);
   await chmod(out, outMode);
@@ -190,20 +195,22 @@ describe("what stands at a lock path", () => {
       assert.equal(existsSync(destination), false);
     });
 
-    test("a file planted at the lock path long ago, in a sticky folder: the pair fails naming it", async (t) => {
-      const { destination, lock, args } = await layout(t, 0o1777);
-      await writeFile(lock, "junk\n", { mode: 0o644 });
-      await utimes(lock, TWO_DAYS_AGO, TWO_DAYS_AGO);
-      const result = await runCli(args, { wrapper: NOBODY });
-      assert.equal(result.code, 73, result.stderr);
-      const failed = findLog(result, "synchronization failed");
-      assert.match(
-        String(failed?.reason),
-        /cannot take the lock .*\.lock \(EPERM; owned by uid 0;/,
-      );
-      assert.equal(findLog(result, "cannot remove stale lock"), undefined);
-      assert.equal(existsSync(lock), true);
-      assert.equal(existsSync(destination), false);
+    test("a file planted at the lock path, dated long ago or far ahead, in a sticky folder: the pair fails naming it", async (t) => {
+      for (const dated of [TWO_DAYS_AGO, TWO_DAYS_AHEAD]) {
+        const { destination, lock, args } = await layout(t, 0o1777);
+        await writeFile(lock, "junk\n", { mode: 0o644 });
+        await utimes(lock, dated, dated);
+        const result = await runCli(args, { wrapper: NOBODY });
+        assert.equal(result.code, 73, `${dated.toISOString()}: ${result.stderr}`);
+        const failed = findLog(result, "synchronization failed");
+        assert.match(
+          String(failed?.reason),
+          /cannot take the lock .*\.lock \(EPERM; owned by uid 0;/,
+        );
+        assert.equal(findLog(result, "cannot remove stale lock"), undefined);
+        assert.equal(existsSync(lock), true);
+        assert.equal(existsSync(destination), false);
+      }
     });
   });
 
@@ -251,6 +258,20 @@ describe("what stands at a lock path", () => {
       assert.ok(findLog(result, "another synchronization is in progress"), result.stderr);
       assert.equal(findLog(result, "removed stale lock"), undefined);
       assert.equal(existsSync(destination), false);
+    });
+
+    test("our own dead run's lock naming a pid now another user's: taken over at once", async (t) => {
+      const { destination, lock, args } = await layout(t, 0o777);
+      // A lock nobody's earlier run left, naming pid 1 (root's, hidden from nobody here).
+      const owner = { pid: 1, host: hostname(), start: "12345", pidns: pidNamespace() };
+      const text = JSON.stringify({ ...owner, instance: "dead", token: "t", fence: 1 });
+      await writeFile(lock, text, { mode: 0o644 });
+      await chown(lock, 65534, 65534);
+      await utimes(lock, THIRTY_SECONDS_AGO, THIRTY_SECONDS_AGO);
+      const result = await runCli(args, { wrapper: NOBODY_HIDEPID });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(String(findLog(result, "removed stale lock")?.reason), /pid was reused/);
+      assert.equal(existsSync(destination), true);
     });
 
     test("silent an hour: taken over (a planted lock naming a live process blocks no longer)", async (t) => {

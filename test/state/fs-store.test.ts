@@ -15,7 +15,7 @@ import {
 } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { systemClock } from "../../src/clock.js";
 import { Circuits } from "../../src/health/circuits.js";
@@ -410,6 +410,15 @@ describe("FsStateStore: state files that are not plain files", () => {
 });
 
 describe("FsStateStore: the lock file becomes the marker", () => {
+  // A lock is handed over only where the umask gives records the lock's 0644: these cases ask
+  // for 022, whatever the umask the tests were started under.
+  let ambientUmask = 0o022;
+  before(() => {
+    ambientUmask = process.umask(0o022);
+  });
+  after(() => {
+    process.umask(ambientUmask);
+  });
   const markerOf = (checksum: string) => ({
     source: "https://example.test/a",
     destination: "/data/a",
@@ -424,10 +433,10 @@ describe("FsStateStore: the lock file becomes the marker", () => {
   });
 
   test("under umask 077 the marker is written anew, never through the lock others could open", async (t) => {
-    const { dir, store } = await storeIn(t);
-    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
     const before = process.umask(0o077);
     try {
+      const { dir, store } = await storeIn(t);
+      const key = pathToFileURL(join(dir, "..", "data.bin")).href;
       const lease = await store.acquire(key, once0);
       assert.ok(lease);
       const lock = await stat(store.lockPath(key));

@@ -3,11 +3,11 @@ import { realpath } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { errorCodeOf } from "../../errors.js";
 import { lstatOrUndefined } from "../../fs/stat.js";
+import { readUmask } from "../../fs/umask.js";
 import type { Destination, DestinationDriver } from "../destination.js";
 import { LocalDestination, type RunShared } from "./destination.js";
 import { FolderSyncs } from "./folder-syncs.js";
 import { LinkFreeFolders } from "./linked-folders.js";
-import { readUmask } from "./modes.js";
 
 /**
  * Local destinations of one run: they share folder fsyncs, and each folder's real path is

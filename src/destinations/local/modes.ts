@@ -23,13 +23,3 @@ export function ownerToKeep(existing: Stats | undefined): { uid: number; gid: nu
   if (existing.uid === 0 && existing.gid === (process.getgid?.() ?? 0)) return undefined;
   return { uid: existing.uid, gid: existing.gid };
 }
-
-/** The process's umask, for the mode of new files (0o022 when it cannot be read). */
-export function readUmask(): number {
-  try {
-    // Reading without setting is deprecated only in the docs (DEP0139), and it is the one way.
-    return process.umask();
-  } catch {
-    return 0o022;
-  }
-}
