@@ -14,6 +14,19 @@ export function pidNamespace(): string | null {
   }
 }
 
+/**
+ * Whether `pid` is a process this one may not signal: one of another user (a process with our
+ * user id, set-user-id or in another group included, can always be signalled).
+ */
+export function signalRefused(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return errorCodeOf(error) === "EPERM";
+  }
+}
+
 /** Whether `pid` is a process that can still run: a zombie (dead, not yet reaped) is not. */
 export function processExists(pid: number): boolean {
   try {

@@ -60,6 +60,7 @@ export class FsLeases {
   readonly #clock: Clock;
   #sequence = 0;
   readonly #breaking: Breaking;
+  /** The umask when this store (a run's) was made: read per hand-over, 25 µs a file. */
   readonly #umask = readUmask();
   /** How to tell, for each lease this store holds now (by token), that it is still ours. */
   readonly #mine = new Map<string, { ours: () => boolean; handOver: HandOver }>();

@@ -1,6 +1,12 @@
 /** Who holds a lock file, whether that holder still lives (as far as this process can tell), and the time its lease is dated from. */
 import { futimesSync } from "node:fs";
-import { processExists, processStartTime, processStopped, processUid } from "../fs/processes.js";
+import {
+  processExists,
+  processStartTime,
+  processStopped,
+  processUid,
+  signalRefused,
+} from "../fs/processes.js";
 
 /** What a lock file says of its holder. */
 export interface LockOwner {
@@ -102,9 +108,11 @@ export function judgeHolder(
   // A live process whose /proc this user may not read (`hidepid=2`): its owner and start cannot
   // be checked, so a holder cannot be told from a planted lock naming some process. It is given
   // the benefit of the doubt until it has been silent long past its lease.
-  // Our own processes are never hidden from us: a lock of ours naming a hidden one is a dead
-  // run's whose pid another user's process now has.
-  if (uid === null && fileUid !== undefined && fileUid === process.getuid?.())
+  // A lock of ours naming a process we may not even signal: that is another user's process
+  // (hidepid hides ours too when its group differs, but never refuses our signal), so the run
+  // that made the lock is dead and its pid reused.
+  const ours = fileUid !== undefined && fileUid === process.getuid?.();
+  if (uid === null && ours && signalRefused(owner.pid))
     return verdict(false, true, "holder pid was reused by another process");
   if (uid === null && owner.start) {
     const silentLong = Math.abs(ageMs) - ttlMs > LONG_SILENCE_MS;

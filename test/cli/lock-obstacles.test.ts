@@ -90,13 +90,15 @@ const CLOCK = fileURLToPath(new URL("../../src/clock.js", import.meta.url));
 /**
  * A root run holding `destination`'s lock, made under umask 077, its lease last renewed
  * `silentMs` ago (default an hour); then `after`: "stall" blocks its event loop (running, not
- * stopped: its lease is never renewed); "die" exits without releasing it.
+ * stopped: its lease is never renewed); "die" exits without releasing it. `as`: a command that
+ * runs it as another user (root's run otherwise).
  */
 async function rootHolder(
   destination: string,
   locks: string,
   after: "stall" | "die",
   silentMs = 3_600_000,
+  as: string[] = [],
 ) {
   const script = `
     process.umask(0o077);
@@ -113,9 +115,14 @@ async function rootHolder(
     if (${JSON.stringify(after)} === "die") process.exit(0);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
   `;
-  const child: ChildProcess = spawn(process.execPath, ["--input-type=module", "-e", script], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const [command, ...prefix] = [...as, process.execPath];
+  const child: ChildProcess = spawn(
+    command as string,
+    [...prefix, "--input-type=module", "-e", script],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const [chunk] = (await once(child.stdout as NonNullable<typeof child.stdout>, "data")) as [
     Buffer,
   ];
@@ -272,6 +279,18 @@ describe("what stands at a lock path", () => {
       assert.equal(result.code, 0, result.stderr);
       assert.match(String(findLog(result, "removed stale lock")?.reason), /pid was reused/);
       assert.equal(existsSync(destination), true);
+    });
+
+    test("a running holder of this very user in another group, hidden by hidepid: never taken over", async (t) => {
+      const { destination, locks, args } = await layout(t, 0o777);
+      const otherGroup = ["setpriv", "--reuid=65534", "--regid=65533", "--clear-groups"];
+      const holder = await rootHolder(destination, locks, "stall", 60_000, otherGroup);
+      t.after(() => holder.kill("SIGKILL"));
+      const result = await runCli(args, { wrapper: NOBODY_HIDEPID });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(findLog(result, "another synchronization is in progress"), result.stderr);
+      assert.equal(findLog(result, "removed stale lock"), undefined);
+      assert.equal(existsSync(destination), false);
     });
 
     test("silent an hour: taken over (a planted lock naming a live process blocks no longer)", async (t) => {
