@@ -105,15 +105,15 @@ export function judgeHolder(
   if (!askable) return verdict(!expired, false, "holder's lease expired");
   if (!processExists(owner.pid)) return verdict(false, true, "holder process is gone");
   const uid = processUid(owner.pid);
-  // A live process whose /proc this user may not read (`hidepid=2`): its owner and start cannot
-  // be checked, so a holder cannot be told from a planted lock naming some process. It is given
-  // the benefit of the doubt until it has been silent long past its lease.
   // A lock of ours naming a process we may not even signal: that is another user's process
   // (hidepid hides ours too when its group differs, but never refuses our signal), so the run
   // that made the lock is dead and its pid reused.
   const ours = fileUid !== undefined && fileUid === process.getuid?.();
   if (uid === null && ours && signalRefused(owner.pid))
     return verdict(false, true, "holder pid was reused by another process");
+  // A live process whose /proc this user may not read (`hidepid=2`): its owner and start cannot
+  // be checked, so a holder cannot be told from a planted lock naming some process. It is given
+  // the benefit of the doubt until it has been silent long past its lease.
   if (uid === null && owner.start) {
     const silentLong = Math.abs(ageMs) - ttlMs > LONG_SILENCE_MS;
     return verdict(!silentLong, false, "holder cannot be inspected (/proc hidden), silent long");
