@@ -27,6 +27,18 @@ export function signalRefused(pid: number): boolean {
   }
 }
 
+/**
+ * This boot of this machine (the kernel's random `boot_id`): tells apart two hosts whose names
+ * and root pid namespaces read alike (cloned machines); null when unknown.
+ */
+export function bootId(): string | null {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim() || null;
+  } catch {
+    return null;
+  }
+}
+
 /** Whether `pid` is a process that can still run: a zombie (dead, not yet reaped) is not. */
 export function processExists(pid: number): boolean {
   try {

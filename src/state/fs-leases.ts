@@ -27,7 +27,7 @@ import { basename, dirname, normalize } from "node:path";
 import type { Clock } from "../clock.js";
 import { createNew, holdsExactly, inspectSmallFile } from "../fs/no-follow.js";
 import { childPath, pathOfFileUrl } from "../fs/paths.js";
-import { pidNamespace, processStartTime } from "../fs/processes.js";
+import { bootId, pidNamespace, processStartTime } from "../fs/processes.js";
 import { hashOf, lstatBigOrUndefined, statOrUndefined, unlinkQuietly } from "../fs/stat.js";
 import { readUmask } from "../fs/umask.js";
 import type { Logger } from "../log/events.js";
@@ -68,6 +68,7 @@ export class FsLeases {
     host: hostname(),
     start: processStartTime(process.pid),
     pidns: pidNamespace(),
+    boot: bootId(),
     instance: randomUUID(),
   };
 

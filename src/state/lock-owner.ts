@@ -14,6 +14,8 @@ export interface LockOwner {
   host: string;
   start: string | null;
   pidns: string | null;
+  /** The holder's machine's boot (absent from older locks). */
+  boot?: string | null;
   /** Tells two stores of one process apart: neither can ask the other whether it lives. */
   instance: string;
   token: string;
@@ -22,7 +24,9 @@ export interface LockOwner {
 }
 
 /** This process, as a lock file would name it. */
-export type Self = Pick<LockOwner, "host" | "start" | "pidns" | "instance">;
+export type Self = Pick<LockOwner, "host" | "start" | "pidns" | "instance"> & {
+  boot: string | null;
+};
 
 /**
  * How long past its lease a holder that cannot be shown dead (nor alive) is still waited on: one
@@ -94,13 +98,15 @@ export function judgeHolder(
     reason,
   });
   if (!owner) return verdict(!expired, false, "unreadable lock, lease expired");
-  // Only a process this one can see is asked: the same host and the same, known pid namespace
-  // (without /proc both sides would read as "no namespace", and two hosts' root namespaces
-  // read alike, so a known one is required).
+  // Only a process this one can see is asked: the same host, boot and pid namespace, all known
+  // (without /proc both sides would read as "none", and two cloned machines' names and root
+  // namespaces read alike: their boots do not).
   const askable =
     owner.host === self.host &&
     self.pidns !== null &&
     owner.pidns === self.pidns &&
+    self.boot !== null &&
+    owner.boot === self.boot &&
     !(owner.pid === process.pid && owner.instance !== self.instance);
   if (!askable) return verdict(!expired, false, "holder's lease expired");
   if (!processExists(owner.pid)) return verdict(false, true, "holder process is gone");

@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { systemClock } from "../../src/clock.js";
-import { pidNamespace } from "../../src/fs/processes.js";
+import { bootId, pidNamespace } from "../../src/fs/processes.js";
 import { silentLogger } from "../../src/log/events.js";
 import { FsLeases } from "../../src/state/fs-leases.js";
 import { findLog, runCli } from "../helpers/cli.js";
@@ -270,7 +270,13 @@ describe("what stands at a lock path", () => {
     test("our own dead run's lock naming a pid now another user's: taken over at once", async (t) => {
       const { destination, lock, args } = await layout(t, 0o777);
       // A lock nobody's earlier run left, naming pid 1 (root's, hidden from nobody here).
-      const owner = { pid: 1, host: hostname(), start: "12345", pidns: pidNamespace() };
+      const owner = {
+        pid: 1,
+        host: hostname(),
+        start: "12345",
+        pidns: pidNamespace(),
+        boot: bootId(),
+      };
       const text = JSON.stringify({ ...owner, instance: "dead", token: "t", fence: 1 });
       await writeFile(lock, text, { mode: 0o644 });
       await chown(lock, 65534, 65534);

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { systemClock } from "../../src/clock.js";
+import { bootId } from "../../src/fs/processes.js";
 import { Circuits } from "../../src/health/circuits.js";
 import type { LogEvent, Logger } from "../../src/log/events.js";
 import { FsStateStore } from "../../src/state/fs-store.js";
@@ -76,10 +77,15 @@ describe("FsStateStore locks", () => {
   });
 
   const ownPidns = readlinkSync("/proc/self/ns/pid");
+  const ownBoot = bootId();
   const old = new Date(Date.now() - 60_000);
   const owner = (fields: object) => () => JSON.stringify({ start: null, token: "x", ...fields });
   for (const [what, content, mtime] of [
-    ["a dead holder", owner({ pid: deadPid(), host: hostname(), pidns: ownPidns }), new Date()],
+    [
+      "a dead holder",
+      owner({ pid: deadPid(), host: hostname(), pidns: ownPidns, boot: ownBoot }),
+      new Date(),
+    ],
     [
       "a holder on another host whose lease expired",
       owner({ pid: process.pid, host: "elsewhere" }),
@@ -142,6 +148,7 @@ describe("FsStateStore lock takeover in progress", () => {
         pid: deadPid(),
         host: hostname(),
         pidns: readlinkSync("/proc/self/ns/pid"),
+        boot: bootId(),
         start: null,
         token: "x",
       }),
@@ -189,6 +196,7 @@ describe("FsStateStore: who may take a lock over", () => {
       pid,
       host: hostname(),
       pidns: ownPidns,
+      boot: ownBoot,
       start,
       token: "t",
       fence: 3,
@@ -196,6 +204,7 @@ describe("FsStateStore: who may take a lock over", () => {
     return { child, content };
   }
   const ownPidns = readlinkSync("/proc/self/ns/pid");
+  const ownBoot = bootId();
   const old = new Date(Date.now() - 60_000);
 
   test("a running holder on this host is never taken over, however old its lease", async (t) => {
@@ -239,7 +248,15 @@ describe("FsStateStore: who may take a lock over", () => {
     ] as const) {
       await writeFile(
         store.lockPath("pair"),
-        JSON.stringify({ pid: 1, host: hostname(), pidns: ownPidns, start, token: "x", fence: 1 }),
+        JSON.stringify({
+          pid: 1,
+          host: hostname(),
+          pidns: ownPidns,
+          boot: ownBoot,
+          start,
+          token: "x",
+          fence: 1,
+        }),
       );
       const { chown } = await import("node:fs/promises");
       if (process.getuid?.() === 0) await chown(store.lockPath("pair"), owner, owner);
@@ -275,7 +292,15 @@ describe("FsStateStore: who may take a lock over", () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     await writeFile(
       store.lockPath("pair"),
-      JSON.stringify({ pid, host: hostname(), pidns: ownPidns, start, token: "z", fence: 1 }),
+      JSON.stringify({
+        pid,
+        host: hostname(),
+        pidns: ownPidns,
+        boot: ownBoot,
+        start,
+        token: "z",
+        fence: 1,
+      }),
     );
     const lease = await store.acquire("pair", once0);
     assert.ok(lease, "a zombie holds nothing");

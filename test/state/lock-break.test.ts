@@ -27,7 +27,7 @@ import { tempDir } from "../helpers/tmp.js";
 
 const TTL_MS = 30_000;
 /** The judging run, as `FsLeases` describes itself. */
-const SELF = { host: hostname(), start: null, pidns: null, instance: "this-test" };
+const SELF = { host: hostname(), start: null, pidns: null, boot: null, instance: "this-test" };
 
 /** An empty lock file at `path`, as a maker leaves it for the moment before naming itself. */
 function emptyLock(path: string): number {

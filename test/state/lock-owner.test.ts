@@ -1,6 +1,6 @@
 /**
  * Judging a lock's holder from what its file says, with real processes: only a process this run
- * can see (the same host and the same, known pid namespace) is asked whether it lives. A third
+ * can see (the same host, boot and pid namespace, all known) is asked whether it lives. A third
  * review found two hosts' (or two /proc-less containers') holders taken for this host's and
  * "gone" at once: every root pid namespace reads alike, and without /proc both read as none.
  */
@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, test } from "node:test";
-import { pidNamespace } from "../../src/fs/processes.js";
+import { bootId, pidNamespace } from "../../src/fs/processes.js";
 import { judgeHolder, type LockOwner } from "../../src/state/lock-owner.js";
 
 const TTL_MS = 5000;
@@ -19,12 +19,13 @@ function deadPid(): number {
   return Number(child.stdout.toString());
 }
 
-function ownerOf(pid: number, pidns: string | null): LockOwner {
+function ownerOf(pid: number, pidns: string | null, boot = bootId()): LockOwner {
   return {
     pid,
     host: hostname(),
     start: "12345",
     pidns,
+    boot,
     instance: "another-store",
     token: "t",
     fence: 1,
@@ -34,13 +35,41 @@ function ownerOf(pid: number, pidns: string | null): LockOwner {
 
 describe("judgeHolder", () => {
   test("a holder in this very pid namespace whose process is gone: taken over at once", () => {
-    const self = { host: hostname(), start: null, pidns: pidNamespace(), instance: "me" };
+    const self = {
+      host: hostname(),
+      start: null,
+      pidns: pidNamespace(),
+      boot: bootId(),
+      instance: "me",
+    };
     const verdict = judgeHolder(self, ownerOf(deadPid(), self.pidns), 100, TTL_MS);
     assert.equal(verdict.gone, true);
   });
 
+  test("a holder of the same name and pid namespace but another boot (a cloned machine): judged by its lease", () => {
+    const self = {
+      host: hostname(),
+      start: null,
+      pidns: pidNamespace(),
+      boot: bootId(),
+      instance: "me",
+    };
+    const elsewhere = ownerOf(deadPid(), self.pidns, "another-boot");
+    const fresh = judgeHolder(self, elsewhere, 100, TTL_MS);
+    assert.equal(fresh.alive, true, "its pid is the other machine's: its lease says alive");
+    assert.equal(fresh.gone, false);
+    const older = judgeHolder(self, ownerOf(deadPid(), self.pidns, undefined), 100, TTL_MS);
+    assert.equal(older.gone, true, "this machine's own holder, still told gone at once");
+    const noBoot = { ...ownerOf(deadPid(), self.pidns), boot: undefined };
+    assert.equal(
+      judgeHolder(self, noBoot, 100, TTL_MS).alive,
+      true,
+      "an older lock without a boot",
+    );
+  });
+
   test("no pid namespace known on either side (no /proc): judged by its lease, not by a pid", () => {
-    const self = { host: hostname(), start: null, pidns: null, instance: "me" };
+    const self = { host: hostname(), start: null, pidns: null, boot: bootId(), instance: "me" };
     const fresh = judgeHolder(self, ownerOf(deadPid(), null), 100, TTL_MS);
     assert.equal(fresh.alive, true, "its pid may be another namespace's: its lease says alive");
     assert.equal(fresh.gone, false);
