@@ -31,10 +31,11 @@ function definition(
   return JSON.stringify(record);
 }
 
-// Events' fields are named (`EventFields`), never array indices, which an object would put first.
+// Events' fields are named (`EventFields`): never array indices, which an object would put
+// first, nor `__proto__`, which an assignment would take for the object's prototype.
 const key = fc
   .oneof(fc.constantFrom(...FIXED, "source", "bytes", "toString"), fc.string())
-  .filter((name) => !/^(0|[1-9][0-9]*)$/.test(name));
+  .filter((name) => !/^(0|[1-9][0-9]*)$/.test(name) && name !== "__proto__");
 const value = fc.oneof(
   fc.constant(undefined),
   fc.constant(null),
