@@ -53,15 +53,8 @@ export function readSmallFile(path: string): { text: string; stats: Stats } | nu
     if (code === "ELOOP" || code === "ENXIO") return null;
     throw error;
   }
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile() || stats.size > SMALL_FILE_MAX) return null;
-    const buffer = Buffer.alloc(stats.size);
-    const read = readFromStart(fd, buffer);
-    return { text: buffer.subarray(0, read).toString("utf8"), stats };
-  } finally {
-    closeSync(fd);
-  }
+  const read = readAndClose(fd);
+  return read.text === undefined ? null : { text: read.text, stats: read.stats };
 }
 
 /**
@@ -87,6 +80,11 @@ export function inspectSmallFile(
     const stats = lstatSync(path, { throwIfNoEntry: false });
     return stats === undefined ? undefined : { text: undefined, stats };
   }
+  return readAndClose(fd);
+}
+
+/** The open file `fd`'s stats, and its text if it is a small regular file; `fd` is closed. */
+function readAndClose(fd: number): { text: string | undefined; stats: Stats } {
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile() || stats.size > SMALL_FILE_MAX) return { text: undefined, stats };

@@ -22,13 +22,10 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { hostname } from "node:os";
-import { basename, dirname, normalize } from "node:path";
+import { dirname, normalize } from "node:path";
 import type { Clock } from "../clock.js";
 import { createNew, holdsExactly, inspectSmallFile } from "../fs/no-follow.js";
-import { childPath, pathOfFileUrl } from "../fs/paths.js";
-import { bootId, pidNamespace, processStartTime } from "../fs/processes.js";
-import { hashOf, lstatBigOrUndefined, statOrUndefined, unlinkQuietly } from "../fs/stat.js";
+import { lstatBigOrUndefined, statOrUndefined, unlinkQuietly } from "../fs/stat.js";
 import { readUmask } from "../fs/umask.js";
 import type { Logger } from "../log/events.js";
 import { type Breaking, breakStaleLock, lockInTheWay, STALE_BREAK_MS } from "./lock-break.js";
@@ -38,7 +35,15 @@ import {
   rewriteLockAsRecord,
   sameDevice,
 } from "./lock-hand-over.js";
-import { judgeLockFile, type LockOwner, parseOwner, type Self, stampLease } from "./lock-owner.js";
+import {
+  judgeLockFile,
+  type LockOwner,
+  parseOwner,
+  type Self,
+  stampLease,
+  thisProcess,
+} from "./lock-owner.js";
+import { lockPathOf } from "./lock-path.js";
 import {
   type AcquireOptions,
   type Fence,
@@ -64,13 +69,7 @@ export class FsLeases {
   readonly #umask = readUmask();
   /** How to tell, for each lease this store holds now (by token), that it is still ours. */
   readonly #mine = new Map<string, { ours: () => boolean; handOver: HandOver }>();
-  readonly #self: Self = {
-    host: hostname(),
-    start: processStartTime(process.pid),
-    pidns: pidNamespace(),
-    boot: bootId(),
-    instance: randomUUID(),
-  };
+  readonly #self: Self = thisProcess();
 
   constructor(dir: string, clock: Clock, logger: Logger) {
     this.#dir = normalize(dir);
@@ -78,20 +77,9 @@ export class FsLeases {
     this.#breaking = { clock, logger, warned: new Set() };
   }
 
-  /**
-   * Where the lock file of `key` lives. A local file's is named after its folder's device and
-   * inode and its own name, so every spelling of it — a symlinked folder, a bind mount — finds
-   * the same lock. `identify` tells the folder's (default: asks the file system now).
-   */
+  /** Where the lock file of `key` lives (`lockPathOf`, this store's lock dir). */
   lockPath(key: string, identify = statOrUndefined): string {
-    if (key.startsWith("file:///")) {
-      const path = pathOfFileUrl(key);
-      const folder = dirname(path);
-      const id = identify(folder);
-      const identity = id ? `${id.dev}:${id.ino}/${basename(path)}` : key;
-      return childPath(folder, `.resilient-sync-${hashOf(identity)}.lock`);
-    }
-    return childPath(this.#dir, `${hashOf(key)}.lock`);
+    return lockPathOf(this.#dir, key, identify);
   }
 
   async acquire(key: string, options: AcquireOptions): Promise<Lease | undefined> {

@@ -12,7 +12,7 @@
  * one write. Files offer no compare-and-set; the window is microseconds of running code.
  */
 import { hash, randomUUID } from "node:crypto";
-import { constants, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { constants, unlinkSync } from "node:fs";
 import { access, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import type { Clock } from "../clock.js";
@@ -22,6 +22,7 @@ import { mkdirs } from "../fs/mkdirs.js";
 import { readSmallFile } from "../fs/no-follow.js";
 import { childPath } from "../fs/paths.js";
 import { lstatOrUndefined, rememberingStat } from "../fs/stat.js";
+import { writeAtomically } from "../fs/write-atomically.js";
 import type { Logger } from "../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import { FsLeases } from "./fs-leases.js";
@@ -283,24 +284,4 @@ export class FsStateStore implements StateStore {
 
 function hashOf(key: string): string {
   return hash("sha256", key, "hex").slice(0, 32);
-}
-
-async function writeAtomically(
-  path: string,
-  text: string,
-  beforeRename?: () => Promise<void>,
-): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  try {
-    writeFileSync(temp, text, { flag: "wx", mode: 0o644 });
-    await beforeRename?.();
-    renameSync(temp, path);
-  } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already gone
-    }
-    throw error;
-  }
 }

@@ -1,6 +1,10 @@
 /** Who holds a lock file, whether that holder still lives (as far as this process can tell), and the time its lease is dated from. */
+import { randomUUID } from "node:crypto";
 import { futimesSync } from "node:fs";
+import { hostname } from "node:os";
 import {
+  bootId,
+  pidNamespace,
   processExists,
   processStartTime,
   processStopped,
@@ -27,6 +31,17 @@ export interface LockOwner {
 export type Self = Pick<LockOwner, "host" | "start" | "pidns" | "instance"> & {
   boot: string | null;
 };
+
+/** This process as a new store names it: `instance` tells two stores of one process apart. */
+export function thisProcess(): Self {
+  return {
+    host: hostname(),
+    start: processStartTime(process.pid),
+    pidns: pidNamespace(),
+    boot: bootId(),
+    instance: randomUUID(),
+  };
+}
 
 /**
  * How long past its lease a holder that cannot be shown dead (nor alive) is still waited on: one

@@ -20,6 +20,7 @@ import { describe, test } from "node:test";
 import { systemClock } from "../../src/clock.js";
 import type { SyncError } from "../../src/errors.js";
 import { readSmallFile } from "../../src/fs/no-follow.js";
+import type { Logger } from "../../src/log/events.js";
 import { breakStaleLock } from "../../src/state/lock-break.js";
 import { judgeLockFile } from "../../src/state/lock-owner.js";
 import { recordingLogger } from "../helpers/fakes.js";
@@ -34,31 +35,36 @@ function emptyLock(path: string): number {
   return openSync(path, "wx");
 }
 
+/** The lock at `path` as a taker reads and judges it: a minute without renewal. */
+function judged(path: string) {
+  const stale = readSmallFile(path);
+  assert.ok(stale);
+  return { stale, verdict: judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid) };
+}
+
+/** `breakStaleLock` on what `judged` read, logging to `logger`. */
+function breakJudged(path: string, { stale, verdict }: ReturnType<typeof judged>, logger: Logger) {
+  return breakStaleLock(path, stale, TTL_MS, verdict, {
+    clock: systemClock,
+    logger,
+    warned: new Set(),
+  });
+}
+
 describe("breakStaleLock", () => {
   test("removes the empty lock it judged", async (t) => {
     const path = join(await tempDir(t), "pair.lock");
     closeSync(emptyLock(path));
-    const stale = readSmallFile(path);
-    assert.ok(stale);
-    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    const lock = judged(path);
     const logger = recordingLogger();
-    assert.equal(
-      breakStaleLock(path, stale, TTL_MS, verdict, {
-        clock: systemClock,
-        logger,
-        warned: new Set(),
-      }),
-      "broken",
-    );
+    assert.equal(breakJudged(path, lock, logger), "broken");
     assert.equal(existsSync(path), false);
   });
 
   test("leaves an empty lock made since in its place, though it reads the same", async (t) => {
     const path = join(await tempDir(t), "pair.lock");
     const judgedFd = emptyLock(path);
-    const stale = readSmallFile(path);
-    assert.ok(stale);
-    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    const lock = judged(path);
     // Another taker removes the judged lock and a live run makes its own (the judged inode is
     // still open here, so the new lock cannot reuse it).
     unlinkSync(path);
@@ -68,14 +74,7 @@ describe("breakStaleLock", () => {
       closeSync(madeFd);
     });
     const logger = recordingLogger();
-    assert.equal(
-      breakStaleLock(path, stale, TTL_MS, verdict, {
-        clock: systemClock,
-        logger,
-        warned: new Set(),
-      }),
-      "busy",
-    );
+    assert.equal(breakJudged(path, lock, logger), "busy");
     assert.equal(existsSync(path), true, "the new lock is still there");
     assert.equal(logger.events.length, 0, "nothing reported removed");
   });
@@ -85,39 +84,21 @@ describe("breakStaleLock", () => {
     closeSync(emptyLock(path));
     const old = new Date(Date.now() - 60_000);
     utimesSync(path, old, old);
-    const stale = readSmallFile(path);
-    assert.ok(stale);
-    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    const lock = judged(path);
     unlinkSync(path);
     closeSync(emptyLock(path));
     const logger = recordingLogger();
-    assert.equal(
-      breakStaleLock(path, stale, TTL_MS, verdict, {
-        clock: systemClock,
-        logger,
-        warned: new Set(),
-      }),
-      "busy",
-    );
+    assert.equal(breakJudged(path, lock, logger), "busy");
     assert.equal(existsSync(path), true, "the new lock is still there");
   });
 
   test("leaves a lock whose content changed since it was judged", async (t) => {
     const path = join(await tempDir(t), "pair.lock");
     writeFileSync(path, "locked by someone\n");
-    const stale = readSmallFile(path);
-    assert.ok(stale);
-    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    const lock = judged(path);
     writeFileSync(path, "locked by someone else\n");
     const logger = recordingLogger();
-    assert.equal(
-      breakStaleLock(path, stale, TTL_MS, verdict, {
-        clock: systemClock,
-        logger,
-        warned: new Set(),
-      }),
-      "busy",
-    );
+    assert.equal(breakJudged(path, lock, logger), "busy");
     assert.equal(existsSync(path), true);
   });
 
@@ -128,17 +109,10 @@ describe("breakStaleLock", () => {
     utimesSync(path, old, old);
     mkdirSync(`${path}.break`);
     utimesSync(`${path}.break`, old, old);
-    const stale = readSmallFile(path);
-    assert.ok(stale);
-    const verdict = judgeLockFile(SELF, stale.text, 60_000, TTL_MS, stale.stats.uid);
+    const lock = judged(path);
     const logger = recordingLogger();
     assert.throws(
-      () =>
-        breakStaleLock(path, stale, TTL_MS, verdict, {
-          clock: systemClock,
-          logger,
-          warned: new Set(),
-        }),
+      () => breakJudged(path, lock, logger),
       (error: SyncError) =>
         error.code === "write_error" && /pair\.lock\.break \(it is a folder\)/.test(error.message),
     );

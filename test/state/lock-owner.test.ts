@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, test } from "node:test";
-import { bootId, pidNamespace } from "../../src/fs/processes.js";
-import { judgeHolder, type LockOwner } from "../../src/state/lock-owner.js";
+import { bootId } from "../../src/fs/processes.js";
+import { judgeHolder, type LockOwner, thisProcess } from "../../src/state/lock-owner.js";
 
 const TTL_MS = 5000;
 
@@ -35,25 +35,13 @@ function ownerOf(pid: number, pidns: string | null, boot = bootId()): LockOwner 
 
 describe("judgeHolder", () => {
   test("a holder in this very pid namespace whose process is gone: taken over at once", () => {
-    const self = {
-      host: hostname(),
-      start: null,
-      pidns: pidNamespace(),
-      boot: bootId(),
-      instance: "me",
-    };
+    const self = thisProcess();
     const verdict = judgeHolder(self, ownerOf(deadPid(), self.pidns), 100, TTL_MS);
     assert.equal(verdict.gone, true);
   });
 
   test("a holder of the same name and pid namespace but another boot (a cloned machine): judged by its lease", () => {
-    const self = {
-      host: hostname(),
-      start: null,
-      pidns: pidNamespace(),
-      boot: bootId(),
-      instance: "me",
-    };
+    const self = thisProcess();
     const elsewhere = ownerOf(deadPid(), self.pidns, "another-boot");
     const fresh = judgeHolder(self, elsewhere, 100, TTL_MS);
     assert.equal(fresh.alive, true, "its pid is the other machine's: its lease says alive");
