@@ -1,27 +1,37 @@
 /** A small file replaced whole or not at all: the records of the file state store. */
 import { randomUUID } from "node:crypto";
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 
 /**
- * Writes `text` to a new temporary file beside `path` (mode 0644 less the umask, never through
- * a link or over an existing file), runs `beforeRename` (a failpoint), then renames it over
- * `path`. On failure the temporary file is removed and the error thrown; `path` is untouched.
+ * Writes `text` to a new temporary file beside `path` (asked for mode 0644, which the umask or
+ * the folder's default ACL may narrow; never through a link or over an existing file), runs
+ * `beforeRename` (a failpoint), then renames it over `path`. Resolves to the permission bits the
+ * file was given, which tell what the folder gives new records. On failure the temporary file
+ * is removed and the error thrown; `path` is untouched.
  */
 export async function writeAtomically(
   path: string,
   text: string,
   beforeRename?: () => Promise<void>,
-): Promise<void> {
+): Promise<number> {
   const temp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
   try {
-    writeFileSync(temp, text, { flag: "wx", mode: 0o644 });
+    const fd = openSync(temp, "wx", 0o644);
+    let mode: number;
+    try {
+      writeFileSync(fd, text);
+      mode = fstatSync(fd).mode & 0o777;
+    } finally {
+      closeSync(fd);
+    }
     await beforeRename?.();
     renameSync(temp, path);
+    return mode;
   } catch (error) {
     try {
       unlinkSync(temp);
     } catch {
-      // already gone
+      // already gone, or never made
     }
     throw error;
   }

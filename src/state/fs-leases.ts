@@ -26,7 +26,6 @@ import { dirname, normalize } from "node:path";
 import type { Clock } from "../clock.js";
 import { createNew, holdsExactly, inspectSmallFile } from "../fs/no-follow.js";
 import { lstatBigOrUndefined, statOrUndefined, unlinkQuietly } from "../fs/stat.js";
-import { readUmask } from "../fs/umask.js";
 import type { Logger } from "../log/events.js";
 import { type Breaking, breakStaleLock, lockInTheWay, STALE_BREAK_MS } from "./lock-break.js";
 import {
@@ -65,8 +64,6 @@ export class FsLeases {
   readonly #clock: Clock;
   #sequence = 0;
   readonly #breaking: Breaking;
-  /** The umask when this store (a run's) was made: read per hand-over, 25 µs a file. */
-  readonly #umask = readUmask();
   /** How to tell, for each lease this store holds now (by token), that it is still ours. */
   readonly #mine = new Map<string, { ours: () => boolean; handOver: HandOver }>();
   readonly #self: Self = thisProcess();
@@ -118,7 +115,8 @@ export class FsLeases {
    * Begins to end the lease `fence` holds by turning its lock file into the record `target`
    * (`record` JSON text; why and how: `lock-hand-over.ts`). `undefined` when it cannot be done —
    * the lease is not held here, the lock is no longer ours, or `target` is on another device —
-   * and nothing changed.
+   * and nothing changed. The record keeps the lock's mode, 0644: the caller hands over only where
+   * records written anew get that mode too.
    */
   beginHandOver(fence: Fence, target: string, record: string): HandOverSteps | undefined {
     return this.#mine.get(fence.token)?.handOver(target, record);
@@ -252,10 +250,6 @@ export class FsLeases {
     };
     const handOver: HandOver = (target, record) => {
       if (closed || lost.signal.aborted || !record.startsWith("{") || record === "{}") return;
-      // The lock is 0644, so the record it becomes is: only where the umask would give a record
-      // that too (a folder's default ACL does not decide). Under 077 or 027 the record is written
-      // anew: a reader who opened the lock while it was open to all would read it through that.
-      if ((0o644 & ~this.#umask) !== 0o644) return;
       if (!ours() || sameDevice(identity.dev, dirname(target)) !== true) return;
       closed = true;
       stop();

@@ -53,6 +53,8 @@ export class FsStateStore implements StateStore {
   readonly #circuitUpdates = new SerialByKey();
   /** Whether the last marker read was there: the next is looked for the way that pays then. */
   #markersFound = false;
+  /** The mode the last record written anew here got (umask, default ACL); `undefined`: none yet. */
+  #newRecordMode: number | undefined;
 
   constructor(dir: string, clock: Clock, logger: Logger, failpoint: Failpoint = noFailpoint) {
     this.dir = dir;
@@ -85,23 +87,38 @@ export class FsStateStore implements StateStore {
 
   async writeMarker(key: string, marker: Marker, fence: Fence): Promise<void> {
     this.#checkFence(key, fence);
-    await writeAtomically(this.#path(key, "marker"), JSON.stringify(marker), () =>
+    await this.#writeRecord(this.#path(key, "marker"), JSON.stringify(marker), () =>
       this.#failpoint("marker-written"),
     );
+  }
+
+  /** `writeAtomically`, learning what mode new records get here. */
+  async #writeRecord(path: string, text: string, beforeRename?: () => Promise<void>) {
+    this.#newRecordMode = await writeAtomically(path, text, beforeRename);
   }
 
   /**
    * The marker, then the lease released, in one rename: the lease's lock file becomes the marker
    * (`FsLeases.beginHandOver`), so a new pair costs no inode for its marker and no unlink for its
    * lock. Where that cannot be done (a lock on another device than the lock dir …) the marker is
-   * written as `writeMarker` does, and the lease is left to the caller's `release()`.
+   * written as `writeMarker` does, then the lease released.
+   *
+   * The marker keeps the lock's 0644, so a run's first marker is written anew and the rest handed
+   * over only if it came out 0644: where the umask or the folder's default ACL keeps records from
+   * others, a reader who opened the lock while it was open to all would read the marker through it.
    */
   async writeMarkerAndRelease(key: string, marker: Marker, lease: Lease): Promise<void> {
     const path = this.#path(key, "marker");
     // The hand-over checks the fence itself (the lock file is still ours); when it cannot be
     // made, `writeMarker` checks it.
-    const steps = this.#leases.beginHandOver(lease.fence, path, JSON.stringify(marker));
-    if (!steps) return this.writeMarker(key, marker, lease.fence);
+    const steps =
+      this.#newRecordMode === 0o644
+        ? this.#leases.beginHandOver(lease.fence, path, JSON.stringify(marker))
+        : undefined;
+    if (!steps) {
+      await this.writeMarker(key, marker, lease.fence);
+      return lease.release();
+    }
     try {
       await this.#failpoint("marker-written");
     } catch (error) {
@@ -114,7 +131,7 @@ export class FsStateStore implements StateStore {
       // The lock is still ours (checked just before the rename): write the marker the usual way,
       // then end the lease.
       try {
-        await writeAtomically(path, JSON.stringify(marker));
+        await this.#writeRecord(path, JSON.stringify(marker));
       } finally {
         steps.abandon();
       }
@@ -147,7 +164,7 @@ export class FsStateStore implements StateStore {
 
   async writePart(key: string, record: PartRecord, fence: Fence): Promise<void> {
     this.#checkFence(key, fence);
-    await writeAtomically(this.#path(key, "part"), JSON.stringify(record));
+    await this.#writeRecord(this.#path(key, "part"), JSON.stringify(record));
   }
 
   async deletePart(key: string, fence: Fence): Promise<void> {
@@ -187,7 +204,7 @@ export class FsStateStore implements StateStore {
       const next = update(await this.readCircuit(origin));
       // A holder stalled past its lease must not overwrite a newer state.
       await lease.check();
-      await writeAtomically(this.#circuitPath(origin), JSON.stringify({ origin, ...next }));
+      await this.#writeRecord(this.#circuitPath(origin), JSON.stringify({ origin, ...next }));
       return next;
     } finally {
       await lease.release();

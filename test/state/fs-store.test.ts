@@ -2,49 +2,20 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, existsSync, openSync, readlinkSync, utimesSync, watch } from "node:fs";
-import {
-  mkdir,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from "node:fs/promises";
+import { mkdir, readdir, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { systemClock } from "../../src/clock.js";
 import { bootId } from "../../src/fs/processes.js";
 import { Circuits } from "../../src/health/circuits.js";
-import type { LogEvent, Logger } from "../../src/log/events.js";
 import { FsStateStore } from "../../src/state/fs-store.js";
-import { StaleFenceError } from "../../src/state/store.js";
-import { FakeClock } from "../helpers/fake-clock.js";
+import { recorder, storeIn } from "../helpers/fs-store.js";
+import type { tempDir } from "../helpers/tmp.js";
 
 const TTL_MS = 5000;
 const once0 = { ttlMs: TTL_MS, waitMs: 0 };
-
-import { tempDir } from "../helpers/tmp.js";
-
-function recorder(): Logger & { events: LogEvent[] } {
-  const events: LogEvent[] = [];
-  return {
-    events,
-    emit: (level, message, fields) => events.push({ level, message, fields } as LogEvent),
-  };
-}
-
-async function storeIn(t: Parameters<typeof tempDir>[0]) {
-  const dir = await tempDir(t);
-  const logger = recorder();
-  const store = new FsStateStore(join(dir, "locks"), systemClock, logger);
-  await store.ensureWritable();
-  return { dir: join(dir, "locks"), store, logger };
-}
 
 /** The pid of a process that has exited: certainly not alive. */
 function deadPid(): number {
@@ -434,50 +405,7 @@ describe("FsStateStore: state files that are not plain files", () => {
   });
 });
 
-describe("FsStateStore: the lock file becomes the marker", () => {
-  // A lock is handed over only where the umask gives records the lock's 0644: these cases ask
-  // for 022, whatever the umask the tests were started under.
-  let ambientUmask = 0o022;
-  before(() => {
-    ambientUmask = process.umask(0o022);
-  });
-  after(() => {
-    process.umask(ambientUmask);
-  });
-  const markerOf = (checksum: string) => ({
-    source: "https://example.test/a",
-    destination: "/data/a",
-    validators: { etag: '"v1"' },
-    algorithm: "sha256" as const,
-    checksum,
-    destinationSize: 3,
-    destinationMtimeMs: 1,
-    destinationCtimeMs: 1,
-    destinationIno: 2,
-    syncedAt: new Date(0).toISOString(),
-  });
-
-  test("under umask 077 the marker is written anew, never through the lock others could open", async (t) => {
-    const before = process.umask(0o077);
-    try {
-      const { dir, store } = await storeIn(t);
-      const key = pathToFileURL(join(dir, "..", "data.bin")).href;
-      const lease = await store.acquire(key, once0);
-      assert.ok(lease);
-      const lock = await stat(store.lockPath(key));
-      assert.equal(lock.mode & 0o777, 0o644, "the lock: readable by all, to tell its holder");
-      await store.writeMarkerAndRelease("pair", markerOf("abc"), lease);
-      const written = await stat(store.recordPath("pair", "marker"));
-      assert.notEqual(written.ino, lock.ino, "not the lock's inode");
-      await lease.release(); // the lock was not handed over: the caller releases it
-      assert.equal(existsSync(store.lockPath(key)), false, "no lock file left");
-      assert.equal(written.mode & 0o777, 0o600);
-      assert.deepEqual(await store.readMarker("pair"), markerOf("abc"));
-    } finally {
-      process.umask(before);
-    }
-  });
-
+describe("FsStateStore: a destination folder's lock", () => {
   test("a folder replaced since: its lock is asked for by the folder now, by every run", async (t) => {
     const { dir, store } = await storeIn(t);
     const folder = join(dir, "..", "out");
@@ -510,104 +438,4 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     await lease.release();
     assert.equal(store.hasLeftovers(second), false);
   });
-
-  test("a local destination's lock file is renamed to its marker: the same inode, no lock left", async (t) => {
-    const { dir, store } = await storeIn(t);
-    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
-    const lease = await store.acquire(key, once0);
-    assert.ok(lease);
-    const lock = await stat(store.lockPath(key));
-    await store.writeMarkerAndRelease("pair", markerOf("abc"), lease);
-    assert.equal(existsSync(store.lockPath(key)), false, "no lock file left");
-    const written = await stat(store.recordPath("pair", "marker"));
-    assert.equal(written.ino, lock.ino, "the marker is the lock's inode: none made, none freed");
-    assert.equal(written.mode & 0o022, 0, "not writable by others");
-    assert.deepEqual(await store.readMarker("pair"), markerOf("abc"), "no holder fields read back");
-    await lease.release();
-  });
-
-  test("a holder stopped between the hand-over's steps and taken over: the taker's lock stays, no marker", async (t) => {
-    const { dir } = await storeIn(t);
-    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
-    const paused = new FakeClock();
-    let taker: Awaited<ReturnType<FsStateStore["acquire"]>>;
-    let other: FsStateStore | undefined;
-    // The failpoint sits between writing the marker into the lock and the rename: there, another
-    // run whose clock went on past the lease takes the lock over.
-    const store = new FsStateStore(dir, paused, recorder(), async (name) => {
-      if (name !== "marker-written") return;
-      const later = new FakeClock({ start: paused.now() });
-      later.advance(TTL_MS * 3);
-      other = new FsStateStore(dir, later, recorder());
-      taker = await other.acquire(key, once0);
-    });
-    const lease = await store.acquire(key, once0);
-    assert.ok(lease);
-    await assert.rejects(
-      store.writeMarkerAndRelease("pair", markerOf("stale"), lease),
-      StaleFenceError,
-    );
-    assert.ok(taker, "taken over while stopped");
-    assert.equal(await store.readMarker("pair"), undefined, "no marker from the lost lease");
-    assert.ok(existsSync(store.lockPath(key)), "the taker's lock is where it was");
-    await taker.check();
-    await lease.release();
-    assert.ok(existsSync(store.lockPath(key)), "and a late release leaves it");
-    await taker.release();
-  });
-
-  test("a lock whose inode was handed to another run during the hand-over is neither renamed nor removed", async (t) => {
-    const { dir } = await storeIn(t);
-    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
-    let lockPath = "";
-    const foreign = JSON.stringify({ token: "someone-else", fence: 99, pid: 1, host: "elsewhere" });
-    // Between the two steps, the lock's inode comes to hold another run's lock (a broken lock's
-    // inode is handed out again at once): same device and inode, other content.
-    const store = new FsStateStore(dir, new FakeClock(), recorder(), async (name) => {
-      if (name === "marker-written") await writeFile(lockPath, foreign);
-    });
-    const lease = await store.acquire(key, once0);
-    assert.ok(lease);
-    lockPath = store.lockPath(key);
-    await assert.rejects(
-      store.writeMarkerAndRelease("pair", markerOf("stale"), lease),
-      StaleFenceError,
-    );
-    assert.equal(await store.readMarker("pair"), undefined, "no marker");
-    assert.equal(await readFile(lockPath, "utf8"), foreign, "the other run's lock is untouched");
-    await lease.release();
-    assert.equal(await readFile(lockPath, "utf8"), foreign, "and a late release leaves it");
-  });
-
-  test("a marker written the old way (no holder fields) still reads", async (t) => {
-    const { store } = await storeIn(t);
-    await writeFile(store.recordPath("old", "marker"), JSON.stringify(markerOf("old")));
-    assert.deepEqual(await store.readMarker("old"), markerOf("old"));
-  });
-
-  test("a lock on another device than the lock dir: the marker is written, the lease is released by release()", async (t) => {
-    const shm = "/dev/shm";
-    if (!existsSync(shm) || (await stat(shm)).dev === (await stat(await tempDir(t))).dev) {
-      t.skip("no tmpfs on another device here");
-      return;
-    }
-    const { dir } = await storeIn(t);
-    const locks = await mkdtempIn(shm);
-    t.after(() => rm(locks, { recursive: true, force: true }));
-    const store = new FsStateStore(locks, systemClock, recorder());
-    const key = pathToFileURL(join(dir, "..", "data.bin")).href;
-    const lease = await store.acquire(key, once0);
-    assert.ok(lease);
-    await store.writeMarkerAndRelease("pair", markerOf("abc"), lease);
-    assert.equal((await store.readMarker("pair"))?.checksum, "abc");
-    assert.equal(existsSync(store.lockPath(key)), true, "still held: release() is the caller's");
-    await lease.check();
-    await lease.release();
-    assert.equal(existsSync(store.lockPath(key)), false);
-  });
 });
-
-async function mkdtempIn(folder: string): Promise<string> {
-  const { mkdtemp } = await import("node:fs/promises");
-  return mkdtemp(join(folder, "resilient-sync-test-"));
-}
