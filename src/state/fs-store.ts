@@ -11,14 +11,12 @@
  * write are two steps: a holder frozen between them for longer than the lease could still land
  * one write. Files offer no compare-and-set; the window is microseconds of running code.
  */
-import { hash, randomUUID } from "node:crypto";
-import { constants, unlinkSync } from "node:fs";
-import { access, stat, unlink, writeFile } from "node:fs/promises";
-import { dirname, join, normalize } from "node:path";
+import { hash } from "node:crypto";
+import { unlinkSync } from "node:fs";
+import { normalize } from "node:path";
 import type { Clock } from "../clock.js";
 import { errorCodeOf } from "../errors.js";
 import { type Failpoint, noFailpoint } from "../failpoints.js";
-import { mkdirs } from "../fs/mkdirs.js";
 import { readSmallFile } from "../fs/no-follow.js";
 import { childPath } from "../fs/paths.js";
 import { lstatOrUndefined, rememberingStat } from "../fs/stat.js";
@@ -26,6 +24,7 @@ import { writeAtomically } from "../fs/write-atomically.js";
 import type { Logger } from "../log/events.js";
 import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
 import { FsLeases } from "./fs-leases.js";
+import { checkFolderWritable, probeFolder } from "./lock-dir-checks.js";
 import { isMarker, isPartRecord, withoutHolder } from "./records.js";
 import { SerialByKey } from "./serial-by-key.js";
 import {
@@ -103,9 +102,10 @@ export class FsStateStore implements StateStore {
    * lock. Where that cannot be done (a lock on another device than the lock dir …) the marker is
    * written as `writeMarker` does, then the lease released.
    *
-   * The marker keeps the lock's 0644, so a run's first marker is written anew and the rest handed
-   * over only if it came out 0644: where the umask or the folder's default ACL keeps records from
-   * others, a reader who opened the lock while it was open to all would read the marker through it.
+   * The marker keeps the lock's 0644, so it is handed over only once a file made here as a record
+   * is (the probe of `ensureWritable`, or a record written anew) came out 0644: where the umask or
+   * the folder's default ACL keeps records from others, a reader who opened the lock while it was
+   * open to all would read the marker through it.
    */
   async writeMarkerAndRelease(key: string, marker: Marker, lease: Lease): Promise<void> {
     const path = this.#path(key, "marker");
@@ -274,28 +274,16 @@ export class FsStateStore implements StateStore {
   }
 
   /** Throws unless the lock dir, or the nearest folder above it that exists, is writable. Writes nothing. */
-  async checkWritable(): Promise<void> {
-    let dir = this.dir;
-    for (;;) {
-      const info = await stat(dir).catch(() => undefined);
-      if (info) {
-        if (!info.isDirectory())
-          throw Object.assign(new Error(`${dir} is not a folder`), { code: "ENOTDIR" });
-        await access(dir, constants.W_OK);
-        return;
-      }
-      const parent = dirname(dir);
-      if (parent === dir) throw Object.assign(new Error("no existing folder"), { code: "ENOENT" });
-      dir = parent;
-    }
+  checkWritable(): Promise<void> {
+    return checkFolderWritable(this.dir);
   }
 
-  /** Creates the lock dir; throws when it cannot be created or written. */
+  /**
+   * Creates the lock dir; throws when it cannot be created or written. Its probe file also tells
+   * what mode new records get there, so that a run's first marker may be a lock handed over.
+   */
   async ensureWritable(): Promise<void> {
-    await mkdirs(this.dir);
-    const probe = join(this.dir, `.probe-${process.pid}-${randomUUID().slice(0, 8)}`);
-    await writeFile(probe, "", { flag: "wx" });
-    await unlink(probe);
+    this.#newRecordMode = await probeFolder(this.dir);
   }
 }
 

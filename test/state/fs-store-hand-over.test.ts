@@ -34,12 +34,11 @@ const markerOf = (checksum: string) => ({
 });
 
 /**
- * Writes a marker of another pair through `store` (whose lock dir is `dir`), as a run's first:
- * written anew, it teaches the store what mode records get there. Returns that marker's mode and
- * whether it was the lock handed over.
+ * Writes a marker of another pair through `store` (whose lock dir is `dir`): a store that has
+ * not probed its lock dir (`ensureWritable`) learns from it what mode records get there.
  */
-async function firstMarkerWrittenAnew(store: FsStateStore, dir: string) {
-  return markerOfNewPair(store, dir, "first");
+async function markerOfAnotherPair(store: FsStateStore, dir: string) {
+  return markerOfNewPair(store, dir, "another");
 }
 
 /** A lease on a new pair `name`'s local destination, ended by writing its marker. */
@@ -66,14 +65,27 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     process.umask(ambientUmask);
   });
 
-  test("a run's first marker is written anew; once it came out 0644, later ones are the locks handed over", async (t) => {
-    const { dir, store } = await storeIn(t);
-    assert.deepEqual(await firstMarkerWrittenAnew(store, dir), { mode: 0o644, handedOver: false });
+  test("a store that probed its lock dir hands its locks over as markers from the first on", async (t) => {
+    const { dir, store } = await storeIn(t); // the run's check of its lock dir: a probe file
+    assert.deepEqual(await markerOfNewPair(store, dir, "first"), { mode: 0o644, handedOver: true });
     assert.deepEqual(await markerOfNewPair(store, dir, "second"), {
       mode: 0o644,
       handedOver: true,
     });
-    assert.deepEqual(await markerOfNewPair(store, dir, "third"), { mode: 0o644, handedOver: true });
+  });
+
+  test("a store that did not probe: its first marker is written anew, and once it came out 0644 the rest are handed over", async (t) => {
+    const dir = join(await tempDir(t), "locks");
+    await mkdir(dir);
+    const store = new FsStateStore(dir, systemClock, recorder());
+    assert.deepEqual(await markerOfNewPair(store, dir, "first"), {
+      mode: 0o644,
+      handedOver: false,
+    });
+    assert.deepEqual(await markerOfNewPair(store, dir, "second"), {
+      mode: 0o644,
+      handedOver: true,
+    });
   });
 
   test("a lock dir whose default ACL keeps records private: no lock is handed over, every marker is 0600", async (t) => {
@@ -86,13 +98,21 @@ describe("FsStateStore: the lock file becomes the marker", () => {
       t.skip(`no default ACL can be set here: ${acl.error?.message ?? acl.stderr}`);
       return;
     }
-    const store = new FsStateStore(dir, systemClock, recorder());
-    await store.ensureWritable();
-    assert.deepEqual(await firstMarkerWrittenAnew(store, dir), { mode: 0o600, handedOver: false });
-    assert.deepEqual(await markerOfNewPair(store, dir, "second"), {
-      mode: 0o600,
-      handedOver: false,
-    });
+    const probed = new FsStateStore(dir, systemClock, recorder());
+    await probed.ensureWritable();
+    const unprobed = new FsStateStore(dir, systemClock, recorder());
+    for (const [store, name] of [
+      [probed, "probed"],
+      [unprobed, "unprobed"],
+    ] as const) {
+      for (const pair of ["first", "second"]) {
+        assert.deepEqual(
+          await markerOfNewPair(store, dir, `${name}-${pair}`),
+          { mode: 0o600, handedOver: false },
+          `${name}, ${pair}`,
+        );
+      }
+    }
   });
 
   test("under umask 077 the marker is written anew, never through the lock others could open", async (t) => {
@@ -117,7 +137,6 @@ describe("FsStateStore: the lock file becomes the marker", () => {
 
   test("a local destination's lock file is renamed to its marker: the same inode, no lock left", async (t) => {
     const { dir, store } = await storeIn(t);
-    await firstMarkerWrittenAnew(store, dir);
     const key = pathToFileURL(join(dir, "..", "data.bin")).href;
     const lease = await store.acquire(key, once0);
     assert.ok(lease);
@@ -147,7 +166,7 @@ describe("FsStateStore: the lock file becomes the marker", () => {
       other = new FsStateStore(dir, later, recorder());
       taker = await other.acquire(key, once0);
     });
-    await firstMarkerWrittenAnew(store, dir);
+    await markerOfAnotherPair(store, dir);
     armed = true;
     const lease = await store.acquire(key, once0);
     assert.ok(lease);
@@ -174,7 +193,7 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     const store = new FsStateStore(dir, new FakeClock(), recorder(), async (name) => {
       if (name === "marker-written" && lockPath) await writeFile(lockPath, foreign);
     });
-    await firstMarkerWrittenAnew(store, dir);
+    await markerOfAnotherPair(store, dir);
     const lease = await store.acquire(key, once0);
     assert.ok(lease);
     lockPath = store.lockPath(key);
@@ -204,7 +223,7 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     const locks = await mkdtempIn(shm);
     t.after(() => rm(locks, { recursive: true, force: true }));
     const store = new FsStateStore(locks, systemClock, recorder());
-    await firstMarkerWrittenAnew(store, dir);
+    await markerOfAnotherPair(store, dir);
     const key = pathToFileURL(join(dir, "..", "data.bin")).href;
     const lease = await store.acquire(key, once0);
     assert.ok(lease);
