@@ -31,10 +31,22 @@ export interface CoalescedSinks extends LineSinks {
   flush(): void;
 }
 
-/** Sinks over `out` and `err` that coalesce lines for up to `LINGER_MS`; `flush()` before exiting. */
+/** Runs `callback` once after `ms`, without keeping the process alive for it. */
+export type Schedule = (callback: () => void, ms: number) => void;
+
+const unrefTimer: Schedule = (callback, ms) => {
+  setTimeout(callback, ms).unref();
+};
+
+/**
+ * Sinks over `out` and `err` that coalesce lines for up to `LINGER_MS`; `flush()` before exiting.
+ * `schedule` sets the linger's timer (tests replace it: a loaded machine can take longer than
+ * `LINGER_MS` between two turns).
+ */
 export function coalescedSinks(
   out: (text: string) => void,
   err: (text: string) => void,
+  schedule: Schedule = unrefTimer,
 ): CoalescedSinks {
   let pending = "";
   let target: ((text: string) => void) | undefined;
@@ -57,7 +69,7 @@ export function coalescedSinks(
     if (pending.length >= FLUSH_AT) flush();
     else if (!scheduled) {
       scheduled = true;
-      setTimeout(onLingerEnd, LINGER_MS).unref();
+      schedule(onLingerEnd, LINGER_MS);
     }
   };
   const now = (to: (text: string) => void, line: string): void => {

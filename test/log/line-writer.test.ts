@@ -14,6 +14,30 @@ const lingerEnd = () => new Promise<void>((resolve) => setTimeout(resolve, LINGE
 describe("coalesced log lines", () => {
   test("lines logged within a few milliseconds leave in one write, not one per turn", async () => {
     const writes: string[] = [];
+    const timers: { callback: () => void; ms: number }[] = [];
+    const sinks = coalescedSinks(
+      (text) => writes.push(`out:${text}`),
+      (text) => writes.push(`err:${text}`),
+      (callback, ms) => timers.push({ callback, ms }),
+    );
+    sinks.out("a\n");
+    sinks.out("b\n");
+    // A turn of the event loop ends (a file's response handled); the next turn logs on.
+    await turnEnd();
+    sinks.out("c\n");
+    await turnEnd();
+    assert.deepEqual(writes, [], "nothing is written at the end of a turn");
+    assert.deepEqual(
+      timers.map((timer) => timer.ms),
+      [LINGER_MS],
+      "one timer for the three lines",
+    );
+    timers[0]?.callback();
+    assert.deepEqual(writes, ["out:a\nb\nc\n"]);
+  });
+
+  test("the linger's timer writes on its own while the process has other work", async () => {
+    const writes: string[] = [];
     let written: () => void = () => {};
     const firstWrite = new Promise<void>((resolve) => {
       written = resolve;
@@ -27,16 +51,11 @@ describe("coalesced log lines", () => {
     );
     sinks.out("a\n");
     sinks.out("b\n");
-    // A turn of the event loop ends (a file's response handled); the next turn logs on.
-    await turnEnd();
-    sinks.out("c\n");
-    await turnEnd();
-    assert.deepEqual(writes, [], "nothing is written at the end of a turn");
     // The flush timer does not hold the process open; the run's own work does. This stands in.
     const work = setTimeout(() => {}, 60_000);
     await firstWrite;
     clearTimeout(work);
-    assert.deepEqual(writes, ["out:a\nb\nc\n"]);
+    assert.deepEqual(writes, ["out:a\nb\n"]);
   });
 
   test("lines keep their order across the two streams", async () => {
