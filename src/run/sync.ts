@@ -211,10 +211,11 @@ async function runWithState(
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }
     if (retained) retained.length = planned.pairs.length;
-    // Only the metrics file reads them: a run without one keeps no set of every origin (every
-    // local file is an origin of its own).
+    // Only the metrics file reads them, one circuit series per http(s) origin. A local file is
+    // an origin of its own: a 100,000-file mirror would give 100,000 series.
     if (resolved.metricsFile !== undefined)
-      for (const pair of planned.pairs) if (!pair.invalid) origins.add(pair.source.origin);
+      for (const pair of planned.pairs)
+        if (!pair.invalid && pair.source.kind === "http") origins.add(pair.source.origin);
     onProgress?.({ type: "planned", total: planned.pairs.length });
     const work = resolved.dryRun ? (await import("./dry-run.js")).planJob : runJob;
     // Each pair becomes a job spec only when a worker takes it, and is let go once done.

@@ -3,7 +3,7 @@
  * here by a real parser of the format (parse-prometheus-text-format), not by a regex.
  */
 import assert from "node:assert/strict";
-import { lstat, readFile, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -76,6 +76,29 @@ describe("--metrics-file", () => {
     assert.equal(bad.get(`resilient_sync_circuit_open{origin=${origin}}`), 1);
     assert.equal(bad.get("resilient_sync_last_success_timestamp_seconds"), lastSuccess);
     assert.ok((bad.get("resilient_sync_last_run_timestamp_seconds") as number) >= lastSuccess);
+  });
+
+  test("local files are no origins: one circuit series per http(s) origin, none per file", async (t) => {
+    // A mirror of 100,000 local files gave node_exporter 100,000 circuit series.
+    const dir = await tempDir(t);
+    const source = join(dir, "local");
+    await mkdir(source);
+    for (const name of ["a.txt", "b.txt", "c.txt"]) await writeFile(join(source, name), name);
+    server.route("/m/one.bin", { body: bytes(100, 3) });
+    const metrics = join(dir, "resilient_sync.prom");
+    const list = join(dir, "list.txt");
+    await writeFile(list, `${source}\n${server.url("/m/one.bin")}\n`);
+    const run = await runCli(
+      ["--metrics-file", metrics, "--artifact-root", join(dir, "out"), "-i", list],
+      { env: { REPO_ROOT: dir } },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const values = await readMetrics(metrics);
+    assert.equal(values.get("resilient_sync_sources{status=synced}"), 4);
+    const circuits = [...values.keys()].filter((name) => name.startsWith("resilient_sync_circuit"));
+    assert.deepEqual(circuits, [
+      `resilient_sync_circuit_open{origin=${new URL(server.url("/")).origin}}`,
+    ]);
   });
 
   test("a run that ends without a report still leaves its exit code (42)", async (t) => {
