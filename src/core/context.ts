@@ -4,6 +4,7 @@ import type { Destination, Fingerprint } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { Turn } from "../health/origin-health.js";
 import { type Logger, takes } from "../log/events.js";
+import { sourceIdentity } from "../sources/identity.js";
 import { type Lease, LeaseLostError, type Marker, StaleFenceError } from "../state/store.js";
 import type { ResultBuilder } from "./result.js";
 import type { Runtime } from "./runtime.js";
@@ -101,7 +102,7 @@ export function describes(
   context: Pick<JobContext, "spec" | "algorithm">,
   fingerprint: Fingerprint | undefined,
 ): marker is Marker {
-  if (!marker || marker.source !== context.spec.source.display) return false;
+  if (!marker || marker.source !== sourceIdentity(context.spec.source)) return false;
   if (marker.algorithm !== context.algorithm || !fingerprint) return false;
   return (
     fingerprint.size === marker.destinationSize &&

@@ -7,6 +7,7 @@
  */
 import type { PartSink, PositionalPart } from "../destinations/destination.js";
 import { errorCodeOf, SyncError } from "../errors.js";
+import { sourceIdentity } from "../sources/identity.js";
 import { canResumeWith, type Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type PartRecord, type SegmentRecord } from "../state/store.js";
 import { type JobContext, underFence } from "./context.js";
@@ -75,7 +76,7 @@ export class PartKeeper {
     const { store } = this.#context.runtime;
     const record = await store.readPart(this.#context.keys.destination);
     if (!record) return undefined;
-    const refusal = refusalOf(record, this.#context.spec.source.display, this.#lease);
+    const refusal = refusalOf(record, sourceIdentity(this.#context.spec.source), this.#lease);
     if (refusal === undefined) {
       const sink = await this.#context.destination.openPart(
         { file: record.file, closed: record.closed },
@@ -126,7 +127,7 @@ export class PartKeeper {
       canResumeWith(validators) && !(length !== undefined && length <= RESUMABLE_FROM_BYTES);
     if (!worthKeeping) return sink;
     this.#record = {
-      source: this.#context.spec.source.display,
+      source: sourceIdentity(this.#context.spec.source),
       validators,
       file: sink.file(),
       fence: this.#lease.fence.value,
@@ -156,7 +157,7 @@ export class PartKeeper {
     // between, the part is a stranded one, which the next holder sweeps.
     await positional.allocate(total);
     this.#record = {
-      source: this.#context.spec.source.display,
+      source: sourceIdentity(this.#context.spec.source),
       validators,
       file: sink.file(),
       fence: this.#lease.fence.value,

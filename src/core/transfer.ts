@@ -9,6 +9,7 @@ import { SyncError } from "../errors.js";
 import { isOriginFailure } from "../health/origin-health.js";
 import { takes } from "../log/events.js";
 import { withRetry } from "../policies/retry.js";
+import { sourceIdentity } from "../sources/identity.js";
 import type { Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type Marker } from "../state/store.js";
 import { type AttemptContext, attemptTransfer, type HandOver } from "./attempt.js";
@@ -232,8 +233,8 @@ async function transfer(
   }
 
   const record = (at: Fingerprint): Marker => ({
-    // The redacted URL: state files never hold credentials, and a re-signed URL is the same source.
-    source: spec.source.display,
+    // The redacted URL, with a digest where it hides what may choose the resource (identity.ts).
+    source: sourceIdentity(spec.source),
     destination: spec.destination,
     validators: fetched.validators,
     algorithm: context.algorithm,
