@@ -108,8 +108,9 @@ async function expand(
     const destination = single ?? join(options.artifactRoot, basename(location.href));
     if (destination === location.href)
       return [refused(location, destination, "the source is its own destination")];
+    // Named after the destination, as a URL given `-o` is: `--checksum-file` names match it.
     if (single !== undefined)
-      return [checked(pairOf(location, destination, basename(location.href)))];
+      return [checked(pairOf(location, destination, basename(destination)))];
     return [named(landing, location, basename(location.href))];
   }
 

@@ -314,6 +314,32 @@ describe("--checksum-file and server-stated digests", () => {
     assert.deepEqual(await listFiles(join(dir, "data")), ["one.bin"]);
   });
 
+  test("a local file given another name with -o is matched by that name, as a URL is", async (t) => {
+    const dir = await tempDir(t);
+    const source = join(dir, "zz.txt");
+    await writeFile(source, "local\n");
+    const sums = join(dir, "SHA256SUMS");
+    // The entry for the destination's name is wrong; one for the source's name is right.
+    await writeFile(
+      sums,
+      `${"e".repeat(64)}  renamed.txt\n${sha256(Buffer.from("local\n"))}  zz.txt\n`,
+    );
+    const result = await runCli([
+      source,
+      "-o",
+      join(dir, "out", "renamed.txt"),
+      "--checksum-file",
+      sums,
+      "--lock-dir",
+      join(dir, "locks"),
+      "--json",
+    ]);
+    assert.equal(result.code, 65, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.results[0].error?.code, "checksum_mismatch");
+    assert.deepEqual(await listFiles(join(dir, "out")), []);
+  });
+
   test("a malformed --checksum-file is refused with exit 64", async (t) => {
     const dir = await tempDir(t);
     const sums = join(dir, "bad.sums");
