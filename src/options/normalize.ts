@@ -2,6 +2,7 @@
  * `normalizeOptions`: validates user input once, at the edge, into the finished
  * `ResolvedOptions` every other layer reads. Defaults come from the option table, never from here.
  */
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import {
   CHECKSUM_ALGORITHMS,
@@ -11,7 +12,7 @@ import {
 } from "../checksums/digest.js";
 import { UsageError } from "../errors.js";
 import type { Level } from "../log/events.js";
-import { parseSourceLocation } from "../sources/location.js";
+import { isRemoteDirectory, parseSourceLocation } from "../sources/location.js";
 import { stateLocationOf } from "../state/redis/location.js";
 import { parseHeaders } from "./headers.js";
 import { resolveNetwork } from "./network.js";
@@ -143,7 +144,15 @@ export function normalizeOptions(
         "SOURCE",
         "no source given: resilient-sync [options] SOURCE… (or -i FILE); see resilient-sync --help",
       );
-    sources = [{ location: parseSourceLocation(raw, argument), argument }];
+    const location = parseSourceLocation(raw, argument);
+    sources = [{ location, argument }];
+    // `-o out/` names a folder: a source of one file would land in a file named `out` (curl and
+    // wget refuse it too). The one look at the filesystem here: a local source may be a folder.
+    const oneFile =
+      location.kind === "http"
+        ? !isRemoteDirectory(location)
+        : statSync(location.href, { throwIfNoEntry: false })?.isDirectory() !== true;
+    if (oneFile) refuseFolderDestination(options.destination);
   } else {
     sources = positional.map((raw) => ({
       location: parseSourceLocation(raw, "SOURCE"),
@@ -213,3 +222,12 @@ export function normalizeOptions(
 
 export type { ChecksumClaim, GivenSource, ResolvedOptions, SyncOptions } from "./resolved.js";
 export type { ChecksumAlgorithm, Level };
+
+/** Refuses a `--destination` written as a folder (ending in `/`) for a source of one file. */
+export function refuseFolderDestination(destination: string | undefined): void {
+  if (destination?.endsWith("/"))
+    throw new UsageError(
+      "--destination",
+      `--destination ${destination} ends in /, a folder, but the source is one file: name the file (${destination}NAME)`,
+    );
+}

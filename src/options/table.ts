@@ -28,7 +28,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     kind: "path",
     value: "PATH",
     defaultText: "./<name>; a checkout: <root>/reports/resilient-sync/sample.csv",
-    help: "destination file (its folders are created)",
+    help: "destination file (its folders are created; one ending in / names a folder, refused for a source of one file)",
     group: "Sources and destinations",
   },
   {
