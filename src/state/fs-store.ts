@@ -52,8 +52,11 @@ export class FsStateStore implements StateStore {
   readonly #circuitUpdates = new SerialByKey();
   /** Whether the last marker read was there: the next is looked for the way that pays then. */
   #markersFound = false;
-  /** The mode the last record written anew here got (umask, default ACL); `undefined`: none yet. */
-  #newRecordMode: number | undefined;
+  /**
+   * Whether a record made here is open to every user: made 0644 (umask, default ACL). Only then
+   * may a lock, open to all, become a marker. `undefined`: not known yet.
+   */
+  #recordsOpenToAll: boolean | undefined;
 
   constructor(dir: string, clock: Clock, logger: Logger, failpoint: Failpoint = noFailpoint) {
     this.dir = dir;
@@ -91,9 +94,11 @@ export class FsStateStore implements StateStore {
     );
   }
 
-  /** `writeAtomically`, learning what mode new records get here. */
+  /** `writeAtomically`, learning from it whether records here are open to all, until known. */
   async #writeRecord(path: string, text: string, beforeRename?: () => Promise<void>) {
-    this.#newRecordMode = await writeAtomically(path, text, beforeRename);
+    const learn = this.#recordsOpenToAll === undefined;
+    const mode = await writeAtomically(path, text, beforeRename, learn);
+    if (learn) this.#recordsOpenToAll = mode === 0o644;
   }
 
   /**
@@ -102,17 +107,19 @@ export class FsStateStore implements StateStore {
    * lock. Where that cannot be done (a lock on another device than the lock dir …) the marker is
    * written as `writeMarker` does, then the lease released.
    *
-   * The marker keeps the lock's 0644, so it is handed over only once a file made here as a record
-   * is (the probe of `ensureWritable`, or a record written anew) came out 0644: where the umask or
-   * the folder's default ACL keeps records from others, a reader who opened the lock while it was
-   * open to all would read the marker through it.
+   * The marker keeps the lock's 0644, so it is handed over only once records here are known to be
+   * open to all (the probe of `ensureWritable`, or a record written anew, came out 0644): where
+   * the umask or the folder's default ACL keeps records from others, a reader who opened the lock
+   * while it was open to all would read the marker through it. (A private folder above the lock
+   * dir is not looked at: such a reader must reach the destination's folder, where the lock is,
+   * and the marker then tells it the destination's source, redacted, and digest.)
    */
   async writeMarkerAndRelease(key: string, marker: Marker, lease: Lease): Promise<void> {
     const path = this.#path(key, "marker");
     // The hand-over checks the fence itself (the lock file is still ours); when it cannot be
     // made, `writeMarker` checks it.
     const steps =
-      this.#newRecordMode === 0o644
+      this.#recordsOpenToAll === true
         ? this.#leases.beginHandOver(lease.fence, path, JSON.stringify(marker))
         : undefined;
     if (!steps) {
@@ -280,10 +287,10 @@ export class FsStateStore implements StateStore {
 
   /**
    * Creates the lock dir; throws when it cannot be created or written. Its probe file also tells
-   * what mode new records get there, so that a run's first marker may be a lock handed over.
+   * whether records here are open to all, so that a run's first marker may be a lock handed over.
    */
   async ensureWritable(): Promise<void> {
-    this.#newRecordMode = await probeFolder(this.dir);
+    this.#recordsOpenToAll = (await probeFolder(this.dir)) === 0o644;
   }
 }
 

@@ -49,7 +49,11 @@ async function markerOfNewPair(store: FsStateStore, dir: string, name: string) {
   const lock = await stat(store.lockPath(key));
   await store.writeMarkerAndRelease(name, markerOf(name), lease);
   assert.equal(existsSync(store.lockPath(key)), false, "the lease ended with the marker");
-  await lease.release(); // a no-op now
+  const next = await store.acquire(key, once0);
+  assert.ok(next, "free at once");
+  await lease.release();
+  assert.ok(existsSync(store.lockPath(key)), "a late release leaves the next holder's lock");
+  await next.release();
   const written = await stat(store.recordPath(name, "marker"));
   assert.deepEqual(await store.readMarker(name), markerOf(name));
   return { mode: written.mode & 0o777, handedOver: written.ino === lock.ino };
@@ -115,21 +119,29 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     }
   });
 
-  test("under umask 077 the marker is written anew, never through the lock others could open", async (t) => {
+  test("under umask 077 every marker is written anew, never through the lock others could open", async (t) => {
     const before = process.umask(0o077);
     try {
-      const { dir, store } = await storeIn(t);
+      const { dir, store: probed } = await storeIn(t);
       const key = pathToFileURL(join(dir, "..", "data.bin")).href;
-      const lease = await store.acquire(key, once0);
+      const lease = await probed.acquire(key, once0);
       assert.ok(lease);
-      const lock = await stat(store.lockPath(key));
+      const lock = await stat(probed.lockPath(key));
       assert.equal(lock.mode & 0o777, 0o644, "the lock: readable by all, to tell its holder");
-      await store.writeMarkerAndRelease("pair", markerOf("abc"), lease);
-      const written = await stat(store.recordPath("pair", "marker"));
-      assert.notEqual(written.ino, lock.ino, "not the lock's inode");
-      assert.equal(existsSync(store.lockPath(key)), false, "released all the same");
-      assert.equal(written.mode & 0o777, 0o600);
-      assert.deepEqual(await store.readMarker("pair"), markerOf("abc"));
+      await lease.release();
+      const unprobed = new FsStateStore(dir, systemClock, recorder());
+      for (const [store, name] of [
+        [probed, "probed"],
+        [unprobed, "unprobed"],
+      ] as const) {
+        for (const pair of ["first", "second"]) {
+          assert.deepEqual(
+            await markerOfNewPair(store, dir, `${name}-${pair}`),
+            { mode: 0o600, handedOver: false },
+            `${name}, ${pair}`,
+          );
+        }
+      }
     } finally {
       process.umask(before);
     }
@@ -145,7 +157,6 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     assert.equal(existsSync(store.lockPath(key)), false, "no lock file left");
     const written = await stat(store.recordPath("pair", "marker"));
     assert.equal(written.ino, lock.ino, "the marker is the lock's inode: none made, none freed");
-    assert.equal(written.mode & 0o022, 0, "not writable by others");
     assert.deepEqual(await store.readMarker("pair"), markerOf("abc"), "no holder fields read back");
     await lease.release();
   });
