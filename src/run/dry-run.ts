@@ -2,11 +2,12 @@
  * `--dry-run`: what a run would do, found out without writing anything — no lock, no marker, no
  * circuit change, no part file. An origin is asked at most one conditional HEAD per source.
  */
-import { circuitOpenError, describes } from "../core/context.js";
+import { asSyncError, circuitOpenError, describes } from "../core/context.js";
 import { markerKey } from "../core/job.js";
 import { algorithmOf, ResultBuilder, type SourceResult } from "../core/result.js";
 import type { Runtime } from "../core/runtime.js";
 import type { JobSpec } from "../core/spec.js";
+import type { Destination } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { Turn } from "../health/origin-health.js";
 
@@ -50,7 +51,12 @@ async function planOne(
     return build.failed(circuitOpenError(spec.source.origin, refusedFor));
   }
 
-  const destination = await runtime.destinations.open(spec.destination, spec.destinationWithin);
+  let destination: Destination;
+  try {
+    destination = await runtime.destinations.open(spec.destination, spec.destinationWithin);
+  } catch (error) {
+    return fail(asSyncError(error)); // as a run refuses it (a link planted on the way …)
+  }
   const marker = await runtime.store.readMarker(markerKey(spec.source.display, destination.id));
   const intact = describes(
     marker,

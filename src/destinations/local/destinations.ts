@@ -1,13 +1,14 @@
 /** `LocalDestinations`: the driver that opens local destinations for one run. */
 import { realpath } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
-import { errorCodeOf } from "../../errors.js";
+import { errorCodeOf, SyncError } from "../../errors.js";
 import { lstatOrUndefined } from "../../fs/stat.js";
 import { readUmask } from "../../fs/umask.js";
 import type { Destination, DestinationDriver } from "../destination.js";
 import { LocalDestination, type RunShared } from "./destination.js";
 import { FolderSyncs } from "./folder-syncs.js";
 import { LinkFreeFolders } from "./linked-folders.js";
+import { type PlantedLink, plantedLinkOn } from "./planted-links.js";
 
 /**
  * Local destinations of one run: they share folder fsyncs, and each folder's real path is
@@ -37,11 +38,15 @@ export class LocalDestinations implements DestinationDriver {
   #real(folder: string): Promise<string> {
     let real = this.#realFolders.get(folder);
     if (!real) {
-      real = realFolder(folder).then((resolved) => {
-        // A folder that does not exist yet resolved through its nearest ancestor: ask again next time.
-        if (!lstatOrUndefined(resolved)?.isDirectory()) this.#realFolders.delete(folder);
-        return resolved;
-      });
+      // A link another user planted on the way is refused before anything resolves through it.
+      const planted = plantedLinkOn(folder);
+      real = (planted ? Promise.reject(plantedLinkError(planted)) : realFolder(folder)).then(
+        (resolved) => {
+          // A folder that does not exist yet resolved through its nearest ancestor: ask again next time.
+          if (!lstatOrUndefined(resolved)?.isDirectory()) this.#realFolders.delete(folder);
+          return resolved;
+        },
+      );
       this.#realFolders.set(folder, real);
     }
     return real;
@@ -60,4 +65,11 @@ async function realFolder(folder: string): Promise<string> {
       rest.push(basename(dir));
     }
   }
+}
+
+function plantedLinkError({ link, owner }: PlantedLink): SyncError {
+  return new SyncError(
+    "write_error",
+    `${link} is a symbolic link another user (uid ${owner}) made in a folder anyone may write: not followed`,
+  );
 }

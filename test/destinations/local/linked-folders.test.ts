@@ -6,7 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmod, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { LocalDestinations } from "../../../src/destinations/local/destinations.js";
@@ -177,5 +187,61 @@ describe("linked folders below the artifact root", () => {
       "no lock or part made in the victim",
     );
     assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
+  });
+});
+
+describe("links on the way to a destination named with -o", () => {
+  const asNobodyOnly = { skip: asRoot ? false : "needs root, to plant the link as another user" };
+
+  test(
+    "a link another user planted in a folder anyone may write is not followed",
+    asNobodyOnly,
+    async (t) => {
+      const dir = await tempDir(t);
+      const { src, victim, mirror } = await layout(dir);
+      plantLink(victim, join(mirror, "x"));
+      const args = [
+        join(src, "top.txt"),
+        "-o",
+        join(mirror, "x", "config"),
+        "--lock-dir",
+        join(dir, "locks"),
+      ];
+      const result = await runCli([...args, "--json"]);
+      assert.equal(result.code, 73, result.stderr);
+      const [entry] = JSON.parse(result.stdout).results;
+      assert.equal(entry.error.code, "write_error");
+      assert.match(entry.error.message, /mirror\/x is a symbolic link another user \(uid 65534\)/);
+      assert.deepEqual((await readdir(victim)).sort(), ["config"], "nothing made in the victim");
+      assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
+      const dryRun = await runCli([...args, "--dry-run"]);
+      assert.equal(dryRun.code, 73, `a dry run says the same: ${dryRun.stderr}`);
+    },
+  );
+
+  test("a link of the runner's own, or one made by the owner of its folder, is followed as curl follows it", async (t) => {
+    const dir = await tempDir(t);
+    const { src, victim, mirror } = await layout(dir);
+    await symlink(victim, join(mirror, "mine"));
+    const links: [string, string][] = [[join(mirror, "mine"), "one.txt"]];
+    if (asRoot) {
+      // nobody's own folder, which only nobody writes: its links are nobody's to make.
+      const theirs = join(dir, "theirs");
+      await mkdir(theirs);
+      await chown(theirs, 65534, 65534);
+      plantLink(victim, join(theirs, "link"));
+      links.push([join(theirs, "link"), "two.txt"]);
+    }
+    for (const [link, name] of links) {
+      const result = await runCli([
+        join(src, "top.txt"),
+        "-o",
+        join(link, name),
+        "--lock-dir",
+        join(dir, "locks"),
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await readFile(join(victim, name), "utf8"), "top\n");
+    }
   });
 });
