@@ -40,7 +40,8 @@ export function userStateDir(env: NodeJS.ProcessEnv): string {
 
 /** The default places for a run given `root` (a library caller's) and the environment. */
 export function placesOf(root: string | undefined, env: NodeJS.ProcessEnv): Places {
-  const given = root ?? env.REPO_ROOT;
+  // Empty is unset, as `${REPO_ROOT:-…}` reads it in the Bash script this tool replaces.
+  const given = root ?? (env.REPO_ROOT || undefined);
   if (given === undefined && isInstalled()) {
     return {
       installed: true,

@@ -62,6 +62,18 @@ describe("an installed copy", () => {
     assert.ok(findLog(again, "destination already up-to-date"));
   });
 
+  test("an empty REPO_ROOT counts as unset, as the Bash script reads it (REPO_ROOT:-)", async (t) => {
+    const place = await installedIn(t);
+    server.route("/inst/empty-root.bin", { body: bytes(100, 2) });
+    const run = await runCli([server.url("/inst/empty-root.bin")], {
+      env: { ...place.env, REPO_ROOT: "" },
+      cwd: place.work,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await readdir(place.work), ["empty-root.bin"], "no ./reports");
+    assert.equal(findLog(run, "validated environment")?.lock_dir, place.state);
+  });
+
   test("without $XDG_STATE_HOME the state is ~/.local/state/resilient-sync", async (t) => {
     const place = await installedIn(t, false);
     server.route("/inst/home.bin", { body: bytes(100, 1) });
