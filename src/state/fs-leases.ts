@@ -122,6 +122,18 @@ export class FsLeases {
     return this.#mine.get(fence.token)?.handOver(target, record);
   }
 
+  /**
+   * A lock held by another user's run is respected like any running holder's, so a user who may
+   * write the folder can keep a pair busy with a lock naming a process of theirs (a denial of
+   * service, sticky folder or not): said once per lock, as a warning, not only as a skipped pair.
+   */
+  #noteOtherUsers(path: string, owner: number): void {
+    const { warned, logger } = this.#breaking;
+    if (owner === process.getuid?.() || warned.has(path)) return;
+    warned.add(path);
+    logger.emit("warning", "lock held by another user", { lock: path, owner_uid: owner });
+  }
+
   /** The lease, or why not: `busy` (held), `changing` (another run is taking a stale lock over). */
   #tryAcquire(key: string, path: string, ttlMs: number): Lease | "busy" | "changing" {
     // A few rounds: a stale lock removed in one round is free in the next.
@@ -142,7 +154,10 @@ export class FsLeases {
       if (held.text === "" && Math.abs(ageMs) < EMPTY_LOCK_GRACE_MS) return "changing";
       // A lock this run may not read (another user's, mode 0600) is judged by its age alone.
       const verdict = judgeLockFile(this.#self, held.text, ageMs, ttlMs, held.stats.uid);
-      if (verdict.alive) return "busy";
+      if (verdict.alive) {
+        this.#noteOtherUsers(path, held.stats.uid);
+        return "busy";
+      }
       const broken = breakStaleLock(path, held, ttlMs, verdict, this.#breaking);
       if (broken !== "broken") return broken;
       predecessor = {

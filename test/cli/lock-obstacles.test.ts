@@ -180,6 +180,7 @@ describe("what stands at a lock path", () => {
       const result = await runCli(args, { wrapper: NOBODY });
       assert.equal(result.code, 0, result.stderr);
       assert.ok(findLog(result, "another synchronization is in progress"), result.stderr);
+      assert.equal(findLog(result, "lock held by another user")?.owner_uid, 0, result.stderr);
       assert.equal(existsSync(destination), false);
       assert.equal(existsSync(lock), true);
     });
@@ -239,6 +240,7 @@ describe("what stands at a lock path", () => {
       assert.equal((await stat(lock)).mode & 0o777, 0o644, "readable whatever the umask");
       const result = await runCli(args, { wrapper: NOBODY });
       assertLeftToHolder(result, destination);
+      assert.equal(findLog(result, "lock held by another user")?.owner_uid, 0, result.stderr);
     });
 
     test("its holder gone, in a sticky folder: the pair fails naming the lock, its owner and why", async (t) => {
