@@ -76,7 +76,7 @@ export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
     owner: "cli/render",
     key: "progress",
     kind: "boolean",
-    help: "progress bars and a summary on stderr (default: on only when stderr is a TTY and --json is off)",
+    help: "progress bars and a summary on stderr (default: on only when stderr is a TTY, and --json and -q are off)",
     group: "Output and logs",
   },
   {
