@@ -32,7 +32,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const command = FLEET_COMMANDS.has(argv[0] ?? "") ? (argv[0] as "enqueue" | "worker") : undefined;
   const args = command ? argv.slice(1) : argv;
   const version = packageVersion();
-  const runId = process.env.RUN_ID || randomBytes(16).toString("hex");
+  // A malformed $RUN_ID is refused below; this run's own lines carry a fresh one meanwhile.
+  const givenRunId = process.env.RUN_ID || undefined;
+  const runIdRefused = givenRunId !== undefined && !/^[0-9a-f]{32}$/.test(givenRunId);
+  const runId = givenRunId && !runIdRefused ? givenRunId : randomBytes(16).toString("hex");
   const redactor = new Redactor();
   const loggerFor = (
     options: CliOptions,
@@ -79,6 +82,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   let options: CliOptions;
   try {
     options = parseCommandLine(args);
+    if (runIdRefused)
+      throw new UsageError("$RUN_ID", "$RUN_ID must be 32 lowercase hex characters, or unset");
   } catch (error) {
     if (error instanceof UsageError) {
       loggerFor({}).emit("error", error.kind, { argument: error.argument, reason: error.message });

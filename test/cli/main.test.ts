@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { findLog, messages, runCli } from "../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../helpers/server.js";
-import { tempDir } from "../helpers/tmp.js";
+import { listFiles, tempDir } from "../helpers/tmp.js";
 
 const PROJECT = fileURLToPath(new URL("../../../", import.meta.url));
 const SAMPLE = join(PROJECT, "sample.csv");
@@ -176,6 +176,20 @@ describe("logs", () => {
       },
     );
     assert.match(String(result.logs[0]?.run_id), /^[0-9a-f]{32}$/);
+  });
+
+  test("a malformed $RUN_ID: exit 64 naming $RUN_ID, its value nowhere, nothing written", async (t) => {
+    const dir = await tempDir(t);
+    const result = await runCli(
+      ["--source-url", SAMPLE, "--destination", join(dir, "s.csv"), "--lock-dir", join(dir, "l")],
+      { env: { RUN_ID: "not-a-run-id" } },
+    );
+    assert.equal(result.code, 64, result.stderr);
+    assert.equal(result.logs.length, 1, result.stderr);
+    assert.equal(result.logs[0]?.argument, "$RUN_ID");
+    assert.match(String(result.logs[0]?.run_id), /^[0-9a-f]{32}$/);
+    assert.ok(!result.stderr.includes("not-a-run-id"), result.stderr);
+    assert.deepEqual(await listFiles(dir), []);
   });
 
   test("--json writes the results document to stdout and every log line to stderr", async (t) => {
