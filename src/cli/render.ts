@@ -210,7 +210,7 @@ export class TerminalRenderer {
     if (this.#unlisted > 0) lines.push(`… and ${this.#unlisted} more (--json lists every one)`);
     const { summary } = report;
     lines.push(
-      `${summary.total} sources: ${summary.synced} synced, ${summary.unchanged} up to date, ${summary.skipped} skipped, ${summary.failed} failed · ${formatBytes(summary.bytes)} in ${formatDuration(report.duration_ms)} · exit ${report.exit_code}`,
+      `${summary.total} ${summary.total === 1 ? "source" : "sources"}: ${summary.synced} synced, ${summary.unchanged} up to date, ${summary.skipped} skipped, ${summary.failed} failed · ${formatBytes(summary.bytes)} in ${formatDuration(report.duration_ms)} · exit ${report.exit_code}`,
     );
     this.#stream.write(`${lines.map(printable).join("\n")}\n`);
   }

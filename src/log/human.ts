@@ -60,6 +60,9 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
   // The last failure of each transfer and its attempt budget: a retry line says why and how many.
   const lastFailure = new Map<string, string>();
   const budget = new Map<string, number>();
+  // What an error line already said of a transfer: its `synchronization failed` saying the same
+  // again is left out (a 404 was three lines: the failure, that again, the summary).
+  const said = new Map<string, string>();
   const say = (text: string) => options.write(`${printable(options.redactor.scrub(text))}\n`);
   return {
     emit<M extends Message>(level: Level, message: M, fields: EventFields[M]): void {
@@ -114,6 +117,11 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
       }
       if (LEVEL_RANK[level] < LEVEL_RANK[options.minLevel]) return;
       if (message === "synchronization complete" && options.summaryShown) return;
+      if (message === "synchronization failed") {
+        const repeated = said.get(key) === shortReason(f);
+        said.delete(key);
+        if (repeated) return;
+      } else if (level === "error" && f.source !== undefined) said.set(key, shortReason(f));
       const line = humanLine(level, message, f);
       if (line !== undefined) say(line);
     },

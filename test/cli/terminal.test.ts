@@ -68,7 +68,7 @@ describe("at a terminal", { skip: SCRIPT_SKIP }, () => {
     );
     assert.match(screen, /0\/1 files · /);
     assert.match(screen, /✓ data\.bin\s+400 KiB/);
-    assert.match(screen, /1 sources: 1 synced/);
+    assert.match(screen, /1 source: 1 synced/);
     assert.doesNotMatch(screen, /\{"ts":/, "no JSON line on the terminal");
   });
 

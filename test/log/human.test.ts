@@ -65,3 +65,35 @@ describe("the terminal logger", () => {
     });
   }
 });
+
+describe("a failed transfer at the terminal", () => {
+  const failure = { error_code: "not_found", reason: "https://origin.test/a.bin: HTTP 404" };
+  const linesOf = (events: [string, Record<string, unknown>][]) => {
+    const lines: string[] = [];
+    const logger = humanTerminal({
+      json: silentLogger,
+      write: (text) => lines.push(text),
+      redactor: new Redactor(),
+      minLevel: "warning",
+    });
+    for (const [message, fields] of events)
+      logger.emit("error", message as "synchronization failed", { ...pair, ...fields } as never);
+    return lines;
+  };
+
+  test("its failure is one line: the closing 'synchronization failed' does not repeat it", () => {
+    const lines = linesOf([
+      ["download failed", { ...failure, attempt: 1, retryable: false }],
+      ["synchronization failed", failure],
+    ]);
+    assert.deepEqual(lines, ["✗ a.bin: HTTP 404\n"]);
+  });
+
+  test("a 'synchronization failed' that says something new is shown", () => {
+    const lines = linesOf([
+      ["download failed", { ...failure, attempt: 1, retryable: false }],
+      ["synchronization failed", { error_code: "write_error", reason: "disk full" }],
+    ]);
+    assert.equal(lines.length, 2, lines.join(""));
+  });
+});
