@@ -35,8 +35,12 @@ export function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-const EXAMPLES: [string, string][] = [
-  ["resilient-sync https://example.org/data.csv", "into ./data.csv; a re-run asks the server once"],
+/** Examples; the first says where a bare URL lands, which a checkout decides otherwise. */
+const examples = (installed: boolean): [string, string][] => [
+  [
+    "resilient-sync https://example.org/data.csv",
+    `into ${installed ? "./data.csv" : "<root>/reports/resilient-sync/data.csv"}; a re-run asks the server once`,
+  ],
   [
     "resilient-sync -o /srv/data.bin --checksum HEX https://example.org/data.bin",
     "one file, verified before it replaces /srv/data.bin",
@@ -77,7 +81,7 @@ export function renderHelp(version: string, width = 80, installed = true): strin
   for (const [form, what] of usage)
     lines.push(`  ${form}`, ...wrap(what, cols - 6).map((part) => `      ${part}`));
   lines.push("", "Examples:");
-  for (const [command, what] of EXAMPLES)
+  for (const [command, what] of examples(installed))
     lines.push(
       ...wrap(command, cols - 4).map((part, i) => `${i === 0 ? "  " : "      "}${part}`),
       ...wrap(what, cols - 6).map((part) => `      ${part}`),

@@ -58,7 +58,7 @@ export function renderManPage(version: string): string {
     ),
     ".PP",
     roff(
-      "Each SOURCE lands in --artifact-root/<name> (the current folder by default). Logs are JSON lines on stdout (info) and stderr (warnings, errors); on a terminal, warnings and errors are short sentences and progress bars are drawn.",
+      "Each SOURCE lands in --artifact-root/<name> (the current folder by default; in a checkout, <root>/reports/resilient-sync). Logs are JSON lines on stdout (info) and stderr (warnings, errors); on a terminal, warnings and errors are short sentences and progress bars are drawn.",
     ),
     ".SH OPTIONS",
   ];
