@@ -153,6 +153,15 @@ export function normalizeOptions(
         ? !isRemoteDirectory(location)
         : statSync(location.href, { throwIfNoEntry: false })?.isDirectory() !== true;
     if (oneFile) refuseFolderDestination(options.destination);
+    if (
+      location.kind === "file" &&
+      options.destination !== undefined &&
+      resolve(options.destination) === resolve(location.href)
+    )
+      throw new UsageError(
+        "--destination",
+        `--destination ${options.destination} is the source itself: name another file`,
+      );
   } else {
     sources = positional.map((raw) => ({
       location: parseSourceLocation(raw, "SOURCE"),
