@@ -32,9 +32,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const command = FLEET_COMMANDS.has(argv[0] ?? "") ? (argv[0] as "enqueue" | "worker") : undefined;
   const args = command ? argv.slice(1) : argv;
   const version = packageVersion();
-  // A malformed $RUN_ID is refused below; this run's own lines carry a fresh one meanwhile.
+  // A sync's malformed $RUN_ID is refused below; its own lines carry a fresh one meanwhile. (A
+  // fleet command's $RUN_ID names a batch, `nightly` say: cli/fleet.ts checks it.)
   const givenRunId = process.env.RUN_ID || undefined;
-  const runIdRefused = givenRunId !== undefined && !/^[0-9a-f]{32}$/.test(givenRunId);
+  const runIdRefused =
+    command === undefined && givenRunId !== undefined && !/^[0-9a-f]{32}$/.test(givenRunId);
   const runId = givenRunId && !runIdRefused ? givenRunId : randomBytes(16).toString("hex");
   const redactor = new Redactor();
   const loggerFor = (
