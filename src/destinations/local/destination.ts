@@ -32,6 +32,7 @@ import type { LinkFreeFolders } from "./linked-folders.js";
 import { modeFor, ownerToKeep } from "./modes.js";
 import { isPartNameFor, partNamesAreExact } from "./names.js";
 import { LocalPart } from "./part.js";
+import { stillTheFolderResolved } from "./planted-links.js";
 
 const READ_CHUNK = 1 << 20;
 /**
@@ -138,6 +139,7 @@ export class LocalDestination implements Destination {
         throw writeError("create the folder of", this.path, error);
       }
     }
+    if (!this.#linkFree) stillTheFolderResolved(this.#folder, this.path);
   }
 
   async openPart(

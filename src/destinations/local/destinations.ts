@@ -70,6 +70,6 @@ async function realFolder(folder: string): Promise<string> {
 function plantedLinkError({ link, owner }: PlantedLink): SyncError {
   return new SyncError(
     "write_error",
-    `${link} is a symbolic link another user (uid ${owner}) made in a folder anyone may write: not followed`,
+    `${link} is a symbolic link of another user (uid ${owner}), who could point it anywhere: not followed`,
   );
 }

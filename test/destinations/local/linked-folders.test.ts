@@ -192,56 +192,84 @@ describe("linked folders below the artifact root", () => {
 
 describe("links on the way to a destination named with -o", () => {
   const asNobodyOnly = { skip: asRoot ? false : "needs root, to plant the link as another user" };
+  const refusal = /is a symbolic link of another user \(uid 65534\)/;
+
+  /** Syncs src/top.txt to `out` with -o; the victim must be untouched after a refusal. */
+  async function syncTo(dir: string, out: string) {
+    const args = [join(dir, "src", "top.txt"), "-o", out, "--lock-dir", join(dir, "locks")];
+    const result = await runCli([...args, "--json"]);
+    return { args, result };
+  }
+
+  async function assertRefused(dir: string, out: string) {
+    const { args, result } = await syncTo(dir, out);
+    assert.equal(result.code, 73, result.stderr);
+    const [entry] = JSON.parse(result.stdout).results;
+    assert.equal(entry.error.code, "write_error");
+    assert.match(entry.error.message, refusal);
+    const victim = join(dir, "victim");
+    assert.deepEqual((await readdir(victim)).sort(), ["config"], "nothing made in the victim");
+    assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
+    const dryRun = await runCli([...args, "--dry-run"]);
+    assert.equal(dryRun.code, 73, `a dry run says the same: ${dryRun.stderr}`);
+  }
 
   test(
     "a link another user planted in a folder anyone may write is not followed",
     asNobodyOnly,
     async (t) => {
       const dir = await tempDir(t);
-      const { src, victim, mirror } = await layout(dir);
+      const { victim, mirror } = await layout(dir);
       plantLink(victim, join(mirror, "x"));
-      const args = [
-        join(src, "top.txt"),
-        "-o",
-        join(mirror, "x", "config"),
-        "--lock-dir",
-        join(dir, "locks"),
-      ];
-      const result = await runCli([...args, "--json"]);
-      assert.equal(result.code, 73, result.stderr);
-      const [entry] = JSON.parse(result.stdout).results;
-      assert.equal(entry.error.code, "write_error");
-      assert.match(entry.error.message, /mirror\/x is a symbolic link another user \(uid 65534\)/);
-      assert.deepEqual((await readdir(victim)).sort(), ["config"], "nothing made in the victim");
-      assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
-      const dryRun = await runCli([...args, "--dry-run"]);
-      assert.equal(dryRun.code, 73, `a dry run says the same: ${dryRun.stderr}`);
+      await assertRefused(dir, join(mirror, "x", "config"));
     },
   );
 
-  test("a link of the runner's own, or one made by the owner of its folder, is followed as curl follows it", async (t) => {
+  test("nor one in a folder of their own inside a shared one", asNobodyOnly, async (t) => {
     const dir = await tempDir(t);
-    const { src, victim, mirror } = await layout(dir);
+    const { victim, mirror } = await layout(dir);
+    const own = join(mirror, "d");
+    await mkdir(own);
+    await chown(own, 65534, 65534);
+    plantLink(victim, join(own, "y"));
+    await assertRefused(dir, join(own, "y", "config"));
+  });
+
+  test("nor one that a link of the runner's leads to", asNobodyOnly, async (t) => {
+    const dir = await tempDir(t);
+    const { victim, mirror } = await layout(dir);
+    plantLink(victim, join(mirror, "x"));
+    await symlink(join(mirror, "x"), join(dir, "mine"));
+    await assertRefused(dir, join(dir, "mine", "config"));
+  });
+
+  test("a link of the runner's own is followed, as curl follows it", async (t) => {
+    const dir = await tempDir(t);
+    const { victim, mirror } = await layout(dir);
     await symlink(victim, join(mirror, "mine"));
-    const links: [string, string][] = [[join(mirror, "mine"), "one.txt"]];
-    if (asRoot) {
-      // nobody's own folder, which only nobody writes: its links are nobody's to make.
-      const theirs = join(dir, "theirs");
-      await mkdir(theirs);
-      await chown(theirs, 65534, 65534);
-      plantLink(victim, join(theirs, "link"));
-      links.push([join(theirs, "link"), "two.txt"]);
-    }
-    for (const [link, name] of links) {
-      const result = await runCli([
-        join(src, "top.txt"),
-        "-o",
-        join(link, name),
-        "--lock-dir",
-        join(dir, "locks"),
-      ]);
+    await symlink("victim", join(dir, "relative"));
+    for (const [link, name] of [
+      [join(mirror, "mine"), "one.txt"],
+      [join(dir, "relative"), "two.txt"],
+    ] as const) {
+      const { result } = await syncTo(dir, join(link, name));
       assert.equal(result.code, 0, result.stderr);
       assert.equal(await readFile(join(victim, name), "utf8"), "top\n");
     }
   });
+
+  test(
+    "a folder missing when the run looked, planted as a link before it was made: refused",
+    asNobodyOnly,
+    async (t) => {
+      const dir = await tempDir(t);
+      const { victim, mirror } = await layout(dir);
+      const destination = await new LocalDestinations().open(join(mirror, "later", "config"));
+      plantLink(victim, join(mirror, "later")); // between the run's look and its mkdir
+      await assert.rejects(destination.prepare(), (error: Error) =>
+        /a link appeared on the way/.test(error.message),
+      );
+      assert.deepEqual((await readdir(victim)).sort(), ["config"], "nothing made in the victim");
+    },
+  );
 });
