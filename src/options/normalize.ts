@@ -147,12 +147,10 @@ export function normalizeOptions(
     const location = parseSourceLocation(raw, argument);
     sources = [{ location, argument }];
     // `-o out/` names a folder: a source of one file would land in a file named `out` (curl and
-    // wget refuse it too). The one look at the filesystem here: a local source may be a folder.
-    const oneFile =
-      location.kind === "http"
-        ? !isRemoteDirectory(location)
-        : statSync(location.href, { throwIfNoEntry: false })?.isDirectory() !== true;
-    if (oneFile) refuseFolderDestination(options.destination);
+    // wget refuse it too). Only then is the filesystem looked at here (a local source may be a
+    // folder); a source that cannot be looked at counts as a file, its transfer says why.
+    if (namesFolder(options.destination) && isOneFile(location))
+      refuseFolderDestination(options.destination);
     if (
       location.kind === "file" &&
       options.destination !== undefined &&
@@ -232,11 +230,25 @@ export function normalizeOptions(
 export type { ChecksumClaim, GivenSource, ResolvedOptions, SyncOptions } from "./resolved.js";
 export type { ChecksumAlgorithm, Level };
 
+/** Whether `destination`, as given, names a folder: it ends in `/` or `/.`. */
+function namesFolder(destination: string | undefined): destination is string {
+  return destination !== undefined && /(^|\/)\.?$/.test(destination) && destination !== "";
+}
+
+/** Whether `location` is one file rather than a folder (a remote or local directory). */
+function isOneFile(location: GivenSource["location"]): boolean {
+  if (location.kind === "http") return !isRemoteDirectory(location);
+  try {
+    return !statSync(location.href).isDirectory();
+  } catch {
+    return true;
+  }
+}
+
 /** Refuses a `--destination` written as a folder (ending in `/`) for a source of one file. */
-export function refuseFolderDestination(destination: string | undefined): void {
-  if (destination?.endsWith("/"))
-    throw new UsageError(
-      "--destination",
-      `--destination ${destination} ends in /, a folder, but the source is one file: name the file (${destination}NAME)`,
-    );
+function refuseFolderDestination(destination: string): never {
+  throw new UsageError(
+    "--destination",
+    `--destination ${destination} names a folder (it ends in /), but the source is one file: name the file in it`,
+  );
 }
