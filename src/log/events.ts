@@ -97,12 +97,12 @@ export interface EventFields {
   };
   "waiting for lock": SourceFields & { lock: string; wait_seconds: number };
   "removed stale lock": { lock: string; holder_pid: number | null; reason: string };
+  /** A running holder of another user keeps the pair busy (once per lock and run). */
+  "lock held by another user": { lock: string; owner_uid: number };
   /**
    * A stale-looking lock this run may not remove (another user's, in a sticky folder) whose holder
    * may still be running: the pair is skipped as busy. Said once per lock per run.
    */
-  /** A running holder of another user keeps the pair busy (once per lock and run). */
-  "lock held by another user": { lock: string; owner_uid: number };
   "cannot remove stale lock": {
     lock: string;
     owner_uid: number;

@@ -64,6 +64,8 @@ export class FsLeases {
   readonly #clock: Clock;
   #sequence = 0;
   readonly #breaking: Breaking;
+  /** Locks said to be held by another user's run (`#noteOtherUsers`), each said once. */
+  readonly #heldByOthers = new Set<string>();
   /** How to tell, for each lease this store holds now (by token), that it is still ours. */
   readonly #mine = new Map<string, { ours: () => boolean; handOver: HandOver }>();
   readonly #self: Self = thisProcess();
@@ -122,16 +124,11 @@ export class FsLeases {
     return this.#mine.get(fence.token)?.handOver(target, record);
   }
 
-  /**
-   * A lock held by another user's run is respected like any running holder's, so a user who may
-   * write the folder can keep a pair busy with a lock naming a process of theirs (a denial of
-   * service, sticky folder or not): said once per lock, as a warning, not only as a skipped pair.
-   */
-  #noteOtherUsers(path: string, owner: number): void {
-    const { warned, logger } = this.#breaking;
-    if (owner === process.getuid?.() || warned.has(path)) return;
-    warned.add(path);
-    logger.emit("warning", "lock held by another user", { lock: path, owner_uid: owner });
+  /** Another user's running holder keeps the pair busy (maybe for good: README "Limits"). */
+  #noteOtherUsers(path: string, owner_uid: number): void {
+    if (owner_uid === process.getuid?.() || this.#heldByOthers.has(path)) return;
+    this.#heldByOthers.add(path);
+    this.#breaking.logger.emit("warning", "lock held by another user", { lock: path, owner_uid });
   }
 
   /** The lease, or why not: `busy` (held), `changing` (another run is taking a stale lock over). */

@@ -56,6 +56,31 @@ describe("sourceIdentity", () => {
     );
   });
 
+  test("a refreshed token or a URL signed anew is the same source: asked conditionally, resumed", () => {
+    for (const [one, two] of [
+      ["https://example.test/a.bin?access_token=T1", "https://example.test/a.bin?access_token=T2"],
+      [
+        "https://raw.example.test/o/r/a.csv?token=AAA",
+        "https://raw.example.test/o/r/a.csv?token=BBB",
+      ],
+      [
+        "https://cdn.example.test/a?Signature=s1&Key-Pair-Id=K",
+        "https://cdn.example.test/a?Signature=s2&Key-Pair-Id=K",
+      ],
+      ["https://blob.example.test/c/a?sv=1&sig=s1", "https://blob.example.test/c/a?sv=1&sig=s2"],
+      [
+        "https://example.test/a?api_key=k1&session_id=1",
+        "https://example.test/a?api_key=k2&session_id=2",
+      ],
+    ])
+      assert.equal(identityOf(one as string), identityOf(two as string), `${one} / ${two}`);
+    assert.notEqual(
+      identityOf("https://example.test/a?key=A&token=T1"),
+      identityOf("https://example.test/a?key=B&token=T1"),
+      "a value that may choose the resource still counts beside a token",
+    );
+  });
+
   test("userinfo and fragment never choose the resource", () => {
     assert.equal(
       identityOf("https://alice:one@example.test/a.csv"),
