@@ -148,6 +148,8 @@ export interface EventFields {
   "synchronization failed": SourceFields & FailureFields;
   "would fetch": SourceFields & { reason: string };
   "directory matched no files": { source: string; pattern: string };
+  /** `--checksum-file` named none of the run's destinations: nothing is verified by it. */
+  "checksum file matched no source": { file: string };
   /** A remote directory's index pages were read: what its plan holds. */
   "listed directory": { source: string; pages: number; files: number; folders: number };
   /** A remote folder that lists exactly what a folder above it lists (a link loop): not read further. */

@@ -41,8 +41,10 @@ export type ChecksumEntries = Map<string, { algorithm: ChecksumAlgorithm; hex: s
  * Gives each pair the entry named by its path below its directory source (or its file name); a
  * bare file name also matches a deeper file, but only when no other pair shares that name.
  * Entries that match nothing are ignored: a release's SHA256SUMS lists more than one syncs.
+ * Returns how many pairs were given one (none is worth a warning: a renamed destination …).
  */
-export function matchChecksumFile(pairs: PlannedPair[], entries: ChecksumEntries): void {
+export function matchChecksumFile(pairs: PlannedPair[], entries: ChecksumEntries): number {
+  let matched = 0;
   const byBasename = new Map<string, number>();
   for (const pair of pairs)
     byBasename.set(basename(pair.name), (byBasename.get(basename(pair.name)) ?? 0) + 1);
@@ -51,7 +53,9 @@ export function matchChecksumFile(pairs: PlannedPair[], entries: ChecksumEntries
     const base = basename(pair.name);
     pair.expected =
       entries.get(pair.name) ?? (byBasename.get(base) === 1 ? entries.get(base) : undefined);
+    if (pair.expected) matched += 1;
   }
+  return matched;
 }
 
 const BSD_TAGS: Record<string, ChecksumAlgorithm> = {

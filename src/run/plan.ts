@@ -42,6 +42,8 @@ export interface Plan {
   emptyDirectories: string[];
   /** Links in directory sources that lead outside them, skipped (worth a warning each). */
   skippedLinks: Array<{ source: string; link: string }>;
+  /** How many pairs `--checksum-file` gave a digest (absent without one; none is worth a warning). */
+  checksumFileMatched?: number;
 }
 
 /**
@@ -73,13 +75,20 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
   }
   await refuseInsideLockDir(pairs, options.lockDir);
   refuseOverlaps(pairs);
+  let checksumFileMatched: number | undefined;
   if (options.checksumFile !== undefined) {
-    matchChecksumFile(pairs, await readChecksumFile(options.checksumFile, options.algorithm));
+    const entries = await readChecksumFile(options.checksumFile, options.algorithm);
+    checksumFileMatched = matchChecksumFile(pairs, entries);
   }
   for (const claim of options.checksums) {
     claimFor(claim, pairs).expected = { algorithm: claim.algorithm, hex: claim.hex };
   }
-  return { pairs, emptyDirectories, skippedLinks };
+  return {
+    pairs,
+    emptyDirectories,
+    skippedLinks,
+    ...(checksumFileMatched === undefined ? {} : { checksumFileMatched }),
+  };
 }
 
 async function expand(

@@ -210,6 +210,8 @@ async function runWithState(
     for (const source of emptyDirectories) {
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }
+    if (planned.checksumFileMatched === 0 && resolved.checksumFile !== undefined)
+      logger.emit("warning", "checksum file matched no source", { file: resolved.checksumFile });
     if (retained) retained.length = planned.pairs.length;
     // Only the metrics file reads them, one circuit series per http(s) origin. A local file is
     // an origin of its own: a 100,000-file mirror would give 100,000 series.

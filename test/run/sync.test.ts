@@ -340,6 +340,25 @@ describe("--checksum-file and server-stated digests", () => {
     assert.deepEqual(await listFiles(join(dir, "out")), []);
   });
 
+  test("a --checksum-file that names none of the run's files: synced, with a warning", async (t) => {
+    const dir = await tempDir(t);
+    const source = join(dir, "zz.txt");
+    await writeFile(source, "local\n");
+    const sums = join(dir, "SHA256SUMS");
+    await writeFile(sums, `${sha256(Buffer.from("local\n"))}  zz.txt\n`);
+    const result = await runCli([
+      source,
+      "-o",
+      join(dir, "out", "renamed.txt"),
+      "--checksum-file",
+      sums,
+      "--lock-dir",
+      join(dir, "locks"),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(findLog(result, "checksum file matched no source")?.file, sums, result.stderr);
+  });
+
   test("a malformed --checksum-file is refused with exit 64", async (t) => {
     const dir = await tempDir(t);
     const sums = join(dir, "bad.sums");
