@@ -249,6 +249,6 @@ function isOneFile(location: GivenSource["location"]): boolean {
 function refuseFolderDestination(destination: string): never {
   throw new UsageError(
     "--destination",
-    `--destination ${destination} names a folder (it ends in /), but the source is one file: name the file in it`,
+    `--destination ${destination} names a folder, but the source is one file: name the file in it`,
   );
 }

@@ -103,7 +103,17 @@ export class LocalDestination implements Destination {
   }
 
   verifyWay(): void {
-    this.#linkFree?.verify(this.path);
+    this.#checkWay();
+  }
+
+  /**
+   * The way to the destination is what it was when prepared: no folder below the root is a link
+   * (an artifact root's), or the folder is still the path resolved when the run opened it (a
+   * named destination's). Made before the lock, the part and the rename, as README "Limits" says.
+   */
+  #checkWay(): void {
+    if (this.#linkFree) this.#linkFree.verify(this.path);
+    else stillTheFolderResolved(this.#folder, this.path);
   }
 
   async prepare(): Promise<void> {
@@ -146,7 +156,7 @@ export class LocalDestination implements Destination {
     resume: ResumeCandidate | undefined,
     onRefused?: (reason: string) => void,
   ): Promise<PartSink> {
-    this.#linkFree?.verify(this.path);
+    this.#checkWay();
     if (resume) {
       const kept = await LocalPart.reopen(this.#folder, this.#name, resume);
       if (typeof kept !== "string") return kept;
@@ -221,7 +231,7 @@ export class LocalDestination implements Destination {
       await lease.check();
       if (!part.stillAtItsName())
         throw new SyncError("write_error", `the part file of ${this.path} was moved or replaced`);
-      this.#linkFree?.verify(this.path);
+      this.#checkWay();
       const from = join(part.folder, part.name);
       if ((existing?.size ?? 0) <= SYNC_RENAME_MAX_REPLACED_BYTES) renameSync(from, target);
       else await rename(from, target);

@@ -258,6 +258,42 @@ describe("links on the way to a destination named with -o", () => {
     }
   });
 
+  test("a named destination's folder swapped for a link after prepare: caught before the lock, the part and the rename", async (t) => {
+    const dir = await tempDir(t);
+    const { victim, mirror } = await layout(dir);
+    const folder = join(mirror, "out");
+    await mkdir(folder);
+    const path = join(folder, "config");
+    const lease = { check: async () => {} };
+    const isRefusal = (error: Error) => /a link appeared on the way/.test(error.message);
+    const swap = async (to: string) => {
+      await rename(folder, `${folder}.moved`);
+      await symlink(to, folder);
+    };
+    const unswap = async () => {
+      await rm(folder);
+      await rename(`${folder}.moved`, folder);
+    };
+
+    const early = await new LocalDestinations().open(path);
+    await early.prepare();
+    await swap(victim);
+    assert.throws(() => early.verifyWay?.(), isRefusal, "before the lock is made");
+    await assert.rejects(early.openPart(undefined), isRefusal);
+    assert.deepEqual((await readdir(victim)).sort(), ["config"], "no part made in the victim");
+    await unswap();
+
+    const late = await new LocalDestinations().open(path);
+    await late.prepare();
+    const part = await late.openPart(undefined);
+    part.push(Buffer.from("new content\n"));
+    await part.finish();
+    await swap(`${folder}.moved`);
+    await assert.rejects(late.commit(part, lease), isRefusal);
+    assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
+    await part.discard();
+  });
+
   test(
     "a folder missing when the run looked, planted as a link before it was made: refused",
     asNobodyOnly,
