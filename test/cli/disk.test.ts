@@ -254,6 +254,33 @@ describe("disk faults", () => {
     }
   });
 
+  test("a runtime older than the one required: exit 42 naming it, nothing written", async (t) => {
+    const dir = await tempDir(t);
+    // Node 18 stood in for by a preload that rewrites the version the run reads.
+    const preload = join(dir, "node18.cjs");
+    await writeFile(
+      preload,
+      'Object.defineProperty(process, "versions", { value: { ...process.versions, node: "18.19.0" } });\n',
+    );
+    const out = join(dir, "out");
+    const result = await runCli(
+      [
+        "--source-url",
+        server.url("/any.bin"),
+        "--destination",
+        join(out, "x.bin"),
+        "--lock-dir",
+        join(out, "locks"),
+      ],
+      { env: { NODE_OPTIONS: `--require ${preload}` } },
+    );
+    assert.equal(result.code, 42, result.stderr);
+    const unfit = findLog(result, "environment unfit");
+    assert.equal(unfit?.check, "runtime");
+    assert.match(String(unfit?.reason), /Node\.js 18\.19\.0 is too old/);
+    assert.deepEqual(await listFiles(dir), ["node18.cjs"]);
+  });
+
   test("a lock dir on a read-only path: exit 42, nothing written", async (t) => {
     const dir = await tempDir(t);
     const result = await runCli([

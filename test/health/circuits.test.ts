@@ -104,6 +104,39 @@ describe("circuit breaker across runs", () => {
     assert.equal((await runCli(["--source-url", server.url("/fine.bin"), ...common])).code, 0);
   });
 
+  test("a checksum mismatch does not open the circuit: the origin answered", async (t) => {
+    const dir = await tempDir(t);
+    const common = [
+      "--lock-dir",
+      join(dir, "locks"),
+      "--circuit-threshold",
+      "1",
+      "--max-retries",
+      "1",
+    ];
+    server.route("/mismatch.bin", { body: bytes(10, 26) });
+    const wrong = await runCli([
+      "--source-url",
+      server.url("/mismatch.bin"),
+      "--destination",
+      join(dir, "a.bin"),
+      "--checksum",
+      "e".repeat(64),
+      ...common,
+    ]);
+    assert.equal(wrong.code, 65, wrong.stderr);
+    server.route("/after.bin", { body: bytes(10, 27) });
+    const next = await runCli([
+      "--source-url",
+      server.url("/after.bin"),
+      "--destination",
+      join(dir, "b.bin"),
+      ...common,
+    ]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(findLog(next, "circuit breaker open"), undefined);
+  });
+
   test("--circuit-threshold 2 needs two failed transfers", async (t) => {
     const dir = await tempDir(t);
     server.route("/twice.bin", { body: bytes(10, 25), script: failing(100) });

@@ -187,6 +187,19 @@ describe("http source, single pair", () => {
     assert.deepEqual(await listFiles(join(dir, "out")), []);
   });
 
+  test("refuses a redirect to ftp: with one request and no retry", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/to-ftp", {
+      body: Buffer.from("x"),
+      script: [{ kind: "redirect", location: "ftp://127.0.0.1/pub/data.bin" }],
+    });
+    const result = await runCli(pairArgs(dir, "/to-ftp"));
+    assert.equal(result.code, 70);
+    assert.equal(server.requestsFor("/to-ftp").length, 1);
+    assert.match(String(findLog(result, "download failed")?.reason), /refused redirect to ftp/);
+    assert.deepEqual(await listFiles(join(dir, "out")), []);
+  });
+
   test("refuses more than 10 redirects", async (t) => {
     const dir = await tempDir(t);
     server.route("/loop", {
