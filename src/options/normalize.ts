@@ -230,9 +230,9 @@ export function normalizeOptions(
 export type { ChecksumClaim, GivenSource, ResolvedOptions, SyncOptions } from "./resolved.js";
 export type { ChecksumAlgorithm, Level };
 
-/** Whether `destination`, as given, names a folder: it ends in `/` or `/.`. */
+/** Whether `destination`, as given, names a folder: it ends in `/`, `/.` or `/..` (or is `.`, `..`). */
 function namesFolder(destination: string | undefined): destination is string {
-  return destination !== undefined && /(^|\/)\.?$/.test(destination) && destination !== "";
+  return destination !== undefined && /(^|\/)\.{0,2}$/.test(destination) && destination !== "";
 }
 
 /** Whether `location` is one file rather than a folder (a remote or local directory). */

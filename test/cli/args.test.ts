@@ -70,6 +70,11 @@ const BAD_INPUT: Array<[string, string[], string, string?]> = [
     ["http://127.0.0.1:9/a.csv", "-o", "out/."],
     "--destination",
   ],
+  [
+    "-o naming a folder with /.. for one URL",
+    ["http://127.0.0.1:9/a.csv", "-o", "out/.."],
+    "--destination",
+  ],
   ["-o naming the source itself", ["one.csv", "-o", "./one.csv"], "--destination"],
   [
     "--source-url and SOURCE together",
