@@ -27,7 +27,13 @@ import type { Clock } from "../clock.js";
 import { createNew, holdsExactly, inspectSmallFile } from "../fs/no-follow.js";
 import { lstatBigOrUndefined, statOrUndefined, unlinkQuietly } from "../fs/stat.js";
 import type { Logger } from "../log/events.js";
-import { type Breaking, breakStaleLock, lockInTheWay, STALE_BREAK_MS } from "./lock-break.js";
+import {
+  type Breaking,
+  breakStaleLock,
+  lockInTheWay,
+  noteLiveHolder,
+  STALE_BREAK_MS,
+} from "./lock-break.js";
 import {
   type HandOver,
   type HandOverSteps,
@@ -64,8 +70,6 @@ export class FsLeases {
   readonly #clock: Clock;
   #sequence = 0;
   readonly #breaking: Breaking;
-  /** Locks said to be held by another user's run (`#noteOtherUsers`), each said once. */
-  readonly #heldByOthers = new Set<string>();
   /** How to tell, for each lease this store holds now (by token), that it is still ours. */
   readonly #mine = new Map<string, { ours: () => boolean; handOver: HandOver }>();
   readonly #self: Self = thisProcess();
@@ -73,7 +77,7 @@ export class FsLeases {
   constructor(dir: string, clock: Clock, logger: Logger) {
     this.#dir = normalize(dir);
     this.#clock = clock;
-    this.#breaking = { clock, logger, warned: new Set() };
+    this.#breaking = { clock, logger, warned: new Set(), heldByOthers: new Set() };
   }
 
   /** Where the lock file of `key` lives (`lockPathOf`, this store's lock dir). */
@@ -124,13 +128,6 @@ export class FsLeases {
     return this.#mine.get(fence.token)?.handOver(target, record);
   }
 
-  /** Another user's running holder keeps the pair busy (maybe for good: README "Limits"). */
-  #noteOtherUsers(path: string, owner_uid: number): void {
-    if (owner_uid === process.getuid?.() || this.#heldByOthers.has(path)) return;
-    this.#heldByOthers.add(path);
-    this.#breaking.logger.emit("warning", "lock held by another user", { lock: path, owner_uid });
-  }
-
   /** The lease, or why not: `busy` (held), `changing` (another run is taking a stale lock over). */
   #tryAcquire(key: string, path: string, ttlMs: number): Lease | "busy" | "changing" {
     // A few rounds: a stale lock removed in one round is free in the next.
@@ -152,7 +149,7 @@ export class FsLeases {
       // A lock this run may not read (another user's, mode 0600) is judged by its age alone.
       const verdict = judgeLockFile(this.#self, held.text, ageMs, ttlMs, held.stats.uid);
       if (verdict.alive) {
-        this.#noteOtherUsers(path, held.stats.uid);
+        noteLiveHolder(this.#breaking, path, held.stats.uid);
         return "busy";
       }
       const broken = breakStaleLock(path, held, ttlMs, verdict, this.#breaking);

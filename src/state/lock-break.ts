@@ -19,7 +19,20 @@ export const STALE_BREAK_MS = 2000;
 export interface Breaking {
   clock: Clock;
   logger: Logger;
+  /** Locks said once not to be removable (`cannot remove stale lock`). */
   warned: Set<string>;
+  /** Locks said once to be held by another user's run (`lock held by another user`). */
+  heldByOthers: Set<string>;
+}
+
+/**
+ * A lock left to its running holder: when the holder is another user's, said once, as a warning.
+ * Such a user can keep the pair busy for good (README "Limits"); a skipped pair alone hides it.
+ */
+export function noteLiveHolder(breaking: Breaking, path: string, ownerUid: number): void {
+  if (ownerUid === process.getuid?.() || breaking.heldByOthers.has(path)) return;
+  breaking.heldByOthers.add(path);
+  breaking.logger.emit("warning", "lock held by another user", { lock: path, owner_uid: ownerUid });
 }
 
 /** What was found at a lock's path: its stats, and its text if it is a small file this run can read. */

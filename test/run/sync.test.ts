@@ -284,6 +284,13 @@ describe("directory sources", () => {
   });
 });
 
+/** Syncs local `source` to `dir`/out/renamed.txt with `--checksum-file sums`. */
+function syncRenamed(dir: string, source: string, sums: string, ...extra: string[]) {
+  const out = join(dir, "out", "renamed.txt");
+  const args = ["-o", out, "--checksum-file", sums, "--lock-dir", join(dir, "locks")];
+  return runCli([source, ...args, ...extra]);
+}
+
 describe("--checksum-file and server-stated digests", () => {
   test("a sha256sum file is matched by destination name; a wrong entry fails that source only", async (t) => {
     const dir = await tempDir(t);
@@ -324,16 +331,7 @@ describe("--checksum-file and server-stated digests", () => {
       sums,
       `${"e".repeat(64)}  renamed.txt\n${sha256(Buffer.from("local\n"))}  zz.txt\n`,
     );
-    const result = await runCli([
-      source,
-      "-o",
-      join(dir, "out", "renamed.txt"),
-      "--checksum-file",
-      sums,
-      "--lock-dir",
-      join(dir, "locks"),
-      "--json",
-    ]);
+    const result = await syncRenamed(dir, source, sums, "--json");
     assert.equal(result.code, 65, result.stderr);
     const report = JSON.parse(result.stdout);
     assert.equal(report.results[0].error?.code, "checksum_mismatch");
@@ -346,15 +344,7 @@ describe("--checksum-file and server-stated digests", () => {
     await writeFile(source, "local\n");
     const sums = join(dir, "SHA256SUMS");
     await writeFile(sums, `${sha256(Buffer.from("local\n"))}  zz.txt\n`);
-    const result = await runCli([
-      source,
-      "-o",
-      join(dir, "out", "renamed.txt"),
-      "--checksum-file",
-      sums,
-      "--lock-dir",
-      join(dir, "locks"),
-    ]);
+    const result = await syncRenamed(dir, source, sums);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(findLog(result, "checksum file matched no source")?.file, sums, result.stderr);
   });

@@ -73,7 +73,8 @@ function complete(world: StoreWorld) {
   };
 }
 
-const marker = (checksum: string): Marker => ({
+/** A marker of one pair with `checksum`, the same every time but for that. */
+export const marker = (checksum: string): Marker => ({
   source: "https://example.test/a",
   destination: "/data/a",
   validators: { etag: '"v1"' },

@@ -16,22 +16,10 @@ import { StaleFenceError } from "../../src/state/store.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 import { recorder, storeIn } from "../helpers/fs-store.js";
 import { tempDir } from "../helpers/tmp.js";
+import { marker as markerOf } from "./conformance.js";
 
 const TTL_MS = 5000;
 const once0 = { ttlMs: TTL_MS, waitMs: 0 };
-
-const markerOf = (checksum: string) => ({
-  source: "https://example.test/a",
-  destination: "/data/a",
-  validators: { etag: '"v1"' },
-  algorithm: "sha256" as const,
-  checksum,
-  destinationSize: 3,
-  destinationMtimeMs: 1,
-  destinationCtimeMs: 1,
-  destinationIno: 2,
-  syncedAt: new Date(0).toISOString(),
-});
 
 /**
  * Writes a marker of another pair through `store` (whose lock dir is `dir`): a store that has
@@ -57,6 +45,19 @@ async function markerOfNewPair(store: FsStateStore, dir: string, name: string) {
   const written = await stat(store.recordPath(name, "marker"));
   assert.deepEqual(await store.readMarker(name), markerOf(name));
   return { mode: written.mode & 0o777, handedOver: written.ino === lock.ino };
+}
+
+/** Two markers of new pairs through each of `stores`: each written anew, never a lock, 0600. */
+async function assertWrittenAnew(dir: string, stores: Record<string, FsStateStore>) {
+  for (const [name, store] of Object.entries(stores)) {
+    for (const pair of ["first", "second"]) {
+      assert.deepEqual(
+        await markerOfNewPair(store, dir, `${name}-${pair}`),
+        { mode: 0o600, handedOver: false },
+        `${name}, ${pair}`,
+      );
+    }
+  }
 }
 
 describe("FsStateStore: the lock file becomes the marker", () => {
@@ -105,18 +106,7 @@ describe("FsStateStore: the lock file becomes the marker", () => {
     const probed = new FsStateStore(dir, systemClock, recorder());
     await probed.ensureWritable();
     const unprobed = new FsStateStore(dir, systemClock, recorder());
-    for (const [store, name] of [
-      [probed, "probed"],
-      [unprobed, "unprobed"],
-    ] as const) {
-      for (const pair of ["first", "second"]) {
-        assert.deepEqual(
-          await markerOfNewPair(store, dir, `${name}-${pair}`),
-          { mode: 0o600, handedOver: false },
-          `${name}, ${pair}`,
-        );
-      }
-    }
+    await assertWrittenAnew(dir, { probed, unprobed });
   });
 
   test("under umask 077 every marker is written anew, never through the lock others could open", async (t) => {
@@ -130,18 +120,7 @@ describe("FsStateStore: the lock file becomes the marker", () => {
       assert.equal(lock.mode & 0o777, 0o644, "the lock: readable by all, to tell its holder");
       await lease.release();
       const unprobed = new FsStateStore(dir, systemClock, recorder());
-      for (const [store, name] of [
-        [probed, "probed"],
-        [unprobed, "unprobed"],
-      ] as const) {
-        for (const pair of ["first", "second"]) {
-          assert.deepEqual(
-            await markerOfNewPair(store, dir, `${name}-${pair}`),
-            { mode: 0o600, handedOver: false },
-            `${name}, ${pair}`,
-          );
-        }
-      }
+      await assertWrittenAnew(dir, { probed, unprobed });
     } finally {
       process.umask(before);
     }

@@ -48,6 +48,7 @@ function breakJudged(path: string, { stale, verdict }: ReturnType<typeof judged>
     clock: systemClock,
     logger,
     warned: new Set(),
+    heldByOthers: new Set(),
   });
 }
 
