@@ -4,7 +4,7 @@
  * link loop (`sub/loop -> ..`) that every one of these servers lists as a folder.
  */
 import assert from "node:assert/strict";
-import { chmod, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, symlink, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
 import { type CliResult, intoArtifactRoot, runCli } from "./cli.js";
@@ -26,6 +26,8 @@ export const TREE: Readonly<Record<string, Buffer>> = {
   "with space/100% é.bin": bytes(1500, 505),
 };
 
+const OLD = new Date(Date.now() - 3_600_000);
+
 /**
  * Writes `TREE` under `<www>/tree/` with the loop `tree/sub/loop -> ..`, readable by a server
  * that drops to `nobody`; returns `www`.
@@ -36,6 +38,9 @@ export async function makeTree(dir: string): Promise<string> {
     const path = join(www, "tree", rel);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, body);
+    // Served files are older than the second they are fetched in: a Last-Modified date from
+    // that second is not trusted (python's server sends no ETag), and the re-run would refetch.
+    await utimes(path, OLD, OLD);
   }
   await symlink("..", join(www, "tree", "sub", "loop"));
   // mkdtemp makes 0700 folders: a server running as nobody must get through.

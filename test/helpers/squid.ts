@@ -80,7 +80,9 @@ export class Squid {
     await writeFile(conf, lines.join("\n"));
     const parse = spawnSync(SQUID, ["-k", "parse", "-f", conf], { encoding: "utf8" });
     if (parse.status !== 0) throw new Error(`squid refused its config: ${parse.stderr}`);
-    const child = spawn(SQUID, ["-N", "-f", conf], { stdio: "ignore" });
+    // A service name of its own: squid names its shared-memory segments after it, and a second
+    // squid on the machine (another test's, the system's) would hold `/squid-cf__metadata.shm`.
+    const child = spawn(SQUID, ["-N", "-n", `rstest${port}`, "-f", conf], { stdio: "ignore" });
     const squid = new Squid(port, child, dir);
     // Bounded: 500 tries, each a connect attempt, about 10 ms apart (squid starts in ~100 ms).
     for (let i = 0; i < 500; i += 1) {

@@ -67,6 +67,26 @@ describe("http source, single pair", () => {
     assert.equal(server.requestsFor("/dated.bin")[1]?.status, 304);
   });
 
+  test("a Last-Modified date from the second of the answer is not trusted: a change within that second is picked up", async (t) => {
+    const dir = await tempDir(t);
+    // A server comparing whole seconds (python's http.server, lighttpd) with no ETag: the file
+    // changed again in the second it was fetched in keeps its Last-Modified date.
+    const second = new Date(Date.now() - 60_000).toUTCString();
+    server.route("/racy.bin", {
+      body: bytes(1000, 31),
+      etag: false,
+      lastModified: second,
+      headers: { date: second },
+    });
+    assert.equal((await runCli(pairArgs(dir, "/racy.bin"))).code, 0);
+    const changed = bytes(1500, 32);
+    server.change("/racy.bin", changed);
+    const next = await runCli(pairArgs(dir, "/racy.bin"));
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(server.requestsFor("/racy.bin")[1]?.headers["if-modified-since"], undefined);
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(changed));
+  });
+
   test("a destination edited or deleted by hand is repaired", async (t) => {
     const dir = await tempDir(t);
     const body = bytes(20_000, 6);

@@ -104,10 +104,27 @@ export function numberHeader(value: string | string[] | undefined): number | und
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
+/**
+ * The validators an answer names its version by: its ETag, and its Last-Modified date when that
+ * date is strong. RFC 9110 §8.8.2.2: a date is a strong validator only when the answer's `Date`
+ * is at least one second later. Servers compare dates in whole seconds, so a file changed again
+ * within the second it was fetched in would be answered 304 for ever (python's http.server,
+ * lighttpd: no ETag). Without a strong date the next run fetches the body and compares it.
+ */
 export function validatorsOf(headers: ResponseHeaders): Validators {
   const etag = header(headers.etag);
-  const lastModified = header(headers["last-modified"]);
+  const lastModified = strongDate(header(headers["last-modified"]), header(headers.date));
   return { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
+}
+
+function strongDate(
+  lastModified: string | undefined,
+  date: string | undefined,
+): string | undefined {
+  if (!lastModified || date === undefined) return undefined;
+  const modifiedMs = Date.parse(lastModified);
+  const answeredMs = Date.parse(date);
+  return answeredMs - modifiedMs >= 1000 ? lastModified : undefined;
 }
 
 /** `bytes START-END/TOTAL` (TOTAL may be `*`); undefined when malformed. */
