@@ -6,8 +6,11 @@
  * `--pattern` and `--max-depth`. A server that is not installed is skipped, saying so (`.ci/run`
  * installs them all).
  */
+import assert from "node:assert/strict";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { makeTree, mirrorsTree } from "../helpers/remote-tree.js";
+import { findLog, intoArtifactRoot, runCli } from "../helpers/cli.js";
+import { assertMirrored, makeTree, mirrorsTree } from "../helpers/remote-tree.js";
 import { tempDir } from "../helpers/tmp.js";
 import {
   APACHE,
@@ -42,3 +45,20 @@ for (const { name, binary, apt, start } of SERVERS) {
     });
   });
 }
+
+describe("remote directories: apache2 sorted by a column", {
+  skip: skipReason(APACHE, "apache2 mod_autoindex", "apache2"),
+}, () => {
+  test("a URL copied after clicking a column (?C=M;O=D) mirrors the same tree and still skips the loop", async (t) => {
+    const dir = await tempDir(t);
+    const server = await startApache(APACHE as string, await makeTree(dir));
+    t.after(() => server.stop());
+    for (const sort of ["?C=N;O=D", "?C=M;O=A", "?C=S;O=D"]) {
+      const out = join(dir, `sorted-${sort.slice(3, 4)}`);
+      const result = await runCli(intoArtifactRoot([server.url(`/tree/${sort}`)], out, "--json"));
+      assert.equal(result.code, 0, result.stderr.slice(-2000));
+      await assertMirrored(join(out, "out", "tree"));
+      assert.match(String(findLog(result, "skipped folder")?.folder), /\/tree\/sub\/loop\/$/, sort);
+    }
+  });
+});

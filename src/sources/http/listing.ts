@@ -4,7 +4,7 @@
  * within the directory, the body read as it streams and never past `MAX_INDEX_BYTES`, and every
  * link handed on, classified. One attempt: retries are the caller's (the plan's) business.
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { TextDecoder } from "node:util";
 import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
@@ -105,6 +105,7 @@ export async function readIndexPage(
       }
     },
     text: (text) => digest.text(text),
+    tag: () => digest.tag(),
   });
   const decoder = decoderFor(type);
   let received = 0;
@@ -131,14 +132,20 @@ export async function readIndexPage(
 }
 
 /**
- * A digest of what an index page lists, the same wherever the folder is served from: each link
- * below the page's folder, as a path relative to it, and the text that follows it (names, sizes,
- * dates), whitespace left out (chunk boundaries fall differently on every page). Titles,
- * breadcrumbs and parent links, which name the folder's own path, are not in it.
+ * A digest of what an index page lists, the same wherever the folder is served from and in
+ * whatever order it is sorted (Apache's `?C=M;O=D`): each link below the page's folder, as a path
+ * relative to it, and each text between two tags that follows such a link (names, sizes, dates;
+ * the page's footer), whitespace left out (chunk boundaries fall differently on every page).
+ * Links and texts are each sorted before they are hashed, so that the text after the last entry
+ * (a footer) counts the same whichever entry comes last. Titles, breadcrumbs and parent links,
+ * which name the folder's own path, are not in it. Holds the page's listed strings until `hex`:
+ * at most what `MAX_INDEX_BYTES` lets a page hold.
  */
 class ListingDigest {
-  readonly #hash: Hash = createHash("sha256");
   readonly #folder: URL;
+  readonly #links: string[] = [];
+  readonly #texts: string[] = [];
+  #text = "";
   #counting = false;
 
   constructor(page: URL) {
@@ -147,6 +154,7 @@ class ListingDigest {
   }
 
   link(href: string, base: URL): void {
+    this.tag();
     let url: URL;
     try {
       url = new URL(href, base);
@@ -159,15 +167,26 @@ class ListingDigest {
       url.origin === this.#folder.origin &&
       url.pathname.startsWith(folder) &&
       url.pathname !== folder;
-    if (this.#counting) this.#hash.update(`\0${url.pathname.slice(folder.length)}${url.search}\0`);
+    if (this.#counting) this.#links.push(`${url.pathname.slice(folder.length)}${url.search}`);
   }
 
   text(text: string): void {
-    if (this.#counting) this.#hash.update(text.replace(/\s+/g, ""));
+    if (this.#counting) this.#text += text.replace(/\s+/g, "");
+  }
+
+  /** A tag ends the text before it. */
+  tag(): void {
+    if (this.#text !== "") this.#texts.push(this.#text);
+    this.#text = "";
   }
 
   hex(): string {
-    return this.#hash.digest("hex");
+    this.tag();
+    const hash = createHash("sha256");
+    for (const link of this.#links.sort()) hash.update(`\0${link}`);
+    hash.update("\x01");
+    for (const text of this.#texts.sort()) hash.update(`\0${text}`);
+    return hash.digest("hex");
   }
 }
 
