@@ -4,6 +4,7 @@
  * destination, refuses two sources that would land on one destination (or one inside the other),
  * and matches expected checksums (`--checksum`, `--checksum-file`) to their pairs.
  */
+
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
@@ -31,6 +32,7 @@ import {
   pairOf,
   refused,
 } from "./pairs.js";
+import { patternMatcher } from "./pattern.js";
 import type { RemoteListing } from "./remote-pages.js";
 
 export type { PlannedPair } from "./pairs.js";
@@ -193,9 +195,7 @@ export async function listDirectory(
   follow = false,
   maxDepth = Number.POSITIVE_INFINITY,
 ): Promise<{ files: string[]; leaving: string[] }> {
-  // Loaded only for a local directory source: a batch of files never needs it.
-  const { default: picomatch } = await import("picomatch");
-  const matches = picomatch(pattern, { dot: true });
+  const matches = await patternMatcher(pattern);
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const realRoot = await realpath(dir);
   const files: string[] = [];

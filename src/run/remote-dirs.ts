@@ -8,6 +8,7 @@
  * Like the local walk, this is planning: it writes nothing, and what it cannot read becomes a pair
  * that fails touching nothing. Files gone from the server are not removed here (copy, not sync).
  */
+
 import { join, resolve } from "node:path";
 import { isDeadline } from "../core/context.js";
 import { SyncError } from "../errors.js";
@@ -17,6 +18,7 @@ import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
 import type { IndexLink } from "../sources/http/index-links.js";
 import { nameFromUrlPath, originOf, type SourceLocation } from "../sources/location.js";
 import { checked, failing, isInside, type PlannedPair, pairOf, refused } from "./pairs.js";
+import { patternMatcher } from "./pattern.js";
 import { type RemoteListing, readPageWithRetries } from "./remote-pages.js";
 import { encodePath, folderKeyOf, keeper, refuseFilesListedAsFolders } from "./remote-walk.js";
 
@@ -81,7 +83,7 @@ export async function expandRemoteDirectory(
   const within = options.directoryDestination ?? options.artifactRoot;
 
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
-  const matches = (await import("picomatch")).default(options.pattern, { dot: true });
+  const matches = await patternMatcher(options.pattern);
   /** The source's userinfo goes with every URL below it (same origin); logs never show it. */
   const withUserinfo = (url: URL): string => {
     const out = new URL(url.href);
