@@ -17,7 +17,7 @@ import { stateLocationOf } from "../state/redis/location.js";
 import { parseHeaders } from "./headers.js";
 import { resolveNetwork } from "./network.js";
 import { placesOf } from "./places.js";
-import type { GivenSource, ResolvedOptions, SyncOptions } from "./resolved.js";
+import type { ChecksumClaim, GivenSource, ResolvedOptions, SyncOptions } from "./resolved.js";
 import { parseRate, parseSize } from "./size.js";
 import { defaultOf, specOf } from "./spec.js";
 
@@ -179,6 +179,7 @@ export function normalizeOptions(
   if (!singlePair && checksums.some((claim) => claim.source === undefined)) {
     throw new UsageError("--checksum", "--checksum needs SOURCE=HEX when there are many sources");
   }
+  for (const claim of checksums) refuseDirectoryClaim(claim, sources);
   const pattern = options.pattern ?? defaultOf<string>("pattern");
   if (pattern.trim() === "") throw new UsageError("--pattern", "--pattern is empty");
 
@@ -243,6 +244,24 @@ function isOneFile(location: GivenSource["location"]): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * A `--checksum` is one file's digest: one naming a directory source (or a bare `HEX` given with
+ * one) is refused before the directory is listed, rather than found to match no file after.
+ */
+function refuseDirectoryClaim(claim: ChecksumClaim, sources: GivenSource[]): void {
+  const named =
+    claim.source === undefined
+      ? sources.length === 1
+        ? sources[0]
+        : undefined
+      : sources.find((given) => given.location.raw === claim.source);
+  if (named && !isOneFile(named.location))
+    throw new UsageError(
+      "--checksum",
+      `--checksum is one file's digest, but ${named.location.display} is a directory: use --checksum-file for the files in it`,
+    );
 }
 
 /** Refuses a `--destination` written as a folder (ending in `/`) for a source of one file. */

@@ -8,7 +8,8 @@
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
-import type { GivenSource, ResolvedOptions } from "../options/normalize.js";
+import { UsageError } from "../errors.js";
+import type { ChecksumClaim, GivenSource, ResolvedOptions } from "../options/normalize.js";
 import {
   httpPathname,
   isRemoteDirectory,
@@ -82,8 +83,19 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
     const entries = await readChecksumFile(options.checksumFile, options.algorithm);
     checksumFileMatched = matchChecksumFile(pairs, entries);
   }
+  // Each pair one `--checksum`: a second, different digest for it (the same source named twice,
+  // or by two spellings) is refused rather than silently replacing the first.
+  const claimed = new Map<PlannedPair, ChecksumClaim>();
   for (const claim of options.checksums) {
-    claimFor(claim, pairs).expected = { algorithm: claim.algorithm, hex: claim.hex };
+    const pair = claimFor(claim, pairs);
+    const earlier = claimed.get(pair);
+    if (earlier && (earlier.algorithm !== claim.algorithm || earlier.hex !== claim.hex))
+      throw new UsageError(
+        "--checksum",
+        `--checksum gives ${pair.source.display} two different digests (${earlier.algorithm}:${earlier.hex}, ${claim.algorithm}:${claim.hex}): give the one expected`,
+      );
+    claimed.set(pair, claim);
+    pair.expected = { algorithm: claim.algorithm, hex: claim.hex };
   }
   return {
     pairs,

@@ -50,6 +50,27 @@ const BAD_INPUT: Array<[string, string[], string, string?]> = [
   ["checksum of the wrong length", ["--checksum", "abc123"], "--checksum"],
   ["checksum with unknown algorithm", ["--checksum", `crc32:${HEX64}`], "--checksum"],
   ["unknown --checksum-algorithm", ["--checksum-algorithm", "sha3"], "--checksum-algorithm"],
+  [
+    "two different --checksum values for one source",
+    ["one.csv", "--checksum", `sha256:${"0".repeat(64)}`, "--checksum", HEX64],
+    "--checksum",
+  ],
+  [
+    "--checksum values of two algorithms for one source",
+    ["one.csv", "--checksum", `md5:${"0".repeat(32)}`, "--checksum", HEX64],
+    "--checksum",
+  ],
+  [
+    "--checksum SOURCE=HEX and HEX naming one source differently",
+    ["one.csv", "--checksum", `one.csv=${"0".repeat(64)}`, "--checksum", `./one.csv=${HEX64}`],
+    "--checksum",
+  ],
+  [
+    "a bare --checksum for a remote directory",
+    ["http://127.0.0.1:9/d/", "--checksum", HEX64],
+    "--checksum",
+  ],
+  ["--checksum naming a local directory", [".", "--checksum", `.=${HEX64}`], "--checksum"],
   ["unknown log level", ["--log-level", "verbose"], "--log-level"],
   ["value given to a flag", ["--force=yes"], "--force"],
   ["malformed header", ["--header", "no colon here"], "--header"],
