@@ -139,15 +139,7 @@ export async function runFleetCommand(
     const { expandHeaders, readSourceList } = await import("../run/inputs.js");
     const header = await expandHeaders(cli.header, process.env);
     for (const line of header ?? []) redactor.add(line.slice(line.indexOf(":") + 1).trim());
-    const listed =
-      cli.inputFile === undefined
-        ? []
-        : await readSourceList(cli.inputFile).catch((error: unknown) => {
-            throw new UsageError(
-              "--input-file",
-              `--input-file cannot be read: ${(error as Error).message}`,
-            );
-          });
+    const listed = cli.inputFile === undefined ? [] : await readSourceList(cli.inputFile);
     const sources = [...(cli.sources ?? []), ...listed];
     if (command === "enqueue" && sources.length === 0 && cli.sourceUrl === undefined)
       throw new UsageError(

@@ -172,12 +172,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   try {
     if (options.inputFile !== undefined) {
-      const listed = await readSourceList(options.inputFile).catch((error: unknown) => {
-        throw new UsageError(
-          "--input-file",
-          `--input-file cannot be read: ${(error as Error).message}`,
-        );
-      });
+      const listed = await readSourceList(options.inputFile);
       options = { ...options, sources: [...(options.sources ?? []), ...listed] };
       delete options.inputFile;
     }

@@ -9,10 +9,29 @@ import { UsageError } from "../errors.js";
 /** The environment variable the CLI reads headers from: one `Name: value` a line. */
 export const HEADER_ENV = "RESILIENT_SYNC_HEADER";
 
-/** Reads sources from a file (or stdin for `-`), one a line; blank lines and `#` comments skipped. */
+/**
+ * Reads `--input-file`: sources from a file (or stdin for `-`), one a line; blank lines and `#`
+ * comments skipped. A `UsageError` naming `--input-file` when it cannot be read, or lists no
+ * source: an empty list is not "no arguments" (a checkout would sync its bundled sample, and a
+ * cron job whose list came out empty would report success).
+ */
 export async function readSourceList(path: string): Promise<string[]> {
-  const text = path === "-" ? await readStdin() : await readFile(path, "utf8");
-  return linesOf(text);
+  let text: string;
+  try {
+    text = path === "-" ? await readStdin() : await readFile(path, "utf8");
+  } catch (error) {
+    throw new UsageError(
+      "--input-file",
+      `--input-file cannot be read: ${(error as Error).message}`,
+    );
+  }
+  const sources = linesOf(text);
+  if (sources.length === 0)
+    throw new UsageError(
+      "--input-file",
+      `--input-file ${path === "-" ? "- (stdin)" : path} lists no source (blank lines and # comments are skipped)`,
+    );
+  return sources;
 }
 
 /**

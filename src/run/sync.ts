@@ -9,7 +9,6 @@ import { isDeadline } from "../core/context.js";
 import { runJob } from "../core/job.js";
 import type { ProgressEvent } from "../core/progress.js";
 import { ResultBuilder, type SourceResult } from "../core/result.js";
-import { UsageError } from "../errors.js";
 import type { Failpoint } from "../failpoints.js";
 import { type Logger, silentLogger } from "../log/events.js";
 import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../options/normalize.js";
@@ -79,15 +78,7 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   const runId = options.runId ?? newRunId();
   const version = packageVersion();
 
-  const listed =
-    options.inputFile === undefined
-      ? []
-      : await readSourceList(options.inputFile).catch((error: unknown) => {
-          throw new UsageError(
-            "--input-file",
-            `--input-file cannot be read: ${(error as Error).message}`,
-          );
-        });
+  const listed = options.inputFile === undefined ? [] : await readSourceList(options.inputFile);
   const resolved = normalizeOptions({
     ...options,
     sources: [...(options.sources ?? []), ...listed],

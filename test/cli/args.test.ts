@@ -65,6 +65,8 @@ const BAD_INPUT: Array<[string, string[], string, string?]> = [
     ["one.csv", "--checksum", `one.csv=${"0".repeat(64)}`, "--checksum", `./one.csv=${HEX64}`],
     "--checksum",
   ],
+  ["an input list with no source in it", ["-i", "/dev/null"], "--input-file"],
+  ["an input list from an empty stdin", ["-i", "-"], "--input-file"],
   [
     "a bare --checksum for a remote directory",
     ["http://127.0.0.1:9/d/", "--checksum", HEX64],
