@@ -109,16 +109,27 @@ export function canResumeWith(validators: Validators | undefined): validators is
 }
 
 /**
- * Whether an answer names the version `kept` bytes were fetched under: ETags compared when both
- * have one, else Last-Modified dates, else a file's mtime and size; true when nothing compares.
+ * Whether an answer resuming `kept` bytes proves it serves the version they were fetched under:
+ * every validator both name agrees (ETags, Last-Modified dates, a file's mtime and size), and at
+ * least one of them proves it (a strong ETag, a date, a file's mtime and size). An answer naming
+ * none proves nothing: a server that ignores `If-Range` and drops its validators on a 206 would
+ * splice two versions, so such a resume starts over.
  */
 export function sameVersion(kept: Validators, answer: Validators): boolean {
-  if (kept.etag !== undefined && answer.etag !== undefined) return kept.etag === answer.etag;
-  if (kept.lastModified !== undefined && answer.lastModified !== undefined)
-    return kept.lastModified === answer.lastModified;
-  if (kept.mtimeMs !== undefined && answer.mtimeMs !== undefined)
-    return kept.mtimeMs === answer.mtimeMs && kept.size === answer.size;
-  return true;
+  let proven = false;
+  if (kept.etag !== undefined && answer.etag !== undefined) {
+    if (kept.etag !== answer.etag) return false;
+    proven = !kept.etag.startsWith("W/");
+  }
+  if (kept.lastModified !== undefined && answer.lastModified !== undefined) {
+    if (kept.lastModified !== answer.lastModified) return false;
+    proven = true;
+  }
+  if (kept.mtimeMs !== undefined && answer.mtimeMs !== undefined) {
+    if (kept.mtimeMs !== answer.mtimeMs || kept.size !== answer.size) return false;
+    proven = true;
+  }
+  return proven;
 }
 
 /**

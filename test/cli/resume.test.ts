@@ -52,6 +52,27 @@ describe("resume is only ever exact", () => {
     assert.equal(findLog(second, "download successful")?.resumed_from, 0);
   });
 
+  test("a 206 that names no version, from a server ignoring If-Range: the kept bytes are discarded, never mixed", async (t) => {
+    const dir = await tempDir(t);
+    const v1 = bytes(200_000, 157);
+    const v2 = bytes(200_000, 158);
+    server.route("/bare.bin", {
+      body: v1,
+      ignoreIfRange: true,
+      bareRanges: true,
+      script: [{ kind: "stall", afterBytes: 50_000 }],
+    });
+    const first = await runCli(
+      args(dir, "/bare.bin", "--timeout", "0.3", "--max-retries", "1", "--circuit-threshold", "9"),
+    );
+    assert.equal(first.code, 70);
+    server.change("/bare.bin", v2);
+    const second = await runCli(args(dir, "/bare.bin"));
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(sha256(await readFile(join(dir, "data.bin"))), sha256(v2));
+    assert.equal(findLog(second, "download successful")?.resumed_from, 0);
+  });
+
   test("two sources for one destination never resume each other's bytes", async (t) => {
     const dir = await tempDir(t);
     const x = bytes(200_000, 154);
