@@ -207,6 +207,22 @@ describe("h1 client: connections", () => {
     }
   });
 
+  test("a stray CRLF after a body (a CGI script's last newline) does not fail the connection's next answer", async (t) => {
+    const agent = agentFor(t);
+    // The line end a server wrote after the last answer's body reaches the client before the
+    // next answer, in a segment of its own or not.
+    const raw = await rawServer(t, (socket, _request, index) => {
+      if (index > 0) socket.write("\r\n");
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    for (let i = 0; i < 4; i += 1) {
+      const { data, error } = await lendAll((await get(agent, raw.url(`/stray${i}`))).body);
+      assert.equal(error, undefined);
+      assert.equal(data.toString(), "ok");
+    }
+    assert.equal(raw.requests.length, 4, "each sent once");
+  });
+
   test("a reused connection the server closed before answering: the request goes again on a new one", async (t) => {
     const agent = agentFor(t);
     // Answers the first request of each connection and closes on the second, unanswered, as a

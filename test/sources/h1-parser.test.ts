@@ -162,6 +162,33 @@ describe("h1 response parser", () => {
     assert.equal((upgraded.error as H1Error).code, "H1_INVALID_RESPONSE");
   });
 
+  test("empty lines before the status line are skipped, in any pieces; bounded like a head", () => {
+    for (const slices of [
+      ["\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"],
+      ["\r", "\n\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"],
+      ["\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"],
+    ]) {
+      const out = parse(slices.map((slice) => Buffer.from(slice)));
+      assert.equal(out.error, undefined, JSON.stringify(slices));
+      assert.equal(out.head?.status, 200);
+      assert.equal(out.body.toString(), "hi");
+    }
+    const flood = parse([Buffer.alloc(LIMIT + 10, "\r\n")]);
+    assert.equal((flood.error as H1Error).code, "H1_HEADERS_OVERFLOW");
+    // Line ends alone, then the close: the answer had not begun (a reused connection's request
+    // may go again on a new one).
+    const parser = new ResponseParser(
+      { head: () => {}, body: () => {}, complete: () => {} },
+      { headRequest: false, maxHeaderBytes: LIMIT },
+    );
+    parser.execute(Buffer.from("\r\n"));
+    assert.equal(parser.untouched, true);
+    assert.throws(
+      () => parser.eof(),
+      (error: unknown) => error instanceof H1Error && error.code === "H1_SOCKET",
+    );
+  });
+
   test("HEAD, 204 and 304 have no body, whatever their fields say", () => {
     const head = parse([Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")], {
       headRequest: true,

@@ -6,7 +6,8 @@
  * invalid or ambiguous — Transfer-Encoding with Content-Length, a coding other than `chunked`,
  * Transfer-Encoding in an HTTP/1.0 answer, Content-Lengths that disagree, a bad chunk size, chunk
  * data longer than its size — throws before a byte of that body is handed on as data. Bytes after
- * the end of a response are left unparsed: the connection decides (it is not reused). The head
+ * the end of a response are left unparsed: the connection decides (it is not reused); empty
+ * lines before a head are skipped, and do not count as the response having begun. The head
  * itself (status line, fields, framing) is read by head.ts.
  */
 import { H1Error, invalidResponse } from "./errors.js";
@@ -54,6 +55,8 @@ export class ResponseParser {
   /** A CR after chunk data was seen (its LF must follow). */
   #sawCr = false;
   #sawBytes = false;
+  /** Line ends skipped before the head. */
+  #emptyLineBytes = 0;
 
   constructor(events: ParserEvents, options: { headRequest: boolean; maxHeaderBytes: number }) {
     this.#events = events;
@@ -82,7 +85,7 @@ export class ResponseParser {
    */
   execute(data: Buffer, start = 0, end = data.length): number {
     let pos = start;
-    if (end > start) this.#sawBytes = true;
+    if (end > start && !this.#sawBytes) this.#sawBytes = !this.#onlyEmptyLines(data, start, end);
     try {
       while (pos < end) {
         const state = this.#state;
@@ -155,7 +158,25 @@ export class ResponseParser {
     throw new H1Error("H1_SOCKET", "the connection closed in the middle of a chunked body");
   }
 
+  /** Whether `data[start, end)` is nothing but line ends before a head (see `#readHead`). */
+  #onlyEmptyLines(data: Buffer, start: number, end: number): boolean {
+    if (this.#state !== HEAD || this.#head !== undefined) return false;
+    for (let at = start; at < end; at += 1) if (data[at] !== 13 && data[at] !== 10) return false;
+    return true;
+  }
+
   #readHead(data: Buffer, pos: number, end: number): number {
+    if (this.#head === undefined) {
+      // Empty lines before a status line are skipped (RFC 9112 §2.2's robustness rule; undici
+      // and curl do the same): a server that ends a body with a stray CRLF, a CGI script's last
+      // newline, sends it after the body's last byte, onto the connection's next answer. Bounded
+      // like a head.
+      const from = pos;
+      while (pos < end && (data[pos] === 13 || data[pos] === 10)) pos += 1;
+      this.#emptyLineBytes += pos - from;
+      if (this.#emptyLineBytes > this.#maxHeaderBytes) throw overflow(this.#maxHeaderBytes);
+      if (pos === end) return end;
+    }
     const before = this.#head?.length ?? 0;
     // Never gather more than the limit allows (plus the terminator's bytes).
     const take = Math.min(end - pos, this.#maxHeaderBytes - before + 4);
