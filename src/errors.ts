@@ -32,6 +32,12 @@ export interface SyncErrorOptions {
    * to the origin is down, which says nothing of the origin itself.
    */
   unreachable?: boolean;
+  /**
+   * The proxy the request went through could not be reached: it says nothing of the origin, so
+   * it never counts against the origin's circuit (a proxy restart would otherwise shut out every
+   * origin behind it for `--circuit-ttl`).
+   */
+  atProxy?: boolean;
   cause?: unknown;
 }
 
@@ -48,6 +54,7 @@ export class SyncError extends Error {
   readonly discardPartial: boolean;
   readonly throttled: boolean;
   readonly unreachable: boolean;
+  readonly atProxy: boolean;
 
   constructor(code: FailureCode, message: string, options: SyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -58,6 +65,7 @@ export class SyncError extends Error {
     this.discardPartial = options.discardPartial ?? false;
     this.throttled = options.throttled ?? false;
     this.unreachable = options.unreachable ?? false;
+    this.atProxy = options.atProxy ?? false;
   }
 }
 

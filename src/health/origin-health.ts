@@ -16,7 +16,7 @@ const ORIGIN_FAILED = new Set<string>(["network", "timeout", "http_error"]);
 
 /** Whether `error` says the origin itself is failing (and should count against its circuit). */
 export function isOriginFailure(error: SyncError): boolean {
-  return error.retryable && !error.throttled && ORIGIN_FAILED.has(error.code);
+  return error.retryable && !error.throttled && !error.atProxy && ORIGIN_FAILED.has(error.code);
 }
 
 /**

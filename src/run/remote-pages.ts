@@ -69,7 +69,7 @@ export async function readPageWithRetries<T>(
     throw new SyncError(
       gaveUp.code,
       `${redactUrl(page)}: not requested: this run gave up on ${origin} (${gaveUp.message})`,
-      { retryable: gaveUp.retryable, unreachable: gaveUp.unreachable },
+      { retryable: gaveUp.retryable, unreachable: gaveUp.unreachable, atProxy: gaveUp.atProxy },
     );
   }
   // A half-open circuit's probe is one request, as a transfer's is.

@@ -4,17 +4,20 @@
  * saying why, where tinyproxy or openssl is missing (`.ci/run` installs both).
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { describe, type TestContext, test } from "node:test";
-import { findLog, runCli } from "../helpers/cli.js";
+import { findLog, singlePair as pairIn, runCli } from "../helpers/cli.js";
 import {
   hasOpenssl,
   httpsOrigin,
+  listen,
   noProxyEnv,
   proxiedOnlyOrigin,
+  serveIf,
   singlePair,
   synced,
 } from "../helpers/origins.js";
-import { hasTinyproxy, Tinyproxy } from "../helpers/proxy.js";
+import { freePort, hasTinyproxy, Tinyproxy } from "../helpers/proxy.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 async function proxy(t: TestContext, dir: string, auth?: { user: string; password: string }) {
@@ -112,5 +115,33 @@ describe("proxies", { skip: hasTinyproxy ? false : "tinyproxy is not installed" 
       assert.doesNotMatch(result.stderr, /50%zz/, "the password is never echoed");
     }
     assert.deepEqual(await listFiles(dir), []);
+  });
+});
+
+describe("a proxy that cannot be reached", () => {
+  test("is named as the fault, and does not open the origin's circuit: the next run without it syncs", async (t) => {
+    const dir = await tempDir(t);
+    const origin = `http://127.0.0.1:${await listen(
+      t,
+      createServer(serveIf(() => true)),
+    )}/data.bin`;
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const common = ["--circuit-threshold", "1"];
+    const viaDead = await runCli(
+      [...pairIn(origin, dir, "data.bin"), ...common, "--max-retries", "1", "--json"],
+      { env: { ...noProxyEnv, http_proxy: dead } },
+    );
+    assert.equal(viaDead.code, 70, viaDead.stderr);
+    const failure = JSON.parse(viaDead.stdout).results[0].error;
+    assert.equal(failure.code, "network");
+    assert.match(
+      failure.message,
+      new RegExp(`cannot reach the proxy ${dead}/? \\(from http_proxy\\)`),
+    );
+    const direct = await runCli([...pairIn(origin, dir, "data.bin"), ...common], {
+      env: noProxyEnv,
+    });
+    assert.equal(direct.code, 0, direct.stderr);
+    assert.ok(await synced(dir));
   });
 });

@@ -8,7 +8,7 @@
 import { errorCodeOf, SyncError } from "../../errors.js";
 import { parseRetryAfter } from "../../policies/backoff.js";
 import type { ResponseHeaders } from "./headers.js";
-import { type ProxyInUse, proxyFailure } from "./proxy-errors.js";
+import { type ProxyInUse, proxyFailure, proxyName } from "./proxy-errors.js";
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
 /** A certificate that fails verification will fail again: no retry, no circuit count. */
@@ -101,7 +101,10 @@ export function describeHttpError(
   if (refused) return refused;
   const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
   const timeout = TIMEOUT_CODES[code];
+  // Through a proxy, the connection made is the proxy's: failing to make it is the proxy's fault.
+  const atProxy = proxy !== undefined;
   if (timeout) {
+    if (timeout === "connect" && atProxy) return proxyUnreachable(where, proxy, code, error);
     return new SyncError("timeout", `${where}: ${TIMEOUT_WHAT[timeout]} (${code})`, {
       cause: error,
       retryable: true,
@@ -131,9 +134,25 @@ export function describeHttpError(
   if (INVALID_REQUEST_CODES.has(code)) {
     return new SyncError("invalid_source", `${where}: ${code}`, { cause: error });
   }
+  if (UNREACHABLE_CODES.has(code) && atProxy) return proxyUnreachable(where, proxy, code, error);
   return new SyncError("network", `${where}: ${code}`, {
     cause: error,
     retryable: true,
     ...(UNREACHABLE_CODES.has(code) ? { unreachable: true } : {}),
+  });
+}
+
+/** No connection to the proxy could be made: retried, named, and not held against the origin. */
+function proxyUnreachable(
+  where: string,
+  proxy: ProxyInUse,
+  code: string,
+  cause: unknown,
+): SyncError {
+  return new SyncError("network", `${where}: cannot reach ${proxyName(proxy)} (${code})`, {
+    cause,
+    retryable: true,
+    unreachable: true,
+    atProxy: true,
   });
 }

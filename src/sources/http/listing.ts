@@ -58,7 +58,7 @@ export async function readIndexPage(
       guard,
     );
   } catch (error) {
-    throw describeHttpError(error, where);
+    throw describeHttpError(error, where, client.proxyFor(page));
   }
   const { response, url } = answered;
   const status = response.statusCode;
@@ -126,7 +126,7 @@ export async function readIndexPage(
   } catch (error) {
     response.body.destroy();
     if (stopped) throw stopped.error;
-    throw describeHttpError(error, where);
+    throw describeHttpError(error, where, client.proxyFor(url.href));
   }
   return { url, digest: digest.hex() };
 }

@@ -33,9 +33,7 @@ export function proxyFailure(
   const tunnel = TUNNEL_REFUSED.exec(error.message);
   const status = PROXY_AUTH.test(error.message) ? 407 : Number(tunnel?.[1] ?? Number.NaN);
   if (Number.isNaN(status)) return undefined;
-  const named = proxy
-    ? `the proxy ${redactUrl(proxy.url)}${proxy.source ? ` (from ${proxy.source})` : ""}`
-    : "the proxy";
+  const named = proxyName(proxy);
   if (status === 407) {
     const given = proxy !== undefined && hasCredentials(proxy.url);
     const what = given
@@ -52,6 +50,13 @@ export function proxyFailure(
     `${where}: ${named} refused the tunnel (CONNECT answered HTTP ${status})`,
     { status, cause: error, retryable: status >= 500 },
   );
+}
+
+/** "the proxy URL (from http_proxy)", its URL redacted, for messages. */
+export function proxyName(proxy: ProxyInUse | undefined): string {
+  return proxy
+    ? `the proxy ${redactUrl(proxy.url)}${proxy.source ? ` (from ${proxy.source})` : ""}`
+    : "the proxy";
 }
 
 function hasCredentials(url: string): boolean {
