@@ -10,8 +10,10 @@ import { type PlannedPair, refused } from "./pairs.js";
 
 /**
  * What one page's attempt keeps of its links: files within `--max-depth` that `--pattern` takes,
- * folders whose files could still be within it, and unsafe names (to be refused); at most
- * `room` of them, past which `tooMany` is thrown to stop reading the page.
+ * folders whose files could still be within it, and unsafe names (to be refused) that would be
+ * either — judged in their encoded form, so that a name the pattern leaves out fails nothing, as
+ * in a local directory; at most `room` of them, past which `tooMany` is thrown to stop reading
+ * the page.
  */
 export function keeper(
   maxDepth: number,
@@ -28,6 +30,9 @@ export function keeper(
       } else if (link.kind === "folder") {
         // A folder at depth d holds files at depth d + 1.
         if (link.segments.length >= maxDepth) return;
+      } else if (link.kind === "unsafe") {
+        const depth = link.path.split("/").length;
+        if (link.folder ? depth >= maxDepth : depth > maxDepth || !matches(link.path)) return;
       }
       kept.push(link);
       if (kept.length > room) throw tooMany;

@@ -96,6 +96,54 @@ describe("remote directories: hostile index pages", () => {
     assert.equal(server.requestsFor("/h/dir/ok.bin").length, 1, "one link, however written");
   });
 
+  test("unsafe names --pattern or --max-depth leaves out fail nothing; those it would take are refused", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/u/dir/ok.csv", { body: bytes(10, 620) });
+    index(
+      "/u/dir/",
+      links("ok.csv", "b%5Cad.txt", "new%0Aline.txt", "deep/x%00.csv", "bad%0A.csv", "w%5C/"),
+    );
+    const narrowed = await runCli(
+      intoArtifactRoot([server.url("/u/dir/")], join(dir, "n"), "--pattern", "*.csv", "--json"),
+    );
+    assert.equal(narrowed.code, 1, narrowed.stderr.slice(-2000));
+    assert.deepEqual(
+      reportOf(narrowed).results.map((r) => [r.status, r.error?.code ?? null]),
+      [
+        ["synced", null],
+        ["failed", "invalid_source"],
+        ["failed", "invalid_source"],
+      ],
+      "ok.csv, and bad%0A.csv and the folder w%5C/, which it would take or enter",
+    );
+    const shallow = await runCli(
+      intoArtifactRoot(
+        [server.url("/u/dir/")],
+        join(dir, "s"),
+        "--pattern",
+        "*.csv",
+        "--max-depth",
+        "1",
+        "--json",
+      ),
+    );
+    assert.equal(shallow.code, 1, shallow.stderr.slice(-2000));
+    assert.equal(reportOf(shallow).summary.failed, 1, "bad%0A.csv alone");
+    const none = await runCli(
+      intoArtifactRoot(
+        [server.url("/u/dir/")],
+        join(dir, "z"),
+        "--pattern",
+        "*.json",
+        "--max-depth",
+        "1",
+        "--json",
+      ),
+    );
+    assert.equal(none.code, 0, none.stderr.slice(-2000));
+    assert.ok(findLog(none, "directory matched no files"), none.stdout.slice(-2000));
+  });
+
   test("a 50,000-link page is read at once; --pattern takes what it asks for", {
     timeout: 60_000,
   }, async (t) => {

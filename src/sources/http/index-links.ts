@@ -14,8 +14,12 @@ import {
 export type IndexLink =
   /** Below `root`: `segments` are the percent-decoded names from `root` down to it. */
   | { kind: "file" | "folder"; url: URL; segments: string[] }
-  /** Below `root`, but a name no file may have here (`..%2F`, control characters, ours …). */
-  | { kind: "unsafe"; url: URL; reason: string }
+  /**
+   * Below `root`, but a name no file may have here (`..%2F`, control characters, ours …). `path`
+   * is its path below `root` as written (percent-encoded, no trailing `/`): it has no safe
+   * decoded form, so `--pattern` and `--max-depth` judge it in this one.
+   */
+  | { kind: "unsafe"; url: URL; reason: string; path: string; folder: boolean }
   /** Not followed: the parent, the page itself, another origin or scheme, a query (sort links). */
   | { kind: "outside"; href: string; reason: string };
 
@@ -52,9 +56,11 @@ export function classifyLink(href: string, base: URL, root: URL): IndexLink {
   const rest = url.pathname.slice(root.pathname.length);
   const folder = rest.endsWith("/");
   const segments: string[] = [];
-  for (const raw of (folder ? rest.slice(0, -1) : rest).split("/")) {
+  const path = folder ? rest.slice(0, -1) : rest;
+  for (const raw of path.split("/")) {
     const problem = unsafeSegment(raw);
-    if (typeof problem === "object") return { kind: "unsafe", url, reason: problem.reason };
+    if (typeof problem === "object")
+      return { kind: "unsafe", url, reason: problem.reason, path, folder };
     segments.push(problem);
   }
   return { kind: folder ? "folder" : "file", url, segments };
