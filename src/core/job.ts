@@ -125,7 +125,7 @@ export async function runJob(
         lock: reason.key,
         reason: reason.message,
       });
-      return build.result({ status: "skipped" });
+      return await afterLostLease(context, reason);
     }
     if (signal.aborted && !isDeadline(signal.reason)) throw error;
     // The deadline, or a fault outside the transfer (the state store failing …): this pair fails, the batch goes on.
@@ -147,6 +147,41 @@ export async function runJob(
     context.gate.turn.leave();
     await lease?.release();
   }
+}
+
+/**
+ * The result of a pair whose lease was lost: `skipped` when another run holds the destination now
+ * (that run decides its fate, as when it was busy from the start); otherwise nobody is syncing it
+ * — the lease lapsed while this process was paused, or the state store lost it (a Redis restarted
+ * without persistence) — and nothing was committed: `failed`, so that it is seen and run again,
+ * never reported as if another run had taken care of it.
+ */
+async function afterLostLease(context: JobContext, reason: LeaseLostError): Promise<SourceResult> {
+  const { runtime, keys, build, names } = context;
+  let probe: Lease | undefined | "unknown";
+  try {
+    probe = await runtime.store.acquire(keys.destination, {
+      ttlMs: runtime.leaseTtlMs,
+      waitMs: 0,
+      signal: context.signal,
+      // Never a lock made through a folder that became a link (see `takeLease`).
+      guard: () => context.destination.verifyWay?.(),
+    });
+  } catch {
+    probe = "unknown"; // the store cannot say: nothing was committed, so it fails
+  }
+  if (probe === undefined) return build.result({ status: "skipped" });
+  if (probe !== "unknown") await probe.release().catch(() => {});
+  const failure = new SyncError(
+    "write_error",
+    `the lock of ${names.destination} was lost (${reason.message}) and no other run holds it: nothing was committed`,
+  );
+  runtime.logger.emit("error", "synchronization failed", {
+    ...names,
+    error_code: failure.code,
+    reason: failure.message,
+  });
+  return build.failed(failure, { checksum: await currentChecksum(context).catch(() => null) });
 }
 
 /** The result of a pair refused before any work (an unsafe name …): logged, failed, nothing touched. */

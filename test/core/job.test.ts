@@ -106,6 +106,37 @@ describe("runJob", () => {
     });
   });
 
+  test("a lease lost with no other holder after it fails the pair (write_error), never skipped", async () => {
+    const hold = new PassThrough();
+    const source = new FakeSource(body, [{ hold }]);
+    const paused = new FakeClock();
+    const { runtime, logger, backing } = world(source, paused);
+    const running = runJob(spec(), runtime, never);
+    await waitFor(() => source.opens.length === 1, "the transfer to start");
+    hold.write(body.subarray(0, 10));
+
+    // The lease lapses while this process is frozen; another run takes it over and is gone
+    // again (or the store forgot it): nobody is syncing the destination now.
+    const other = new FakeClock({ start: paused.now() });
+    other.advance(10_000);
+    const passer = await new MemoryStateStore(other, backing).acquire("memory:///data/data.bin", {
+      ttlMs: 5000,
+      waitMs: 0,
+    });
+    assert.ok(passer);
+    await passer.release();
+    paused.advance(1000); // the holder's next renewal notices
+    hold.end(body.subarray(10));
+
+    const result = await running;
+    assert.equal(result.status, "failed");
+    assert.equal(result.error?.code, "write_error");
+    assert.match(String(result.error?.message), /no other run holds it: nothing was committed/);
+    assert.equal(runtime.destinations.commits, 0, "never committed");
+    assert.ok(logger.events.some((event: LogEvent) => event.message === "lock lost"));
+    assert.equal(backing.leases.get("memory:///data/data.bin"), undefined, "the probe let go");
+  });
+
   test("a lease lost mid-transfer stops the job: no commit, no marker, `lock lost`", async () => {
     const hold = new PassThrough();
     const source = new FakeSource(body, [{ hold }]);
