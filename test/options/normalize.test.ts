@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { UsageError } from "../../src/errors.js";
+import { queuePrefixOf } from "../../src/fleet/queue.js";
 import { normalizeOptions } from "../../src/options/normalize.js";
 
 /** An installed copy's environment: no checkout to find the sample in. */
@@ -37,5 +38,20 @@ describe("normalizeOptions for a worker", () => {
     assert.equal(worker.maxAttempts, sync.maxAttempts);
     assert.equal(worker.lockDir, sync.lockDir);
     assert.throws(() => normalizeOptions({ timeout: -1 }, process.env, "queue"), UsageError);
+  });
+
+  test("--state-prefix dep and dep: are one deployment: one queue, one state", () => {
+    const [bare, colon] = ["dep", "dep:"].map((statePrefix) => {
+      const { state } = normalizeOptions(
+        { state: "redis://127.0.0.1:6379", statePrefix, artifactRoot: "/srv/out" },
+        process.env,
+        "queue",
+      );
+      assert.equal(state.kind, "redis");
+      return state.kind === "redis" ? state.prefix : "";
+    });
+    assert.equal(bare, "dep:");
+    assert.equal(colon, "dep:");
+    assert.equal(queuePrefixOf(bare as string), queuePrefixOf(colon as string));
   });
 });

@@ -81,7 +81,10 @@ export function stateLocationOf(
       throw new UsageError("--state-prefix", "--state-prefix applies only with --state redis://…");
     return { kind: "local" };
   }
-  const keyPrefix = prefix ?? defaultOf<string>("statePrefix");
-  if (keyPrefix === "") throw new UsageError("--state-prefix", "--state-prefix is empty");
+  const given = prefix ?? defaultOf<string>("statePrefix");
+  if (given === "") throw new UsageError("--state-prefix", "--state-prefix is empty");
+  // One deployment, however its prefix is written: `dep` and `dep:` share one queue (BullMQ adds
+  // the `:` itself), so they must share one state too, or their leases would not see each other.
+  const keyPrefix = given.endsWith(":") ? given : `${given}:`;
   return { kind: "redis", redis: parseRedisLocation(state, "--state"), prefix: keyPrefix };
 }
