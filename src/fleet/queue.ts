@@ -23,6 +23,8 @@ export interface FleetJob {
   batch: string;
   index: number;
   spec: JobSpec;
+  /** Times a worker found its destination held by another runner and put the job back. */
+  busyRounds?: number;
 }
 
 /**

@@ -8,7 +8,7 @@
  * Our pair leases and fencing tokens are what make it safe: a second runner waits for or takes
  * over the lease, and a holder that lost it can no longer commit (docs/state.md).
  */
-import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Clock } from "../clock.js";
 import { runJob } from "../core/job.js";
 import type { SourceResult } from "../core/result.js";
@@ -97,11 +97,27 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
       inFlight.add(controller);
       try {
         const jobLogger = tagged(logger, { job_id: String(job.id) });
-        return await runJob(
+        const result = await runJob(
           takenOver(job, runtime.leaseTtlMs),
           { ...runtime, logger: jobLogger },
           controller.signal,
         );
+        const rounds = job.data.busyRounds ?? 0;
+        if (result.status !== "skipped" || rounds >= MAX_BUSY_ROUNDS) return result;
+        // Skipped, a worker's job was busy: another runner holds its destination (no dry runs
+        // here). That may be this very job's earlier delivery, given to this worker while the
+        // first was only paused or cut off from the queue's Redis: its outcome is this job's,
+        // not known yet. Asked again later, the job reports what that runner left.
+        await job.updateData({ ...job.data, busyRounds: rounds + 1 });
+        await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
+        jobLogger.emit("info", "job delayed", {
+          job_id: String(job.id),
+          source: job.data.spec.source.display,
+          destination: job.data.spec.destination,
+          round: rounds + 1,
+          retry_in_seconds: BUSY_RETRY_MS / 1000,
+        });
+        throw new DelayedError();
       } catch (error) {
         if (controller.signal.aborted) return handBack(job, token);
         throw error;
@@ -176,6 +192,15 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
   }
   return handedBack;
 }
+
+/**
+ * A busy job is put back at most this many times, each after waiting two lease times for the
+ * destination (about 11 s a round): some 11 minutes for the runner holding it, after which the
+ * job is reported `skipped` as a local run's would be.
+ */
+export const MAX_BUSY_ROUNDS = 60;
+/** How long a busy job waits on the queue before it is asked again. */
+const BUSY_RETRY_MS = 1_000;
 
 /**
  * How long a stopping worker waits to hand its jobs back and close its connections. Normally

@@ -178,6 +178,17 @@ export interface EventFields {
   "worker stopped": { worker_id: string; signal: string; handed_back: number };
   /** A job stopped by its worker's shutdown, back on the queue for another worker. */
   "job handed back": { job_id: string; source: string; destination: string };
+  /**
+   * A job whose destination another runner holds (its own earlier delivery, still running, or
+   * another batch's): asked again after `retry_in_seconds`, its result being that runner's.
+   */
+  "job delayed": {
+    job_id: string;
+    source: string;
+    destination: string;
+    round: number;
+    retry_in_seconds: number;
+  };
   /** A job this version cannot run (malformed: hand-written, another version's): failed as such. */
   "job refused": { job_id: string; reason: string };
   /** The queue's Redis stopped answering; its client keeps reconnecting. */

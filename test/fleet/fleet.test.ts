@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Redis } from "ioredis";
-import type { LogLine } from "../helpers/cli.js";
+import { CliProcess, type LogLine } from "../helpers/cli.js";
 import { fleetOn } from "../helpers/fleet.js";
 import { REPORT_NEW_SPACE, reportedNewSpace } from "../helpers/new-space.js";
 import { REDIS_SKIP, useRedis } from "../helpers/redis.js";
@@ -267,6 +267,44 @@ describe("a fleet of workers", { skip: REDIS_SKIP }, () => {
       assert.equal(requests.length, 2, `${path}: one GET, then one conditional request`);
       assert.equal(requests[1]?.status, 304);
     }
+  });
+
+  test("a job whose destination another runner holds waits for it and reports what that runner left: never skipped", {
+    timeout: 90_000,
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const fleet = fleetOn(redis.server.url());
+    t.after(() => fleet.stopAll());
+    // 15 s of body: longer than a job waits for a busy destination (two lease times).
+    const { urls, bodies } = serve("held", 1, 300_000, { chunkBytes: 20_000, intervalMs: 1000 });
+    const [url] = urls as [string];
+    const out = join(dir, "out");
+    // A runner outside the fleet (or the job's own earlier delivery) holds the destination.
+    const holder = new CliProcess([
+      url,
+      "--artifact-root",
+      out,
+      "--state",
+      fleet.queue,
+      "--state-prefix",
+      fleet.prefix,
+    ]);
+    t.after(() => holder.child.kill("SIGKILL"));
+    await holder.waitForLog("attempting download", 15_000);
+    const worker = await fleet.startWorker();
+    const run = await fleet.enqueue(url, "--artifact-root", out, "--wait", "--json");
+    assert.equal((await holder.done).code, 0);
+    assert.equal(run.code, 0, run.stderr);
+    const doc = JSON.parse(run.stdout) as Doc;
+    assert.equal(doc.summary.unchanged, 1, JSON.stringify(doc.summary));
+    assert.ok(jobLines(worker.logs(), "job delayed").length >= 1, "put back while busy");
+    const [path, body] = [...bodies][0] as [string, Buffer];
+    assert.deepEqual(await readFile(join(out, "f0.bin")), body);
+    assert.deepEqual(
+      server.requestsFor(path).map((request) => request.status),
+      [200, 304],
+      "the holder's GET, then the job's conditional request",
+    );
   });
 
   test("enqueue refuses bad input (exit 64) and a Redis it cannot reach (exit 42), queueing nothing", async (t) => {
