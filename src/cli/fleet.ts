@@ -135,7 +135,7 @@ export async function runFleetCommand(
   });
   try {
     checkOptions(command, cli);
-    const queue = parseRedisLocation(cli.queue as string, "--queue");
+    const queue = parseRedisLocation(cli.queue as string, "--queue", process.env);
     const { expandHeaders, readSourceList } = await import("../run/inputs.js");
     const header = await expandHeaders(cli.header, process.env);
     for (const line of header ?? []) redactor.add(line.slice(line.indexOf(":") + 1).trim());

@@ -1,8 +1,4 @@
 #!/usr/bin/env node
-/**
- * The command line: argv → options → sync → exit code. A thin layer over `sync()`: it owns only
- * what a process owns — argv, stdout/stderr, signals and the exit code.
- */
 import { randomBytes } from "node:crypto";
 import type { ProgressEvent } from "../core/progress.js";
 import { UsageError } from "../errors.js";
@@ -13,6 +9,11 @@ import { Redactor, secretsOfUrl } from "../log/redact.js";
 import { PROXY_ENV_NAMES } from "../options/network.js";
 import { isInstalled, packageVersion } from "../options/package.js";
 import { EXIT } from "../run/report.js";
+/**
+ * The command line: argv → options → sync → exit code. A thin layer over `sync()`: it owns only
+ * what a process owns — argv, stdout/stderr, signals and the exit code.
+ */
+import { REDIS_PASSWORD_ENV } from "../state/redis/location.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
 import { OutputStreams } from "./closed-output.js";
 import { failureExit } from "./failure.js";
@@ -99,6 +100,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const url of [options.state, options.queue]) {
     if (url !== undefined) redactor.add(...passwordsOfUrl(url));
   }
+  const redisPassword = process.env[REDIS_PASSWORD_ENV];
+  if (redisPassword) redactor.add(redisPassword);
   if (options.help) {
     const { renderHelp } = await import("./help.js");
     const width = process.stdout.isTTY ? process.stdout.columns : 80;

@@ -60,7 +60,10 @@ export function jobIdOf(batch: string, index: number): string {
   return `${batch}.${index}`;
 }
 
-/** What a batch id (`RUN_ID`) may hold: BullMQ refuses `:` in job ids and ids that are integers. */
+/**
+ * What a batch id (`RUN_ID`) may hold: BullMQ refuses `:` in job ids and ids that are integers;
+ * a leading `.` is refused too, so that no batch is named `.` or `..`.
+ */
 const BATCH_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 
 /** Throws `UsageError` when `batch` cannot name a batch's jobs. */
@@ -68,7 +71,7 @@ export function checkBatchId(batch: string): void {
   if (!BATCH_ID.test(batch))
     throw new UsageError(
       "RUN_ID",
-      `RUN_ID ${JSON.stringify(batch)} cannot be a batch id: use 1 to 128 letters, digits, '-', '_' or '.'`,
+      `RUN_ID ${JSON.stringify(batch)} cannot be a batch id: use 1 to 128 letters, digits, '-', '_' or '.', not starting with '.'`,
     );
 }
 

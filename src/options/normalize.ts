@@ -196,7 +196,7 @@ export function normalizeOptions(
     checksums,
     checksumFile: options.checksumFile === undefined ? undefined : resolve(options.checksumFile),
     lockDir: resolve(options.lockDir ?? places.lockDir),
-    state: stateLocationOf(options.state, options.statePrefix),
+    state: stateLocationOf(options.state, options.statePrefix, env),
     maxAttempts: attemptsOf(options),
     retryMaxTimeMs: toMs(checkNumber("retryMaxTime", options.retryMaxTime)),
     timeoutMs: toMs(checkNumber("timeout", options.timeout)),

@@ -12,7 +12,7 @@ export const FLEET_OPTIONS: readonly OptionSpec[] = [
     key: "queue",
     kind: "string",
     value: "URL",
-    help: "enqueue, worker: the Redis of the fleet, redis://[user:pass@]host[:port][/db]; its jobs and (unless --state says otherwise) the shared state live there",
+    help: "enqueue, worker: the Redis of the fleet, redis://[user:pass@]host[:port][/db]; its jobs and (unless --state says otherwise) the shared state live there; the password may come from $RESILIENT_SYNC_REDIS_PASSWORD",
     group: "Fleet",
   },
   {

@@ -9,7 +9,7 @@ export const STATE_OPTIONS: readonly OptionSpec[] = [
     kind: "string",
     value: "URL",
     defaultText: "local: --lock-dir",
-    help: "shared state for many hosts: redis://[user:pass@]host[:port][/db] (leases, markers, part records, circuits; the password is never logged); unreachable at start: exit 42",
+    help: "shared state for many hosts: redis://[user:pass@]host[:port][/db] (leases, markers, part records, circuits; the password is never logged, and may come from $RESILIENT_SYNC_REDIS_PASSWORD instead); unreachable at start: exit 42",
     group: "State and locks",
   },
   {

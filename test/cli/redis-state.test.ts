@@ -98,6 +98,30 @@ describe("--state redis://", () => {
     await assertNoLocalState(dir);
   });
 
+  test("the password may come from $RESILIENT_SYNC_REDIS_PASSWORD, out of the command line: synced; a wrong one is exit 42; never shown", {
+    skip: REDIS_SKIP,
+  }, async (t) => {
+    const redis = await startRedis({ password: SECRET });
+    t.after(() => redis.stop());
+    const dir = await tempDir(t);
+    server.route("/env-password.bin", { body: bytes(2000, 5) });
+    const state = `redis://127.0.0.1:${redis.port}/0`;
+    const run = (password: string) =>
+      runCli([...args(dir, "/env-password.bin", state), "--json"], {
+        env: { RESILIENT_SYNC_REDIS_PASSWORD: password },
+      });
+    const wrong = await run("not-the-password");
+    assert.equal(wrong.code, 42, wrong.stderr);
+    const right = await run(SECRET);
+    assert.equal(right.code, 0, right.stderr);
+    assert.equal(JSON.parse(right.stdout).results[0]?.status, "synced");
+    for (const result of [wrong, right])
+      assert.ok(
+        !`${result.stdout}${result.stderr}`.includes(SECRET),
+        "the password is never shown",
+      );
+  });
+
   test("only the password is a secret: a user name such as `default` is not scrubbed from the output", {
     skip: REDIS_SKIP,
   }, async (t) => {

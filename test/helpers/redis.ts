@@ -83,6 +83,7 @@ async function launch(
       bind,
       // Reachable beyond loopback only inside a namespace of the test's own.
       ...(bind === "127.0.0.1" ? [] : ["--protected-mode", "no"]),
+      ...(where.password === undefined ? [] : ["--requirepass", where.password]),
       "--save",
       "",
       "--appendonly",
@@ -120,6 +121,8 @@ function exited(child: ChildProcess): Promise<void> {
 export interface RedisPlace {
   wrapper?: string[];
   bind?: string;
+  /** The `default` user's password (`--requirepass`); none by default. */
+  password?: string;
 }
 
 /**

@@ -22,10 +22,22 @@ const DEFAULT_PORT = 6379;
 const MAX_DB = 1_000_000;
 
 /**
- * Parses a `--state` value. Throws `UsageError` naming `flag` for any other scheme, a bad port
- * or database, a query or fragment (nothing would read them: refused rather than ignored).
+ * The environment variable a Redis password may come from instead of the URL, where every user
+ * of the machine can read it (`ps`, `/proc/PID/cmdline`) for as long as a worker runs. A
+ * password in the URL wins.
  */
-export function parseRedisLocation(raw: string, flag = "--state"): RedisLocation {
+export const REDIS_PASSWORD_ENV = "RESILIENT_SYNC_REDIS_PASSWORD";
+
+/**
+ * Parses a `--state` value (or `--queue`'s), the password from `env[REDIS_PASSWORD_ENV]` when
+ * the URL has none. Throws `UsageError` naming `flag` for any other scheme, a bad port or
+ * database, a query or fragment (nothing would read them: refused rather than ignored).
+ */
+export function parseRedisLocation(
+  raw: string,
+  flag = "--state",
+  env: NodeJS.ProcessEnv = {},
+): RedisLocation {
   const refuse = (why: string) =>
     new UsageError(flag, `${flag} must be redis://[user:pass@]host[:port][/db]: ${why}`);
   let url: URL;
@@ -61,7 +73,7 @@ export function parseRedisLocation(raw: string, flag = "--state"): RedisLocation
     port,
     db,
     username: decode(url.username),
-    password: decode(url.password),
+    password: decode(url.password) ?? (env[REDIS_PASSWORD_ENV] || undefined),
     display: `redis://${url.hostname}:${port}/${db}`,
   };
 }
@@ -75,6 +87,7 @@ export type StateLocation =
 export function stateLocationOf(
   state: string | undefined,
   prefix: string | undefined,
+  env: NodeJS.ProcessEnv = {},
 ): StateLocation {
   if (state === undefined) {
     if (prefix !== undefined)
@@ -86,5 +99,5 @@ export function stateLocationOf(
   // One deployment, however its prefix is written: `dep` and `dep:` share one queue (BullMQ adds
   // the `:` itself), so they must share one state too, or their leases would not see each other.
   const keyPrefix = given.endsWith(":") ? given : `${given}:`;
-  return { kind: "redis", redis: parseRedisLocation(state, "--state"), prefix: keyPrefix };
+  return { kind: "redis", redis: parseRedisLocation(state, "--state", env), prefix: keyPrefix };
 }
