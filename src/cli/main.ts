@@ -19,6 +19,7 @@ import { OutputStreams } from "./closed-output.js";
 import { failureExit } from "./failure.js";
 import { JsonDocument } from "./json-document.js";
 import { LegacyJsonDocument } from "./json-legacy.js";
+import { routeConsoleTo } from "./library-output.js";
 import { Interrupted, trapSignals } from "./signals.js";
 import { testHooksFromEnv } from "./test-hooks.js";
 
@@ -118,8 +119,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   if (command) {
     const { runFleetCommand } = await import("./fleet.js");
+    const logger = loggerFor(options);
+    routeConsoleTo(logger);
     return runFleetCommand(command, options, {
-      logger: loggerFor(options),
+      logger,
       outputs,
       redactor,
       runId,
@@ -154,6 +157,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           coalescedSinks(outputs.lines(process.stdout), outputs.lines(process.stderr)),
     renderer ? { onRetry: (notice) => renderer.onRetry(notice), summaryShown: true } : {},
   );
+  routeConsoleTo(logger);
 
   const startedAt = Date.now();
   // Written as the run goes (results kept by nobody): see json-document.ts.

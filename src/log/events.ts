@@ -111,6 +111,8 @@ export interface EventFields {
   };
   /** A state record that is not what it should be: `file` (local state) or `key` (Redis). */
   "ignored unreadable state": { file?: string; key?: string; reason: string };
+  /** A library's own console output (ioredis, BullMQ), as a log line (cli/library-output.ts). */
+  "library warning": { reason: string };
   /** The shared state store stopped answering: leases not confirmed in time are given up. */
   "state store unreachable": { state: string; reason: string };
   "state store reachable again": { state: string };

@@ -122,6 +122,27 @@ describe("--state redis://", () => {
       );
   });
 
+  test("what ioredis prints on the console (a password Redis does not ask for) is a JSON warning line, not a raw one", {
+    skip: REDIS_SKIP,
+  }, async (t) => {
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const dir = await tempDir(t);
+    server.route("/console.bin", { body: bytes(2000, 6) });
+    const result = await runCli(
+      args(dir, "/console.bin", `redis://:${SECRET}@127.0.0.1:${redis.port}/0`),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    for (const line of result.stderr.split("\n").filter((text) => text !== ""))
+      assert.doesNotThrow(() => JSON.parse(line), line);
+    assert.match(
+      String(findLog(result, "library warning")?.reason),
+      /does not require a password/,
+      result.stderr,
+    );
+    assert.ok(!`${result.stdout}${result.stderr}`.includes(SECRET), "the password is never shown");
+  });
+
   test("only the password is a secret: a user name such as `default` is not scrubbed from the output", {
     skip: REDIS_SKIP,
   }, async (t) => {
