@@ -1,4 +1,5 @@
 /** What the fleet's processes say when the queue's Redis goes away and comes back. */
+import { isNotConnectionError } from "bullmq";
 import type { Logger } from "../log/events.js";
 
 /** A BullMQ `Queue`, `QueueEvents` or `Worker`: errors as events, a client that reconnects. */
@@ -28,7 +29,13 @@ export class QueueOutage {
    * only once connected, which may be never (Redis away), and nothing must wait on that here.
    */
   watch(watched: Watched): void {
-    watched.on("error", (error) => this.lost(error.message));
+    watched.on("error", (error) => {
+      // BullMQ's other errors (a job's lock it could not renew, a job finished by another
+      // worker meanwhile) are no outage: an alert on `queue unreachable` must not fire for them.
+      if (isNotConnectionError(error))
+        this.logger.emit("warning", "queue error", { queue: this.display, reason: error.message });
+      else this.lost(error.message);
+    });
     watched.client.then(
       (client) => client.on("ready", () => this.back()),
       () => {},

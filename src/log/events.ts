@@ -193,6 +193,11 @@ export interface EventFields {
   };
   /** A job this version cannot run (malformed: hand-written, another version's): failed as such. */
   "job refused": { job_id: string; reason: string };
+  /**
+   * BullMQ reported an error that is not its Redis going away: a job's lock it could not renew,
+   * a job another worker finished meanwhile. Not an outage.
+   */
+  "queue error": { queue: string; reason: string };
   /** The queue's Redis stopped answering; its client keeps reconnecting. */
   "queue unreachable": { queue: string; reason: string };
   /** The queue's Redis answers again after `queue unreachable`. */
