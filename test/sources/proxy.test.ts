@@ -144,4 +144,35 @@ describe("a proxy that cannot be reached", () => {
     assert.equal(direct.code, 0, direct.stderr);
     assert.ok(await synced(dir));
   });
+
+  test("a request no_proxy sends direct is the origin's failure, proxy set or not: its circuit opens", async (t) => {
+    const dir = await tempDir(t);
+    const deadOrigin = `http://127.0.0.1:${await freePort()}/data.bin`;
+    const env = {
+      ...noProxyEnv,
+      http_proxy: `http://127.0.0.1:${await freePort()}`,
+      no_proxy: "127.0.0.1",
+    };
+    const first = await runCli(
+      [
+        ...pairIn(deadOrigin, dir, "data.bin"),
+        "--circuit-threshold",
+        "1",
+        "--max-retries",
+        "1",
+        "--json",
+      ],
+      { env },
+    );
+    assert.equal(first.code, 70, first.stderr);
+    const failure = JSON.parse(first.stdout).results[0].error;
+    assert.doesNotMatch(failure.message, /proxy/);
+    const second = await runCli(
+      [...pairIn(deadOrigin, dir, "data.bin"), "--circuit-threshold", "1"],
+      {
+        env,
+      },
+    );
+    assert.equal(second.code, 75, second.stderr);
+  });
 });

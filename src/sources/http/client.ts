@@ -200,14 +200,21 @@ export class HttpClient {
   }
 
   /**
-   * The proxy set for `url`'s scheme, for messages about a proxy's answer (undefined: none). It
-   * does not apply no_proxy: it is asked only about requests a proxy did answer.
+   * The proxy a request for `url` goes through (undefined: it goes direct, no_proxy applied),
+   * for judging its failures: a connection that could not be made is then the proxy's.
    */
   proxyFor(url: string): ProxyInUse | undefined {
     const network = this.#options.network;
     const scheme = url.startsWith("https:") ? "https" : "http";
     const proxy = scheme === "https" ? network?.httpsProxy : network?.httpProxy;
     if (!proxy) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return undefined;
+    }
+    if (!goesThroughProxy(parsed, proxy, network?.noProxy ?? "")) return undefined;
     return { url: proxy, source: network?.proxySource[scheme] };
   }
 }

@@ -101,10 +101,10 @@ export function describeHttpError(
   if (refused) return refused;
   const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
   const timeout = TIMEOUT_CODES[code];
-  // Through a proxy, the connection made is the proxy's: failing to make it is the proxy's fault.
+  // Through a proxy, the socket is the proxy's: failing to open it is the proxy's fault. Not a
+  // connect timeout, though: through a tunnel it also covers the TLS handshake with the origin.
   const atProxy = proxy !== undefined;
   if (timeout) {
-    if (timeout === "connect" && atProxy) return proxyUnreachable(where, proxy, code, error);
     return new SyncError("timeout", `${where}: ${TIMEOUT_WHAT[timeout]} (${code})`, {
       cause: error,
       retryable: true,
