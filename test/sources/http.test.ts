@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { open, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { findLog, messages, runCli, singlePair } from "../helpers/cli.js";
@@ -85,6 +88,27 @@ describe("http source, single pair", () => {
     assert.equal(next.code, 0, next.stderr);
     assert.equal(server.requestsFor("/racy.bin")[1]?.headers["if-modified-since"], undefined);
     assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(changed));
+  });
+
+  test("an answer without a Date is dated when it arrived: an old Last-Modified is still asked with", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(3000, 33);
+    const lastModified = new Date(Date.now() - 60_000).toUTCString();
+    const asked: Array<string | undefined> = [];
+    const origin = createServer((req, res) => {
+      res.sendDate = false;
+      asked.push(req.headers["if-modified-since"]);
+      if (req.headers["if-modified-since"] === lastModified) res.writeHead(304).end();
+      else res.writeHead(200, { "last-modified": lastModified }).end(body);
+    });
+    origin.listen(0, "127.0.0.1");
+    await once(origin, "listening");
+    t.after(() => origin.close());
+    const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/nodate.bin`;
+    const run = () => runCli(singlePair(url, dir, "out/data.bin"));
+    assert.equal((await run()).code, 0);
+    assert.equal((await run()).code, 0);
+    assert.deepEqual(asked, [undefined, lastModified]);
   });
 
   test("a destination edited or deleted by hand is repaired", async (t) => {

@@ -109,21 +109,28 @@ export function numberHeader(value: string | string[] | undefined): number | und
  * date is strong. RFC 9110 §8.8.2.2: a date is a strong validator only when the answer's `Date`
  * is at least one second later. Servers compare dates in whole seconds, so a file changed again
  * within the second it was fetched in would be answered 304 for ever (python's http.server,
- * lighttpd: no ETag). Without a strong date the next run fetches the body and compares it.
+ * lighttpd: no ETag). Without a strong date the next run fetches the body and compares it. An
+ * answer without a usable `Date` is dated `receivedAtMs`, the time it arrived (RFC 9110 §6.6.1).
  */
-export function validatorsOf(headers: ResponseHeaders): Validators {
+export function validatorsOf(headers: ResponseHeaders, receivedAtMs: number): Validators {
   const etag = header(headers.etag);
-  const lastModified = strongDate(header(headers["last-modified"]), header(headers.date));
+  const lastModified = strongDate(
+    header(headers["last-modified"]),
+    header(headers.date),
+    receivedAtMs,
+  );
   return { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
 }
 
 function strongDate(
   lastModified: string | undefined,
   date: string | undefined,
+  receivedAtMs: number,
 ): string | undefined {
-  if (!lastModified || date === undefined) return undefined;
+  if (!lastModified) return undefined;
   const modifiedMs = Date.parse(lastModified);
-  const answeredMs = Date.parse(date);
+  const dated = date === undefined ? Number.NaN : Date.parse(date);
+  const answeredMs = Number.isNaN(dated) ? receivedAtMs : dated;
   return answeredMs - modifiedMs >= 1000 ? lastModified : undefined;
 }
 

@@ -95,7 +95,7 @@ export class HttpSource implements Source {
       await discardBody(response);
       return { kind: "not-modified" };
     }
-    const validators = validatorsOf(response.headers);
+    const validators = validatorsOf(response.headers, this.#client.now());
     const length = numberHeader(response.headers["content-length"]);
 
     if (status === 200) {
@@ -164,7 +164,7 @@ export class HttpSource implements Source {
     headers["if-range"] = validator;
     const response = await this.#get(headers, request.signal);
     const status = response.statusCode;
-    const validators = validatorsOf(response.headers);
+    const validators = validatorsOf(response.headers, this.#client.now());
     if (status === 206) {
       const range = parseContentRange(response.headers["content-range"]);
       const length = numberHeader(response.headers["content-length"]);
