@@ -75,4 +75,38 @@ describe("remote directories: link loops", () => {
     assert.deepEqual(await listFiles(join(dir, "out", "nl")), ["a.txt", "sub/a.txt"]);
     assert.equal(findLog(result, "skipped folder"), undefined);
   });
+
+  test("a folder listing the same names with the sizes swapped between them is another folder: copied", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/sw/a.csv", { body: bytes(2, 705) });
+    server.route("/sw/b.csv", { body: bytes(3, 706) });
+    server.route("/sw/sub/a.csv", { body: bytes(3, 707) });
+    server.route("/sw/sub/b.csv", { body: bytes(2, 708) });
+    server.route("/sw/", {
+      body: page([
+        ["a.csv", "07-Dec-2026 10:00 2"],
+        ["b.csv", "07-Dec-2026 10:00 3"],
+        ["sub/", "07-Dec-2026 10:00 -"],
+      ]),
+      headers: HTML,
+    });
+    server.route("/sw/sub/", {
+      body: page([
+        ["a.csv", "07-Dec-2026 10:00 3"],
+        ["b.csv", "07-Dec-2026 10:00 2"],
+        ["sub/", "07-Dec-2026 10:00 -"],
+      ]),
+      headers: HTML,
+    });
+    server.route("/sw/sub/sub/", { body: page([]), headers: HTML });
+    const result = await runCli(intoArtifactRoot([server.url("/sw/")], dir, "--json"));
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.deepEqual(await listFiles(join(dir, "out", "sw")), [
+      "a.csv",
+      "b.csv",
+      "sub/a.csv",
+      "sub/b.csv",
+    ]);
+    assert.equal(findLog(result, "skipped folder"), undefined);
+  });
 });

@@ -134,17 +134,16 @@ export async function readIndexPage(
 /**
  * A digest of what an index page lists, the same wherever the folder is served from and in
  * whatever order it is sorted (Apache's `?C=M;O=D`): each link below the page's folder, as a path
- * relative to it, and each text between two tags that follows such a link (names, sizes, dates;
- * the page's footer), whitespace left out (chunk boundaries fall differently on every page).
- * Links and texts are each sorted before they are hashed, so that the text after the last entry
- * (a footer) counts the same whichever entry comes last. Titles, breadcrumbs and parent links,
- * which name the folder's own path, are not in it. Holds the page's listed strings until `hex`:
- * at most what `MAX_INDEX_BYTES` lets a page hold.
+ * relative to it, with the texts between tags that follow it (its name, size, date), whitespace
+ * left out (chunk boundaries fall differently on every page). The entries are sorted before they
+ * are hashed, and each keeps as many texts as the entry with the fewest: the page's footer
+ * follows whichever entry comes last, and would otherwise count as that entry's. Titles,
+ * breadcrumbs and parent links, which name the folder's own path, are not in it. Holds the
+ * page's listed strings until `hex`: at most what `MAX_INDEX_BYTES` lets a page hold.
  */
 class ListingDigest {
   readonly #folder: URL;
-  readonly #links: string[] = [];
-  readonly #texts: string[] = [];
+  readonly #entries: Array<{ link: string; texts: string[] }> = [];
   #text = "";
   #counting = false;
 
@@ -167,7 +166,8 @@ class ListingDigest {
       url.origin === this.#folder.origin &&
       url.pathname.startsWith(folder) &&
       url.pathname !== folder;
-    if (this.#counting) this.#links.push(`${url.pathname.slice(folder.length)}${url.search}`);
+    if (this.#counting)
+      this.#entries.push({ link: `${url.pathname.slice(folder.length)}${url.search}`, texts: [] });
   }
 
   text(text: string): void {
@@ -176,16 +176,19 @@ class ListingDigest {
 
   /** A tag ends the text before it. */
   tag(): void {
-    if (this.#text !== "") this.#texts.push(this.#text);
+    if (this.#text !== "") this.#entries.at(-1)?.texts.push(this.#text);
     this.#text = "";
   }
 
   hex(): string {
     this.tag();
+    let kept = Number.POSITIVE_INFINITY;
+    for (const entry of this.#entries) kept = Math.min(kept, entry.texts.length);
+    const lines = this.#entries.map(
+      (entry) => `${entry.link}\u0001${entry.texts.slice(0, kept).join("\u0002")}`,
+    );
     const hash = createHash("sha256");
-    for (const link of this.#links.sort()) hash.update(`\0${link}`);
-    hash.update("\x01");
-    for (const text of this.#texts.sort()) hash.update(`\0${text}`);
+    for (const line of lines.sort()) hash.update(`\0${line}`);
     return hash.digest("hex");
   }
 }
