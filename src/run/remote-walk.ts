@@ -11,9 +11,10 @@ import { type PlannedPair, refused } from "./pairs.js";
 /**
  * What one page's attempt keeps of its links: files within `--max-depth` that `--pattern` takes,
  * folders whose files could still be within it, and unsafe names (to be refused) that would be
- * either — judged in their encoded form, so that a name the pattern leaves out fails nothing, as
- * in a local directory; at most `room` of them, past which `tooMany` is thrown to stop reading
- * the page.
+ * either — a file by both (decoded where it can be), so that a name the pattern leaves out
+ * fails nothing, as in a local directory; a folder by `--max-depth` alone (what the pattern takes
+ * inside it cannot be known) — at most `room` of them, past which `tooMany` is thrown to stop
+ * reading the page.
  */
 export function keeper(
   maxDepth: number,

@@ -129,6 +129,22 @@ describe("remote directories: hostile index pages", () => {
     );
     assert.equal(shallow.code, 1, shallow.stderr.slice(-2000));
     assert.equal(reportOf(shallow).summary.failed, 1, "bad%0A.csv alone");
+    // Judged by its decoded name: a pattern written for it takes it, and it is refused.
+    index("/u/rep/", links("ok.csv", "report%202024%01.csv"));
+    const report = await runCli(
+      intoArtifactRoot(
+        [server.url("/u/rep/")],
+        join(dir, "r"),
+        "--pattern",
+        "report 2024*",
+        "--json",
+      ),
+    );
+    assert.equal(report.code, 70, report.stderr.slice(-2000));
+    assert.deepEqual(
+      reportOf(report).results.map((r) => [r.status, r.error?.code ?? null]),
+      [["failed", "invalid_source"]],
+    );
     const none = await runCli(
       intoArtifactRoot(
         [server.url("/u/dir/")],

@@ -16,8 +16,9 @@ export type IndexLink =
   | { kind: "file" | "folder"; url: URL; segments: string[] }
   /**
    * Below `root`, but a name no file may have here (`..%2F`, control characters, ours …). `path`
-   * is its path below `root` as written (percent-encoded, no trailing `/`): it has no safe
-   * decoded form, so `--pattern` and `--max-depth` judge it in this one.
+   * is its path below `root` (no trailing `/`) for `--pattern` and `--max-depth` to judge: each
+   * segment decoded, except one that does not decode or decodes to a name holding `/`, which
+   * stays as written.
    */
   | { kind: "unsafe"; url: URL; reason: string; path: string; folder: boolean }
   /** Not followed: the parent, the page itself, another origin or scheme, a query (sort links). */
@@ -56,14 +57,26 @@ export function classifyLink(href: string, base: URL, root: URL): IndexLink {
   const rest = url.pathname.slice(root.pathname.length);
   const folder = rest.endsWith("/");
   const segments: string[] = [];
-  const path = folder ? rest.slice(0, -1) : rest;
-  for (const raw of path.split("/")) {
+  const written = (folder ? rest.slice(0, -1) : rest).split("/");
+  for (const raw of written) {
     const problem = unsafeSegment(raw);
-    if (typeof problem === "object")
+    if (typeof problem === "object") {
+      const path = written.map(decodedForMatching).join("/");
       return { kind: "unsafe", url, reason: problem.reason, path, folder };
+    }
     segments.push(problem);
   }
   return { kind: folder ? "folder" : "file", url, segments };
+}
+
+/** A segment as `--pattern` reads it: decoded, unless that fails or makes a `/` of it. */
+function decodedForMatching(raw: string): string {
+  try {
+    const name = decodeURIComponent(raw);
+    return name.includes("/") ? raw : name;
+  } catch {
+    return raw;
+  }
 }
 
 /** The decoded name of one path segment, or why no local file may be named so. */
