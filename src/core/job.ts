@@ -46,6 +46,7 @@ export async function runJob(
   turn?: Turn,
 ): Promise<SourceResult> {
   const build = new ResultBuilder(spec, runtime.clock);
+  const startedAtMs = runtime.clock.now();
   const names = { source: spec.source.display, destination: spec.destination };
   if (spec.invalid) {
     turn?.leave();
@@ -125,7 +126,7 @@ export async function runJob(
         lock: reason.key,
         reason: reason.message,
       });
-      return await afterLostLease(context, reason);
+      return await afterLostLease(context, reason, startedAtMs);
     }
     if (signal.aborted && !isDeadline(signal.reason)) throw error;
     // The deadline, or a fault outside the transfer (the state store failing …): this pair fails, the batch goes on.
@@ -151,12 +152,17 @@ export async function runJob(
 
 /**
  * The result of a pair whose lease was lost: `skipped` when another run holds the destination now
- * (that run decides its fate, as when it was busy from the start); otherwise nobody is syncing it
- * — the lease lapsed while this process was paused, or the state store lost it (a Redis restarted
- * without persistence) — and nothing was committed: `failed`, so that it is seen and run again,
- * never reported as if another run had taken care of it.
+ * (that run decides its fate, as when it was busy from the start), or committed it since this job
+ * began (its marker, dated after `startedAtMs`, vouches for the destination there). Otherwise
+ * nobody synced it — the lease lapsed while this process was paused, or the state store lost it
+ * (a Redis restarted without persistence) — and nothing was committed: `failed`, so that it is
+ * seen and run again, never reported as if another run had taken care of it.
  */
-async function afterLostLease(context: JobContext, reason: LeaseLostError): Promise<SourceResult> {
+async function afterLostLease(
+  context: JobContext,
+  reason: LeaseLostError,
+  startedAtMs: number,
+): Promise<SourceResult> {
   const { runtime, keys, build, names } = context;
   let probe: Lease | undefined | "unknown";
   try {
@@ -172,9 +178,16 @@ async function afterLostLease(context: JobContext, reason: LeaseLostError): Prom
   }
   if (probe === undefined) return build.result({ status: "skipped" });
   if (probe !== "unknown") await probe.release().catch(() => {});
+  const marker = await runtime.store.readMarker(keys.marker).catch(() => undefined);
+  if (
+    marker &&
+    Date.parse(marker.syncedAt) >= startedAtMs &&
+    describes(marker, context, await context.destination.fingerprint())
+  )
+    return build.result({ status: "skipped", checksum: marker.checksum });
   const failure = new SyncError(
     "write_error",
-    `the lock of ${names.destination} was lost (${reason.message}) and no other run holds it: nothing was committed`,
+    `the lock of ${names.destination} was lost (${reason.message}); no run holds it now or committed it since: nothing was committed`,
   );
   runtime.logger.emit("error", "synchronization failed", {
     ...names,

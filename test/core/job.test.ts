@@ -131,10 +131,56 @@ describe("runJob", () => {
     const result = await running;
     assert.equal(result.status, "failed");
     assert.equal(result.error?.code, "write_error");
-    assert.match(String(result.error?.message), /no other run holds it: nothing was committed/);
+    assert.match(
+      String(result.error?.message),
+      /no run holds it now or committed it since: nothing was committed/,
+    );
     assert.equal(runtime.destinations.commits, 0, "never committed");
     assert.ok(logger.events.some((event: LogEvent) => event.message === "lock lost"));
     assert.equal(backing.leases.get("memory:///data/data.bin"), undefined, "the probe let go");
+  });
+
+  test("a lease lost to a run that committed and let go since: skipped with that run's checksum, not failed", async () => {
+    const hold = new PassThrough();
+    const source = new FakeSource(body, [{ hold }]);
+    const paused = new FakeClock();
+    const { runtime, backing } = world(source, paused);
+    const running = runJob(spec(), runtime, never);
+    await waitFor(() => source.opens.length === 1, "the transfer to start");
+    hold.write(body.subarray(0, 10));
+
+    // Another run takes the lapsed lease, commits the file and its marker, and lets go.
+    const other = new FakeClock({ start: paused.now() });
+    other.advance(10_000);
+    const otherStore = new MemoryStateStore(other, backing);
+    const taker = await otherStore.acquire("memory:///data/data.bin", { ttlMs: 5000, waitMs: 0 });
+    assert.ok(taker);
+    const fingerprint = { size: body.length, mtimeMs: 5000, ctimeMs: 5000, ino: 42 };
+    runtime.destinations.files.set("/data/data.bin", { data: body, fingerprint });
+    await otherStore.writeMarker(
+      markerKey(spec().source.display, "memory:///data/data.bin"),
+      {
+        source: spec().source.display,
+        destination: "/data/data.bin",
+        validators: { etag: '"v1"' },
+        algorithm: "sha256",
+        checksum: sha256(body),
+        destinationSize: fingerprint.size,
+        destinationMtimeMs: fingerprint.mtimeMs,
+        destinationCtimeMs: fingerprint.ctimeMs,
+        destinationIno: fingerprint.ino,
+        syncedAt: new Date(other.now()).toISOString(),
+      },
+      taker.fence,
+    );
+    await taker.release();
+    paused.advance(1000); // the holder's next renewal notices
+    hold.end(body.subarray(10));
+
+    const result = await running;
+    assert.equal(result.status, "skipped");
+    assert.equal(result.checksum, sha256(body));
+    assert.equal(runtime.destinations.commits, 0, "never committed");
   });
 
   test("a lease lost mid-transfer stops the job: no commit, no marker, `lock lost`", async () => {
