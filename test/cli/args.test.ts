@@ -65,6 +65,11 @@ const BAD_INPUT: Array<[string, string[], string, string?]> = [
     ["one.csv", "--checksum", `one.csv=${"0".repeat(64)}`, "--checksum", `./one.csv=${HEX64}`],
     "--checksum",
   ],
+  [
+    "--checksum naming a remote directory spelled otherwise",
+    ["http://127.0.0.1:9/d/", "--checksum", `HTTP://127.0.0.1:9/d/=${HEX64}`],
+    "--checksum",
+  ],
   ["an input list with no source in it", ["-i", "/dev/null"], "--input-file"],
   ["an input list from an empty stdin", ["-i", "-"], "--input-file"],
   [
