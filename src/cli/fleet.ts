@@ -136,11 +136,10 @@ export async function runFleetCommand(
   try {
     checkOptions(command, cli);
     const queue = parseRedisLocation(cli.queue as string, "--queue", process.env);
-    const { expandHeaders, readSourceList } = await import("../run/inputs.js");
+    const { expandHeaders, withListedSources } = await import("../run/inputs.js");
     const header = await expandHeaders(cli.header, process.env);
     for (const line of header ?? []) redactor.add(line.slice(line.indexOf(":") + 1).trim());
-    const listed = cli.inputFile === undefined ? [] : await readSourceList(cli.inputFile);
-    const sources = [...(cli.sources ?? []), ...listed];
+    const sources = await withListedSources(cli.sources ?? [], cli.inputFile, cli.sourceUrl);
     if (command === "enqueue" && sources.length === 0 && cli.sourceUrl === undefined)
       throw new UsageError(
         "SOURCE",

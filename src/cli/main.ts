@@ -143,7 +143,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   // and the closing summary say it instead. Logs sent to a file or pipe are untouched.
   // Loaded only now: `--help` and `--version` never pay for the sync machinery.
   const { runSync } = await import("../run/sync.js");
-  const { expandHeaders, readSourceList } = await import("../run/inputs.js");
+  const { expandHeaders, withListedSources } = await import("../run/inputs.js");
   const logger = loggerFor(
     options,
     renderer
@@ -179,8 +179,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   try {
     if (options.inputFile !== undefined) {
-      const listed = await readSourceList(options.inputFile);
-      options = { ...options, sources: [...(options.sources ?? []), ...listed] };
+      const sources = await withListedSources(
+        options.sources ?? [],
+        options.inputFile,
+        options.sourceUrl,
+      );
+      options = { ...options, sources };
       delete options.inputFile;
     }
     const header = await expandHeaders(options.header, process.env);

@@ -10,28 +10,34 @@ import { UsageError } from "../errors.js";
 export const HEADER_ENV = "RESILIENT_SYNC_HEADER";
 
 /**
- * Reads `--input-file`: sources from a file (or stdin for `-`), one a line; blank lines and `#`
- * comments skipped. A `UsageError` naming `--input-file` when it cannot be read, or lists no
- * source: an empty list is not "no arguments" (a checkout would sync its bundled sample, and a
- * cron job whose list came out empty would report success).
+ * The run's sources: `given` (the command line's) and those of `--input-file` (a file, or stdin
+ * for `-`; one a line, blank lines and `#` comments skipped), in that order. A `UsageError`
+ * naming `--input-file` when it cannot be read, or when it lists no source and nothing else was
+ * given (no SOURCE, no `sourceUrl`): that is not "no arguments" (a checkout would sync its bundled sample, and a cron job
+ * whose list came out empty would report success).
  */
-export async function readSourceList(path: string): Promise<string[]> {
+export async function withListedSources(
+  given: readonly string[],
+  inputFile: string | undefined,
+  sourceUrl?: string,
+): Promise<string[]> {
+  if (inputFile === undefined) return [...given];
   let text: string;
   try {
-    text = path === "-" ? await readStdin() : await readFile(path, "utf8");
+    text = inputFile === "-" ? await readStdin() : await readFile(inputFile, "utf8");
   } catch (error) {
     throw new UsageError(
       "--input-file",
       `--input-file cannot be read: ${(error as Error).message}`,
     );
   }
-  const sources = linesOf(text);
-  if (sources.length === 0)
+  const listed = linesOf(text);
+  if (listed.length === 0 && given.length === 0 && sourceUrl === undefined)
     throw new UsageError(
       "--input-file",
-      `--input-file ${path === "-" ? "- (stdin)" : path} lists no source (blank lines and # comments are skipped)`,
+      `--input-file ${inputFile === "-" ? "- (stdin)" : inputFile} lists no source (blank lines and # comments are skipped)`,
     );
-  return sources;
+  return [...given, ...listed];
 }
 
 /**

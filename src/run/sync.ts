@@ -15,7 +15,7 @@ import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../opt
 import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
 import { logRunSettings, validateEnvironment } from "./environment.js";
-import { readSourceList } from "./inputs.js";
+import { withListedSources } from "./inputs.js";
 import { remoteListing } from "./listing.js";
 import { recordMetrics } from "./metrics.js";
 import type { PlannedPair } from "./plan.js";
@@ -78,10 +78,9 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   const runId = options.runId ?? newRunId();
   const version = packageVersion();
 
-  const listed = options.inputFile === undefined ? [] : await readSourceList(options.inputFile);
   const resolved = normalizeOptions({
     ...options,
-    sources: [...(options.sources ?? []), ...listed],
+    sources: await withListedSources(options.sources ?? [], options.inputFile, options.sourceUrl),
   });
   logRunSettings(resolved, logger);
 

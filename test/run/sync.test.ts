@@ -156,6 +156,20 @@ describe("batch sync", () => {
     );
     assert.equal(fromStdin.code, 0, fromStdin.stderr);
     assert.deepEqual(await listFiles(join(dir, "two")), ["a.csv", "b.csv"]);
+    // A list of extras that is empty today, beside a SOURCE: the SOURCE is synced.
+    const empty = join(dir, "extras.txt");
+    await writeFile(empty, "# none today\n");
+    const withExtras = await runCli([
+      server.url("/list/a.csv"),
+      "-i",
+      empty,
+      "--artifact-root",
+      join(dir, "three"),
+      "--lock-dir",
+      join(dir, "locks"),
+    ]);
+    assert.equal(withExtras.code, 0, withExtras.stderr);
+    assert.deepEqual(await listFiles(join(dir, "three")), ["a.csv"]);
   });
 
   test("names that would escape the artifact root fail as invalid_source; the rest sync", async (t) => {
