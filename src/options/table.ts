@@ -70,7 +70,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     kind: "string",
     value: "GLOB",
     default: "**/*",
-    help: "files of a directory source to take (a glob as bash reads it, `[!a]` included, `**` for any depth; relative to it; dotfiles included)",
+    help: "files of a directory source to take (a glob: `*`, `?`, `[a-z]`, `[!a]`, `{a,b}`, `**` for any depth; relative to it; dotfiles included)",
     group: "Sources and destinations",
   },
   {

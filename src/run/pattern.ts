@@ -6,8 +6,9 @@
 /**
  * The matcher of `pattern`. POSIX bracket expressions (`posix: true`): without it picomatch 4.0.7
  * reads `[!a]` as "`!` or `a`" (micromatch/picomatch#187), the opposite of what bash, fnmatch and
- * the Python sibling's `--pattern` mean by it, and matches the literal text `[!a]` too. picomatch
- * is loaded on first use: a batch of files never needs it.
+ * the Python sibling's `--pattern` mean by it, and matches the literal text `[!a]` too. The rest
+ * is picomatch's own reading (braces, extglobs such as `*(x)`, which fnmatch reads literally).
+ * picomatch is loaded on first use: a batch of files never needs it.
  */
 export async function patternMatcher(pattern: string): Promise<(path: string) => boolean> {
   const { default: picomatch } = await import("picomatch");

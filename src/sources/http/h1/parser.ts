@@ -167,8 +167,8 @@ export class ResponseParser {
 
   #readHead(data: Buffer, pos: number, end: number): number {
     if (this.#head === undefined) {
-      // Empty lines before a status line are skipped (RFC 9112 §2.2's robustness rule; undici
-      // and curl do the same): a server that ends a body with a stray CRLF, a CGI script's last
+      // Empty lines before a status line are skipped, as undici (llhttp) and curl do (RFC 9112
+      // §2.2 asks the same of servers reading requests): a server that ends a body with a stray CRLF, a CGI script's last
       // newline, sends it after the body's last byte, onto the connection's next answer. Bounded
       // like a head.
       const from = pos;
