@@ -53,8 +53,15 @@ export const PROXY_ENV_NAMES = [
  * Proxies follow curl: `--proxy` wins; else `http_proxy` (lower case only: a CGI server sets
  * `HTTP_PROXY` from a request's `Proxy:` header) for http, `https_proxy` or `HTTPS_PROXY` for
  * https, and `all_proxy` / `ALL_PROXY` for either; `--no-proxy`, else `no_proxy` / `NO_PROXY`.
+ * Without `overHttp` (a run of local sources only) the environment's proxies are not read: one
+ * this tool cannot use (`ALL_PROXY=socks5h://…`, common on desktops) would refuse a run it never
+ * applies to. A `--proxy` given is always checked.
  */
-export function resolveNetwork(options: NetworkOptions, env: NodeJS.ProcessEnv): NetworkSettings {
+export function resolveNetwork(
+  options: NetworkOptions,
+  env: NodeJS.ProcessEnv,
+  overHttp = true,
+): NetworkSettings {
   const fromEnv = (...names: string[]) => {
     for (const name of names) {
       const value = env[name];
@@ -66,7 +73,7 @@ export function resolveNetwork(options: NetworkOptions, env: NodeJS.ProcessEnv):
   let https: { name: string; value: string } | undefined;
   if (options.proxy !== undefined) {
     http = https = options.proxy === "" ? undefined : { name: "--proxy", value: options.proxy };
-  } else {
+  } else if (overHttp) {
     http = fromEnv("http_proxy", "all_proxy", "ALL_PROXY");
     https = fromEnv("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY");
   }

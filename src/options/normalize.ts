@@ -215,7 +215,11 @@ export function normalizeOptions(
     followSymlinks: options.followSymlinks ?? defaultOf<boolean>("followSymlinks"),
     maxDepth:
       options.maxDepth === undefined ? undefined : checkNumber("maxDepth", options.maxDepth, 1),
-    network: resolveNetwork(options, env),
+    network: resolveNetwork(
+      options,
+      env,
+      sourcesFrom === "queue" || sources.some((given) => given.location.kind === "http"),
+    ),
     split: checkNumber("split", options.split),
     maxFileBytes:
       options.maxFilesize === undefined

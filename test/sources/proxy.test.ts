@@ -4,7 +4,9 @@
  * saying why, where tinyproxy or openssl is missing (`.ci/run` installs both).
  */
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
+import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { findLog, singlePair as pairIn, runCli } from "../helpers/cli.js";
 import {
@@ -174,5 +176,19 @@ describe("a proxy that cannot be reached", () => {
       },
     );
     assert.equal(second.code, 75, second.stderr);
+  });
+
+  test("a socks proxy in the environment refuses only runs it would apply to: local files sync", async (t) => {
+    const dir = await tempDir(t);
+    const local = join(dir, "local.txt");
+    await writeFile(local, "here\n");
+    const env = { ...noProxyEnv, ALL_PROXY: "socks5h://127.0.0.1:1080" };
+    const files = await runCli([local, "-o", join(dir, "copy.txt"), "--lock-dir", join(dir, "l")], {
+      env,
+    });
+    assert.equal(files.code, 0, files.stderr);
+    const url = await runCli(singlePair("http://127.0.0.1:9/x", dir, "out/x"), { env });
+    assert.equal(url.code, 64, url.stderr);
+    assert.match(url.stderr, /ALL_PROXY: socks5h proxies are not supported/);
   });
 });
