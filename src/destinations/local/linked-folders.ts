@@ -81,12 +81,15 @@ export class LinkFreeFolders {
   }
 
   #refuse(destination: string, path: string, link: boolean | undefined): never {
-    const what =
-      link === undefined ? "cannot be inspected" : link ? "is a symbolic link" : "is not a folder";
-    throw new SyncError(
-      "write_error",
-      `cannot write ${destination}: ${path} ${what}; resilient-sync never writes through a linked folder below ${this.given}`,
-    );
+    // Only a link is about links: a file where a folder should be (a server's file that became
+    // a folder) is said plainly.
+    const why =
+      link === undefined
+        ? "cannot be inspected"
+        : link
+          ? `is a symbolic link; resilient-sync never writes through a linked folder below ${this.given}`
+          : "is in the way: it is not a folder";
+    throw new SyncError("write_error", `cannot write ${destination}: ${path} ${why}`);
   }
 }
 

@@ -86,6 +86,31 @@ describe("linked folders below the artifact root", () => {
     assert.equal(await readFile(join(victim, "config"), "utf8"), "root's precious config\n");
   });
 
+  test("a file where a folder of the mirror should be is said plainly: in the way, not a link", async (t) => {
+    const dir = await tempDir(t);
+    const { src, mirror } = await layout(dir);
+    await mkdir(join(mirror, "src"));
+    await writeFile(join(mirror, "src", "sub"), "a file of the user's\n");
+    const result = await runCli([
+      src,
+      "--artifact-root",
+      mirror,
+      "--lock-dir",
+      join(dir, "locks"),
+      "--json",
+    ]);
+    assert.equal(result.code, 1, result.stderr);
+    const refused = JSON.parse(result.stdout).results.filter(
+      (r: { error: unknown }) => r.error !== null,
+    );
+    assert.equal(refused.length, 2);
+    for (const entry of refused) {
+      assert.match(entry.error.message, /mirror\/src\/sub is in the way: it is not a folder$/);
+      assert.doesNotMatch(entry.error.message, /link/);
+    }
+    assert.equal(await readFile(join(mirror, "src", "sub"), "utf8"), "a file of the user's\n");
+  });
+
   test("the artifact root itself may be a link: the user named it", async (t) => {
     const dir = await tempDir(t);
     const { src } = await layout(dir);
