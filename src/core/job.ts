@@ -153,7 +153,8 @@ export async function runJob(
 /**
  * The result of a pair whose lease was lost: `skipped` when another run holds the destination now
  * (that run decides its fate, as when it was busy from the start), or committed it since this job
- * began (its marker, dated after `startedAtMs`, vouches for the destination there). Otherwise
+ * began at `startedAtMs` (the destination's ctime is later, or this source's marker dated later
+ * vouches for it). Otherwise
  * nobody synced it — the lease lapsed while this process was paused, or the state store lost it
  * (a Redis restarted without persistence) — and nothing was committed: `failed`, so that it is
  * seen and run again, never reported as if another run had taken care of it.
@@ -178,13 +179,16 @@ async function afterLostLease(
   }
   if (probe === undefined) return build.result({ status: "skipped" });
   if (probe !== "unknown") await probe.release().catch(() => {});
+  // Another run committed the destination since this job began: its rename changed the file's
+  // ctime (whatever source it synced there), and for this source its marker says so too.
   const marker = await runtime.store.readMarker(keys.marker).catch(() => undefined);
+  const now = await context.destination.fingerprint().catch(() => undefined);
+  const vouched = describes(marker, context, now);
   if (
-    marker &&
-    Date.parse(marker.syncedAt) >= startedAtMs &&
-    describes(marker, context, await context.destination.fingerprint())
+    (now !== undefined && now.ctimeMs >= startedAtMs) ||
+    (vouched && Date.parse(marker.syncedAt) >= startedAtMs)
   )
-    return build.result({ status: "skipped", checksum: marker.checksum });
+    return build.result({ status: "skipped", checksum: vouched ? marker.checksum : null });
   const failure = new SyncError(
     "write_error",
     `the lock of ${names.destination} was lost (${reason.message}); no run holds it now or committed it since: nothing was committed`,
