@@ -46,7 +46,6 @@ export async function runJob(
   turn?: Turn,
 ): Promise<SourceResult> {
   const build = new ResultBuilder(spec, runtime.clock);
-  const startedAtMs = runtime.clock.now();
   const names = { source: spec.source.display, destination: spec.destination };
   if (spec.invalid) {
     turn?.leave();
@@ -126,7 +125,7 @@ export async function runJob(
         lock: reason.key,
         reason: reason.message,
       });
-      return await afterLostLease(context, reason, startedAtMs);
+      return await afterLostLease(context, reason);
     }
     if (signal.aborted && !isDeadline(signal.reason)) throw error;
     // The deadline, or a fault outside the transfer (the state store failing …): this pair fails, the batch goes on.
@@ -151,47 +150,24 @@ export async function runJob(
 }
 
 /**
- * The result of a pair whose lease was lost: `skipped` when another run holds the destination now
- * (that run decides its fate, as when it was busy from the start), or committed it since this job
- * began at `startedAtMs` (the destination's ctime is later, or this source's marker dated later
- * vouches for it). Otherwise
- * nobody synced it — the lease lapsed while this process was paused, or the state store lost it
- * (a Redis restarted without persistence) — and nothing was committed: `failed`, so that it is
- * seen and run again, never reported as if another run had taken care of it.
+ * The result of a pair whose lease was lost: `skipped` when another run took it over (that run,
+ * or one after it, is responsible for the destination, as when it was busy from the start), with
+ * the checksum of what is there when the marker still vouches for it. When nobody took it — it
+ * lapsed while this process was paused, or the store lost it (a Redis restarted without
+ * persistence) — nothing was committed and nobody is syncing the destination: `failed`, so that
+ * it is seen and run again, never reported as if another run had taken care of it.
  */
-async function afterLostLease(
-  context: JobContext,
-  reason: LeaseLostError,
-  startedAtMs: number,
-): Promise<SourceResult> {
-  const { runtime, keys, build, names } = context;
-  let probe: Lease | undefined | "unknown";
-  try {
-    probe = await runtime.store.acquire(keys.destination, {
-      ttlMs: runtime.leaseTtlMs,
-      waitMs: 0,
-      signal: context.signal,
-      // Never a lock made through a folder that became a link (see `takeLease`).
-      guard: () => context.destination.verifyWay?.(),
-    });
-  } catch {
-    probe = "unknown"; // the store cannot say: nothing was committed, so it fails
+async function afterLostLease(context: JobContext, reason: LeaseLostError): Promise<SourceResult> {
+  const { runtime, build, names } = context;
+  if (reason.takenOver) {
+    const marker = await runtime.store.readMarker(context.keys.marker).catch(() => undefined);
+    const now = await context.destination.fingerprint().catch(() => undefined);
+    const checksum = describes(marker, context, now) ? marker.checksum : null;
+    return build.result({ status: "skipped", checksum });
   }
-  if (probe === undefined) return build.result({ status: "skipped" });
-  if (probe !== "unknown") await probe.release().catch(() => {});
-  // Another run committed the destination since this job began: its rename changed the file's
-  // ctime (whatever source it synced there), and for this source its marker says so too.
-  const marker = await runtime.store.readMarker(keys.marker).catch(() => undefined);
-  const now = await context.destination.fingerprint().catch(() => undefined);
-  const vouched = describes(marker, context, now);
-  if (
-    (now !== undefined && now.ctimeMs >= startedAtMs) ||
-    (vouched && Date.parse(marker.syncedAt) >= startedAtMs)
-  )
-    return build.result({ status: "skipped", checksum: vouched ? marker.checksum : null });
   const failure = new SyncError(
     "write_error",
-    `the lock of ${names.destination} was lost (${reason.message}); no run holds it now or committed it since: nothing was committed`,
+    `the lock of ${names.destination} was lost (${reason.message}): nothing was committed`,
   );
   runtime.logger.emit("error", "synchronization failed", {
     ...names,

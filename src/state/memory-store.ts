@@ -82,7 +82,15 @@ export class MemoryStateStore implements StateStore {
       if (lost.signal.aborted) return;
       if (!ours()) {
         stop();
-        lost.abort(new LeaseLostError(key, "another run took the lease over"));
+        // Another holder counted a fence past ours; none did: the store lost it.
+        const takenOver = (this.#backing.fences.get(key) ?? 0) > mine.fence;
+        lost.abort(
+          new LeaseLostError(
+            key,
+            takenOver ? "another run took the lease over" : "the store no longer has the lease",
+            takenOver,
+          ),
+        );
         return;
       }
       mine.renewedAt = this.#clock.now();

@@ -35,9 +35,17 @@ export type Predecessor =
 export class LeaseLostError extends Error {
   override readonly name = "LeaseLostError";
   readonly key: string;
-  constructor(key: string, reason: string) {
+  /**
+   * Whether another run took the lease over: that run (or one after it) is responsible for the
+   * destination now. False when the store no longer has the lease and nobody took it — it lapsed
+   * while its holder was paused, or the store lost it (a Redis restarted without persistence):
+   * nobody is syncing the destination.
+   */
+  readonly takenOver: boolean;
+  constructor(key: string, reason: string, takenOver = true) {
     super(`lock lost: ${reason}`);
     this.key = key;
+    this.takenOver = takenOver;
   }
 }
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { systemClock } from "../../src/clock.js";
@@ -139,5 +139,42 @@ describe("Redis leases held by real processes", { skip: REDIS_SKIP }, () => {
       checksum: string;
     };
     assert.equal(marker.checksum, sha256(v2), "the next holder's marker stands");
+  });
+
+  test("a lease Redis no longer has, with nobody taking it (it lapsed, or Redis restarted without persistence): the pair fails, exit 73, the old file stands", async (t) => {
+    const dir = await tempDir(t);
+    const destination = join(dir, "out", "data.bin");
+    await mkdir(join(dir, "out"));
+    await writeFile(destination, "old\n");
+    const prefix = `lost-${process.pid}:`;
+    server.route("/lost.bin", {
+      body: bytes(400_000, 903),
+      pace: { chunkBytes: 20_000, intervalMs: 100 },
+    });
+    const run = new CliProcess([
+      "--source-url",
+      server.url("/lost.bin"),
+      "--destination",
+      destination,
+      "--lock-dir",
+      join(dir, "locks"),
+      "--state",
+      redis.server.url(),
+      "--state-prefix",
+      prefix,
+    ]);
+    t.after(() => run.child.kill("SIGKILL"));
+    await run.waitForLog("attempting download");
+    const { client } = await storeOn(redis.server.url(), prefix);
+    t.after(() => closeRedis(client));
+    const leases = await client.keys(`${prefix}lease:*`);
+    assert.equal(leases.length, 1);
+    await client.del(...leases);
+    // Something else touches the file meanwhile (a backup tool, a chmod): no run committed it.
+    await chmod(destination, 0o600);
+    const done = await run.done;
+    assert.equal(done.code, 73, done.stderr);
+    assert.ok(findLog(done, "lock lost"), done.stderr);
+    assert.equal(await readFile(destination, "utf8"), "old\n");
   });
 });

@@ -113,10 +113,18 @@ export class RedisLeases {
       const asked = clock.monotonic();
       const ours = await RENEW.run(client, [keys.lease(key)], [fence.token, ttlMs]);
       if (ours !== 1) {
+        // Whoever took the lease after us counted its fence past ours (the counter is never
+        // reset); a counter at ours, or gone with a Redis restarted without persistence, says
+        // nobody did. Unknown (Redis gone again) counts as nobody: a failure, never a false skip.
+        const counted = await client.get(keys.fence(key)).then(Number, () => 0);
+        const takenOver = counted > fence.value;
         lose(
           new LeaseLostError(
             key,
-            "the lease is no longer ours in the state store (another run took it over, or the store lost it)",
+            takenOver
+              ? "another run took the lease over"
+              : "the state store no longer has the lease and no other run took it (it lapsed, or the store lost it)",
+            takenOver,
           ),
         );
         return;
