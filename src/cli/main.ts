@@ -101,8 +101,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const url of [options.state, options.queue]) {
     if (url !== undefined) redactor.add(...passwordsOfUrl(url));
   }
+  // The environment's Redis password only where it is used: a URL without a password of its
+  // own. Scrubbing it from a run that uses no Redis would corrupt its output (`data` → `***`).
   const redisPassword = process.env[REDIS_PASSWORD_ENV];
-  if (redisPassword) redactor.add(redisPassword);
+  const usesEnvPassword = [options.state, options.queue].some(
+    (url) => url !== undefined && passwordsOfUrl(url).length === 0,
+  );
+  if (redisPassword && usesEnvPassword) redactor.add(redisPassword);
   if (options.help) {
     const { renderHelp } = await import("./help.js");
     const width = process.stdout.isTTY ? process.stdout.columns : 80;

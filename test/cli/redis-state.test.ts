@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -120,6 +120,14 @@ describe("--state redis://", () => {
         !`${result.stdout}${result.stderr}`.includes(SECRET),
         "the password is never shown",
       );
+    // A run that uses no Redis does not scrub it: here it is a word of the destination's name.
+    const local = join(dir, "notes.txt");
+    await writeFile(local, "n\n");
+    const copy = await runCli([local, "-o", join(dir, "env-password.txt"), "--json"], {
+      env: { RESILIENT_SYNC_REDIS_PASSWORD: "password" },
+    });
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.match(JSON.parse(copy.stdout).results[0]?.destination, /env-password\.txt$/);
   });
 
   test("what ioredis prints on the console (a password Redis does not ask for) is a JSON warning line, not a raw one", {
