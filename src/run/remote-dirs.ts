@@ -20,7 +20,13 @@ import { nameFromUrlPath, originOf, type SourceLocation } from "../sources/locat
 import { checked, failing, isInside, type PlannedPair, pairOf, refused } from "./pairs.js";
 import { patternMatcher } from "./pattern.js";
 import { type RemoteListing, readPageWithRetries } from "./remote-pages.js";
-import { encodePath, folderKeyOf, keeper, refuseFilesListedAsFolders } from "./remote-walk.js";
+import {
+  encodePath,
+  folderKeyOf,
+  indexPageOf,
+  keeper,
+  refuseFilesListedAsFolders,
+} from "./remote-walk.js";
 
 export type { RemoteListing } from "./remote-pages.js";
 
@@ -99,7 +105,7 @@ export async function expandRemoteDirectory(
   const files = new Map<string, PlannedPair>();
   const unsafe = new Map<string, PlannedPair>();
   const failed: PlannedPair[] = [];
-  const folders: Folder[] = [{ href: location.href, rel: "", parent: undefined }];
+  const folders: Folder[] = [{ href: indexPageOf(location.href), rel: "", parent: undefined }];
   /** Folders queued or read, by decoded path: one folder linked twice (or reached by a redirect) is read once. */
   const seen = new Set<string>([""]);
   let entries = 0;

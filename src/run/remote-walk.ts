@@ -42,6 +42,24 @@ export function keeper(
   };
 }
 
+/** A query made only of Apache's index options: the column sorted by, its order, the format. */
+const APACHE_INDEX_OPTIONS = /^[COFV]=[A-Za-z0-9]+(?:[;&][COFV]=[A-Za-z0-9]+)*$/;
+
+/**
+ * The URL a directory source's own index is read from: `href`, less a query made only of
+ * Apache's index options (`?C=M;O=D`, a URL copied after clicking a column header). Read with it,
+ * the first page lists in another order than the pages of the folders below, read without; a
+ * link loop back to it would then not match its digest, and the tree would be copied again below
+ * the loop. Any other query is kept.
+ */
+export function indexPageOf(href: string): string {
+  const at = href.indexOf("?");
+  if (at < 0) return href;
+  const end = href.indexOf("#", at);
+  const query = href.slice(at + 1, end < 0 ? href.length : end);
+  return APACHE_INDEX_OPTIONS.test(query) ? href.slice(0, at) : href;
+}
+
 /** A decoded `/`-separated path, percent-encoded again segment by segment. */
 export function encodePath(rel: string): string {
   return rel.split("/").map(encodeURIComponent).join("/");

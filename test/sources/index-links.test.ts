@@ -89,7 +89,6 @@ describe("IndexLinkReader", () => {
     const reader = new IndexLinkReader({
       link: (href, base) => seen.push([href, base]),
       text: () => {},
-      tag: () => {},
     });
     const html =
       '<HTML><head><BASE HREF="/one/"><base href="/two/"></head><body><A HREF="a&amp;b.bin">a</A><a name="x">no href</a><a href=\'c.bin\'>c</a></body></HTML>';

@@ -1,9 +1,12 @@
 /**
  * Link loops in remote directories: a folder listed again further down (a server following a
- * `loop -> ..` link) is recognised by what its page lists, whatever order that page lists it in
- * and wherever the page's footer falls.
+ * `loop -> ..` link) is recognised by what its page lists, also when the source's URL asked for
+ * another order; a folder listing other sizes or dates is another folder.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { findLog, intoArtifactRoot, runCli } from "../helpers/cli.js";
@@ -25,30 +28,48 @@ function page(entries: Array<[string, string]>): Buffer {
 }
 
 describe("remote directories: link loops", () => {
-  test("a folder listed again in another order is that folder again: skipped, nothing copied twice", async (t) => {
+  test("a URL copied after clicking a sort column (?C=N;O=D): its index is read in the server's own order, and the loop back to it is skipped", async (t) => {
     const dir = await tempDir(t);
+    // As Apache does: a listing in reverse order when asked `O=D`, each folder's page otherwise
+    // in name order; `sub/loop/` is a link back to the top.
     const top: Array<[string, string]> = [
       ["a.txt", "07-Dec-2026 10:00 2"],
       ["sub/", "07-Dec-2026 10:00 -"],
     ];
-    server.route("/lp/a.txt", { body: bytes(2, 701) });
-    server.route("/lp/sub/b.txt", { body: bytes(3, 702) });
-    server.route("/lp/", { body: page(top), headers: HTML });
-    server.route("/lp/sub/", {
-      body: page([
+    const pages: Record<string, Array<[string, string]>> = {
+      "/lp/": top,
+      "/lp/sub/": [
         ["b.txt", "07-Dec-2026 10:00 3"],
         ["loop/", "07-Dec-2026 10:00 -"],
-      ]),
-      headers: HTML,
+      ],
+      "/lp/sub/loop/": top,
+    };
+    const files: Record<string, Buffer> = {
+      "/lp/a.txt": bytes(2, 701),
+      "/lp/sub/b.txt": bytes(3, 702),
+    };
+    const asked: string[] = [];
+    const apache = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      asked.push(`${url.pathname}${url.search}`);
+      const listing = pages[url.pathname];
+      if (listing) {
+        const ordered = url.searchParams.get("C") === null ? listing : [...listing].reverse();
+        res.writeHead(200, HTML).end(page(ordered));
+      } else if (files[url.pathname]) res.writeHead(200).end(files[url.pathname]);
+      else res.writeHead(404).end();
     });
-    // The loop's page, as a server sorting it the other way (Apache's `?C=N;O=D`) lists it.
-    server.route("/lp/sub/loop/", { body: page([...top].reverse()), headers: HTML });
-    const result = await runCli(intoArtifactRoot([server.url("/lp/")], dir, "--json"));
+    apache.listen(0, "127.0.0.1");
+    await once(apache, "listening");
+    t.after(() => apache.close());
+    const origin = `http://127.0.0.1:${(apache.address() as AddressInfo).port}`;
+    const result = await runCli(intoArtifactRoot([`${origin}/lp/?C=N;O=D`], dir, "--json"));
     assert.equal(result.code, 0, result.stderr.slice(-2000));
     assert.equal(reportOf(result).summary.synced, 2);
     assert.deepEqual(await listFiles(join(dir, "out", "lp")), ["a.txt", "sub/b.txt"]);
     assert.match(String(findLog(result, "skipped folder")?.folder), /\/lp\/sub\/loop\/$/);
-    assert.equal(server.requestsFor("/lp/sub/loop/sub/").length, 0, "the loop is not walked");
+    assert.equal(asked[0], "/lp/", "the index asked without its sort options");
+    assert.ok(!asked.includes("/lp/sub/loop/sub/"), "the loop is not walked");
   });
 
   test("a folder whose page lists other sizes or dates is another folder: copied", async (t) => {
@@ -106,6 +127,42 @@ describe("remote directories: link loops", () => {
       "b.csv",
       "sub/a.csv",
       "sub/b.csv",
+    ]);
+    assert.equal(findLog(result, "skipped folder"), undefined);
+  });
+
+  test("IIS's layout (date and size before each link): a folder with the same names and other dates is copied", async (t) => {
+    const dir = await tempDir(t);
+    const iis = (rows: Array<[string, string]>) =>
+      Buffer.from(
+        `<html><body><pre><A HREF="/">[To Parent Directory]</A><br><br>${rows
+          .map(([info, name]) => ` ${info} <A HREF="${name}">${name}</A><br>`)
+          .join("")}</pre><hr></body></html>`,
+      );
+    server.route("/iis/", {
+      body: iis([
+        ["7/1/2024 10:00 AM 111", "data.csv"],
+        ["7/1/2024 10:00 AM &lt;dir&gt;", "old/"],
+      ]),
+      headers: HTML,
+    });
+    server.route("/iis/old/", {
+      body: iis([
+        ["6/1/2023 09:00 AM 222", "data.csv"],
+        ["6/1/2023 09:00 AM &lt;dir&gt;", "old/"],
+      ]),
+      headers: HTML,
+    });
+    server.route("/iis/old/old/", { body: iis([["5/1/2022 08:00 AM 3", "x.csv"]]), headers: HTML });
+    server.route("/iis/data.csv", { body: bytes(111, 709) });
+    server.route("/iis/old/data.csv", { body: bytes(222, 710) });
+    server.route("/iis/old/old/x.csv", { body: bytes(3, 711) });
+    const result = await runCli(intoArtifactRoot([server.url("/iis/")], dir, "--json"));
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.deepEqual(await listFiles(join(dir, "out", "iis")), [
+      "data.csv",
+      "old/data.csv",
+      "old/old/x.csv",
     ]);
     assert.equal(findLog(result, "skipped folder"), undefined);
   });

@@ -7,9 +7,8 @@ import { Parser } from "htmlparser2";
 
 /**
  * A streaming HTML reader that hands every `<a href>` to `link` as soon as it is parsed, with the
- * first `<base href>` seen so far (HTML's rule: the first one counts), every piece of text to
- * `text` (one text between two tags may come in several pieces, as the page's chunks fall), and
- * every opening or closing tag to `tag`, before its link if it is one. Feed it text with `write`, then `end`. A handler may throw to stop the reading (a cap
+ * first `<base href>` seen so far (HTML's rule: the first one counts), and every piece of text to
+ * `text`. Feed it text with `write`, then `end`. A handler may throw to stop the reading (a cap
  * reached): the error propagates out of `write`.
  */
 export class IndexLinkReader {
@@ -19,18 +18,15 @@ export class IndexLinkReader {
   constructor(handlers: {
     link: (href: string, base: string | undefined) => void;
     text: (text: string) => void;
-    tag: () => void;
   }) {
     this.#parser = new Parser(
       {
         onopentag: (name, attributes) => {
-          handlers.tag();
           const href = attributes.href;
           if (href === undefined) return;
           if (name === "a") handlers.link(href, this.#base);
           else if (name === "base" && this.#base === undefined) this.#base = href;
         },
-        onclosetag: handlers.tag,
         ontext: handlers.text,
       },
       // HTML, not XML: names lower-cased, entities in attributes decoded (`&amp;` → `&`).

@@ -4,7 +4,7 @@
  * within the directory, the body read as it streams and never past `MAX_INDEX_BYTES`, and every
  * link handed on, classified. One attempt: retries are the caller's (the plan's) business.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { TextDecoder } from "node:util";
 import { SyncError } from "../../errors.js";
 import { redactUrl } from "../../log/redact.js";
@@ -105,7 +105,6 @@ export async function readIndexPage(
       }
     },
     text: (text) => digest.text(text),
-    tag: () => digest.tag(),
   });
   const decoder = decoderFor(type);
   let received = 0;
@@ -132,19 +131,14 @@ export async function readIndexPage(
 }
 
 /**
- * A digest of what an index page lists, the same wherever the folder is served from and in
- * whatever order it is sorted (Apache's `?C=M;O=D`): each link below the page's folder, as a path
- * relative to it, with the texts between tags that follow it (its name, size, date), whitespace
- * left out (chunk boundaries fall differently on every page). The entries are sorted before they
- * are hashed, and each keeps as many texts as the entry with the fewest: the page's footer
- * follows whichever entry comes last, and would otherwise count as that entry's. Titles,
- * breadcrumbs and parent links, which name the folder's own path, are not in it. Holds the
- * page's listed strings until `hex`: at most what `MAX_INDEX_BYTES` lets a page hold.
+ * A digest of what an index page lists, the same wherever the folder is served from: each link
+ * below the page's folder, as a path relative to it, and the text that follows it (names, sizes,
+ * dates), whitespace left out (chunk boundaries fall differently on every page). Titles,
+ * breadcrumbs and parent links, which name the folder's own path, are not in it.
  */
 class ListingDigest {
+  readonly #hash: Hash = createHash("sha256");
   readonly #folder: URL;
-  readonly #entries: Array<{ link: string; texts: string[] }> = [];
-  #text = "";
   #counting = false;
 
   constructor(page: URL) {
@@ -153,7 +147,6 @@ class ListingDigest {
   }
 
   link(href: string, base: URL): void {
-    this.tag();
     let url: URL;
     try {
       url = new URL(href, base);
@@ -166,30 +159,15 @@ class ListingDigest {
       url.origin === this.#folder.origin &&
       url.pathname.startsWith(folder) &&
       url.pathname !== folder;
-    if (this.#counting)
-      this.#entries.push({ link: `${url.pathname.slice(folder.length)}${url.search}`, texts: [] });
+    if (this.#counting) this.#hash.update(`\0${url.pathname.slice(folder.length)}${url.search}\0`);
   }
 
   text(text: string): void {
-    if (this.#counting) this.#text += text.replace(/\s+/g, "");
-  }
-
-  /** A tag ends the text before it. */
-  tag(): void {
-    if (this.#text !== "") this.#entries.at(-1)?.texts.push(this.#text);
-    this.#text = "";
+    if (this.#counting) this.#hash.update(text.replace(/\s+/g, ""));
   }
 
   hex(): string {
-    this.tag();
-    let kept = Number.POSITIVE_INFINITY;
-    for (const entry of this.#entries) kept = Math.min(kept, entry.texts.length);
-    const lines = this.#entries.map(
-      (entry) => `${entry.link}\u0001${entry.texts.slice(0, kept).join("\u0002")}`,
-    );
-    const hash = createHash("sha256");
-    for (const line of lines.sort()) hash.update(`\0${line}`);
-    return hash.digest("hex");
+    return this.#hash.digest("hex");
   }
 }
 
