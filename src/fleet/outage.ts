@@ -1,6 +1,8 @@
 /** What the fleet's processes say when the queue's Redis goes away and comes back. */
-import { isNotConnectionError } from "bullmq";
 import type { Logger } from "../log/events.js";
+
+/** BullMQ's errors about one job's lock (lost, renewed too late, finished elsewhere): no outage. */
+const JOB_LOCK_ERROR = /^(could not renew lock for job|Missing lock for job|Lock mismatch for job)/;
 
 /** A BullMQ `Queue`, `QueueEvents` or `Worker`: errors as events, a client that reconnects. */
 interface Watched {
@@ -30,9 +32,10 @@ export class QueueOutage {
    */
   watch(watched: Watched): void {
     watched.on("error", (error) => {
-      // BullMQ's other errors (a job's lock it could not renew, a job finished by another
-      // worker meanwhile) are no outage: an alert on `queue unreachable` must not fire for them.
-      if (isNotConnectionError(error))
+      // A job's lock it could not renew, or a job another worker finished meanwhile, is no
+      // outage: an alert on `queue unreachable` must not fire for them. Anything else still is
+      // (BullMQ's own test for connection errors misses ETIMEDOUT, ECONNRESET, READONLY …).
+      if (JOB_LOCK_ERROR.test(error.message))
         this.logger.emit("warning", "queue error", { queue: this.display, reason: error.message });
       else this.lost(error.message);
     });

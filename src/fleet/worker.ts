@@ -103,7 +103,9 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
           controller.signal,
         );
         const rounds = job.data.busyRounds ?? 0;
-        if (result.status !== "skipped" || rounds >= MAX_BUSY_ROUNDS) return result;
+        // A batch's own `--wait-lock` longer than a round is its budget: waited once, as locally.
+        const ownWait = job.data.spec.waitLockMs > 2 * runtime.leaseTtlMs;
+        if (result.status !== "skipped" || rounds >= MAX_BUSY_ROUNDS || ownWait) return result;
         // Skipped, a worker's job was busy: another runner holds its destination (no dry runs
         // here). That may be this very job's earlier delivery, given to this worker while the
         // first was only paused or cut off from the queue's Redis: its outcome is this job's,
@@ -119,6 +121,8 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
         });
         throw new DelayedError();
       } catch (error) {
+        // Put back already (delayed): a stop arriving meanwhile has nothing left to hand back.
+        if (error instanceof DelayedError) throw error;
         if (controller.signal.aborted) return handBack(job, token);
         throw error;
       } finally {
@@ -196,7 +200,8 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
 /**
  * A busy job is put back at most this many times, each after waiting two lease times for the
  * destination (about 11 s a round): some 11 minutes for the runner holding it, after which the
- * job is reported `skipped` as a local run's would be.
+ * job is reported `skipped` as a local run's would be. A batch given a `--wait-lock` longer than
+ * a round is not put back: it waited as long as it asked.
  */
 export const MAX_BUSY_ROUNDS = 60;
 /** How long a busy job waits on the queue before it is asked again. */

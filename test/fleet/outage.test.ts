@@ -30,7 +30,13 @@ describe("queue outages", () => {
     });
     emitter.emit("error", refused);
     emitter.emit("error", refused);
+    // One BullMQ's own test for connection errors misses: an outage all the same.
+    emitter.emit("error", Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }));
     client.emit("ready");
-    assert.deepEqual(logger.messages().slice(2), ["queue unreachable", "queue reachable again"]);
+    assert.deepEqual(logger.messages().slice(2), [
+      "queue unreachable",
+      "queue unreachable",
+      "queue reachable again",
+    ]);
   });
 });
