@@ -47,6 +47,9 @@ function parseConfig(): ParseConfig {
 }
 
 function coerce(spec: OptionSpec, raw: string, rawName: string): unknown {
+  const numeric = spec.kind === "count" || spec.kind === "number" || spec.kind === "seconds";
+  if (numeric && /^-(\d+(\.\d*)?|\.\d+)$/.test(raw))
+    throw new UsageError(rawName, `${rawName} cannot be negative, got ${raw}`);
   switch (spec.kind) {
     case "count":
       if (!/^\d+$/.test(raw))
@@ -130,6 +133,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
       token.value !== undefined &&
       token.value !== "-" &&
       token.value.startsWith("-") &&
+      !/^-\d/.test(token.value) &&
       !(
         spec.kind === "count" ||
         spec.kind === "seconds" ||

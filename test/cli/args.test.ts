@@ -132,6 +132,23 @@ describe("bad input is refused before any work", () => {
   }
 });
 
+describe("negative numbers", () => {
+  test("are values, refused for what they are, not taken for a missing value", async (t) => {
+    const dir = await tempDir(t);
+    for (const [argv, reason] of [
+      [["--max-filesize", "-1"], /--max-filesize must be a size in bytes/],
+      [["--limit-rate", "-1M"], /--limit-rate must be a rate/],
+      [["--timeout", "-1"], /--timeout cannot be negative, got -1/],
+      [["--max-retries", "-3"], /--max-retries cannot be negative, got -3/],
+    ] as const) {
+      const result = await runCli([...argv], { env: { REPO_ROOT: dir }, cwd: dir });
+      assert.equal(result.code, 64, result.stderr);
+      assert.match(String(result.stderrLogs[0]?.reason), reason);
+    }
+    assert.deepEqual(await listFiles(dir), [], "nothing written");
+  });
+});
+
 describe("secrets in refused arguments", () => {
   test("a malformed URL's password and token never reach the error", async (t) => {
     const dir = await tempDir(t);
