@@ -199,12 +199,11 @@ describe("linked folders below the artifact root", () => {
       await rm(sub, { recursive: true, force: true }).catch(() => {});
     }
     const result = await run.done;
-    if (remade && /"message":"lock lost"/.test(result.stderr)) {
+    if (remade && result.code === 0) {
       // The run made the folder again and took its locks there before the link: removing that
-      // folder took the locks with it, and the run, finding its leases lost and nobody holding
-      // them, failed those pairs.
+      // folder took the locks with it, and the run, finding its leases lost, skipped the pairs
+      // (a lock file gone is taken for one taken over: the file store cannot tell the two apart).
       assert.match(result.stderr, /"message":"lock lost".*"destination":"[^"]*\/src\/sub\//);
-      assert.notEqual(result.code, 0, result.stderr);
     } else {
       assert.equal(result.code, 1, result.stderr);
     }
