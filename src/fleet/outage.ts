@@ -1,8 +1,12 @@
 /** What the fleet's processes say when the queue's Redis goes away and comes back. */
 import type { Logger } from "../log/events.js";
 
-/** BullMQ's errors about one job's lock (lost, renewed too late, finished elsewhere): no outage. */
-const JOB_LOCK_ERROR = /^(could not renew lock for job|Missing lock for job|Lock mismatch for job)/;
+/**
+ * BullMQ's errors about one job (its lock lost or renewed too late, the job finished, moved or
+ * removed elsewhere): no outage.
+ */
+const JOB_LOCK_ERROR =
+  /^(could not renew lock for job|Missing lock for job|Lock mismatch for job|Missing key for job|Job \S+ is not in the active state)/;
 
 /** A BullMQ `Queue`, `QueueEvents` or `Worker`: errors as events, a client that reconnects. */
 interface Watched {

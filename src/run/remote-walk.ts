@@ -42,8 +42,13 @@ export function keeper(
   };
 }
 
-/** A query made only of Apache's index options: the column sorted by, its order, the format. */
-const APACHE_INDEX_OPTIONS = /^[COFV]=[A-Za-z0-9]+(?:[;&][COFV]=[A-Za-z0-9]+)*$/;
+/**
+ * A query made only of Apache's index options, with the values Apache gives them: the column
+ * sorted by (`C=N|M|S|D`), its order (`O=A|D`), the format (`F=0|1|2`), versions (`V=0|1`).
+ * Anything else (`P=`, a token) is a query of its own and is kept.
+ */
+const APACHE_OPTION = "(?:C=[NMSD]|O=[AD]|F=[012]|V=[01])";
+const APACHE_INDEX_OPTIONS = new RegExp(`^${APACHE_OPTION}(?:[;&]${APACHE_OPTION})*$`);
 
 /**
  * The URL a directory source's own index is read from: `href`, less a query made only of
