@@ -150,6 +150,8 @@ export interface EventFields {
   "synchronization failed": SourceFields & FailureFields;
   "would fetch": SourceFields & { reason: string };
   "directory matched no files": { source: string; pattern: string };
+  /** Options that act on directory sources only (`--max-depth` …), given to a run with none. */
+  "options without effect": { options: string; reason: string };
   /** `--checksum-file` named none of the run's destinations: nothing is verified by it. */
   "checksum file matched no source": { file: string };
   /** A remote directory's index pages were read: what its plan holds. */

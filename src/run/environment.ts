@@ -1,8 +1,12 @@
-/** Start-up checks: is this machine fit to run a sync at all? Failures are exit 42. */
+/**
+ * Start-up checks: is this machine fit to run a sync at all? Failures are exit 42. And what the
+ * run says of its own settings: `-v`'s run settings, options given that act on nothing.
+ */
 
 import { EnvironmentError } from "../errors.js";
 import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
+import { defaultOf } from "../options/spec.js";
 import type { FsStateStore } from "../state/fs-store.js";
 
 /** undici 7 needs 20.18.1; package.json `engines` says the same. */
@@ -73,4 +77,23 @@ export function logRunSettings(resolved: ResolvedOptions, logger: Logger): void 
     retry_max_time_ms: resolved.retryMaxTimeMs,
     algorithm: resolved.algorithm,
   });
+}
+
+/** Says which directory options (`--max-depth` …) a run with no directory source was given. */
+export function warnUnusedDirectoryOptions(
+  resolved: ResolvedOptions,
+  directories: number,
+  logger: Logger,
+): void {
+  if (directories > 0) return;
+  const unused = [
+    resolved.maxDepth === undefined ? "" : "--max-depth",
+    resolved.followSymlinks ? "--follow-symlinks" : "",
+    resolved.pattern === defaultOf<string>("pattern") ? "" : "--pattern",
+  ].filter((flag) => flag !== "");
+  if (unused.length > 0)
+    logger.emit("warning", "options without effect", {
+      options: unused.join(", "),
+      reason: "they act on directory sources, and no source is a directory",
+    });
 }

@@ -47,6 +47,8 @@ export interface Plan {
   skippedLinks: Array<{ source: string; link: string }>;
   /** How many pairs `--checksum-file` gave a digest (absent without one; none is worth a warning). */
   checksumFileMatched?: number;
+  /** How many sources were directories (none: the directory options had nothing to act on). */
+  directories: number;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
   const emptyDirectories: string[] = [];
   const skippedLinks: Plan["skippedLinks"] = [];
   const landing: NamedFolder = { root: options.artifactRoot };
+  const found = { directories: 0 };
   // Before any listing: a plan refused must not have asked the servers first.
   await refuseSharedFolders(options);
   for (const given of options.sources) {
@@ -71,7 +74,8 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
           options,
           remote(listing),
         )
-      : await expand(given, options, skippedLinks, landing);
+      : await expand(given, options, skippedLinks, landing, found);
+    if (isRemoteDirectory(given.location)) found.directories += 1;
     if (expanded === "empty directory") emptyDirectories.push(given.location.display);
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
     else for (const pair of expanded) pairs.push(pair);
@@ -102,6 +106,7 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
     emptyDirectories,
     skippedLinks,
     ...(checksumFileMatched === undefined ? {} : { checksumFileMatched }),
+    directories: found.directories,
   };
 }
 
@@ -110,6 +115,7 @@ async function expand(
   options: ResolvedOptions,
   skippedLinks: Plan["skippedLinks"],
   landing: NamedFolder,
+  found: { directories: number },
 ): Promise<PlannedPair[] | "empty directory"> {
   const { location } = given;
   const single = options.destination;
@@ -137,6 +143,7 @@ async function expand(
     return [named(landing, location, basename(location.href))];
   }
 
+  found.directories += 1;
   // A directory goes where the user put it, never into the sample's default file name.
   const folder = options.directoryDestination;
   const root = folder ?? join(options.artifactRoot, basename(location.href));

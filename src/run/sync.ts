@@ -14,7 +14,7 @@ import { type Logger, silentLogger } from "../log/events.js";
 import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
 import { checkOptionShapes } from "../options/shapes.js";
-import { logRunSettings, validateEnvironment } from "./environment.js";
+import { logRunSettings, validateEnvironment, warnUnusedDirectoryOptions } from "./environment.js";
 import { withListedSources } from "./inputs.js";
 import { remoteListing } from "./listing.js";
 import { recordMetrics } from "./metrics.js";
@@ -200,6 +200,7 @@ async function runWithState(
     for (const source of emptyDirectories) {
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }
+    warnUnusedDirectoryOptions(resolved, planned.directories, logger);
     if (planned.checksumFileMatched === 0 && resolved.checksumFile !== undefined)
       logger.emit("warning", "checksum file matched no source", { file: resolved.checksumFile });
     if (retained) retained.length = planned.pairs.length;

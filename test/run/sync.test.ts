@@ -266,6 +266,28 @@ describe("directory sources", () => {
     assert.equal(report.summary.bytes, 0);
   });
 
+  test("directory options given to a run with no directory source are said to act on nothing", async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, "exports");
+    await mkdir(src);
+    await writeFile(join(src, "one.csv"), "one\n");
+    const common = ["--artifact-root", join(dir, "out"), "--lock-dir", join(dir, "locks")];
+    const oneFile = await runCli([
+      join(src, "one.csv"),
+      "--max-depth",
+      "2",
+      "--pattern",
+      "*.csv",
+      ...common,
+    ]);
+    assert.equal(oneFile.code, 0, oneFile.stderr);
+    const unused = findLog(oneFile, "options without effect");
+    assert.equal(unused?.options, "--max-depth, --pattern");
+    const folder = await runCli([src, "--max-depth", "2", ...common]);
+    assert.equal(folder.code, 0, folder.stderr);
+    assert.equal(findLog(folder, "options without effect"), undefined);
+  });
+
   test("--source-url DIR without --destination mirrors under the artifact root, not into sample.csv/", async (t) => {
     const dir = await tempDir(t);
     const src = join(dir, "exports");
