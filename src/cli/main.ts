@@ -13,7 +13,7 @@ import { EXIT } from "../run/report.js";
  * The command line: argv → options → sync → exit code. A thin layer over `sync()`: it owns only
  * what a process owns — argv, stdout/stderr, signals and the exit code.
  */
-import { REDIS_PASSWORD_ENV } from "../state/redis/location.js";
+import { redisPasswordsOf } from "../state/redis/location.js";
 import { type CliOptions, parseCommandLine } from "./args.js";
 import { OutputStreams } from "./closed-output.js";
 import { failureExit } from "./failure.js";
@@ -95,19 +95,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  // The shared state's password (`--state redis://user:pass@…`): a secret from the first line on.
-  // Only the password: a Redis user name (`default` more often than not) is no secret, and
-  // scrubbing every occurrence of it would corrupt log lines and the results document.
-  for (const url of [options.state, options.queue]) {
-    if (url !== undefined) redactor.add(...passwordsOfUrl(url));
-  }
-  // The environment's Redis password only where it is used: a URL without a password of its
-  // own. Scrubbing it from a run that uses no Redis would corrupt its output (`data` → `***`).
-  const redisPassword = process.env[REDIS_PASSWORD_ENV];
-  const usesEnvPassword = [options.state, options.queue].some(
-    (url) => url !== undefined && passwordsOfUrl(url).length === 0,
-  );
-  if (redisPassword && usesEnvPassword) redactor.add(redisPassword);
+  // The shared state's and the queue's passwords: secrets from the first line on.
+  redactor.add(...redisPasswordsOf([options.state, options.queue], process.env));
   if (options.help) {
     const { renderHelp } = await import("./help.js");
     const width = process.stdout.isTTY ? process.stdout.columns : 80;
@@ -288,20 +277,3 @@ main(process.argv.slice(2)).then(
     process.exit(EXIT.transfer);
   },
 );
-
-/** The password of `text` as written and as decoded; none when it is no URL or has none. */
-function passwordsOfUrl(text: string): string[] {
-  try {
-    const { password } = new URL(text);
-    if (!password) return [];
-    let decoded = password;
-    try {
-      decoded = decodeURIComponent(password);
-    } catch {
-      // a malformed escape: the option check refuses it, and the raw form is redacted meanwhile
-    }
-    return [password, decoded];
-  } catch {
-    return [];
-  }
-}

@@ -101,3 +101,39 @@ export function stateLocationOf(
   const keyPrefix = given.endsWith(":") ? given : `${given}:`;
   return { kind: "redis", redis: parseRedisLocation(state, "--state", env), prefix: keyPrefix };
 }
+
+/**
+ * The passwords the Redis URLs `urls` (`--state`, `--queue`; undefined when not given) use, as
+ * written and as decoded: each URL's own, and `env[REDIS_PASSWORD_ENV]` where a URL has none.
+ * Only passwords: a Redis user name (`default` more often than not) is no secret, and scrubbing
+ * it would corrupt log lines and the results document; so would scrubbing the environment's
+ * password from a run that uses no Redis (`data` → `***`).
+ */
+export function redisPasswordsOf(
+  urls: ReadonlyArray<string | undefined>,
+  env: NodeJS.ProcessEnv,
+): string[] {
+  const given = urls.filter((url): url is string => url !== undefined);
+  const own = given.map(passwordsOfUrl);
+  const fromEnv = env[REDIS_PASSWORD_ENV];
+  const usesEnv =
+    fromEnv !== undefined && fromEnv !== "" && own.some((found) => found.length === 0);
+  return [...own.flat(), ...(usesEnv ? [fromEnv] : [])];
+}
+
+/** The password of `text` as written and as decoded; none when it is no URL or has none. */
+function passwordsOfUrl(text: string): string[] {
+  try {
+    const { password } = new URL(text);
+    if (!password) return [];
+    let decoded = password;
+    try {
+      decoded = decodeURIComponent(password);
+    } catch {
+      // a malformed escape: the option check refuses it, and the raw form is redacted meanwhile
+    }
+    return [password, decoded];
+  } catch {
+    return [];
+  }
+}
