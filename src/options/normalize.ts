@@ -12,7 +12,7 @@ import {
 } from "../checksums/digest.js";
 import { UsageError } from "../errors.js";
 import type { Level } from "../log/events.js";
-import { isRemoteDirectory, parseSourceLocation } from "../sources/location.js";
+import { isRemoteDirectory, namesLocation, parseSourceLocation } from "../sources/location.js";
 import { stateLocationOf } from "../state/redis/location.js";
 import { parseHeaders } from "./headers.js";
 import { resolveNetwork } from "./network.js";
@@ -260,24 +260,12 @@ function refuseDirectoryClaim(claim: ChecksumClaim, sources: GivenSource[]): voi
       ? sources.length === 1
         ? sources[0]
         : undefined
-      : sources.find((given) => names(given.location, claim.source as string));
+      : sources.find((given) => namesLocation(given.location, claim.source as string));
   if (named && !isOneFile(named.location))
     throw new UsageError(
       "--checksum",
       `--checksum is one file's digest, but ${named.location.display} is a directory: use --checksum-file for the files in it`,
     );
-}
-
-/** Whether `written` names `location`, however it is spelled (`HTTP://H/d/`, `./dir/`). */
-function names(location: GivenSource["location"], written: string): boolean {
-  if (location.raw === written || location.href === written) return true;
-  if (location.kind === "file")
-    return !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(written) && resolve(written) === location.href;
-  try {
-    return new URL(written).href === location.href;
-  } catch {
-    return false;
-  }
 }
 
 /** Refuses a `--destination` written as a folder (ending in `/`) for a source of one file. */

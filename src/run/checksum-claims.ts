@@ -3,7 +3,7 @@
  * entries (GNU or BSD lines, as `sha256sum -c` reads them) by name.
  */
 import { readFile } from "node:fs/promises";
-import { basename, resolve } from "node:path";
+import { basename } from "node:path";
 import {
   type ChecksumAlgorithm,
   isChecksumAlgorithm,
@@ -12,6 +12,7 @@ import {
 import { UsageError } from "../errors.js";
 import { redactUrl } from "../log/redact.js";
 import type { ChecksumClaim } from "../options/normalize.js";
+import { namesLocation } from "../sources/location.js";
 import type { PlannedPair } from "./plan.js";
 
 /** The pair a `--checksum` claim names (the only pair for a bare `HEX`); `UsageError` when none. */
@@ -23,10 +24,7 @@ export function claimFor(claim: ChecksumClaim, pairs: PlannedPair[]): PlannedPai
     return only;
   }
   const wanted = claim.source;
-  const asPath = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(wanted) ? undefined : resolve(wanted);
-  const pair = pairs.find(
-    (p) => p.source.raw === wanted || p.source.href === wanted || p.source.href === asPath,
-  );
+  const pair = pairs.find((p) => namesLocation(p.source, wanted));
   if (!pair)
     throw new UsageError(
       "--checksum",

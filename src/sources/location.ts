@@ -79,6 +79,22 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
   };
 }
 
+/**
+ * Whether `written` (a `--checksum SOURCE=HEX` claim, say) names `location`, however it is
+ * spelled: as given, as stored, a path relative to the working folder (`./dir/` for `dir`), or a
+ * URL in another case or escaping (`HTTP://H/d/`).
+ */
+export function namesLocation(location: SourceLocation, written: string): boolean {
+  if (location.raw === written || location.href === written) return true;
+  if (location.kind === "file")
+    return !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(written) && resolve(written) === location.href;
+  try {
+    return new URL(written).href === location.href;
+  } catch {
+    return false;
+  }
+}
+
 /** The circuit-breaker key of an http(s) URL: `scheme://host:port`, the port always written. */
 export function originOf(url: URL): string {
   return `${url.protocol}//${url.hostname}:${url.port || DEFAULT_PORT[url.protocol]}`;
