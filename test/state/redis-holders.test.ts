@@ -54,6 +54,22 @@ async function storeOn(url: string, prefix: string) {
   return { client, store };
 }
 
+/** A sync of the test server's `path` to `destination`, its state in the Redis under `prefix`. */
+function syncArgs(path: string, destination: string, dir: string, prefix: string): string[] {
+  return [
+    "--source-url",
+    server.url(path),
+    "--destination",
+    destination,
+    "--lock-dir",
+    join(dir, "locks"),
+    "--state",
+    redis.server.url(),
+    "--state-prefix",
+    prefix,
+  ];
+}
+
 describe("Redis leases held by real processes", { skip: REDIS_SKIP }, () => {
   test("a holder killed by SIGKILL keeps its lease until Redis expires it; the next holder finds it expired", async (t) => {
     const prefix = `sigkill-${process.pid}:`;
@@ -95,16 +111,7 @@ describe("Redis leases held by real processes", { skip: REDIS_SKIP }, () => {
     server.route("/stop-a.bin", { body: v1 });
     server.route("/stop-b.bin", { body: v2 });
     const args = (path: string, ...extra: string[]) => [
-      "--source-url",
-      server.url(path),
-      "--destination",
-      destination,
-      "--lock-dir",
-      join(dir, "locks"),
-      "--state",
-      redis.server.url(),
-      "--state-prefix",
-      prefix,
+      ...syncArgs(path, destination, dir, prefix),
       ...extra,
     ];
     const holder = new CliProcess(args("/stop-a.bin"), {
@@ -151,18 +158,7 @@ describe("Redis leases held by real processes", { skip: REDIS_SKIP }, () => {
       body: bytes(400_000, 903),
       pace: { chunkBytes: 20_000, intervalMs: 100 },
     });
-    const run = new CliProcess([
-      "--source-url",
-      server.url("/lost.bin"),
-      "--destination",
-      destination,
-      "--lock-dir",
-      join(dir, "locks"),
-      "--state",
-      redis.server.url(),
-      "--state-prefix",
-      prefix,
-    ]);
+    const run = new CliProcess(syncArgs("/lost.bin", destination, dir, prefix));
     t.after(() => run.child.kill("SIGKILL"));
     await run.waitForLog("attempting download");
     const { client } = await storeOn(redis.server.url(), prefix);
