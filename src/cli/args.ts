@@ -208,6 +208,12 @@ function settle(options: CliOptions): CliOptions {
       "--json-format",
       "--json-format shapes the --json document: give --json too",
     );
+  // `--destination -` is `-o -`, as curl's `--output -` and wget's `-O -` are: a file named `-`
+  // is never what is meant (`--destination ./-` still names one).
+  if (options.destination === "-" && options.output === undefined) {
+    options.output = "-";
+    delete options.destination;
+  }
   if (options.output !== undefined) {
     if (options.destination !== undefined)
       throw new UsageError("--output", "-o/--output and --destination both name the destination");

@@ -37,7 +37,9 @@ function checkNumber(
   const spec = specOf(key);
   const flag = flagOf(key);
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new UsageError(flag, `${flag} must be a number, got ${JSON.stringify(value)}`);
+    // `String`: JSON would print NaN and Infinity as `null`.
+    const given = typeof value === "number" ? String(value) : JSON.stringify(value);
+    throw new UsageError(flag, `${flag} must be a number, got ${given}`);
   }
   if (spec.kind === "count" && !Number.isSafeInteger(value)) {
     throw new UsageError(flag, `${flag} must be a whole number, got ${value}`);
@@ -109,6 +111,12 @@ export function normalizeOptions(
   }
   if (algorithm === "blake3") requireBlake3("--checksum-algorithm");
 
+  // Before the promotion below, which would otherwise replace the SOURCE arguments with the URL.
+  if (options.sourceUrl !== undefined && (options.sources?.length ?? 0) > 0)
+    throw new UsageError(
+      "--source-url",
+      "--source-url names the single source; give it or SOURCE arguments, not both",
+    );
   // Installed, `--source-url URL` with no `--destination` lands like `resilient-sync URL` (in
   // the working folder); a checkout keeps the Bash script's `reports/…/sample.csv`.
   const promoted =
@@ -119,12 +127,6 @@ export function normalizeOptions(
   const sourceUrl = promoted ? undefined : options.sourceUrl;
   const singlePair =
     sourceUrl !== undefined || options.destination !== undefined || positional.length === 0;
-  if (sourceUrl !== undefined && positional.length > 0) {
-    throw new UsageError(
-      "--source-url",
-      "--source-url names the single source; give it or SOURCE arguments, not both",
-    );
-  }
   if (options.destination !== undefined && positional.length > 1) {
     throw new UsageError(
       "--destination",

@@ -16,6 +16,25 @@ const LIBRARY_KEYS = new Set([
   "retainResults",
 ]);
 
+/**
+ * The command line's options that shape its own output, which a library caller shapes with
+ * `logger`, `onProgress` and the resolved report instead: each refused with what to use, never
+ * accepted and ignored (`output` once left the file at its default place, exit 0).
+ */
+const COMMAND_LINE_ONLY: Record<string, string> = {
+  output: "pass destination (a file path)",
+  json: "sync resolves to the results document",
+  jsonFormat: "sync resolves to the results document",
+  logLevel: "pass a logger, which may filter by level",
+  verbose: "pass a logger, which may filter by level",
+  quiet: "pass a logger, which may filter by level",
+  scriptName: "pass a logger, which writes what it likes",
+  progress: "pass onProgress",
+  noProgress: "pass onProgress",
+  help: "see docs/library.md",
+  version: "read the version field of the package (resilient-sync/package.json)",
+};
+
 /** Whether `value` is an object with a method of each of these names. */
 const hasMethods = (value: unknown, ...names: string[]) =>
   typeof value === "object" &&
@@ -75,6 +94,14 @@ export function checkOptionShapes(options: object): void {
     } else if (spec.kind === "size") {
       if (typeof value !== "number" && typeof value !== "string")
         throw new UsageError(flag, `${flag} (${spec.key}) must be a number of bytes or a string`);
+    } else if (key === "destination" && value === "-") {
+      throw new UsageError(
+        flag,
+        `${flag} (destination) "-" is standard output on the command line (-o -); the library writes files: name one ("./-" for a file called -)`,
+      );
+    } else if (spec.kind === "path" && value === "") {
+      // The command line refuses `--lock-dir ""`: resolved, it would be the working folder.
+      throw new UsageError(flag, `${flag} (${spec.key}) needs a non-empty path`);
     } else if (
       spec.kind !== "count" &&
       spec.kind !== "seconds" &&
@@ -83,6 +110,22 @@ export function checkOptionShapes(options: object): void {
     ) {
       throw new UsageError(flag, `${flag} (${spec.key}) must be a string`);
     }
+  }
+}
+
+/**
+ * Refuses, for `sync()`'s callers, the keys of `COMMAND_LINE_ONLY`, naming what to use instead.
+ * The command line itself hands them to the run it starts (they shape its logger and document).
+ */
+export function refuseCommandLineOnly(options: object): void {
+  for (const [key, value] of Object.entries(options)) {
+    const instead = COMMAND_LINE_ONLY[key];
+    if (value === undefined || instead === undefined) continue;
+    const flag = `--${OPTION_TABLE.find((spec) => spec.key === key)?.flag ?? key}`;
+    throw new UsageError(
+      key,
+      `${key} (${flag}) belongs to the command line; in the library, ${instead}`,
+    );
   }
 }
 

@@ -111,7 +111,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     key: "checksumFile",
     kind: "path",
     value: "FILE",
-    help: "a sha256sum-style file (HEX  name) whose names match destination file names; the algorithm follows each digest's length",
+    help: "a sha256sum-style file (HEX  name) whose names match destination file names; its digests are read in --checksum-algorithm, as sha256sum -c reads them (BSD lines, SHA512 (name) = HEX, name their own)",
     group: "Verifying",
   },
   {

@@ -4,6 +4,7 @@
  * Never exits the process.
  */
 import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import { isDeadline } from "../core/context.js";
 import { runJob } from "../core/job.js";
@@ -13,7 +14,7 @@ import type { Failpoint } from "../failpoints.js";
 import { type Logger, silentLogger } from "../log/events.js";
 import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
-import { checkOptionShapes } from "../options/shapes.js";
+import { checkOptionShapes, refuseCommandLineOnly } from "../options/shapes.js";
 import { logRunSettings, validateEnvironment, warnUnusedDirectoryOptions } from "./environment.js";
 import { withListedSources } from "./inputs.js";
 import { remoteListing } from "./listing.js";
@@ -64,6 +65,11 @@ export function newRunId(): string {
  * reason when `options.signal` aborts (after releasing locks; no partial destination).
  */
 export function sync(options: RunOptions = {}): Promise<Report> {
+  try {
+    refuseCommandLineOnly(options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return runSync(options, {});
 }
 
@@ -78,9 +84,19 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   const runId = options.runId ?? newRunId();
   const version = packageVersion();
 
+  // Relative paths are the working folder's when `sync` is called: with no list to read, the
+  // options are resolved before the first `await` (a caller may `chdir` right after the call).
+  const { inputFile } = options;
   const resolved = normalizeOptions({
     ...options,
-    sources: await withListedSources(options.sources ?? [], options.inputFile, options.sourceUrl),
+    sources:
+      inputFile === undefined
+        ? (options.sources ?? [])
+        : await withListedSources(
+            options.sources ?? [],
+            inputFile === "-" ? inputFile : resolve(inputFile),
+            options.sourceUrl,
+          ),
   });
   logRunSettings(resolved, logger);
 

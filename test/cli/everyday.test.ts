@@ -4,7 +4,7 @@
  * `--script-name`, `--verbose` and its `--json` shape.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { findLog, messages, runCli, runForBytes } from "../helpers/cli.js";
@@ -56,6 +56,12 @@ describe("everyday flags", () => {
     ]);
     assert.equal(twice.code, 64);
     assert.match(twice.stderr, /both name the destination/);
+    // `--destination -` is stdout, as curl's `--output -`: it used to write a file named `-`.
+    const cwd = await tempDir(t);
+    const dash = await runForBytes(["--destination", "-", server.url("/flags/o.bin")], { cwd });
+    assert.equal(dash.code, 0, dash.err);
+    assert.deepEqual(dash.out, body);
+    assert.deepEqual(await readdir(cwd), []);
   });
 
   test("-o - streams to stdout, resumes after a reset, and checks --checksum", async () => {

@@ -6,7 +6,7 @@
  * any folder.
  */
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CliProcess, findLog, runCli } from "../helpers/cli.js";
@@ -60,6 +60,23 @@ describe("an installed copy", () => {
     });
     assert.equal(again.code, 0, again.stderr);
     assert.ok(findLog(again, "destination already up-to-date"));
+  });
+
+  test("--source-url beside SOURCE or -i: refused (64), nothing fetched, nothing written", async (t) => {
+    const place = await installedIn(t);
+    server.route("/inst/one.bin", { body: bytes(100, 3) });
+    server.route("/inst/two.bin", { body: bytes(100, 4) });
+    await writeFile(join(place.dir, "list.txt"), `${server.url("/inst/two.bin")}\n`);
+    for (const extra of [[server.url("/inst/two.bin")], ["-i", join(place.dir, "list.txt")]]) {
+      const run = await runCli(["--source-url", server.url("/inst/one.bin"), ...extra], {
+        env: place.env,
+        cwd: place.work,
+      });
+      assert.equal(run.code, 64, run.stderr);
+      assert.match(run.stderr, /--source-url names the single source/);
+      assert.deepEqual(await readdir(place.work), [], "nothing written");
+    }
+    assert.deepEqual((await readdir(place.dir)).sort(), ["home", "list.txt", "work"]);
   });
 
   test("an empty REPO_ROOT counts as unset, as the Bash script reads it (REPO_ROOT:-)", async (t) => {

@@ -157,10 +157,11 @@ export function intoArtifactRoot(sources: string[], dir: string, ...extra: strin
  */
 export async function runForBytes(
   args: string[],
-  options: { nodeArgs?: string[]; onStdout?: (chunk: Buffer) => void } = {},
+  options: { nodeArgs?: string[]; onStdout?: (chunk: Buffer) => void; cwd?: string } = {},
 ): Promise<{ code: number | null; out: Buffer; err: string }> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
     env: { ...process.env, RESILIENT_SYNC_DELAY_SCALE: "0.001" },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const out: Buffer[] = [];

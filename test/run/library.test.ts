@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { ProgressEvent } from "../../src/core/progress.js";
@@ -134,4 +134,66 @@ describe("library: sync()", () => {
       );
     });
   }
+  // The command line's own options were accepted and ignored: `output` left the file at its
+  // default place (exit 0); an empty `lockDir` put the marker in the working folder.
+  for (const [key, value] of [
+    ["output", "elsewhere.csv"],
+    ["json", true],
+    ["jsonFormat", "xml"],
+    ["logLevel", "loud"],
+    ["verbose", true],
+    ["quiet", true],
+    ["scriptName", "x"],
+    ["progress", true],
+    ["help", true],
+    ["destination", "-"],
+    ["destination", ""],
+    ["lockDir", ""],
+    ["artifactRoot", ""],
+    ["metricsFile", ""],
+  ] as const) {
+    test(`refused, nothing written: ${key}: ${JSON.stringify(value)}`, async (t) => {
+      const dir = await tempDir(t);
+      const source = join(dir, "in", "a.csv");
+      await mkdir(join(dir, "in"));
+      await writeFile(source, "a,b\n");
+      const cwd = process.cwd();
+      process.chdir(dir);
+      t.after(() => process.chdir(cwd));
+      await assert.rejects(
+        sync({ sourceUrl: source, lockDir: join(dir, "locks"), [key]: value } as never),
+        (error: unknown) =>
+          error instanceof UsageError &&
+          error.message.includes(key) &&
+          /library|non-empty/.test(error.message),
+      );
+      assert.deepEqual(await listFiles(dir), ["in/a.csv"]);
+    });
+  }
+
+  test("a number that is not one is named as given (NaN, Infinity), not as null", async () => {
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY])
+      await assert.rejects(
+        sync({ sources: ["/x.csv"], maxWorkers: value }),
+        (error: unknown) => error instanceof UsageError && error.message.endsWith(`got ${value}`),
+      );
+  });
+
+  test("relative paths are the working folder's when sync is called, not after", async (t) => {
+    const dir = await tempDir(t);
+    for (const side of ["a", "b"]) {
+      await mkdir(join(dir, side));
+      await writeFile(join(dir, side, "f.txt"), side);
+    }
+    const cwd = process.cwd();
+    t.after(() => process.chdir(cwd));
+    process.chdir(join(dir, "a"));
+    const running = sync({ sources: ["f.txt"], artifactRoot: "out", lockDir: "locks" });
+    process.chdir(join(dir, "b"));
+    const report = await running;
+    assert.equal(report.exit_code, 0);
+    assert.equal(report.results[0]?.destination, join(dir, "a", "out", "f.txt"));
+    assert.equal(await readFile(join(dir, "a", "out", "f.txt"), "utf8"), "a");
+    assert.deepEqual(await listFiles(join(dir, "b")), ["f.txt"]);
+  });
 });
