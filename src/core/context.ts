@@ -23,6 +23,8 @@ export interface JobContext {
   gate: { turn: Turn; epoch: number };
   /** The caller's signal (the run's abort and deadline); a held lease adds its own. */
   signal: AbortSignal;
+  /** The attempts made and body bytes received so far: a result the deadline cuts short says them. */
+  spent: { attempts: number; bytes: number };
 }
 
 /**

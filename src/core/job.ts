@@ -68,6 +68,7 @@ export async function runJob(
     keys: { marker: markerKey(spec.source.display, destination.id), destination: destination.id },
     gate: { turn: turn ?? (await runtime.health.enter(spec.source.origin, signal)), epoch: 0 },
     signal,
+    spent: { attempts: 0, bytes: 0 },
   };
   context.gate.epoch = runtime.health.gate.epoch(spec.source.origin);
   let lease: Lease | undefined;
@@ -139,7 +140,10 @@ export async function runJob(
       error_code: failure.code,
       reason: failure.message,
     });
-    return build.failed(failure, { checksum: await currentChecksum(context).catch(() => null) });
+    return build.failed(failure, {
+      ...context.spent,
+      checksum: await currentChecksum(context).catch(() => null),
+    });
   } finally {
     // A changed source's body that no attempt took (busy, refused …): its connection is closed.
     handOver?.discard();

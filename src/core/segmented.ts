@@ -170,6 +170,12 @@ async function fetchSegments(
             end: state.end,
             version,
             signal: requestSignal,
+          }).catch((error: unknown) => {
+            // A 416, or a 206 of another span than asked (a server capping its ranges): this
+            // server does not serve the spans asked for, so the next attempt takes one stream
+            // rather than splitting again into the same answer until the retries run out.
+            if (error instanceof SyncError && error.discardPartial) split.refused = true;
+            throw error;
           });
           context.onOpened?.();
           if (answer.kind === "whole") {

@@ -110,6 +110,7 @@ async function transfer(
     onBytes: (chunk, received, total) => {
       // Counts what arrived even in attempts that fail: it was transferred in this run.
       bytes += chunk;
+      context.spent.bytes += chunk;
       budget.received(chunk);
       runtime.onProgress?.({ type: "bytes", ...names, chunk, received, total });
     },
@@ -131,6 +132,7 @@ async function transfer(
   const outcome = await withRetry(
     async (attempt) => {
       attemptNumber = attempt;
+      context.spent.attempts = attempt;
       const origin = spec.source.origin;
       if (attempt > 1 && !context.gate.turn.held && !health.gate.isProven(origin)) {
         // The origin turned suspect: queue for a turn instead of retrying alongside everyone else.

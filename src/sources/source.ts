@@ -11,6 +11,12 @@ export interface Validators {
   lastModified?: string;
   size?: number;
   mtimeMs?: number;
+  /**
+   * The answer's `Content-Encoding` when not identity (a server may send gzip although identity
+   * was asked for; such bytes are kept as sent, as curl keeps them). A range of one encoding is
+   * not a range of another, whatever the ETag says: bytes of two never meet in one file.
+   */
+  encoding?: string;
 }
 
 export interface OpenRequest {
@@ -110,12 +116,13 @@ export function canResumeWith(validators: Validators | undefined): validators is
 
 /**
  * Whether an answer resuming `kept` bytes proves it serves the version they were fetched under:
- * every validator both name agrees (ETags, Last-Modified dates, a file's mtime and size), and at
+ * the same `Content-Encoding`, every validator both name agrees (ETags, Last-Modified dates, a file's mtime and size), and at
  * least one of them proves it (a strong ETag, a date, a file's mtime and size). An answer naming
  * none proves nothing: a server that ignores `If-Range` and drops its validators on a 206 would
  * splice two versions, so such a resume starts over.
  */
 export function sameVersion(kept: Validators, answer: Validators): boolean {
+  if (kept.encoding !== answer.encoding) return false;
   let proven = false;
   if (kept.etag !== undefined && answer.etag !== undefined) {
     if (kept.etag !== answer.etag) return false;
@@ -139,6 +146,7 @@ export function sameVersion(kept: Validators, answer: Validators): boolean {
  * apart (a server that ignores `If-Range` and drops validators on a 206 would mix two versions).
  */
 export function carriesVersion(kept: Validators, answer: Validators): boolean {
+  if (kept.encoding !== answer.encoding) return false;
   if (kept.etag !== undefined && !kept.etag.startsWith("W/")) return answer.etag === kept.etag;
   if (kept.lastModified !== undefined) return answer.lastModified === kept.lastModified;
   return false;

@@ -309,7 +309,10 @@ describe("environment and deadline", () => {
     await mkdir(join(dir, "out"));
     server.route("/slow.bin", {
       body: bytes(100_000, 63),
-      script: [{ kind: "drip", chunkBytes: 1000, intervalMs: 100 }],
+      script: [
+        { kind: "status", status: 503 },
+        { kind: "drip", chunkBytes: 1000, intervalMs: 100 },
+      ],
     });
     const started = Date.now();
     const result = await runCli([
@@ -328,6 +331,10 @@ describe("environment and deadline", () => {
     const report = JSON.parse(result.stdout);
     assert.equal(report.results[0].status, "failed");
     assert.equal(report.results[0].error.code, "deadline");
+    // What the pair spent before the deadline is reported (it said 0 attempts, 0 bytes).
+    assert.equal(report.results[0].attempts, 2);
+    assert.ok(report.results[0].bytes >= 1000, `bytes: ${report.results[0].bytes}`);
+    assert.equal(report.summary.bytes, report.results[0].bytes);
     await assert.rejects(readFile(join(dir, "out", "slow.bin")));
   });
 });

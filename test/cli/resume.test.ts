@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { findLog, runCli, singlePair } from "../helpers/cli.js";
-import { bytes, sha256, useTestServer } from "../helpers/server.js";
+import { bytes, etagOf, sha256, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
@@ -71,6 +72,36 @@ describe("resume is only ever exact", () => {
     assert.equal(second.code, 0, second.stderr);
     assert.equal(sha256(await readFile(join(dir, "data.bin"))), sha256(v2));
     assert.equal(findLog(second, "download successful")?.resumed_from, 0);
+  });
+
+  test("a 206 in another Content-Encoding than the kept bytes' is not their continuation", async (t) => {
+    const dir = await tempDir(t);
+    // Text, which gzip shrinks: the encoded body ends before the span it claims, as a short
+    // body would, and its bytes were kept for the next attempt to resume after.
+    const body = Buffer.from("line of a report, 0123456789\n".repeat(20_000)).subarray(0, 400_000);
+    // A load balancer whose backends disagree: one sends the file as asked (identity), another
+    // gzips its ranges under the same strong ETag. The gzip bytes are not the file's bytes.
+    const rest = gzipSync(body.subarray(100_000));
+    const encoded = Buffer.concat([
+      Buffer.from(
+        `HTTP/1.1 206 Partial Content\r\nETag: ${etagOf(body)}\r\nAccept-Ranges: bytes\r\n` +
+          "Content-Range: bytes 100000-399999/400000\r\nContent-Encoding: gzip\r\n" +
+          `Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n${rest.length.toString(16)}\r\n`,
+      ),
+      rest,
+      Buffer.from("\r\n0\r\n\r\n"),
+    ]);
+    server.route("/encoded.bin", {
+      body,
+      script: [
+        { kind: "reset", afterBytes: 100_000 },
+        { kind: "raw", data: encoded },
+      ],
+    });
+    const result = await runCli(args(dir, "/encoded.bin", "--max-retries", "3"));
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(sha256(await readFile(join(dir, "data.bin"))), sha256(body));
+    assert.equal(findLog(result, "download successful")?.resumed_from, 0);
   });
 
   test("two sources for one destination never resume each other's bytes", async (t) => {

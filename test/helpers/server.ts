@@ -45,6 +45,13 @@ export interface Route {
   backendEtags?: string[];
   /** Send no Content-Length (a chunked body of unknown size). */
   chunked?: boolean;
+  /**
+   * Range requests (once the script is used up): `416` answers each with 416; a number caps each
+   * 206 to that many bytes, its Content-Range saying so (servers that limit their ranges).
+   */
+  ranges?: 416 | number;
+  /** Headers of 206 answers only (a backend that labels its ranges differently). */
+  rangeHeaders?: Record<string, string>;
   /** Faults, one consumed per request; when used up, requests are served normally. */
   script?: Step[];
   /** Serve every body (once the script is used up) in chunks this far apart, as a slow link would. */
@@ -219,7 +226,9 @@ export class TestServer extends EventEmitter {
     if (rangeApplies) {
       start = Number(range[1]);
       if (range[2] !== "") last = Math.min(last, Number(range[2]));
-      if (start >= route.body.length || last < start) {
+      if (route.ranges !== undefined && route.ranges !== 416)
+        last = Math.min(last, start + route.ranges - 1);
+      if (start >= route.body.length || last < start || route.ranges === 416) {
         record.status = 416;
         res.writeHead(416, { "content-range": `bytes */${route.body.length}` }).end();
         return progress();
@@ -238,6 +247,7 @@ export class TestServer extends EventEmitter {
       // A server that ignores ranges does not say it honours them.
       ...(route.ignoreRange ? {} : { "accept-ranges": "bytes" }),
       ...(partial ? { "content-range": `bytes ${start}-${end - 1}/${route.body.length}` } : {}),
+      ...(partial ? route.rangeHeaders : {}),
     });
     progress();
     if (req.method === "HEAD") {

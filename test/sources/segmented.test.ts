@@ -176,6 +176,35 @@ describe("segmented download", () => {
     assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
   });
 
+  for (const [name, ranges] of [
+    ["416 to every range", 416],
+    ["each range capped at 1 MiB", MiB],
+  ] as const) {
+    test(`a server answering ${name}: one stream on the next attempt, the origin's circuit closed`, async (t) => {
+      const dir = await tempDir(t);
+      const body = bytes(SIZE, 318);
+      const path = `/capped-${ranges}.bin`;
+      server.route(path, { body, ranges });
+      const result = await runCli(args(dir, path, "--split", "4"));
+      assert.equal(result.code, 0, result.stderr.slice(0, 2000));
+      assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+      assert.equal(logsNamed(result.logs, "segmented download").length, 1, "split once only");
+      assert.equal(logsNamed(result.logs, "attempting download").length, 2);
+      assert.deepEqual(await listFiles(join(dir, "out")), ["data.bin"]);
+    });
+  }
+
+  test("ranges labelled with another Content-Encoding than the first answer are not stitched in", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(SIZE, 319);
+    server.route("/gz-ranges.bin", { body, rangeHeaders: { "content-encoding": "gzip" } });
+    const result = await runCli(args(dir, "/gz-ranges.bin", "--split", "4"));
+    assert.equal(result.code, 0, result.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+    assert.match(String(findLog(result, "download failed")?.reason), /changed/);
+    assert.equal(logsNamed(result.logs, "segmented download").length, 1, "then one stream");
+  });
+
   test("--max-filesize still applies: a split-worthy file larger than it fails at once", async (t) => {
     const dir = await tempDir(t);
     server.route("/huge.bin", { body: bytes(SIZE, 310) });

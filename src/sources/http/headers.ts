@@ -119,7 +119,12 @@ export function validatorsOf(headers: ResponseHeaders, receivedAtMs: number): Va
     header(headers.date),
     receivedAtMs,
   );
-  return { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
+  const encoding = header(headers["content-encoding"])?.trim().toLowerCase();
+  return {
+    ...(etag ? { etag } : {}),
+    ...(lastModified ? { lastModified } : {}),
+    ...(encoding && encoding !== "identity" ? { encoding } : {}),
+  };
 }
 
 function strongDate(
