@@ -16,6 +16,7 @@ import { statSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { type Hasher, newHash } from "../checksums/digest.js";
 import type { Clock } from "../clock.js";
+import { abandon } from "../core/attempt.js";
 import { logFailedAttemptAndWait } from "../core/context.js";
 import { ResultBuilder } from "../core/result.js";
 import { FREE_ATTEMPTS, RetryBudget } from "../core/retry-budget.js";
@@ -25,7 +26,7 @@ import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
 import { withRetry } from "../policies/retry.js";
 import { isRemoteDirectory } from "../sources/location.js";
-import { lendingBody, type Validators } from "../sources/source.js";
+import { lendingBody, sameVersion, type Validators } from "../sources/source.js";
 import { MemoryStateStore } from "../state/memory-store.js";
 import { lendToWritable } from "./lend-to-writable.js";
 import { EXIT, exitCodeFor } from "./report.js";
@@ -205,11 +206,22 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
     });
     if (opened.kind !== "body") throw new SyncError("http_error", "unexpected answer");
     budget.answered();
-    if (opened.offset !== written)
+    if (opened.offset !== written) {
+      abandon(opened.body);
       throw new SyncError(
         "http_error",
         `the source cannot resume at byte ${written} (no ranges, or it changed), and the bytes already written to stdout cannot be taken back`,
       );
+    }
+    // A server that ignores If-Range answers a range of whatever it has now: only an answer that
+    // proves the first one's version (and encoding) may continue what was written.
+    if (written > 0 && !(version && sameVersion(version, opened.validators))) {
+      abandon(opened.body);
+      throw new SyncError(
+        "http_error",
+        `the source's answer at byte ${written} does not prove it is the version already written (it changed, or names none), and the bytes already written to stdout cannot be taken back`,
+      );
+    }
     version = opened.validators;
     if (attempt > 1) resumedFrom = written;
     const lending = lendingBody(opened.body);

@@ -157,6 +157,23 @@ describe("everyday flags", () => {
     assert.doesNotMatch(url.stderr, /secret/);
   });
 
+  test("-o - never continues with a range of another version (a server ignoring If-Range)", async () => {
+    const v1 = bytes(100_000, 8);
+    const v2 = bytes(100_000, 9);
+    server.route("/flags/changing.bin", {
+      body: v1,
+      ignoreIfRange: true,
+      script: [
+        { kind: "reset", afterBytes: 30_000 },
+        { kind: "change", body: v2 },
+      ],
+    });
+    const run = await runForBytes(["-o", "-", server.url("/flags/changing.bin")]);
+    assert.equal(run.code, 70, run.err);
+    assert.match(run.err, /does not prove it is the version already written/);
+    assert.deepEqual(run.out, v1.subarray(0, run.out.length), "v1's first bytes only, no v2");
+  });
+
   test("-o - from a source that cannot resume fails rather than writing bytes twice", async () => {
     const body = bytes(100_000, 6);
     server.route("/flags/noresume.bin", {
