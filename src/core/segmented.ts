@@ -173,8 +173,10 @@ async function fetchSegments(
           }).catch((error: unknown) => {
             // A 416, or a 206 of another span than asked (a server capping its ranges): this
             // server does not serve the spans asked for, so the next attempt takes one stream
-            // rather than splitting again into the same answer until the retries run out.
-            if (error instanceof SyncError && error.discardPartial) split.refused = true;
+            // rather than splitting again into the same answer until the retries run out. Not
+            // when this request was stopped: that is another segment's failure, passed on.
+            if (error instanceof SyncError && error.discardPartial && !requestSignal.aborted)
+              split.refused = true;
             throw error;
           });
           context.onOpened?.();
