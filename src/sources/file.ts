@@ -1,6 +1,7 @@
 import { constants, readlinkSync, type Stats } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { sep } from "node:path";
+import { type Readable, Transform } from "node:stream";
 import { errorCodeOf, SyncError } from "../errors.js";
 import type { OpenRequest, OpenResult, Source } from "./source.js";
 
@@ -49,10 +50,9 @@ export class FileSource implements Source {
     // Read through the descriptor checked above: swapping the name for a link now changes nothing.
     // Each read allocates a buffer of `highWaterMark` bytes: sized to the file (up to 1 MiB), so
     // that a batch of small files does not allocate a megabyte apiece — a churn of memory outside
-    // the heap that forced a full garbage collection every few files. A file that grows while read
-    // is still read to its end, in reads of at least 8 KiB.
+    // the heap that forced a full garbage collection every few files.
     const highWaterMark = Math.min(1 << 20, Math.max(8 << 10, info.size - offset + 1));
-    const body = handle.createReadStream({ start: offset, highWaterMark });
+    const body = this.#checkedAtEnd(handle, info, offset, highWaterMark);
     return {
       kind: "body",
       body,
@@ -62,6 +62,56 @@ export class FileSource implements Source {
       stated: [],
       mode: info.mode & 0o777,
     };
+  }
+
+  /**
+   * The file's bytes from `offset`, then, before the end is told, a look at the file again: a
+   * file written in place while it was read (its size, mtime or ctime moved) fails the read
+   * (retried from zero), since what was read may mix its old and new bytes — the length alone
+   * does not show an edit that keeps the size.
+   */
+  #checkedAtEnd(
+    handle: FileHandle,
+    before: Stats,
+    offset: number,
+    highWaterMark: number,
+  ): Readable {
+    // Up to the size seen at the start: a file that grows meanwhile is told by the look at the
+    // end. A file of size 0 (procfs and sysfs say so of theirs) is read to its end.
+    const end = before.size > offset ? { end: before.size - 1 } : {};
+    const read = handle.createReadStream({
+      start: offset,
+      ...end,
+      highWaterMark,
+      autoClose: false,
+    });
+    const path = this.#path;
+    const checked = new Transform({
+      highWaterMark,
+      transform: (chunk, _encoding, done) => done(null, chunk),
+      flush: (done) => {
+        handle.stat().then(
+          (after) =>
+            done(
+              after.size === before.size &&
+                after.mtimeMs === before.mtimeMs &&
+                after.ctimeMs === before.ctimeMs
+                ? null
+                : new SyncError("network", `${path} changed while it was read: reading it again`, {
+                    retryable: true,
+                    discardPartial: true,
+                  }),
+            ),
+          (error: unknown) => done(this.describeError(error)),
+        );
+      },
+    });
+    read.on("error", (error) => checked.destroy(this.describeError(error)));
+    checked.once("close", () => {
+      read.destroy();
+      handle.close().catch(() => {});
+    });
+    return read.pipe(checked);
   }
 
   /**

@@ -1,6 +1,15 @@
 /** Local sources and the links inside directory sources. */
 import assert from "node:assert/strict";
-import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import {
+  appendFile,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { SyncError } from "../../src/errors.js";
@@ -75,5 +84,67 @@ describe("links in directory sources", () => {
     assert.equal(opened.kind, "body");
     if (opened.kind === "body") opened.body.destroy();
     assert.ok(secret);
+  });
+});
+
+describe("a local file changed while it is read", () => {
+  for (const [name, change] of [
+    [
+      "written in place, same size",
+      (path: string) => writeFile(path, Buffer.alloc(4 << 20, 65), { flag: "r+" }),
+    ],
+    ["grown", (path: string) => appendFile(path, "more")],
+  ] as const) {
+    test(`${name}: the read fails, to be retried from zero, rather than mix two versions`, async (t) => {
+      const dir = await tempDir(t);
+      const path = join(dir, "big.bin");
+      const before = Buffer.alloc(4 << 20, 0);
+      await writeFile(path, before);
+      const opened = await new FileSource(path).open({
+        offset: 0,
+        resumeIf: undefined,
+        unchangedIf: undefined,
+        signal: new AbortController().signal,
+      });
+      assert.equal(opened.kind, "body");
+      if (opened.kind !== "body") return;
+      const chunks = opened.body[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      assert.ok(!first.done && first.value.length > 0);
+      await change(path);
+      await assert.rejects(
+        async () => {
+          for (let n = 0; n < 100 && !(await chunks.next()).done; n += 1);
+        },
+        (error) =>
+          error instanceof SyncError &&
+          error.retryable &&
+          error.discardPartial === true &&
+          /changed while it was read/.test(error.message),
+      );
+    });
+  }
+
+  test("an untouched file reads whole, and its descriptor is closed", async (t) => {
+    const dir = await tempDir(t);
+    const path = join(dir, "same.bin");
+    await writeFile(path, Buffer.alloc(3 << 20, 7));
+    const opened = await new FileSource(path).open({
+      offset: 1000,
+      resumeIf: { size: 3 << 20, mtimeMs: (await lstat(path)).mtimeMs },
+      unchangedIf: undefined,
+      signal: new AbortController().signal,
+    });
+    assert.equal(opened.kind, "body");
+    if (opened.kind !== "body") return;
+    let received = 0;
+    for await (const chunk of opened.body) received += (chunk as Buffer).length;
+    assert.equal(received, (3 << 20) - 1000);
+    const open = await readdir("/proc/self/fd");
+    await new Promise((resolve) => setImmediate(resolve));
+    const links = await Promise.all(
+      (await readdir("/proc/self/fd")).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")),
+    );
+    assert.ok(!links.includes(path), `still open: ${path} (of ${open.length})`);
   });
 });
