@@ -131,7 +131,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     key: "followSymlinks",
     kind: "boolean",
     default: false,
-    help: "in directory sources, follow links that lead outside the source folder too (by default they are skipped with a warning; links inside it are followed)",
+    help: "in directory sources, follow links to files that lead outside the source folder too (by default they are skipped with a warning; links to files inside it are followed; links to folders never are, with a warning)",
     group: "Sources and destinations",
   },
   {

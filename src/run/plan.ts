@@ -5,10 +5,10 @@
  * and matches expected checksums (`--checksum`, `--checksum-file`) to their pairs.
  */
 
-import { readdir, realpath, stat } from "node:fs/promises";
-import { basename, join, relative, sep } from "node:path";
+import { realpath, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { isOwnFileName } from "../destinations/local/names.js";
-import { UsageError } from "../errors.js";
+import { errorCodeOf, UsageError } from "../errors.js";
 import type { ChecksumClaim, GivenSource, ResolvedOptions } from "../options/normalize.js";
 import {
   httpPathname,
@@ -18,6 +18,7 @@ import {
 } from "../sources/location.js";
 import { claimFor, matchChecksumFile, readChecksumFile } from "./checksum-claims.js";
 import { refuseSharedFolders } from "./dir-folders.js";
+import { listDirectory, type SkippedLink } from "./local-walk.js";
 import { refuseInsideLockDir } from "./lock-dir-guard.js";
 import { refuseOverlaps } from "./overlaps.js";
 import {
@@ -33,7 +34,6 @@ import {
   pairOf,
   refused,
 } from "./pairs.js";
-import { patternMatcher } from "./pattern.js";
 import type { RemoteListing } from "./remote-pages.js";
 
 export type { PlannedPair } from "./pairs.js";
@@ -43,8 +43,8 @@ export interface Plan {
   pairs: PlannedPair[];
   /** Directory sources whose pattern matched no file (worth a warning). */
   emptyDirectories: string[];
-  /** Links in directory sources that lead outside them, skipped (worth a warning each). */
-  skippedLinks: Array<{ source: string; link: string }>;
+  /** Links in directory sources the walk did not follow (worth a warning each). */
+  skippedLinks: Array<{ source: string } & SkippedLink>;
   /** How many pairs `--checksum-file` gave a digest (absent without one; none is worth a warning). */
   checksumFileMatched?: number;
   /** How many sources were directories (none: the directory options had nothing to act on). */
@@ -151,35 +151,53 @@ async function expand(
   const skip = [options.artifactRoot, options.lockDir, root].filter(
     (dir) => isInside(dir, location.href) || dir === location.href,
   );
-  const within = await realpath(location.href);
-  const listed = await listDirectory(
-    location.href,
-    options.pattern,
-    skip,
-    options.followSymlinks,
-    options.maxDepth,
-  );
-  for (const link of listed.leaving) skippedLinks.push({ source: location.display, link });
-  const files = listed.files;
-  if (files.length === 0) return "empty directory";
+  let within: string;
+  let listed: Awaited<ReturnType<typeof listDirectory>>;
+  try {
+    within = await realpath(location.href);
+    listed = await listDirectory(
+      location.href,
+      options.pattern,
+      skip,
+      options.followSymlinks,
+      options.maxDepth,
+    );
+  } catch (error) {
+    return [refused(location, root, `the folder cannot be read (${errorCodeOf(error) ?? error})`)];
+  }
+  for (const link of listed.skipped) skippedLinks.push({ source: location.display, ...link });
+  const { files, unreadable } = listed;
+  if (files.length === 0 && unreadable.length === 0) return "empty directory";
   const group: DirectoryGroup = {
     location,
     root,
     destinationWithin: folder ?? options.artifactRoot,
     within: options.followSymlinks ? undefined : within,
   };
-  return files.map((rel) => {
-    const pair = new DirectoryFilePair(group, rel);
-    if (rel.includes("\uFFFD")) return refusedFile(pair, root, "the file name is not valid UTF-8");
-    if (hasControlCharacter(rel))
-      return refusedFile(pair, root, "the file name holds control characters");
-    const destination = pair.destination;
-    if (!isInside(destination, root))
-      return refusedFile(pair, root, "the file name would leave the artifact root");
-    return isOwnFileName(basename(destination))
-      ? refusedFile(pair, destination, OWN_NAMES_RESERVED)
-      : pair;
-  });
+  // A folder below that cannot be read fails as a pair of its own: its files are not copied, and
+  // the run says so (exit 1 beside the files that were), as rsync reports a partial transfer.
+  const unread = unreadable.map(({ folder: rel, code }) =>
+    refusedFile(
+      new DirectoryFilePair(group, rel),
+      root,
+      `the folder cannot be read (${code}): its files are not copied`,
+    ),
+  );
+  return unread.concat(
+    files.map((rel) => {
+      const pair = new DirectoryFilePair(group, rel);
+      if (rel.includes("\uFFFD"))
+        return refusedFile(pair, root, "the file name is not valid UTF-8");
+      if (hasControlCharacter(rel))
+        return refusedFile(pair, root, "the file name holds control characters");
+      const destination = pair.destination;
+      if (!isInside(destination, root))
+        return refusedFile(pair, root, "the file name would leave the artifact root");
+      return isOwnFileName(basename(destination))
+        ? refusedFile(pair, destination, OWN_NAMES_RESERVED)
+        : pair;
+    }),
+  );
 }
 
 /**
@@ -199,45 +217,6 @@ function refusedFile(file: DirectoryFilePair, destination: string, reason: strin
   pair.destinationWithin = file.destinationWithin;
   if (file.within !== undefined) pair.within = file.within;
   return pair;
-}
-
-/**
- * The files below `dir` (relative, `/`-separated, sorted) that `pattern` matches, leaving out
- * `skip` folders, our own files and files more than `maxDepth` levels down (1: those directly in
- * `dir`). A link to a file is followed when its target lies inside `dir` (or always, with
- * `follow`); a link that leads outside is left out and named in `leaving`.
- */
-export async function listDirectory(
-  dir: string,
-  pattern: string,
-  skip: string[] = [],
-  follow = false,
-  maxDepth = Number.POSITIVE_INFINITY,
-): Promise<{ files: string[]; leaving: string[] }> {
-  const matches = await patternMatcher(pattern);
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const realRoot = await realpath(dir);
-  const files: string[] = [];
-  const leaving: string[] = [];
-  for (const entry of entries) {
-    const full = join(entry.parentPath, entry.name);
-    if (skip.some((folder) => full === folder || isInside(full, folder))) continue;
-    if (isOwnFileName(entry.name)) continue;
-    const segments = relative(dir, full).split(sep);
-    if (segments.length > maxDepth) continue;
-    const rel = segments.join("/");
-    if (!matches(rel)) continue;
-    if (entry.isFile()) {
-      files.push(rel);
-      continue;
-    }
-    if (!entry.isSymbolicLink()) continue;
-    const target = await realpath(full).catch(() => undefined);
-    if (!target || !(await stat(target).catch(() => undefined))?.isFile()) continue;
-    if (follow || isInside(target, realRoot)) files.push(rel);
-    else leaving.push(full);
-  }
-  return { files: files.sort(), leaving };
 }
 
 function remote(listing: RemoteListing | undefined): RemoteListing {

@@ -206,13 +206,8 @@ async function runWithState(
     const { emptyDirectories, skippedLinks } = planned;
     for (const [bare, href] of credentialsOf(planned.pairs)) credentials.set(bare, href);
     await validateEnvironment(state.validate, logger, resolved.dryRun);
-    for (const { source, link } of skippedLinks) {
-      logger.emit("warning", "skipped symlink", {
-        source,
-        link,
-        reason: "it leads outside the source folder (--follow-symlinks follows it)",
-      });
-    }
+    for (const { source, link, reason } of skippedLinks)
+      logger.emit("warning", "skipped symlink", { source, link, reason });
     for (const source of emptyDirectories) {
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }

@@ -1,0 +1,93 @@
+/**
+ * The walk of a local directory source against what users meet: folders they cannot read (a
+ * real unprivileged user, `setpriv` to nobody: root reads everything), links to folders, and the
+ * depth bound. Runs the real CLI on real files.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, type TestContext, test } from "node:test";
+import { findLog, intoArtifactRoot, runCli } from "../helpers/cli.js";
+import { listFiles, tempDir } from "../helpers/tmp.js";
+
+const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+const canDropPrivileges =
+  process.getuid?.() === 0 &&
+  spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), "true"]).status === 0;
+const skip = canDropPrivileges ? false : "needs root and setpriv to act as another user";
+
+/** `dir/pub` with `ok/a.txt` and a folder `locked/` nobody may not read, and `dir/other.txt`. */
+async function tree(t: TestContext) {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o777);
+  const pub = join(dir, "pub");
+  await mkdir(join(pub, "ok"), { recursive: true });
+  await mkdir(join(pub, "locked"));
+  await writeFile(join(pub, "ok", "a.txt"), "a\n");
+  await writeFile(join(pub, "locked", "hidden.txt"), "h\n");
+  await writeFile(join(dir, "other.txt"), "other\n");
+  // Root removes the tree afterwards whatever its modes.
+  await chmod(join(pub, "locked"), 0o000);
+  return { dir, pub, other: join(dir, "other.txt") };
+}
+
+describe("local directory walk", () => {
+  test("a folder below that cannot be read fails alone; the rest is copied, the document whole", {
+    skip,
+  }, async (t) => {
+    const { dir, pub, other } = await tree(t);
+    const run = await runCli(intoArtifactRoot([other, pub], dir, "--json"), { wrapper: NOBODY });
+    assert.equal(run.code, 1, run.stderr.slice(0, 2000));
+    assert.doesNotMatch(run.stderr, /internal error/);
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(report.summary.failed, 1);
+    const failed = report.results.find((r: { status: string }) => r.status === "failed");
+    assert.equal(failed.source, join(pub, "locked"));
+    assert.equal(failed.error.code, "invalid_source");
+    assert.match(failed.error.message, /cannot be read \(EACCES\)/);
+    assert.deepEqual(await listFiles(join(dir, "out")), ["other.txt", "pub/ok/a.txt"]);
+  });
+
+  test("a source folder that cannot be read at all fails as that source; the others go on", {
+    skip,
+  }, async (t) => {
+    const { dir, pub, other } = await tree(t);
+    await chmod(pub, 0o000);
+    const run = await runCli(intoArtifactRoot([pub, other], dir, "--json"), { wrapper: NOBODY });
+    assert.equal(run.code, 1, run.stderr.slice(0, 2000));
+    const report = JSON.parse(run.stdout);
+    const failed = report.results.find((r: { status: string }) => r.status === "failed");
+    assert.equal(failed.source, pub);
+    assert.match(failed.error.message, /cannot be read \(EACCES\)/);
+    assert.deepEqual(await listFiles(join(dir, "out")), ["other.txt"]);
+  });
+
+  test("--max-depth is not a reason to read deeper: a locked folder below the bound is no failure", {
+    skip,
+  }, async (t) => {
+    const { dir, pub } = await tree(t);
+    await writeFile(join(pub, "top.txt"), "t\n");
+    const run = await runCli(intoArtifactRoot([pub], dir, "--max-depth", "1"), {
+      wrapper: NOBODY,
+    });
+    assert.equal(run.code, 0, run.stderr.slice(0, 2000));
+    assert.deepEqual(await listFiles(join(dir, "out")), ["pub/top.txt"]);
+  });
+
+  test("a link to a folder is not followed, and says so (it was skipped without a word)", async (t) => {
+    const dir = await tempDir(t);
+    const real = join(dir, "real");
+    await mkdir(join(real, "a"), { recursive: true });
+    await writeFile(join(real, "a", "x.txt"), "x\n");
+    await symlink("a", join(real, "alias"));
+    for (const extra of [[], ["--follow-symlinks"]]) {
+      const run = await runCli(intoArtifactRoot([real], dir, ...extra));
+      assert.equal(run.code, 0, run.stderr.slice(0, 2000));
+      const warning = findLog(run, "skipped symlink");
+      assert.equal(warning?.link, join(real, "alias"));
+      assert.match(String(warning?.reason), /leads to a folder/);
+      assert.deepEqual(await listFiles(join(dir, "out")), ["real/a/x.txt"]);
+    }
+  });
+});
