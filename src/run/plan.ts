@@ -140,6 +140,11 @@ async function expand(
     // Named after the destination, as a URL given `-o` is: `--checksum-file` names match it.
     if (single !== undefined)
       return [checked(pairOf(location, destination, basename(destination)))];
+    // The name it lands under comes from the source, as a URL's or a listed file's does.
+    if (hasControlCharacter(basename(location.href)))
+      return [
+        refused(location, destination, "the file name holds control characters: use -o FILE"),
+      ];
     return [named(landing, location, basename(location.href))];
   }
 

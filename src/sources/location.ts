@@ -27,7 +27,7 @@ const DEFAULT_PORT: Record<string, string> = { "http:": "80", "https:": "443" };
  */
 export function parseSourceLocation(raw: string, argument: string): SourceLocation {
   if (raw.trim() === "") throw new UsageError(argument, `${argument} is empty`);
-  if (!URL_LIKE.test(raw)) return localFile(resolve(raw), raw);
+  if (!URL_LIKE.test(raw)) return localFile(resolve(raw), raw, argument);
   const scheme = raw.slice(0, raw.indexOf(":")).toLowerCase();
   if (scheme !== "http" && scheme !== "https" && scheme !== "file") {
     throw new UsageError(
@@ -61,7 +61,7 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
     } catch {
       throw new UsageError(argument, `${argument} is not a valid file URL: ${redactUrl(raw)}`);
     }
-    return localFile(path, raw);
+    return localFile(path, raw, argument);
   }
   if (url.hostname === "")
     throw new UsageError(argument, `${argument} has no host: ${redactUrl(raw)}`);
@@ -107,7 +107,11 @@ function sharedOrigin(origin: string): string {
   return lastOrigin;
 }
 
-function localFile(resolved: string, raw: string): SourceLocation {
+function localFile(resolved: string, raw: string, argument: string): SourceLocation {
+  // No path holds a NUL (a file URL's `%00`): the filesystem calls would refuse it mid-run, as
+  // an error taken for a transient one and retried.
+  if (resolved.includes("\0"))
+    throw new UsageError(argument, `${argument} holds a NUL byte (%00), which no file name can`);
   // An absolute, normal path given is its own href: one string, not two (see the http case).
   const path = resolved === raw ? raw : resolved;
   return { raw, kind: "file", href: path, display: path, origin: `file://${path}` };

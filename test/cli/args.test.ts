@@ -11,6 +11,8 @@ const HEX64 = "a".repeat(64);
 const BAD_INPUT: Array<[string, string[], string, string?]> = [
   ["unknown option", ["--frobnicate"], "--frobnicate", "unknown argument"],
   ["unknown short option", ["-Z"], "-Z", "unknown argument"],
+  ["a NUL in a file URL", ["file:///tmp/a%00b"], "SOURCE"],
+  ["a NUL in --source-url", ["--source-url", "file:///tmp/a%00b"], "--source-url"],
   ["missing value at the end", ["--timeout"], "--timeout"],
   ["missing value before another option", ["--destination", "--force"], "--destination"],
   ["non-numeric retries", ["--max-retries", "five"], "--max-retries"],

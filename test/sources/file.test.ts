@@ -87,6 +87,31 @@ describe("links in directory sources", () => {
   });
 });
 
+describe("a local file's own name", () => {
+  test("a control character in the name it would land under fails that source; -o names it", async (t) => {
+    const dir = await tempDir(t);
+    const odd = join(dir, "new\nline");
+    await writeFile(odd, "x\n");
+    await writeFile(join(dir, "plain.txt"), "p\n");
+    const run = await runCli(intoArtifactRoot([odd, join(dir, "plain.txt")], dir, "--json"));
+    assert.equal(run.code, 1, run.stderr);
+    const failed = JSON.parse(run.stdout).results.find(
+      (r: { status: string }) => r.status === "failed",
+    );
+    assert.equal(failed?.error.code, "invalid_source");
+    assert.match(failed?.error.message, /control characters/);
+    assert.deepEqual(await listFiles(join(dir, "out")), ["plain.txt"]);
+    const named = await runCli([
+      "-o",
+      join(dir, "out", "renamed.txt"),
+      odd,
+      "--lock-dir",
+      join(dir, "l"),
+    ]);
+    assert.equal(named.code, 0, named.stderr);
+  });
+});
+
 describe("a local file changed while it is read", () => {
   for (const [name, change] of [
     [
