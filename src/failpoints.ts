@@ -8,6 +8,8 @@ import type { Logger } from "./log/events.js";
 export type FailpointName =
   | "after-lock"
   | "before-rename"
+  /** In the commit: the part has its final owner and mode, and is about to be fsynced. */
+  | "part-sealed"
   | "after-rename"
   | "marker-written"
   /** `enqueue`: the batch's first round of jobs is on the queue. */

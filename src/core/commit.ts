@@ -12,13 +12,16 @@ export async function commit(
   parts: PartKeeper,
   mode: number | undefined,
 ): Promise<Fingerprint | SyncError> {
-  const newFileMode = mode === undefined ? {} : { newFileMode: mode };
   const failpoint = context.runtime.testHooks?.failpoint;
+  const options = {
+    ...(mode === undefined ? {} : { newFileMode: mode }),
+    ...(failpoint ? { sealed: () => failpoint("part-sealed") } : {}),
+  };
   const sink = parts.sink;
   if (!sink) return new SyncError("write_error", "the finished part file is gone");
   try {
     await failpoint?.("before-rename");
-    const committed = await context.destination.commit(sink, lease, newFileMode);
+    const committed = await context.destination.commit(sink, lease, options);
     await failpoint?.("after-rename");
     return committed;
   } catch (error) {

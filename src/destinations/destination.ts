@@ -136,12 +136,13 @@ export interface Destination {
    * Puts the finished part in place, atomically, keeping an existing destination's mode (and
    * owner, where the runner may set it); a new one gets `newFileMode` (less the umask) when given,
    * else what the umask allows. Durable when it resolves. Refuses (rejects with the lease's
-   * error) when `lease.check()` fails first.
+   * error) when `lease.check()` fails first, and with a `write_error` when the part was written
+   * by someone else once its owner and mode were set. `sealed` (a failpoint) runs just then.
    */
   commit(
     part: PartSink,
     lease: LeaseCheck,
-    options?: { newFileMode?: number },
+    options?: { newFileMode?: number; sealed?: () => Promise<void> },
   ): Promise<Fingerprint>;
   /** Bytes free where parts of this destination are written; `undefined` when unknown. */
   freeBytes?(): Promise<number | undefined>;

@@ -206,7 +206,7 @@ export class LocalDestination implements Destination {
   async commit(
     part: PartSink,
     lease: LeaseCheck,
-    options: { newFileMode?: number } = {},
+    options: { newFileMode?: number; sealed?: () => Promise<void> } = {},
   ): Promise<Fingerprint> {
     if (!(part instanceof LocalPart)) throw new TypeError("not a part of a local destination");
     const target = this.#target;
@@ -218,6 +218,8 @@ export class LocalDestination implements Destination {
       const owner = ownerToKeep(existing);
       if (owner) part.handle.chown(owner.uid, owner.gid);
       part.handle.chmod(modeFor(existing, this.#shared.umask, options.newFileMode));
+      const sealed = part.handle.stat();
+      await options.sealed?.();
       // The part's one fsync comes after its mode and owner are set (`finish` only wrote): it
       // makes the bytes and the inode durable together, so a power loss after the rename cannot
       // bring the file back with the part's private 0600 mode, and no second fsync is paid.
@@ -227,6 +229,13 @@ export class LocalDestination implements Destination {
         throw writeError("fsync the part file of", this.path, error);
       }
       const written = part.handle.stat();
+      // Given away (or opened to a group), the part may be written by others from `sealed` on,
+      // which would commit their bytes as verified. A write moves the ctime; nothing of ours does.
+      if (written.ctimeMs !== sealed.ctimeMs || written.size !== sealed.size)
+        throw new SyncError(
+          "write_error",
+          `the part file of ${this.path} was changed by another process while it was made durable`,
+        );
       await part.close();
       await lease.check();
       if (!part.stillAtItsName())

@@ -16,10 +16,20 @@ export function modeFor(
 
 /**
  * Whose the committed file should be: an existing destination's owner and group, when they are
- * not the runner's and the runner may give a file away (root); otherwise the runner's own.
+ * not what a new file gets and the runner may give them: root any; another user its own file's
+ * group when it is one of theirs (`chgrp` allows that), so that an update by a member of the
+ * file's group does not move it to their primary group. Otherwise the runner's own.
  */
 export function ownerToKeep(existing: Stats | undefined): { uid: number; gid: number } | undefined {
-  if (!existing?.isFile() || process.getuid?.() !== 0) return undefined;
+  if (!existing?.isFile()) return undefined;
+  const uid = process.getuid?.();
+  const gid = process.getegid?.();
+  if (uid !== 0) {
+    if (existing.uid !== uid || existing.gid === gid) return undefined;
+    return process.getgroups?.().includes(existing.gid)
+      ? { uid: existing.uid, gid: existing.gid }
+      : undefined;
+  }
   if (existing.uid === 0 && existing.gid === (process.getgid?.() ?? 0)) return undefined;
   return { uid: existing.uid, gid: existing.gid };
 }

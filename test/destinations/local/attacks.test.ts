@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmod, lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { pathToFileURL } from "node:url";
@@ -39,6 +39,16 @@ async function sharedFolder(t: TestContext): Promise<{ dir: string; out: string 
   await mkdir(out);
   await chmod(out, 0o777);
   return { dir, out };
+}
+
+/** Resolves once process `pid` is stopped (state T in /proc); bounded to 5 s. */
+async function stoppedProcess(pid: number): Promise<void> {
+  for (let tries = 0; tries < 500; tries += 1) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`process ${pid} did not stop`);
 }
 
 async function partIn(folder: string): Promise<string> {
@@ -179,6 +189,26 @@ describe("planted links and swapped parts never redirect a write", { skip }, () 
     }
   });
 
+  test("an update by a member of the file's group keeps that group, not the runner's primary one", async (t) => {
+    const { dir, out } = await sharedFolder(t);
+    await mkdir(join(dir, "locks"), { mode: 0o777 });
+    await chmod(join(dir, "locks"), 0o777);
+    const target = join(out, "shared.txt");
+    await writeFile(target, "old\n");
+    await chown(target, 65534, 100);
+    await chmod(target, 0o640);
+    const body = bytes(1000, 805);
+    server.route("/grouped.txt", { body });
+    const member = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=100"];
+    const result = await runCli(singlePair(server.url("/grouped.txt"), dir, "out/shared.txt"), {
+      wrapper: member,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const committed = await lstat(target);
+    assert.deepEqual([committed.uid, committed.gid, committed.mode & 0o777], [65534, 100, 0o640]);
+    assert.equal(sha256(await readFile(target)), sha256(body));
+  });
+
   test("a new destination copied from a 0600 local file is 0600", async (t) => {
     const { dir } = await sharedFolder(t);
     const source = join(dir, "secret.txt");
@@ -212,5 +242,29 @@ describe("planted links and swapped parts never redirect a write", { skip }, () 
     assert.equal(next.code, 0, next.stderr);
     assert.equal(findLog(next, "removed stranded part files")?.count, 1, "root's own");
     assert.equal(await readFile(theirs, "utf8"), "planted by nobody\n");
+  });
+  test("bytes the destination's owner writes into the part given to them, before it is renamed, are never committed", async (t) => {
+    const { dir, out } = await sharedFolder(t);
+    const target = join(out, "data.bin");
+    await writeFile(target, "nobody's old data\n");
+    await chown(target, 65534, 65534);
+    server.route("/given.bin", { body: bytes(300_000, 804) });
+    const run = new CliProcess(singlePair(server.url("/given.bin"), dir, "out/data.bin"), {
+      env: { RESILIENT_SYNC_FAILPOINT: "part-sealed:stop" },
+    });
+    t.after(() => run.child.kill("SIGKILL"));
+    await run.waitForLog("paused at failpoint");
+    await stoppedProcess(run.child.pid as number);
+    const part = await partIn(out);
+    assert.equal((await lstat(part)).uid, 65534, "the part is already theirs");
+    asNobody(`printf EVIL | dd of=${part} conv=notrunc 2>/dev/null`);
+    run.child.kill("SIGCONT");
+    const result = await run.done;
+    assert.equal(result.code, 73, result.stderr);
+    assert.match(
+      String(findLog(result, "synchronization failed")?.reason),
+      /changed by another process/,
+    );
+    assert.equal(await readFile(target, "utf8"), "nobody's old data\n", "the old file stands");
   });
 });
