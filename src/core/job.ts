@@ -53,7 +53,11 @@ export async function runJob(
   }
   let destination: Destination;
   try {
-    destination = await runtime.destinations.open(spec.destination, spec.destinationWithin);
+    destination = await runtime.destinations.open(
+      spec.destination,
+      spec.destinationWithin,
+      spec.folderModes,
+    );
   } catch (error) {
     turn?.leave();
     return refuse(spec, runtime, asSyncError(error));

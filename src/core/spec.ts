@@ -30,6 +30,13 @@ export interface JobSpec {
    * folders between it and `destination` are made by the sync and must never be links.
    */
   destinationWithin?: string;
+  /**
+   * For a file of a local directory source: the permission bits of the source's folders, from
+   * the directory source itself down to the file's folder. The folders the sync makes for them
+   * (the last ones below `destinationWithin`) get these bits, less the umask, the owner's always
+   * kept (as `cp -r` does): a private folder is not mirrored as one anybody may read.
+   */
+  folderModes?: number[];
   /** The digest computed while streaming (and reported). */
   algorithm: ChecksumAlgorithm;
   /** The digest the user expects, if any: a mismatch fails the pair and leaves the destination be. */

@@ -157,7 +157,8 @@ export interface DestinationDriver {
   /**
    * The destination at `path`. With `within` (a folder `path` lies in), every folder between
    * `within` and `path` must be a real folder: one that is a link makes `prepare` and `commit`
-   * refuse (`write_error`), and nothing is read through it.
+   * refuse (`write_error`), and nothing is read through it. The folders it makes there get
+   * `folderModes` (`JobSpec.folderModes`), else the umask's default.
    */
-  open(path: string, within?: string): Promise<Destination>;
+  open(path: string, within?: string, folderModes?: readonly number[]): Promise<Destination>;
 }

@@ -68,6 +68,14 @@ function specProblem(spec: JobSpec): string | undefined {
     if (inside === "" || inside === ".." || inside.startsWith("../"))
       return "the job's destination is outside its destination folder";
   }
+  if (
+    spec.folderModes !== undefined &&
+    !(
+      Array.isArray(spec.folderModes) &&
+      spec.folderModes.every((mode) => Number.isInteger(mode) && mode >= 0 && mode <= 0o777)
+    )
+  )
+    return "the job's folder modes are malformed";
   if (!isCount(spec.maxAttempts, 1)) return "the job's attempts are malformed";
   if (!isAlgorithm(spec.algorithm)) return "the job's checksum algorithm is unknown";
   if (spec.expected !== undefined) {

@@ -53,7 +53,11 @@ async function planOne(
 
   let destination: Destination;
   try {
-    destination = await runtime.destinations.open(spec.destination, spec.destinationWithin);
+    destination = await runtime.destinations.open(
+      spec.destination,
+      spec.destinationWithin,
+      spec.folderModes,
+    );
   } catch (error) {
     return fail(asSyncError(error)); // as a run refuses it (a link planted on the way …)
   }

@@ -26,6 +26,8 @@ export interface LocalListing {
   skipped: SkippedLink[];
   /** Folders whose entries could not be read (relative, `/`-separated), with the error's code. */
   unreadable: Array<{ folder: string; code: string }>;
+  /** The permission bits of each folder read (relative, `/`-separated; `""`: the folder itself). */
+  folderModes: Map<string, number>;
 }
 
 const LEAVES = "it leads outside the source folder (--follow-symlinks follows it)";
@@ -48,7 +50,7 @@ export async function listDirectory(
 ): Promise<LocalListing> {
   const matches = await patternMatcher(pattern);
   const realRoot = await realpath(dir);
-  const listing: LocalListing = { files: [], skipped: [], unreadable: [] };
+  const listing: LocalListing = { files: [], skipped: [], unreadable: [], folderModes: new Map() };
   // Depth first, one folder's entries at a time: the depth bound prunes folders, not only files.
   const pending: Array<{ folder: string; depth: number }> = [{ folder: dir, depth: 1 }];
   while (pending.length > 0) {
@@ -62,6 +64,12 @@ export async function listDirectory(
       listing.unreadable.push({ folder: relative(dir, folder).split(sep).join("/"), code });
       continue;
     }
+    const mode = await stat(folder).then(
+      (info) => info.mode & 0o777,
+      () => undefined,
+    );
+    if (mode !== undefined)
+      listing.folderModes.set(relative(dir, folder).split(sep).join("/"), mode);
     for (const entry of entries) {
       const full = join(folder, entry.name);
       if (skip.some((skipped) => full === skipped || isInside(full, skipped))) continue;

@@ -26,6 +26,8 @@ export interface PlannedPair {
   within?: string;
   /** The folder the user named that the destination's folders are made in (never through a link). */
   destinationWithin?: string;
+  /** For a file of a local directory source: see `JobSpec.folderModes`. */
+  readonly folderModes?: number[];
   /**
    * Set when the source cannot be synced at all (an unsafe name, a remote directory whose index
    * could not be read): it fails as such, touching nothing.
@@ -87,6 +89,8 @@ export interface DirectoryGroup extends NamedFolder {
   destinationWithin: string;
   /** The folder's real path, unless links are followed. */
   within: string | undefined;
+  /** A local folder's folders' permission bits, by relative path (`""`: the folder itself). */
+  folderModes?: Map<string, number>;
 }
 
 /**
@@ -171,5 +175,19 @@ export class DirectoryFilePair implements PlannedPair {
 
   get within(): string | undefined {
     return this.#group.within;
+  }
+
+  get folderModes(): number[] | undefined {
+    const modes = this.#group.folderModes;
+    if (!modes) return undefined;
+    // The source folder, then each folder down to the file's: "", "a", "a/b" for "a/b/f.txt".
+    const folders = this.name.split("/").slice(0, -1);
+    const chain: number[] = [];
+    for (let depth = 0; depth <= folders.length; depth += 1) {
+      const mode = modes.get(folders.slice(0, depth).join("/"));
+      if (mode === undefined) return undefined;
+      chain.push(mode);
+    }
+    return chain;
   }
 }

@@ -178,6 +178,7 @@ async function expand(
     root,
     destinationWithin: folder ?? options.artifactRoot,
     within: options.followSymlinks ? undefined : within,
+    folderModes: listed.folderModes,
   };
   // A folder below that cannot be read fails as a pair of its own: its files are not copied, and
   // the run says so (exit 1 beside the files that were), as rsync reports a partial transfer.

@@ -22,6 +22,7 @@ export function jobSpecOf(pair: PlannedPair, options: ResolvedOptions): JobSpec 
     },
     destination: pair.destination,
     ...(pair.destinationWithin ? { destinationWithin: pair.destinationWithin } : {}),
+    ...(pair.folderModes ? { folderModes: pair.folderModes } : {}),
     algorithm: options.algorithm,
     ...(pair.expected ? { expected: pair.expected } : {}),
     maxAttempts: options.maxAttempts,

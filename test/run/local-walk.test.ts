@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { findLog, intoArtifactRoot, runCli } from "../helpers/cli.js";
@@ -88,6 +88,35 @@ describe("local directory walk", () => {
       assert.equal(warning?.link, join(real, "alias"));
       assert.match(String(warning?.reason), /leads to a folder/);
       assert.deepEqual(await listFiles(join(dir, "out")), ["real/a/x.txt"]);
+    }
+  });
+  test("the folders of a mirror keep the source folders' permission bits (less the umask)", async (t) => {
+    const dir = await tempDir(t);
+    await chmod(dir, 0o755);
+    const priv = join(dir, "priv");
+    await mkdir(join(priv, "inner"), { recursive: true });
+    await writeFile(join(priv, "inner", "notes.txt"), "secret\n", { mode: 0o644 });
+    await chmod(priv, 0o700);
+    await chmod(join(priv, "inner"), 0o750);
+    const umask = process.umask();
+    for (const [args, mirror] of [
+      [intoArtifactRoot([priv], dir), join(dir, "out", "priv")],
+      [[priv, "--destination", join(dir, "copy"), "--lock-dir", join(dir, "l")], join(dir, "copy")],
+    ] as const) {
+      const run = await runCli([...args]);
+      assert.equal(run.code, 0, run.stderr.slice(0, 2000));
+      const inner = (await stat(join(mirror, "inner"))).mode & 0o777;
+      assert.equal(inner, 0o750 & ~umask, `inner: ${inner.toString(8)}`);
+    }
+    const top = (await stat(join(dir, "out", "priv"))).mode & 0o777;
+    assert.equal(top, 0o700 & ~umask, `the mirror of priv: ${top.toString(8)}`);
+    if (canDropPrivileges) {
+      const peek = spawnSync(NOBODY[0] as string, [
+        ...NOBODY.slice(1),
+        "cat",
+        join(dir, "out", "priv", "inner", "notes.txt"),
+      ]);
+      assert.notEqual(peek.status, 0, "nobody cannot read into the private mirror");
     }
   });
 });

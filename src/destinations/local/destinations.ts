@@ -18,7 +18,7 @@ export class LocalDestinations implements DestinationDriver {
   readonly #shared: RunShared = { syncs: new FolderSyncs(), umask: readUmask() };
   readonly #realFolders = new Map<string, Promise<string>>();
 
-  async open(path: string, within?: string): Promise<Destination> {
+  async open(path: string, within?: string, folderModes?: readonly number[]): Promise<Destination> {
     const folder = dirname(path);
     // A flat batch's files lie right in `within`: no `relative` (two resolves) per pair.
     const below =
@@ -29,6 +29,7 @@ export class LocalDestinations implements DestinationDriver {
         root,
         below === "" ? [] : below.split(sep),
         within as string,
+        folderModes,
       );
       return LocalDestination.at(path, linkFree.folder, this.#shared, linkFree);
     }

@@ -22,6 +22,8 @@ export class LinkFreeFolders {
     readonly below: readonly string[],
     /** The root as the user named it, for messages. */
     readonly given: string,
+    /** The modes of the source folders the last folders of `below` mirror (`JobSpec.folderModes`). */
+    readonly modes?: readonly number[],
   ) {}
 
   /** The destination's folder. */
@@ -60,7 +62,10 @@ export class LinkFreeFolders {
   async create(destination: string): Promise<void> {
     await mkdirs(this.root);
     let path = this.root;
-    for (const name of this.below) {
+    // `modes` lines up with the end of `below`: with `--destination DIR` the source folder itself
+    // is DIR (made above, as the user's), with `--artifact-root` it is `below[0]`.
+    const skipped = this.below.length - (this.modes?.length ?? 0);
+    for (const [index, name] of this.below.entries()) {
       path = join(path, name);
       // Usually there already (a mirror's files share their folders): made only when missing.
       // Synchronously, right after the check of its parent: an asynchronous mkdir waits for a
@@ -68,7 +73,9 @@ export class LinkFreeFolders {
       // parent swapped for a link carried the mkdir into the victim folder (seen in the suite).
       if (lstatOrUndefined(path) === undefined) {
         try {
-          mkdirSync(path);
+          // Less the umask, as any mkdir; its owner may always write it (the files go in).
+          const mode = this.modes?.[index - skipped];
+          mkdirSync(path, mode === undefined ? undefined : (mode & 0o777) | 0o700);
         } catch (error) {
           // Made by another run meanwhile: checked next either way.
           if (errorCodeOf(error) !== "EEXIST") throw error;
