@@ -210,7 +210,11 @@ function settle(options: CliOptions): CliOptions {
     );
   // `--destination -` is `-o -`, as curl's `--output -` and wget's `-O -` are: a file named `-`
   // is never what is meant (`--destination ./-` still names one).
-  if (options.destination === "-" && options.output === undefined) {
+  if (
+    options.destination === "-" &&
+    options.output === undefined &&
+    (options.sources?.length ?? 0) <= 1
+  ) {
     options.output = "-";
     delete options.destination;
   }

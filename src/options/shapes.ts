@@ -94,11 +94,6 @@ export function checkOptionShapes(options: object): void {
     } else if (spec.kind === "size") {
       if (typeof value !== "number" && typeof value !== "string")
         throw new UsageError(flag, `${flag} (${spec.key}) must be a number of bytes or a string`);
-    } else if (key === "destination" && value === "-") {
-      throw new UsageError(
-        flag,
-        `${flag} (destination) "-" is standard output on the command line (-o -); the library writes files: name one ("./-" for a file called -)`,
-      );
     } else if (spec.kind === "path" && value === "") {
       // The command line refuses `--lock-dir ""`: resolved, it would be the working folder.
       throw new UsageError(flag, `${flag} (${spec.key}) needs a non-empty path`);
@@ -118,6 +113,11 @@ export function checkOptionShapes(options: object): void {
  * The command line itself hands them to the run it starts (they shape its logger and document).
  */
 export function refuseCommandLineOnly(options: object): void {
+  if ((options as { destination?: unknown }).destination === "-")
+    throw new UsageError(
+      "--destination",
+      `--destination (destination) "-" is standard output on the command line (-o -); the library writes files: name one ("./-" for a file called -)`,
+    );
   for (const [key, value] of Object.entries(options)) {
     const instead = COMMAND_LINE_ONLY[key];
     if (value === undefined || instead === undefined) continue;

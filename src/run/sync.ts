@@ -4,7 +4,6 @@
  * Never exits the process.
  */
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
 import { type Clock, systemClock } from "../clock.js";
 import { isDeadline } from "../core/context.js";
 import { runJob } from "../core/job.js";
@@ -14,6 +13,7 @@ import type { Failpoint } from "../failpoints.js";
 import { type Logger, silentLogger } from "../log/events.js";
 import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
+import { absoluteIn, withAbsolutePaths } from "../options/paths.js";
 import { checkOptionShapes, refuseCommandLineOnly } from "../options/shapes.js";
 import { logRunSettings, validateEnvironment, warnUnusedDirectoryOptions } from "./environment.js";
 import { withListedSources } from "./inputs.js";
@@ -84,18 +84,18 @@ export async function runSync(options: RunOptions, hooks: TestHooks): Promise<Re
   const runId = options.runId ?? newRunId();
   const version = packageVersion();
 
-  // Relative paths are the working folder's when `sync` is called: with no list to read, the
-  // options are resolved before the first `await` (a caller may `chdir` right after the call).
+  // Relative paths are the working folder's when `sync` is called (a caller may `chdir` right
+  // after the call): resolved before the first `await`, the list's lines against that folder.
   const { inputFile } = options;
+  const cwd = process.cwd();
+  const given = inputFile === undefined ? options : withAbsolutePaths(options, cwd);
   const resolved = normalizeOptions({
-    ...options,
+    ...given,
     sources:
-      inputFile === undefined
-        ? (options.sources ?? [])
-        : await withListedSources(
-            options.sources ?? [],
-            inputFile === "-" ? inputFile : resolve(inputFile),
-            options.sourceUrl,
+      given.inputFile === undefined
+        ? (given.sources ?? [])
+        : (await withListedSources(given.sources ?? [], given.inputFile, given.sourceUrl)).map(
+            (source) => absoluteIn(cwd, source),
           ),
   });
   logRunSettings(resolved, logger);

@@ -36,7 +36,10 @@ export class FileSource implements Source {
       await handle.close().catch(() => {});
       throw this.describeError(error);
     }
-    const validators = { size: info.size, mtimeMs: info.mtimeMs };
+    // A size of 0 is no version: procfs says it of files that hold bytes (`/proc/cpuinfo`), so
+    // such a file is read every time (an empty one costs nothing) and its length is not known.
+    const validators =
+      info.size === 0 ? { mtimeMs: info.mtimeMs } : { size: info.size, mtimeMs: info.mtimeMs };
     const same = (v: { size?: number; mtimeMs?: number } | undefined) =>
       v !== undefined && v.size === info.size && v.mtimeMs === info.mtimeMs;
     if (same(request.unchangedIf)) {
@@ -57,7 +60,7 @@ export class FileSource implements Source {
       kind: "body",
       body,
       offset,
-      length: info.size - offset,
+      length: info.size === 0 ? undefined : info.size - offset,
       validators,
       stated: [],
       mode: info.mode & 0o777,
@@ -66,9 +69,10 @@ export class FileSource implements Source {
 
   /**
    * The file's bytes from `offset`, then, before the end is told, a look at the file again: a
-   * file written in place while it was read (its size, mtime or ctime moved) fails the read
-   * (retried from zero), since what was read may mix its old and new bytes — the length alone
-   * does not show an edit that keeps the size.
+   * file written in place while it was read (its size or mtime moved) fails the read (retried
+   * from zero), since what was read may mix its old and new bytes — the length alone does not
+   * show an edit that keeps the size. Not the ctime: a `chmod`, `chown` or new hard link (a
+   * backup's `cp -al`) moves it without touching a byte.
    */
   #checkedAtEnd(
     handle: FileHandle,
@@ -77,7 +81,7 @@ export class FileSource implements Source {
     highWaterMark: number,
   ): Readable {
     // Up to the size seen at the start: a file that grows meanwhile is told by the look at the
-    // end. A file of size 0 (procfs and sysfs say so of theirs) is read to its end.
+    // end. A file of size 0 is read to its end: procfs says 0 of files that hold bytes.
     const end = before.size > offset ? { end: before.size - 1 } : {};
     const read = handle.createReadStream({
       start: offset,
@@ -93,9 +97,7 @@ export class FileSource implements Source {
         handle.stat().then(
           (after) =>
             done(
-              after.size === before.size &&
-                after.mtimeMs === before.mtimeMs &&
-                after.ctimeMs === before.ctimeMs
+              after.size === before.size && after.mtimeMs === before.mtimeMs
                 ? null
                 : new SyncError("network", `${path} changed while it was read: reading it again`, {
                     retryable: true,

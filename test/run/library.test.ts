@@ -195,5 +195,12 @@ describe("library: sync()", () => {
     assert.equal(report.results[0]?.destination, join(dir, "a", "out", "f.txt"));
     assert.equal(await readFile(join(dir, "a", "out", "f.txt"), "utf8"), "a");
     assert.deepEqual(await listFiles(join(dir, "b")), ["f.txt"]);
+    // With a list to read first, its relative lines included.
+    await writeFile(join(dir, "a", "list.txt"), "f.txt\n");
+    process.chdir(join(dir, "a"));
+    const listed = sync({ inputFile: "list.txt", artifactRoot: "out2", lockDir: "locks" });
+    process.chdir(join(dir, "b"));
+    assert.equal((await listed).results[0]?.destination, join(dir, "a", "out2", "f.txt"));
+    assert.deepEqual(await listFiles(join(dir, "b")), ["f.txt"]);
   });
 });

@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import {
   appendFile,
+  chmod,
+  link,
   lstat,
   mkdir,
   readdir,
@@ -149,6 +151,40 @@ describe("a local file changed while it is read", () => {
       );
     });
   }
+
+  test("a chmod or a new hard link while it is read changes no byte: the read completes", async (t) => {
+    const dir = await tempDir(t);
+    const path = join(dir, "meta.bin");
+    await writeFile(path, Buffer.alloc(4 << 20, 3));
+    const opened = await new FileSource(path).open({
+      offset: 0,
+      resumeIf: undefined,
+      unchangedIf: undefined,
+      signal: new AbortController().signal,
+    });
+    assert.equal(opened.kind, "body");
+    if (opened.kind !== "body") return;
+    const chunks = opened.body[Symbol.asyncIterator]();
+    let received = ((await chunks.next()).value as Buffer).length;
+    await chmod(path, 0o600);
+    await link(path, join(dir, "backup.bin"));
+    for (let next = await chunks.next(); !next.done; next = await chunks.next())
+      received += (next.value as Buffer).length;
+    assert.equal(received, 4 << 20);
+  });
+
+  test("a procfs file, whose size says 0, is copied whole", async (t) => {
+    const dir = await tempDir(t);
+    const run = await runCli([
+      "-o",
+      join(dir, "cpuinfo"),
+      "/proc/cpuinfo",
+      "--lock-dir",
+      join(dir, "l"),
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(await readFile(join(dir, "cpuinfo"), "utf8"), /processor/);
+  });
 
   test("an untouched file reads whole, and its descriptor is closed", async (t) => {
     const dir = await tempDir(t);
