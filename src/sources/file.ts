@@ -1,4 +1,4 @@
-import { constants, readlinkSync, type Stats } from "node:fs";
+import { constants, fstatSync, readlinkSync, type Stats } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { sep } from "node:path";
 import { type Readable, Transform } from "node:stream";
@@ -94,17 +94,20 @@ export class FileSource implements Source {
       highWaterMark,
       transform: (chunk, _encoding, done) => done(null, chunk),
       flush: (done) => {
-        handle.stat().then(
-          (after) =>
-            done(
-              after.size === before.size && after.mtimeMs === before.mtimeMs
-                ? null
-                : new SyncError("network", `${path} changed while it was read: reading it again`, {
-                    retryable: true,
-                    discardPartial: true,
-                  }),
-            ),
-          (error: unknown) => done(this.describeError(error)),
+        let after: Stats;
+        try {
+          // The descriptor's inode in memory: asked at once, not through the thread pool.
+          after = fstatSync(handle.fd);
+        } catch (error) {
+          return done(this.describeError(error));
+        }
+        done(
+          after.size === before.size && after.mtimeMs === before.mtimeMs
+            ? null
+            : new SyncError("network", `${path} changed while it was read: reading it again`, {
+                retryable: true,
+                discardPartial: true,
+              }),
         );
       },
     });
