@@ -114,6 +114,21 @@ describe("a local file's own name", () => {
   });
 });
 
+/** A 4 MiB file of `fill` bytes, opened as a source: its body's chunks, one at a time. */
+async function openFourMiB(t: Parameters<typeof tempDir>[0], fill: number) {
+  const dir = await tempDir(t);
+  const path = join(dir, "big.bin");
+  await writeFile(path, Buffer.alloc(4 << 20, fill));
+  const opened = await new FileSource(path).open({
+    offset: 0,
+    resumeIf: undefined,
+    unchangedIf: undefined,
+    signal: new AbortController().signal,
+  });
+  assert.ok(opened.kind === "body");
+  return { dir, path, chunks: opened.body[Symbol.asyncIterator]() as AsyncIterator<Buffer> };
+}
+
 describe("a local file changed while it is read", () => {
   for (const [name, change] of [
     [
@@ -123,19 +138,7 @@ describe("a local file changed while it is read", () => {
     ["grown", (path: string) => appendFile(path, "more")],
   ] as const) {
     test(`${name}: the read fails, to be retried from zero, rather than mix two versions`, async (t) => {
-      const dir = await tempDir(t);
-      const path = join(dir, "big.bin");
-      const before = Buffer.alloc(4 << 20, 0);
-      await writeFile(path, before);
-      const opened = await new FileSource(path).open({
-        offset: 0,
-        resumeIf: undefined,
-        unchangedIf: undefined,
-        signal: new AbortController().signal,
-      });
-      assert.equal(opened.kind, "body");
-      if (opened.kind !== "body") return;
-      const chunks = opened.body[Symbol.asyncIterator]();
+      const { path, chunks } = await openFourMiB(t, 0);
       const first = await chunks.next();
       assert.ok(!first.done && first.value.length > 0);
       await change(path);
@@ -153,23 +156,12 @@ describe("a local file changed while it is read", () => {
   }
 
   test("a chmod or a new hard link while it is read changes no byte: the read completes", async (t) => {
-    const dir = await tempDir(t);
-    const path = join(dir, "meta.bin");
-    await writeFile(path, Buffer.alloc(4 << 20, 3));
-    const opened = await new FileSource(path).open({
-      offset: 0,
-      resumeIf: undefined,
-      unchangedIf: undefined,
-      signal: new AbortController().signal,
-    });
-    assert.equal(opened.kind, "body");
-    if (opened.kind !== "body") return;
-    const chunks = opened.body[Symbol.asyncIterator]();
-    let received = ((await chunks.next()).value as Buffer).length;
+    const { dir, path, chunks } = await openFourMiB(t, 3);
+    let received = (await chunks.next()).value.length;
     await chmod(path, 0o600);
     await link(path, join(dir, "backup.bin"));
     for (let next = await chunks.next(); !next.done; next = await chunks.next())
-      received += (next.value as Buffer).length;
+      received += next.value.length;
     assert.equal(received, 4 << 20);
   });
 
