@@ -129,7 +129,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     options.noProgress || options.toStdout
       ? false
       : // -q is quiet as curl -s and wget -q are: no bars unless asked for.
-        (options.progress ?? (process.stderr.isTTY === true && !options.json && !options.quiet));
+        (options.progress ??
+        (process.stderr.isTTY === true &&
+          !options.json &&
+          !options.quiet &&
+          // A terminal that cannot move its cursor (Emacs shells) gets the lines, no bars.
+          process.env.TERM !== "dumb"));
   const renderer = showProgress
     ? new (await import("./render.js")).TerminalRenderer(process.stderr)
     : undefined;

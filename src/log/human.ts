@@ -108,7 +108,13 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
         // Info and debug bound for this same terminal would be JSON among sentences: shown as
         // sentences too when asked for (-v, --log-level), else left to the closing summary.
         if (options.infoOnTerminal) {
-          if (LEVEL_RANK[level] >= LEVEL_RANK[options.minLevel] && options.minLevel !== "info")
+          // A dry run's answer is its "would fetch" lines: said at the default level too.
+          const asked =
+            message === "would fetch" && LEVEL_RANK[options.minLevel] <= LEVEL_RANK.info;
+          if (
+            asked ||
+            (LEVEL_RANK[level] >= LEVEL_RANK[options.minLevel] && options.minLevel !== "info")
+          )
             say(`· ${humanLine(level, message, f)?.slice(2) ?? message}`);
           return;
         }
@@ -156,6 +162,8 @@ export function humanLine(
       return `⚠ ${nameOf(f)}: skipped, another run holds its lock`;
     case "synchronization complete":
       return `${mark} ${f.failed} of ${f.total} failed · exit ${f.exit_code}`;
+    case "would fetch":
+      return `· ${nameOf(f)}: would fetch (${f.reason})`;
     default: {
       const about = f.destination ?? f.source ?? f.state ?? f.queue ?? f.lock;
       const reason = f.reason === undefined ? "" : `: ${shortReason(f)}`;

@@ -182,6 +182,13 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
         return EXIT.checksum;
       }
     }
+    // Every byte handed to stdout must have been taken: a full disk (`> /dev/full`) or a reader
+    // gone before the end fails the last writes after the body ended, not during it.
+    const unwritten = closedBy ?? (await flushed(settings.out));
+    if (unwritten) {
+      failed("write_error", `stdout did not take the whole body: ${unwritten.message}`);
+      return EXIT.write;
+    }
     logger.emit("info", "download successful", {
       ...names,
       attempt: outcome.value,
@@ -272,4 +279,11 @@ function refuseIgnored(options: ResolvedOptions): void {
       flag,
       `${flag} has no meaning with -o - (a stream to stdout): drop one of them`,
     );
+}
+
+/** Resolves once every write handed to `out` so far is done: to the error that stopped one, if any. */
+function flushed(out: Writable): Promise<Error | undefined> {
+  if (out.errored) return Promise.resolve(out.errored);
+  if (out.destroyed || out.writableEnded) return Promise.resolve(new Error("stdout is closed"));
+  return new Promise((resolve) => out.write("", (error) => resolve(error ?? undefined)));
 }

@@ -4,6 +4,7 @@
  * `--script-name`, `--verbose` and its `--json` shape.
  */
 import assert from "node:assert/strict";
+import { closeSync, openSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -155,6 +156,16 @@ describe("everyday flags", () => {
     assert.equal(url.code, 64);
     assert.match(url.stderr, /takes a file name, got the URL http:\/\/127\.0\.0\.1:1\/a:/);
     assert.doesNotMatch(url.stderr, /secret/);
+  });
+
+  test("-o - into a full disk (/dev/full) is a write failure (73), never a success", async (t) => {
+    server.route("/flags/full.bin", { body: bytes(100_000, 10) });
+    const full = openSync("/dev/full", "w");
+    t.after(() => closeSync(full));
+    const run = await runForBytes(["-o", "-", server.url("/flags/full.bin")], { stdoutFd: full });
+    assert.equal(run.code, 73, run.err);
+    assert.match(run.err, /stdout did not take the whole body/);
+    assert.doesNotMatch(run.err, /download successful/);
   });
 
   test("-o - never continues with a range of another version (a server ignoring If-Range)", async () => {

@@ -84,6 +84,18 @@ describe("at a terminal", { skip: SCRIPT_SKIP }, () => {
     assert.ok(raw.includes("\\x1b]0;PWNED\\x07x.bin"), raw);
   });
 
+  test("a dry run says what it would fetch; TERM=dumb gets lines, no cursor moves", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/term/planned.bin", { body: bytes(1000, 11) });
+    const { code, screen, raw } = await onTerminal(
+      ["--dry-run", "--artifact-root", dir, server.url("/term/planned.bin")],
+      { REPO_ROOT: dir, TERM: "dumb" },
+    );
+    assert.equal(code, 0, screen);
+    assert.match(screen, /· planned\.bin: would fetch \(never synced\)/);
+    assert.doesNotMatch(raw, /\[\?25l|\[\?7l/, "no hidden cursor, no wrapping turned off");
+  });
+
   test("a usage error is one plain sentence with the closest option", async () => {
     const { code, screen } = await onTerminal(["--destinaton", "x", "http://127.0.0.1:1/a"], {});
     assert.equal(code, 64);

@@ -157,12 +157,18 @@ export function intoArtifactRoot(sources: string[], dir: string, ...extra: strin
  */
 export async function runForBytes(
   args: string[],
-  options: { nodeArgs?: string[]; onStdout?: (chunk: Buffer) => void; cwd?: string } = {},
+  options: {
+    nodeArgs?: string[];
+    onStdout?: (chunk: Buffer) => void;
+    cwd?: string;
+    /** A descriptor to give the CLI as its stdout (a file, `/dev/full`) instead of a pipe. */
+    stdoutFd?: number;
+  } = {},
 ): Promise<{ code: number | null; out: Buffer; err: string }> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
     env: { ...process.env, RESILIENT_SYNC_DELAY_SCALE: "0.001" },
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", options.stdoutFd ?? "pipe", "pipe"],
   });
   const out: Buffer[] = [];
   let err = "";

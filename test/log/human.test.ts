@@ -97,3 +97,32 @@ describe("a failed transfer at the terminal", () => {
     assert.equal(lines.length, 2, lines.join(""));
   });
 });
+
+describe("a dry run at the terminal", () => {
+  const linesAt = (minLevel: "info" | "warning") => {
+    const lines: string[] = [];
+    const logger = humanTerminal({
+      json: silentLogger,
+      write: (text) => lines.push(text),
+      redactor: new Redactor(),
+      minLevel,
+      infoOnTerminal: true,
+    });
+    logger.emit("info", "would fetch", { ...pair, reason: "never synced" });
+    logger.emit("info", "attempting download", {
+      ...pair,
+      attempt: 1,
+      max_attempts: 5,
+      resume_from: 0,
+    });
+    return lines;
+  };
+
+  test("says what it would fetch, and why, at the default level (it said nothing)", () => {
+    assert.deepEqual(linesAt("info"), ["· a.bin: would fetch (never synced)\n"]);
+  });
+
+  test("-q keeps it quiet", () => {
+    assert.deepEqual(linesAt("warning"), []);
+  });
+});
