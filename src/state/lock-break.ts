@@ -63,7 +63,10 @@ export function breakStaleLock(
   if (fd === undefined) {
     // Gone since (mtime unknown): someone else's new marker may be there now, so leave it.
     const mtime = lstatOrUndefined(breakPath)?.mtimeMs;
-    if (mtime !== undefined && clock.now() - mtime > STALE_BREAK_MS) removeOrExplain(breakPath);
+    // Dated far ahead is as dead as far behind: a taker whose clock ran ahead was killed, or
+    // someone planted it. Left there, it kept the lock unbreakable until that date came.
+    if (mtime !== undefined && Math.abs(clock.now() - mtime) > STALE_BREAK_MS)
+      removeOrExplain(breakPath);
     return "changing";
   }
   closeSync(fd);

@@ -120,4 +120,19 @@ describe("breakStaleLock", () => {
     assert.equal(existsSync(path), true, "the lock is left for a later run");
     assert.equal(logger.events.length, 0, "nothing reported removed");
   });
+  for (const [when, offsetMs] of [
+    ["a minute ago", -60_000],
+    ["a day from now (a taker whose clock ran ahead, or a planted file)", 86_400_000],
+  ] as const) {
+    test(`a dead taker's marker dated ${when} is removed, so the lock can be broken`, async (t) => {
+      const path = join(await tempDir(t), "pair.lock");
+      closeSync(emptyLock(path));
+      writeFileSync(`${path}.break`, "");
+      const then = new Date(Date.now() + offsetMs);
+      utimesSync(`${path}.break`, then, then);
+      const lock = judged(path);
+      assert.equal(breakJudged(path, lock, recordingLogger()), "changing");
+      assert.equal(existsSync(`${path}.break`), false, "the marker is gone for the next look");
+    });
+  }
 });
