@@ -22,6 +22,11 @@ export class Circuits {
   readonly #ttlMs: number;
   readonly #threshold: number;
   readonly #cache = new Map<string, { state: CircuitState; at: number }>();
+  /**
+   * The probes this process runs, by origin, each settled by its verdict: another transfer of
+   * this run refused meanwhile waits for it rather than fail (the circuit is likely closing).
+   */
+  readonly #probes = new Map<string, { verdict: Promise<void>; settle: () => void }>();
 
   constructor(
     store: StateStore,
@@ -84,6 +89,12 @@ export class Circuits {
         return admission.next;
       });
     }
+    const probe = this.#probes.get(origin);
+    if (admission.decision === "reject" && probe) {
+      // Half-open with our own probe under way: its verdict decides, then so do we.
+      await probe.verdict;
+      return this.admit(origin, source);
+    }
     if (admission.decision === "reject") {
       this.#logger.emit("error", "circuit breaker open", {
         source,
@@ -94,9 +105,21 @@ export class Circuits {
       return { decision: "reject", retryInMs: admission.retryInMs, failures: current.failures };
     }
     if (admission.decision === "probe") {
+      let settle = () => {};
+      const verdict = new Promise<void>((resolve) => {
+        settle = resolve;
+      });
+      this.#probes.set(origin, { verdict, settle });
       this.#logger.emit("info", "circuit breaker half-open", { source, origin });
     }
     return { decision: admission.decision };
+  }
+
+  /** The probe of `origin` this process ran has its verdict recorded: whoever waits may ask again. */
+  #settleProbe(origin: string): void {
+    const probe = this.#probes.get(origin);
+    this.#probes.delete(origin);
+    probe?.settle();
   }
 
   /** Whether `origin`'s circuit is plainly closed (no failure counted, nothing to probe). Changes nothing. */
@@ -115,34 +138,47 @@ export class Circuits {
   async succeeded(origin: string, source: string): Promise<void> {
     // Nothing to reset by the cache's account: write nothing (and overwrite nobody's newer state).
     const cached = this.#fresh(origin) ?? (await this.#read(origin));
-    if (cached.state === "closed" && cached.failures === 0) return;
+    if (cached.state === "closed" && cached.failures === 0) return this.#settleProbe(origin);
     let wasOpen = false;
-    await this.#update(origin, (current) => {
-      wasOpen = current.state !== "closed";
-      return recordSuccess(current).next;
-    });
+    try {
+      await this.#update(origin, (current) => {
+        wasOpen = current.state !== "closed";
+        return recordSuccess(current).next;
+      });
+    } finally {
+      this.#settleProbe(origin);
+    }
     if (wasOpen) this.#logger.emit("info", "circuit breaker reset", { source, origin });
   }
 
   /** A probe ended without a verdict (interrupted, a local error): let the next caller probe at once. */
   async abandonProbe(origin: string): Promise<void> {
     const now = this.#clock.now();
-    await this.#update(origin, (current) =>
-      current.state !== "half_open"
-        ? current
-        : { state: "open", failures: current.failures, openedAt: now, openUntil: now },
-    );
+    try {
+      await this.#update(origin, (current) =>
+        current.state !== "half_open"
+          ? current
+          : { state: "open", failures: current.failures, openedAt: now, openUntil: now },
+      );
+    } finally {
+      this.#settleProbe(origin);
+    }
   }
 
   /** Counts a transfer that failed for a transient reason; may open the circuit. */
   async failed(origin: string, source: string): Promise<void> {
     // One atomic update: another process's count is never lost.
     let opened = false;
-    const next = await this.#update(origin, (current) => {
-      const outcome = recordFailure(current, this.#clock.now(), this.#threshold, this.#ttlMs);
-      opened = outcome.opened;
-      return outcome.next;
-    });
+    let next: CircuitState;
+    try {
+      next = await this.#update(origin, (current) => {
+        const outcome = recordFailure(current, this.#clock.now(), this.#threshold, this.#ttlMs);
+        opened = outcome.opened;
+        return outcome.next;
+      });
+    } finally {
+      this.#settleProbe(origin);
+    }
     if (opened) {
       this.#logger.emit("error", "circuit breaker opened", {
         source,

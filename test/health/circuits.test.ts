@@ -68,6 +68,32 @@ describe("circuit breaker across runs", () => {
     assert.equal(server.requestsFor("/recovering.bin").length, 3);
   });
 
+  test("after the TTL, a batch to the healed origin: its other files wait for the probe, none refused", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/healing/0.bin", { body: bytes(100, 30), script: failing(1) });
+    const paths = Array.from({ length: 10 }, (_, i) => `/healing/${i}.bin`);
+    for (const [i, path] of paths.entries())
+      if (i > 0) server.route(path, { body: bytes(100, 30 + i) });
+    const common = ["--artifact-root", join(dir, "out"), "--lock-dir", join(dir, "locks")];
+    const ttl = ["--circuit-ttl", "0.5", "--max-retries", "1"];
+    const first = await runCli([server.url(paths[0] as string), ...common, ...ttl]);
+    assert.equal(first.code, 70, first.stderr);
+    const openedAt = Date.now();
+    await delay(Math.max(0, 600 - (Date.now() - openedAt)));
+    const batch = await runCli([
+      ...paths.map((path) => server.url(path)),
+      ...common,
+      ...ttl,
+      "--max-workers",
+      "8",
+      "--json",
+    ]);
+    assert.equal(batch.code, 0, batch.stderr.slice(0, 2000));
+    assert.equal(JSON.parse(batch.stdout).summary.synced, 10);
+    assert.equal(findLog(batch, "circuit breaker open"), undefined, "no file refused");
+    assert.ok(findLog(batch, "circuit breaker reset"));
+  });
+
   test("a failed probe re-opens the circuit after a single request", async (t) => {
     const dir = await tempDir(t);
     server.route("/still-dead.bin", { body: bytes(10, 23), script: failing(100) });
