@@ -130,8 +130,11 @@ export async function streamSegment(
         settle(state.pushed >= state.end ? undefined : shortBody("the body ended"));
       const onError = (error: unknown) => {
         if (io.signal.aborted) return settle(io.signal.reason);
-        if (state.pushed >= state.end) return settle();
         const failure = io.source.describeError(error);
+        // Every byte of the span came, and then the connection failed: the bytes stand — unless
+        // the failure is of the framing, which proves the bytes before it wrong too (a chunk that
+        // carried the next one's size line as data).
+        if (state.pushed >= state.end && !failure.discardPartial) return settle();
         settle(
           failure.code === "network" && !failure.discardPartial
             ? shortBody(failure.message, failure)

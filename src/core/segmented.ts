@@ -215,7 +215,13 @@ async function fetchSegments(
               ...(context.limiter ? { limiter: context.limiter } : {}),
             },
             lead,
-          ),
+          ).catch((error: unknown) => {
+            // A range whose framing was broken (its bytes untrustworthy): this server's ranges
+            // are not to be stitched, so the next attempt takes one stream.
+            if (error instanceof SyncError && error.discardPartial && !streamSignal.aborted)
+              split.refused = true;
+            throw error;
+          }),
         retryDelayMs: split.retryDelayMs,
         sleep: split.sleep,
         throttled: (failure) => split.throttled(failure.retryAfterMs),

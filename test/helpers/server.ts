@@ -52,6 +52,11 @@ export interface Route {
   ranges?: 416 | number;
   /** Headers of 206 answers only (a backend that labels its ranges differently). */
   rangeHeaders?: Record<string, string>;
+  /**
+   * 206 answers are chunked and misframed: the first chunk's size is the whole span, but it holds
+   * all bytes but the last 5, then a `5` size line, then those 5 (a broken proxy's framing).
+   */
+  misframedRanges?: boolean;
   /** Faults, one consumed per request; when used up, requests are served normally. */
   script?: Step[];
   /** Serve every body (once the script is used up) in chunks this far apart, as a slow link would. */
@@ -241,6 +246,21 @@ export class TestServer extends EventEmitter {
     const slice = route.body.subarray(start, end);
     const partial = start > 0 || end < route.body.length;
     record.status = partial ? 206 : 200;
+    if (partial && route.misframedRanges && slice.length > 5) {
+      const head =
+        `HTTP/1.1 206 Partial Content\r\nETag: ${etag}\r\nTransfer-Encoding: chunked\r\n` +
+        `Content-Range: bytes ${start}-${end - 1}/${route.body.length}\r\nConnection: close\r\n\r\n`;
+      req.socket.end(
+        Buffer.concat([
+          Buffer.from(`${head}${slice.length.toString(16)}\r\n`),
+          slice.subarray(0, slice.length - 5),
+          Buffer.from("\r\n5\r\n"),
+          slice.subarray(slice.length - 5),
+          Buffer.from("\r\n0\r\n\r\n"),
+        ]),
+      );
+      return progress();
+    }
     res.writeHead(record.status, {
       ...(partial && route.bareRanges ? {} : validators),
       ...(route.chunked ? {} : { "content-length": String(slice.length) }),

@@ -205,6 +205,16 @@ describe("segmented download", () => {
     assert.equal(logsNamed(result.logs, "segmented download").length, 1, "then one stream");
   });
 
+  test("a range whose chunked framing breaks after its last byte is never kept: the file is exact", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(SIZE, 320);
+    server.route("/misframed.bin", { body, misframedRanges: true });
+    const result = await runCli(args(dir, "/misframed.bin", "--split", "4"));
+    assert.equal(result.code, 0, result.stderr.slice(0, 2000));
+    assert.equal(sha256(await readFile(join(dir, "out", "data.bin"))), sha256(body));
+    assert.equal(logsNamed(result.logs, "segmented download").length, 1, "then one stream");
+  });
+
   test("--max-filesize still applies: a split-worthy file larger than it fails at once", async (t) => {
     const dir = await tempDir(t);
     server.route("/huge.bin", { body: bytes(SIZE, 310) });
