@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { findLog, runCli, singlePair } from "../helpers/cli.js";
+import { rawServer } from "../helpers/raw-server.js";
 import { bytes, type Step, seeded, sha256, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
@@ -187,4 +188,34 @@ describe("hostile servers are refused cleanly", () => {
     const reason = String(result.logs.find((l) => l.message === "synchronization failed")?.reason);
     assert.match(reason, /gone-now\.bin \(redirected from .*moved-away\.bin\): HTTP 404/);
   });
+  for (const [name, redirect, stray] of [
+    [
+      "an HTML page after a 302's Content-Length: 0",
+      "Content-Length: 0\r\n\r\n",
+      "<html>moved</html>\r\n",
+    ],
+    [
+      "a whole unasked answer after a 302's body",
+      `Content-Length: 60000\r\n\r\n${"x".repeat(60_000)}`,
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!",
+    ],
+  ] as const) {
+    test(`${name}, sent apart: never read as the answer to the hop`, async (t) => {
+      const dir = await tempDir(t);
+      const body = "The quick brown fox\n";
+      const raw = await rawServer(t, (socket, request) => {
+        if (request.startsWith("GET /t ")) {
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+          return;
+        }
+        socket.write(`HTTP/1.1 302 Found\r\nLocation: /t\r\n${redirect}`);
+        setImmediate(() => socket.write(stray));
+      });
+      const result = await runCli(
+        singlePair(raw.url("/moved"), dir, "out/data.bin", "--max-retries", "1"),
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await readFile(join(dir, "out", "data.bin"), "utf8"), body);
+    });
+  }
 });

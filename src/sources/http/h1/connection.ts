@@ -217,7 +217,20 @@ export class H1Connection {
     // otherwise hold 256 KiB each.
     this.#cursor.idle();
     this.#flow(); // read on while idle: a close by the server is noticed at once
-    this.onFree(this);
+    const status = exchange.head?.status ?? 0;
+    if (status < 300 || status >= 400) {
+      this.onFree(this);
+      return;
+    }
+    // A redirect's connection is asked again at once, by the hop. A sloppy server may have sent
+    // more than it framed (an HTML page after `Content-Length: 0`): offered only after the event
+    // loop has polled it once, bytes nobody asked for close it instead of being read as the
+    // next answer. Two turns: the first check phase may come before the next poll.
+    setImmediate(() =>
+      setImmediate(() => {
+        if (!this.#closed) this.onFree(this);
+      }),
+    );
   }
 
   #onEnd(): void {
