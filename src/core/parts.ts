@@ -6,7 +6,7 @@
  * with a warning, and the transfer starts from zero in a new part.
  */
 import type { PartSink, PositionalPart } from "../destinations/destination.js";
-import { errorCodeOf, SyncError } from "../errors.js";
+import { SyncError } from "../errors.js";
 import { sourceIdentity } from "../sources/identity.js";
 import { canResumeWith, type Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type PartRecord, type SegmentRecord } from "../state/store.js";
@@ -284,7 +284,8 @@ export class PartKeeper {
       await underFence(this.#lease, write);
     } catch (error) {
       if (error instanceof LeaseLostError) throw error;
-      const detail = errorCodeOf(error) ?? (error instanceof Error ? error.message : String(error));
+      const { code, path, message } = error as NodeJS.ErrnoException; // path: the state's, named
+      const detail = code ? `${code}${path ? ` (${path})` : ""}` : (message ?? String(error));
       throw new SyncError("write_error", `cannot record the part file: ${detail}`, {
         cause: error,
       });

@@ -3,6 +3,7 @@
  * run says of its own settings: `-v`'s run settings, options given that act on nothing.
  */
 
+import { plantedLinkOn } from "../destinations/local/planted-links.js";
 import { EnvironmentError } from "../errors.js";
 import type { Logger } from "../log/events.js";
 import type { ResolvedOptions } from "../options/normalize.js";
@@ -53,6 +54,13 @@ export async function validateEnvironment(
 
 /** The local state's check: its lock dir can be created and written (a dry run creates nothing). */
 export async function checkLockDir(store: FsStateStore, dryRun: boolean): Promise<StateFields> {
+  // As for a destination's folder: not through a link another user could point anywhere.
+  const planted = plantedLinkOn(store.dir);
+  if (planted)
+    throw new EnvironmentError(
+      "lock_dir",
+      `lock dir ${store.dir} is reached through ${planted.link}, a symbolic link of another user (uid ${planted.owner}), who could point it anywhere: not followed`,
+    );
   try {
     await (dryRun ? store.checkWritable() : store.ensureWritable());
   } catch (error) {

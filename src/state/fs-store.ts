@@ -186,7 +186,9 @@ export class FsStateStore implements StateStore {
   async readCircuit(origin: string): Promise<CircuitState> {
     const state = await this.#readRecord(
       this.#circuitPath(origin),
-      (value) => circuitFromJSON(value) !== undefined,
+      // Another origin's record renamed to this one's name (a lock dir others can write) is no news.
+      (value) =>
+        circuitFromJSON(value) !== undefined && (value as { origin?: unknown }).origin === origin,
     );
     return state ? (circuitFromJSON(state) ?? CLOSED) : CLOSED;
   }

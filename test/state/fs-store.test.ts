@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, existsSync, openSync, readlinkSync, utimesSync, watch } from "node:fs";
-import { mkdir, readdir, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import {
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -355,6 +364,27 @@ describe("FsStateStore records", () => {
     const [file] = (await readdir(store.dir)).filter((f) => f.startsWith("circuit-"));
     await writeFile(join(dir, String(file)), "{not json");
     assert.deepEqual(await other.readCircuit("http://h:80"), { state: "closed", failures: 0 });
+  });
+
+  test("another origin's open circuit renamed to this origin's file name reads as closed", async (t) => {
+    const { store } = await storeIn(t);
+    const open = {
+      state: "open" as const,
+      failures: 1,
+      openedAt: 0,
+      openUntil: Date.now() + 60_000,
+    };
+    await store.updateCircuit("http://dead:80", () => open);
+    await store.updateCircuit("http://healthy:80", () => ({ state: "closed", failures: 0 }));
+    const files = (await readdir(store.dir)).filter((f) => f.startsWith("circuit-"));
+    const paths = await Promise.all(
+      files.map(async (f) => [f, await readFile(join(store.dir, f), "utf8")] as const),
+    );
+    const dead = paths.find(([, text]) => text.includes("dead"))?.[0] as string;
+    const healthy = paths.find(([, text]) => text.includes("healthy"))?.[0] as string;
+    await rename(join(store.dir, dead), join(store.dir, healthy));
+    const fresh = new FsStateStore(store.dir, systemClock, recorder());
+    assert.equal((await fresh.readCircuit("http://healthy:80")).state, "closed");
   });
 });
 

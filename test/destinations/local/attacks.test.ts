@@ -189,6 +189,25 @@ describe("planted links and swapped parts never redirect a write", { skip }, () 
     }
   });
 
+  test("a lock dir reached through another user's link is refused (42): nothing written where it leads", async (t) => {
+    const { dir, out } = await sharedFolder(t);
+    const victim = join(dir, "victim");
+    await mkdir(victim);
+    asNobody(`ln -s ${victim} ${join(out, "locks")}`);
+    server.route("/lockdir.bin", { body: bytes(100, 806) });
+    const result = await runCli([
+      "--source-url",
+      server.url("/lockdir.bin"),
+      "--destination",
+      join(dir, "data.bin"),
+      "--lock-dir",
+      join(out, "locks"),
+    ]);
+    assert.equal(result.code, 42, result.stderr);
+    assert.match(result.stderr, /symbolic link of another user \(uid 65534\)/);
+    assert.deepEqual(await readdir(victim), []);
+  });
+
   test("an update by a member of the file's group keeps that group, not the runner's primary one", async (t) => {
     const { dir, out } = await sharedFolder(t);
     await mkdir(join(dir, "locks"), { mode: 0o777 });
