@@ -90,7 +90,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new UsageError("$RUN_ID", "$RUN_ID must be 32 lowercase hex characters, or unset");
   } catch (error) {
     if (error instanceof UsageError) {
-      loggerFor({}).emit("error", error.kind, { argument: error.argument, reason: error.message });
+      // The rest of the line could not be read, but a script's own name may still be found.
+      const named = args.findIndex((arg) => arg === "--script-name");
+      const inline = args.find((arg) => arg.startsWith("--script-name="));
+      const scriptName = inline?.slice("--script-name=".length) ?? args[named + 1];
+      loggerFor(named >= 0 || inline ? { scriptName } : {}).emit("error", error.kind, {
+        argument: error.argument,
+        reason: error.message,
+      });
       return EXIT.usage;
     }
     throw error;

@@ -80,7 +80,14 @@ export class TerminalRenderer {
       this.#stream.write(line);
       return;
     }
-    this.#bars.log(line);
+    // The bars turn the terminal's line wrapping off: a long line would be cut at the edge, its
+    // reason lost. Broken into rows that fit instead.
+    const width = Math.max(20, (this.#stream.columns ?? 80) - 1);
+    const text = line.endsWith("\n") ? line.slice(0, -1) : line;
+    const rows: string[] = [];
+    for (let at = 0; at < text.length || rows.length === 0; at += width)
+      rows.push(text.slice(at, at + width));
+    this.#bars.log(`${rows.join("\n")}\n`);
     // cli-progress prints logged lines at its next redraw, and drops them if it stops first.
     this.#bars.update();
   }

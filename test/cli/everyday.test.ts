@@ -269,6 +269,17 @@ describe("everyday flags", () => {
     assert.ok(four / one > 4 / 1.25 - 0.01 && four / one < 4 * 1.25 + 0.01, `${one} → ${four}`);
   });
 
+  test("--script-name names the usage error's line too, whatever else is wrong", async () => {
+    for (const args of [
+      ["--script-name", "nightly", "--timeout", "abc", "http://127.0.0.1:1/a"],
+      ["--timeout", "abc", "--script-name=nightly", "http://127.0.0.1:1/a"],
+    ]) {
+      const run = await runCli(args);
+      assert.equal(run.code, 64);
+      assert.equal(findLog(run, "invalid argument")?.script, "nightly");
+    }
+  });
+
   test("--json --json-format legacy: the Python sibling's list", async (t) => {
     const dir = await tempDir(t);
     server.route("/flags/l1.bin", { body: bytes(10, 1) });

@@ -67,3 +67,33 @@ describe("what a person at a terminal sees", () => {
     assert.ok(!result.stderr.includes("✓"));
   });
 });
+
+describe("a line printed above the bars", () => {
+  test("is broken into rows the terminal can show whole (wrapping is off under the bars)", async () => {
+    const { Writable } = await import("node:stream");
+    const { TerminalRenderer } = await import("../../src/cli/render.js");
+    let written = "";
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          written += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 40, rows: 20 },
+    ) as unknown as NodeJS.WriteStream;
+    const renderer = new TerminalRenderer(terminal);
+    renderer.onProgress({ type: "planned", total: 1 });
+    const reason = `✗ a.bin: ${"the certificate chain ends in an untrusted root ".repeat(3)}(END)`;
+    renderer.log(`${reason}\n`);
+    renderer.stop();
+    const shown = written.replace(
+      new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g"),
+      "",
+    );
+    const rows = shown.split(/\r?\n/).filter((row) => row.trim() !== "");
+    assert.ok(rows.length >= 5, shown);
+    for (const row of rows) assert.ok(row.length <= 39, `a row wider than the terminal: ${row}`);
+    assert.ok(shown.replace(/\r?\n/g, "").includes(reason), "every character of the line is shown");
+  });
+});
