@@ -91,7 +91,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       // The rest of the line could not be read, but a script's own name may still be found.
-      const named = args.findIndex((arg) => arg === "--script-name");
+      const named = args.indexOf("--script-name");
       const inline = args.find((arg) => arg.startsWith("--script-name="));
       const scriptName = inline?.slice("--script-name=".length) ?? args[named + 1];
       loggerFor(named >= 0 || inline ? { scriptName } : {}).emit("error", error.kind, {
