@@ -136,16 +136,17 @@ export class Circuits {
   }
 
   async succeeded(origin: string, source: string): Promise<void> {
-    // Nothing to reset by the cache's account: write nothing (and overwrite nobody's newer state).
-    const cached = this.#fresh(origin) ?? (await this.#read(origin));
-    if (cached.state === "closed" && cached.failures === 0) return this.#settleProbe(origin);
     let wasOpen = false;
     try {
+      // Nothing to reset by the cache's account: write nothing (and overwrite nobody's newer state).
+      const cached = this.#fresh(origin) ?? (await this.#read(origin));
+      if (cached.state === "closed" && cached.failures === 0) return;
       await this.#update(origin, (current) => {
         wasOpen = current.state !== "closed";
         return recordSuccess(current).next;
       });
     } finally {
+      // However it ends (a store that failed included): whoever waits for this verdict asks again.
       this.#settleProbe(origin);
     }
     if (wasOpen) this.#logger.emit("info", "circuit breaker reset", { source, origin });

@@ -1,6 +1,7 @@
 /**
  * After the TTL, one probe is let through — one for everyone sharing the state store, however
  * many runs and workers ask at once (the decision is made inside the store's atomic update).
+ * Other runs are refused; the probe's own run waits for its verdict.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -9,7 +10,7 @@ import { silentLogger } from "../../src/log/events.js";
 import { MemoryBacking, MemoryStateStore } from "../../src/state/memory-store.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 
-test("of many runs asking past the TTL, exactly one becomes the probe; the rest are refused", async () => {
+test("of many runs asking past the TTL, exactly one probes; other runs are refused, its own wait for its verdict", async () => {
   const clock = new FakeClock();
   const backing = new MemoryBacking();
   const origin = "https://down.test:443";
@@ -28,13 +29,37 @@ test("of many runs asking past the TTL, exactly one becomes the probe; the rest 
         threshold: 1,
       }),
   );
+  const [prober, ...others] = runs as [Circuits, ...Circuits[]];
+  assert.equal((await prober.admit(origin, "s")).decision, "probe");
+  const own = Array.from({ length: 4 }, () => prober.admit(origin, "s"));
+  let ownDecided = 0;
+  for (const decision of own) decision.then(() => (ownDecided += 1));
   const decisions = await Promise.all(
-    Array.from({ length: 20 }, (_, i) => (runs[i % 4] as Circuits).admit(origin, "s")),
+    Array.from({ length: 15 }, (_, i) => (others[i % 3] as Circuits).admit(origin, "s")),
   );
-  const counts = decisions.reduce<Record<string, number>>((all, { decision }) => {
-    all[decision] = (all[decision] ?? 0) + 1;
-    return all;
-  }, {});
-  assert.deepEqual(counts, { probe: 1, reject: 19 });
+  assert.deepEqual(new Set(decisions.map(({ decision }) => decision)), new Set(["reject"]));
   assert.equal(backing.circuits.get(origin)?.state, "half_open");
+  assert.equal(ownDecided, 0, "the probe's own run waits for its verdict");
+  await prober.succeeded(origin, "s");
+  assert.deepEqual(
+    (await Promise.all(own)).map(({ decision }) => decision),
+    ["allow", "allow", "allow", "allow"],
+  );
+});
+
+test("a probe that fails: its run's waiting transfers are refused, the circuit open again", async () => {
+  const clock = new FakeClock();
+  const backing = new MemoryBacking();
+  const origin = "https://down.test:443";
+  backing.circuits.set(origin, { state: "open", failures: 1, openedAt: 0, openUntil: 1 });
+  clock.advance(2000);
+  const run = new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
+    ttlMs: 1000,
+    threshold: 1,
+  });
+  assert.equal((await run.admit(origin, "s")).decision, "probe");
+  const waiting = run.admit(origin, "s");
+  await run.failed(origin, "s");
+  assert.equal((await waiting).decision, "reject");
+  assert.equal(backing.circuits.get(origin)?.state, "open");
 });

@@ -217,8 +217,7 @@ export class H1Connection {
     // otherwise hold 256 KiB each.
     this.#cursor.idle();
     this.#flow(); // read on while idle: a close by the server is noticed at once
-    const status = exchange.head?.status ?? 0;
-    if (status < 300 || status >= 400) {
+    if (!REDIRECTS.has(exchange.head?.status ?? 0)) {
       this.onFree(this);
       return;
     }
@@ -291,6 +290,9 @@ export class H1Connection {
     this.destroy(new H1Error(code, what));
   }
 }
+
+/** The answers a hop follows at once on the same origin (not 304: a no-op's, reused at once). */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
