@@ -81,7 +81,6 @@ async function transfer(
 
   let bytes = 0;
   let attemptNumber = 0;
-  let probeAnswered = false;
   const attemptContext: AttemptContext = {
     source,
     parts,
@@ -99,13 +98,6 @@ async function transfer(
     onOpened: () => {
       budget.answered();
       health.answered(spec.source.origin, source.servedBy?.(), context.gate.epoch);
-      // A probe that got its answer proved the origin alive: its circuit closes now, and the
-      // run's other transfers to it (waiting on this verdict) go on; a body that fails after
-      // still counts against it.
-      if (probe && !probeAnswered) {
-        probeAnswered = true;
-        health.circuits.succeeded(spec.source.origin, names.source).catch(() => {});
-      }
     },
     display: spec.source.display,
     split: splitSettingsFor(context, probe ? 1 : spec.maxAttempts),

@@ -104,12 +104,16 @@ export class Circuits {
       });
       return { decision: "reject", retryInMs: admission.retryInMs, failures: current.failures };
     }
-    if (admission.decision === "probe") {
+    // A probe again while ours is still out (its window ran out): those waiting keep waiting on
+    // the one entry, which the first verdict settles; they then ask again.
+    if (admission.decision === "probe" && !this.#probes.has(origin)) {
       let settle = () => {};
       const verdict = new Promise<void>((resolve) => {
         settle = resolve;
       });
       this.#probes.set(origin, { verdict, settle });
+    }
+    if (admission.decision === "probe") {
       this.#logger.emit("info", "circuit breaker half-open", { source, origin });
     }
     return { decision: admission.decision };

@@ -160,7 +160,7 @@ export async function streamToStdout(settings: StdoutSettings): Promise<number> 
       failed(
         closed ? "write_error" : "deadline",
         closed
-          ? `stdout closed by its reader: ${closed.message}`
+          ? `stdout did not take the whole body: ${closed.message}`
           : `run deadline of ${(options.deadlineMs ?? 0) / 1000} s passed`,
       );
       return closed ? EXIT.write : EXIT.transfer;

@@ -63,3 +63,23 @@ test("a probe that fails: its run's waiting transfers are refused, the circuit o
   assert.equal((await waiting).decision, "reject");
   assert.equal(backing.circuits.get(origin)?.state, "open");
 });
+
+test("a probe slower than its window, and a second probe meanwhile: those waiting wake at the first verdict", async () => {
+  const clock = new FakeClock();
+  const backing = new MemoryBacking();
+  const origin = "http://o:80";
+  backing.circuits.set(origin, { state: "open", failures: 1, openedAt: 0, openUntil: 1 });
+  clock.advance(2000);
+  const run = new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
+    ttlMs: 1000,
+    threshold: 3,
+  });
+  assert.equal((await run.admit(origin, "p1")).decision, "probe");
+  const waiting = run.admit(origin, "w");
+  // Its answer is decided in the memory store's promises: settled within a turn of the loop.
+  await new Promise((resolve) => setImmediate(resolve));
+  clock.advance(1500); // the first probe outlives its window: another caller probes
+  assert.equal((await run.admit(origin, "j")).decision, "probe");
+  await run.succeeded(origin, "p1");
+  assert.equal((await waiting).decision, "allow", "woken by the first verdict, not left waiting");
+});
