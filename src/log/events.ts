@@ -223,6 +223,20 @@ export interface EventFields {
     timeout_ms: number;
     retry_max_time_ms: number;
     algorithm: string;
+    lock_dir: string;
+    state: "local" | "redis";
+    circuit_ttl_ms: number;
+    circuit_threshold: number;
+    wait_lock_ms: number;
+    deadline_ms: number | null;
+    split: number;
+    limit_rate: number | null;
+    max_filesize: number | null;
+    pattern: string;
+    max_depth: number | null;
+    follow_symlinks: boolean;
+    force: boolean;
+    dry_run: boolean;
   };
   /** A library caller's `onProgress` threw: the run goes on. */
   "progress callback failed": { reason: string };

@@ -84,6 +84,20 @@ export function logRunSettings(resolved: ResolvedOptions, logger: Logger): void 
     timeout_ms: resolved.timeoutMs,
     retry_max_time_ms: resolved.retryMaxTimeMs,
     algorithm: resolved.algorithm,
+    lock_dir: resolved.lockDir,
+    state: resolved.state.kind === "redis" ? "redis" : "local",
+    circuit_ttl_ms: resolved.circuitTtlMs,
+    circuit_threshold: resolved.circuitThreshold,
+    wait_lock_ms: resolved.waitLockMs,
+    deadline_ms: resolved.deadlineMs ?? null,
+    split: resolved.split,
+    limit_rate: resolved.limitRate ?? null,
+    max_filesize: resolved.maxFileBytes ?? null,
+    pattern: resolved.pattern,
+    max_depth: resolved.maxDepth ?? null,
+    follow_symlinks: resolved.followSymlinks,
+    force: resolved.force,
+    dry_run: resolved.dryRun,
   });
 }
 

@@ -33,6 +33,22 @@ describe("everyday flags", () => {
       verbose.logs.some((line) => line.level === "debug"),
       "debug lines with -v",
     );
+    // "every default filled in": the settings the run goes by, not a few of them.
+    const settings = findLog(verbose, "run settings");
+    for (const [field, value] of Object.entries({
+      circuit_ttl_ms: 300_000,
+      circuit_threshold: 1,
+      wait_lock_ms: 0,
+      deadline_ms: null,
+      split: 1,
+      limit_rate: null,
+      pattern: "**/*",
+      force: true,
+      dry_run: false,
+      state: "local",
+    }))
+      assert.deepEqual(settings?.[field], value, field);
+    assert.equal(typeof settings?.lock_dir, "string");
     const warn = await runCli(["--log-level", "warn", ...target], own);
     assert.equal(warn.code, 0, warn.stderr);
     assert.deepEqual(warn.logs, []);
