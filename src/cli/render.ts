@@ -72,7 +72,24 @@ export class TerminalRenderer {
     // Countdowns and rates change without new bytes: redrawn a few times a second.
     this.#ticker = setInterval(() => this.#refresh(), 250);
     this.#ticker.unref();
+    // Ctrl-Z: the shell gets its terminal back as it lent it (cursor shown, lines wrapping)
+    // before the process stops; bars resume as they were once it is continued (`fg`).
+    if (stream.isTTY === true) {
+      process.on("SIGTSTP", this.#suspend);
+      process.on("SIGCONT", this.#resume);
+    }
   }
+
+  readonly #suspend = () => {
+    this.#stream.write(`${ESC}[?25h${ESC}[?7h`);
+    process.kill(process.pid, "SIGSTOP");
+  };
+
+  readonly #resume = () => {
+    if (this.#stopped) return;
+    this.#stream.write(`${ESC}[?25l${ESC}[?7l`);
+    this.#refresh();
+  };
 
   /** Prints a line above the bars (warnings and errors while bars are shown). */
   log(line: string): void {
@@ -226,6 +243,8 @@ export class TerminalRenderer {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#ticker);
+    process.off("SIGTSTP", this.#suspend);
+    process.off("SIGCONT", this.#resume);
     this.#bars.update();
     this.#bars.stop();
   }
@@ -242,6 +261,8 @@ export class TerminalRenderer {
     return `${mark} ${name}  ${formatBytes(result.bytes)}  ${formatDuration(result.duration_ms)}  ${what}`;
   }
 }
+
+const ESC = String.fromCharCode(27);
 
 /** Transfers are told apart by source and destination: refused sources may share a destination. */
 function keyOf(event: { source: string; destination: string }): string {

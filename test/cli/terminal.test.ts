@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CLI } from "../helpers/cli.js";
@@ -16,12 +16,27 @@ const server = useTestServer();
 const SCRIPT_SKIP =
   spawnSync("script", ["--version"]).status === 0 ? false : "util-linux `script` is not installed";
 
+const HIDE = `${String.fromCharCode(27)}[?25l`;
+const SHOW = `${String.fromCharCode(27)}[?25h`;
+
+/** Resolves once process `pid` is stopped (state T); bounded to 5 s. */
+async function stopped(pid: number): Promise<void> {
+  for (let tries = 0; tries < 500; tries += 1) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`process ${pid} did not stop`);
+}
+
 const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
 
 /** Runs the CLI on a 100×30 pseudo-terminal; resolves to what the screen received, escapes removed. */
 async function onTerminal(
   args: string[],
   env: Record<string, string>,
+  /** Called with the CLI's pid and `script`'s, once the bars are up. */
+  whileDrawing?: (pid: number, scriptPid: number) => Promise<void>,
 ): Promise<{ code: number | null; screen: string; raw: string }> {
   const quoted = [process.execPath, CLI, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`);
   const child = spawn(
@@ -36,7 +51,19 @@ async function onTerminal(
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     raw += chunk;
   });
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (whileDrawing) {
+    // `script` runs a shell that execs the CLI: its one child. Both waits are bounded.
+    let pid: number | undefined;
+    for (let tries = 0; tries < 500 && (pid === undefined || !raw.includes(HIDE)); tries += 1) {
+      const found = spawnSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" });
+      pid = Number.parseInt(found.stdout, 10) || undefined;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(pid !== undefined && raw.includes(HIDE), "the bars were drawn");
+    await whileDrawing(pid, child.pid as number);
+  }
+  const code = await closed;
   // Escape sequences (cursor moves, show/hide) removed: what is left is the text shown.
   const screen = raw.replace(CSI, "").replace(/\r/g, "\n");
   return { code, screen, raw };
@@ -94,6 +121,28 @@ describe("at a terminal", { skip: SCRIPT_SKIP }, () => {
     assert.equal(code, 0, screen);
     assert.match(screen, /· planned\.bin: would fetch \(never synced\)/);
     assert.doesNotMatch(raw, /\[\?25l|\[\?7l/, "no hidden cursor, no wrapping turned off");
+  });
+
+  test("Ctrl-Z gives the terminal back with its cursor shown; fg brings the bars back", async (t) => {
+    const dir = await tempDir(t);
+    server.route("/term/paused.bin", {
+      body: bytes(300 * 1024, 12),
+      pace: { chunkBytes: 16 * 1024, intervalMs: 40 },
+    });
+    const { code, raw } = await onTerminal(
+      ["--artifact-root", dir, server.url("/term/paused.bin")],
+      { REPO_ROOT: dir },
+      async (pid, scriptPid) => {
+        process.kill(pid, "SIGTSTP");
+        await stopped(pid);
+        // `script` stops itself with its child, as a shell's job would: both are continued.
+        for (const stoppedPid of [scriptPid, pid]) process.kill(stoppedPid, "SIGCONT");
+      },
+    );
+    assert.equal(code, 0);
+    // Hidden for the bars, shown for the stop, hidden again for the bars, shown at the end.
+    const shown = raw.indexOf(SHOW, raw.indexOf(HIDE));
+    assert.ok(shown > 0 && raw.indexOf(HIDE, shown) > shown, "the cursor was shown while stopped");
   });
 
   test("a usage error is one plain sentence with the closest option", async () => {
