@@ -6,7 +6,7 @@
  * with a warning, and the transfer starts from zero in a new part.
  */
 import type { PartSink, PositionalPart } from "../destinations/destination.js";
-import { SyncError } from "../errors.js";
+import { SyncError, writeError } from "../errors.js";
 import { sourceIdentity } from "../sources/identity.js";
 import { canResumeWith, type Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type PartRecord, type SegmentRecord } from "../state/store.js";
@@ -277,18 +277,16 @@ export class PartKeeper {
 
   /**
    * A state write: a refused fence means the lease is gone (the lease's own check says so and
-   * stops the job); any other failure is the destination side's `write_error`.
+   * stops the job); any other failure is the destination side's `write_error`, naming the state
+   * file it could not write (a full lock dir is not a full destination).
    */
   async #guarded(write: () => Promise<void>): Promise<void> {
     try {
       await underFence(this.#lease, write);
     } catch (error) {
       if (error instanceof LeaseLostError) throw error;
-      const { code, path, message } = error as NodeJS.ErrnoException; // path: the state's, named
-      const detail = code ? `${code}${path ? ` (${path})` : ""}` : (message ?? String(error));
-      throw new SyncError("write_error", `cannot record the part file: ${detail}`, {
-        cause: error,
-      });
+      const at = (error as NodeJS.ErrnoException).path;
+      throw writeError("record the part file", at ? `in ${at}` : "in the state store", error);
     }
   }
 

@@ -22,10 +22,10 @@ import { childPath } from "../fs/paths.js";
 import { lstatOrUndefined, rememberingStat } from "../fs/stat.js";
 import { writeAtomically } from "../fs/write-atomically.js";
 import type { Logger } from "../log/events.js";
-import { type CircuitState, CLOSED, circuitFromJSON } from "../policies/breaker.js";
+import { type CircuitState, CLOSED } from "../policies/breaker.js";
 import { FsLeases } from "./fs-leases.js";
 import { checkFolderWritable, probeFolder } from "./lock-dir-checks.js";
-import { isMarker, isPartRecord, withoutHolder } from "./records.js";
+import { circuitRecordOf, isMarker, isPartRecord, withoutHolder } from "./records.js";
 import { SerialByKey } from "./serial-by-key.js";
 import {
   type AcquireOptions,
@@ -186,11 +186,9 @@ export class FsStateStore implements StateStore {
   async readCircuit(origin: string): Promise<CircuitState> {
     const state = await this.#readRecord(
       this.#circuitPath(origin),
-      // Another origin's record renamed to this one's name (a lock dir others can write) is no news.
-      (value) =>
-        circuitFromJSON(value) !== undefined && (value as { origin?: unknown }).origin === origin,
+      (value) => circuitRecordOf(value, origin) !== undefined,
     );
-    return state ? (circuitFromJSON(state) ?? CLOSED) : CLOSED;
+    return state ? (circuitRecordOf(state, origin) ?? CLOSED) : CLOSED;
   }
 
   updateCircuit(

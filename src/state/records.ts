@@ -1,4 +1,5 @@
 /** Shape checks of the records a store reads back: what another process wrote is never trusted blindly. */
+import { type CircuitState, circuitFromJSON } from "../policies/breaker.js";
 import type { Marker } from "./store.js";
 
 /** Whether a stored value has the shape of a `Marker` (a damaged or foreign record is ignored). */
@@ -56,4 +57,14 @@ export function withoutHolder(m: Marker): Marker {
     destinationIno: m.destinationIno,
     syncedAt: m.syncedAt,
   };
+}
+
+/**
+ * A circuit record of the file store read for `origin`: its state, or `undefined` when it is not
+ * one, or is another origin's (renamed to this one's file name in a lock dir others can write).
+ */
+export function circuitRecordOf(value: unknown, origin: string): CircuitState | undefined {
+  return (value as { origin?: unknown } | null)?.origin === origin
+    ? circuitFromJSON(value)
+    : undefined;
 }

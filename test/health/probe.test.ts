@@ -10,10 +10,10 @@ import { silentLogger } from "../../src/log/events.js";
 import { MemoryBacking, MemoryStateStore } from "../../src/state/memory-store.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 
-test("of many runs asking past the TTL, exactly one probes; other runs are refused, its own wait for its verdict", async () => {
+/** A circuit of `origin` opened with a 1 s TTL, the clock already past it. */
+function pastTheTtl(origin: string) {
   const clock = new FakeClock();
   const backing = new MemoryBacking();
-  const origin = "https://down.test:443";
   backing.circuits.set(origin, {
     state: "open",
     failures: 1,
@@ -21,14 +21,19 @@ test("of many runs asking past the TTL, exactly one probes; other runs are refus
     openUntil: clock.now() + 1000,
   });
   clock.advance(2000);
-  const runs = Array.from(
-    { length: 4 },
-    () =>
-      new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
-        ttlMs: 1000,
-        threshold: 1,
-      }),
-  );
+  /** One run's circuits over the shared store. */
+  const run = (threshold = 1) =>
+    new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
+      ttlMs: 1000,
+      threshold,
+    });
+  return { clock, backing, run };
+}
+
+test("of many runs asking past the TTL, exactly one probes; other runs are refused, its own wait for its verdict", async () => {
+  const origin = "https://down.test:443";
+  const { backing, run } = pastTheTtl(origin);
+  const runs = Array.from({ length: 4 }, () => run());
   const [prober, ...others] = runs as [Circuits, ...Circuits[]];
   assert.equal((await prober.admit(origin, "s")).decision, "probe");
   const own = Array.from({ length: 4 }, () => prober.admit(origin, "s"));
@@ -48,15 +53,9 @@ test("of many runs asking past the TTL, exactly one probes; other runs are refus
 });
 
 test("a probe that fails: its run's waiting transfers are refused, the circuit open again", async () => {
-  const clock = new FakeClock();
-  const backing = new MemoryBacking();
   const origin = "https://down.test:443";
-  backing.circuits.set(origin, { state: "open", failures: 1, openedAt: 0, openUntil: 1 });
-  clock.advance(2000);
-  const run = new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
-    ttlMs: 1000,
-    threshold: 1,
-  });
+  const { backing, run: circuits } = pastTheTtl(origin);
+  const run = circuits();
   assert.equal((await run.admit(origin, "s")).decision, "probe");
   const waiting = run.admit(origin, "s");
   await run.failed(origin, "s");
@@ -65,15 +64,9 @@ test("a probe that fails: its run's waiting transfers are refused, the circuit o
 });
 
 test("a probe slower than its window, and a second probe meanwhile: those waiting wake at the first verdict", async () => {
-  const clock = new FakeClock();
-  const backing = new MemoryBacking();
   const origin = "http://o:80";
-  backing.circuits.set(origin, { state: "open", failures: 1, openedAt: 0, openUntil: 1 });
-  clock.advance(2000);
-  const run = new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
-    ttlMs: 1000,
-    threshold: 3,
-  });
+  const { clock, run: circuits } = pastTheTtl(origin);
+  const run = circuits(3);
   assert.equal((await run.admit(origin, "p1")).decision, "probe");
   const waiting = run.admit(origin, "w");
   // Its answer is decided in the memory store's promises: settled within a turn of the loop.

@@ -213,29 +213,13 @@ export class LocalDestination implements Destination {
     try {
       // Everything that can be done before the lease check is: after it come only the name
       // check and the rename, so the window in which a lost lease could go unnoticed is that short.
-      // The calls on the part's descriptor only touch its inode in memory: made at once.
       const existing = lstatOrUndefined(target);
-      const owner = ownerToKeep(existing);
-      if (owner) part.handle.chown(owner.uid, owner.gid);
-      part.handle.chmod(modeFor(existing, this.#shared.umask, options.newFileMode));
-      const sealed = part.handle.stat();
-      await options.sealed?.();
-      // The part's one fsync comes after its mode and owner are set (`finish` only wrote): it
-      // makes the bytes and the inode durable together, so a power loss after the rename cannot
-      // bring the file back with the part's private 0600 mode, and no second fsync is paid.
-      try {
-        await part.handle.sync();
-      } catch (error) {
-        throw writeError("fsync the part file of", this.path, error);
-      }
-      const written = part.handle.stat();
-      // Given away (or opened to a group), the part may be written by others from `sealed` on,
-      // which would commit their bytes as verified. A write moves the ctime; nothing of ours does.
-      if (written.ctimeMs !== sealed.ctimeMs || written.size !== sealed.size)
-        throw new SyncError(
-          "write_error",
-          `the part file of ${this.path} was changed by another process while it was made durable`,
-        );
+      const written = await part.seal(
+        modeFor(existing, this.#shared.umask, options.newFileMode),
+        ownerToKeep(existing),
+        this.path,
+        options.sealed,
+      );
       await part.close();
       await lease.check();
       if (!part.stillAtItsName())

@@ -154,6 +154,40 @@ export class LocalPart implements PartSink {
     return this.#handle;
   }
 
+  /**
+   * Gives the finished part the mode (and owner) it is committed with, then fsyncs it. The one
+   * fsync comes after them (`finish` only wrote): bytes and inode are durable together, so a power
+   * loss after the rename cannot bring the file back with the part's private 0600 mode. Given away
+   * (or opened to a group), the part may be written by others from then on, which would commit
+   * their bytes as verified: a write moves the ctime, nothing of ours does, so a moved ctime is a
+   * `write_error`. `sealed` (a failpoint) runs once owner and mode are set. `path`: for messages.
+   * Resolves to the part's stats as made durable.
+   */
+  async seal(
+    mode: number,
+    owner: { uid: number; gid: number } | undefined,
+    path: string,
+    sealed?: () => Promise<void>,
+  ): Promise<Stats> {
+    // Calls on the descriptor that only touch its inode in memory: made at once.
+    if (owner) this.#handle.chown(owner.uid, owner.gid);
+    this.#handle.chmod(mode);
+    const before = this.#handle.stat();
+    await sealed?.();
+    try {
+      await this.#handle.sync();
+    } catch (error) {
+      throw writeError("fsync the part file of", path, error);
+    }
+    const after = this.#handle.stat();
+    if (after.ctimeMs !== before.ctimeMs || after.size !== before.size)
+      throw new SyncError(
+        "write_error",
+        `the part file of ${path} was changed by another process while it was made durable`,
+      );
+    return after;
+  }
+
   /** Whether the name still leads to this very file (nobody swapped it). */
   stillAtItsName(): boolean {
     try {
