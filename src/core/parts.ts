@@ -6,7 +6,7 @@
  * with a warning, and the transfer starts from zero in a new part.
  */
 import type { PartSink, PositionalPart } from "../destinations/destination.js";
-import { SyncError, writeError } from "../errors.js";
+import { writeError } from "../errors.js";
 import { sourceIdentity } from "../sources/identity.js";
 import { canResumeWith, type Validators } from "../sources/source.js";
 import { type Lease, LeaseLostError, type PartRecord, type SegmentRecord } from "../state/store.js";
