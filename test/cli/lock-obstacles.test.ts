@@ -27,11 +27,8 @@ import { silentLogger } from "../../src/log/events.js";
 import { FsLeases } from "../../src/state/fs-leases.js";
 import { type CliResult, findLog, runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
+import { canDropPrivileges, NOBODY } from "../helpers/users.js";
 
-const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-const canDropPrivileges =
-  process.getuid?.() === 0 &&
-  spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), "true"]).status === 0;
 /** `NOBODY`, in a mount namespace of its own whose /proc hides other users' processes. */
 const NOBODY_HIDEPID = [
   "unshare",

@@ -10,12 +10,9 @@ import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { findLog, intoArtifactRoot, runCli } from "../helpers/cli.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
+import { AS_NOBODY_SKIP, canDropPrivileges, NOBODY } from "../helpers/users.js";
 
-const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-const canDropPrivileges =
-  process.getuid?.() === 0 &&
-  spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), "true"]).status === 0;
-const skip = canDropPrivileges ? false : "needs root and setpriv to act as another user";
+const skip = AS_NOBODY_SKIP;
 
 /** `dir/pub` with `ok/a.txt` and a folder `locked/` nobody may not read, and `dir/other.txt`. */
 async function tree(t: TestContext) {

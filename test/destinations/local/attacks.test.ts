@@ -15,13 +15,10 @@ import { FsStateStore } from "../../../src/state/fs-store.js";
 import { CliProcess, findLog, runCli, singlePair } from "../../helpers/cli.js";
 import { bytes, sha256, useTestServer } from "../../helpers/server.js";
 import { isPartName, tempDir, waitForPart } from "../../helpers/tmp.js";
+import { AS_NOBODY_SKIP, NOBODY } from "../../helpers/users.js";
 
 const server = useTestServer();
-const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-const canDropPrivileges =
-  process.getuid?.() === 0 &&
-  spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), "true"]).status === 0;
-const skip = canDropPrivileges ? false : "needs root and setpriv to act as another user";
+const skip = AS_NOBODY_SKIP;
 
 /** Runs a shell command as nobody (the attacker). */
 function asNobody(command: string): void {

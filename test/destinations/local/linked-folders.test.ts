@@ -22,8 +22,8 @@ import { describe, test } from "node:test";
 import { LocalDestinations } from "../../../src/destinations/local/destinations.js";
 import { CliProcess, runCli } from "../../helpers/cli.js";
 import { tempDir } from "../../helpers/tmp.js";
+import { NOBODY } from "../../helpers/users.js";
 
-const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
 const asRoot = process.getuid?.() === 0;
 
 /** Plants a link as nobody when the test can drop privileges, else as the runner. */
