@@ -169,8 +169,10 @@ export interface EventFields {
     delay_ms: number | null;
     status?: number;
   };
-  /** A link in a directory source that leads outside it: not synced. */
+  /** A link in a directory source not followed (outside it, to a folder, dangling): not synced. */
   "skipped symlink": { source: string; link: string; reason: string };
+  /** A FIFO, socket or device in a directory source: not read (a FIFO could block the run). */
+  "skipped special file": { source: string; path: string; kind: string };
   /** `--insecure`: said on every run, since it is easy to forget in a script. */
   "TLS certificates not verified": { reason: string };
   interrupted: { signal: string };

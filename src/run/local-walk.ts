@@ -22,8 +22,13 @@ export interface SkippedLink {
 export interface LocalListing {
   /** Files to copy: relative, `/`-separated, sorted. */
   files: string[];
-  /** Links left out: those leading outside the folder (without `follow`), and links to folders. */
+  /**
+   * Links left out: those leading outside the folder (without `follow`), links to folders, and
+   * links whose target does not exist.
+   */
   skipped: SkippedLink[];
+  /** Entries that are neither files, folders nor links (FIFOs, sockets, devices), as rsync skips. */
+  special: Array<{ path: string; kind: string }>;
   /** Folders whose entries could not be read (relative, `/`-separated), with the error's code. */
   unreadable: Array<{ folder: string; code: string }>;
   /** The permission bits of each folder read (relative, `/`-separated; `""`: the folder itself). */
@@ -31,6 +36,7 @@ export interface LocalListing {
 }
 
 const LEAVES = "it leads outside the source folder (--follow-symlinks follows it)";
+const DANGLING = "its target does not exist";
 const FOLDER_LINK =
   "it leads to a folder: links to folders are not followed (give that folder as a source of its own)";
 
@@ -50,7 +56,13 @@ export async function listDirectory(
 ): Promise<LocalListing> {
   const matches = await patternMatcher(pattern);
   const realRoot = await realpath(dir);
-  const listing: LocalListing = { files: [], skipped: [], unreadable: [], folderModes: new Map() };
+  const listing: LocalListing = {
+    files: [],
+    skipped: [],
+    special: [],
+    unreadable: [],
+    folderModes: new Map(),
+  };
   // Depth first, one folder's entries at a time: the depth bound prunes folders, not only files.
   const pending: Array<{ folder: string; depth: number }> = [{ folder: dir, depth: 1 }];
   while (pending.length > 0) {
@@ -84,10 +96,14 @@ export async function listDirectory(
         listing.files.push(rel);
         continue;
       }
-      if (!entry.isSymbolicLink()) continue;
+      if (!entry.isSymbolicLink()) {
+        listing.special.push({ path: full, kind: specialKind(entry) });
+        continue;
+      }
       const target = await realpath(full).catch(() => undefined);
       const kind = target === undefined ? undefined : await stat(target).catch(() => undefined);
       if (kind?.isDirectory()) listing.skipped.push({ link: full, reason: FOLDER_LINK });
+      if (target === undefined) listing.skipped.push({ link: full, reason: DANGLING });
       if (!target || !kind?.isFile()) continue;
       if (follow || isInside(target, realRoot)) listing.files.push(rel);
       else listing.skipped.push({ link: full, reason: LEAVES });
@@ -95,6 +111,16 @@ export async function listDirectory(
   }
   listing.files.sort();
   listing.skipped.sort((a, b) => (a.link < b.link ? -1 : a.link > b.link ? 1 : 0));
+  listing.special.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   listing.unreadable.sort((a, b) => (a.folder < b.folder ? -1 : a.folder > b.folder ? 1 : 0));
   return listing;
+}
+
+/** What a directory entry that is not a file, folder or link is, in words. */
+function specialKind(entry: Dirent): string {
+  if (entry.isFIFO()) return "named pipe";
+  if (entry.isSocket()) return "socket";
+  if (entry.isCharacterDevice()) return "character device";
+  if (entry.isBlockDevice()) return "block device";
+  return "unknown file type";
 }

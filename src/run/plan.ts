@@ -45,6 +45,8 @@ export interface Plan {
   emptyDirectories: string[];
   /** Links in directory sources the walk did not follow (worth a warning each). */
   skippedLinks: Array<{ source: string } & SkippedLink>;
+  /** Entries of directory sources that are not regular files (FIFOs, sockets, devices). */
+  skippedSpecial: Array<{ source: string; path: string; kind: string }>;
   /** How many pairs `--checksum-file` gave a digest (absent without one; none is worth a warning). */
   checksumFileMatched?: number;
   /** How many sources were directories (none: the directory options had nothing to act on). */
@@ -60,7 +62,7 @@ export interface Plan {
 export async function plan(options: ResolvedOptions, listing?: RemoteListing): Promise<Plan> {
   const pairs: PlannedPair[] = [];
   const emptyDirectories: string[] = [];
-  const skippedLinks: Plan["skippedLinks"] = [];
+  const skipped: Skipped = { skippedLinks: [], skippedSpecial: [] };
   const landing: NamedFolder = { root: options.artifactRoot };
   const found = { directories: 0 };
   // Before any listing: a plan refused must not have asked the servers first.
@@ -74,7 +76,7 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
           options,
           remote(listing),
         )
-      : await expand(given, options, skippedLinks, landing, found);
+      : await expand(given, options, skipped, landing, found);
     if (isRemoteDirectory(given.location)) found.directories += 1;
     if (expanded === "empty directory") emptyDirectories.push(given.location.display);
     // One at a time: spreading a hundred thousand pairs into push() overflows the stack.
@@ -104,16 +106,19 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
   return {
     pairs,
     emptyDirectories,
-    skippedLinks,
+    ...skipped,
     ...(checksumFileMatched === undefined ? {} : { checksumFileMatched }),
     directories: found.directories,
   };
 }
 
+/** What the walks of a plan left out, worth a warning each. */
+type Skipped = Pick<Plan, "skippedLinks" | "skippedSpecial">;
+
 async function expand(
   given: GivenSource,
   options: ResolvedOptions,
-  skippedLinks: Plan["skippedLinks"],
+  { skippedLinks, skippedSpecial }: Skipped,
   landing: NamedFolder,
   found: { directories: number },
 ): Promise<PlannedPair[] | "empty directory"> {
@@ -171,6 +176,7 @@ async function expand(
     return [refused(location, root, `the folder cannot be read (${errorCodeOf(error) ?? error})`)];
   }
   for (const link of listed.skipped) skippedLinks.push({ source: location.display, ...link });
+  for (const entry of listed.special) skippedSpecial.push({ source: location.display, ...entry });
   const { files, unreadable } = listed;
   if (files.length === 0 && unreadable.length === 0) return "empty directory";
   const group: DirectoryGroup = {

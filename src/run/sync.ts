@@ -203,11 +203,13 @@ async function runWithState(
   try {
     // Plan first: a plan refused (collisions, a bad checksum file) must leave nothing written.
     const planned = await plan(resolved, listing);
-    const { emptyDirectories, skippedLinks } = planned;
+    const { emptyDirectories, skippedLinks, skippedSpecial } = planned;
     for (const [bare, href] of credentialsOf(planned.pairs)) credentials.set(bare, href);
     await validateEnvironment(state.validate, logger, resolved.dryRun);
     for (const { source, link, reason } of skippedLinks)
       logger.emit("warning", "skipped symlink", { source, link, reason });
+    for (const { source, path, kind } of skippedSpecial)
+      logger.emit("warning", "skipped special file", { source, path, kind });
     for (const source of emptyDirectories) {
       logger.emit("warning", "directory matched no files", { source, pattern: resolved.pattern });
     }

@@ -87,6 +87,23 @@ describe("local directory walk", () => {
       assert.deepEqual(await listFiles(join(dir, "out")), ["real/a/x.txt"]);
     }
   });
+  test("a named pipe and a dangling link are left out, and said so (they were skipped without a word)", async (t) => {
+    const dir = await tempDir(t);
+    const real = join(dir, "real");
+    await mkdir(real);
+    await writeFile(join(real, "x.txt"), "x\n");
+    assert.equal(spawnSync("mkfifo", [join(real, "pipe")]).status, 0);
+    await symlink("gone.txt", join(real, "dangling"));
+    const run = await runCli(intoArtifactRoot([real], dir));
+    assert.equal(run.code, 0, run.stderr.slice(0, 2000));
+    const special = findLog(run, "skipped special file");
+    assert.equal(special?.path, join(real, "pipe"));
+    assert.equal(special?.kind, "named pipe");
+    const link = findLog(run, "skipped symlink");
+    assert.equal(link?.link, join(real, "dangling"));
+    assert.match(String(link?.reason), /does not exist/);
+    assert.deepEqual(await listFiles(join(dir, "out")), ["real/x.txt"]);
+  });
   test("the folders of a mirror keep the source folders' permission bits (less the umask)", async (t) => {
     const dir = await tempDir(t);
     await chmod(dir, 0o755);
