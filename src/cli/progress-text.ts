@@ -1,4 +1,5 @@
-/** The figures of a progress line in words: sizes, durations, a rate that follows the link, and bytes, %, rate and ETA together. */
+/** The figures of a progress line in words: sizes, durations, a rate that follows the link, and bytes, %, rate and ETA together; text fitted to terminal columns. */
+import stringWidth from "string-width";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
@@ -56,4 +57,34 @@ export function progressText(done: number, total: number | undefined, rate: numb
   if (total !== undefined && rate > 0 && done < total)
     parts.push(`ETA ${formatDuration(((total - done) / rate) * 1000)}`);
   return parts.join(" · ");
+}
+
+/**
+ * The longest start of `text` that fits in `columns` terminal columns. Columns, not characters:
+ * a CJK character or an emoji takes two, a combining accent none, so a name cut by its length
+ * pushed a bar line past the edge, where wrapping is off (string-width measures, as cli-progress
+ * does its own bars).
+ */
+export function fitColumns(text: string, columns: number): string {
+  if (text.length <= columns && stringWidth(text) === text.length) return text;
+  let used = 0;
+  let end = 0;
+  for (const char of text) {
+    const width = stringWidth(char);
+    if (used + width > columns) break;
+    used += width;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}
+
+/** `text` cut, or padded with spaces, to exactly `columns` terminal columns. */
+export function padColumns(text: string, columns: number): string {
+  const fitted = fitColumns(text, columns);
+  return fitted + " ".repeat(Math.max(0, columns - stringWidth(fitted)));
+}
+
+/** The terminal columns `text` takes. */
+export function columnsOf(text: string): number {
+  return stringWidth(text);
 }

@@ -7,7 +7,15 @@ import { basename } from "node:path";
 import cliProgress from "cli-progress";
 import type { ProgressEvent } from "../core/progress.js";
 import { printable, type RetryNotice, retryCount } from "../log/human.js";
-import { formatBytes, formatDuration, progressText, RateMeter } from "./progress-text.js";
+import {
+  columnsOf,
+  fitColumns,
+  formatBytes,
+  formatDuration,
+  padColumns,
+  progressText,
+  RateMeter,
+} from "./progress-text.js";
 
 export { formatBytes, formatDuration };
 
@@ -61,10 +69,12 @@ export class TerminalRenderer {
           const width = options.barsize ?? 24;
           const filled = Math.round(Math.min(1, params.progress) * width);
           const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
-          const line = `${printable(payload.label).padEnd(24).slice(0, 24)} ${bar} ${payload.detail}`;
+          // A tab in a name would move the cursor by up to eight columns: shown as `\t`.
+          const label = printable(payload.label).replaceAll("\t", "\\t");
+          const line = `${padColumns(label, 24)} ${bar} ${payload.detail}`;
           // Never wider than the terminal: a wrapped bar line is redrawn as garbage.
           const columns = stream.columns ?? 80;
-          return line.length > columns - 1 ? `${line.slice(0, columns - 2)}…` : line;
+          return columnsOf(line) > columns - 1 ? `${fitColumns(line, columns - 2)}…` : line;
         },
       },
       cliProgress.Presets.shades_classic,
@@ -102,8 +112,12 @@ export class TerminalRenderer {
     const width = Math.max(20, (this.#stream.columns ?? 80) - 1);
     const text = line.endsWith("\n") ? line.slice(0, -1) : line;
     const rows: string[] = [];
-    for (let at = 0; at < text.length || rows.length === 0; at += width)
-      rows.push(text.slice(at, at + width));
+    for (let rest = text; rest.length > 0 || rows.length === 0; ) {
+      // At least one character a row, however wide: the loop ends.
+      const row = fitColumns(rest, width) || (Array.from(rest)[0] ?? "");
+      rows.push(row);
+      rest = rest.slice(row.length);
+    }
     this.#bars.log(`${rows.join("\n")}\n`);
     // cli-progress prints logged lines at its next redraw, and drops them if it stops first.
     this.#bars.update();

@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import stringWidth from "string-width";
 import { CLI, runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -95,5 +96,47 @@ describe("a line printed above the bars", () => {
     assert.ok(rows.length >= 5, shown);
     for (const row of rows) assert.ok(row.length <= 39, `a row wider than the terminal: ${row}`);
     assert.ok(shown.replace(/\r?\n/g, "").includes(reason), "every character of the line is shown");
+  });
+});
+
+describe("a bar's name", () => {
+  test("is fitted to columns, not characters, and shows a tab as \\t (wide names overflowed)", async () => {
+    const { Writable } = await import("node:stream");
+    const { TerminalRenderer } = await import("../../src/cli/render.js");
+    let written = "";
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          written += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 60, rows: 20 },
+    ) as unknown as NodeJS.WriteStream;
+    const renderer = new TerminalRenderer(terminal);
+    renderer.onProgress({ type: "planned", total: 2 });
+    const wide = "報告書二〇二六年十二月の売上データ一覧表.csv";
+    renderer.onProgress({ type: "started", source: "s1", destination: `/d/${wide}` });
+    renderer.onProgress({ type: "started", source: "s2", destination: "/d/tab\there.csv" });
+    renderer.log(
+      "✗ 報告書二〇二六年十二月の売上データ一覧表報告書二〇二六年十二月の売上データ一覧表: gone\n",
+    );
+    renderer.stop();
+    const shown = written.replace(
+      new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g"),
+      "",
+    );
+    const rows = shown.split(/\r?\n|\r/).filter((row) => row.trim() !== "");
+    assert.ok(
+      rows.some((row) => row.startsWith("報告書")),
+      shown,
+    );
+    for (const row of rows)
+      assert.ok(
+        stringWidth(row) <= 59,
+        `a row wider than the terminal (${stringWidth(row)}): ${row}`,
+      );
+    assert.ok(shown.includes("tab\\there.csv"), shown);
+    assert.ok(!shown.includes("\t"), "no raw tab");
   });
 });
