@@ -73,7 +73,7 @@ export class TerminalRenderer {
           const label = printable(payload.label).replaceAll("\t", "\\t");
           const line = `${padColumns(label, 24)} ${bar} ${payload.detail}`;
           // Never wider than the terminal: a wrapped bar line is redrawn as garbage.
-          const columns = stream.columns ?? 80;
+          const columns = stream.columns || 80;
           return columnsOf(line) > columns - 1 ? `${fitColumns(line, columns - 2)}…` : line;
         },
       },
@@ -109,7 +109,8 @@ export class TerminalRenderer {
     }
     // The bars turn the terminal's line wrapping off: a long line would be cut at the edge, its
     // reason lost. Broken into rows that fit instead.
-    const width = Math.max(20, (this.#stream.columns ?? 80) - 1);
+    // A terminal whose size nobody set (a pty under `script`, some `docker exec`s) says 0.
+    const width = Math.max(20, (this.#stream.columns || 80) - 1);
     const text = line.endsWith("\n") ? line.slice(0, -1) : line;
     const rows: string[] = [];
     for (let rest = text; rest.length > 0 || rows.length === 0; ) {
@@ -150,7 +151,7 @@ export class TerminalRenderer {
         const name = basename(event.destination);
         const drawn = [...this.#transfers.values()].filter((transfer) => transfer.bar).length;
         // Never more bars than rows: a screen that overflows scrolls bar fragments away.
-        const room = Math.max(1, (this.#stream.rows ?? 24) - 4);
+        const room = Math.max(1, (this.#stream.rows || 24) - 4);
         this.#transfers.set(keyOf(event), {
           bar: drawn < room ? this.#bars.create(1, 0, { label: name, detail: "" }) : undefined,
           name,

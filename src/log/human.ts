@@ -108,6 +108,8 @@ export function humanTerminal(options: HumanTerminalOptions): Logger {
         // Info and debug bound for this same terminal would be JSON among sentences: shown as
         // sentences too when asked for (-v, --log-level), else left to the closing summary.
         if (options.infoOnTerminal) {
+          // The bars' own summary says it (-v said it twice).
+          if (message === "synchronization complete" && options.summaryShown) return;
           // A dry run's answer is its "would fetch" lines: said at the default level too.
           const asked =
             message === "would fetch" && LEVEL_RANK[options.minLevel] <= LEVEL_RANK.info;
@@ -161,7 +163,8 @@ export function humanLine(
     case "another synchronization is in progress":
       return `⚠ ${nameOf(f)}: skipped, another run holds its lock`;
     case "synchronization complete":
-      return `${mark} ${f.failed} of ${f.total} failed · exit ${f.exit_code}`;
+      // Every count, as the bars' summary gives them: "0 of 1 failed" said nothing of a clean run.
+      return `${mark} ${f.total} ${f.total === 1 ? "source" : "sources"}: ${f.synced} synced, ${f.unchanged} up to date, ${f.skipped} skipped, ${f.failed} failed · exit ${f.exit_code}`;
     case "would fetch":
       return `· ${nameOf(f)}: would fetch (${f.reason})`;
     default: {

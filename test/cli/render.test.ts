@@ -99,6 +99,29 @@ describe("a line printed above the bars", () => {
   });
 });
 
+describe("a terminal of unknown size", () => {
+  test("(0 columns: a pty nobody sized) is taken as 80 columns, not cut into rows of 20", async () => {
+    const { Writable } = await import("node:stream");
+    const { TerminalRenderer } = await import("../../src/cli/render.js");
+    let written = "";
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          written += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 0, rows: 0 },
+    ) as unknown as NodeJS.WriteStream;
+    const renderer = new TerminalRenderer(terminal);
+    renderer.onProgress({ type: "planned", total: 1 });
+    const line = "✗ report-2026-12.csv: HTTP 503 Service Unavailable (END)";
+    renderer.log(`${line}\n`);
+    renderer.stop();
+    assert.ok(written.includes(line), written);
+  });
+});
+
 describe("a bar's name", () => {
   test("is fitted to columns, not characters, and shows a tab as \\t (wide names overflowed)", async () => {
     const { Writable } = await import("node:stream");
