@@ -8,7 +8,7 @@ import { type CoalescedSinks, coalescedSinks } from "../log/line-writer.js";
 import { Redactor, secretsOfUrl } from "../log/redact.js";
 import { PROXY_ENV_NAMES } from "../options/network.js";
 import { isInstalled, packageVersion } from "../options/package.js";
-import { EXIT } from "../run/report.js";
+import { EXIT, Tally } from "../run/report.js";
 /**
  * The command line: argv → options → sync → exit code. A thin layer over `sync()`: it owns only
  * what a process owns — argv, stdout/stderr, signals and the exit code.
@@ -166,6 +166,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   routeConsoleTo(logger);
 
   const startedAt = Date.now();
+  // What finished, for the metrics of a run stopped before its report (a signal).
+  const finished = { tally: new Tally(), retries: 0 };
   // Written as the run goes (results kept by nobody): see json-document.ts.
   const document = options.json
     ? options.jsonFormat === "legacy"
@@ -235,6 +237,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         onResult: (result) => {
           // The plan is made and the first pair done: from here on the event loop turns often.
           heapUnderWay();
+          finished.tally.add(result);
+          finished.retries += Math.max(0, result.attempts - 1);
           renderer?.record(result);
           return document?.add(result);
         },
@@ -268,7 +272,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (options.metricsFile === undefined || code === EXIT.usage || options.toStdout) return;
     const { recordFailedRun } = await import("../run/metrics.js");
     const { resolve } = await import("node:path");
-    await recordFailedRun(resolve(options.metricsFile), code, startedAt, logger);
+    await recordFailedRun(resolve(options.metricsFile), code, startedAt, logger, {
+      summary: finished.tally.summary(),
+      retries: finished.retries,
+    });
   }
 }
 

@@ -156,21 +156,30 @@ export async function recordMetrics(
 
 /**
  * The metrics of a run that ended without a report (an unfit machine, 42; interrupted, 130/143;
- * an internal error): its exit code and no counts, so that an alert on the exit code fires and
- * the last success stays the one before. A usage error (64) writes none: the path itself may be
- * what was wrong.
+ * an internal error): its exit code and the counts of what `finished` before it stopped (the
+ * results its `--json` document lists; none when absent), so that an alert on the exit code
+ * fires and the last success stays the one before. No circuit series: the run's origins were not
+ * all asked. A usage error (64) writes none: the path itself may be what was wrong.
  */
 export async function recordFailedRun(
   path: string,
   exitCode: number,
   startedAt: number,
   logger: Logger,
+  finished?: { summary: Summary; retries: number },
 ): Promise<void> {
   const finishedAt = Date.now();
   try {
     await writeMetricsFile(path, {
-      summary: { total: 0, synced: 0, unchanged: 0, skipped: 0, failed: 0, bytes: 0 },
-      retries: 0,
+      summary: finished?.summary ?? {
+        total: 0,
+        synced: 0,
+        unchanged: 0,
+        skipped: 0,
+        failed: 0,
+        bytes: 0,
+      },
+      retries: finished?.retries ?? 0,
       durationMs: finishedAt - startedAt,
       exitCode,
       finishedAt,

@@ -7,7 +7,7 @@ import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runCli } from "../helpers/cli.js";
+import { CliProcess, runCli } from "../helpers/cli.js";
 import { bytes, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -121,6 +121,37 @@ describe("--metrics-file", () => {
     const values = await readMetrics(metrics);
     assert.equal(values.get("resilient_sync_exit_code"), 42);
     assert.equal(values.get("resilient_sync_sources{status=synced}"), 0);
+  });
+
+  test("an interrupted run counts what finished before the signal (it wrote zeros)", async (t) => {
+    const dir = await tempDir(t);
+    const metrics = join(dir, "m.prom");
+    server.route("/m/first.bin", { body: bytes(3000, 5) });
+    server.route("/m/held.bin", {
+      body: bytes(400_000, 6),
+      script: [{ kind: "hold", afterBytes: 100_000 }],
+    });
+    const run = new CliProcess(
+      [
+        "--metrics-file",
+        metrics,
+        "--max-workers",
+        "1",
+        "--artifact-root",
+        join(dir, "out"),
+        server.url("/m/first.bin"),
+        server.url("/m/held.bin"),
+      ],
+      { env: { REPO_ROOT: dir } },
+    );
+    await server.waitFor(() => server.bytesSentFor("/m/held.bin") >= 100_000);
+    run.child.kill("SIGTERM");
+    const result = await run.done;
+    assert.equal(result.code, 143, result.stderr);
+    const values = await readMetrics(metrics);
+    assert.equal(values.get("resilient_sync_exit_code"), 143);
+    assert.equal(values.get("resilient_sync_sources{status=synced}"), 1);
+    assert.equal(values.get("resilient_sync_bytes"), 3000);
   });
 
   test("a link planted at the path is replaced, never written through", async (t) => {
