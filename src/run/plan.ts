@@ -188,21 +188,24 @@ async function expand(
   };
   // A folder below that cannot be read fails as a pair of its own: its files are not copied, and
   // the run says so (exit 1 beside the files that were), as rsync reports a partial transfer.
-  const unread = unreadable.map(({ folder: rel, code }) =>
-    refusedFile(
-      new DirectoryFilePair(group, rel),
-      root,
+  // Refused pairs are labelled by what they name (the folder, the file: results and terminal
+  // lines said the directory source's name); only a name that would leave the root is not used.
+  const unread = unreadable.map(({ folder: rel, code }) => {
+    const pair = new DirectoryFilePair(group, rel);
+    return refusedFile(
+      pair,
+      pair.destination,
       `the folder cannot be read (${code}): its files are not copied`,
-    ),
-  );
+    );
+  });
   return unread.concat(
     files.map((rel) => {
       const pair = new DirectoryFilePair(group, rel);
-      if (rel.includes("\uFFFD"))
-        return refusedFile(pair, root, "the file name is not valid UTF-8");
-      if (hasControlCharacter(rel))
-        return refusedFile(pair, root, "the file name holds control characters");
       const destination = pair.destination;
+      if (rel.includes("\uFFFD"))
+        return refusedFile(pair, destination, "the file name is not valid UTF-8");
+      if (hasControlCharacter(rel))
+        return refusedFile(pair, destination, "the file name holds control characters");
       if (!isInside(destination, root))
         return refusedFile(pair, root, "the file name would leave the artifact root");
       return isOwnFileName(basename(destination))

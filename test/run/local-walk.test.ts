@@ -41,6 +41,8 @@ describe("local directory walk", () => {
     assert.deepEqual(report.summary.failed, 1);
     const failed = report.results.find((r: { status: string }) => r.status === "failed");
     assert.equal(failed.source, join(pub, "locked"));
+    // Labelled by the folder it names, not the directory source's own folder.
+    assert.equal(failed.destination, join(dir, "out", "pub", "locked"));
     assert.equal(failed.error.code, "invalid_source");
     assert.match(failed.error.message, /cannot be read \(EACCES\)/);
     assert.deepEqual(await listFiles(join(dir, "out")), ["other.txt", "pub/ok/a.txt"]);
@@ -87,6 +89,23 @@ describe("local directory walk", () => {
       assert.deepEqual(await listFiles(join(dir, "out")), ["real/a/x.txt"]);
     }
   });
+  test("a file refused for its name is labelled by that name (it was labelled by the source folder)", async (t) => {
+    const dir = await tempDir(t);
+    const real = join(dir, "real");
+    await mkdir(real);
+    await writeFile(join(real, "x.txt"), "x\n");
+    await writeFile(join(real, "bell\u0007.txt"), "b\n");
+    const run = await runCli(intoArtifactRoot([real], dir, "--json"));
+    assert.equal(run.code, 1, run.stderr.slice(0, 2000));
+    const failed = JSON.parse(run.stdout).results.find(
+      (r: { status: string }) => r.status === "failed",
+    );
+    assert.equal(failed.source, join(real, "bell\u0007.txt"));
+    assert.equal(failed.destination, join(dir, "out", "real", "bell\u0007.txt"));
+    assert.match(failed.error.message, /control characters/);
+    assert.deepEqual(await listFiles(join(dir, "out")), ["real/x.txt"]);
+  });
+
   test("a named pipe and a dangling link are left out, and said so (they were skipped without a word)", async (t) => {
     const dir = await tempDir(t);
     const real = join(dir, "real");
