@@ -8,7 +8,7 @@
 import { errorCodeOf, SyncError } from "../../errors.js";
 import { parseRetryAfter } from "../../policies/backoff.js";
 import type { ResponseHeaders } from "./headers.js";
-import { type ProxyInUse, proxyFailure, proxyName } from "./proxy-errors.js";
+import { type ProxyInUse, proxyFailure, proxyName, tunnelFailure } from "./proxy-errors.js";
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
 /** A certificate that fails verification will fail again: no retry, no circuit count. */
@@ -100,6 +100,8 @@ export function describeHttpError(
   const refused = proxyFailure(error, where, proxy);
   if (refused) return refused;
   const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
+  const tunnel = tunnelFailure(error, where, proxy, code);
+  if (tunnel) return tunnel;
   const timeout = TIMEOUT_CODES[code];
   // Through a proxy, the socket is the proxy's: failing to open it is the proxy's fault. Not a
   // connect timeout, though: through a tunnel it also covers the TLS handshake with the origin.

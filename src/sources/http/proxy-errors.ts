@@ -59,6 +59,44 @@ export function proxyName(proxy: ProxyInUse | undefined): string {
     : "the proxy";
 }
 
+/**
+ * `error`, a failure of the CONNECT that opens a tunnel through a proxy (undici's own request to
+ * the proxy), marked so that `tunnelFailure` can name the proxy: undici passes it on as the
+ * request's failure, where it read as the origin's ("no response headers in time").
+ */
+export function markTunnelFailure(error: unknown): unknown {
+  if (error instanceof Error) Object.assign(error, { proxyTunnel: true });
+  return error;
+}
+
+/**
+ * The `SyncError` of a tunnel that failed before it was open (marked by `markTunnelFailure`),
+ * else `undefined`: retried, named, and not held against the origin, which was never reached.
+ */
+export function tunnelFailure(
+  error: unknown,
+  where: string,
+  proxy: ProxyInUse | undefined,
+  code: string,
+): SyncError | undefined {
+  if (!(error instanceof Error) || (error as { proxyTunnel?: boolean }).proxyTunnel !== true)
+    return undefined;
+  const timedOut = code === "UND_ERR_HEADERS_TIMEOUT";
+  const what = timedOut
+    ? "did not answer the tunnel request (CONNECT) in time"
+    : "failed the tunnel request (CONNECT)";
+  return new SyncError(
+    timedOut ? "timeout" : "network",
+    `${where}: ${proxyName(proxy)} ${what} (${code})`,
+    {
+      cause: error,
+      retryable: true,
+      unreachable: true,
+      atProxy: true,
+    },
+  );
+}
+
 function hasCredentials(url: string): boolean {
   try {
     const parsed = new URL(url);

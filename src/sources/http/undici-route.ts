@@ -9,8 +9,9 @@
  * through the http proxy). Plain http goes to the proxy as an absolute-URI request, as curl sends
  * it (many proxies allow CONNECT to port 443 only); https is tunnelled with CONNECT.
  */
-import { type Dispatcher, EnvHttpProxyAgent, request } from "undici";
+import { type Dispatcher, EnvHttpProxyAgent, Pool, request } from "undici";
 import type { NetworkSettings } from "../../options/network.js";
+import { markTunnelFailure } from "./proxy-errors.js";
 
 /** Loaded with undici: its bodies are read off at once (see eager-body.ts). */
 export { eagerBody } from "./eager-body.js";
@@ -35,6 +36,12 @@ export class UndiciRoute {
         bodyTimeout: timeoutMs,
         keepAliveTimeout: 10_000,
         connections: 16,
+        // The pool that talks to the proxy itself: undici makes it with the connector alone, so
+        // the answer to a CONNECT was awaited for its default 300 s whatever --timeout said.
+        clientFactory: (origin: URL, options: Pool.Options) =>
+          proxyPool(
+            new Pool(origin, { ...options, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
+          ),
       });
     const httpProxy = network?.httpProxy ?? "";
     const httpsProxy = network?.httpsProxy ?? "";
@@ -45,22 +52,82 @@ export class UndiciRoute {
     this.#agents = { http: shared ? https : agentFor(httpProxy, "http"), https };
   }
 
+  /**
+   * One request. Settles when `init.signal` aborts, whatever undici is waiting for: a request
+   * waiting on a tunnel's CONNECT is not told of its signal by undici (the tunnel is undici's
+   * connection, not the request's), and a run stopped by a signal or its deadline waited there.
+   */
   request(
     url: URL,
     init: { method: "GET" | "HEAD"; headers: Record<string, string>; signal: AbortSignal },
   ): Promise<Dispatcher.ResponseData> {
-    return request(url, {
+    const { signal } = init;
+    const sent = request(url, {
       method: init.method,
-      headers: init.headers,
+      // A copy: undici's ProxyAgent writes `host` into the headers it is given, and the caller
+      // sends the same object to the next hop of a redirect, which then asked the old host.
+      headers: { ...init.headers },
       dispatcher: url.protocol === "https:" ? this.#agents.https : this.#agents.http,
-      signal: init.signal,
+      signal,
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
+    }).then((response) => {
+      const { location } = response.headers;
+      if (typeof location === "string") response.headers.location = asUtf8(location);
+      return response;
     });
+    if (signal.aborted) return sent;
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    // Lost the race, or aborted after it: no one awaits it then.
+    aborted.catch(() => {});
+    // What undici answers after the abort is dropped: its body, if any, is let go.
+    sent.then(
+      (response) => {
+        if (signal.aborted) response.body.destroy();
+      },
+      () => {},
+    );
+    return Promise.race([sent, aborted]).finally(() =>
+      signal.removeEventListener("abort", onAbort),
+    );
   }
 
   async close(): Promise<void> {
     const { http, https } = this.#agents;
     await Promise.all(http === https ? [https.destroy()] : [http.destroy(), https.destroy()]);
+  }
+}
+
+/** `pool`, whose CONNECTs (the only requests undici sends it) fail marked as the proxy's. */
+function proxyPool(pool: Pool): Pool {
+  const connect = pool.connect.bind(pool) as (
+    options: Dispatcher.ConnectOptions,
+  ) => Promise<Dispatcher.ConnectData>;
+  return Object.assign(pool, {
+    connect: (options: Dispatcher.ConnectOptions) =>
+      connect(options).catch((error: unknown) => {
+        throw markTunnelFailure(error);
+      }),
+  });
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A header value undici decoded byte by byte (latin1), read as the UTF-8 it is when it is valid
+ * UTF-8: a raw `Location: /é.csv` became `/Ã©.csv` through a proxy, while our own client (and
+ * curl) read `/é.csv`. A value that is not valid UTF-8 is left as it was.
+ */
+function asUtf8(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: bytes above 0x7f are what is looked for.
+  if (!/[\u0080-\u00ff]/.test(value) || /[^\u0000-\u00ff]/.test(value)) return value;
+  try {
+    return UTF8.decode(Buffer.from(value, "latin1"));
+  } catch {
+    return value;
   }
 }
