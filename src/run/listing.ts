@@ -35,6 +35,7 @@ export function remoteListing(parts: {
       logger: parts.logger,
       maxAttempts: options.maxAttempts,
       retryMaxTimeMs: options.retryMaxTimeMs,
+      backoffFactor: options.backoffFactor,
       delayScale: parts.delayScale,
       signal: parts.signal,
     }

@@ -40,6 +40,8 @@ export interface RemoteListing {
   maxAttempts: number;
   /** `--retry-max-time` in milliseconds: an outage is waited out while listing too. */
   retryMaxTimeMs: number;
+  /** `--backoff-factor`: multiplies every backoff delay, a page's as a transfer's. */
+  backoffFactor: number;
   /** Multiplies every backoff and pace delay (tests). */
   delayScale: number;
   /** The run's: an interrupt or the deadline stops the listing. */
@@ -84,6 +86,7 @@ export async function readPageWithRetries<T>(
     random: listing.random,
     maxAttempts,
     retryMaxTimeMs: listing.retryMaxTimeMs,
+    backoffFactor: listing.backoffFactor,
     resumable: () => false,
     delayScale: listing.delayScale,
   });

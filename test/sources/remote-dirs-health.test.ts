@@ -57,6 +57,33 @@ describe("remote directories: origin health", () => {
     assert.equal(down.paths.length, asked, "the open circuit refused the index request");
   });
 
+  test("--backoff-factor scales an index page's backoff as a transfer's (pages waited the default)", async (t) => {
+    const dir = await tempDir(t);
+    const down = await serve((_, __, response) => {
+      response.statusCode = 503;
+      response.end("down");
+    });
+    t.after(() => down.server.close());
+    const delays: number[] = [];
+    for (const factor of ["1", "0"]) {
+      const run = await runCli(
+        intoArtifactRoot(
+          [`${down.base}/f${factor}/`],
+          join(dir, factor),
+          "--max-retries",
+          "2",
+          "--backoff-factor",
+          factor,
+        ),
+        FAST,
+      );
+      assert.equal(run.code, 70, run.stderr.slice(-2000));
+      delays.push(Number(findLog(run, "index request failed")?.delay_ms));
+    }
+    assert.ok((delays[0] as number) > 0, `factor 1: ${delays[0]} ms`);
+    assert.equal(delays[1], 0, "factor 0: no wait");
+  });
+
   test("a half-open circuit lets exactly one index request through, as its probe", async (t) => {
     const dir = await tempDir(t);
     const down = await serve((_, __, response) => {
