@@ -13,8 +13,8 @@ import { type PlannedPair, refused } from "./pairs.js";
  * folders whose files could still be within it, and unsafe names (to be refused) that would be
  * either — a file by both (decoded where it can be), so that a name the pattern leaves out
  * fails nothing, as in a local directory; a folder by `--max-depth` alone (what the pattern takes
- * inside it cannot be known) — at most `room` of them, past which `tooMany` is thrown to stop
- * reading the page.
+ * inside it cannot be known) — at most `room` of them, each counted once however often the page
+ * links it, past which `tooMany` is thrown to stop reading the page.
  */
 export function keeper(
   maxDepth: number,
@@ -23,9 +23,13 @@ export function keeper(
   tooMany: SyncError,
 ): { add(link: IndexLink): void; result(): IndexLink[] } {
   const kept: IndexLink[] = [];
+  // A page may link an entry twice (Apache's icons are links too): counted once against `room`.
+  const seen = new Set<string>();
   return {
     add(link) {
       if (link.kind === "outside") return;
+      const key = `${link.kind === "folder" || (link.kind === "unsafe" && link.folder) ? "d" : "f"}${link.url.href}`;
+      if (seen.has(key)) return;
       if (link.kind === "file") {
         if (link.segments.length > maxDepth || !matches(link.segments.join("/"))) return;
       } else if (link.kind === "folder") {
@@ -35,6 +39,7 @@ export function keeper(
         const depth = link.path.split("/").length;
         if (link.folder ? depth >= maxDepth : depth > maxDepth || !matches(link.path)) return;
       }
+      seen.add(key);
       kept.push(link);
       if (kept.length > room) throw tooMany;
     },

@@ -16,3 +16,21 @@ describe("a directory source's index page", () => {
     assert.equal(indexPageOf(base), base);
   });
 });
+
+describe("what a page keeps of its links", () => {
+  test("an entry linked twice (Apache's icon and name) counts once against the bound (it counted twice)", async () => {
+    const { keeper } = await import("../../src/run/remote-walk.js");
+    const { classifyLink } = await import("../../src/sources/http/index-links.js");
+    const { SyncError } = await import("../../src/errors.js");
+    const root = new URL("http://127.0.0.1:8080/pub/");
+    const tooMany = new SyncError("invalid_source", "too many");
+    const kept = keeper(Number.POSITIVE_INFINITY, () => true, 2, tooMany);
+    for (const href of ["a.bin", "a.bin", "sub/", "sub/", "./a.bin"])
+      kept.add(classifyLink(href, root, root));
+    assert.deepEqual(
+      kept.result().map((link) => (link.kind === "outside" ? link.href : link.url.pathname)),
+      ["/pub/a.bin", "/pub/sub/"],
+    );
+    assert.throws(() => kept.add(classifyLink("b.bin", root, root)), tooMany);
+  });
+});
