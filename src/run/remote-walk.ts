@@ -6,6 +6,7 @@
  */
 import type { SyncError } from "../errors.js";
 import { classifyLink, type IndexLink } from "../sources/http/index-links.js";
+import { canonicalPath } from "../sources/http/within.js";
 import { type PlannedPair, refused } from "./pairs.js";
 
 /**
@@ -79,7 +80,7 @@ export function encodePath(rel: string): string {
 export function folderKeyOf(url: URL, root: URL): string | undefined {
   const folder = new URL(url.href);
   folder.pathname = url.pathname.slice(0, url.pathname.lastIndexOf("/") + 1);
-  if (folder.pathname === root.pathname) return "";
+  if (canonicalPath(folder.pathname) === canonicalPath(root.pathname)) return "";
   const link = classifyLink(folder.pathname, folder, root);
   return link.kind === "folder" ? link.segments.join("/") : undefined;
 }

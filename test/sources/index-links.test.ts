@@ -57,6 +57,26 @@ describe("classifyLink", () => {
     });
   }
 
+  test("a folder spelled with other escapes is the same folder (its links were dropped as outside)", async () => {
+    const { isWithinDirectory } = await import("../../src/sources/http/within.js");
+    const accented = new URL("http://example.com/caf%C3%A9/");
+    const tilde = new URL("http://example.com/~bob/");
+    const shown = (link: ReturnType<typeof classifyLink>) =>
+      link.kind === "outside" || link.kind === "unsafe"
+        ? `${link.kind} ${link.reason}`
+        : `${link.kind} ${link.segments.join("/")}`;
+    assert.equal(shown(classifyLink("/caf%c3%a9/x.bin", accented, accented)), "file x.bin");
+    assert.equal(shown(classifyLink("/caf%c3%a9/sub/", accented, accented)), "folder sub");
+    assert.equal(shown(classifyLink("/%7Ebob/y.bin", tilde, tilde)), "file y.bin");
+    assert.equal(shown(classifyLink("/%7ebob/", tilde, tilde)), "outside not below the directory");
+    assert.equal(
+      shown(classifyLink("/caf%C3%A8/x.bin", accented, accented)),
+      "outside not below the directory",
+    );
+    assert.ok(isWithinDirectory(new URL("http://example.com/%7Ebob/z.bin"), tilde));
+    assert.ok(!isWithinDirectory(new URL("http://example.com/%7Ebobby/z.bin"), tilde));
+  });
+
   test("userinfo on a link is dropped: the source's own credentials are used below it", () => {
     const link = classifyLink("http://mallory:pw@example.com:8080/pub/data/a.bin", PAGE, ROOT);
     assert.equal(link.kind, "file");

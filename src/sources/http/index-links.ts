@@ -9,6 +9,7 @@ import {
   isOwnFileName,
   MAX_NAME_BYTES,
 } from "../../destinations/local/names.js";
+import { canonicalPath } from "./within.js";
 
 /** What one `<a href>` of an index page is to the directory source `root`. */
 export type IndexLink =
@@ -46,15 +47,18 @@ export function classifyLink(href: string, base: URL, root: URL): IndexLink {
   if (url.search !== "")
     return { kind: "outside", href, reason: "a query (a sort link or a page)" };
   url.hash = "";
-  // The WHATWG parser has already resolved `.`, `..` and their encoded forms (`%2e%2e`).
-  if (!url.pathname.startsWith(root.pathname) || url.pathname === root.pathname) {
+  // The WHATWG parser has already resolved `.`, `..` and their encoded forms (`%2e%2e`); the
+  // escapes it keeps as written are compared in one spelling.
+  const path = canonicalPath(url.pathname);
+  const rootPath = canonicalPath(root.pathname);
+  if (!path.startsWith(rootPath) || path === rootPath) {
     return { kind: "outside", href, reason: "not below the directory" };
   }
   // Links to the same place with other userinfo are the same place: the source's own
   // credentials are the ones used below it.
   url.username = "";
   url.password = "";
-  const rest = url.pathname.slice(root.pathname.length);
+  const rest = path.slice(rootPath.length);
   const folder = rest.endsWith("/");
   const segments: string[] = [];
   const written = (folder ? rest.slice(0, -1) : rest).split("/");

@@ -12,7 +12,7 @@ import type { HttpClient } from "./client.js";
 import { describeHttpError, httpStatusError } from "./errors.js";
 import { discardBody } from "./headers.js";
 import { classifyLink, type IndexLink } from "./index-links.js";
-import { isWithinDirectory, withinDirectory } from "./within.js";
+import { canonicalPath, isWithinDirectory, withinDirectory } from "./within.js";
 
 /**
  * The largest index page read (16 MiB of body, about 100,000 entries of nginx's format): a
@@ -154,12 +154,11 @@ class ListingDigest {
       this.#counting = false;
       return;
     }
-    const folder = this.#folder.pathname;
+    const folder = canonicalPath(this.#folder.pathname);
+    const path = canonicalPath(url.pathname);
     this.#counting =
-      url.origin === this.#folder.origin &&
-      url.pathname.startsWith(folder) &&
-      url.pathname !== folder;
-    if (this.#counting) this.#hash.update(`\0${url.pathname.slice(folder.length)}${url.search}\0`);
+      url.origin === this.#folder.origin && path.startsWith(folder) && path !== folder;
+    if (this.#counting) this.#hash.update(`\0${path.slice(folder.length)}${url.search}\0`);
   }
 
   text(text: string): void {

@@ -10,7 +10,26 @@ import { redactUrl } from "../../log/redact.js";
 
 /** Whether `url` lies within the directory `root` (same origin, at or below its path). */
 export function isWithinDirectory(url: URL, root: URL): boolean {
-  return url.origin === root.origin && url.pathname.startsWith(root.pathname);
+  return (
+    url.origin === root.origin &&
+    canonicalPath(url.pathname).startsWith(canonicalPath(root.pathname))
+  );
+}
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/**
+ * `pathname` spelled one way for comparing (RFC 3986 §6.2.2): percent-escapes in upper case, and
+ * those of unreserved characters decoded. `/caf%c3%a9/` and `/caf%C3%A9/` are one folder, as are
+ * `/%7Ebob/` and `/~bob/`: the parser keeps escapes as written, and a page linking its own folder
+ * in another spelling than the URL given had every link dropped as outside it.
+ */
+export function canonicalPath(pathname: string): string {
+  if (!pathname.includes("%")) return pathname;
+  return pathname.replace(/%[0-9a-fA-F]{2}/g, (escape) => {
+    const char = String.fromCharCode(Number.parseInt(escape.slice(1), 16));
+    return UNRESERVED.test(char) ? char : escape.toUpperCase();
+  });
 }
 
 /**
