@@ -26,9 +26,9 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
  */
 export function canonicalPath(pathname: string): string {
   if (!pathname.includes("%")) return pathname;
-  return pathname.replace(/%[0-9a-fA-F]{2}/g, (escape) => {
-    const char = String.fromCharCode(Number.parseInt(escape.slice(1), 16));
-    return UNRESERVED.test(char) ? char : escape.toUpperCase();
+  return pathname.replace(/%[0-9a-fA-F]{2}/g, (triplet) => {
+    const char = String.fromCharCode(Number.parseInt(triplet.slice(1), 16));
+    return UNRESERVED.test(char) ? char : triplet.toUpperCase();
   });
 }
 
