@@ -59,7 +59,20 @@ interface Folder {
   parent: Folder | undefined;
   /** What its page lists (`ListingDigest`), once read. */
   digest?: string;
+  /**
+   * A digest this folder repeats from a folder above it that was probed and found not to be a
+   * loop: below it, repeating that digest is no sign of one.
+   */
+  notALoop?: string;
 }
+
+/**
+ * How many times a folder's listing must repeat, one step further down each time, before it is
+ * taken for a link loop. nginx and Apache give dates to the minute and no size for folders, so a
+ * real `pkg/pkg/pkg/data.txt` made in one minute lists `pkg/` exactly as `pkg/` above it does,
+ * for two levels; a loop repeats until the server's link limit. Costs a loop this many pages.
+ */
+const LOOP_REPEATS = 8;
 
 /**
  * The pairs of the remote directory `given`: every file below it that `--pattern` takes, landing
@@ -157,6 +170,18 @@ export async function expandRemoteDirectory(
     let echoed = at.parent;
     while (echoed !== undefined && echoed.digest !== page.digest) echoed = echoed.parent;
     if (echoed !== undefined) {
+      if (cleared(at.parent, page.digest)) echoed = undefined;
+      else {
+        const repeats = await repeatsDown(listing, at, echoed, root, location.display);
+        pages += repeats.pages;
+        // Real folders that list alike: walked, and their like below is no loop either.
+        if (!repeats.loop) {
+          at.notALoop = page.digest;
+          echoed = undefined;
+        }
+      }
+    }
+    if (echoed !== undefined) {
       listing.logger.emit("warning", "skipped folder", {
         source: location.display,
         folder: redactUrl(at.href),
@@ -208,3 +233,43 @@ export async function expandRemoteDirectory(
   if (planned.length === 0 && unsafe.size === 0 && failed.length === 0) return "empty directory";
   return [...planned, ...unsafe.values(), ...failed];
 }
+
+/** Whether a folder from `from` up was found to repeat `digest` without being a loop. */
+function cleared(from: Folder | undefined, digest: string): boolean {
+  for (let folder = from; folder !== undefined; folder = folder.parent)
+    if (folder.notALoop === digest) return true;
+  return false;
+}
+
+/**
+ * Whether `at`, whose page lists what `echoed` above it lists, is a link loop: the same step
+ * down from it (`at`'s path below `echoed`, once more each time) must list the same again, to
+ * `LOOP_REPEATS` repeats. A page that differs, is missing or cannot be read ends it: not a loop.
+ * Rejects only with the signal's reason.
+ */
+async function repeatsDown(
+  listing: RemoteListing,
+  at: Folder,
+  echoed: Folder,
+  root: URL,
+  display: string,
+): Promise<{ loop: boolean; pages: number }> {
+  const step = echoed.rel === "" ? at.rel : at.rel.slice(echoed.rel.length + 1);
+  let rel = at.rel;
+  for (let repeat = 1; repeat < LOOP_REPEATS; repeat += 1) {
+    rel = `${rel}/${step}`;
+    const href = new URL(`${encodePath(rel)}/`, root).href;
+    try {
+      const page = await readPageWithRetries(listing, href, root, display, () =>
+        keeper(Number.POSITIVE_INFINITY, () => true, MAX_REMOTE_ENTRIES, LOOP_PROBE_TOO_MANY),
+      );
+      if (page.digest !== echoed.digest) return { loop: false, pages: repeat };
+    } catch (error) {
+      if (listing.signal.aborted && !isDeadline(listing.signal.reason)) throw listing.signal.reason;
+      return { loop: false, pages: repeat };
+    }
+  }
+  return { loop: true, pages: LOOP_REPEATS - 1 };
+}
+
+const LOOP_PROBE_TOO_MANY = new SyncError("invalid_source", "a probed page lists too much");

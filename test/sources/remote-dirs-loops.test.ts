@@ -52,7 +52,8 @@ describe("remote directories: link loops", () => {
     const apache = createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       asked.push(`${url.pathname}${url.search}`);
-      const listing = pages[url.pathname];
+      // As a server following the link does: `sub/loop/` is `/lp/` again, at any depth.
+      const listing = pages[url.pathname.replace(/^\/lp\/(sub\/loop\/)+/, "/lp/")];
       if (listing) {
         const ordered = url.searchParams.get("C") === null ? listing : [...listing].reverse();
         res.writeHead(200, HTML).end(page(ordered));
@@ -70,6 +71,26 @@ describe("remote directories: link loops", () => {
     assert.match(String(findLog(result, "skipped folder")?.folder), /\/lp\/sub\/loop\/$/);
     assert.equal(asked[0], "/lp/", "the index asked without its sort options");
     assert.ok(!asked.includes("/lp/sub/loop/sub/"), "the loop is not walked");
+    // Only its repeats are asked for, one step further down each time, to be sure of it.
+    assert.equal(asked.filter((path) => path.startsWith("/lp/sub/loop/")).length, 8);
+  });
+
+  test("real folders listing alike for a few levels (pkg/pkg/pkg made in one minute) are walked, not taken for a loop", async (t) => {
+    // nginx and Apache give dates to the minute and folders no size: each of these lists `pkg/`
+    // exactly as the one above does. The whole tree was skipped, exit 0.
+    const dir = await tempDir(t);
+    const same = page([["pkg/", "07-Dec-2026 10:00 -"]]);
+    for (const path of ["/rel/", "/rel/pkg/", "/rel/pkg/pkg/"])
+      server.route(path, { body: same, headers: HTML });
+    server.route("/rel/pkg/pkg/pkg/", {
+      body: page([["data.txt", "07-Dec-2026 10:00 5"]]),
+      headers: HTML,
+    });
+    server.route("/rel/pkg/pkg/pkg/data.txt", { body: bytes(5, 712) });
+    const result = await runCli(intoArtifactRoot([server.url("/rel/")], dir, "--json"));
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.deepEqual(await listFiles(join(dir, "out", "rel")), ["pkg/pkg/pkg/data.txt"]);
+    assert.equal(findLog(result, "skipped folder"), undefined);
   });
 
   test("a folder whose page lists other sizes or dates is another folder: copied", async (t) => {

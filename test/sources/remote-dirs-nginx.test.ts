@@ -74,9 +74,14 @@ describe("remote directories: nginx autoindex", {
         "GET /tree/sub/deeper/ 200",
         "GET /tree/sub/deeper/deepest/ 200",
         "GET /tree/sub/loop/ 200",
+        // The loop's repeats, one step further down each time, seven of them, to be sure of it.
+        ...Array.from(
+          { length: 7 },
+          (_, i) => `GET /tree/sub/loop/${"sub/loop/".repeat(i + 1)} 200`,
+        ),
         "GET /tree/with%20space/ 200",
-      ],
-      "each index page once, the loop's first page only",
+      ].sort(),
+      "each index page once, the loop's first page and its repeats only",
     );
     assert.equal(lines.length, files.length + pages.length, lines.join("\n"));
   });
