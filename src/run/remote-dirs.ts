@@ -264,7 +264,7 @@ async function repeatsDown(
         keeper(Number.POSITIVE_INFINITY, () => true, MAX_REMOTE_ENTRIES, LOOP_PROBE_TOO_MANY),
       );
       if (page.digest !== echoed.digest) return { loop: false, pages: repeat };
-    } catch (error) {
+    } catch {
       if (listing.signal.aborted && !isDeadline(listing.signal.reason)) throw listing.signal.reason;
       return { loop: false, pages: repeat };
     }
