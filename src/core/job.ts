@@ -91,7 +91,7 @@ export async function runJob(
     destination.verifyWay?.();
     await runtime.testHooks?.failpoint?.("after-lock");
     const { origin } = spec.source;
-    const admission = await runtime.health.circuits.admit(origin, names.source);
+    const admission = await runtime.health.circuits.admit(origin, names.source, signal);
     if (admission.decision === "reject") {
       return build.failed(circuitOpenError(origin, admission.retryInMs), {
         checksum: await currentChecksum(context),

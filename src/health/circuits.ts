@@ -10,6 +10,15 @@ import { admit, type CircuitState, recordFailure, recordSuccess } from "../polic
 import type { StateStore } from "../state/store.js";
 
 const CACHE_MS = 1000;
+/**
+ * How long a transfer waits for another process's probe (a fleet's other worker, another run on
+ * the same state) before it is refused, asking the store every `FOREIGN_PROBE_POLL_MS`. A probe
+ * of a small file answers within it, and the batch goes on; a longer one is waited for only by
+ * its own process (a worker's jobs all failed `circuit_open` while another worker's probe of a
+ * healed origin was under way).
+ */
+const FOREIGN_PROBE_PATIENCE_MS = 10_000;
+const FOREIGN_PROBE_POLL_MS = 200;
 
 export type CircuitAdmission =
   | { decision: "allow" | "probe" }
@@ -74,8 +83,25 @@ export class Circuits {
     return state;
   }
 
-  /** May a transfer to `origin` start now? Logs `circuit breaker open` when it may not. */
-  async admit(origin: string, source: string): Promise<CircuitAdmission> {
+  /**
+   * May a transfer to `origin` start now? Logs `circuit breaker open` when it may not. While a
+   * probe of this process is out, waits for its verdict; given `signal`, also waits up to
+   * `FOREIGN_PROBE_PATIENCE_MS` for another process's (rejects with the signal's reason if it
+   * aborts meanwhile).
+   */
+  admit(origin: string, source: string, signal?: AbortSignal): Promise<CircuitAdmission> {
+    const patientUntil = this.#clock.monotonic() + FOREIGN_PROBE_PATIENCE_MS;
+    return this.#admit(origin, source, signal, patientUntil, false);
+  }
+
+  /** `admit`, waiting for another process's probe until `patientUntil`; `waitSaid`: logged so. */
+  async #admit(
+    origin: string,
+    source: string,
+    signal: AbortSignal | undefined,
+    patientUntil: number,
+    waitSaid: boolean,
+  ): Promise<CircuitAdmission> {
     // A closed circuit may be taken from the cache; any other is decided inside an atomic update
     // of the stored state, since the decision may write (a probe begins).
     const cached = await this.#read(origin);
@@ -93,7 +119,20 @@ export class Circuits {
     if (admission.decision === "reject" && probe) {
       // Half-open with our own probe under way: its verdict decides, then so do we.
       await probe.verdict;
-      return this.admit(origin, source);
+      return this.#admit(origin, source, signal, patientUntil, waitSaid);
+    }
+    if (
+      admission.decision === "reject" &&
+      current.state === "half_open" &&
+      signal !== undefined &&
+      this.#clock.monotonic() < patientUntil
+    ) {
+      // Another process's probe: its verdict is read from the store when it is written.
+      // Said once, not at every poll.
+      if (!waitSaid) this.#logger.emit("info", "waiting for probe", { source, origin });
+      await this.#clock.sleep(Math.min(FOREIGN_PROBE_POLL_MS, admission.retryInMs), signal);
+      this.#cache.delete(origin);
+      return this.#admit(origin, source, signal, patientUntil, true);
     }
     if (admission.decision === "reject") {
       this.#logger.emit("error", "circuit breaker open", {

@@ -171,6 +171,8 @@ export interface EventFields {
   };
   /** A link in a directory source not followed (outside it, to a folder, dangling): not synced. */
   "skipped symlink": { source: string; link: string; reason: string };
+  /** A transfer waits (up to 10 s) for another process's probe of a half-open circuit. */
+  "waiting for probe": { source: string; origin: string };
   /** A FIFO, socket or device in a directory source: not read (a FIFO could block the run). */
   "skipped special file": { source: string; path: string; kind: string };
   /** `--insecure`: said on every run, since it is easy to forget in a script. */

@@ -164,7 +164,7 @@ async function admitPage(
     if (refusedFor > 0) throw circuitOpenError(origin, refusedFor);
     return "allow";
   }
-  const admission = await circuits.admit(origin, source);
+  const admission = await circuits.admit(origin, source, listing.signal);
   if (admission.decision === "reject") throw circuitOpenError(origin, admission.retryInMs);
   return admission.decision;
 }

@@ -76,3 +76,59 @@ test("a probe slower than its window, and a second probe meanwhile: those waitin
   await run.succeeded(origin, "p1");
   assert.equal((await waiting).decision, "allow", "woken by the first verdict, not left waiting");
 });
+
+test("a transfer of another run waits for that run's probe: the probe's success admits it (a fleet's other workers failed circuit_open)", async () => {
+  const origin = "https://healed.test:443";
+  const { clock, run } = pastTheTtl(origin);
+  const [prober, other] = [run(), run()];
+  assert.equal((await prober.admit(origin, "p")).decision, "probe");
+  let decided: string | undefined;
+  const waiting = other.admit(origin, "w", new AbortController().signal).then(({ decision }) => {
+    decided = decision;
+    return decision;
+  });
+  clock.advance(200);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(decided, undefined, "still waiting while the probe is out");
+  await prober.succeeded(origin, "p");
+  // Bounded: one poll of the store is enough once the verdict is written.
+  for (let poll = 0; poll < 5 && decided === undefined; poll += 1) {
+    clock.advance(200);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(await waiting, "allow");
+});
+
+test("another run's probe that never answers: the wait ends after its patience, refused as before", async () => {
+  const origin = "https://slow.test:443";
+  const clock = new FakeClock();
+  const backing = new MemoryBacking();
+  // A TTL of a minute: the probe's window outlasts the wait.
+  backing.circuits.set(origin, {
+    state: "open",
+    failures: 1,
+    openedAt: clock.now(),
+    openUntil: clock.now() + 60_000,
+  });
+  clock.advance(61_000);
+  const run = () =>
+    new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
+      ttlMs: 60_000,
+      threshold: 1,
+    });
+  const [prober, other] = [run(), run()];
+  assert.equal((await prober.admit(origin, "p")).decision, "probe");
+  const waitedFrom = clock.monotonic();
+  let decided: string | undefined;
+  const waiting = other.admit(origin, "w", new AbortController().signal).then(({ decision }) => {
+    decided = decision;
+    return decision;
+  });
+  for (let poll = 0; poll < 100 && decided === undefined; poll += 1) {
+    clock.advance(200);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(await waiting, "reject");
+  const waited = clock.monotonic() - waitedFrom;
+  assert.ok(waited >= 10_000 && waited < 11_000, `waited ${waited} ms`);
+});
