@@ -105,7 +105,10 @@ function checkOptions(command: Command, options: CliOptions): void {
 function checkBound(key: string, value: number): number {
   const { min = 0, max = Number.MAX_SAFE_INTEGER, positive } = specOf(key);
   if (value < min || value > max || (positive && value === 0))
-    throw new UsageError(flagOf(key), `${flagOf(key)} is out of range (got ${value})`);
+    throw new UsageError(
+      flagOf(key),
+      `${flagOf(key)} must be ${value < min ? `at least ${min}` : value > max ? `at most ${max}` : "above 0"}, got ${value}`,
+    );
   return value;
 }
 

@@ -40,10 +40,12 @@ export const FLEET_OPTIONS: readonly OptionSpec[] = [
     owner: "fleet/worker",
     key: "stalledAfter",
     kind: "seconds",
-    positive: true,
+    // BullMQ renews a job's lock every half of it: below a second a healthy worker lost its own
+    // jobs to itself (one ran three times at once with 0.001).
+    min: 1,
     value: "SEC",
     default: 30,
-    help: "worker: a worker silent this long (killed, frozen, cut off) has its jobs taken over by the others",
+    help: "worker: a worker silent this long (killed, frozen, cut off) has its jobs taken over by the others (at least 1)",
     group: "Fleet",
   },
 ];

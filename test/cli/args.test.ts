@@ -35,6 +35,11 @@ const BAD_INPUT: Array<[string, string[], string, string?]> = [
   ["absurd deadline", ["--deadline", "1e9"], "--deadline"],
   ["zero threshold", ["--circuit-threshold", "0"], "--circuit-threshold"],
   ["zero workers", ["--max-workers", "0"], "--max-workers"],
+  [
+    "a worker's stall time below a second",
+    ["worker", "--queue", "redis://127.0.0.1:9", "--stalled-after", "0.001"],
+    "--stalled-after",
+  ],
   ["zero connections", ["--split", "0"], "--split"],
   ["more connections than the pool holds", ["--split", "17"], "--split"],
   ["fractional connections", ["--split", "2.5"], "--split"],
