@@ -34,6 +34,9 @@ describe("classifyLink", () => {
     ["..%2F..%2Fescape.bin", "unsafe an encoded / or \\ in a name"],
     ["a%5Cb.bin", "unsafe an encoded / or \\ in a name"],
     ["nul%00.bin", "unsafe a name holding control characters"],
+    // C1: U+009B is a one-character CSI to some terminals; U+0085 a line break to some programs.
+    ["csi%C2%9B[2J.bin", "unsafe a name holding control characters"],
+    ["nel%C2%85.bin", "unsafe a name holding control characters"],
     ["%ff.bin", "unsafe a malformed percent-encoding, or a name that is not UTF-8"],
     ["x//y.bin", "unsafe an empty path segment (//)"],
     // 255 bytes is the longest name a filesystem takes: refused while planning, not mid-run.

@@ -58,11 +58,15 @@ export function isOwnFileName(name: string): boolean {
   return name.endsWith(PART_SUFFIX) || LOCK.test(name);
 }
 
-/** Whether `name` holds a C0 control character or DEL: such a name could corrupt logs and folders. */
+/**
+ * Whether `name` holds a control character: C0, DEL or C1 (U+0080–U+009F, among them U+009B, the
+ * one-character CSI some terminals obey when `ls` prints the name). Such a name could corrupt
+ * logs, terminals and folders; wget's `--restrict-file-names=unix` escapes the same ranges.
+ */
 export function hasControlCharacter(name: string): boolean {
-  for (const char of name) {
-    const code = char.charCodeAt(0);
-    if (code < 0x20 || code === 0x7f) return true;
+  for (let at = 0; at < name.length; at += 1) {
+    const code = name.charCodeAt(at);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
   }
   return false;
 }
