@@ -60,10 +60,10 @@ interface Folder {
   /** What its page lists (`ListingDigest`), once read. */
   digest?: string;
   /**
-   * A digest this folder repeats from a folder above it that was probed and found not to be a
-   * loop: below it, repeating that digest is no sign of one.
+   * What this folder repeats from a folder above it, and by which step down, when probing found
+   * that no loop: below it, the same repeat by the same step is no sign of one.
    */
-  notALoop?: string;
+  notALoop?: { digest: string; step: string };
 }
 
 /**
@@ -170,13 +170,18 @@ export async function expandRemoteDirectory(
     let echoed = at.parent;
     while (echoed !== undefined && echoed.digest !== page.digest) echoed = echoed.parent;
     if (echoed !== undefined) {
-      if (cleared(at.parent, page.digest)) echoed = undefined;
+      const step = stepBetween(echoed, at);
+      // Its folders are not walked (--max-depth): a loop would repeat no deeper than its own
+      // files, so they are copied, as wget -r -l copies a loop to its level; nothing is asked.
+      const lastLevel = at.rel.split("/").length + 1 >= maxDepth;
+      if (lastLevel || cleared(at.parent, page.digest, step)) echoed = undefined;
       else {
-        const repeats = await repeatsDown(listing, at, echoed, root, location.display);
+        const repeats = await repeatsDown(listing, at, echoed, step, root, location.display);
         pages += repeats.pages;
-        // Real folders that list alike: walked, and their like below is no loop either.
+        // Real folders that list alike: walked; the same repeat by the same step below is no
+        // loop either (a repeat by another step, a loop link among them, still is).
         if (!repeats.loop) {
-          at.notALoop = page.digest;
+          at.notALoop = { digest: page.digest, step };
           echoed = undefined;
         }
       }
@@ -234,27 +239,33 @@ export async function expandRemoteDirectory(
   return [...planned, ...unsafe.values(), ...failed];
 }
 
-/** Whether a folder from `from` up was found to repeat `digest` without being a loop. */
-function cleared(from: Folder | undefined, digest: string): boolean {
+/** Whether a folder from `from` up was found to repeat `digest` by `step` without being a loop. */
+function cleared(from: Folder | undefined, digest: string, step: string): boolean {
   for (let folder = from; folder !== undefined; folder = folder.parent)
-    if (folder.notALoop === digest) return true;
+    if (folder.notALoop?.digest === digest && folder.notALoop.step === step) return true;
   return false;
 }
 
+/** `at`'s path below `echoed`, a folder above it (`x/loop` for `a/x/loop` below `a`). */
+function stepBetween(echoed: Folder, at: Folder): string {
+  return echoed.rel === "" ? at.rel : at.rel.slice(echoed.rel.length + 1);
+}
+
 /**
- * Whether `at`, whose page lists what `echoed` above it lists, is a link loop: the same step
- * down from it (`at`'s path below `echoed`, once more each time) must list the same again, to
- * `LOOP_REPEATS` repeats. A page that differs, is missing or cannot be read ends it: not a loop.
- * Rejects only with the signal's reason.
+ * Whether `at`, whose page lists what `echoed` above it lists, is a link loop: the same `step`
+ * down from it (once more each time) must list the same again, to `LOOP_REPEATS` repeats. A page
+ * that differs, or is not there (404), ends it: not a loop. A page that cannot be read otherwise
+ * (a 5xx, an open circuit) proves nothing: taken for a loop, as before probing. Rejects only
+ * with the signal's reason.
  */
 async function repeatsDown(
   listing: RemoteListing,
   at: Folder,
   echoed: Folder,
+  step: string,
   root: URL,
   display: string,
 ): Promise<{ loop: boolean; pages: number }> {
-  const step = echoed.rel === "" ? at.rel : at.rel.slice(echoed.rel.length + 1);
   let rel = at.rel;
   for (let repeat = 1; repeat < LOOP_REPEATS; repeat += 1) {
     rel = `${rel}/${step}`;
@@ -264,9 +275,10 @@ async function repeatsDown(
         keeper(Number.POSITIVE_INFINITY, () => true, MAX_REMOTE_ENTRIES, LOOP_PROBE_TOO_MANY),
       );
       if (page.digest !== echoed.digest) return { loop: false, pages: repeat };
-    } catch {
+    } catch (error) {
       if (listing.signal.aborted && !isDeadline(listing.signal.reason)) throw listing.signal.reason;
-      return { loop: false, pages: repeat };
+      const missing = error instanceof SyncError && error.code === "not_found";
+      return { loop: !missing, pages: repeat };
     }
   }
   return { loop: true, pages: LOOP_REPEATS - 1 };

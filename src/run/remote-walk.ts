@@ -29,7 +29,7 @@ export function keeper(
   return {
     add(link) {
       if (link.kind === "outside") return;
-      const key = `${link.kind === "folder" || (link.kind === "unsafe" && link.folder) ? "d" : "f"}${link.url.href}`;
+      const key = `${link.kind === "folder" || (link.kind === "unsafe" && link.folder) ? "d" : "f"}${canonicalPath(link.url.pathname)}`;
       if (seen.has(key)) return;
       if (link.kind === "file") {
         if (link.segments.length > maxDepth || !matches(link.segments.join("/"))) return;

@@ -25,7 +25,7 @@ describe("what a page keeps of its links", () => {
     const root = new URL("http://127.0.0.1:8080/pub/");
     const tooMany = new SyncError("invalid_source", "too many");
     const kept = keeper(Number.POSITIVE_INFINITY, () => true, 2, tooMany);
-    for (const href of ["a.bin", "a.bin", "sub/", "sub/", "./a.bin"])
+    for (const href of ["a.bin", "a.bin", "sub/", "sub/", "./a.bin", "%61.bin", "%73ub/"])
       kept.add(classifyLink(href, root, root));
     assert.deepEqual(
       kept.result().map((link) => (link.kind === "outside" ? link.href : link.url.pathname)),
