@@ -11,11 +11,12 @@ import type { StateStore } from "../state/store.js";
 
 const CACHE_MS = 1000;
 /**
- * How long a transfer waits for another process's probe (a fleet's other worker, another run on
- * the same state) before it is refused, asking the store every `FOREIGN_PROBE_POLL_MS`. A probe
- * of a small file answers within it, and the batch goes on; a longer one is waited for only by
- * its own process (a worker's jobs all failed `circuit_open` while another worker's probe of a
- * healed origin was under way).
+ * How long this process waits for another process's probe (a fleet's other worker, another run on
+ * the same state) before its transfers are refused, asking the store every
+ * `FOREIGN_PROBE_POLL_MS`: once per probe, whatever the number of transfers waiting (one poll per
+ * origin, shared), so a batch behind a probe that never answers loses 10 s, not 10 s a file. A
+ * probe of a small file answers within it, and the batch goes on (a worker's jobs all failed
+ * `circuit_open` while another worker's probe of a healed origin was under way).
  */
 const FOREIGN_PROBE_PATIENCE_MS = 10_000;
 const FOREIGN_PROBE_POLL_MS = 200;
@@ -36,6 +37,10 @@ export class Circuits {
    * this run refused meanwhile waits for it rather than fail (the circuit is likely closing).
    */
   readonly #probes = new Map<string, { verdict: Promise<void>; settle: () => void }>();
+  /** Another process's probe being waited for, by origin: whose it is, and until when. */
+  readonly #patience = new Map<string, { probeUntil: number; until: number }>();
+  /** The one poll of the store per origin that those waiting share. */
+  readonly #polls = new Map<string, Promise<void>>();
 
   constructor(
     store: StateStore,
@@ -90,16 +95,14 @@ export class Circuits {
    * aborts meanwhile).
    */
   admit(origin: string, source: string, signal?: AbortSignal): Promise<CircuitAdmission> {
-    const patientUntil = this.#clock.monotonic() + FOREIGN_PROBE_PATIENCE_MS;
-    return this.#admit(origin, source, signal, patientUntil, false);
+    return this.#admit(origin, source, signal, false);
   }
 
-  /** `admit`, waiting for another process's probe until `patientUntil`; `waitSaid`: logged so. */
+  /** `admit`; `waitSaid`: this transfer already said it waits for another process's probe. */
   async #admit(
     origin: string,
     source: string,
     signal: AbortSignal | undefined,
-    patientUntil: number,
     waitSaid: boolean,
   ): Promise<CircuitAdmission> {
     // A closed circuit may be taken from the cache; any other is decided inside an atomic update
@@ -119,20 +122,17 @@ export class Circuits {
     if (admission.decision === "reject" && probe) {
       // Half-open with our own probe under way: its verdict decides, then so do we.
       await probe.verdict;
-      return this.#admit(origin, source, signal, patientUntil, waitSaid);
+      return this.#admit(origin, source, signal, waitSaid);
     }
-    if (
-      admission.decision === "reject" &&
-      current.state === "half_open" &&
-      signal !== undefined &&
-      this.#clock.monotonic() < patientUntil
-    ) {
+    const until =
+      current.state === "half_open" && signal !== undefined
+        ? this.#patienceFor(origin, current.probeUntil)
+        : 0;
+    if (admission.decision === "reject" && this.#clock.monotonic() < until) {
       // Another process's probe: its verdict is read from the store when it is written.
-      // Said once, not at every poll.
       if (!waitSaid) this.#logger.emit("info", "waiting for probe", { source, origin });
-      await this.#clock.sleep(Math.min(FOREIGN_PROBE_POLL_MS, admission.retryInMs), signal);
-      this.#cache.delete(origin);
-      return this.#admit(origin, source, signal, patientUntil, true);
+      await untilAborted(this.#pollForVerdict(origin, until, signal), signal);
+      return this.#admit(origin, source, signal, true);
     }
     if (admission.decision === "reject") {
       this.#logger.emit("error", "circuit breaker open", {
@@ -156,6 +156,38 @@ export class Circuits {
       this.#logger.emit("info", "circuit breaker half-open", { source, origin });
     }
     return { decision: admission.decision };
+  }
+
+  /** Until when this process waits for the probe of `origin` that runs until `probeUntil`. */
+  #patienceFor(origin: string, probeUntil: number): number {
+    const known = this.#patience.get(origin);
+    if (known?.probeUntil === probeUntil) return known.until;
+    const until = this.#clock.monotonic() + FOREIGN_PROBE_PATIENCE_MS;
+    this.#patience.set(origin, { probeUntil, until });
+    return until;
+  }
+
+  /**
+   * Reads `origin`'s stored circuit every `FOREIGN_PROBE_POLL_MS` until it is no longer half-open
+   * or `until`: one such poll per origin, shared by whoever waits (the first waiter's signal
+   * stops it; the others then start another).
+   */
+  #pollForVerdict(origin: string, until: number, signal: AbortSignal | undefined): Promise<void> {
+    let poll = this.#polls.get(origin);
+    if (!poll) {
+      poll = (async () => {
+        while (this.#clock.monotonic() < until) {
+          const left = until - this.#clock.monotonic();
+          await this.#clock.sleep(Math.min(FOREIGN_PROBE_POLL_MS, left), signal);
+          this.#cache.delete(origin);
+          if ((await this.#read(origin)).state !== "half_open") return;
+        }
+      })()
+        .catch(() => {})
+        .finally(() => this.#polls.delete(origin));
+      this.#polls.set(origin, poll);
+    }
+    return poll;
   }
 
   /** The probe of `origin` this process ran has its verdict recorded: whoever waits may ask again. */
@@ -232,4 +264,15 @@ export class Circuits {
       });
     }
   }
+}
+
+/** `promise`, or the signal's reason as soon as `signal` aborts. */
+function untilAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

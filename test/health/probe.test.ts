@@ -131,4 +131,41 @@ test("another run's probe that never answers: the wait ends after its patience, 
   assert.equal(await waiting, "reject");
   const waited = clock.monotonic() - waitedFrom;
   assert.ok(waited >= 10_000 && waited < 11_000, `waited ${waited} ms`);
+  // The patience is the process's, once per probe: the next transfer is refused at once (each
+  // waited its own 10 s, one after another: a batch of 1,000 behind it, 2.8 hours).
+  assert.equal((await other.admit(origin, "w2", new AbortController().signal)).decision, "reject");
+  assert.equal(clock.monotonic() - waitedFrom, waited, "no further wait");
+});
+
+test("transfers waiting for another run's probe share one poll of the store", async () => {
+  const origin = "https://shared.test:443";
+  const { clock, backing, run } = pastTheTtl(origin);
+  const [prober] = [run()];
+  assert.equal((await prober.admit(origin, "p")).decision, "probe");
+  let reads = 0;
+  const store = new MemoryStateStore(clock, backing);
+  const readCircuit = store.readCircuit.bind(store);
+  store.readCircuit = (key: string) => {
+    reads += 1;
+    return readCircuit(key);
+  };
+  const other = new Circuits(store, clock, silentLogger, { ttlMs: 1000, threshold: 1 });
+  const decisions: string[] = [];
+  const waiting = Array.from({ length: 16 }, (_, i) =>
+    other.admit(origin, `w${i}`, new AbortController().signal).then(({ decision }) => {
+      decisions.push(decision);
+    }),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  const before = reads;
+  clock.advance(200);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(reads - before <= 2, `${reads - before} reads for one poll of 16 waiters`);
+  await prober.succeeded(origin, "p");
+  for (let poll = 0; poll < 5 && decisions.length < 16; poll += 1) {
+    clock.advance(200);
+    for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await Promise.all(waiting);
+  assert.deepEqual(new Set(decisions), new Set(["allow"]));
 });
