@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { CliProcess, findLog, runCli } from "../helpers/cli.js";
 import { hasOpenssl, listen, noProxyEnv, selfSigned, singlePair } from "../helpers/origins.js";
-import { hasTinyproxy, Tinyproxy } from "../helpers/proxy.js";
+import { freePort, hasTinyproxy, Tinyproxy } from "../helpers/proxy.js";
 import { tempDir } from "../helpers/tmp.js";
 
 async function proxy(t: TestContext, dir: string) {
@@ -118,6 +118,25 @@ describe("a proxy that never answers CONNECT", { timeout: 60_000 }, () => {
     assert.equal(failure.code, "timeout");
     assert.match(failure.message, /the proxy .* did not answer the tunnel request \(CONNECT\)/);
     assert.equal(findLog(run, "circuit breaker opened"), undefined, "the origin was never asked");
+  });
+
+  test("a proxy port nobody listens on, for an https origin: still 'cannot reach the proxy' (not a tunnel failure)", async (t) => {
+    const dir = await tempDir(t);
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const run = await runCli(
+      [
+        ...singlePair("https://127.0.0.1:9/data.bin", dir, "data.bin"),
+        "--max-retries",
+        "1",
+        "--json",
+      ],
+      { env: { ...noProxyEnv, https_proxy: dead } },
+    );
+    assert.equal(run.code, 70, run.stderr);
+    assert.match(
+      JSON.parse(run.stdout).results[0].error.message,
+      /cannot reach the proxy .* \(ECONNREFUSED\)/,
+    );
   });
 
   test("SIGTERM while waiting for it: exit 143 (the run stayed until the proxy hung up)", async (t) => {

@@ -100,7 +100,12 @@ export function describeHttpError(
   const refused = proxyFailure(error, where, proxy);
   if (refused) return refused;
   const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
-  const tunnel = tunnelFailure(error, where, proxy, code);
+  // A proxy that cannot be reached, or whose certificate is refused, is said so below (the
+  // proxy pool's connect fails with those too, before any CONNECT is sent).
+  const tunnel =
+    PERMANENT_TLS_CODES.has(code) || UNREACHABLE_CODES.has(code)
+      ? undefined
+      : tunnelFailure(error, where, proxy, code);
   if (tunnel) return tunnel;
   const timeout = TIMEOUT_CODES[code];
   // Through a proxy, the socket is the proxy's: failing to open it is the proxy's fault. Not a
