@@ -36,7 +36,12 @@ export interface LocalListing {
 }
 
 const LEAVES = "it leads outside the source folder (--follow-symlinks follows it)";
-const DANGLING = "its target does not exist";
+/** Why a link that cannot be resolved is left out, from `realpath`'s error code. */
+function brokenLinkReason(code: string | undefined): string {
+  if (code === "ENOENT") return "its target does not exist";
+  if (code === "ELOOP") return "it is a loop of links";
+  return `its target cannot be reached (${code ?? "unknown error"})`;
+}
 const FOLDER_LINK =
   "it leads to a folder: links to folders are not followed (give that folder as a source of its own)";
 
@@ -100,11 +105,18 @@ export async function listDirectory(
         listing.special.push({ path: full, kind: specialKind(entry) });
         continue;
       }
-      const target = await realpath(full).catch(() => undefined);
-      const kind = target === undefined ? undefined : await stat(target).catch(() => undefined);
+      let target: string;
+      try {
+        target = await realpath(full);
+      } catch (error) {
+        listing.skipped.push({ link: full, reason: brokenLinkReason(errorCodeOf(error)) });
+        continue;
+      }
+      const kind = await stat(target).catch(() => undefined);
       if (kind?.isDirectory()) listing.skipped.push({ link: full, reason: FOLDER_LINK });
-      if (target === undefined) listing.skipped.push({ link: full, reason: DANGLING });
-      if (!target || !kind?.isFile()) continue;
+      else if (kind && !kind.isFile())
+        listing.skipped.push({ link: full, reason: "it leads to a FIFO, socket or device" });
+      if (!kind?.isFile()) continue;
       if (follow || isInside(target, realRoot)) listing.files.push(rel);
       else listing.skipped.push({ link: full, reason: LEAVES });
     }

@@ -113,14 +113,22 @@ describe("local directory walk", () => {
     await writeFile(join(real, "x.txt"), "x\n");
     assert.equal(spawnSync("mkfifo", [join(real, "pipe")]).status, 0);
     await symlink("gone.txt", join(real, "dangling"));
+    await symlink("pipe", join(real, "to-pipe"));
+    await symlink("self", join(real, "self"));
     const run = await runCli(intoArtifactRoot([real], dir));
     assert.equal(run.code, 0, run.stderr.slice(0, 2000));
     const special = findLog(run, "skipped special file");
     assert.equal(special?.path, join(real, "pipe"));
     assert.equal(special?.kind, "named pipe");
-    const link = findLog(run, "skipped symlink");
-    assert.equal(link?.link, join(real, "dangling"));
-    assert.match(String(link?.reason), /does not exist/);
+    const reasons = Object.fromEntries(
+      run.logs
+        .filter((line) => line.message === "skipped symlink")
+        .map((line) => [String(line.link).slice(real.length + 1), String(line.reason)]),
+    );
+    assert.deepEqual(Object.keys(reasons).sort(), ["dangling", "self", "to-pipe"]);
+    assert.match(reasons.dangling as string, /does not exist/);
+    assert.match(reasons.self as string, /loop of links/);
+    assert.match(reasons["to-pipe"] as string, /FIFO, socket or device/);
     assert.deepEqual(await listFiles(join(dir, "out")), ["real/x.txt"]);
   });
   test("the folders of a mirror keep the source folders' permission bits (less the umask)", async (t) => {
