@@ -69,6 +69,17 @@ export class HttpSource implements Source {
       throw this.describeError(error);
     }
     await discardBody(response);
+    if (response.statusCode === 405 || response.statusCode === 501) {
+      // A server that does not take HEAD (some object stores, some apps): asked as a sync asks,
+      // with a GET, of one byte. A dry run said 'HTTP 405' where the sync itself succeeds.
+      response = await this.#get(
+        { ...conditionalHeaders(unchangedIf), range: "bytes=0-0" },
+        signal,
+      );
+      await discardBody(response);
+      // 416: an empty file has no byte 0; the sync's own GET gets it whole.
+      if (response.statusCode === 416) return "changed";
+    }
     if (response.statusCode === 304 && unchangedIf) return "unchanged";
     if (response.statusCode >= 200 && response.statusCode < 300) return "changed";
     throw this.#statusError(response.statusCode, response.headers);
