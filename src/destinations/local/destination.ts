@@ -125,10 +125,11 @@ export class LocalDestination implements Destination {
       throw writeError("inspect", this.path, error);
     }
     if (info?.isDirectory()) {
-      throw writeError(
-        "write",
-        this.path,
-        Object.assign(new Error("is a directory"), { code: "EISDIR" }),
+      // Said as a folder in the file's way is said ("… is in the way: it is not a folder"): a
+      // mirror whose upstream folder became a file meets this at every run.
+      throw new SyncError(
+        "write_error",
+        `cannot write ${this.path}: a folder is in the way (EISDIR); resilient-sync never replaces a folder with a file: move or remove it`,
       );
     }
     // A device, a FIFO or a socket is never replaced by a regular file (as root, that would

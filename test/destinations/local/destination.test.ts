@@ -154,3 +154,23 @@ describe("long names", () => {
     assert.equal(sha256(await readFile(join(dir, name))), sha256(body));
   });
 });
+
+describe("a folder at the destination", () => {
+  test("is refused (exit 73) and left as it is, the message saying a folder is in the way (it said EISDIR)", async (t) => {
+    const { mkdir } = await import("node:fs/promises");
+    const { runCli, singlePair, findLog } = await import("../../helpers/cli.js");
+    const { TestServer, bytes } = await import("../../helpers/server.js");
+    const server = await TestServer.start();
+    t.after(() => server.close());
+    server.route("/y", { body: bytes(10, 2) });
+    const dir = await tempDir(t);
+    await mkdir(join(dir, "y", "kept"), { recursive: true });
+    const result = await runCli(singlePair(server.url("/y"), dir, "y"));
+    assert.equal(result.code, 73, result.stderr);
+    assert.match(
+      String(findLog(result, "synchronization failed")?.reason),
+      /a folder is in the way .*never replaces a folder with a file/,
+    );
+    assert.ok((await lstat(join(dir, "y", "kept"))).isDirectory());
+  });
+});
