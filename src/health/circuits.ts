@@ -131,7 +131,8 @@ export class Circuits {
     if (admission.decision === "reject" && this.#clock.monotonic() < until) {
       // Another process's probe: its verdict is read from the store when it is written.
       if (!waitSaid) this.#logger.emit("info", "waiting for probe", { source, origin });
-      await untilAborted(this.#pollForVerdict(origin, until, signal), signal);
+      const { probeUntil } = current as { probeUntil: number };
+      await untilAborted(this.#pollForVerdict(origin, probeUntil, until, signal), signal);
       return this.#admit(origin, source, signal, true);
     }
     if (admission.decision === "reject") {
@@ -168,11 +169,17 @@ export class Circuits {
   }
 
   /**
-   * Reads `origin`'s stored circuit every `FOREIGN_PROBE_POLL_MS` until it is no longer half-open
-   * or `until`: one such poll per origin, shared by whoever waits (the first waiter's signal
-   * stops it; the others then start another).
+   * Reads `origin`'s stored circuit every `FOREIGN_PROBE_POLL_MS` until that probe (the one whose
+   * window ends at `probeUntil`) has a verdict, its window is over (its prober died: the next
+   * caller probes), another probe took its place, or `until`: one such poll per origin, shared by
+   * whoever waits (the first waiter's signal stops it; the others then start another).
    */
-  #pollForVerdict(origin: string, until: number, signal: AbortSignal | undefined): Promise<void> {
+  #pollForVerdict(
+    origin: string,
+    probeUntil: number,
+    until: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     let poll = this.#polls.get(origin);
     if (!poll) {
       poll = (async () => {
@@ -180,7 +187,9 @@ export class Circuits {
           const left = until - this.#clock.monotonic();
           await this.#clock.sleep(Math.min(FOREIGN_PROBE_POLL_MS, left), signal);
           this.#cache.delete(origin);
-          if ((await this.#read(origin)).state !== "half_open") return;
+          const state = await this.#read(origin);
+          if (state.state !== "half_open" || state.probeUntil !== probeUntil) return;
+          if (this.#clock.now() >= probeUntil) return;
         }
       })()
         .catch(() => {})

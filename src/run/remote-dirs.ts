@@ -174,12 +174,33 @@ export async function expandRemoteDirectory(
       // Its folders are not walked (--max-depth): a loop would repeat no deeper than its own
       // files, so they are copied, as wget -r -l copies a loop to its level; nothing is asked.
       const lastLevel = at.rel.split("/").length + 1 >= maxDepth;
-      if (lastLevel || cleared(at.parent, page.digest, step)) echoed = undefined;
+      // The folder it repeats was itself found to be the same repeat by the same step: this is
+      // the next real folder of that chain (a loop link elsewhere below repeats by another step,
+      // or repeats a folder that was never cleared, and is probed).
+      const cleared = echoed.notALoop?.digest === page.digest && echoed.notALoop.step === step;
+      if (cleared) at.notALoop = { digest: page.digest, step };
+      if (lastLevel || cleared) echoed = undefined;
       else {
         const repeats = await repeatsDown(listing, at, echoed, step, root, location.display);
         pages += repeats.pages;
-        // Real folders that list alike: walked; the same repeat by the same step below is no
-        // loop either (a repeat by another step, a loop link among them, still is).
+        if (repeats.unknown) {
+          // Whether it is a loop cannot be told: it fails as a folder that cannot be read does,
+          // rather than be skipped in silence (exit 0) or walked blind.
+          failed.push(
+            failing(
+              sourceAt(new URL(at.href)),
+              join(folder, at.rel),
+              new SyncError(
+                repeats.unknown.code,
+                `${redactUrl(at.href)}: lists what a folder above it lists, and whether it is a link loop cannot be told: ${repeats.unknown.message}`,
+                repeats.unknown.status === undefined ? {} : { status: repeats.unknown.status },
+              ),
+            ),
+          );
+          continue;
+        }
+        // Real folders that list alike: walked; the next of them by the same step is no loop
+        // either.
         if (!repeats.loop) {
           at.notALoop = { digest: page.digest, step };
           echoed = undefined;
@@ -239,13 +260,6 @@ export async function expandRemoteDirectory(
   return [...planned, ...unsafe.values(), ...failed];
 }
 
-/** Whether a folder from `from` up was found to repeat `digest` by `step` without being a loop. */
-function cleared(from: Folder | undefined, digest: string, step: string): boolean {
-  for (let folder = from; folder !== undefined; folder = folder.parent)
-    if (folder.notALoop?.digest === digest && folder.notALoop.step === step) return true;
-  return false;
-}
-
 /** `at`'s path below `echoed`, a folder above it (`x/loop` for `a/x/loop` below `a`). */
 function stepBetween(echoed: Folder, at: Folder): string {
   return echoed.rel === "" ? at.rel : at.rel.slice(echoed.rel.length + 1);
@@ -255,7 +269,7 @@ function stepBetween(echoed: Folder, at: Folder): string {
  * Whether `at`, whose page lists what `echoed` above it lists, is a link loop: the same `step`
  * down from it (once more each time) must list the same again, to `LOOP_REPEATS` repeats. A page
  * that differs, or is not there (404), ends it: not a loop. A page that cannot be read otherwise
- * (a 5xx, an open circuit) proves nothing: taken for a loop, as before probing. Rejects only
+ * (a 5xx, an open circuit, the deadline) proves nothing: `unknown` is its failure. Rejects only
  * with the signal's reason.
  */
 async function repeatsDown(
@@ -265,7 +279,7 @@ async function repeatsDown(
   step: string,
   root: URL,
   display: string,
-): Promise<{ loop: boolean; pages: number }> {
+): Promise<{ loop: boolean; pages: number; unknown?: SyncError }> {
   let rel = at.rel;
   for (let repeat = 1; repeat < LOOP_REPEATS; repeat += 1) {
     rel = `${rel}/${step}`;
@@ -277,8 +291,9 @@ async function repeatsDown(
       if (page.digest !== echoed.digest) return { loop: false, pages: repeat };
     } catch (error) {
       if (listing.signal.aborted && !isDeadline(listing.signal.reason)) throw listing.signal.reason;
-      const missing = error instanceof SyncError && error.code === "not_found";
-      return { loop: !missing, pages: repeat };
+      const failure = error instanceof SyncError ? error : new SyncError("network", String(error));
+      if (failure.code === "not_found") return { loop: false, pages: repeat };
+      return { loop: false, pages: repeat, unknown: failure };
     }
   }
   return { loop: true, pages: LOOP_REPEATS - 1 };

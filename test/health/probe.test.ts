@@ -169,3 +169,22 @@ test("transfers waiting for another run's probe share one poll of the store", as
   await Promise.all(waiting);
   assert.deepEqual(new Set(decisions), new Set(["allow"]));
 });
+
+test("another run's probe whose window lapses (its prober died): the waiting run probes then, not after its patience", async () => {
+  const origin = "https://orphan.test:443";
+  const { clock, run } = pastTheTtl(origin);
+  const [prober, other] = [run(), run()];
+  assert.equal((await prober.admit(origin, "p")).decision, "probe");
+  const from = clock.monotonic();
+  let decided: string | undefined;
+  const waiting = other.admit(origin, "w", new AbortController().signal).then(({ decision }) => {
+    decided = decision;
+    return decision;
+  });
+  for (let poll = 0; poll < 100 && decided === undefined; poll += 1) {
+    clock.advance(200);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(await waiting, "probe");
+  assert.ok(clock.monotonic() - from <= 1400, `took over after ${clock.monotonic() - from} ms`);
+});
