@@ -139,6 +139,39 @@ describe("a proxy that never answers CONNECT", { timeout: 60_000 }, () => {
     );
   });
 
+  test("one that reads CONNECT and hangs up: one connection an attempt (undici reconnected 2,500 times a second, for ever)", async (t) => {
+    const dir = await tempDir(t);
+    let connections = 0;
+    const hangsUp = createTcpServer((socket) => {
+      connections += 1;
+      socket.on("error", () => {});
+      let head = "";
+      socket.on("data", (chunk) => {
+        head += chunk.toString("latin1");
+        if (head.includes("\r\n\r\n")) socket.end();
+      });
+    });
+    hangsUp.listen(0, "127.0.0.1");
+    await once(hangsUp, "listening");
+    t.after(() => hangsUp.close());
+    const proxyUrl = `http://127.0.0.1:${(hangsUp.address() as { port: number }).port}`;
+    const run = await runCli(
+      [
+        ...singlePair("https://127.0.0.1:9/data.bin", dir, "data.bin"),
+        "--max-retries",
+        "2",
+        "--json",
+      ],
+      { env: { ...noProxyEnv, https_proxy: proxyUrl } },
+    );
+    assert.equal(run.code, 70, run.stderr);
+    assert.match(
+      JSON.parse(run.stdout).results[0].error.message,
+      /the proxy .* failed the tunnel request \(CONNECT\) \(PROXY_CLOSED_CONNECTION\)/,
+    );
+    assert.equal(connections, 2, "one connection for each of the two attempts");
+  });
+
   test("SIGTERM while waiting for it: exit 143 (the run stayed until the proxy hung up)", async (t) => {
     const dir = await tempDir(t);
     const silent = await silentProxy(t);

@@ -10,6 +10,7 @@
  * it (many proxies allow CONNECT to port 443 only); https is tunnelled with CONNECT.
  */
 import { type Dispatcher, EnvHttpProxyAgent, Pool, request } from "undici";
+import { errorCodeOf } from "../../errors.js";
 import type { NetworkSettings } from "../../options/network.js";
 import { markTunnelFailure } from "./proxy-errors.js";
 
@@ -102,7 +103,13 @@ export class UndiciRoute {
   }
 }
 
-/** `pool`, whose CONNECTs (the only requests undici sends it) fail marked as the proxy's. */
+/**
+ * `pool`, whose CONNECTs (the only requests undici sends it) fail marked as the proxy's. A proxy
+ * that closes the connection without answering fails with undici's socket error, which undici
+ * takes for one to reconnect after, at once and for ever (2,500 connections a second to a proxy
+ * that reads CONNECT and hangs up, `--timeout` never reached): it is renamed, so that the request
+ * fails and is retried with backoff like any other.
+ */
 function proxyPool(pool: Pool): Pool {
   const connect = pool.connect.bind(pool) as (
     options: Dispatcher.ConnectOptions,
@@ -110,7 +117,12 @@ function proxyPool(pool: Pool): Pool {
   return Object.assign(pool, {
     connect: (options: Dispatcher.ConnectOptions) =>
       connect(options).catch((error: unknown) => {
-        throw markTunnelFailure(error);
+        if (errorCodeOf(error) !== "UND_ERR_SOCKET") throw markTunnelFailure(error);
+        const closed = new Error(
+          `the proxy closed the connection without answering (${(error as Error).message})`,
+          { cause: error },
+        );
+        throw markTunnelFailure(Object.assign(closed, { code: "PROXY_CLOSED_CONNECTION" }));
       }),
   });
 }
