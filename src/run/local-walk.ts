@@ -38,7 +38,7 @@ export interface LocalListing {
 const LEAVES = "it leads outside the source folder (--follow-symlinks follows it)";
 /** Why a link that cannot be resolved is left out, from `realpath`'s error code. */
 function brokenLinkReason(code: string | undefined): string {
-  if (code === "ENOENT") return "its target does not exist";
+  if (code === "ENOENT" || code === "ENOTDIR") return "its target does not exist";
   if (code === "ELOOP") return "it is a loop of links";
   return `its target cannot be reached (${code ?? "unknown error"})`;
 }
