@@ -11,6 +11,7 @@ import { createServer as createTlsServer } from "node:https";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { createServer as createSecureServer } from "node:tls";
 import { CliProcess, findLog, runCli } from "../helpers/cli.js";
 import { hasOpenssl, listen, noProxyEnv, selfSigned, singlePair } from "../helpers/origins.js";
 import { freePort, hasTinyproxy, Tinyproxy } from "../helpers/proxy.js";
@@ -170,6 +171,38 @@ describe("a proxy that never answers CONNECT", { timeout: 60_000 }, () => {
       /the proxy .* failed the tunnel request \(CONNECT\) \(PROXY_CLOSED_CONNECTION\)/,
     );
     assert.equal(connections, 2, "one connection for each of the two attempts");
+  });
+
+  test("an https:// proxy whose certificate is refused: named as the proxy's, not retried (it read as the origin's, or was retried)", {
+    skip: hasOpenssl ? false : "openssl is not installed",
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const { cert, key } = selfSigned(dir, "proxy");
+    let handshakes = 0;
+    const tlsProxy = createSecureServer({ cert: await readFile(cert), key: await readFile(key) });
+    tlsProxy.on("connection", () => {
+      handshakes += 1;
+    });
+    tlsProxy.on("tlsClientError", () => {});
+    tlsProxy.listen(0, "127.0.0.1");
+    await once(tlsProxy, "listening");
+    t.after(() => tlsProxy.close());
+    const proxyUrl = `https://127.0.0.1:${(tlsProxy.address() as { port: number }).port}`;
+    const run = await runCli(
+      [
+        ...singlePair("https://127.0.0.1:9/data.bin", dir, "data.bin"),
+        "--max-retries",
+        "3",
+        "--json",
+      ],
+      { env: { ...noProxyEnv, https_proxy: proxyUrl } },
+    );
+    assert.equal(run.code, 70, run.stderr);
+    assert.match(
+      JSON.parse(run.stdout).results[0].error.message,
+      /TLS certificate of the proxy https:\/\/127\.0\.0\.1:\d+\/? \(from https_proxy\) refused \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+    );
+    assert.equal(handshakes, 1, "a refused certificate is not asked again");
   });
 
   test("SIGTERM while waiting for it: exit 143 (the run stayed until the proxy hung up)", async (t) => {

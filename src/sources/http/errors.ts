@@ -8,7 +8,13 @@
 import { errorCodeOf, SyncError } from "../../errors.js";
 import { parseRetryAfter } from "../../policies/backoff.js";
 import type { ResponseHeaders } from "./headers.js";
-import { type ProxyInUse, proxyFailure, proxyName, tunnelFailure } from "./proxy-errors.js";
+import {
+  isTunnelFailure,
+  type ProxyInUse,
+  proxyFailure,
+  proxyName,
+  tunnelFailure,
+} from "./proxy-errors.js";
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
 /** A certificate that fails verification will fail again: no retry, no circuit count. */
@@ -100,12 +106,19 @@ export function describeHttpError(
   const refused = proxyFailure(error, where, proxy);
   if (refused) return refused;
   const code = errorCodeOf(error) ?? (error instanceof Error ? error.name : "unknown");
-  // A proxy that cannot be reached, or whose certificate is refused, is said so below (the
-  // proxy pool's connect fails with those too, before any CONNECT is sent).
-  const tunnel =
-    PERMANENT_TLS_CODES.has(code) || UNREACHABLE_CODES.has(code)
-      ? undefined
-      : tunnelFailure(error, where, proxy, code);
+  // The proxy pool's own connection failing before any CONNECT was sent: the proxy cannot be
+  // reached, or its certificate is refused. Said as the proxy's, never the origin's.
+  if (isTunnelFailure(error) && proxy !== undefined) {
+    if (UNREACHABLE_CODES.has(code) || TIMEOUT_CODES[code] === "connect")
+      return proxyUnreachable(where, proxy, code, error);
+    if (PERMANENT_TLS_CODES.has(code))
+      return new SyncError(
+        "network",
+        `${where}: TLS certificate of ${proxyName(proxy)} refused (${code})`,
+        { cause: error, atProxy: true },
+      );
+  }
+  const tunnel = tunnelFailure(error, where, proxy, code);
   if (tunnel) return tunnel;
   const timeout = TIMEOUT_CODES[code];
   // Through a proxy, the socket is the proxy's: failing to open it is the proxy's fault. Not a

@@ -79,8 +79,7 @@ export function tunnelFailure(
   proxy: ProxyInUse | undefined,
   code: string,
 ): SyncError | undefined {
-  if (!(error instanceof Error) || (error as { proxyTunnel?: boolean }).proxyTunnel !== true)
-    return undefined;
+  if (!isTunnelFailure(error)) return undefined;
   const timedOut = code === "UND_ERR_HEADERS_TIMEOUT";
   const what = timedOut
     ? "did not answer the tunnel request (CONNECT) in time"
@@ -95,6 +94,11 @@ export function tunnelFailure(
       atProxy: true,
     },
   );
+}
+
+/** Whether `error` was marked by `markTunnelFailure`: it came from the proxy's own connection. */
+export function isTunnelFailure(error: unknown): boolean {
+  return error instanceof Error && (error as { proxyTunnel?: boolean }).proxyTunnel === true;
 }
 
 function hasCredentials(url: string): boolean {
