@@ -10,6 +10,13 @@ import { canonicalPath } from "../sources/http/within.js";
 import { type PlannedPair, refused } from "./pairs.js";
 
 /**
+ * The most entries (files `--pattern` takes, and folders) one directory source may list: its
+ * pairs are planned in memory before any transfer starts. A larger tree fails as a whole, saying
+ * so, rather than being mirrored in part: sync its folders as separate sources.
+ */
+export const MAX_REMOTE_ENTRIES = 100_000;
+
+/**
  * What one page's attempt keeps of its links: files within `--max-depth` that `--pattern` takes,
  * folders whose files could still be within it, and unsafe names (to be refused) that would be
  * either — a file by both (decoded where it can be), so that a name the pattern leaves out
