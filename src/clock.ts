@@ -97,3 +97,18 @@ export function eitherSignal(
   controller.signal.addEventListener("abort", dispose, { once: true });
   return { signal: controller.signal, dispose };
 }
+
+/**
+ * `promise`, or a rejection with `signal`'s reason as soon as it aborts (at once if it already
+ * has), whatever `promise` is still waiting for. `promise` is always handled: settling later,
+ * after the abort, it is dropped without an unhandled rejection.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

@@ -4,7 +4,7 @@
  * that workers, concurrent runs and (with a shared store) other hosts share one view per origin,
  * and it holds across runs.
  */
-import type { Clock } from "../clock.js";
+import { type Clock, untilAborted } from "../clock.js";
 import type { Logger } from "../log/events.js";
 import { admit, type CircuitState, recordFailure, recordSuccess } from "../policies/breaker.js";
 import type { StateStore } from "../state/store.js";
@@ -273,15 +273,4 @@ export class Circuits {
       });
     }
   }
-}
-
-/** `promise`, or the signal's reason as soon as `signal` aborts. */
-function untilAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -11,7 +11,7 @@ import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log/events.js";
 import type { CircuitState } from "../policies/breaker.js";
 import type { StateStore } from "../state/store.js";
-import type { Report, Summary } from "./report.js";
+import { type Report, type Summary, Tally } from "./report.js";
 
 export interface RunMetrics {
   summary: Summary;
@@ -171,14 +171,7 @@ export async function recordFailedRun(
   const finishedAt = Date.now();
   try {
     await writeMetricsFile(path, {
-      summary: finished?.summary ?? {
-        total: 0,
-        synced: 0,
-        unchanged: 0,
-        skipped: 0,
-        failed: 0,
-        bytes: 0,
-      },
+      summary: finished?.summary ?? new Tally().summary(),
       retries: finished?.retries ?? 0,
       durationMs: finishedAt - startedAt,
       exitCode,

@@ -10,6 +10,7 @@
  * it (many proxies allow CONNECT to port 443 only); https is tunnelled with CONNECT.
  */
 import { type Dispatcher, EnvHttpProxyAgent, Pool, request } from "undici";
+import { untilAborted } from "../../clock.js";
 import { errorCodeOf } from "../../errors.js";
 import type { NetworkSettings } from "../../options/network.js";
 import { markTunnelFailure } from "./proxy-errors.js";
@@ -77,14 +78,6 @@ export class UndiciRoute {
       if (typeof location === "string") response.headers.location = asUtf8(location);
       return response;
     });
-    if (signal.aborted) return sent;
-    let onAbort = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    // Lost the race, or aborted after it: no one awaits it then.
-    aborted.catch(() => {});
     // What undici answers after the abort is dropped: its body, if any, is let go.
     sent.then(
       (response) => {
@@ -92,9 +85,7 @@ export class UndiciRoute {
       },
       () => {},
     );
-    return Promise.race([sent, aborted]).finally(() =>
-      signal.removeEventListener("abort", onAbort),
-    );
+    return untilAborted(sent, signal);
   }
 
   async close(): Promise<void> {
