@@ -69,29 +69,39 @@ describe("what a person at a terminal sees", () => {
   });
 });
 
+/**
+ * A `TerminalRenderer` drawing on a stand-in terminal of `columns` × `rows`; `written()` is all
+ * it drew so far.
+ */
+async function rendererOn(columns: number, rows: number) {
+  const { Writable } = await import("node:stream");
+  const { TerminalRenderer } = await import("../../src/cli/render.js");
+  let drawn = "";
+  const terminal = Object.assign(
+    new Writable({
+      write(chunk, _encoding, done) {
+        drawn += String(chunk);
+        done();
+      },
+    }),
+    { isTTY: true, columns, rows },
+  ) as unknown as NodeJS.WriteStream;
+  return { renderer: new TerminalRenderer(terminal), written: () => drawn };
+}
+
+/** `text` without its terminal escape sequences (cursor moves, colours). */
+function withoutEscapes(text: string): string {
+  return text.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g"), "");
+}
+
 describe("a line printed above the bars", () => {
   test("is broken into rows the terminal can show whole (wrapping is off under the bars)", async () => {
-    const { Writable } = await import("node:stream");
-    const { TerminalRenderer } = await import("../../src/cli/render.js");
-    let written = "";
-    const terminal = Object.assign(
-      new Writable({
-        write(chunk, _encoding, done) {
-          written += String(chunk);
-          done();
-        },
-      }),
-      { isTTY: true, columns: 40, rows: 20 },
-    ) as unknown as NodeJS.WriteStream;
-    const renderer = new TerminalRenderer(terminal);
+    const { renderer, written } = await rendererOn(40, 20);
     renderer.onProgress({ type: "planned", total: 1 });
     const reason = `✗ a.bin: ${"the certificate chain ends in an untrusted root ".repeat(3)}(END)`;
     renderer.log(`${reason}\n`);
     renderer.stop();
-    const shown = written.replace(
-      new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g"),
-      "",
-    );
+    const shown = withoutEscapes(written());
     const rows = shown.split(/\r?\n/).filter((row) => row.trim() !== "");
     assert.ok(rows.length >= 5, shown);
     for (const row of rows) assert.ok(row.length <= 39, `a row wider than the terminal: ${row}`);
@@ -101,42 +111,18 @@ describe("a line printed above the bars", () => {
 
 describe("a terminal of unknown size", () => {
   test("(0 columns: a pty nobody sized) is taken as 80 columns, not cut into rows of 20", async () => {
-    const { Writable } = await import("node:stream");
-    const { TerminalRenderer } = await import("../../src/cli/render.js");
-    let written = "";
-    const terminal = Object.assign(
-      new Writable({
-        write(chunk, _encoding, done) {
-          written += String(chunk);
-          done();
-        },
-      }),
-      { isTTY: true, columns: 0, rows: 0 },
-    ) as unknown as NodeJS.WriteStream;
-    const renderer = new TerminalRenderer(terminal);
+    const { renderer, written } = await rendererOn(0, 0);
     renderer.onProgress({ type: "planned", total: 1 });
     const line = "✗ report-2026-12.csv: HTTP 503 Service Unavailable (END)";
     renderer.log(`${line}\n`);
     renderer.stop();
-    assert.ok(written.includes(line), written);
+    assert.ok(written().includes(line), written());
   });
 });
 
 describe("a bar's name", () => {
   test("is fitted to columns, not characters, and shows a tab as \\t (wide names overflowed)", async () => {
-    const { Writable } = await import("node:stream");
-    const { TerminalRenderer } = await import("../../src/cli/render.js");
-    let written = "";
-    const terminal = Object.assign(
-      new Writable({
-        write(chunk, _encoding, done) {
-          written += String(chunk);
-          done();
-        },
-      }),
-      { isTTY: true, columns: 60, rows: 20 },
-    ) as unknown as NodeJS.WriteStream;
-    const renderer = new TerminalRenderer(terminal);
+    const { renderer, written } = await rendererOn(60, 20);
     renderer.onProgress({ type: "planned", total: 2 });
     const wide = "報告書二〇二六年十二月の売上データ一覧表.csv";
     renderer.onProgress({ type: "started", source: "s1", destination: `/d/${wide}` });
@@ -145,10 +131,7 @@ describe("a bar's name", () => {
       "✗ 報告書二〇二六年十二月の売上データ一覧表報告書二〇二六年十二月の売上データ一覧表: gone\n",
     );
     renderer.stop();
-    const shown = written.replace(
-      new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g"),
-      "",
-    );
+    const shown = withoutEscapes(written());
     const rows = shown.split(/\r?\n|\r/).filter((row) => row.trim() !== "");
     assert.ok(
       rows.some((row) => row.startsWith("報告書")),

@@ -10,24 +10,41 @@ import { silentLogger } from "../../src/log/events.js";
 import { MemoryBacking, MemoryStateStore } from "../../src/state/memory-store.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 
-/** A circuit of `origin` opened with a 1 s TTL, the clock already past it. */
-function pastTheTtl(origin: string) {
+/** A circuit of `origin` opened with a TTL of `ttlMs` (1 s), the clock already past it. */
+function pastTheTtl(origin: string, ttlMs = 1000) {
   const clock = new FakeClock();
   const backing = new MemoryBacking();
   backing.circuits.set(origin, {
     state: "open",
     failures: 1,
     openedAt: clock.now(),
-    openUntil: clock.now() + 1000,
+    openUntil: clock.now() + ttlMs,
   });
-  clock.advance(2000);
+  clock.advance(ttlMs + 1000);
   /** One run's circuits over the shared store. */
   const run = (threshold = 1) =>
     new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
-      ttlMs: 1000,
+      ttlMs,
       threshold,
     });
   return { clock, backing, run };
+}
+
+/** A transfer of `run` asking to reach `origin`, with a signal: it may wait for another's probe. */
+function asking(run: Circuits, origin: string, source = "w") {
+  let decided: string | undefined;
+  const decision = run
+    .admit(origin, source, new AbortController().signal)
+    .then((admission) => (decided = admission.decision));
+  return { decision, decided: () => decided };
+}
+
+/** Moves `clock` 200 ms a step, a turn of the loop each, until `done` or `steps` steps (bounded). */
+async function advanceUntil(clock: FakeClock, done: () => boolean, steps: number) {
+  for (let step = 0; step < steps && !done(); step += 1) {
+    clock.advance(200);
+    for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 test("of many runs asking past the TTL, exactly one probes; other runs are refused, its own wait for its verdict", async () => {
@@ -82,53 +99,26 @@ test("a transfer of another run waits for that run's probe: the probe's success 
   const { clock, run } = pastTheTtl(origin);
   const [prober, other] = [run(), run()];
   assert.equal((await prober.admit(origin, "p")).decision, "probe");
-  let decided: string | undefined;
-  const waiting = other.admit(origin, "w", new AbortController().signal).then(({ decision }) => {
-    decided = decision;
-    return decision;
-  });
+  const waiting = asking(other, origin);
   clock.advance(200);
   await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(decided, undefined, "still waiting while the probe is out");
+  assert.equal(waiting.decided(), undefined, "still waiting while the probe is out");
   await prober.succeeded(origin, "p");
   // Bounded: one poll of the store is enough once the verdict is written.
-  for (let poll = 0; poll < 5 && decided === undefined; poll += 1) {
-    clock.advance(200);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  assert.equal(await waiting, "allow");
+  await advanceUntil(clock, () => waiting.decided() !== undefined, 5);
+  assert.equal(await waiting.decision, "allow");
 });
 
 test("another run's probe that never answers: the wait ends after its patience, refused as before", async () => {
   const origin = "https://slow.test:443";
-  const clock = new FakeClock();
-  const backing = new MemoryBacking();
   // A TTL of a minute: the probe's window outlasts the wait.
-  backing.circuits.set(origin, {
-    state: "open",
-    failures: 1,
-    openedAt: clock.now(),
-    openUntil: clock.now() + 60_000,
-  });
-  clock.advance(61_000);
-  const run = () =>
-    new Circuits(new MemoryStateStore(clock, backing), clock, silentLogger, {
-      ttlMs: 60_000,
-      threshold: 1,
-    });
+  const { clock, run } = pastTheTtl(origin, 60_000);
   const [prober, other] = [run(), run()];
   assert.equal((await prober.admit(origin, "p")).decision, "probe");
   const waitedFrom = clock.monotonic();
-  let decided: string | undefined;
-  const waiting = other.admit(origin, "w", new AbortController().signal).then(({ decision }) => {
-    decided = decision;
-    return decision;
-  });
-  for (let poll = 0; poll < 100 && decided === undefined; poll += 1) {
-    clock.advance(200);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  assert.equal(await waiting, "reject");
+  const waiting = asking(other, origin);
+  await advanceUntil(clock, () => waiting.decided() !== undefined, 100);
+  assert.equal(await waiting.decision, "reject");
   const waited = clock.monotonic() - waitedFrom;
   assert.ok(waited >= 10_000 && waited < 11_000, `waited ${waited} ms`);
   // The patience is the process's, once per probe: the next transfer is refused at once (each
@@ -150,23 +140,15 @@ test("transfers waiting for another run's probe share one poll of the store", as
     return readCircuit(key);
   };
   const other = new Circuits(store, clock, silentLogger, { ttlMs: 1000, threshold: 1 });
-  const decisions: string[] = [];
-  const waiting = Array.from({ length: 16 }, (_, i) =>
-    other.admit(origin, `w${i}`, new AbortController().signal).then(({ decision }) => {
-      decisions.push(decision);
-    }),
-  );
+  const waiting = Array.from({ length: 16 }, (_, i) => asking(other, origin, `w${i}`));
   await new Promise((resolve) => setImmediate(resolve));
   const before = reads;
   clock.advance(200);
   await new Promise((resolve) => setImmediate(resolve));
   assert.ok(reads - before <= 2, `${reads - before} reads for one poll of 16 waiters`);
   await prober.succeeded(origin, "p");
-  for (let poll = 0; poll < 5 && decisions.length < 16; poll += 1) {
-    clock.advance(200);
-    for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
-  }
-  await Promise.all(waiting);
+  await advanceUntil(clock, () => waiting.every((w) => w.decided() !== undefined), 5);
+  const decisions = await Promise.all(waiting.map((w) => w.decision));
   assert.deepEqual(new Set(decisions), new Set(["allow"]));
 });
 
@@ -176,15 +158,8 @@ test("another run's probe whose window lapses (its prober died): the waiting run
   const [prober, other] = [run(), run()];
   assert.equal((await prober.admit(origin, "p")).decision, "probe");
   const from = clock.monotonic();
-  let decided: string | undefined;
-  const waiting = other.admit(origin, "w", new AbortController().signal).then(({ decision }) => {
-    decided = decision;
-    return decision;
-  });
-  for (let poll = 0; poll < 100 && decided === undefined; poll += 1) {
-    clock.advance(200);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  assert.equal(await waiting, "probe");
+  const waiting = asking(other, origin);
+  await advanceUntil(clock, () => waiting.decided() !== undefined, 100);
+  assert.equal(await waiting.decision, "probe");
   assert.ok(clock.monotonic() - from <= 1400, `took over after ${clock.monotonic() - from} ms`);
 });

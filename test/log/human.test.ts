@@ -128,7 +128,11 @@ describe("a dry run at the terminal", () => {
 });
 
 describe("the closing summary", () => {
-  test("at -v gives every count (a clean run said `0 of 1 failed`)", () => {
+  /** The lines a clean run's `synchronization complete` gives at -v (a terminal the info goes to). */
+  const summaryAtVerbose = (
+    counts: { total: number; synced: number; unchanged: number },
+    summaryShown = false,
+  ) => {
     const lines: string[] = [];
     const logger = humanTerminal({
       json: silentLogger,
@@ -136,26 +140,26 @@ describe("the closing summary", () => {
       redactor: new Redactor(),
       minLevel: "debug",
       infoOnTerminal: true,
+      summaryShown,
     });
-    const counts = { total: 3, synced: 1, unchanged: 2, skipped: 0, failed: 0, bytes: 9 };
-    logger.emit("info", "synchronization complete", { exit_code: 0, duration_ms: 5, ...counts });
-    assert.deepEqual(lines, [
+    logger.emit("info", "synchronization complete", {
+      exit_code: 0,
+      duration_ms: 5,
+      skipped: 0,
+      failed: 0,
+      bytes: 9,
+      ...counts,
+    });
+    return lines;
+  };
+
+  test("at -v gives every count (a clean run said `0 of 1 failed`)", () => {
+    assert.deepEqual(summaryAtVerbose({ total: 3, synced: 1, unchanged: 2 }), [
       "· 3 sources: 1 synced, 2 up to date, 0 skipped, 0 failed · exit 0\n",
     ]);
   });
 
   test("is said once under the bars at -v (their summary said it a second time)", () => {
-    const lines: string[] = [];
-    const logger = humanTerminal({
-      json: silentLogger,
-      write: (text) => lines.push(text),
-      redactor: new Redactor(),
-      minLevel: "debug",
-      infoOnTerminal: true,
-      summaryShown: true,
-    });
-    const counts = { total: 1, synced: 1, unchanged: 0, skipped: 0, failed: 0, bytes: 9 };
-    logger.emit("info", "synchronization complete", { exit_code: 0, duration_ms: 5, ...counts });
-    assert.deepEqual(lines, []);
+    assert.deepEqual(summaryAtVerbose({ total: 1, synced: 1, unchanged: 0 }, true), []);
   });
 });

@@ -45,6 +45,20 @@ async function silentProxy(t: TestContext) {
   return { url: `http://127.0.0.1:${port}`, firstRequest };
 }
 
+/**
+ * A run of one https file through `proxy` with `extra` options, which must fail (exit 70):
+ * the run, and its result's error.
+ */
+async function failedThrough(proxy: string, dir: string, ...extra: string[]) {
+  const run = await runCli(
+    [...singlePair("https://127.0.0.1:9/data.bin", dir, "data.bin"), ...extra, "--json"],
+    { env: { ...noProxyEnv, https_proxy: proxy } },
+  );
+  assert.equal(run.code, 70, run.stderr);
+  const failure: { code: string; message: string } = JSON.parse(run.stdout).results[0].error;
+  return { run, failure };
+}
+
 describe("behind a proxy", { skip: hasTinyproxy ? false : "tinyproxy is not installed" }, () => {
   test("a redirect's next hop, through a tunnel, is asked under its own Host (it was asked under the first hop's)", {
     skip: hasOpenssl ? false : "openssl is not installed",
@@ -102,20 +116,15 @@ describe("a proxy that never answers CONNECT", { timeout: 60_000 }, () => {
   test("is given --timeout, named, and not held against the origin (it was awaited 300 s)", async (t) => {
     const dir = await tempDir(t);
     const silent = await silentProxy(t);
-    const run = await runCli(
-      [
-        ...singlePair("https://127.0.0.1:9/data.bin", dir, "data.bin"),
-        "--timeout",
-        "1",
-        "--max-retries",
-        "1",
-        "--json",
-      ],
-      { env: { ...noProxyEnv, https_proxy: silent.url } },
+    const { run, failure } = await failedThrough(
+      silent.url,
+      dir,
+      "--timeout",
+      "1",
+      "--max-retries",
+      "1",
     );
     assert.match(await silent.firstRequest, /^CONNECT 127\.0\.0\.1:9 /);
-    assert.equal(run.code, 70, run.stderr);
-    const failure = JSON.parse(run.stdout).results[0].error;
     assert.equal(failure.code, "timeout");
     assert.match(failure.message, /the proxy .* did not answer the tunnel request \(CONNECT\)/);
     assert.equal(findLog(run, "circuit breaker opened"), undefined, "the origin was never asked");
@@ -124,20 +133,8 @@ describe("a proxy that never answers CONNECT", { timeout: 60_000 }, () => {
   test("a proxy port nobody listens on, for an https origin: still 'cannot reach the proxy' (not a tunnel failure)", async (t) => {
     const dir = await tempDir(t);
     const dead = `http://127.0.0.1:${await freePort()}`;
-    const run = await runCli(
-      [
-        ...singlePair("https://127.0.0.1:9/data.bin", dir, "data.bin"),
-        "--max-retries",
-        "1",
-        "--json",
-      ],
-      { env: { ...noProxyEnv, https_proxy: dead } },
-    );
-    assert.equal(run.code, 70, run.stderr);
-    assert.match(
-      JSON.parse(run.stdout).results[0].error.message,
-      /cannot reach the proxy .* \(ECONNREFUSED\)/,
-    );
+    const { failure } = await failedThrough(dead, dir, "--max-retries", "1");
+    assert.match(failure.message, /cannot reach the proxy .* \(ECONNREFUSED\)/);
   });
 
   test("one that reads CONNECT and hangs up: one connection an attempt (undici reconnected 2,500 times a second, for ever)", async (t) => {
@@ -156,18 +153,9 @@ describe("a proxy that never answers CONNECT", { timeout: 60_000 }, () => {
     await once(hangsUp, "listening");
     t.after(() => hangsUp.close());
     const proxyUrl = `http://127.0.0.1:${(hangsUp.address() as { port: number }).port}`;
-    const run = await runCli(
-      [
-        ...singlePair("https://127.0.0.1:9/data.bin", dir, "data.bin"),
-        "--max-retries",
-        "2",
-        "--json",
-      ],
-      { env: { ...noProxyEnv, https_proxy: proxyUrl } },
-    );
-    assert.equal(run.code, 70, run.stderr);
+    const { failure } = await failedThrough(proxyUrl, dir, "--max-retries", "2");
     assert.match(
-      JSON.parse(run.stdout).results[0].error.message,
+      failure.message,
       /the proxy .* failed the tunnel request \(CONNECT\) \(PROXY_CLOSED_CONNECTION\)/,
     );
     assert.equal(connections, 2, "one connection for each of the two attempts");
@@ -188,18 +176,9 @@ describe("a proxy that never answers CONNECT", { timeout: 60_000 }, () => {
     await once(tlsProxy, "listening");
     t.after(() => tlsProxy.close());
     const proxyUrl = `https://127.0.0.1:${(tlsProxy.address() as { port: number }).port}`;
-    const run = await runCli(
-      [
-        ...singlePair("https://127.0.0.1:9/data.bin", dir, "data.bin"),
-        "--max-retries",
-        "3",
-        "--json",
-      ],
-      { env: { ...noProxyEnv, https_proxy: proxyUrl } },
-    );
-    assert.equal(run.code, 70, run.stderr);
+    const { failure } = await failedThrough(proxyUrl, dir, "--max-retries", "3");
     assert.match(
-      JSON.parse(run.stdout).results[0].error.message,
+      failure.message,
       /TLS certificate of the proxy https:\/\/127\.0\.0\.1:\d+\/? \(from https_proxy\) refused \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
     );
     assert.equal(handshakes, 1, "a refused certificate is not asked again");
