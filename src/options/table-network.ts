@@ -20,7 +20,7 @@ export const NETWORK_OPTIONS: readonly OptionSpec[] = [
     kind: "string",
     value: "LIST",
     defaultText: "$no_proxy",
-    help: "hosts reached without the proxy: comma-separated names, .domain suffixes, host:port, * for all",
+    help: "hosts reached without the proxy, as curl reads it: names with their subdomains, IP addresses, CIDR networks (10.0.0.0/8), host:port, * for all",
     group: "Network",
   },
   {

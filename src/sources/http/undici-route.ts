@@ -3,41 +3,48 @@
  * with undici. This module (and undici with it) is loaded only when such a request is made: a
  * run without a proxy never loads undici.
  *
- * One pool per scheme behind undici's `EnvHttpProxyAgent`, which picks the proxy or a direct
- * connection per host (no_proxy); given explicit values it reads no environment of its own. An
- * https URL with only an http proxy set goes direct, as in curl (undici alone would send it
- * through the http proxy). Plain http goes to the proxy as an absolute-URI request, as curl sends
- * it (many proxies allow CONNECT to port 443 only); https is tunnelled with CONNECT.
+ * A direct agent and one proxy agent per scheme; which one a request takes is decided by
+ * `goesThroughProxy` (proxy-route.ts), the rule the HTTP/1.1 client follows too, so the two never
+ * disagree on no_proxy (undici's own `EnvHttpProxyAgent` reads no_proxy its own way: no CIDR, and
+ * a bare `::1` taken for a host and a port). It reads no environment of its own. An https URL
+ * with only an http proxy set goes direct, as in curl. Plain http goes to the proxy as an
+ * absolute-URI request, as curl sends it (many proxies allow CONNECT to port 443 only); https is
+ * tunnelled with CONNECT.
  */
-import { type Dispatcher, EnvHttpProxyAgent, Pool, request } from "undici";
+import { Agent, type Dispatcher, Pool, ProxyAgent, request } from "undici";
 import { untilAborted } from "../../clock.js";
 import { errorCodeOf } from "../../errors.js";
 import type { NetworkSettings } from "../../options/network.js";
 import { markTunnelFailure } from "./proxy-errors.js";
+import { goesThroughProxy } from "./proxy-route.js";
 
 /** Loaded with undici: its bodies are read off at once (see eager-body.ts). */
 export { eagerBody } from "./eager-body.js";
 
 export class UndiciRoute {
-  readonly #agents: { http: Dispatcher; https: Dispatcher };
+  readonly #direct: Dispatcher;
+  readonly #viaProxy: { http?: Dispatcher; https?: Dispatcher };
+  readonly #proxies: { http: string; https: string };
+  readonly #noProxy: string;
   readonly #timeoutMs: number;
 
   constructor(timeoutMs: number, network: NetworkSettings | undefined) {
     this.#timeoutMs = timeoutMs;
     const tls = network?.tls ?? { rejectUnauthorized: true };
-    const agentFor = (proxy: string, scheme: "http" | "https") =>
-      new EnvHttpProxyAgent({
-        httpProxy: proxy,
-        httpsProxy: proxy,
+    const agentOptions = {
+      connect: { timeout: timeoutMs, ...tls },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 10_000,
+      connections: 16,
+    };
+    const proxyAgent = (uri: string, scheme: "http" | "https") =>
+      new ProxyAgent({
+        ...agentOptions,
+        uri,
         proxyTunnel: scheme === "https",
-        noProxy: network?.noProxy ?? "",
-        connect: { timeout: timeoutMs, ...tls },
         requestTls: { timeout: timeoutMs, ...tls },
         proxyTls: { timeout: timeoutMs },
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        keepAliveTimeout: 10_000,
-        connections: 16,
         // The pool that talks to the proxy itself: undici makes it with the connector alone, so
         // the answer to a CONNECT was awaited for its default 300 s whatever --timeout said.
         clientFactory: (origin: URL, options: Pool.Options) =>
@@ -45,13 +52,24 @@ export class UndiciRoute {
             new Pool(origin, { ...options, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
           ),
       });
-    const httpProxy = network?.httpProxy ?? "";
-    const httpsProxy = network?.httpsProxy ?? "";
-    const https = agentFor(httpsProxy, "https");
-    // Without any proxy one pool serves both schemes (an http URL must never reach the https
-    // proxy, and http is not tunnelled: with a proxy each scheme has its own).
-    const shared = httpProxy === "" && httpsProxy === "";
-    this.#agents = { http: shared ? https : agentFor(httpProxy, "http"), https };
+    this.#proxies = { http: network?.httpProxy ?? "", https: network?.httpsProxy ?? "" };
+    this.#noProxy = network?.noProxy ?? "";
+    this.#direct = new Agent(agentOptions);
+    const { http, https } = this.#proxies;
+    this.#viaProxy = {
+      ...(http !== "" ? { http: proxyAgent(http, "http") } : {}),
+      ...(https !== "" ? { https: proxyAgent(https, "https") } : {}),
+    };
+  }
+
+  /** The dispatcher that sends `url`: its scheme's proxy agent unless no_proxy sends it direct. */
+  #dispatcherFor(url: URL): Dispatcher {
+    const scheme = url.protocol === "https:" ? "https" : "http";
+    const agent = this.#viaProxy[scheme];
+    if (agent === undefined || !goesThroughProxy(url, this.#proxies[scheme], this.#noProxy)) {
+      return this.#direct;
+    }
+    return agent;
   }
 
   /**
@@ -69,7 +87,7 @@ export class UndiciRoute {
       // A copy: undici's ProxyAgent writes `host` into the headers it is given, and the caller
       // sends the same object to the next hop of a redirect, which then asked the old host.
       headers: { ...init.headers },
-      dispatcher: url.protocol === "https:" ? this.#agents.https : this.#agents.http,
+      dispatcher: this.#dispatcherFor(url),
       signal,
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
@@ -89,8 +107,8 @@ export class UndiciRoute {
   }
 
   async close(): Promise<void> {
-    const { http, https } = this.#agents;
-    await Promise.all(http === https ? [https.destroy()] : [http.destroy(), https.destroy()]);
+    const { http, https } = this.#viaProxy;
+    await Promise.all([this.#direct, http, https].map((agent) => agent?.destroy()));
   }
 }
 
