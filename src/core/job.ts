@@ -137,7 +137,8 @@ export async function runJob(
     const failure = signal.aborted
       ? (signal.reason as SyncError)
       : new SyncError("write_error", error instanceof Error ? error.message : String(error), {
-          cause: error,
+          // A lease the store could not confirm is why the transfer stopped, whatever it threw.
+          cause: lost ?? error,
         });
     runtime.logger.emit("error", "synchronization failed", {
       ...names,
@@ -176,6 +177,7 @@ async function afterLostLease(context: JobContext, reason: LeaseLostError): Prom
   const failure = new SyncError(
     "write_error",
     `the lock of ${names.destination} was lost (${reason.message}): nothing was committed`,
+    { cause: reason },
   );
   runtime.logger.emit("error", "synchronization failed", {
     ...names,

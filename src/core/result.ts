@@ -25,6 +25,18 @@ export function algorithmOf(spec: JobSpec): ChecksumAlgorithm {
   return spec.expected?.algorithm ?? spec.algorithm;
 }
 
+/** The errors failed results were built from, kept beside them (a result is plain JSON). */
+const failures = new WeakMap<SourceResult, SyncError>();
+
+/**
+ * The error a failed result was built from, with its `cause` chain: how a caller that can try
+ * again (a fleet worker) tells a failure of the state store from one of the transfer. Undefined
+ * for a result that did not fail, or one not built by `ResultBuilder`.
+ */
+export function failureOf(result: SourceResult): SyncError | undefined {
+  return failures.get(result);
+}
+
 /** Builds a pair's result, timing it from construction. */
 export class ResultBuilder {
   readonly #spec: JobSpec;
@@ -52,10 +64,12 @@ export class ResultBuilder {
   }
 
   failed(error: SyncError, fields: Partial<SourceResult> = {}): SourceResult {
-    return this.result({
+    const result = this.result({
       ...fields,
       status: "failed",
       error: { code: error.code, message: error.message },
     });
+    failures.set(result, error);
+    return result;
   }
 }

@@ -19,10 +19,12 @@ import type { ResolvedOptions } from "../options/normalize.js";
 import { buildRuntime, openState } from "../run/runtime.js";
 import { CONNECT_TIMEOUT_MS } from "../state/redis/connection.js";
 import type { RedisLocation } from "../state/redis/location.js";
+import { RedisStateStore } from "../state/redis/store.js";
 import { problemOf } from "./job-check.js";
 import { QueueOutage } from "./outage.js";
 import { connectionOf, type FleetJob, MAX_STALLS, QUEUE_NAME, queuePrefixOf } from "./queue.js";
 import { checkReachable } from "./reachable.js";
+import { runWhileStateAway } from "./state-wait.js";
 
 export interface WorkerSettings {
   queue: RedisLocation;
@@ -52,7 +54,8 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
   const logger = tagged(settings.logger, { worker_id: workerId });
   await checkReachable(settings.queue, "--queue", logger);
   const state = await openState(options, clock, logger, settings.hooks.failpoint);
-  if (options.state.kind !== "redis") {
+  const { store } = state;
+  if (options.state.kind !== "redis" || !(store instanceof RedisStateStore)) {
     await state.close();
     throw new EnvironmentError("state", "a worker's state must be shared: --state redis://…");
   }
@@ -97,10 +100,24 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
       inFlight.add(controller);
       try {
         const jobLogger = tagged(logger, { job_id: String(job.id) });
-        const result = await runJob(
-          takenOver(job, runtime.leaseTtlMs),
-          { ...runtime, logger: jobLogger },
-          controller.signal,
+        const result = await runWhileStateAway(
+          () =>
+            runJob(
+              takenOver(job, runtime.leaseTtlMs),
+              { ...runtime, logger: jobLogger },
+              controller.signal,
+            ),
+          {
+            untilReachable: (until) => store.untilReachable(until),
+            clock,
+            logger: jobLogger,
+            job: {
+              job_id: String(job.id),
+              source: job.data.spec.source.display,
+              destination: job.data.spec.destination,
+            },
+            signal: controller.signal,
+          },
         );
         const rounds = job.data.busyRounds ?? 0;
         // A batch's own `--wait-lock` longer than a round is its budget: waited once, as locally.

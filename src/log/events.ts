@@ -197,6 +197,17 @@ export interface EventFields {
     round: number;
     retry_in_seconds: number;
   };
+  /**
+   * A job failed because the worker's state store could not be asked (`reason`): the worker
+   * waits for the store and runs it again (`round`), for up to five minutes in all.
+   */
+  "job waiting for the state store": {
+    job_id: string;
+    source: string;
+    destination: string;
+    reason: string;
+    round: number;
+  };
   /** A job this version cannot run (malformed: hand-written, another version's): failed as such. */
   "job refused": { job_id: string; reason: string };
   /**

@@ -13,6 +13,7 @@
  * and write in one atomic step: unlike the file store, no window lets a holder that lost its lease
  * land one more write. Circuit updates are compare-and-set on a version, retried on conflict.
  */
+import { once } from "node:events";
 import type { Redis } from "ioredis";
 import type { Clock } from "../../clock.js";
 import type { Logger } from "../../log/events.js";
@@ -74,6 +75,16 @@ export class RedisStateStore implements StateStore {
 
   acquire(key: string, options: AcquireOptions): Promise<Lease | undefined> {
     return this.#leases.acquire(key, options);
+  }
+
+  /**
+   * Resolves once the connection to Redis is ready: at once when it is, else at its next
+   * reconnection (the connection keeps trying in the background). Rejects when `signal` aborts.
+   */
+  async untilReachable(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (this.#client.status === "ready") return;
+    await once(this.#client, "ready", { signal });
   }
 
   /** Resolves once no lease renewal of this store is in flight (tests; a clean shutdown). */
