@@ -54,10 +54,15 @@ export interface HttpResponse {
 export class HttpClient {
   readonly #options: HttpClientOptions;
   readonly #h1: H1Agent;
+  readonly #proxyAuthorization: string | undefined;
   #undici: Promise<{ route: UndiciRoute; eagerBody: typeof EagerBody }> | undefined;
 
   private constructor(options: HttpClientOptions) {
-    this.#options = options;
+    // A Proxy-Authorization header is the proxy's credential (curl sends it to the proxy): it
+    // goes to the proxy agents of the undici route and never to an origin.
+    const { "proxy-authorization": proxyAuthorization, ...headers } = options.headers;
+    this.#options = { ...options, headers };
+    this.#proxyAuthorization = proxyAuthorization;
     this.#h1 = new H1Agent({
       timeoutMs: options.timeoutMs,
       tls: options.network?.tls ?? { rejectUnauthorized: true },
@@ -106,7 +111,11 @@ export class HttpClient {
       };
     }
     this.#undici ??= import("./undici-route.js").then(({ UndiciRoute, eagerBody }) => ({
-      route: new UndiciRoute(this.#options.timeoutMs, this.#options.network),
+      route: new UndiciRoute(
+        this.#options.timeoutMs,
+        this.#options.network,
+        this.#proxyAuthorization,
+      ),
       eagerBody,
     }));
     const { route, eagerBody } = await this.#undici;

@@ -28,7 +28,15 @@ export class UndiciRoute {
   readonly #noProxy: string;
   readonly #timeoutMs: number;
 
-  constructor(timeoutMs: number, network: NetworkSettings | undefined) {
+  /**
+   * `proxyAuthorization`: a `Proxy-Authorization` value given with `--header`, sent to every
+   * proxy (on its requests and its CONNECTs) in place of the proxy URL's own user and password.
+   */
+  constructor(
+    timeoutMs: number,
+    network: NetworkSettings | undefined,
+    proxyAuthorization?: string,
+  ) {
     this.#timeoutMs = timeoutMs;
     const tls = network?.tls ?? { rejectUnauthorized: true };
     const agentOptions = {
@@ -42,6 +50,7 @@ export class UndiciRoute {
       new ProxyAgent({
         ...agentOptions,
         uri,
+        ...(proxyAuthorization === undefined ? {} : { token: proxyAuthorization }),
         proxyTunnel: scheme === "https",
         requestTls: { timeout: timeoutMs, ...tls },
         proxyTls: { timeout: timeoutMs },
