@@ -33,6 +33,8 @@ const COMMON = [
   "noProxy",
   "cacert",
   "insecure",
+  "proxyCacert",
+  "proxyInsecure",
   "cert",
   "key",
   "netrc",

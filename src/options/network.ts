@@ -1,6 +1,7 @@
 /**
  * The network a run goes through: proxies (`--proxy`, `--no-proxy` and the environment, by
- * curl's rules), TLS trust and client certificates (`--cacert`, `--insecure`, `--cert`, `--key`),
+ * curl's rules), TLS trust and client certificates (`--cacert`, `--insecure`, `--cert`, `--key`;
+ * `--proxy-cacert`, `--proxy-insecure` for an https:// proxy),
  * and netrc credentials (`--netrc`, `--netrc-file`). Validated once, here; files are read here,
  * so a missing certificate or netrc file is a usage error (exit 64) before anything is written.
  */
@@ -19,6 +20,10 @@ export interface NetworkOptions {
   cacert?: string;
   /** Skip certificate verification (warned on every run). */
   insecure?: boolean;
+  /** PEM file of the CAs to trust for an `https://` proxy instead of the system's (curl's `--proxy-cacert`). */
+  proxyCacert?: string;
+  /** Skip the verification of an `https://` proxy's certificate (warned on every run). */
+  proxyInsecure?: boolean;
   /** PEM client certificate (and its key, unless `key` names another file). */
   cert?: string;
   key?: string;
@@ -37,6 +42,8 @@ export interface NetworkSettings {
   /** Where each proxy came from, for messages: `--proxy`, `http_proxy` … */
   proxySource: { http?: string; https?: string };
   tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  /** The TLS to an `https://` proxy itself: its own trust, as in curl (`tls` is the origins'). */
+  proxyTls: { ca?: string; rejectUnauthorized: boolean };
   netrc: Netrc | undefined;
 }
 
@@ -102,6 +109,12 @@ export function resolveNetwork(
         : {}),
       rejectUnauthorized: options.insecure !== true,
     },
+    proxyTls: {
+      ...(options.proxyCacert !== undefined
+        ? { ca: readPem("--proxy-cacert", options.proxyCacert) }
+        : {}),
+      rejectUnauthorized: options.proxyInsecure !== true,
+    },
     netrc:
       netrcPath === undefined
         ? undefined
@@ -109,6 +122,16 @@ export function resolveNetwork(
             throw new UsageError(flagForNetrc, `${flagForNetrc} ${netrcPath}: ${reason}`);
           }),
   };
+}
+
+/** Why TLS certificates go unverified in this run (`--insecure`, `--proxy-insecure`): said on every run. */
+export function unverifiedTls(network: NetworkSettings): string[] {
+  return [
+    ...(network.tls.rejectUnauthorized ? [] : ["--insecure: any server can pose as the origin"]),
+    ...(network.proxyTls.rejectUnauthorized
+      ? []
+      : ["--proxy-insecure: any server can pose as an https:// proxy"]),
+  ];
 }
 
 /** A proxy URL as undici takes it: `host:port` means `http://host:port`, as in curl. */

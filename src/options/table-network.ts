@@ -52,6 +52,23 @@ export const NETWORK_OPTIONS: readonly OptionSpec[] = [
     group: "Network",
   },
   {
+    flag: "proxy-cacert",
+    owner: "options/network",
+    key: "proxyCacert",
+    kind: "path",
+    value: "FILE",
+    help: "trust the CA certificates in this PEM file for an https:// proxy, instead of the system's (--cacert is the origins')",
+    group: "Network",
+  },
+  {
+    flag: "proxy-insecure",
+    owner: "options/network",
+    key: "proxyInsecure",
+    kind: "boolean",
+    help: "do not verify an https:// proxy's TLS certificate (a warning on every run)",
+    group: "Network",
+  },
+  {
     flag: "cert",
     owner: "options/network",
     key: "cert",

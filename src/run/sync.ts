@@ -11,6 +11,7 @@ import type { ProgressEvent } from "../core/progress.js";
 import { ResultBuilder, type SourceResult } from "../core/result.js";
 import type { Failpoint } from "../failpoints.js";
 import { type Logger, silentLogger } from "../log/events.js";
+import { unverifiedTls } from "../options/network.js";
 import { normalizeOptions, type ResolvedOptions, type SyncOptions } from "../options/normalize.js";
 import { packageVersion } from "../options/package.js";
 import { absoluteIn, withAbsolutePaths } from "../options/paths.js";
@@ -156,10 +157,8 @@ async function runWithState(
     options.signal,
     resolved.maxWorkers,
   );
-  if (!resolved.network.tls.rejectUnauthorized) {
-    logger.emit("warning", "TLS certificates not verified", {
-      reason: "--insecure: any server can pose as the origin",
-    });
+  for (const reason of unverifiedTls(resolved.network)) {
+    logger.emit("warning", "TLS certificates not verified", { reason });
   }
 
   // The runtime comes before the plan: remote directories are listed with its HTTP client and

@@ -21,6 +21,7 @@ function network(httpProxy: string, noProxy = ""): NetworkSettings {
     noProxy,
     proxySource: httpProxy === "" ? {} : { http: "--proxy" },
     tls: { rejectUnauthorized: true },
+    proxyTls: { rejectUnauthorized: true },
     netrc: undefined,
   };
 }

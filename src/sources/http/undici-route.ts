@@ -53,7 +53,7 @@ export class UndiciRoute {
         ...(proxyAuthorization === undefined ? {} : { token: proxyAuthorization }),
         proxyTunnel: scheme === "https",
         requestTls: { timeout: timeoutMs, ...tls },
-        proxyTls: { timeout: timeoutMs },
+        proxyTls: { timeout: timeoutMs, ...(network?.proxyTls ?? { rejectUnauthorized: true }) },
         // The pool that talks to the proxy itself: undici makes it with the connector alone, so
         // the answer to a CONNECT was awaited for its default 300 s whatever --timeout said.
         clientFactory: (origin: URL, options: Pool.Options) =>
