@@ -178,6 +178,7 @@ async function planAndQueue(
       events,
       batch,
       specs: pairs,
+      queueDb: settings.queue.db,
       queueDisplay: settings.queue.display,
       outage,
       clock,

@@ -19,7 +19,9 @@ import { jobIdOf, MAX_STALLS } from "./queue.js";
 
 export interface FollowSettings {
   /** The batch's queue: its workers and its jobs' keys. */
-  queue: Pick<Queue, "getWorkersCount" | "toKey">;
+  queue: Pick<Queue, "getWorkers" | "toKey">;
+  /** The queue's Redis database: workers on another one (same prefix) do not take its jobs. */
+  queueDb: number;
   /** A fail-fast connection to the queue's Redis: the sweeps' reads. */
   redis: Redis;
   /** Listening since before the first job was added (its `lastEventId`). */
@@ -125,7 +127,11 @@ class Sweeper {
     if (this.#workersUnknown) return;
     let count: number;
     try {
-      count = await queue.getWorkersCount();
+      // CLIENT LIST names the clients of every database; BullMQ's own count takes them all.
+      const workers = await queue.getWorkers();
+      count = workers.filter(
+        (worker) => worker.db === undefined || Number(worker.db) === this.settings.queueDb,
+      ).length;
     } catch (error) {
       if (!isRefusal(error)) {
         this.settings.outage.lost((error as Error).message);

@@ -187,6 +187,27 @@ describe("enqueue", { skip: REDIS_SKIP }, () => {
     assert.equal(run.code, 143, run.stderr);
   });
 
+  test("--wait: a worker on another database of the same Redis is no worker of this queue", async (t) => {
+    const dir = await tempDir(t);
+    const elsewhere = fleetOn(redis.server.url(2));
+    t.after(() => elsewhere.stopAll());
+    await elsewhere.startWorker();
+    // The same prefix, database 3: the worker above never sees these jobs.
+    const here = fleetOn(redis.server.url(3), elsewhere.prefix);
+    server.route("/other-db.bin", { body: bytes(1000, 5) });
+    const enqueue = here.spawnEnqueue([
+      server.url("/other-db.bin"),
+      "--artifact-root",
+      join(dir, "out"),
+      "--wait",
+    ]);
+    t.after(() => enqueue.child.kill("SIGKILL"));
+    const idle = await enqueue.waitForLog("no worker on the queue", 15_000);
+    assert.equal(idle.queue, redis.server.url(3));
+    enqueue.child.kill("SIGTERM");
+    assert.equal((await enqueue.done).code, 143);
+  });
+
   test("--wait says when no worker takes jobs and when Redis is away, then finishes once one does", async (t) => {
     const dir = await tempDir(t);
     const own = await startRedis({ persist: true });
