@@ -31,6 +31,15 @@ describe("proxy failures", () => {
       /http:\/\/\*\*\*@proxy\.example:3128\/ \(from --proxy\)/,
     );
     assert.ok(!String(refused?.message).includes("HUNTER2"));
+    const header = proxyFailure(authRequired(), WHERE, {
+      url: "http://proxy.example:3128/",
+      source: "--proxy",
+      headerLogin: true,
+    });
+    assert.match(
+      String(header?.message),
+      /it refused the Proxy-Authorization header given with --header \(HTTP 407\)$/,
+    );
     const tunnel = proxyFailure(tunnelRefused(407), WHERE, undefined);
     assert.match(String(tunnel?.message), /proxy authentication required by the proxy: /);
   });

@@ -54,6 +54,15 @@ describe("a Proxy-Authorization header", {
       env: { ...noProxyEnv, http_proxy: through.url },
     });
     assert.notEqual(refused.code, 0, "without it the proxy refuses: the header is what logged in");
+    // The proxy URL's own login wins over the header, as in curl.
+    const wrongHeader = `Proxy-Authorization: Basic ${Buffer.from("alice:nope").toString("base64")}`;
+    const withUrl = new URL(through.url);
+    withUrl.username = "alice";
+    withUrl.password = SECRET;
+    const urlWins = await runCli(singlePair(origin, dir, "url.bin", "--header", wrongHeader), {
+      env: { ...noProxyEnv, http_proxy: withUrl.href },
+    });
+    assert.equal(urlWins.code, 0, urlWins.stderr.slice(0, 600));
     for (const output of [plain, tunnelled]) {
       assert.ok(!`${output.stdout}${output.stderr}`.includes(SECRET));
     }

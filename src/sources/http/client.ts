@@ -12,7 +12,7 @@ import type { Source } from "../source.js";
 import { H1Agent } from "./h1/agent.js";
 import { basicAuthorization, discardBody, type ResponseHeaders } from "./headers.js";
 import { netrcFor } from "./netrc.js";
-import type { ProxyInUse } from "./proxy-errors.js";
+import { hasCredentials, type ProxyInUse } from "./proxy-errors.js";
 import { goesThroughProxy } from "./proxy-route.js";
 import { HttpSource } from "./source.js";
 import type { eagerBody as EagerBody, UndiciRoute } from "./undici-route.js";
@@ -224,7 +224,12 @@ export class HttpClient {
       return undefined;
     }
     if (!goesThroughProxy(parsed, proxy, network?.noProxy ?? "")) return undefined;
-    return { url: proxy, source: network?.proxySource[scheme] };
+    const headerLogin = this.#proxyAuthorization !== undefined && !hasCredentials(proxy);
+    return {
+      url: proxy,
+      source: network?.proxySource[scheme],
+      ...(headerLogin ? { headerLogin } : {}),
+    };
   }
 }
 

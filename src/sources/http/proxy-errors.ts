@@ -13,6 +13,8 @@ export interface ProxyInUse {
   url: string;
   /** `--proxy`, `http_proxy`, `https_proxy`, `all_proxy` … */
   source: string | undefined;
+  /** It is sent the `Proxy-Authorization` header given with `--header` (its URL has no login). */
+  headerLogin?: boolean;
 }
 
 const PROXY_AUTH = /^Proxy Authentication Required \(407\)$/;
@@ -38,7 +40,9 @@ export function proxyFailure(
     const given = proxy !== undefined && hasCredentials(proxy.url);
     const what = given
       ? "it refused the credentials given in the proxy URL"
-      : "it asked for credentials: give them in the proxy URL (http://user:password@host:port)";
+      : proxy?.headerLogin
+        ? "it refused the Proxy-Authorization header given with --header"
+        : "it asked for credentials: give them in the proxy URL (http://user:password@host:port)";
     return new SyncError(
       "http_error",
       `${where}: proxy authentication required by ${named}: ${what} (HTTP 407)`,
@@ -101,7 +105,8 @@ export function isTunnelFailure(error: unknown): boolean {
   return error instanceof Error && (error as { proxyTunnel?: boolean }).proxyTunnel === true;
 }
 
-function hasCredentials(url: string): boolean {
+/** Whether a proxy URL carries a user or a password. */
+export function hasCredentials(url: string): boolean {
   try {
     const parsed = new URL(url);
     return parsed.username !== "" || parsed.password !== "";

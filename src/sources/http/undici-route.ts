@@ -15,7 +15,7 @@ import { Agent, type Dispatcher, Pool, ProxyAgent, request } from "undici";
 import { untilAborted } from "../../clock.js";
 import { errorCodeOf } from "../../errors.js";
 import type { NetworkSettings } from "../../options/network.js";
-import { markTunnelFailure } from "./proxy-errors.js";
+import { hasCredentials, markTunnelFailure } from "./proxy-errors.js";
 import { goesThroughProxy } from "./proxy-route.js";
 
 /** Loaded with undici: its bodies are read off at once (see eager-body.ts). */
@@ -30,7 +30,7 @@ export class UndiciRoute {
 
   /**
    * `proxyAuthorization`: a `Proxy-Authorization` value given with `--header`, sent to every
-   * proxy (on its requests and its CONNECTs) in place of the proxy URL's own user and password.
+   * proxy whose URL carries no user and password (on its requests and its CONNECTs).
    */
   constructor(
     timeoutMs: number,
@@ -50,7 +50,10 @@ export class UndiciRoute {
       new ProxyAgent({
         ...agentOptions,
         uri,
-        ...(proxyAuthorization === undefined ? {} : { token: proxyAuthorization }),
+        // The proxy URL's own login wins, as in curl (which sends no --header on CONNECT).
+        ...(proxyAuthorization === undefined || hasCredentials(uri)
+          ? {}
+          : { token: proxyAuthorization }),
         proxyTunnel: scheme === "https",
         requestTls: { timeout: timeoutMs, ...tls },
         proxyTls: { timeout: timeoutMs, ...(network?.proxyTls ?? { rejectUnauthorized: true }) },
