@@ -1,28 +1,49 @@
 /**
  * A fleet job that failed because the workers' state store (`--state`) was unreachable (or lost
- * the job's lease with nobody else taking it) is not a failure of its pair: nothing was committed on a lease the store could not confirm, and the
- * same job succeeds once the store is back. A worker waits for the store and runs such a job
- * again, for up to `STATE_PATIENCE_MS`, rather than reporting it failed: a restart or a failover
- * of that Redis pauses the batch instead of failing the jobs taken meanwhile. A local run has no
- * one to wait for it and reports the failure (`write_error`) as before.
+ * the job's lease with nobody else taking it) is not a failure of its pair: nothing was
+ * committed on a lease the store could not confirm, and the same job succeeds once the store is
+ * back. A worker waits for the store and runs such a job again, rather than reporting it failed:
+ * a restart or a failover of that Redis pauses the batch instead of failing the jobs taken
+ * meanwhile. A local run has no one to wait for it and reports the failure (`write_error`).
  */
 import type { Clock } from "../clock.js";
 import { failureOf, type SourceResult } from "../core/result.js";
-import type { Logger } from "../log/events.js";
+import { type EventFields, type Level, type Logger, type Message, takes } from "../log/events.js";
 import { LeaseLostError, StateUnavailableError } from "../state/store.js";
 
 /**
- * How long one job waits, in all, for its state store to come back; after that it is reported
- * failed (`write_error`), as it was before any wait. Longer than a restart or a failover (seconds
- * to a minute); short enough that `enqueue --wait` does not hang on a store gone for good.
+ * How long a worker waits for its state store, counted from the first job that failed for it
+ * (one clock for all of the worker's jobs, started again once a job gets past the store): after
+ * that its jobs are reported failed (`write_error`) at once, as without any wait. Longer than a
+ * restart or a failover (seconds to a minute); short enough that `enqueue --wait` does not hang
+ * on a store gone for good.
  */
 export const STATE_PATIENCE_MS = 5 * 60_000;
-/** The pause before a job runs again, doubled each time up to the last: a store that answers `PING` but refuses commands is not hammered. */
+/** The pause before a job runs again, doubled up to the last: a store that answers `PING` but refuses commands is not hammered. */
 const PAUSES_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
+
+/** When the worker's jobs began to fail for the state store: one outage, whatever job met it. */
+export class StateOutage {
+  #since: number | undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** The outage's start: now, unless one is under way. */
+  began(): number {
+    this.#since ??= this.clock.monotonic();
+    return this.#since;
+  }
+
+  /** A job got past the store: the next failure starts a new outage. */
+  ended(): void {
+    this.#since = undefined;
+  }
+}
 
 export interface StateWait {
   /** Resolves once the store's connection is ready again; rejects when `signal` aborts. */
   untilReachable(signal: AbortSignal): Promise<void>;
+  outage: StateOutage;
   clock: Clock;
   /** The job's logger, and the job its lines name. */
   logger: Logger;
@@ -48,40 +69,72 @@ export function failedForState(result: SourceResult): boolean {
 }
 
 /**
- * Runs `run` (one job) and, while its result failed for the state store, waits for the store and
- * runs it again; resolves to the last result. Rejects with the signal's reason when it aborts.
+ * Runs `run` (one job, given the logger to use) and, while its result failed for the state
+ * store and the worker's patience lasts, waits for the store and runs it again; resolves to the
+ * last result. A round's `synchronization failed` line is held back: the job is not failed, and
+ * `job waiting for the state store` (a warning) gives the reason; the last round's is logged.
+ * Rejects with the signal's reason when it aborts.
  */
 export async function runWhileStateAway(
-  run: () => Promise<SourceResult>,
+  run: (logger: Logger) => Promise<SourceResult>,
   wait: StateWait,
 ): Promise<SourceResult> {
-  const { clock, signal } = wait;
-  let result = await run();
-  const giveUpAt = clock.monotonic() + STATE_PATIENCE_MS;
-  for (let round = 0; failedForState(result); round += 1) {
-    const left = giveUpAt - clock.monotonic();
-    if (left <= 0) return result;
+  const { clock, signal, outage } = wait;
+  for (let round = 0; ; round += 1) {
+    const failures = new HeldFailures(wait.logger);
+    const result = await run(failures.logger);
+    if (!failedForState(result)) {
+      outage.ended();
+      failures.release();
+      return result;
+    }
+    const left = outage.began() + STATE_PATIENCE_MS - clock.monotonic();
+    if (left <= 0) {
+      failures.release();
+      return result;
+    }
     wait.logger.emit("warning", "job waiting for the state store", {
       ...wait.job,
       reason: result.error?.message ?? "",
       round: round + 1,
     });
-    await clock.sleep(
-      Math.min(PAUSES_MS[Math.min(round, PAUSES_MS.length - 1)] as number, left),
-      signal,
-    );
+    const pause = PAUSES_MS[Math.min(round, PAUSES_MS.length - 1)] as number;
+    await clock.sleep(Math.min(pause, left), signal);
     const lapsed = new AbortController();
-    const cancel = clock.after(Math.max(0, giveUpAt - clock.monotonic()), () => lapsed.abort());
+    const cancel = clock.after(
+      Math.max(0, outage.began() + STATE_PATIENCE_MS - clock.monotonic()),
+      () => lapsed.abort(),
+    );
     try {
       await wait.untilReachable(AbortSignal.any([signal, lapsed.signal]));
-    } catch (error) {
+    } catch {
       if (signal.aborted) throw signal.reason;
-      if (lapsed.signal.aborted) return result;
-      throw error;
+      // The patience ran out, or the wait itself failed: the store counts as still away, and
+      // the next round (after its pause) tells; the last round's failure is reported.
     } finally {
       cancel();
     }
-    result = await run();
   }
-  return result;
+}
+
+/** A logger that holds back `synchronization failed` until `release`; everything else passes. */
+class HeldFailures {
+  readonly #held: [Level, Message, unknown][] = [];
+  readonly logger: Logger;
+
+  constructor(private readonly target: Logger) {
+    this.logger = {
+      emit: (level, message, fields) => {
+        if (message === "synchronization failed") this.#held.push([level, message, fields]);
+        else target.emit(level, message, fields);
+      },
+      enabled: (level) => takes(target, level),
+    };
+  }
+
+  release(): void {
+    for (const [level, message, fields] of this.#held) {
+      this.target.emit(level, message, fields as EventFields[typeof message]);
+    }
+  }
 }

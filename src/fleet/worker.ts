@@ -24,7 +24,7 @@ import { problemOf } from "./job-check.js";
 import { QueueOutage } from "./outage.js";
 import { connectionOf, type FleetJob, MAX_STALLS, QUEUE_NAME, queuePrefixOf } from "./queue.js";
 import { checkReachable } from "./reachable.js";
-import { runWhileStateAway } from "./state-wait.js";
+import { runWhileStateAway, StateOutage } from "./state-wait.js";
 
 export interface WorkerSettings {
   queue: RedisLocation;
@@ -74,6 +74,7 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
   });
 
   const inFlight = new Set<AbortController>();
+  const stateOutage = new StateOutage(clock);
   let handedBack = 0;
   const handBack = async (job: Job<FleetJob, SourceResult>, token?: string) => {
     await job.moveToWait(token);
@@ -101,14 +102,15 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
       try {
         const jobLogger = tagged(logger, { job_id: String(job.id) });
         const result = await runWhileStateAway(
-          () =>
+          (roundLogger) =>
             runJob(
               takenOver(job, runtime.leaseTtlMs),
-              { ...runtime, logger: jobLogger },
+              { ...runtime, logger: roundLogger },
               controller.signal,
             ),
           {
             untilReachable: (until) => store.untilReachable(until),
+            outage: stateOutage,
             clock,
             logger: jobLogger,
             job: {

@@ -199,7 +199,7 @@ export interface EventFields {
   };
   /**
    * A job failed because the worker's state store could not be asked (`reason`): the worker
-   * waits for the store and runs it again (`round`), for up to five minutes in all.
+   * waits for the store and runs it again (`round`), for up to five minutes an outage.
    */
   "job waiting for the state store": {
     job_id: string;

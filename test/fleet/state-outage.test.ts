@@ -7,12 +7,15 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { fleetOn, untilLogged } from "../helpers/fleet.js";
 import { REDIS_SKIP, startRedis } from "../helpers/redis.js";
 import { bytes, useTestServer } from "../helpers/server.js";
 import { listFiles, tempDir } from "../helpers/tmp.js";
 
 const server = useTestServer();
+/** How long the store stays away once a job has met the outage: reconnects come every ≤ 1 s. */
+const OUTAGE_MS = 4_000;
 
 interface Doc {
   summary: { synced: number; failed: number };
@@ -49,17 +52,19 @@ describe("the state store's Redis restarted mid-batch", { skip: REDIS_SKIP }, ()
       "--json",
     );
     await untilLogged([worker], (line) => line.message === "updated destination", 4);
-    await stateRedis.restart(() =>
-      // Down until a job has met the outage: failed it (before) or waits for the store (now).
-      untilLogged(
+    await stateRedis.restart(async () => {
+      // Down until a job has met the outage (failed for it, before; waits for the store, now),
+      // then for OUTAGE_MS more: several of the connection's reconnects fail meanwhile.
+      await untilLogged(
         [worker],
         (line) =>
           line.message === "job waiting for the state store" ||
           (line.message === "synchronization failed" && /state store/.test(String(line.reason))),
         1,
         30_000,
-      ),
-    );
+      );
+      await delay(OUTAGE_MS);
+    });
     const result = await run;
     const doc = JSON.parse(result.stdout) as Doc;
     assert.deepEqual(

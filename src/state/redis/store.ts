@@ -13,7 +13,6 @@
  * and write in one atomic step: unlike the file store, no window lets a holder that lost its lease
  * land one more write. Circuit updates are compare-and-set on a version, retried on conflict.
  */
-import { once } from "node:events";
 import type { Redis } from "ioredis";
 import type { Clock } from "../../clock.js";
 import type { Logger } from "../../log/events.js";
@@ -83,8 +82,21 @@ export class RedisStateStore implements StateStore {
    */
   async untilReachable(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
-    if (this.#client.status === "ready") return;
-    await once(this.#client, "ready", { signal });
+    const client = this.#client;
+    if (client.status === "ready") return;
+    // Not `events.once`: it rejects at the first `error`, and every failed reconnect emits one.
+    await new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        client.off("ready", onReady);
+        reject(signal.reason);
+      };
+      client.once("ready", onReady);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** Resolves once no lease renewal of this store is in flight (tests; a clean shutdown). */
