@@ -13,6 +13,8 @@
  *   matches an address as a suffix (`0.1` does not match `127.0.0.1`), as in curl.
  * - An entry may end in `:port` (`[::1]:8080` for IPv6) to match that port only. curl has no
  *   such form (such an entry matches nothing there); undici and many other tools do.
+ * - Also unlike curl: a `/0` network is every address of its family (curl: the one address),
+ *   and Node's `BlockList` takes an IPv4-mapped IPv6 address for its IPv4 address.
  */
 import { BlockList, isIP } from "node:net";
 
