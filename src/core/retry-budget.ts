@@ -84,8 +84,8 @@ export class RetryBudget {
 
   /**
    * How a failed attempt is charged. Progress is free where the next attempt resumes from it (a
-   * kept, recorded part), and never turns "one attempt" (--max-retries 1) into several. "Slow
-   * down" is not "down": free. An origin heard from in this run that cannot be reached now is
+   * kept, recorded part). "Slow down" is not "down": free. Neither ever turns "one attempt"
+   * (--max-retries 1) into several. An origin heard from in this run that cannot be reached now is
    * having an outage: such attempts are bounded by time (--retry-max-time), not by count.
    */
   charge(error: unknown): Charge {
@@ -106,7 +106,7 @@ export class RetryBudget {
     if (!(error instanceof SyncError)) return "counted";
     if (error.throttled) {
       this.#answeredAt = this.#options.now(); // it answered, if only to say "later"
-      return "free";
+      return maxAttempts > 1 ? "free" : "counted";
     }
     const heard = gate.heardAt(origin) > Number.NEGATIVE_INFINITY;
     return maxAttempts > 1 && heard && isUnreachable(error) ? "timed" : "counted";

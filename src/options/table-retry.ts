@@ -10,7 +10,7 @@ export const RETRY_OPTIONS: readonly OptionSpec[] = [
     min: 1,
     value: "N",
     default: 5,
-    help: "attempts in total per transfer (N ≥ 1); attempts that made progress, were told to slow down, or met an outage of an origin that was answering do not count",
+    help: "attempts in total per transfer (N ≥ 1); attempts that made progress, were told to slow down, or met an outage of an origin that was answering do not count, except that 1 is always one attempt",
     group: "Retries, timeouts and the circuit",
   },
   {

@@ -52,6 +52,20 @@ describe("retry budget", () => {
     assert.match(budget.failure(unreachable()).message, /gave up after 300 s without an answer/);
   });
 
+  test("--max-retries 1 is one attempt even when told to slow down (a 429 was a free attempt, up to 100)", () => {
+    const throttled = new SyncError("http_error", "HTTP 429", {
+      status: 429,
+      retryable: true,
+      throttled: true,
+    });
+    const once = budgetAt({ maxAttempts: 1 }).budget;
+    once.begin(1);
+    assert.equal(once.charge(throttled), "counted");
+    const several = budgetAt({ maxAttempts: 3 }).budget;
+    several.begin(1);
+    assert.equal(several.charge(throttled), "free", "with retries allowed, a 429 does not use one");
+  });
+
   test("another transfer's answer makes a failure to reach the origin an outage too", () => {
     const { budget, gate, clock } = budgetAt();
     gate.heard(O, clock.now);
