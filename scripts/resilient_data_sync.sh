@@ -2,7 +2,16 @@
 # Thin wrapper kept for the commands documented for the old Bash script: it runs resilient-sync
 # with the same arguments. Builds the TypeScript sources first if this checkout was never built.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Run through a link (~/bin/rds -> …/scripts/resilient_data_sync.sh), the checkout is where the
+# link leads, not where it sits: links are followed one at a time (readlink -f is not everywhere).
+script="${BASH_SOURCE[0]}"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  [[ -L "$script" ]] || break
+  target="$(readlink "$script")"
+  [[ "$target" == /* ]] || target="$(dirname "$script")/$target"
+  script="$target"
+done
+root="$(cd "$(dirname "$script")/.." && pwd)"
 if [[ ! -f "$root/dist/cli/main.js" ]]; then
   (cd "$root" && npm run build --silent >&2)
 fi

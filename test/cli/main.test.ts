@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { copyFile, mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -57,6 +57,32 @@ describe("the single-pair defaults", () => {
       await readFile(join(root, "reports", "resilient-sync", "sample.csv"), "utf8"),
       await readFile(SAMPLE, "utf8"),
     );
+  });
+});
+
+describe("the Bash wrapper through links", () => {
+  test("run through a symlink (one in a bin folder, and a link to that link): the same program", async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, "bin"));
+    const first = join(dir, "bin", "rds");
+    await symlink(join(PROJECT, "scripts", "resilient_data_sync.sh"), first);
+    // A relative link to the first link, from another folder.
+    await mkdir(join(dir, "other"));
+    await symlink(join("..", "bin", "rds"), join(dir, "other", "rds"));
+    const version = JSON.parse(await readFile(join(PROJECT, "package.json"), "utf8")).version;
+    for (const command of [first, join(dir, "other", "rds")]) {
+      const child = spawn("bash", [command, "--version"], {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      child.stdout.on("data", (chunk) => {
+        stdout += chunk;
+      });
+      const [code] = await once(child, "close");
+      assert.equal(code, 0, `${command}: exit ${code}`);
+      assert.match(stdout, new RegExp(version.replaceAll(".", "\\.")));
+    }
   });
 });
 
