@@ -81,13 +81,23 @@ export function parseSourceLocation(raw: string, argument: string): SourceLocati
 
 /**
  * Whether `written` (a `--checksum SOURCE=HEX` claim, say) names `location`, however it is
- * spelled: as given, as stored, a path relative to the working folder (`./dir/` for `dir`), or a
- * URL in another case or escaping (`HTTP://H/d/`).
+ * spelled: as given, as stored, a path relative to the working folder (`./dir/` for `dir`), a
+ * `file://` URL for a path (and a path for a `file://` source), or a URL in another case or
+ * escaping (`HTTP://H/d/`).
  */
 export function namesLocation(location: SourceLocation, written: string): boolean {
   if (location.raw === written || location.href === written) return true;
-  if (location.kind === "file")
+  if (location.kind === "file") {
+    // A file URL names the path it stands for, whichever way the source itself was written.
+    if (/^file:/i.test(written)) {
+      try {
+        return fileURLToPath(new URL(written)) === location.href;
+      } catch {
+        return false;
+      }
+    }
     return !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(written) && resolve(written) === location.href;
+  }
   try {
     return new URL(written).href === location.href;
   } catch {

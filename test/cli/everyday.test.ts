@@ -330,3 +330,40 @@ describe("everyday flags", () => {
     assert.equal(alone.code, 64);
   });
 });
+
+describe("--checksum names a local source however it is spelled", () => {
+  test("a file:// URL claim for a source given as a path, and a path claim for a file:// source", async (t) => {
+    const dir = await tempDir(t);
+    const { writeFile } = await import("node:fs/promises");
+    const { pathToFileURL } = await import("node:url");
+    const source = join(dir, "in.csv");
+    const body = Buffer.from("a,b\n1,2\n");
+    await writeFile(source, body);
+    const good = sha256(body);
+    const bad = "0".repeat(64);
+    const asUrl = pathToFileURL(source).href;
+    for (const [given, claimed] of [
+      [source, asUrl],
+      [asUrl, source],
+    ] as const) {
+      const wrong = await runCli(
+        [given, "--artifact-root", join(dir, "wrong"), "--checksum", `${claimed}=${bad}`, "--json"],
+        { env: { REPO_ROOT: dir } },
+      );
+      assert.equal(wrong.code, 65, `${given} / ${claimed}: ${wrong.stderr.slice(0, 400)}`);
+      assert.equal(JSON.parse(wrong.stdout).results[0].error.code, "checksum_mismatch");
+      const right = await runCli(
+        [
+          given,
+          "--artifact-root",
+          join(dir, "right"),
+          "--checksum",
+          `${claimed}=${good}`,
+          "--force",
+        ],
+        { env: { REPO_ROOT: dir } },
+      );
+      assert.equal(right.code, 0, right.stderr.slice(0, 400));
+    }
+  });
+});
