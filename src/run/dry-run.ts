@@ -40,17 +40,6 @@ async function planOne(
     return build.failed(failure, fields);
   };
   if (spec.invalid) return fail(new SyncError(spec.invalid.code, spec.invalid.message));
-  const refusedFor = await runtime.health.circuits.refusesFor(spec.source.origin);
-  if (refusedFor > 0) {
-    runtime.logger.emit("error", "circuit breaker open", {
-      source: names.source,
-      origin: spec.source.origin,
-      seconds_until_retry: Math.ceil(refusedFor / 1000),
-      consecutive_failures: 0,
-    });
-    return build.failed(circuitOpenError(spec.source.origin, refusedFor));
-  }
-
   let destination: Destination;
   try {
     destination = await runtime.destinations.open(
@@ -67,6 +56,22 @@ async function planOne(
     { spec, algorithm: algorithmOf(spec) },
     await destination.fingerprint(),
   );
+  // A failed pair reports what is at its destination, as a run does: hashed when the marker
+  // does not vouch for it (read only; nothing is written).
+  const checksumNow = () =>
+    intact ? marker.checksum : destination.checksum(algorithmOf(spec), signal).catch(() => null);
+  const refusedFor = await runtime.health.circuits.refusesFor(spec.source.origin);
+  if (refusedFor > 0) {
+    runtime.logger.emit("error", "circuit breaker open", {
+      source: names.source,
+      origin: spec.source.origin,
+      seconds_until_retry: Math.ceil(refusedFor / 1000),
+      consecutive_failures: 0,
+    });
+    return build.failed(circuitOpenError(spec.source.origin, refusedFor), {
+      checksum: await checksumNow(),
+    });
+  }
   const wouldFetch = (reason: string): SourceResult => {
     runtime.logger.emit("info", "would fetch", { ...names, reason });
     return build.result({ status: "skipped", checksum: intact ? marker.checksum : null });
@@ -92,7 +97,7 @@ async function planOne(
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     const failure = error instanceof SyncError ? error : source.describeError(error);
-    return fail(failure, { checksum: intact ? marker.checksum : null, attempts: 1 });
+    return fail(failure, { checksum: await checksumNow(), attempts: 1 });
   }
   if (!marker) return wouldFetch("never synced");
   runtime.logger.emit("info", "destination already up-to-date", {
