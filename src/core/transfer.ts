@@ -23,6 +23,7 @@ import {
 } from "./context.js";
 import { PartKeeper } from "./parts.js";
 import { FREE_ATTEMPTS, RetryBudget } from "./retry-budget.js";
+import { markerAt, revouch } from "./revouch.js";
 import { splitSettingsFor } from "./split-settings.js";
 
 export type Outcome =
@@ -70,10 +71,17 @@ async function transfer(
   const { logger, store, health } = runtime;
   // At --quiet nobody takes a pair's info lines: none is built.
   const info = takes(logger, "info");
-  const marker = await store.readMarker(context.keys.marker);
+  const stored = await store.readMarker(context.keys.marker);
   // Another run committed since the no-op check: its answer is stale, ask again.
-  if (handOver && handOver.basis !== marker?.checksum) handOver.discard();
-  const intact = describes(marker, context, await destination.fingerprint());
+  if (handOver && handOver.basis !== stored?.checksum) handOver.discard();
+  const fingerprint = await destination.fingerprint();
+  // A destination whose metadata alone changed (chmod, touch …) is vouched for again by its hash.
+  const revouched =
+    spec.force || describes(stored, context, fingerprint)
+      ? undefined
+      : await revouch(stored, context);
+  const marker = stored && revouched ? markerAt(stored, revouched) : stored;
+  const intact = describes(marker, context, revouched ?? fingerprint);
   const expectedMatches = !spec.expected || spec.expected.hex === marker?.checksum;
   const unchangedIf: Validators | undefined =
     !spec.force && intact && expectedMatches ? marker.validators : undefined;
@@ -194,6 +202,9 @@ async function transfer(
   const attempts = outcome.attempts;
   const fetched = outcome.value;
   if (fetched.kind === "not-modified") {
+    // The marker describes the destination as it is now: the next run asks without a hash. Not
+    // recorded (the state store failing), the next run hashes the file once more: no failure.
+    if (revouched && marker) await writeMarker(context, lease, marker).catch(() => {});
     if (info)
       logger.emit("info", "destination already up-to-date", {
         ...names,

@@ -5,6 +5,7 @@
 import { asSyncError, circuitOpenError, describes } from "../core/context.js";
 import { markerKey } from "../core/job.js";
 import { algorithmOf, ResultBuilder, type SourceResult } from "../core/result.js";
+import { markerAt, revouch } from "../core/revouch.js";
 import type { Runtime } from "../core/runtime.js";
 import type { JobSpec } from "../core/spec.js";
 import type { Destination } from "../destinations/destination.js";
@@ -50,12 +51,16 @@ async function planOne(
   } catch (error) {
     return fail(asSyncError(error)); // as a run refuses it (a link planted on the way …)
   }
-  const marker = await runtime.store.readMarker(markerKey(spec.source.display, destination.id));
-  const intact = describes(
-    marker,
-    { spec, algorithm: algorithmOf(spec) },
-    await destination.fingerprint(),
-  );
+  const stored = await runtime.store.readMarker(markerKey(spec.source.display, destination.id));
+  const judged = { spec, algorithm: algorithmOf(spec), destination, signal };
+  const fingerprint = await destination.fingerprint();
+  // As a run would: a destination whose metadata alone changed is vouched for by its hash.
+  const revouched =
+    spec.force || describes(stored, judged, fingerprint)
+      ? undefined
+      : await revouch(stored, judged);
+  const marker = stored && revouched ? markerAt(stored, revouched) : stored;
+  const intact = describes(marker, judged, revouched ?? fingerprint);
   // A failed pair reports what is at its destination, as a run does: hashed when the marker
   // does not vouch for it (read only; nothing is written).
   const checksumNow = () =>
