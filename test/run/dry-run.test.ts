@@ -31,6 +31,31 @@ describe("--dry-run against a server that refuses HEAD", () => {
   });
 });
 
+describe("--dry-run against a URL signed for GET alone (a presigned S3 URL answers HEAD 403)", () => {
+  test("asks with a one-byte GET; a URL refused to GET as well still fails", async (t) => {
+    const dir = await tempDir(t);
+    const asked: string[] = [];
+    const signedForGet = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      if (req.method === "HEAD" || req.url === "/expired.bin") return res.writeHead(403).end();
+      res.writeHead(200, { "content-length": "5" }).end("data\n");
+    });
+    signedForGet.listen(0, "127.0.0.1");
+    await once(signedForGet, "listening");
+    t.after(() => signedForGet.close());
+    const base = `http://127.0.0.1:${(signedForGet.address() as AddressInfo).port}`;
+    const ok = await runCli(intoArtifactRoot([`${base}/object.bin`], dir, "--dry-run"));
+    assert.equal(ok.code, 0, ok.stderr.slice(-2000));
+    assert.deepEqual(asked, ["HEAD /object.bin", "GET /object.bin"]);
+    const refused = await runCli(
+      intoArtifactRoot([`${base}/expired.bin`], dir, "--dry-run", "--json"),
+    );
+    assert.equal(refused.code, 70);
+    assert.equal(JSON.parse(refused.stdout).results[0].error.code, "http_error");
+    assert.deepEqual(await listFiles(dir), []);
+  });
+});
+
 describe("--dry-run reports what is at the destination, as a run does", () => {
   test("a failing source and an open circuit: the destination's checksum, even after a chmod (it was null)", async (t) => {
     const dir = await tempDir(t);

@@ -69,9 +69,10 @@ export class HttpSource implements Source {
       throw this.describeError(error);
     }
     await discardBody(response);
-    if (response.statusCode === 405 || response.statusCode === 501) {
-      // A server that does not take HEAD (some object stores, some apps): asked as a sync asks,
-      // with a GET, of one byte. A dry run said 'HTTP 405' where the sync itself succeeds.
+    if (response.statusCode === 405 || response.statusCode === 501 || response.statusCode === 403) {
+      // A server that does not take HEAD (some object stores, some apps), or a URL signed for GET
+      // alone (a presigned S3 URL answers HEAD 403): asked as a sync asks, with a GET, of one
+      // byte. A dry run said 'HTTP 405' or 'HTTP 403' where the sync itself succeeds.
       response = await this.#get(
         { ...conditionalHeaders(unchangedIf), range: "bytes=0-0" },
         signal,
