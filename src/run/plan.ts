@@ -100,6 +100,12 @@ export async function plan(options: ResolvedOptions, listing?: RemoteListing): P
         "--checksum",
         `--checksum gives ${pair.source.display} two different digests (${earlier.algorithm}:${earlier.hex}, ${claim.algorithm}:${claim.hex}): give the one expected`,
       );
+    const fromFile = earlier ? undefined : pair.expected;
+    if (fromFile && (fromFile.algorithm !== claim.algorithm || fromFile.hex !== claim.hex))
+      throw new UsageError(
+        "--checksum",
+        `--checksum and --checksum-file give ${pair.source.display} two different digests (${claim.algorithm}:${claim.hex}, ${fromFile.algorithm}:${fromFile.hex}): give the one expected`,
+      );
     claimed.set(pair, claim);
     pair.expected = { algorithm: claim.algorithm, hex: claim.hex };
   }

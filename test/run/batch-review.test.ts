@@ -1,6 +1,6 @@
 /** Batch behaviours that a review found broken once: each test reproduces one finding. */
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
@@ -406,6 +406,38 @@ describe("checksum files, matched as sha256sum would", () => {
       ).code,
       0,
     );
+  });
+});
+
+describe("--checksum and --checksum-file for the same file", () => {
+  test("two different digests are refused (exit 64, naming both, nothing written); the same one is fine", async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, "x.txt");
+    await writeFile(file, "x\n");
+    const right = sha256(Buffer.from("x\n"));
+    await writeFile(join(dir, "SUMS"), `${right}  x.txt\n`);
+    const common = [
+      file,
+      "--checksum-file",
+      join(dir, "SUMS"),
+      "--artifact-root",
+      join(dir, "out"),
+    ];
+    const clash = await runCli([
+      ...common,
+      "--checksum",
+      "0".repeat(64),
+      "--lock-dir",
+      join(dir, "l"),
+    ]);
+    assert.equal(clash.code, 64, clash.stderr);
+    assert.match(
+      String(findLog(clash, "invalid argument")?.reason),
+      new RegExp(`--checksum and --checksum-file give .*x\\.txt two different digests.*${right}`),
+    );
+    assert.deepEqual(await readdir(dir), ["SUMS", "x.txt"]);
+    const same = await runCli([...common, "--checksum", right, "--lock-dir", join(dir, "l")]);
+    assert.equal(same.code, 0, same.stderr);
   });
 });
 
