@@ -56,6 +56,11 @@ function sourceProblem(source: Partial<JobSpec["source"]> | undefined): string |
     (source.within !== undefined && typeof source.within !== "string")
   )
     return "the job's source is malformed";
+  // A relative path would be read from the worker's own working folder, whatever it is.
+  if (source.kind === "file" && !isAbsolute(source.href))
+    return "the job's source is not an absolute path";
+  if (source.kind === "http" && !/^https?:\/\//i.test(source.href))
+    return "the job's source is not an http(s) URL";
   return undefined;
 }
 

@@ -45,6 +45,20 @@ test("each malformed field is named", () => {
   const cases: [(job: ReturnType<typeof valid>) => void, RegExp][] = [
     [(job) => Object.assign(job, { index: -1 }), /no batch or index/],
     [(job) => Object.assign(job.spec, { source: { kind: "ftp" } }), /source is malformed/],
+    [
+      (job) =>
+        Object.assign(job.spec, {
+          source: { kind: "file", href: "data/a.bin", display: "data/a.bin", origin: "file://x" },
+        }),
+      /source is not an absolute path/,
+    ],
+    [
+      (job) =>
+        Object.assign(job.spec, {
+          source: { kind: "http", href: "file:///etc/passwd", display: "x", origin: "x" },
+        }),
+      /source is not an http\(s\) URL/,
+    ],
     [(job) => Object.assign(job.spec, { destination: "out/a.bin" }), /not an absolute path/],
     [
       (job) => Object.assign(job.spec, { destination: "/etc/passwd" }),
