@@ -4,14 +4,19 @@
 set -euo pipefail
 # Run through a link (~/bin/rds -> …/scripts/resilient_data_sync.sh), the checkout is where the
 # link leads, not where it sits: links are followed one at a time (readlink -f is not everywhere).
+# A relative link is read from the folder the link really is in (cd -P), not from its spelling.
 script="${BASH_SOURCE[0]}"
 for _ in 1 2 3 4 5 6 7 8 9 10; do
   [[ -L "$script" ]] || break
   target="$(readlink "$script")"
-  [[ "$target" == /* ]] || target="$(dirname "$script")/$target"
+  [[ "$target" == /* ]] || target="$(cd -P "$(dirname "$script")" && pwd -P)/$target"
   script="$target"
 done
-root="$(cd "$(dirname "$script")/.." && pwd)"
+if [[ -L "$script" ]]; then
+  echo "resilient_data_sync.sh: more than 10 links lead to $script" >&2
+  exit 64
+fi
+root="$(cd -P "$(dirname "$script")/.." && pwd -P)"
 if [[ ! -f "$root/dist/cli/main.js" ]]; then
   (cd "$root" && npm run build --silent >&2)
 fi

@@ -61,7 +61,7 @@ describe("the single-pair defaults", () => {
 });
 
 describe("the Bash wrapper through links", () => {
-  test("run through a symlink (one in a bin folder, and a link to that link): the same program", async (t) => {
+  test("run through a symlink (in a bin folder, a link to that link, one reached through a linked folder): the same program", async (t) => {
     const dir = await tempDir(t);
     await mkdir(join(dir, "bin"));
     const first = join(dir, "bin", "rds");
@@ -70,7 +70,18 @@ describe("the Bash wrapper through links", () => {
     await mkdir(join(dir, "other"));
     await symlink(join("..", "bin", "rds"), join(dir, "other", "rds"));
     const version = JSON.parse(await readFile(join(PROJECT, "package.json"), "utf8")).version;
-    for (const command of [first, join(dir, "other", "rds")]) {
+    // Reached through a linked folder, a link whose target climbs with `..`: that is the linked
+    // folder's real parent (`real/`, holding a link to the checkout), not the parent its path
+    // spells (the test folder, whose own `checkout/` must not be used).
+    await mkdir(join(dir, "real", "bin"), { recursive: true });
+    await symlink(PROJECT, join(dir, "real", "checkout"));
+    await symlink(
+      join("..", "checkout", "scripts", "resilient_data_sync.sh"),
+      join(dir, "real", "bin", "rds"),
+    );
+    await symlink(join(dir, "real", "bin"), join(dir, "linked-bin"));
+    await mkdir(join(dir, "checkout", "scripts"), { recursive: true });
+    for (const command of [first, join(dir, "other", "rds"), join(dir, "linked-bin", "rds")]) {
       const child = spawn("bash", [command, "--version"], {
         cwd: dir,
         stdio: ["ignore", "pipe", "pipe"],
