@@ -1,6 +1,6 @@
 /** What every step of one job shares: the spec, the runtime, the destination, names for logs. */
 import type { ChecksumAlgorithm } from "../checksums/digest.js";
-import type { Destination, Fingerprint } from "../destinations/destination.js";
+import { type Destination, type Fingerprint, sameFile } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { Turn } from "../health/origin-health.js";
 import { type Logger, takes } from "../log/events.js";
@@ -25,6 +25,8 @@ export interface JobContext {
   signal: AbortSignal;
   /** The attempts made and body bytes received so far: a result the deadline cuts short says them. */
   spent: { attempts: number; bytes: number };
+  /** The destination's digest as read during this job, and the file it was read from. */
+  hashed?: { digest: string; at: Fingerprint };
 }
 
 /**
@@ -118,8 +120,10 @@ export function describes(
 export async function currentChecksum(context: JobContext): Promise<string | null> {
   const { store } = context.runtime;
   const marker = await store.readMarker(context.keys.marker).catch(() => undefined);
-  if (describes(marker, context, await context.destination.fingerprint().catch(() => undefined)))
-    return marker.checksum;
+  const now = await context.destination.fingerprint().catch(() => undefined);
+  if (describes(marker, context, now)) return marker.checksum;
+  // Read already (a marker that could not vouch for it): not read twice.
+  if (now && context.hashed && sameFile(now, context.hashed.at)) return context.hashed.digest;
   return context.destination.checksum(context.algorithm, context.signal);
 }
 

@@ -2,33 +2,74 @@
  * A destination whose metadata changed since its sync — a `chmod`, `chown` or new hard link
  * changes its ctime, a `touch` its mtime — no longer matches its marker's fingerprint, and was
  * then fetched whole, without a conditional request (a `chmod -R g+r` of a mirror re-downloaded
- * all of it). The marker's checksum can still vouch for it: when the file hashes to it, and its
- * fingerprint held still across the hash, the bytes are the ones synced and the marker's
- * validators apply again. A file edited by hand hashes to something else and is fetched as before.
+ * all of it). The marker's checksum can still vouch for it: when the file hashes to it, read with
+ * the file held still (`Destination.verifiedDigest`: this user's own file, flushed, the same
+ * before and after the read) and still the file at the destination's name after, the bytes are
+ * the ones synced and the marker's validators apply again. A file edited by hand hashes to
+ * something else and is fetched as before; another user's file is never vouched for.
  */
-import type { Fingerprint } from "../destinations/destination.js";
+import { type Destination, type Fingerprint, sameFile } from "../destinations/destination.js";
 import { sourceIdentity } from "../sources/identity.js";
 import type { Marker } from "../state/store.js";
-import type { JobContext } from "./context.js";
+import { describes, type JobContext } from "./context.js";
 
 /**
- * The destination's fingerprint now, when its content is still what `marker` records (read
- * only; the hash costs one read of the file); undefined when it is not, or cannot be told.
+ * Whether `stored` may vouch again for the destination at `fingerprint`, read: it is this pair's
+ * marker and no longer describes it, the size is the same (another size is other bytes), and no
+ * `--force` or `--checksum` other than the marker's digest means a fetch anyway.
+ */
+export function vouchable(
+  stored: Marker | undefined,
+  judged: Pick<JobContext, "spec" | "algorithm">,
+  fingerprint: Fingerprint | undefined,
+): stored is Marker {
+  const { spec, algorithm } = judged;
+  if (spec.force || !stored || !fingerprint) return false;
+  const described: boolean = describes(stored, judged, fingerprint);
+  return (
+    !described &&
+    stored.source === sourceIdentity(spec.source) &&
+    stored.algorithm === algorithm &&
+    fingerprint.size === stored.destinationSize &&
+    (spec.expected === undefined || spec.expected.hex === stored.checksum)
+  );
+}
+
+/**
+ * The fingerprint `stored` vouches for, given the destination's `hashed` read: its digest is the
+ * marker's, and the file at the destination's name is still the one read.
+ */
+export async function vouchedAt(
+  stored: Marker,
+  hashed: { digest: string; at: Fingerprint } | undefined,
+  destination: Destination,
+): Promise<Fingerprint | undefined> {
+  if (!hashed || hashed.digest !== stored.checksum) return undefined;
+  const now = await destination.fingerprint();
+  return now && sameFile(now, hashed.at) ? hashed.at : undefined;
+}
+
+/**
+ * The destination's fingerprint when `stored` vouches for it again (see `vouchable`); the read is
+ * kept in `context.hashed` (a failed pair reports that digest without a second read). The
+ * origin's first-contact turn is let go during the read and taken again: a local read must not
+ * hold up other transfers to the origin.
  */
 export async function revouch(
-  marker: Marker | undefined,
-  context: Pick<JobContext, "spec" | "algorithm" | "destination" | "signal">,
+  stored: Marker | undefined,
+  context: JobContext,
+  fingerprint: Fingerprint | undefined,
 ): Promise<Fingerprint | undefined> {
-  const { destination, spec, algorithm, signal } = context;
-  if (!marker || marker.source !== sourceIdentity(spec.source) || marker.algorithm !== algorithm)
-    return undefined;
-  const before = await destination.fingerprint().catch(() => undefined);
-  // Another size is other bytes: not worth a read.
-  if (!before || before.size !== marker.destinationSize) return undefined;
-  const digest = await destination.checksum(algorithm, signal).catch(() => null);
-  if (digest !== marker.checksum) return undefined;
-  const after = await destination.fingerprint().catch(() => undefined);
-  return after && sameFile(before, after) ? after : undefined;
+  const { spec, destination, runtime, signal } = context;
+  if (!destination.verifiedDigest || !vouchable(stored, context, fingerprint)) return undefined;
+  const held = context.gate.turn.held;
+  if (held) context.gate.turn.leave();
+  try {
+    context.hashed = await destination.verifiedDigest(context.algorithm, signal);
+  } finally {
+    if (held) context.gate.turn = await runtime.health.enter(spec.source.origin, signal);
+  }
+  return vouchedAt(stored, context.hashed, destination);
 }
 
 /** The marker of `marker`'s sync, describing the destination as it is now (`at`). */
@@ -40,8 +81,4 @@ export function markerAt(marker: Marker, at: Fingerprint): Marker {
     destinationCtimeMs: at.ctimeMs,
     destinationIno: at.ino,
   };
-}
-
-function sameFile(a: Fingerprint, b: Fingerprint): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }

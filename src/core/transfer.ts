@@ -4,7 +4,7 @@
  * write that fails is a warning, never a failed pair.
  */
 
-import type { Fingerprint } from "../destinations/destination.js";
+import { type Fingerprint, sameFile } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import { isOriginFailure } from "../health/origin-health.js";
 import { takes } from "../log/events.js";
@@ -76,10 +76,7 @@ async function transfer(
   if (handOver && handOver.basis !== stored?.checksum) handOver.discard();
   const fingerprint = await destination.fingerprint();
   // A destination whose metadata alone changed (chmod, touch …) is vouched for again by its hash.
-  const revouched =
-    spec.force || describes(stored, context, fingerprint)
-      ? undefined
-      : await revouch(stored, context);
+  const revouched = await revouch(stored, context, fingerprint);
   const marker = stored && revouched ? markerAt(stored, revouched) : stored;
   const intact = describes(marker, context, revouched ?? fingerprint);
   const expectedMatches = !spec.expected || spec.expected.hex === marker?.checksum;
@@ -259,9 +256,17 @@ async function transfer(
     syncedAt: new Date(runtime.clock.now()).toISOString(),
   });
 
-  // Same bytes as the intact destination (a server without validators, or --force): leave it be.
+  // Same bytes as the intact destination (a server without validators, or --force): leave it be,
+  // if it is still the file judged intact (one changed meanwhile would be recorded as it is).
   const current = await destination.fingerprint();
-  if (intact && current && marker.checksum === fetched.checksum) {
+  const judged = revouched ?? fingerprint;
+  if (
+    intact &&
+    current &&
+    judged &&
+    sameFile(current, judged) &&
+    marker.checksum === fetched.checksum
+  ) {
     await parts.discard();
     await writeMarker(context, lease, record(current));
     logger.emit("info", "destination already up-to-date", {

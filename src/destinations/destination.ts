@@ -17,6 +17,11 @@ export interface Fingerprint {
   undurable?: string;
 }
 
+/** Whether two fingerprints are of the same file, unchanged. */
+export function sameFile(a: Fingerprint, b: Fingerprint): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+}
+
 /** What may still be resumed: a kept part, and whether its writer closed it (size exact) or died writing. */
 export interface ResumeCandidate {
   file: PartFile;
@@ -150,6 +155,15 @@ export interface Destination {
   readonly writesAtOffsets?: boolean;
   /** The digest of what is there now; `null` when nothing is or it cannot be read. */
   checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null>;
+  /**
+   * The digest of what is there now, with its fingerprint, when a marker may vouch for it: read
+   * in one go with the file held still (a file that changed meanwhile, another user's, or one a
+   * write could still change unseen gives `undefined`). Absent: no marker is vouched for again.
+   */
+  verifiedDigest?(
+    algorithm: ChecksumAlgorithm,
+    signal: AbortSignal,
+  ): Promise<{ digest: string; at: Fingerprint } | undefined>;
 }
 
 /** Makes `Destination`s of one kind (the runtime holds one per kind). */

@@ -5,10 +5,10 @@
 import { asSyncError, circuitOpenError, describes } from "../core/context.js";
 import { markerKey } from "../core/job.js";
 import { algorithmOf, ResultBuilder, type SourceResult } from "../core/result.js";
-import { markerAt, revouch } from "../core/revouch.js";
+import { markerAt, vouchable, vouchedAt } from "../core/revouch.js";
 import type { Runtime } from "../core/runtime.js";
 import type { JobSpec } from "../core/spec.js";
-import type { Destination } from "../destinations/destination.js";
+import { type Destination, sameFile } from "../destinations/destination.js";
 import { SyncError } from "../errors.js";
 import type { Turn } from "../health/origin-health.js";
 
@@ -52,19 +52,24 @@ async function planOne(
     return fail(asSyncError(error)); // as a run refuses it (a link planted on the way …)
   }
   const stored = await runtime.store.readMarker(markerKey(spec.source.display, destination.id));
-  const judged = { spec, algorithm: algorithmOf(spec), destination, signal };
+  const judged = { spec, algorithm: algorithmOf(spec) };
   const fingerprint = await destination.fingerprint();
   // As a run would: a destination whose metadata alone changed is vouched for by its hash.
-  const revouched =
-    spec.force || describes(stored, judged, fingerprint)
-      ? undefined
-      : await revouch(stored, judged);
+  const hashed =
+    destination.verifiedDigest && vouchable(stored, judged, fingerprint)
+      ? await destination.verifiedDigest(judged.algorithm, signal)
+      : undefined;
+  const revouched = stored ? await vouchedAt(stored, hashed, destination) : undefined;
   const marker = stored && revouched ? markerAt(stored, revouched) : stored;
   const intact = describes(marker, judged, revouched ?? fingerprint);
   // A failed pair reports what is at its destination, as a run does: hashed when the marker
-  // does not vouch for it (read only; nothing is written).
-  const checksumNow = () =>
-    intact ? marker.checksum : destination.checksum(algorithmOf(spec), signal).catch(() => null);
+  // does not vouch for it (read only; nothing is written), and not twice.
+  const checksumNow = async () => {
+    if (intact) return marker.checksum;
+    const now = await destination.fingerprint();
+    if (hashed && now && sameFile(now, hashed.at)) return hashed.digest;
+    return destination.checksum(algorithmOf(spec), signal).catch(() => null);
+  };
   const refusedFor = await runtime.health.circuits.refusesFor(spec.source.origin);
   if (refusedFor > 0) {
     runtime.logger.emit("error", "circuit breaker open", {

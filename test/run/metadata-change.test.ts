@@ -5,9 +5,13 @@
  * keeps the size is other bytes: fetched and repaired as before.
  */
 import assert from "node:assert/strict";
-import { chmod, link, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { statfsSync } from "node:fs";
+import { chmod, chown, link, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { createInterface } from "node:readline";
+import { describe, type TestContext, test } from "node:test";
 import { runCli } from "../helpers/cli.js";
 import { bytes, useTestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -18,6 +22,53 @@ interface Result {
   status: string;
   bytes: number;
 }
+
+/** Runs the CLI on one source into `destination`; its one result. */
+async function syncTo(url: string, destination: string, dir: string, ...extra: string[]) {
+  const result = await runCli([
+    url,
+    "--destination",
+    destination,
+    "--lock-dir",
+    join(dir, "locks"),
+    "--json",
+    ...extra,
+  ]);
+  assert.equal(result.code, 0, result.stderr.slice(0, 500));
+  return JSON.parse(result.stdout).results[0] as Result;
+}
+
+/**
+ * A python3 process holding a shared, writable mapping of `path`, told what to do line by line:
+ * `touch` writes every page's own byte back (same bytes, dirty pages), `corrupt` writes other
+ * bytes at the start. Each answers `done` once written.
+ */
+function mapping(t: TestContext, path: string) {
+  const child = spawn("python3", [
+    "-c",
+    [
+      "import mmap, sys",
+      `f = open(${JSON.stringify(path)}, "r+b")`,
+      "m = mmap.mmap(f.fileno(), 0)",
+      "for line in sys.stdin:",
+      "    if line.strip() == 'touch':",
+      "        for i in range(0, len(m), 4096): m[i] = m[i]",
+      "    else:",
+      "        m[0:9] = b'CORRUPTED'",
+      "    print('done', flush=True)",
+    ].join("\n"),
+  ]);
+  t.after(() => child.kill("SIGKILL"));
+  const lines = createInterface({ input: child.stdout });
+  return async (what: "touch" | "corrupt") => {
+    child.stdin.write(`${what}\n`);
+    const [line] = (await once(lines, "line")) as [string];
+    assert.equal(line, "done");
+  };
+}
+
+/** tmpfs never dates a write through a mapping: no check of times can see one there. */
+const TMPFS = 0x01021994;
 
 describe("a destination whose metadata changed", () => {
   test("chmod, a hard link, touch: one conditional request, nothing downloaded; a hand edit is repaired", async (t) => {
@@ -65,5 +116,38 @@ describe("a destination whose metadata changed", () => {
     const repaired = await run();
     assert.equal(repaired.status, "synced");
     assert.deepEqual(await readFile(destination), body);
+  });
+
+  test("a file another process maps and writes is never vouched for past a write it made unseen", async (t) => {
+    const dir = await tempDir(t);
+    if (statfsSync(dir).type === TMPFS)
+      return t.skip("tmpfs does not date writes through a mapping");
+    const body = bytes(64 * 1024, 43);
+    server.route("/meta/mapped.bin", { body });
+    const destination = join(dir, "out", "mapped.bin");
+    const url = server.url("/meta/mapped.bin");
+    assert.equal((await syncTo(url, destination, dir)).status, "synced");
+    const write = mapping(t, destination);
+    // Dirty pages holding the same bytes: vouched for (the times moved, the bytes did not).
+    await write("touch");
+    assert.equal((await syncTo(url, destination, dir)).status, "unchanged");
+    // Other bytes written through the same, still open mapping: seen, fetched, put right.
+    await write("corrupt");
+    assert.equal((await syncTo(url, destination, dir)).status, "synced");
+    assert.deepEqual(await readFile(destination), body);
+  });
+
+  test("another user's file at the destination's name is not vouched for, whatever it holds", {
+    skip: process.geteuid?.() === 0 ? false : "needs root to give the file to another user",
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(8 * 1024, 44);
+    server.route("/meta/owned.bin", { body });
+    const destination = join(dir, "out", "owned.bin");
+    const url = server.url("/meta/owned.bin");
+    assert.equal((await syncTo(url, destination, dir)).status, "synced");
+    await chown(destination, 65534, 65534);
+    assert.equal((await syncTo(url, destination, dir, "--dry-run")).status, "skipped");
+    assert.equal((await syncTo(url, destination, dir)).status, "synced");
   });
 });

@@ -10,11 +10,10 @@
  * name; everything else goes through descriptors.
  */
 
-import { constants, renameSync, type Stats, statfsSync } from "node:fs";
-import { open, rename } from "node:fs/promises";
+import { renameSync, type Stats, statfsSync } from "node:fs";
+import { rename } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
-import { newHash } from "../../checksums/digest.js";
 import { SyncError, writeError } from "../../errors.js";
 import { mkdirs } from "../../fs/mkdirs.js";
 import { childPath, fileUrlOf } from "../../fs/paths.js";
@@ -27,6 +26,7 @@ import type {
   PartSink,
   ResumeCandidate,
 } from "../destination.js";
+import { fingerprintOf, hashFile, verifiedDigest } from "./content-check.js";
 import type { FolderSyncs } from "./folder-syncs.js";
 import type { LinkFreeFolders } from "./linked-folders.js";
 import { modeFor, ownerToKeep } from "./modes.js";
@@ -34,7 +34,6 @@ import { isPartNameFor, partNamesAreExact } from "./names.js";
 import { LocalPart } from "./part.js";
 import { stillTheFolderResolved } from "./planted-links.js";
 
-const READ_CHUNK = 1 << 20;
 /**
  * A rename that replaces a file up to this size is made at once; one replacing a larger file goes
  * to the thread pool, since dropping the old file's last name frees its blocks in that call.
@@ -255,28 +254,14 @@ export class LocalDestination implements Destination {
   }
 
   async checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null> {
-    if (this.#throughLink) return null;
-    let handle: Awaited<ReturnType<typeof open>> | undefined;
-    try {
-      handle = await open(
-        this.#target,
-        constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
-      );
-      if (!(await handle.stat()).isFile()) return null;
-      const hash = newHash(algorithm);
-      const buffer = Buffer.allocUnsafe(READ_CHUNK);
-      for (;;) {
-        if (signal.aborted) return null;
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-        if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
-      }
-      return hash.digest("hex");
-    } catch {
-      return null;
-    } finally {
-      await handle?.close().catch(() => {});
-    }
+    return this.#throughLink ? null : hashFile(this.#target, algorithm, signal);
+  }
+
+  async verifiedDigest(
+    algorithm: ChecksumAlgorithm,
+    signal: AbortSignal,
+  ): Promise<{ digest: string; at: Fingerprint } | undefined> {
+    return this.#throughLink ? undefined : verifiedDigest(this.#target, algorithm, signal);
   }
 }
 
@@ -287,8 +272,4 @@ function specialKind(info: Stats): string | undefined {
   if (info.isFIFO()) return "FIFO";
   if (info.isSocket()) return "socket";
   return undefined;
-}
-
-function fingerprintOf(info: Stats): Fingerprint {
-  return { size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
 }

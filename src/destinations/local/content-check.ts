@@ -1,0 +1,85 @@
+/**
+ * Reading a destination's content to hash it: what `checksum()` reports, and what a marker may
+ * vouch for again once the destination's metadata alone changed (core/revouch.ts).
+ */
+import { constants, type Stats } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import type { ChecksumAlgorithm } from "../../checksums/digest.js";
+import { newHash } from "../../checksums/digest.js";
+import { type Fingerprint, sameFile } from "../destination.js";
+
+const READ_CHUNK = 1 << 20;
+/** Never a link (O_NOFOLLOW), never a wait on a FIFO a planted name could be (O_NONBLOCK). */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** The size, times and inode a marker records of a destination. */
+export function fingerprintOf(info: Stats): Fingerprint {
+  return { size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
+}
+
+/** The digest of the regular file at `path`; null when it is none, cannot be read, or `signal` aborts. */
+export async function hashFile(
+  path: string,
+  algorithm: ChecksumAlgorithm,
+  signal: AbortSignal,
+): Promise<string | null> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, READ_FLAGS);
+    if (!(await handle.stat()).isFile()) return null;
+    return await hashHandle(handle, algorithm, signal);
+  } catch {
+    return null;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+/**
+ * The digest of the file at `path` with the file as it was across the read, for a marker to
+ * vouch for: a regular file of this process's user (another user's file at the destination's
+ * name is not adopted), flushed first — `fsync` writes back the pages a shared mapping dirtied
+ * and write-protects them, so that a write through a mapping made later moves the file's ctime,
+ * as after a commit — and the same, by `fstat` of the descriptor read, before and after the read.
+ * Undefined when any of that fails.
+ */
+export async function verifiedDigest(
+  path: string,
+  algorithm: ChecksumAlgorithm,
+  signal: AbortSignal,
+): Promise<{ digest: string; at: Fingerprint } | undefined> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, READ_FLAGS);
+    const opened = await handle.stat();
+    if (!opened.isFile() || opened.uid !== process.geteuid?.()) return undefined;
+    await handle.sync();
+    const before = fingerprintOf(await handle.stat());
+    const digest = await hashHandle(handle, algorithm, signal);
+    const after = fingerprintOf(await handle.stat());
+    if (digest === null || !sameFile(before, after)) return undefined;
+    return { digest, at: after };
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+async function hashHandle(
+  handle: FileHandle,
+  algorithm: ChecksumAlgorithm,
+  signal: AbortSignal,
+): Promise<string | null> {
+  const hash = newHash(algorithm);
+  const buffer = Buffer.allocUnsafe(READ_CHUNK);
+  let position = 0;
+  for (;;) {
+    if (signal.aborted) return null;
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    hash.update(buffer.subarray(0, bytesRead));
+  }
+  return hash.digest("hex");
+}
