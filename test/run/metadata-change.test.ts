@@ -151,3 +151,31 @@ describe("a destination whose metadata changed", () => {
     assert.equal((await syncTo(url, destination, dir)).status, "synced");
   });
 });
+
+describe("a destination rewritten while a body identical to it arrives", () => {
+  test("is replaced, not recorded as it stands (it was taken for the intact file)", async (t) => {
+    const dir = await tempDir(t);
+    const body = bytes(256 * 1024, 45);
+    server.route("/meta/rewritten.bin", { body, etag: '"v1"' });
+    const destination = join(dir, "out", "rewritten.bin");
+    const url = server.url("/meta/rewritten.bin");
+    assert.equal((await syncTo(url, destination, dir)).status, "synced");
+    // A new version with the same bytes, sent slowly: the run fetches it whole.
+    server.route("/meta/rewritten.bin", {
+      body,
+      etag: '"v2"',
+      pace: { chunkBytes: 32 * 1024, intervalMs: 50 },
+    });
+    const before = server.bytesSentFor("/meta/rewritten.bin");
+    const running = syncTo(url, destination, dir);
+    // Halfway through the body: the run judged the destination intact when the transfer began.
+    await server.waitFor(() => server.bytesSentFor("/meta/rewritten.bin") >= before + 128 * 1024);
+    const other = Buffer.from(body);
+    other.fill(0x5a, 0, 1024);
+    await writeFile(destination, other);
+    assert.equal((await running).status, "synced");
+    assert.deepEqual(await readFile(destination), body);
+    assert.equal((await syncTo(url, destination, dir)).status, "unchanged");
+    assert.deepEqual(await readFile(destination), body);
+  });
+});
