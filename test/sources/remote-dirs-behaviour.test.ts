@@ -89,8 +89,21 @@ describe("remote directories: behaviour", () => {
     assert.equal(result.logs.filter((l) => l.message === "index request failed").length, 3);
   });
 
-  test("an index answered 429 is asked again at the pace the origin sets, without using up --max-retries", async (t) => {
+  test("an index answered 429 is asked again at the pace the origin sets, without using up --max-retries (but 1 is one attempt)", async (t) => {
     const dir = await tempDir(t);
+    server.route("/once/dir/", {
+      body: Buffer.from(links("s.bin")),
+      headers: HTML,
+      script: [{ kind: "status" as const, status: 429, headers: { "retry-after": "1" } }],
+    });
+    const once = await runCli(
+      intoArtifactRoot([server.url("/once/dir/")], dir, "--max-retries", "1"),
+    );
+    assert.equal(once.code, 70, "--max-retries 1: one request, whatever it is answered");
+    assert.deepEqual(
+      server.requestsFor("/once/dir/").map((r) => r.status),
+      [429],
+    );
     server.route("/slow/dir/", {
       body: Buffer.from(links("s.bin")),
       headers: HTML,
@@ -102,7 +115,7 @@ describe("remote directories: behaviour", () => {
     });
     server.route("/slow/dir/s.bin", { body: bytes(100, 614) });
     const result = await runCli(
-      intoArtifactRoot([server.url("/slow/dir/")], dir, "--max-retries", "1", "--json"),
+      intoArtifactRoot([server.url("/slow/dir/")], dir, "--max-retries", "2", "--json"),
     );
     assert.equal(result.code, 0, result.stderr.slice(-2000));
     assert.deepEqual(
