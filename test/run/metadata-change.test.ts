@@ -179,3 +179,30 @@ describe("a destination rewritten while a body identical to it arrives", () => {
     assert.deepEqual(await readFile(destination), body);
   });
 });
+
+describe("a destination on tmpfs", () => {
+  const shm = "/dev/shm";
+  const onTmpfs = (() => {
+    try {
+      return statfsSync(shm).type === TMPFS;
+    } catch {
+      return false;
+    }
+  })();
+  test("is never vouched for by its hash: tmpfs dates no write through a mapping (fetched whole, as before)", {
+    skip: onTmpfs ? false : "no tmpfs at /dev/shm",
+  }, async (t) => {
+    const dir = await tempDir(t);
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const shmDir = await mkdtemp(join(shm, "resilient-sync-test-"));
+    t.after(() => rm(shmDir, { recursive: true, force: true }));
+    const body = bytes(16 * 1024, 46);
+    server.route("/meta/shm.bin", { body });
+    const destination = join(shmDir, "shm.bin");
+    const url = server.url("/meta/shm.bin");
+    assert.equal((await syncTo(url, destination, dir)).status, "synced");
+    await chmod(destination, 0o640);
+    const result = await syncTo(url, destination, dir);
+    assert.deepEqual([result.status, result.bytes], ["synced", body.length]);
+  });
+});

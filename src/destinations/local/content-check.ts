@@ -3,7 +3,7 @@
  * vouch for again once the destination's metadata alone changed (core/revouch.ts).
  */
 import { constants, type Stats } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, statfs } from "node:fs/promises";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
 import { newHash } from "../../checksums/digest.js";
 import { type Fingerprint, sameFile } from "../destination.js";
@@ -38,10 +38,11 @@ export async function hashFile(
 /**
  * The digest of the file at `path` with the file as it was across the read, for a marker to
  * vouch for: a regular file of this process's user (another user's file at the destination's
- * name is not adopted), flushed first — `fsync` writes back the pages a shared mapping dirtied
- * and write-protects them, so that a write through a mapping made later moves the file's ctime,
- * as after a commit — and the same, by `fstat` of the descriptor read, before and after the read.
- * Undefined when any of that fails.
+ * name is not adopted), on a file system that writes its pages back (not tmpfs or ramfs), and
+ * the same, by `fstat` of the descriptor read, from before a flush to after the read. The flush
+ * (`fsync`) writes back the pages a shared mapping dirtied and write-protects them: a write
+ * through a mapping after it faults and moves the times, as on a file just committed; one before
+ * it is in the bytes read or moved the times already. Undefined when any of that fails.
  */
 export async function verifiedDigest(
   path: string,
@@ -53,8 +54,9 @@ export async function verifiedDigest(
     handle = await open(path, READ_FLAGS);
     const opened = await handle.stat();
     if (!opened.isFile() || opened.uid !== process.geteuid?.()) return undefined;
+    if (PAGES_NEVER_WRITTEN_BACK.has((await statfs(path)).type)) return undefined;
+    const before = fingerprintOf(opened);
     await handle.sync();
-    const before = fingerprintOf(await handle.stat());
     const digest = await hashHandle(handle, algorithm, signal);
     const after = fingerprintOf(await handle.stat());
     if (digest === null || !sameFile(before, after)) return undefined;
@@ -65,6 +67,12 @@ export async function verifiedDigest(
     await handle?.close().catch(() => {});
   }
 }
+
+/**
+ * tmpfs, ramfs, hugetlbfs: their pages are never written back nor write-protected, so a page a
+ * shared mapping made writable once takes writes that move no time at all.
+ */
+const PAGES_NEVER_WRITTEN_BACK = new Set([0x01021994, 0x858458f6, 0x958458f6]);
 
 async function hashHandle(
   handle: FileHandle,
