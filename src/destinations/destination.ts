@@ -159,10 +159,12 @@ export interface Destination {
    * The digest of what is there now, with its fingerprint, when a marker may vouch for it: read
    * in one go with the file held still (a file that changed meanwhile, another user's, or one a
    * write could still change unseen gives `undefined`). Absent: no marker is vouched for again.
+   * `flush` false (a dry run: nothing written, nothing recorded): the file is not flushed first.
    */
   verifiedDigest?(
     algorithm: ChecksumAlgorithm,
     signal: AbortSignal,
+    flush?: boolean,
   ): Promise<{ digest: string; at: Fingerprint } | undefined>;
 }
 

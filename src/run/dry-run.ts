@@ -57,7 +57,7 @@ async function planOne(
   // As a run would: a destination whose metadata alone changed is vouched for by its hash.
   const hashed =
     destination.verifiedDigest && vouchable(stored, judged, fingerprint)
-      ? await destination.verifiedDigest(judged.algorithm, signal)
+      ? await destination.verifiedDigest(judged.algorithm, signal, false)
       : undefined;
   const revouched = stored ? await vouchedAt(stored, hashed, destination) : undefined;
   const marker = stored && revouched ? markerAt(stored, revouched) : stored;

@@ -42,12 +42,14 @@ export async function hashFile(
  * the same, by `fstat` of the descriptor read, from before a flush to after the read. The flush
  * (`fsync`) writes back the pages a shared mapping dirtied and write-protects them: a write
  * through a mapping after it faults and moves the times, as on a file just committed; one before
- * it is in the bytes read or moved the times already. Undefined when any of that fails.
+ * it is in the bytes read or moved the times already. Without `flush` (a dry run, which writes
+ * nothing and records nothing) the same checks but the flush. Undefined when any of that fails.
  */
 export async function verifiedDigest(
   path: string,
   algorithm: ChecksumAlgorithm,
   signal: AbortSignal,
+  flush = true,
 ): Promise<{ digest: string; at: Fingerprint } | undefined> {
   let handle: FileHandle | undefined;
   try {
@@ -56,7 +58,7 @@ export async function verifiedDigest(
     if (!opened.isFile() || opened.uid !== process.geteuid?.()) return undefined;
     if (PAGES_NEVER_WRITTEN_BACK.has((await statfs(path)).type)) return undefined;
     const before = fingerprintOf(opened);
-    await handle.sync();
+    if (flush) await handle.sync();
     const digest = await hashHandle(handle, algorithm, signal);
     const after = fingerprintOf(await handle.stat());
     if (digest === null || !sameFile(before, after)) return undefined;

@@ -260,8 +260,9 @@ export class LocalDestination implements Destination {
   async verifiedDigest(
     algorithm: ChecksumAlgorithm,
     signal: AbortSignal,
+    flush = true,
   ): Promise<{ digest: string; at: Fingerprint } | undefined> {
-    return this.#throughLink ? undefined : verifiedDigest(this.#target, algorithm, signal);
+    return this.#throughLink ? undefined : verifiedDigest(this.#target, algorithm, signal, flush);
   }
 }
 
