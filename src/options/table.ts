@@ -141,7 +141,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     key: "inputFile",
     kind: "path",
     value: "FILE",
-    help: "read sources from FILE, one a line (- = stdin); blank lines and # comments skipped; a FILE listing none is refused",
+    help: "read sources from FILE, one a line (- = stdin); blank lines and # comments (on lines of their own) skipped; a FILE listing none is refused",
     group: "Sources and destinations",
   },
   {

@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../errors.js";
+import { redactUrl } from "../log/redact.js";
 
 /** The environment variable the CLI reads headers from: one `Name: value` a line. */
 export const HEADER_ENV = "RESILIENT_SYNC_HEADER";
@@ -32,6 +33,13 @@ export async function withListedSources(
     );
   }
   const listed = linesOf(text);
+  const commented = listed.find((line) => /^https?:\/\/\S*\s+#/i.test(line));
+  // "URL  # note" read as a URL would end in " " (a file named `a.csv `): said, not guessed.
+  if (commented !== undefined)
+    throw new UsageError(
+      "--input-file",
+      `--input-file: a # comment must have a line of its own (a URL holds no space): ${redactUrl(commented.split(/\s/)[0] as string)}`,
+    );
   if (listed.length === 0 && given.length === 0 && sourceUrl === undefined)
     throw new UsageError(
       "--input-file",

@@ -139,6 +139,21 @@ describe("bad input is refused before any work", () => {
   }
 });
 
+describe("input lists", () => {
+  test("a URL followed by a # comment on its line is refused, not read as a name ending in a space", async (t) => {
+    const dir = await tempDir(t);
+    const lists = await tempDir(t);
+    const { writeFile } = await import("node:fs/promises");
+    const list = join(lists, "sources.txt");
+    await writeFile(list, "# nightly\nhttp://127.0.0.1:9/a.csv   # the A feed\n");
+    const result = await runCli(["-i", list], { env: { REPO_ROOT: dir }, cwd: dir });
+    assert.equal(result.code, 64, result.stderr);
+    assert.equal(result.stderrLogs[0]?.argument, "--input-file");
+    assert.match(String(result.stderrLogs[0]?.reason), /a # comment must have a line of its own/);
+    assert.deepEqual(await listFiles(dir), [], "nothing written");
+  });
+});
+
 describe("negative numbers", () => {
   test("are values, refused for what they are, not taken for a missing value", async (t) => {
     const dir = await tempDir(t);
