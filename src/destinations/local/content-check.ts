@@ -3,7 +3,7 @@
  * vouch for again once the destination's metadata alone changed (core/revouch.ts).
  */
 import { constants, type Stats } from "node:fs";
-import { type FileHandle, open, statfs } from "node:fs/promises";
+import { type FileHandle, lstat, open, statfs } from "node:fs/promises";
 import type { ChecksumAlgorithm } from "../../checksums/digest.js";
 import { newHash } from "../../checksums/digest.js";
 import { type Fingerprint, sameFile } from "../destination.js";
@@ -62,7 +62,9 @@ export async function verifiedDigest(
     const digest = await hashHandle(handle, algorithm, signal);
     const after = fingerprintOf(await handle.stat());
     if (digest === null || !sameFile(before, after)) return undefined;
-    return { digest, at: after };
+    // Still the file at `path`, asked while the descriptor keeps its inode from being reused.
+    const named = await lstat(path);
+    return sameFile(fingerprintOf(named), after) ? { digest, at: after } : undefined;
   } catch {
     return undefined;
   } finally {
