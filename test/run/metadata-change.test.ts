@@ -76,19 +76,8 @@ describe("a destination whose metadata changed", () => {
     const body = bytes(256 * 1024, 41);
     server.route("/meta/data.bin", { body });
     const destination = join(dir, "out", "data.bin");
-    const run = async (...extra: string[]): Promise<Result> => {
-      const result = await runCli([
-        server.url("/meta/data.bin"),
-        "--destination",
-        destination,
-        "--lock-dir",
-        join(dir, "locks"),
-        "--json",
-        ...extra,
-      ]);
-      assert.ok([0].includes(result.code ?? -1), result.stderr.slice(0, 500));
-      return JSON.parse(result.stdout).results[0];
-    };
+    const run = (...extra: string[]) =>
+      syncTo(server.url("/meta/data.bin"), destination, dir, ...extra);
     assert.equal((await run()).status, "synced");
     await mkdir(join(dir, "snapshot"));
     const changes: [string, () => Promise<void>][] = [
