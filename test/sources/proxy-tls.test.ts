@@ -72,6 +72,8 @@ describe("an https:// proxy", {
       { env: noProxyEnv },
     );
     assert.equal(plain.code, 0, plain.stderr.slice(0, 600));
+    // An IP-addressed proxy is asked without SNI (Node warned DEP0123 on every run).
+    assert.equal(findLog(plain, "library warning"), undefined, plain.stderr.slice(0, 600));
     assert.ok((await proxy.tinyproxy.log()).includes(`127.0.0.1:${new URL(origin).port}`));
     const tls = await httpsOrigin(t, dir);
     const tunnelled = await runCli(
@@ -89,6 +91,7 @@ describe("an https:// proxy", {
       { env: noProxyEnv },
     );
     assert.equal(tunnelled.code, 0, tunnelled.stderr.slice(0, 600));
+    assert.equal(findLog(tunnelled, "library warning"), undefined, tunnelled.stderr.slice(0, 600));
     assert.match(await proxy.tinyproxy.log(), /CONNECT/);
     // The origins' CA file is not the proxy's: its certificate is refused, and named as the proxy's.
     const wrongFile = await runCli(

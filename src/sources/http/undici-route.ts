@@ -11,6 +11,7 @@
  * absolute-URI request, as curl sends it (many proxies allow CONNECT to port 443 only); https is
  * tunnelled with CONNECT.
  */
+import { isIP } from "node:net";
 import { Agent, type Dispatcher, Pool, ProxyAgent, request } from "undici";
 import { untilAborted } from "../../clock.js";
 import { errorCodeOf } from "../../errors.js";
@@ -61,7 +62,12 @@ export class UndiciRoute {
         // the answer to a CONNECT was awaited for its default 300 s whatever --timeout said.
         clientFactory: (origin: URL, options: Pool.Options) =>
           proxyPool(
-            new Pool(origin, { ...options, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
+            new Pool(origin, {
+              ...options,
+              connect: withoutIpServername(options.connect),
+              headersTimeout: timeoutMs,
+              bodyTimeout: timeoutMs,
+            }),
           ),
       });
     this.#proxies = { http: network?.httpProxy ?? "", https: network?.httpsProxy ?? "" };
@@ -146,6 +152,20 @@ function proxyPool(pool: Pool): Pool {
         throw markTunnelFailure(Object.assign(closed, { code: "PROXY_CLOSED_CONNECTION" }));
       }),
   });
+}
+
+/**
+ * The connector to an https:// proxy, never naming an IP address as the TLS server name: undici
+ * names the proxy's host, an address included, and Node then warned (DEP0123, RFC 6066) on every
+ * run through `https://10.0.0.1:3128`. Without a name the connector sends no SNI for an address.
+ */
+function withoutIpServername(connect: Pool.Options["connect"]): Pool.Options["connect"] {
+  if (typeof connect !== "function") return connect;
+  return (options, callback) =>
+    connect(
+      isIP(options.servername ?? "") === 0 ? options : { ...options, servername: undefined },
+      callback,
+    );
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
