@@ -4,11 +4,11 @@
  * then fetched whole, without a conditional request (a `chmod -R g+r` of a mirror re-downloaded
  * all of it). The marker's checksum can still vouch for it: when the file hashes to it, read with
  * the file held still (`Destination.verifiedDigest`: this user's own file, flushed, the same
- * before and after the read) and still the file at the destination's name after, the bytes are
+ * before and after the read, and still the one at the destination's name), the bytes are
  * the ones synced and the marker's validators apply again. A file edited by hand hashes to
  * something else and is fetched as before; another user's file is never vouched for.
  */
-import { type Destination, type Fingerprint, sameFile } from "../destinations/destination.js";
+import type { Fingerprint } from "../destinations/destination.js";
 import { sourceIdentity } from "../sources/identity.js";
 import type { Marker } from "../state/store.js";
 import { describes, type JobContext } from "./context.js";
@@ -35,18 +35,12 @@ export function vouchable(
   );
 }
 
-/**
- * The fingerprint `stored` vouches for, given the destination's `hashed` read: its digest is the
- * marker's, and the file at the destination's name is still the one read.
- */
-export async function vouchedAt(
+/** The fingerprint `stored` vouches for, given the destination's `hashed` read: its digest's. */
+export function vouchedAt(
   stored: Marker,
   hashed: { digest: string; at: Fingerprint } | undefined,
-  destination: Destination,
-): Promise<Fingerprint | undefined> {
-  if (!hashed || hashed.digest !== stored.checksum) return undefined;
-  const now = await destination.fingerprint();
-  return now && sameFile(now, hashed.at) ? hashed.at : undefined;
+): Fingerprint | undefined {
+  return hashed && hashed.digest === stored.checksum ? hashed.at : undefined;
 }
 
 /**
@@ -69,7 +63,7 @@ export async function revouch(
   } finally {
     if (held) context.gate.turn = await runtime.health.enter(spec.source.origin, signal);
   }
-  return vouchedAt(stored, context.hashed, destination);
+  return vouchedAt(stored, context.hashed);
 }
 
 /** The marker of `marker`'s sync, describing the destination as it is now (`at`). */

@@ -157,8 +157,9 @@ export interface Destination {
   checksum(algorithm: ChecksumAlgorithm, signal: AbortSignal): Promise<string | null>;
   /**
    * The digest of what is there now, with its fingerprint, when a marker may vouch for it: read
-   * in one go with the file held still (a file that changed meanwhile, another user's, or one a
-   * write could still change unseen gives `undefined`). Absent: no marker is vouched for again.
+   * in one go with the file held still, and still the file at the destination's name when read
+   * (a file that changed meanwhile, was replaced, is another user's, or that a write could still
+   * change unseen gives `undefined`). Absent: no marker is vouched for again.
    * `flush` false (a dry run: nothing written, nothing recorded): the file is not flushed first.
    */
   verifiedDigest?(

@@ -59,7 +59,7 @@ async function planOne(
     destination.verifiedDigest && vouchable(stored, judged, fingerprint)
       ? await destination.verifiedDigest(judged.algorithm, signal, false)
       : undefined;
-  const revouched = stored ? await vouchedAt(stored, hashed, destination) : undefined;
+  const revouched = stored ? vouchedAt(stored, hashed) : undefined;
   const marker = stored && revouched ? markerAt(stored, revouched) : stored;
   const intact = describes(marker, judged, revouched ?? fingerprint);
   // A failed pair reports what is at its destination, as a run does: hashed when the marker
